@@ -1,0 +1,1 @@
+"""Contract types shared by every module: ids, the event base, error kinds, pagination."""

@@ -1,0 +1,28 @@
+"""What the gateway and other modules may ask of the media module."""
+
+from typing import Protocol
+
+from boundaries._kernel.ids import Id
+from boundaries._kernel.markers import not_idempotent
+from boundaries.media.dto import Media, MediaContent, Upload, Variant
+
+
+class MediaPort(Protocol):
+    """Image uploads, their renditions, and the bytes behind them."""
+
+    @not_idempotent
+    async def upload(self, upload: Upload) -> Media:
+        """Store an image (checked by decoding, stripped of metadata) and its renditions."""
+        ...
+
+    async def get_many(self, media_ids: list[Id]) -> list[Media]:
+        """Metadata of many media in one call, in the order asked; unknown ones left out."""
+        ...
+
+    async def content(self, media_id: Id, variant: Variant) -> MediaContent:
+        """The bytes of one rendition; raises MediaNotFound."""
+        ...
+
+    async def check_attachable(self, owner_id: Id, media_ids: list[Id]) -> None:
+        """Raise unless every id is the owner's and not attached to another tweet."""
+        ...

@@ -1,0 +1,1 @@
+"""The notifications module publishes no events; it consumes those of users and tweets."""

@@ -1,0 +1,24 @@
+"""What the gateway may ask of the timeline module."""
+
+from typing import Protocol
+
+from boundaries._kernel.ids import Id
+from boundaries._kernel.pagination import Page, PageRequest
+from boundaries.timeline.dto import RebuildResult
+from boundaries.tweets.dto import Tweet
+
+
+class TimelinePort(Protocol):
+    """Home timelines (fan-out on write, hybrid for popular authors) and user timelines."""
+
+    async def home_timeline(self, user_id: Id, page: PageRequest) -> Page[Tweet]:
+        """The newest tweets of the accounts a user follows (and their own), hydrated."""
+        ...
+
+    async def user_timeline(self, author_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
+        """One user's tweets and retweets, newest first, hydrated."""
+        ...
+
+    async def rebuild(self, user_id: Id) -> RebuildResult:
+        """Rebuild a home timeline from the source of truth (follows and tweets)."""
+        ...

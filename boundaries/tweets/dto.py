@@ -1,0 +1,85 @@
+"""Data the tweets module accepts and returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from boundaries._kernel.ids import Id
+from boundaries.users.dto import Author
+
+MediaIds = Annotated[list[Id], msgspec.Meta(max_length=4)]
+
+
+class PostTweet(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A new tweet, reply or quote. Length is checked by the service (configurable)."""
+
+    text: Annotated[str, msgspec.Meta(max_length=10_000)]
+    reply_to_id: Id | None = None
+    quote_of_id: Id | None = None
+    media_ids: MediaIds = []
+
+
+class Mention(msgspec.Struct, frozen=True, kw_only=True):
+    """An @handle in a tweet, and the account it names when one exists."""
+
+    handle: str
+    user_id: Id | None = None
+
+
+class Entities(msgspec.Struct, frozen=True, kw_only=True):
+    """What was parsed out of a tweet's text."""
+
+    hashtags: list[str] = []
+    mentions: list[Mention] = []
+    urls: list[str] = []
+
+
+class Counts(msgspec.Struct, frozen=True, kw_only=True):
+    """Engagement counters of a tweet."""
+
+    likes: int = 0
+    retweets: int = 0
+    replies: int = 0
+    quotes: int = 0
+
+
+class Viewer(msgspec.Struct, frozen=True, kw_only=True):
+    """How the viewer has engaged with a tweet (absent for anonymous reads)."""
+
+    liked: bool = False
+    retweeted: bool = False
+
+
+class Tweet(msgspec.Struct, frozen=True, kw_only=True):
+    """A tweet as it is shown: text, author, entities, counts, and what it refers to.
+
+    A retweet has empty text and carries the original in ``retweet_of``; a quote carries
+    the quoted tweet in ``quoted`` (one level deep).
+    """
+
+    id: Id
+    author: Author
+    text: str
+    created_at: datetime
+    conversation_id: Id
+    reply_to_id: Id | None = None
+    reply_to_author_id: Id | None = None
+    quote_of_id: Id | None = None
+    retweet_of_id: Id | None = None
+    entities: Entities = Entities()
+    media_ids: list[Id] = []
+    counts: Counts = Counts()
+    viewer: Viewer | None = None
+    retweet_of: Tweet | None = None
+    quoted: Tweet | None = None
+
+
+class TweetRef(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """A tweet id with its author and time: what timelines store and merge."""
+
+    tweet_id: Id
+    author_id: Id
+    created_at: datetime

@@ -1,0 +1,27 @@
+"""Errors the tweets port raises."""
+
+from boundaries._kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+
+class TweetNotFound(NotFound):
+    code = "tweet-not-found"
+
+
+class TweetTooLong(InvalidInput):
+    code = "tweet-too-long"
+
+
+class EmptyTweet(InvalidInput):
+    code = "empty-tweet"
+
+
+class NotTweetAuthor(Forbidden):
+    code = "not-tweet-author"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency-key-reused"
+
+
+class InvalidMedia(InvalidInput):
+    code = "invalid-media"

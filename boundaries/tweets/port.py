@@ -1,0 +1,61 @@
+"""What other modules and the gateway may ask of the tweets module."""
+
+from typing import Protocol
+
+from boundaries._kernel.ids import Id
+from boundaries._kernel.markers import not_idempotent
+from boundaries._kernel.pagination import Page, PageRequest
+from boundaries.tweets.dto import PostTweet, Tweet, TweetRef
+
+
+class TweetsPort(Protocol):
+    """Tweets, replies, quotes, retweets, likes, and search over them."""
+
+    @not_idempotent
+    async def post(self, author_id: Id, command: PostTweet, idempotency_key: str | None) -> Tweet:
+        """Post a tweet; the same idempotency key and body return the same tweet."""
+        ...
+
+    async def delete(self, user_id: Id, tweet_id: Id) -> None:
+        """Delete one's own tweet; raises NotTweetAuthor or TweetNotFound."""
+        ...
+
+    async def get(self, tweet_id: Id, viewer_id: Id | None) -> Tweet:
+        """One tweet; raises TweetNotFound."""
+        ...
+
+    async def get_many(self, tweet_ids: list[Id], viewer_id: Id | None) -> list[Tweet]:
+        """Many tweets in one call (hydration), in the order asked; missing ones left out."""
+        ...
+
+    async def like(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Like a tweet; idempotent."""
+        ...
+
+    async def unlike(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Take back a like; idempotent."""
+        ...
+
+    async def retweet(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Retweet a tweet; idempotent (a second retweet returns the first)."""
+        ...
+
+    async def undo_retweet(self, user_id: Id, tweet_id: Id) -> None:
+        """Undo one's retweet of a tweet; idempotent."""
+        ...
+
+    async def user_tweets(self, author_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
+        """A user's tweets and retweets, newest first."""
+        ...
+
+    async def replies(self, tweet_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
+        """Direct replies to a tweet, oldest first."""
+        ...
+
+    async def search(self, query: str, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
+        """Full-text search over tweet text (words, #hashtags), newest first."""
+        ...
+
+    async def recent_refs(self, author_ids: list[Id], limit_per_author: int) -> list[TweetRef]:
+        """The newest tweet refs of some authors, newest first (timeline back-fill and merge)."""
+        ...

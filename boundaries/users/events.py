@@ -1,0 +1,35 @@
+"""Events the users module publishes."""
+
+from boundaries._kernel.events import Event
+from boundaries._kernel.ids import Id
+
+
+class UserRegistered(Event, frozen=True, kw_only=True, tag=True):
+    """A new account exists."""
+
+    user_id: Id
+    handle: str
+    display_name: str
+
+
+class ProfileUpdated(Event, frozen=True, kw_only=True, tag=True):
+    """An account's public profile changed."""
+
+    user_id: Id
+    handle: str
+    display_name: str
+    bio: str
+
+
+class UserFollowed(Event, frozen=True, kw_only=True, tag=True):
+    """``follower_id`` now follows ``followee_id``."""
+
+    follower_id: Id
+    followee_id: Id
+
+
+class UserUnfollowed(Event, frozen=True, kw_only=True, tag=True):
+    """``follower_id`` no longer follows ``followee_id``."""
+
+    follower_id: Id
+    followee_id: Id

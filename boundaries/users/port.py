@@ -1,0 +1,131 @@
+"""What other modules and the gateway may ask of the users module."""
+
+from typing import Protocol
+
+from boundaries._kernel.ids import Id
+from boundaries._kernel.markers import not_idempotent
+from boundaries._kernel.pagination import Page, PageRequest
+from boundaries.users.dto import (
+    Account,
+    Author,
+    IdPage,
+    Jwks,
+    Login,
+    Profile,
+    ProfileUpdate,
+    Register,
+    Relationship,
+    TokenPair,
+    TokenSettings,
+)
+
+
+class UsersPort(Protocol):
+    """Accounts, credentials and tokens, profiles, and the follow graph."""
+
+    @not_idempotent
+    async def register(self, command: Register) -> Account:
+        """Create an account; raises HandleTaken or EmailTaken."""
+        ...
+
+    @not_idempotent
+    async def authenticate(self, command: Login) -> TokenPair:
+        """Check credentials and open a new token family; raises InvalidCredentials."""
+        ...
+
+    @not_idempotent
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate a refresh token; reuse of a rotated one revokes its whole family."""
+        ...
+
+    async def logout(self, refresh_token: str) -> None:
+        """Revoke the family of a refresh token; unknown tokens are ignored."""
+        ...
+
+    async def jwks(self) -> Jwks:
+        """The public keys that verify access tokens (current and not yet retired)."""
+        ...
+
+    async def token_settings(self) -> TokenSettings:
+        """Issuer, audience and algorithm that access tokens are signed with."""
+        ...
+
+    async def account(self, user_id: Id) -> Account:
+        """One's own account (profile and email); raises UserNotFound."""
+        ...
+
+    async def profile(self, user_id: Id) -> Profile:
+        """A public profile by id; raises UserNotFound."""
+        ...
+
+    async def profile_by_handle(self, handle: str) -> Profile:
+        """A public profile by handle, ignoring case; raises UserNotFound."""
+        ...
+
+    async def profiles(self, user_ids: list[Id]) -> list[Profile]:
+        """Profiles for many ids in one call, in the order asked; unknown ids are left out."""
+        ...
+
+    async def authors(self, user_ids: list[Id]) -> list[Author]:
+        """Author summaries for many ids in one call, in the order asked; unknown left out."""
+        ...
+
+    async def ids_by_handles(self, handles: list[str]) -> dict[str, Id]:
+        """Resolve handles (ignoring case) to ids; the keys are the handles as given."""
+        ...
+
+    async def update_profile(self, user_id: Id, update: ProfileUpdate) -> Account:
+        """Change one's own display name or bio."""
+        ...
+
+    async def follow(self, follower_id: Id, followee_id: Id) -> Relationship:
+        """Follow someone; idempotent. Raises CannotFollowSelf, UserNotFound or Blocked."""
+        ...
+
+    async def unfollow(self, follower_id: Id, followee_id: Id) -> Relationship:
+        """Stop following someone; idempotent."""
+        ...
+
+    async def block(self, user_id: Id, target_id: Id) -> Relationship:
+        """Block someone (and end follows both ways); idempotent."""
+        ...
+
+    async def unblock(self, user_id: Id, target_id: Id) -> Relationship:
+        """Lift a block; idempotent."""
+        ...
+
+    async def mute(self, user_id: Id, target_id: Id) -> Relationship:
+        """Mute someone; idempotent."""
+        ...
+
+    async def unmute(self, user_id: Id, target_id: Id) -> Relationship:
+        """Lift a mute; idempotent."""
+        ...
+
+    async def relationship(self, user_id: Id, target_id: Id) -> Relationship:
+        """How ``user_id`` stands to ``target_id``."""
+        ...
+
+    async def followers(self, user_id: Id, page: PageRequest) -> Page[Profile]:
+        """Who follows a user, most recent first."""
+        ...
+
+    async def following(self, user_id: Id, page: PageRequest) -> Page[Profile]:
+        """Whom a user follows, most recent first."""
+        ...
+
+    async def follower_ids(self, user_id: Id, cursor: str | None, limit: int) -> IdPage:
+        """Follower ids in bulk (up to 5000 a call), for fan-out."""
+        ...
+
+    async def following_ids(self, user_id: Id) -> list[Id]:
+        """Every id a user follows (bounded by the follow cap), for timeline assembly."""
+        ...
+
+    async def popular_following_ids(self, user_id: Id, min_followers: int) -> list[Id]:
+        """Ids a user follows that have at least ``min_followers`` followers (hybrid timelines)."""
+        ...
+
+    async def search(self, prefix: str, page: PageRequest) -> Page[Profile]:
+        """Users whose handle or display name starts with ``prefix`` (ignoring case)."""
+        ...

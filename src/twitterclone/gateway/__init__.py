@@ -1,0 +1,1 @@
+"""The public REST API (Litestar): routes under /api, authentication, problems, health."""

@@ -1,0 +1,109 @@
+"""Schema migrations: one Alembic lineage per module, each with its own version table.
+
+``migrations/<module>/`` holds a module's lineage. Its ``env.py`` calls
+``run_migrations_in_env``; ``migrate`` below drives every local module's lineage to head
+over the module's own store (its SQLite file, or its PostgreSQL schema).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from twitterclone.infra.store import ModuleStore
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    """Where one module's schema was before and after."""
+
+    module: str
+    before: str | None
+    after: str | None
+
+
+def version_table(module: str) -> str:
+    return f"alembic_version_{module}"
+
+
+def _config(store: ModuleStore) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR / store.module))
+    cfg.attributes["module"] = store.module
+    cfg.attributes["schema"] = store.schema
+    return cfg
+
+
+def head_revision(module: str) -> str | None:
+    """The newest revision of a module's lineage."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR / module))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def _current(conn: sa.Connection, module: str, schema: str | None) -> str | None:
+    ctx = MigrationContext.configure(
+        conn, opts={"version_table": version_table(module), "version_table_schema": schema}
+    )
+    return ctx.get_current_revision()
+
+
+async def current_revision(store: ModuleStore) -> str | None:
+    """The revision a module's store is at (None when never migrated)."""
+    async with store.engine.connect() as conn:
+        return await conn.run_sync(_current, store.module, store.schema)
+
+
+async def migrate(store: ModuleStore, target: str = "head") -> MigrationResult:
+    """Upgrade one module's store to ``target`` (head by default)."""
+    cfg = _config(store)
+
+    def upgrade(conn: sa.Connection) -> tuple[str | None, str | None]:
+        if store.schema:
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{store.schema}"'))
+        before = _current(conn, store.module, store.schema)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, target)
+        return before, _current(conn, store.module, store.schema)
+
+    async with store.engine.begin() as conn:
+        before, after = await conn.run_sync(upgrade)
+    return MigrationResult(store.module, before, after)
+
+
+async def is_at_head(store: ModuleStore) -> bool:
+    """Whether a module's schema is fully migrated (for /readyz)."""
+    return await current_revision(store) == head_revision(store.module)
+
+
+def run_migrations_in_env(target_metadata: Any = None, before: Callable[[], None] | None = None) -> None:
+    """Body of every ``migrations/<module>/env.py``: run with the connection ``migrate`` passed."""
+    from alembic import context
+
+    cfg = context.config
+    conn: sa.Connection | None = cfg.attributes.get("connection")
+    if conn is None:
+        raise RuntimeError("run migrations with `twitterclone migrate`, not the alembic command line")
+    module = cfg.attributes["module"]
+    schema = cfg.attributes.get("schema")
+    if schema:
+        conn = conn.execution_options(schema_translate_map={None: schema})
+    context.configure(
+        connection=conn,
+        target_metadata=target_metadata,
+        version_table=version_table(module),
+        version_table_schema=schema,
+        render_as_batch=conn.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
