@@ -14,7 +14,6 @@ from typing import Any
 
 from dishka import AsyncContainer, Provider, Scope, make_async_container
 
-from modules import tweets, users
 from twitterclone.infra.events import LocalBus, OutboxRelay
 from twitterclone.infra.kernel import Kernel, ModuleSpec
 from twitterclone.infra.store import sqlite_url
@@ -24,7 +23,8 @@ from twitterclone.settings import Settings
 log = logging.getLogger("twitterclone.composition")
 
 #: Every module the composition root can bind, by name.
-MODULES: dict[str, ModuleSpec] = {spec.name: spec for spec in (users.MODULE, tweets.MODULE)}
+_SPECS: tuple[ModuleSpec, ...] = ()
+MODULES: dict[str, ModuleSpec] = {spec.name: spec for spec in _SPECS}
 
 
 def store_locations(manifest: Manifest, settings: Settings) -> dict[str, tuple[str, str | None]]:

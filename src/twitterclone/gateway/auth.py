@@ -7,6 +7,7 @@ refetch (rate-limited), so rotated keys are picked up without restart.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jwt
@@ -36,8 +37,14 @@ class TokenVerifier:
 
     ACCESS_TYP = "at+jwt"
 
-    def __init__(self, users: UsersPort, *, refetch_interval_s: float = 30.0, leeway_s: float = 5.0) -> None:
-        self._users = users
+    def __init__(
+        self,
+        users: Callable[[], Awaitable[UsersPort]],
+        *,
+        refetch_interval_s: float = 30.0,
+        leeway_s: float = 5.0,
+    ) -> None:
+        self._get_users = users
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._refetch_interval = refetch_interval_s
@@ -45,8 +52,9 @@ class TokenVerifier:
         self._settings: tuple[str, str, str] | None = None
 
     async def _load(self) -> None:
-        jwks = await self._users.jwks()
-        settings = await self._users.token_settings()
+        users = await self._get_users()
+        jwks = await users.jwks()
+        settings = await users.token_settings()
         self._settings = (settings.issuer, settings.audience, settings.algorithm)
         self._keys = {k.kid: jwt.PyJWK(msgspec.to_builtins(k)) for k in jwks.keys}
         self._fetched_at = time.monotonic()

@@ -1,0 +1,3 @@
+from twitterclone.cli import main
+
+main()

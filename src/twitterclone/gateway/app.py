@@ -1,0 +1,107 @@
+"""The gateway application factory: the public REST API in front of the modules' ports."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import swagger_ui_bundle
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.static_files import create_static_files_router
+
+from boundaries.users.port import UsersPort
+from twitterclone.composition import Runtime, build_runtime
+from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
+from twitterclone.gateway.middleware import request_id_middleware
+from twitterclone.gateway.problems import EXCEPTION_HANDLERS
+from twitterclone.gateway.routes.health import HealthController
+from twitterclone.logs import configure_logging
+from twitterclone.manifest import Manifest, load_manifest
+from twitterclone.settings import Settings
+
+log = logging.getLogger("twitterclone.gateway")
+
+#: Route groups under /api, one Controller each (see README: "where each route lives").
+API_CONTROLLERS: list[type] = []
+
+#: Route groups outside /api (e.g. /.well-known/jwks.json).
+PUBLIC_CONTROLLERS: list[type] = []
+
+SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+
+
+def create_app(
+    settings: Settings | None = None,
+    manifest: Manifest | None = None,
+    runtime: Runtime | None = None,
+) -> Litestar:
+    """Build the gateway for one process from settings (env) and a manifest (file)."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    manifest = manifest or load_manifest(settings.manifest)
+    runtime = runtime or build_runtime(manifest, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await runtime.start()
+        app.state.dishka_container = runtime.container
+        app.state.runtime = runtime
+        app.state.token_verifier = TokenVerifier(lambda: runtime.get(UsersPort))
+        log.info("gateway ready", extra={"manifest": manifest.name, "modules": runtime.local_modules})
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    api = Router(path="/api", route_handlers=API_CONTROLLERS, dependencies=dict(AUTH_DEPENDENCIES))
+    assets = create_static_files_router(
+        path="/schema/assets", directories=[SWAGGER_ASSETS], include_in_schema=False, name="swagger-assets"
+    )
+    docs = SwaggerRenderPlugin(
+        path="/",
+        js_url="/schema/assets/swagger-ui-bundle.js",
+        css_url="/schema/assets/swagger-ui.css",
+        standalone_preset_js_url="/schema/assets/swagger-ui-standalone-preset.js",
+        favicon="<link rel='icon' type='image/png' href='/schema/assets/favicon-32x32.png'>",
+    )
+    cors = settings.cors_origin_list
+    prometheus = PrometheusConfig(app_name="twitterclone", prefix="twitterclone", group_path=True)
+    return Litestar(
+        route_handlers=[api, HealthController, *PUBLIC_CONTROLLERS, assets, PrometheusController],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[DefineMiddleware(_RequestIdASGI), prometheus.middleware],
+        cors_config=CORSConfig(allow_origins=cors, allow_credentials=False) if cors else None,
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="twitterclone",
+            version="0.1.0",
+            description="A Twitter-like backend: one codebase, any topology.",
+            path="/schema",
+            render_plugins=[docs],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                }
+            ),
+        ),
+        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
+        debug=False,
+    )
+
+
+class _RequestIdASGI:
+    def __init__(self, app: object) -> None:
+        self._handler = request_id_middleware(app)  # type: ignore[arg-type]
+
+    async def __call__(self, scope: object, receive: object, send: object) -> None:
+        await self._handler(scope, receive, send)  # type: ignore[arg-type]
