@@ -49,7 +49,7 @@ class TokenPair(msgspec.Struct, frozen=True, kw_only=True):
 
     access_token: str
     refresh_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int = 900
     user_id: Id = ""
 

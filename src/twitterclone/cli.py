@@ -14,8 +14,8 @@ from twitterclone.settings import Settings, SettingsError
 
 def _settings(manifest: str | None) -> Settings:
     try:
-        overrides = {"manifest": manifest} if manifest else {}
-        return Settings.from_env(**overrides)
+        overrides: dict[str, object] = {"manifest": manifest} if manifest else {}
+        return Settings.from_env(None, **overrides)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -50,7 +50,11 @@ def migrate(manifest: str | None) -> None:
                 result = await migrate_store(store)
             finally:
                 await store.dispose()
-            state = "up to date" if result.before == result.after else f"{result.before or 'empty'} -> {result.after}"
+            state = (
+                "up to date"
+                if result.before == result.after
+                else f"{result.before or 'empty'} -> {result.after}"
+            )
             click.echo(f"  {name:<14} {state}")
 
     click.echo(f"migrating ({m.name}, data in {settings.data_path.resolve()})")

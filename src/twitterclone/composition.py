@@ -65,7 +65,7 @@ class Runtime:
                 consumer = await self.container.get(spec.consumer)
                 self.bus.subscribe(consumer.subscriptions())
                 for job in consumer.background_jobs():
-                    self._jobs.append(asyncio.create_task(job(), name=f"{name}-job"))
+                    self._jobs.append(asyncio.ensure_future(job()))
             await self.container.get(spec.port)  # surface wiring errors at start, not first call
         for name in self.local_modules:
             relay = OutboxRelay(self.kernel.store(name), self.bus)

@@ -11,7 +11,6 @@ import swagger_ui_bundle
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -75,11 +74,11 @@ def create_app(
     )
     cors = settings.cors_origin_list
     prometheus = PrometheusConfig(app_name="twitterclone", prefix="twitterclone", group_path=True)
-    return Litestar(
+    app = Litestar(
         route_handlers=[api, HealthController, *PUBLIC_CONTROLLERS, assets, PrometheusController],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[DefineMiddleware(_RequestIdASGI), prometheus.middleware],
+        middleware=[prometheus.middleware],
         cors_config=CORSConfig(allow_origins=cors, allow_credentials=False) if cors else None,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -97,11 +96,6 @@ def create_app(
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         debug=False,
     )
-
-
-class _RequestIdASGI:
-    def __init__(self, app: object) -> None:
-        self._handler = request_id_middleware(app)  # type: ignore[arg-type]
-
-    async def __call__(self, scope: object, receive: object, send: object) -> None:
-        await self._handler(scope, receive, send)  # type: ignore[arg-type]
+    # Outermost, so that even unrouted requests (404, 405) carry a request id.
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    return app

@@ -21,12 +21,8 @@ __all__ = ["FromDishka", "inject"]
 def inject(func: Callable[P, T]) -> Callable[P, T]:
     """Fill ``FromDishka[...]`` parameters of a handler from the application container."""
     params = func.__code__.co_varnames[: func.__code__.co_argcount + func.__code__.co_kwonlyargcount]
-    extra = (
-        []
-        if "request" in params
-        else [Parameter("request", Parameter.KEYWORD_ONLY, annotation=Request)]
-    )
-    return wrap_injection(  # type: ignore[no-any-return]
+    extra = [] if "request" in params else [Parameter("request", Parameter.KEYWORD_ONLY, annotation=Request)]
+    return wrap_injection(
         func=func,
         is_async=True,
         additional_params=extra,

@@ -111,7 +111,9 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     status = exc.status_code
     if status >= 500:
         log.error("server error", extra={"path": request.url.path, "status": status})
-        return problem_response(request, status, _CODES.get(status, "server-error"), "the server could not answer")
+        return problem_response(
+            request, status, _CODES.get(status, "server-error"), "the server could not answer"
+        )
     return problem_response(
         request, status, _CODES.get(status, "error"), exc.detail or _TITLES.get(status), headers=exc.headers
     )
@@ -134,4 +136,4 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     Exception: unexpected_error_handler,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_MEDIA_TYPE", "Problem", "problem_response", "MediaType"]
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_MEDIA_TYPE", "MediaType", "Problem", "problem_response"]

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 import sqlalchemy as sa
@@ -25,12 +25,14 @@ from twitterclone.infra.store import ModuleStore
 log = logging.getLogger("twitterclone.events")
 
 Handler = Callable[[Event], Awaitable[None]]
+_OutboxRow = Any  # (seq, event_type, payload, pending, attempts)
+
 
 def _make_decoder() -> msgspec.json.Decoder[Event]:
-    union = EVENT_TYPES[0]
+    union: Any = EVENT_TYPES[0]
     for t in EVENT_TYPES[1:]:
-        union = union | t  # type: ignore[assignment]
-    return msgspec.json.Decoder(union)  # type: ignore[arg-type]
+        union = union | t
+    return msgspec.json.Decoder(union)
 
 
 _decoder = _make_decoder()
@@ -90,7 +92,11 @@ class LocalBus:
             except Exception:
                 log.exception(
                     "consumer failed; will retry",
-                    extra={"consumer": sub.consumer, "event_id": event.event_id, "event_type": type(event).__name__},
+                    extra={
+                        "consumer": sub.consumer,
+                        "event_id": event.event_id,
+                        "event_type": type(event).__name__,
+                    },
                 )
                 failed.append(sub.consumer)
         return failed
@@ -155,7 +161,7 @@ class OutboxRelay:
             await self._cleanup()
         return len(rows)
 
-    async def _claim(self) -> list[sa.Row[tuple[int, str, bytes, str | None, int]]]:
+    async def _claim(self) -> list[_OutboxRow]:
         t = self.store.outbox
         now = time.time()
         async with self.store.transaction() as tx:
@@ -175,19 +181,25 @@ class OutboxRelay:
             )
             return sorted(result.all(), key=lambda r: r[0])
 
-    async def _deliver(self, row: sa.Row[tuple[int, str, bytes, str | None, int]]) -> None:
+    async def _deliver(self, row: _OutboxRow) -> None:
         seq, event_type, payload, pending, attempts = row
         t = self.store.outbox
         try:
             event = decode_event(payload)
             consumers = (
-                msgspec.json.decode(pending, type=list[str]) if pending else self.publisher.consumers_of(event_type)
+                msgspec.json.decode(pending, type=list[str])
+                if pending
+                else self.publisher.consumers_of(event_type)
             )
             failed = await self.publisher.publish(event, consumers) if consumers else []
             error = None
         except Exception as exc:  # undecodable or publisher down: retry the whole row
             log.exception("could not publish outbox row", extra={"module": self.store.module, "seq": seq})
-            failed = msgspec.json.decode(pending, type=list[str]) if pending else self.publisher.consumers_of(event_type)
+            failed = (
+                msgspec.json.decode(pending, type=list[str])
+                if pending
+                else self.publisher.consumers_of(event_type)
+            )
             error = repr(exc)
         now = time.time()
         async with self.store.transaction() as tx:
@@ -209,11 +221,17 @@ class OutboxRelay:
         t = self.store.outbox
         async with self.store.transaction() as tx:
             await tx.conn.execute(
-                sa.delete(t).where(t.c.published_at.is_not(None), t.c.published_at < time.time() - self.retention_s)
+                sa.delete(t).where(
+                    t.c.published_at.is_not(None), t.c.published_at < time.time() - self.retention_s
+                )
             )
 
     async def backlog(self) -> int:
         """How many outbox rows wait to be published (for metrics and tests)."""
         t = self.store.outbox
         async with self.store.read() as conn:
-            return int((await conn.execute(sa.select(sa.func.count()).where(t.c.published_at.is_(None)))).scalar_one())
+            return int(
+                (
+                    await conn.execute(sa.select(sa.func.count()).where(t.c.published_at.is_(None)))
+                ).scalar_one()
+            )

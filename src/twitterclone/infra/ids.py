@@ -56,9 +56,11 @@ class IdGenerator:
             else:
                 self._sequence = 0
             self._last_ms = now
-            return ((now - EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS)) | (
-                self.worker_id << SEQUENCE_BITS
-            ) | self._sequence
+            return (
+                ((now - EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS))
+                | (self.worker_id << SEQUENCE_BITS)
+                | self._sequence
+            )
 
     def next(self) -> str:
         """A new id as the decimal string that travels in DTOs and JSON."""

@@ -35,7 +35,9 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
     return sa.Table(
         OUTBOX_TABLE,
         metadata,
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("event_id", sa.String(24), nullable=False, unique=True),
         sa.Column("event_type", sa.String(64), nullable=False),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
@@ -126,10 +128,9 @@ class ModuleStore:
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A read-write transaction; the relay is woken after it commits with events."""
         # SQLite has one writer at a time; queueing here beats busy-waiting in the driver.
-        async with self._write_lock or contextlib.nullcontext():
-            async with self.engine.begin() as conn:
-                tx = Transaction(self, conn)
-                yield tx
+        async with self._write_lock or contextlib.nullcontext(), self.engine.begin() as conn:
+            tx = Transaction(self, conn)
+            yield tx
         if tx.emitted:
             self.wake_relay()
 
@@ -153,12 +154,10 @@ class ModuleStore:
         """Tell this module's relay that the outbox has new rows."""
         self._wake.set()
 
-    async def wait_for_events(self, timeout: float) -> None:
-        """Wait until woken or ``timeout`` passes (the relay's fallback poll)."""
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass
+    async def wait_for_events(self, max_wait_s: float) -> None:
+        """Wait until woken or ``max_wait_s`` passes (the relay's fallback poll)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max_wait_s)
         self._wake.clear()
 
     async def dispose(self) -> None:

@@ -37,4 +37,6 @@ class HealthController(Controller):
             except Exception as exc:  # a store that cannot answer is simply not ready
                 checks[name] = f"unreachable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
-        return Response(Health(status="ok" if ready else "unavailable", checks=checks), status_code=200 if ready else 503)
+        return Response(
+            Health(status="ok" if ready else "unavailable", checks=checks), status_code=200 if ready else 503
+        )

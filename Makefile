@@ -1,0 +1,49 @@
+# twitterclone: `make run` serves the monolith, `make test` runs every check.
+# Both set up everything first: uv (bootstrapped from PyPI when missing), the locked
+# environment in .venv, and (for run) the migrations of every module.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: run test lint typecheck architecture unit migrate fmt clean
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv==0.13.8"
+
+## run: migrate every module and serve the monolith on http://127.0.0.1:8000
+run: $(VENV)/.synced
+	$(BIN)/twitterclone migrate
+	$(BIN)/twitterclone run
+
+migrate: $(VENV)/.synced
+	$(BIN)/twitterclone migrate
+
+## test: architecture contracts, lint, types, then the whole pytest suite
+test: $(VENV)/.synced architecture lint typecheck
+	$(BIN)/pytest
+
+architecture: $(VENV)/.synced
+	$(BIN)/lint-imports
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.synced
+	$(BIN)/mypy
+
+fmt: $(VENV)/.synced
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .tools data .pytest_cache .mypy_cache .ruff_cache
