@@ -43,6 +43,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1_048_576
     #: Origins allowed by CORS, comma-separated; empty allows none.
     cors_origins: str = ""
+    #: Largest accepted image upload in bytes, and the most pixels a decoded image may have.
+    media_max_bytes: int = 5 * 1024 * 1024
+    media_max_pixels: int = 40_000_000
+    #: Uploads never attached to a tweet are removed after this many seconds.
+    media_unattached_grace_s: int = 86_400
     #: Log level of the application loggers.
     log_level: str = "INFO"
     #: argon2id cost parameters (memory in KiB).
