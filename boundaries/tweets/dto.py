@@ -19,7 +19,7 @@ class PostTweet(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     text: Annotated[str, msgspec.Meta(max_length=10_000)]
     reply_to_id: Id | None = None
     quote_of_id: Id | None = None
-    media_ids: MediaIds = []
+    media_ids: MediaIds = msgspec.field(default_factory=list)
 
 
 class Mention(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,9 +32,9 @@ class Mention(msgspec.Struct, frozen=True, kw_only=True):
 class Entities(msgspec.Struct, frozen=True, kw_only=True):
     """What was parsed out of a tweet's text."""
 
-    hashtags: list[str] = []
-    mentions: list[Mention] = []
-    urls: list[str] = []
+    hashtags: list[str] = msgspec.field(default_factory=list)
+    mentions: list[Mention] = msgspec.field(default_factory=list)
+    urls: list[str] = msgspec.field(default_factory=list)
 
 
 class Counts(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,9 +69,9 @@ class Tweet(msgspec.Struct, frozen=True, kw_only=True):
     reply_to_author_id: Id | None = None
     quote_of_id: Id | None = None
     retweet_of_id: Id | None = None
-    entities: Entities = Entities()
-    media_ids: list[Id] = []
-    counts: Counts = Counts()
+    entities: Entities = msgspec.field(default_factory=Entities)
+    media_ids: list[Id] = msgspec.field(default_factory=list)
+    counts: Counts = msgspec.field(default_factory=Counts)
     viewer: Viewer | None = None
     retweet_of: Tweet | None = None
     quoted: Tweet | None = None

@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+import msgspec
+
 from boundaries._kernel.events import Event
 from boundaries._kernel.ids import Id
 
@@ -18,9 +20,9 @@ class TweetPosted(Event, frozen=True, kw_only=True, tag=True):
     reply_to_author_id: Id | None = None
     quote_of_id: Id | None = None
     quote_of_author_id: Id | None = None
-    hashtags: list[str] = []
-    mentioned_user_ids: list[Id] = []
-    media_ids: list[Id] = []
+    hashtags: list[str] = msgspec.field(default_factory=list)
+    mentioned_user_ids: list[Id] = msgspec.field(default_factory=list)
+    media_ids: list[Id] = msgspec.field(default_factory=list)
 
 
 class TweetDeleted(Event, frozen=True, kw_only=True, tag=True):
@@ -28,7 +30,7 @@ class TweetDeleted(Event, frozen=True, kw_only=True, tag=True):
 
     tweet_id: Id
     author_id: Id
-    media_ids: list[Id] = []
+    media_ids: list[Id] = msgspec.field(default_factory=list)
 
 
 class TweetLiked(Event, frozen=True, kw_only=True, tag=True):

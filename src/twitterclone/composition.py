@@ -14,6 +14,7 @@ from typing import Any
 
 from dishka import AsyncContainer, Provider, Scope, make_async_container
 
+from modules import analytics, media, notifications, timeline, tweets, users
 from twitterclone.infra.events import LocalBus, OutboxRelay
 from twitterclone.infra.kernel import Kernel, ModuleSpec
 from twitterclone.infra.store import sqlite_url
@@ -23,7 +24,14 @@ from twitterclone.settings import Settings
 log = logging.getLogger("twitterclone.composition")
 
 #: Every module the composition root can bind, by name.
-_SPECS: tuple[ModuleSpec, ...] = ()
+_SPECS: tuple[ModuleSpec, ...] = (
+    users.MODULE,
+    tweets.MODULE,
+    timeline.MODULE,
+    media.MODULE,
+    notifications.MODULE,
+    analytics.MODULE,
+)
 MODULES: dict[str, ModuleSpec] = {spec.name: spec for spec in _SPECS}
 
 

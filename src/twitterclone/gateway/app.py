@@ -22,7 +22,13 @@ from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
 from twitterclone.gateway.middleware import request_id_middleware
 from twitterclone.gateway.problems import EXCEPTION_HANDLERS
+from twitterclone.gateway.routes.analytics import AnalyticsController
 from twitterclone.gateway.routes.health import HealthController
+from twitterclone.gateway.routes.media import MediaController
+from twitterclone.gateway.routes.notifications import NotificationsController
+from twitterclone.gateway.routes.timeline import TimelineController
+from twitterclone.gateway.routes.tweets import TweetsController
+from twitterclone.gateway.routes.users import AuthController, JwksController, UsersController
 from twitterclone.logs import configure_logging
 from twitterclone.manifest import Manifest, load_manifest
 from twitterclone.settings import Settings
@@ -30,10 +36,18 @@ from twitterclone.settings import Settings
 log = logging.getLogger("twitterclone.gateway")
 
 #: Route groups under /api, one Controller each (see README: "where each route lives").
-API_CONTROLLERS: list[type] = []
+API_CONTROLLERS: list[type] = [
+    AuthController,
+    UsersController,
+    TweetsController,
+    MediaController,
+    NotificationsController,
+    TimelineController,
+    AnalyticsController,
+]
 
 #: Route groups outside /api (e.g. /.well-known/jwks.json).
-PUBLIC_CONTROLLERS: list[type] = []
+PUBLIC_CONTROLLERS: list[type] = [JwksController]
 
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 

@@ -147,7 +147,7 @@ class OutboxRelay:
             try:
                 moved = await self.relay_once()
             except Exception:
-                log.exception("outbox relay pass failed", extra={"module": self.store.module})
+                log.exception("outbox relay pass failed", extra={"source_module": self.store.module})
                 moved = 0
             if moved < self.batch_size and not self._stopping:
                 await self.store.wait_for_events(self.poll_interval_s)
@@ -194,7 +194,9 @@ class OutboxRelay:
             failed = await self.publisher.publish(event, consumers) if consumers else []
             error = None
         except Exception as exc:  # undecodable or publisher down: retry the whole row
-            log.exception("could not publish outbox row", extra={"module": self.store.module, "seq": seq})
+            log.exception(
+                "could not publish outbox row", extra={"source_module": self.store.module, "seq": seq}
+            )
             failed = (
                 msgspec.json.decode(pending, type=list[str])
                 if pending

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,3 +140,20 @@ async def test_lease_keeps_a_second_relay_off_claimed_rows(store: ModuleStore) -
     for row in claimed:
         await r1._deliver(row)
     assert len(calls) == 1
+
+
+async def test_relay_survives_a_failing_pass_and_logs_it(
+    store: ModuleStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    logging.getLogger("twitterclone.events").addHandler(caplog.handler)  # app logs may not propagate
+    bus = LocalBus()
+    relay = OutboxRelay(store, bus, poll_interval_s=0.01)
+    async with store.engine.begin() as conn:
+        await conn.run_sync(store.outbox.drop)  # every pass now fails
+    relay.start()
+    await asyncio.sleep(0.1)
+    assert relay._task is not None
+    assert not relay._task.done(), "a failing pass must not kill the relay"
+    await relay.stop()
+    logging.getLogger("twitterclone.events").removeHandler(caplog.handler)
+    assert any(r.getMessage() == "outbox relay pass failed" for r in caplog.records)

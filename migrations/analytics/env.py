@@ -1,0 +1,3 @@
+from twitterclone.migrate import run_migrations_in_env
+
+run_migrations_in_env()

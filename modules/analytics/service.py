@@ -1,0 +1,364 @@
+"""Analytics: engagement counters per tweet, daily stats per user, trending hashtags.
+
+Everything is derived from other modules' events; every handler applies its effect through
+``store.apply_once`` so a redelivered event changes nothing. Days and trend buckets come
+from the event's own time (not the time it is consumed), so a replay lands in the same place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.ids import Id, is_id
+from boundaries.analytics.dto import DailyStats, Trend, Trends, TrendWindow, TweetStats, UserStats
+from boundaries.analytics.errors import NotStatsOwner, StatsNotFound
+from boundaries.timeline.events import TimelineServed
+from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
+from boundaries.users.events import UserFollowed
+from modules.analytics.tables import hashtag_buckets, tweet_stats, user_daily
+from twitterclone.infra.store import ModuleStore, Transaction
+
+log = logging.getLogger("twitterclone.analytics")
+
+MAX_DAYS = 90
+MAX_TRENDS = 50
+
+#: Consumer names (they key the inbox): one for counters, one for trend buckets.
+COUNTERS = "analytics.counters"
+TRENDS = "analytics.trends"
+
+
+@dataclass(frozen=True, slots=True)
+class TrendWindowSpec:
+    """How one trend window is bucketed and decayed."""
+
+    length_s: int
+    bucket_s: int
+    half_life_s: float
+
+
+#: 1h: one-minute buckets, 15-minute half-life; 24h: 15-minute buckets, 6-hour half-life.
+WINDOWS: dict[str, TrendWindowSpec] = {
+    "1h": TrendWindowSpec(length_s=3600, bucket_s=60, half_life_s=15 * 60),
+    "24h": TrendWindowSpec(length_s=86_400, bucket_s=900, half_life_s=6 * 3600),
+}
+
+
+class AnalyticsService:
+    """Implements AnalyticsPort; its ``on_*`` methods are the event handlers."""
+
+    def __init__(self, store: ModuleStore, *, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    # ------------------------------------------------------------------ reads (the port)
+
+    async def tweet_stats(self, requester_id: Id, tweet_id: Id) -> TweetStats:
+        """A tweet's counters, for its author only; raises NotStatsOwner or StatsNotFound."""
+        if not is_id(tweet_id):
+            raise StatsNotFound("no stats for this tweet", field="tweet_id")
+        t = tweet_stats
+        async with self._store.read() as conn:
+            row = (await conn.execute(sa.select(t).where(t.c.tweet_id == int(tweet_id)))).first()
+        if row is None or row.author_id is None or row.deleted:
+            raise StatsNotFound("no stats for this tweet", field="tweet_id")
+        if str(row.author_id) != requester_id:
+            raise NotStatsOwner("only the author of a tweet may see its stats", field="tweet_id")
+        return TweetStats(
+            tweet_id=str(row.tweet_id),
+            impressions=max(0, int(row.impressions)),
+            likes=max(0, int(row.likes)),
+            retweets=max(0, int(row.retweets)),
+            replies=max(0, int(row.replies)),
+        )
+
+    async def user_stats(self, user_id: Id, days: int) -> UserStats:
+        """A user's daily engagement over the last ``days`` UTC days (today included), oldest first;
+        days with nothing are zeros. Likes are net (an unlike counts on the day it happens)."""
+        if not 1 <= days <= MAX_DAYS:
+            raise InvalidInput(f"days must be between 1 and {MAX_DAYS}", field="days")
+        today = datetime.fromtimestamp(self._clock(), tz=UTC).date()
+        first = today - timedelta(days=days - 1)
+        found: dict[date, Any] = {}
+        if is_id(user_id):
+            d = user_daily
+            async with self._store.read() as conn:
+                rows = (
+                    await conn.execute(
+                        sa.select(d).where(d.c.user_id == int(user_id), d.c.day >= first, d.c.day <= today)
+                    )
+                ).all()
+            found = {_as_date(row.day): row for row in rows}
+        out: list[DailyStats] = []
+        for i in range(days):
+            day = first + timedelta(days=i)
+            row = found.get(day)
+            out.append(
+                DailyStats(
+                    day=day,
+                    tweets=int(row.tweets) if row else 0,
+                    impressions=int(row.impressions) if row else 0,
+                    likes=int(row.likes) if row else 0,
+                    retweets=int(row.retweets) if row else 0,
+                    replies=int(row.replies) if row else 0,
+                    new_followers=int(row.new_followers) if row else 0,
+                )
+            )
+        return UserStats(user_id=user_id, days=out)
+
+    async def trends(self, window: TrendWindow, limit: int) -> Trends:
+        """The top hashtags of a window by exponentially decayed count, highest first."""
+        spec = WINDOWS.get(window)
+        if spec is None:
+            raise InvalidInput("window must be 1h or 24h", field="window")
+        if not 1 <= limit <= MAX_TRENDS:
+            raise InvalidInput(f"limit must be between 1 and {MAX_TRENDS}", field="limit")
+        now = self._clock()
+        step = spec.bucket_s
+        first = math.ceil((now - spec.length_s) / step) * step
+        current = math.floor(now / step) * step
+        # One weight per bucket (its middle's age, halved every half-life); newer-than-now buckets
+        # (clock skew between processes) weigh 1.
+        weights = {
+            b: 0.5 ** (max(0.0, now - (b + step / 2)) / spec.half_life_s)
+            for b in range(first, current + step, step)
+        }
+        h = hashtag_buckets
+        weighted = h.c.tweets * sa.case(weights, value=h.c.bucket_start, else_=1.0)
+        score = sa.func.sum(weighted).label("score")
+        count = sa.func.sum(h.c.tweets).label("tweets")
+        query = (
+            sa.select(h.c.hashtag, score, count)
+            .where(h.c.window == window, h.c.bucket_start >= first)
+            .group_by(h.c.hashtag)
+            .order_by(score.desc(), count.desc(), h.c.hashtag)
+            .limit(limit)
+        )
+        async with self._store.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return Trends(
+            window=window,
+            trends=[
+                Trend(hashtag=r.hashtag, score=round(float(r.score), 6), tweets=int(r.tweets)) for r in rows
+            ],
+        )
+
+    # ------------------------------------------------------------------ event handlers
+
+    async def on_tweet_posted(self, event: TweetPosted) -> None:
+        """A tweet for its author's day; a reply for its parent and the parent's author."""
+        day = _day(event.created_at)
+
+        async def effect(tx: Transaction) -> None:
+            await _bump_tweets(tx.conn, {int(event.tweet_id): _author(event.author_id)}, {})
+            await _bump_days(tx.conn, day, "tweets", {int(event.author_id): 1})
+            if event.reply_to_id is not None:
+                parent = int(event.reply_to_id)
+                parent_author = _author(event.reply_to_author_id)
+                await _bump_tweets(tx.conn, {parent: parent_author}, {"replies": {parent: 1}})
+                if parent_author is not None:
+                    await _bump_days(tx.conn, day, "replies", {parent_author: 1})
+
+        await self._store.apply_once(COUNTERS, event, effect)
+
+    async def on_tweet_posted_trends(self, event: TweetPosted) -> None:
+        """The tweet's hashtags into the trend buckets of every window."""
+        tags = list(dict.fromkeys(tag.lstrip("#").lower() for tag in event.hashtags if tag.lstrip("#")))
+        if not tags:
+            return
+        at = event.created_at.timestamp()
+        now = self._clock()
+        rows: list[dict[str, Any]] = []
+        for name, spec in WINDOWS.items():
+            if at < now - spec.length_s - spec.bucket_s:
+                continue  # already outside this window: nothing to count
+            bucket = int(at // spec.bucket_s) * spec.bucket_s
+            rows.extend(
+                {"window": name, "hashtag": tag[:280], "bucket_start": bucket, "tweets": 1} for tag in tags
+            )
+
+        async def effect(tx: Transaction) -> None:
+            if rows:
+                await _upsert_add(
+                    tx.conn, hashtag_buckets, ["window", "hashtag", "bucket_start"], rows, ["tweets"]
+                )
+
+        await self._store.apply_once(TRENDS, event, effect)
+
+    async def on_tweet_liked(self, event: TweetLiked) -> None:
+        await self._engagement(event, "likes", 1, event.tweet_id, event.author_id)
+
+    async def on_tweet_unliked(self, event: TweetUnliked) -> None:
+        await self._engagement(event, "likes", -1, event.tweet_id, event.author_id)
+
+    async def on_retweeted(self, event: Retweeted) -> None:
+        await self._engagement(event, "retweets", 1, event.tweet_id, event.author_id)
+
+    async def on_user_followed(self, event: UserFollowed) -> None:
+        day = _day(event.occurred_at)
+
+        async def effect(tx: Transaction) -> None:
+            await _bump_days(tx.conn, day, "new_followers", {int(event.followee_id): 1})
+
+        await self._store.apply_once(COUNTERS, event, effect)
+
+    async def on_timeline_served(self, event: TimelineServed) -> None:
+        """One impression per tweet id in the event, for the tweet and for its author's day.
+
+        Impressions of a tweet whose TweetPosted has not arrived yet count for the tweet but
+        not for the author's day (the author is not known yet).
+        """
+        shown = Counter(int(t) for t in event.tweet_ids if is_id(t))
+        if not shown:
+            return
+        day = _day(event.occurred_at)
+
+        async def effect(tx: Transaction) -> None:
+            await _bump_tweets(tx.conn, dict.fromkeys(shown), {"impressions": dict(shown)})
+            t = tweet_stats
+            authors = (
+                await tx.conn.execute(
+                    sa.select(t.c.tweet_id, t.c.author_id).where(
+                        t.c.tweet_id.in_(list(shown)), t.c.author_id.is_not(None)
+                    )
+                )
+            ).all()
+            per_author: Counter[int] = Counter()
+            for tweet_id, author_id in authors:
+                per_author[int(author_id)] += shown[int(tweet_id)]
+            if per_author:
+                await _bump_days(tx.conn, day, "impressions", dict(per_author))
+
+        await self._store.apply_once(COUNTERS, event, effect)
+
+    async def on_tweet_deleted(self, event: TweetDeleted) -> None:
+        """A deleted tweet has no stats any more (its counters stop mattering)."""
+        tid = int(event.tweet_id)
+
+        async def effect(tx: Transaction) -> None:
+            t = tweet_stats
+            stmt = _insert(tx.conn, t).values(tweet_id=tid, deleted=True)
+            await tx.conn.execute(
+                stmt.on_conflict_do_update(index_elements=[t.c.tweet_id], set_={"deleted": True})
+            )
+
+        await self._store.apply_once(COUNTERS, event, effect)
+
+    # ------------------------------------------------------------------ maintenance
+
+    async def prune(self) -> int:
+        """Drop trend buckets that fell out of their window; return how many went."""
+        now = self._clock()
+        h = hashtag_buckets
+        removed = 0
+        async with self._store.transaction() as tx:
+            for name, spec in WINDOWS.items():
+                oldest = now - spec.length_s - spec.bucket_s
+                result = await tx.conn.execute(
+                    sa.delete(h).where(h.c.window == name, h.c.bucket_start < oldest)
+                )
+                removed += result.rowcount or 0
+        return removed
+
+    async def prune_forever(self, interval_s: float = 60.0) -> None:
+        """Prune old trend buckets every ``interval_s`` until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.prune()
+            except Exception:
+                log.exception("could not prune trend buckets; will retry")
+
+    # ------------------------------------------------------------------ internals
+
+    async def _engagement(self, event: Any, column: str, delta: int, tweet_id: str, author_id: str) -> None:
+        day = _day(event.occurred_at)
+        tid, aid = int(tweet_id), int(author_id)
+
+        async def effect(tx: Transaction) -> None:
+            await _bump_tweets(tx.conn, {tid: aid}, {column: {tid: delta}})
+            await _bump_days(tx.conn, day, column, {aid: delta})
+
+        await self._store.apply_once(COUNTERS, event, effect)
+
+
+def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
+    dialect: Any = sqlite if conn.dialect.name == "sqlite" else postgresql
+    return dialect.insert(table)
+
+
+async def _upsert_add(
+    conn: AsyncConnection,
+    table: sa.Table,
+    keys: list[str],
+    rows: list[dict[str, Any]],
+    counters: list[str],
+    extra_set: Mapping[str, Any] | None = None,
+) -> None:
+    """Insert rows, or add their counters to the existing rows (one statement)."""
+    stmt = _insert(conn, table).values(rows)
+    set_: dict[str, Any] = {c: table.c[c] + stmt.excluded[c] for c in counters}
+    if extra_set:
+        set_.update({k: v(stmt) if callable(v) else v for k, v in extra_set.items()})
+    await conn.execute(stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=set_))
+
+
+async def _bump_tweets(
+    conn: AsyncConnection, authors: Mapping[int, int | None], deltas: Mapping[str, Mapping[int, int]]
+) -> None:
+    """Add ``deltas[column][tweet_id]`` to tweets' counters, learning authors that are known."""
+    t = tweet_stats
+    columns = ["impressions", "likes", "retweets", "replies"]
+    rows = [
+        {
+            "tweet_id": tid,
+            "author_id": author,
+            **{c: deltas.get(c, {}).get(tid, 0) for c in columns},
+        }
+        for tid, author in authors.items()
+    ]
+    await _upsert_add(
+        conn,
+        t,
+        ["tweet_id"],
+        rows,
+        columns,
+        {"author_id": lambda stmt: sa.func.coalesce(t.c.author_id, stmt.excluded.author_id)},
+    )
+
+
+async def _bump_days(conn: AsyncConnection, day: date, column: str, deltas: Mapping[int, int]) -> None:
+    """Add ``deltas[user_id]`` to one column of users' day rows."""
+    rows = [{"user_id": uid, "day": day, column: delta} for uid, delta in deltas.items()]
+    await _upsert_add(conn, user_daily, ["user_id", "day"], rows, [column])
+
+
+def _author(author_id: str | None) -> int | None:
+    return int(author_id) if author_id is not None and is_id(author_id) else None
+
+
+def _day(moment: datetime) -> date:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).date()
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))

@@ -1,0 +1,45 @@
+"""The media module's tables: one row per upload, one row per stored rendition.
+
+Ids are Snowflake integers (``BigInteger``) inside the module and decimal strings outside.
+A media row being removed is first marked ``deleting`` (it is then invisible), its blobs are
+deleted, and only then the row: a crash half-way is finished by the next attempt, and no blob
+is ever left without a row that points at it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+_ts = sa.DateTime(timezone=True)
+
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("owner_id", sa.BigInteger(), nullable=False),
+    sa.Column("content_type", sa.String(32), nullable=False),
+    sa.Column("width", sa.Integer(), nullable=False),
+    sa.Column("height", sa.Integer(), nullable=False),
+    sa.Column("created_at", _ts, nullable=False),
+    # The tweet the image is shown in; null until the TweetPosted event is consumed.
+    sa.Column("attached_to", sa.BigInteger(), nullable=True),
+    sa.Column("deleting", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Index("ix_media_owner", "owner_id"),
+    # The sweep looks for old uploads that were never attached.
+    sa.Index("ix_media_unattached", "attached_to", "created_at"),
+)
+
+media_variants = sa.Table(
+    "media_variants",
+    metadata,
+    sa.Column("media_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(16), primary_key=True),
+    sa.Column("blob_key", sa.String(128), nullable=False, unique=True),
+    sa.Column("content_type", sa.String(32), nullable=False),
+    sa.Column("width", sa.Integer(), nullable=False),
+    sa.Column("height", sa.Integer(), nullable=False),
+    sa.Column("size", sa.Integer(), nullable=False),
+    sa.Column("etag", sa.String(80), nullable=False),
+)

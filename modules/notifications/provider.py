@@ -1,0 +1,27 @@
+"""Wiring: the notifications service as the NotificationsPort, and its consumer."""
+
+from __future__ import annotations
+
+from dishka import Provider, Scope, provide
+
+from boundaries.notifications.port import NotificationsPort
+from boundaries.users.port import UsersPort
+from modules.notifications.consumer import NotificationsConsumer
+from modules.notifications.service import NotificationsService
+from twitterclone.infra.kernel import Kernel
+
+
+class NotificationsProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    def service(self, kernel: Kernel, users: UsersPort) -> NotificationsService:
+        return NotificationsService(kernel.store("notifications"), kernel.ids, users)
+
+    @provide
+    def port(self, service: NotificationsService) -> NotificationsPort:
+        return service
+
+    @provide
+    def consumer(self, service: NotificationsService) -> NotificationsConsumer:
+        return NotificationsConsumer(service)

@@ -1,0 +1,310 @@
+"""Home timelines: fan-out on write into a capped store, popular authors merged at read time.
+
+The store (``home_timeline``) is derived data. The source of truth is the follow graph (users
+port) and the tweets (tweets port): a timeline found empty is rebuilt from them on read, and
+``rebuild`` recomputes one on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+import sqlalchemy as sa
+from prometheus_client import Histogram
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.events import Event
+from boundaries._kernel.ids import Id, is_id
+from boundaries._kernel.pagination import Page, PageRequest
+from boundaries.timeline.dto import RebuildResult
+from boundaries.timeline.errors import InvalidCursor
+from boundaries.tweets.dto import Tweet, TweetRef
+from boundaries.tweets.events import Retweeted, TweetDeleted, TweetPosted
+from boundaries.tweets.port import TweetsPort
+from boundaries.users.errors import UserNotFound
+from boundaries.users.events import UserFollowed, UserUnfollowed
+from boundaries.users.port import UsersPort
+from modules.timeline.impressions import ImpressionBuffer
+from modules.timeline.tables import home_timeline as ht
+from twitterclone.infra.cursor import decode_cursor, encode_cursor
+from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.store import ModuleStore, Transaction
+from twitterclone.settings import Settings
+
+log = logging.getLogger("twitterclone.timeline")
+
+#: Follower ids asked for per users.follower_ids call during fan-out.
+FOLLOWER_PAGE = 5000
+#: Rows per executemany batch (inserts) and user ids per IN list (trims).
+WRITE_CHUNK = 1000
+#: Tweets of a new followee copied into the follower's timeline.
+BACKFILL_PER_AUTHOR = 50
+#: Newest tweets per popular followee merged in at read time (one full page at most).
+HYBRID_PER_AUTHOR = 100
+#: Fewest tweets per followee asked for when a timeline is rebuilt.
+REBUILD_MIN_PER_AUTHOR = 50
+
+FOLLOW_CONSUMER = "timeline.follow"
+
+#: Fan-out lag: from the event (the tweet's commit) until every follower's timeline has it.
+FANOUT_LAG = Histogram(
+    "twitterclone_fanout_lag_seconds",
+    "Seconds from a TweetPosted/Retweeted event until the tweet is in its followers' home timelines.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+
+T = TypeVar("T")
+
+#: One home timeline entry: (user_id, tweet_id, author_id).
+Entry = tuple[int, int, int]
+
+
+class TimelineService:
+    """Implements TimelinePort, and applies the events that keep home timelines current."""
+
+    def __init__(
+        self,
+        store: ModuleStore,
+        ids: IdGenerator,
+        settings: Settings,
+        users: UsersPort,
+        tweets: TweetsPort,
+        impressions: ImpressionBuffer | None = None,
+    ) -> None:
+        self.store = store
+        self.users = users
+        self.tweets = tweets
+        self.cap = settings.home_timeline_size
+        self.threshold = settings.fanout_follower_threshold
+        self.impressions = impressions or ImpressionBuffer(store, ids)
+        self._insert = (
+            sqlite.insert(ht).on_conflict_do_nothing()
+            if store.is_sqlite
+            else postgresql.insert(ht).on_conflict_do_nothing()
+        )
+        # Delete a user's entries older than their ``cap``-th newest (run as an executemany).
+        keep = ht.alias("keep")
+        cutoff = (
+            sa.select(keep.c.tweet_id)
+            .where(keep.c.user_id == sa.bindparam("u"))
+            .order_by(keep.c.tweet_id.desc())
+            .limit(1)
+            .offset(max(self.cap - 1, 0))
+            .scalar_subquery()
+        )
+        self._trim_one = sa.delete(ht).where(ht.c.user_id == sa.bindparam("u"), ht.c.tweet_id < cutoff)
+
+    # --- the port ----------------------------------------------------------------------------
+
+    async def home_timeline(self, user_id: Id, page: PageRequest) -> Page[Tweet]:
+        """The newest tweets of the accounts a user follows (and their own), hydrated."""
+        before = _decode_cursor(page.cursor)
+        stored = await self._stored_ids(int(user_id), before, page.limit + 1)
+        if not stored and before is None and await self._rebuild_on_miss(user_id):
+            stored = await self._stored_ids(int(user_id), before, page.limit + 1)
+        merged = set(stored)
+        popular = await self.users.popular_following_ids(user_id, self.threshold)
+        if popular:  # hybrid: popular authors were not fanned out; merge them in now
+            for ref in await self.tweets.recent_refs(popular, HYBRID_PER_AUTHOR):
+                tid = int(ref.tweet_id)
+                if before is None or tid < before:
+                    merged.add(tid)
+        ordered = sorted(merged, reverse=True)
+        page_ids = ordered[: page.limit]
+        next_cursor = encode_cursor(str(page_ids[-1])) if len(ordered) > page.limit else None
+        # One hydration call per page; deleted or hidden tweets simply drop out.
+        items = await self.tweets.get_many([str(i) for i in page_ids], user_id) if page_ids else []
+        self.impressions.record(user_id, [t.id for t in items])
+        return Page(items=items, next_cursor=next_cursor)
+
+    async def user_timeline(self, author_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
+        """One user's tweets and retweets, newest first, hydrated."""
+        result = await self.tweets.user_tweets(author_id, viewer_id, page)
+        if viewer_id is not None:
+            self.impressions.record(viewer_id, [t.id for t in result.items])
+        return result
+
+    async def rebuild(self, user_id: Id) -> RebuildResult:
+        """Rebuild a home timeline from the source of truth (follows and tweets)."""
+        uid = int(user_id)
+        # Entries present before we ask the source of truth; one a fan-out adds meanwhile is
+        # newer than our snapshot and must survive the replacement.
+        async with self.store.read() as conn:
+            before = set((await conn.execute(sa.select(ht.c.tweet_id).where(ht.c.user_id == uid))).scalars())
+        following = await self.users.following_ids(user_id)
+        entries = self._newest(await self._source_refs(user_id, following), uid)
+        fresh = {e[1] for e in entries}
+        stale = sorted(before - fresh)
+        async with self.store.transaction() as tx:
+            for chunk in _chunks(stale, WRITE_CHUNK):
+                await tx.conn.execute(sa.delete(ht).where(ht.c.user_id == uid, ht.c.tweet_id.in_(chunk)))
+            await self._write(tx.conn, entries)
+            count = (
+                await tx.conn.execute(sa.select(sa.func.count()).select_from(ht).where(ht.c.user_id == uid))
+            ).scalar_one()
+        return RebuildResult(entries=int(count))
+
+    # --- events ------------------------------------------------------------------------------
+
+    async def on_tweet_posted(self, event: Event) -> None:
+        """TweetPosted: fan the tweet out to the author's and their followers' timelines."""
+        assert isinstance(event, TweetPosted)
+        await self.fan_out(event.tweet_id, event.author_id, event)
+
+    async def on_retweeted(self, event: Event) -> None:
+        """Retweeted: fan the retweet out to the retweeter's and their followers' timelines."""
+        assert isinstance(event, Retweeted)
+        await self.fan_out(event.retweet_id, event.user_id, event)
+
+    async def on_tweet_deleted(self, event: Event) -> None:
+        """TweetDeleted: remove the tweet from every home timeline (naturally idempotent)."""
+        assert isinstance(event, TweetDeleted)
+        async with self.store.transaction() as tx:
+            await tx.conn.execute(sa.delete(ht).where(ht.c.tweet_id == int(event.tweet_id)))
+
+    async def on_user_followed(self, event: Event) -> None:
+        """UserFollowed: back-fill the follower's timeline with the followee's recent tweets."""
+        assert isinstance(event, UserFollowed)
+        follower = int(event.follower_id)
+        # Ask the tweets port before the transaction: no lock is held across a remote call.
+        refs = await self.tweets.recent_refs([event.followee_id], BACKFILL_PER_AUTHOR)
+        entries = [(follower, int(r.tweet_id), int(r.author_id)) for r in refs]
+
+        async def backfill(tx: Transaction) -> None:
+            await self._write(tx.conn, entries)
+
+        # Once only: a redelivery after an unfollow must not bring the tweets back.
+        await self.store.apply_once(FOLLOW_CONSUMER, event, backfill)
+
+    async def on_user_unfollowed(self, event: Event) -> None:
+        """UserUnfollowed: remove the followee's entries from the follower's timeline."""
+        assert isinstance(event, UserUnfollowed)
+        follower, followee = int(event.follower_id), int(event.followee_id)
+
+        async def remove(tx: Transaction) -> None:
+            await tx.conn.execute(sa.delete(ht).where(ht.c.user_id == follower, ht.c.author_id == followee))
+
+        # Once only: a redelivery after a re-follow must not remove the back-filled tweets.
+        await self.store.apply_once(FOLLOW_CONSUMER, event, remove)
+
+    async def fan_out(self, tweet_id: Id, author_id: Id, event: Event) -> int:
+        """Insert a tweet into the timelines of its author and (unless popular) every follower.
+
+        Returns how many timelines were written. Inserts ignore existing rows, so a
+        redelivered event changes nothing.
+        """
+        try:
+            profile = await self.users.profile(author_id)
+        except UserNotFound:
+            log.info("fan-out skipped: unknown author", extra={"author_id": author_id, "tweet_id": tweet_id})
+            return 0
+        tid, aid = int(tweet_id), int(author_id)
+        written = 0
+        pending: list[Entry] = [(aid, tid, aid)]  # the author sees their own tweets
+        if profile.followers_count < self.threshold:
+            cursor: str | None = None
+            while True:
+                page = await self.users.follower_ids(author_id, cursor, FOLLOWER_PAGE)
+                pending.extend((int(f), tid, aid) for f in page.ids)
+                written += await self._write_entries(pending)
+                pending = []
+                cursor = page.next_cursor
+                if not cursor or not page.ids:
+                    break
+        if pending:
+            written += await self._write_entries(pending)
+        lag = max(time.time() - event.occurred_at.timestamp(), 0.0)
+        FANOUT_LAG.observe(lag)
+        log.debug(
+            "fan-out done",
+            extra={
+                "tweet_id": tweet_id,
+                "author_id": author_id,
+                "timelines": written,
+                "lag_s": round(lag, 4),
+            },
+        )
+        return written
+
+    # --- storage -----------------------------------------------------------------------------
+
+    async def _stored_ids(self, user_id: int, before: int | None, limit: int) -> list[int]:
+        query = sa.select(ht.c.tweet_id).where(ht.c.user_id == user_id)
+        if before is not None:
+            query = query.where(ht.c.tweet_id < before)
+        query = query.order_by(ht.c.tweet_id.desc()).limit(limit)
+        async with self.store.read() as conn:
+            return [int(i) for i in (await conn.execute(query)).scalars()]
+
+    async def _write_entries(self, entries: Sequence[Entry]) -> int:
+        """Insert entries in one transaction (batched) and trim the timelines touched."""
+        if not entries:
+            return 0
+        async with self.store.transaction() as tx:
+            await self._write(tx.conn, entries)
+        return len(entries)
+
+    async def _write(self, conn: AsyncConnection, entries: Sequence[Entry]) -> None:
+        for chunk in _chunks(list(entries), WRITE_CHUNK):
+            await conn.execute(
+                self._insert, [{"user_id": u, "tweet_id": t, "author_id": a} for u, t, a in chunk]
+            )
+        await self._trim(conn, sorted({e[0] for e in entries}))
+
+    async def _trim(self, conn: AsyncConnection, user_ids: list[int]) -> None:
+        """Keep the newest ``cap`` entries of these users; only those over the cap are touched."""
+        for chunk in _chunks(user_ids, WRITE_CHUNK):
+            over = (
+                await conn.execute(
+                    sa.select(ht.c.user_id)
+                    .where(ht.c.user_id.in_(chunk))
+                    .group_by(ht.c.user_id)
+                    .having(sa.func.count() > self.cap)
+                )
+            ).scalars()
+            params = [{"u": u} for u in over]
+            if params:
+                await conn.execute(self._trim_one, params)
+
+    async def _source_refs(self, user_id: Id, following: list[Id]) -> list[TweetRef]:
+        """Recent tweets of everyone a user follows, and their own, from the source of truth."""
+        authors = list(dict.fromkeys([*following, user_id]))
+        per_author = min(max(REBUILD_MIN_PER_AUTHOR, math.ceil(self.cap / len(authors))), self.cap)
+        return await self.tweets.recent_refs(authors, per_author)
+
+    def _newest(self, refs: Iterable[TweetRef], user_id: int) -> list[Entry]:
+        unique = {int(r.tweet_id): int(r.author_id) for r in refs}
+        newest = sorted(unique, reverse=True)[: self.cap]
+        return [(user_id, t, unique[t]) for t in newest]
+
+    async def _rebuild_on_miss(self, user_id: Id) -> bool:
+        """An empty timeline of someone who follows people is rebuilt from the source of truth."""
+        following = await self.users.following_ids(user_id)
+        if not following:
+            return False
+        entries = self._newest(await self._source_refs(user_id, following), int(user_id))
+        await self._write_entries(entries)
+        return bool(entries)
+
+
+def _decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        value = decode_cursor(cursor, str)
+    except InvalidInput:
+        raise InvalidCursor("the cursor is not one this API handed out", field="cursor") from None
+    if not is_id(value):
+        raise InvalidCursor("the cursor is not one this API handed out", field="cursor")
+    return int(value)
+
+
+def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,717 @@
+"""The tweets module: tweets, replies, quotes, retweets, likes, and full-text search.
+
+Every write runs in one transaction with its events (outbox). Reads hydrate in a fixed number
+of queries: tweets, the tweets they refer to, the viewer's likes and retweets, and one
+``users.authors`` call for every author involved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.ids import Id, is_id
+from boundaries._kernel.pagination import Page, PageRequest
+from boundaries.media.port import MediaPort
+from boundaries.tweets.dto import Counts, Entities, Mention, PostTweet, Tweet, TweetRef, Viewer
+from boundaries.tweets.errors import (
+    EmptyTweet,
+    IdempotencyKeyReused,
+    InvalidMedia,
+    NotTweetAuthor,
+    TweetNotFound,
+    TweetTooLong,
+)
+from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
+from boundaries.users.dto import Author
+from boundaries.users.port import UsersPort
+from modules.tweets.tables import SQLITE_FTS_TABLE, idempotency_keys, likes, tweets, tweets_search_pg
+from modules.tweets.text import fts5_match, normalize_text, parse_entities, search_terms
+from twitterclone.infra.cursor import decode_cursor, encode_cursor
+from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.store import ModuleStore, Transaction
+
+T = TypeVar("T")
+#: A row of ``tweets`` as selected with ``_COLUMNS``.
+TweetRow = sa.Row[*tuple[Any, ...]]
+
+#: Longest Idempotency-Key accepted.
+MAX_IDEMPOTENCY_KEY = 128
+#: recent_refs returns at most this many refs per author.
+MAX_REFS_PER_AUTHOR = 800
+#: Authors per recent_refs statement (SQLite caps compound selects at 500).
+_REFS_CHUNK = 200
+_MAX_BIGINT = 2**63 - 1
+
+_t = tweets
+_COLUMNS = (
+    _t.c.id,
+    _t.c.author_id,
+    _t.c.text,
+    _t.c.created_at,
+    _t.c.conversation_id,
+    _t.c.reply_to_id,
+    _t.c.reply_to_author_id,
+    _t.c.quote_of_id,
+    _t.c.retweet_of_id,
+    _t.c.like_count,
+    _t.c.retweet_count,
+    _t.c.reply_count,
+    _t.c.quote_count,
+    _t.c.entities,
+    _t.c.media_ids,
+)
+
+# SQLite FTS5 (table ``tweets_fts``, see tables.SQLITE_FTS_TABLE); every value is a bound parameter.
+_FTS_INSERT = sa.text("INSERT INTO tweets_fts (rowid, body, tags) VALUES (:id, :body, :tags)")
+_FTS_DELETE = sa.text("DELETE FROM tweets_fts WHERE rowid = :id")
+_FTS_SEARCH = sa.text(
+    "SELECT rowid FROM tweets_fts WHERE tweets_fts MATCH :match AND rowid < :before "
+    "ORDER BY rowid DESC LIMIT :limit"
+)
+assert SQLITE_FTS_TABLE == "tweets_fts"
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _opt_str(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _as_int(value: str | None) -> int | None:
+    """A well-formed id as an int, else None."""
+    return int(value) if value is not None and is_id(value) else None
+
+
+def _actor(user_id: str) -> int:
+    actor = _as_int(user_id)
+    if actor is None:
+        raise InvalidInput(f"not a user id: {user_id!r}", field="user_id")
+    return actor
+
+
+def _tweet_id(tweet_id: str) -> int:
+    tid = _as_int(tweet_id)
+    if tid is None:
+        raise TweetNotFound(f"no tweet {tweet_id!r}")
+    return tid
+
+
+def _unique_ints(values: Iterable[int | None]) -> list[int]:
+    return list(dict.fromkeys(v for v in values if v is not None))
+
+
+def _page_before(page: PageRequest) -> int:
+    return _MAX_BIGINT if page.cursor is None else decode_cursor(page.cursor, int)
+
+
+class TweetsService:
+    """Implements ``TweetsPort`` over the module's own store."""
+
+    def __init__(
+        self,
+        store: ModuleStore,
+        ids: IdGenerator,
+        users: UsersPort,
+        *,
+        max_length: int = 280,
+        media: MediaPort | None = None,
+    ) -> None:
+        self._store = store
+        self._ids = ids
+        self._users = users
+        self._max_length = max_length
+        self._media = media
+
+    # ---------------------------------------------------------------- posting
+
+    async def post(self, author_id: Id, command: PostTweet, idempotency_key: str | None) -> Tweet:
+        """Post a tweet; the same idempotency key and body return the same tweet."""
+        author = _actor(author_id)
+        text = normalize_text(command.text)
+        if not text:
+            raise EmptyTweet("a tweet needs some text", field="text")
+        if len(text) > self._max_length:
+            raise TweetTooLong(
+                f"a tweet has at most {self._max_length} characters; this one has {len(text)}", field="text"
+            )
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+            raise InvalidInput(
+                f"an idempotency key has 1 to {MAX_IDEMPOTENCY_KEY} characters", field="Idempotency-Key"
+            )
+        reply_to = self._referenced_id(command.reply_to_id)
+        quote_of = self._referenced_id(command.quote_of_id)
+        media_ids = list(command.media_ids)
+        if len(set(media_ids)) != len(media_ids):
+            raise InvalidMedia("a media id is attached twice", field="media_ids")
+        body_hash = hashlib.sha256(
+            msgspec.json.encode([text, command.reply_to_id, command.quote_of_id, media_ids])
+        ).hexdigest()
+
+        if idempotency_key is not None:
+            async with self._store.read() as conn:
+                earlier = await self._replayed(conn, author, idempotency_key, body_hash)
+            if earlier is not None:
+                return await self._tweet_or_gone(earlier, author_id)
+
+        if media_ids:
+            if self._media is None:
+                raise InvalidMedia(f"unknown media id {media_ids[0]}", field="media_ids")
+            await self._media.check_attachable(author_id, media_ids)
+
+        parsed = parse_entities(text)
+        resolved = await self._users.ids_by_handles(parsed.mentions) if parsed.mentions else {}
+        entities = Entities(
+            hashtags=parsed.hashtags,
+            mentions=[Mention(handle=h, user_id=resolved.get(h)) for h in parsed.mentions],
+            urls=parsed.urls,
+        )
+
+        async def write() -> int:
+            async with self._store.transaction() as tx:
+                if idempotency_key is not None:
+                    earlier = await self._replayed(tx.conn, author, idempotency_key, body_hash)
+                    if earlier is not None:
+                        return earlier
+                return await self._insert_tweet(
+                    tx, author, text, entities, media_ids, reply_to, quote_of, idempotency_key, body_hash
+                )
+
+        tweet_id = await self._retry_on_conflict(write) if idempotency_key is not None else await write()
+        return await self._tweet_or_gone(tweet_id, author_id)
+
+    @staticmethod
+    def _referenced_id(value: str | None) -> int | None:
+        if value is None:
+            return None
+        return _tweet_id(value)
+
+    async def _replayed(self, conn: AsyncConnection, author: int, key: str, body_hash: str) -> int | None:
+        """The tweet an earlier post with this key made; raise when the body differs."""
+        k = idempotency_keys
+        row = (
+            await conn.execute(
+                sa.select(k.c.body_hash, k.c.tweet_id).where(k.c.author_id == author, k.c.key == key)
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.body_hash != body_hash:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used with a different tweet", field="Idempotency-Key"
+            )
+        return int(row.tweet_id)
+
+    async def _tweet_or_gone(self, tweet_id: int, viewer_id: str) -> Tweet:
+        found = await self.get_many([str(tweet_id)], viewer_id)
+        if not found:
+            raise TweetNotFound(f"tweet {tweet_id} was deleted")
+        return found[0]
+
+    async def _insert_tweet(
+        self,
+        tx: Transaction,
+        author: int,
+        text: str,
+        entities: Entities,
+        media_ids: list[str],
+        reply_to: int | None,
+        quote_of: int | None,
+        idempotency_key: str | None,
+        body_hash: str,
+    ) -> int:
+        conn = tx.conn
+        tweet_id = self._ids.next_int()
+        now = datetime.now(UTC)
+        conversation_id = tweet_id
+        reply_to_author: int | None = None
+        quote_of_author: int | None = None
+        if reply_to is not None:
+            parent = await self._load_target(conn, reply_to)
+            reply_to, reply_to_author, conversation_id = parent.id, parent.author_id, parent.conversation_id
+        if quote_of is not None:
+            quoted = await self._load_target(conn, quote_of)
+            quote_of, quote_of_author = quoted.id, quoted.author_id
+
+        await conn.execute(
+            _t.insert().values(
+                id=tweet_id,
+                author_id=author,
+                text=text,
+                created_at=now,
+                conversation_id=conversation_id,
+                reply_to_id=reply_to,
+                reply_to_author_id=reply_to_author,
+                quote_of_id=quote_of,
+                retweet_of_id=None,
+                entities=msgspec.to_builtins(entities),
+                media_ids=media_ids,
+            )
+        )
+        if reply_to is not None:
+            await conn.execute(
+                sa.update(_t).where(_t.c.id == reply_to).values(reply_count=_t.c.reply_count + 1)
+            )
+        if quote_of is not None:
+            await conn.execute(
+                sa.update(_t).where(_t.c.id == quote_of).values(quote_count=_t.c.quote_count + 1)
+            )
+        await self._index_for_search(conn, tweet_id, text, entities.hashtags)
+        if idempotency_key is not None:
+            await conn.execute(
+                idempotency_keys.insert().values(
+                    author_id=author,
+                    key=idempotency_key,
+                    body_hash=body_hash,
+                    tweet_id=tweet_id,
+                    created_at=now,
+                )
+            )
+        mentioned = list(dict.fromkeys(m.user_id for m in entities.mentions if m.user_id is not None))
+        await tx.emit(
+            TweetPosted(
+                event_id=self._ids.next(),
+                occurred_at=now,
+                tweet_id=str(tweet_id),
+                author_id=str(author),
+                created_at=now,
+                text=text,
+                conversation_id=str(conversation_id),
+                reply_to_id=_opt_str(reply_to),
+                reply_to_author_id=_opt_str(reply_to_author),
+                quote_of_id=_opt_str(quote_of),
+                quote_of_author_id=_opt_str(quote_of_author),
+                hashtags=entities.hashtags,
+                mentioned_user_ids=mentioned,
+                media_ids=media_ids,
+            )
+        )
+        return tweet_id
+
+    async def _index_for_search(
+        self, conn: AsyncConnection, tweet_id: int, text: str, hashtags: list[str]
+    ) -> None:
+        tags = " ".join(hashtags)
+        if self._store.is_sqlite:
+            await conn.execute(_FTS_INSERT, {"id": tweet_id, "body": text, "tags": tags})
+        else:
+            s = tweets_search_pg
+            await conn.execute(
+                sa.update(s)
+                .where(s.c.id == tweet_id)
+                .values(
+                    text_search=sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), text),
+                    tag_search=sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), tags),
+                )
+            )
+
+    async def _load_target(self, conn: AsyncConnection, tweet_id: int) -> TweetRow:
+        """A tweet row to act on; a retweet stands for its original. Raises TweetNotFound."""
+        row = (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id == tweet_id))).first()
+        if row is not None and row.retweet_of_id is not None:
+            row = (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id == row.retweet_of_id))).first()
+        if row is None:
+            raise TweetNotFound(f"no tweet {tweet_id}")
+        return row
+
+    async def _retry_on_conflict(self, write: Callable[[], Awaitable[T]]) -> T:
+        # Two concurrent writers may race on a unique key (idempotency key, one retweet per
+        # user); the loser's transaction rolls back and the retry finds the winner's row.
+        try:
+            return await write()
+        except sa.exc.IntegrityError:
+            return await write()
+
+    # ---------------------------------------------------------------- deleting
+
+    async def delete(self, user_id: Id, tweet_id: Id) -> None:
+        """Delete one's own tweet; raises NotTweetAuthor or TweetNotFound."""
+        user = _actor(user_id)
+        tid = _tweet_id(tweet_id)
+        async with self._store.transaction() as tx:
+            conn = tx.conn
+            row = (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id == tid))).first()
+            if row is None:
+                raise TweetNotFound(f"no tweet {tweet_id}")
+            if row.author_id != user:
+                raise NotTweetAuthor("only its author may delete a tweet")
+            if row.retweet_of_id is not None:
+                await self._remove_retweet(tx, row.id, user, row.retweet_of_id)
+                return
+            retweets = (
+                await conn.execute(sa.select(_t.c.id, _t.c.author_id).where(_t.c.retweet_of_id == tid))
+            ).all()
+            await conn.execute(sa.delete(likes).where(likes.c.tweet_id == tid))
+            await conn.execute(sa.delete(_t).where(_t.c.retweet_of_id == tid))
+            if self._store.is_sqlite:
+                await conn.execute(_FTS_DELETE, {"id": tid})
+            await conn.execute(sa.delete(_t).where(_t.c.id == tid))
+            if row.reply_to_id is not None:
+                await self._decrement(conn, row.reply_to_id, _t.c.reply_count)
+            if row.quote_of_id is not None:
+                await self._decrement(conn, row.quote_of_id, _t.c.quote_count)
+            now = datetime.now(UTC)
+            await tx.emit(
+                *(
+                    TweetDeleted(
+                        event_id=self._ids.next(),
+                        occurred_at=now,
+                        tweet_id=str(rt.id),
+                        author_id=str(rt.author_id),
+                    )
+                    for rt in retweets
+                ),
+                TweetDeleted(
+                    event_id=self._ids.next(),
+                    occurred_at=now,
+                    tweet_id=str(tid),
+                    author_id=str(user),
+                    media_ids=list(row.media_ids or []),
+                ),
+            )
+
+    @staticmethod
+    async def _decrement(conn: AsyncConnection, tweet_id: int, column: sa.Column[int]) -> None:
+        await conn.execute(
+            sa.update(_t).where(_t.c.id == tweet_id, column > 0).values({column.name: column - 1})
+        )
+
+    async def _remove_retweet(self, tx: Transaction, retweet_id: int, user: int, original_id: int) -> None:
+        await tx.conn.execute(sa.delete(_t).where(_t.c.id == retweet_id))
+        await self._decrement(tx.conn, original_id, _t.c.retweet_count)
+        await tx.emit(
+            TweetDeleted(
+                event_id=self._ids.next(),
+                occurred_at=datetime.now(UTC),
+                tweet_id=str(retweet_id),
+                author_id=str(user),
+            )
+        )
+
+    # ---------------------------------------------------------------- likes
+
+    async def like(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Like a tweet; idempotent."""
+        user = _actor(user_id)
+        tid = _tweet_id(tweet_id)
+        async with self._store.transaction() as tx:
+            target = await self._load_target(tx.conn, tid)
+            now = datetime.now(UTC)
+            insert = sqlite.insert(likes) if self._store.is_sqlite else postgresql.insert(likes)
+            result = await tx.conn.execute(
+                insert.values(user_id=user, tweet_id=target.id, created_at=now).on_conflict_do_nothing()
+            )
+            if result.rowcount == 1:
+                await tx.conn.execute(
+                    sa.update(_t).where(_t.c.id == target.id).values(like_count=_t.c.like_count + 1)
+                )
+                await tx.emit(
+                    TweetLiked(
+                        event_id=self._ids.next(),
+                        occurred_at=now,
+                        tweet_id=str(target.id),
+                        author_id=str(target.author_id),
+                        user_id=str(user),
+                    )
+                )
+        return await self._tweet_or_gone(target.id, user_id)
+
+    async def unlike(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Take back a like; idempotent."""
+        user = _actor(user_id)
+        tid = _tweet_id(tweet_id)
+        async with self._store.transaction() as tx:
+            target = await self._load_target(tx.conn, tid)
+            result = await tx.conn.execute(
+                sa.delete(likes).where(likes.c.user_id == user, likes.c.tweet_id == target.id)
+            )
+            if result.rowcount:
+                await self._decrement(tx.conn, target.id, _t.c.like_count)
+                await tx.emit(
+                    TweetUnliked(
+                        event_id=self._ids.next(),
+                        occurred_at=datetime.now(UTC),
+                        tweet_id=str(target.id),
+                        author_id=str(target.author_id),
+                        user_id=str(user),
+                    )
+                )
+        return await self._tweet_or_gone(target.id, user_id)
+
+    # ---------------------------------------------------------------- retweets
+
+    async def retweet(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Retweet a tweet; idempotent (a second retweet returns the first)."""
+        user = _actor(user_id)
+        tid = _tweet_id(tweet_id)
+
+        async def write() -> int:
+            async with self._store.transaction() as tx:
+                original = await self._load_target(tx.conn, tid)
+                existing = (
+                    await tx.conn.execute(
+                        sa.select(_t.c.id).where(_t.c.author_id == user, _t.c.retweet_of_id == original.id)
+                    )
+                ).scalar()
+                if existing is not None:
+                    return int(existing)
+                retweet_id = self._ids.next_int()
+                now = datetime.now(UTC)
+                await tx.conn.execute(
+                    _t.insert().values(
+                        id=retweet_id,
+                        author_id=user,
+                        text="",
+                        created_at=now,
+                        conversation_id=retweet_id,
+                        retweet_of_id=original.id,
+                        entities=msgspec.to_builtins(Entities()),
+                        media_ids=[],
+                    )
+                )
+                await tx.conn.execute(
+                    sa.update(_t).where(_t.c.id == original.id).values(retweet_count=_t.c.retweet_count + 1)
+                )
+                await tx.emit(
+                    Retweeted(
+                        event_id=self._ids.next(),
+                        occurred_at=now,
+                        retweet_id=str(retweet_id),
+                        tweet_id=str(original.id),
+                        author_id=str(original.author_id),
+                        user_id=str(user),
+                        created_at=now,
+                    )
+                )
+                return retweet_id
+
+        retweet_id = await self._retry_on_conflict(write)
+        return await self._tweet_or_gone(retweet_id, user_id)
+
+    async def undo_retweet(self, user_id: Id, tweet_id: Id) -> None:
+        """Undo one's retweet of a tweet; idempotent."""
+        user = _actor(user_id)
+        tid = _as_int(tweet_id)
+        if tid is None:
+            return
+        async with self._store.transaction() as tx:
+            row = (
+                await tx.conn.execute(sa.select(_t.c.id, _t.c.retweet_of_id).where(_t.c.id == tid))
+            ).first()
+            if row is None:
+                return
+            original_id = row.retweet_of_id if row.retweet_of_id is not None else row.id
+            retweet_id = (
+                await tx.conn.execute(
+                    sa.select(_t.c.id).where(_t.c.author_id == user, _t.c.retweet_of_id == original_id)
+                )
+            ).scalar()
+            if retweet_id is not None:
+                await self._remove_retweet(tx, int(retweet_id), user, original_id)
+
+    # ---------------------------------------------------------------- reads
+
+    async def get(self, tweet_id: Id, viewer_id: Id | None) -> Tweet:
+        """One tweet; raises TweetNotFound."""
+        found = await self.get_many([tweet_id], viewer_id)
+        if not found:
+            raise TweetNotFound(f"no tweet {tweet_id}")
+        return found[0]
+
+    async def get_many(self, tweet_ids: list[Id], viewer_id: Id | None) -> list[Tweet]:
+        """Many tweets in one call (hydration), in the order asked; missing ones left out."""
+        wanted = _unique_ints(_as_int(i) for i in tweet_ids)
+        if not wanted:
+            return []
+        viewer = _as_int(viewer_id)
+        async with self._store.read() as conn:
+            rows = {
+                r.id: r for r in (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id.in_(wanted)))).all()
+            }
+            if not rows:
+                return []
+            # The originals of retweets and the quoted tweets (one level), and what retweeted
+            # quotes quote: one query, plus one more only when a retweeted tweet is a quote.
+            refs = [i for r in rows.values() for i in (r.retweet_of_id, r.quote_of_id) if i not in rows]
+            await self._load_into(conn, rows, refs)
+            nested = [
+                rows[r.retweet_of_id].quote_of_id
+                for r in list(rows.values())
+                if r.retweet_of_id in rows and rows[r.retweet_of_id].quote_of_id not in rows
+            ]
+            await self._load_into(conn, rows, nested)
+            liked: set[int] = set()
+            retweeted: set[int] = set()
+            if viewer is not None:
+                targets = list(rows)
+                liked = set(
+                    (
+                        await conn.execute(
+                            sa.select(likes.c.tweet_id).where(
+                                likes.c.user_id == viewer, likes.c.tweet_id.in_(targets)
+                            )
+                        )
+                    ).scalars()
+                )
+                retweeted = set(
+                    (
+                        await conn.execute(
+                            sa.select(_t.c.retweet_of_id).where(
+                                _t.c.author_id == viewer, _t.c.retweet_of_id.in_(targets)
+                            )
+                        )
+                    ).scalars()
+                )
+        author_ids = [str(a) for a in _unique_ints(r.author_id for r in rows.values())]
+        authors = {a.id: a for a in await self._users.authors(author_ids)}
+
+        def build(row: TweetRow, *, with_retweet_of: bool, with_quoted: bool) -> Tweet:
+            # A retweet row keeps its own (zero) counts; the viewer's flags are about the original.
+            target = row.retweet_of_id if row.retweet_of_id is not None else row.id
+            author_id = str(row.author_id)
+            original = rows.get(row.retweet_of_id) if with_retweet_of else None
+            quoted = rows.get(row.quote_of_id) if with_quoted else None
+            return Tweet(
+                id=str(row.id),
+                # An author the users module no longer knows still gets a (bare) summary.
+                author=authors.get(author_id) or Author(id=author_id, handle="", display_name=""),
+                text=row.text,
+                created_at=_utc(row.created_at),
+                conversation_id=str(row.conversation_id),
+                reply_to_id=_opt_str(row.reply_to_id),
+                reply_to_author_id=_opt_str(row.reply_to_author_id),
+                quote_of_id=_opt_str(row.quote_of_id),
+                retweet_of_id=_opt_str(row.retweet_of_id),
+                entities=msgspec.convert(row.entities, Entities),
+                media_ids=list(row.media_ids or []),
+                counts=Counts(
+                    likes=row.like_count,
+                    retweets=row.retweet_count,
+                    replies=row.reply_count,
+                    quotes=row.quote_count,
+                ),
+                viewer=Viewer(liked=target in liked, retweeted=target in retweeted)
+                if viewer is not None
+                else None,
+                retweet_of=build(original, with_retweet_of=False, with_quoted=True) if original else None,
+                quoted=build(quoted, with_retweet_of=False, with_quoted=False) if quoted else None,
+            )
+
+        return [build(rows[i], with_retweet_of=True, with_quoted=True) for i in wanted if i in rows]
+
+    @staticmethod
+    async def _load_into(conn: AsyncConnection, rows: dict[int, TweetRow], ids: Sequence[int | None]) -> None:
+        missing = [i for i in _unique_ints(ids) if i not in rows]
+        if missing:
+            for r in (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id.in_(missing)))).all():
+                rows[r.id] = r
+
+    async def _page(self, ids: list[int], viewer_id: Id | None, limit: int) -> Page[Tweet]:
+        """Hydrate up to ``limit`` of ``ids`` (fetched as limit + 1 to know if more follow)."""
+        more = len(ids) > limit
+        ids = ids[:limit]
+        items = await self.get_many([str(i) for i in ids], viewer_id)
+        return Page(items=items, next_cursor=encode_cursor(ids[-1]) if more and ids else None)
+
+    async def user_tweets(self, author_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
+        """A user's tweets and retweets, newest first."""
+        author = _as_int(author_id)
+        before = _page_before(page)
+        if author is None:
+            return Page(items=[])
+        async with self._store.read() as conn:
+            ids = list(
+                (
+                    await conn.execute(
+                        sa.select(_t.c.id)
+                        .where(_t.c.author_id == author, _t.c.id < before)
+                        .order_by(_t.c.id.desc())
+                        .limit(page.limit + 1)
+                    )
+                ).scalars()
+            )
+        return await self._page(ids, viewer_id, page.limit)
+
+    async def replies(self, tweet_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
+        """Direct replies to a tweet, oldest first."""
+        tid = _tweet_id(tweet_id)
+        after = 0 if page.cursor is None else decode_cursor(page.cursor, int)
+        async with self._store.read() as conn:
+            if (await conn.execute(sa.select(_t.c.id).where(_t.c.id == tid))).first() is None:
+                raise TweetNotFound(f"no tweet {tweet_id}")
+            ids = list(
+                (
+                    await conn.execute(
+                        sa.select(_t.c.id)
+                        .where(_t.c.reply_to_id == tid, _t.c.id > after)
+                        .order_by(_t.c.id)
+                        .limit(page.limit + 1)
+                    )
+                ).scalars()
+            )
+        return await self._page(ids, viewer_id, page.limit)
+
+    async def search(self, query: str, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
+        """Full-text search over tweet text (words, #hashtags), newest first."""
+        terms = search_terms(query)
+        before = _page_before(page)
+        if not terms:
+            return Page(items=[])
+        async with self._store.read() as conn:
+            if self._store.is_sqlite:
+                result = await conn.execute(
+                    _FTS_SEARCH, {"match": fts5_match(terms), "before": before, "limit": page.limit + 1}
+                )
+            else:
+                s = tweets_search_pg
+                simple: sa.ColumnElement[Any] = sa.literal_column("'simple'::regconfig")
+                conditions = [
+                    (s.c.tag_search if t.hashtag else s.c.text_search).op("@@")(
+                        sa.func.phraseto_tsquery(simple, t.phrase)
+                    )
+                    for t in terms
+                ]
+                result = await conn.execute(
+                    sa.select(s.c.id)
+                    .where(*conditions, s.c.id < before)
+                    .order_by(s.c.id.desc())
+                    .limit(page.limit + 1)
+                )
+            ids = [int(i) for i in result.scalars()]
+        return await self._page(ids, viewer_id, page.limit)
+
+    async def recent_refs(self, author_ids: list[Id], limit_per_author: int) -> list[TweetRef]:
+        """The newest tweet refs of some authors, newest first (timeline back-fill and merge)."""
+        authors = _unique_ints(_as_int(a) for a in author_ids)
+        limit = min(limit_per_author, MAX_REFS_PER_AUTHOR)
+        if not authors or limit < 1:
+            return []
+        refs: list[tuple[int, int, datetime]] = []
+        async with self._store.read() as conn:
+            for start in range(0, len(authors), _REFS_CHUNK):
+                # One index range scan per author (author_id, id desc), glued with UNION ALL.
+                parts = [
+                    sa.select(
+                        sa.select(_t.c.id, _t.c.author_id, _t.c.created_at)
+                        .where(_t.c.author_id == a)
+                        .order_by(_t.c.id.desc())
+                        .limit(limit)
+                        .subquery()
+                    )
+                    for a in authors[start : start + _REFS_CHUNK]
+                ]
+                stmt = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+                refs.extend((r[0], r[1], r[2]) for r in (await conn.execute(stmt)).all())
+        refs.sort(key=lambda r: r[0], reverse=True)
+        return [TweetRef(tweet_id=str(i), author_id=str(a), created_at=_utc(c)) for i, a, c in refs]

@@ -1,0 +1,81 @@
+"""The tweets module's tables (SQLAlchemy Core, on the module's own MetaData).
+
+Ids are snowflakes kept as 64-bit integers inside the module and turned into decimal strings
+at the port. Full-text search is dialect-specific and lives outside this MetaData:
+
+* SQLite: an FTS5 virtual table ``tweets_fts`` (rowid = tweet id; columns ``body`` and ``tags``),
+  written and deleted in the same transaction as the tweet row.
+* PostgreSQL: two ``tsvector`` columns on ``tweets`` (``text_search``, ``tag_search``) with GIN
+  indexes, filled by the service on insert (see ``tweets_search_pg``).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSVECTOR
+
+metadata = sa.MetaData()
+
+tweets = sa.Table(
+    "tweets",
+    metadata,
+    sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("author_id", sa.BigInteger(), nullable=False),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("conversation_id", sa.BigInteger(), nullable=False),
+    sa.Column("reply_to_id", sa.BigInteger(), nullable=True),
+    sa.Column("reply_to_author_id", sa.BigInteger(), nullable=True),
+    sa.Column("quote_of_id", sa.BigInteger(), nullable=True),
+    sa.Column("retweet_of_id", sa.BigInteger(), nullable=True),
+    sa.Column("like_count", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("retweet_count", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("reply_count", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("quote_count", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("entities", sa.JSON(), nullable=False),
+    sa.Column("media_ids", sa.JSON(), nullable=False),
+    sa.Index("ix_tweets_author_id", "author_id", sa.text("id DESC")),
+    sa.Index("ix_tweets_conversation", "conversation_id", "id"),
+    sa.Index("ix_tweets_reply_to", "reply_to_id", "id"),
+    sa.Index("ix_tweets_quote_of", "quote_of_id"),
+    sa.Index(
+        "uq_tweets_retweet",
+        "author_id",
+        "retweet_of_id",
+        unique=True,
+        sqlite_where=sa.text("retweet_of_id IS NOT NULL"),
+        postgresql_where=sa.text("retweet_of_id IS NOT NULL"),
+    ),
+    sa.Index("ix_tweets_retweet_of", "retweet_of_id"),
+)
+
+likes = sa.Table(
+    "likes",
+    metadata,
+    sa.Column("user_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("tweet_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_likes_tweet_id", "tweet_id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("author_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("body_hash", sa.String(64), nullable=False),
+    sa.Column("tweet_id", sa.BigInteger(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: PostgreSQL only: the search columns of ``tweets`` (created by the migration on PostgreSQL).
+tweets_search_pg = sa.Table(
+    "tweets",
+    sa.MetaData(),
+    sa.Column("id", sa.BigInteger(), primary_key=True),
+    sa.Column("text_search", TSVECTOR()),
+    sa.Column("tag_search", TSVECTOR()),
+)
+
+#: SQLite only: the FTS5 table (rowid = tweet id). Not schema-mapped (SQLite has none).
+SQLITE_FTS_TABLE = "tweets_fts"

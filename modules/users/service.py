@@ -1,0 +1,727 @@
+"""The users service: accounts, credentials, tokens, profiles and the follow graph."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.ids import Id, is_id
+from boundaries._kernel.pagination import MAX_PAGE_SIZE, Page, PageRequest
+from boundaries.users.dto import (
+    Account,
+    Author,
+    IdPage,
+    Jwks,
+    Login,
+    Profile,
+    ProfileUpdate,
+    Register,
+    Relationship,
+    TokenPair,
+    TokenSettings,
+)
+from boundaries.users.errors import (
+    Blocked,
+    CannotFollowSelf,
+    EmailTaken,
+    HandleTaken,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    UserNotFound,
+)
+from boundaries.users.events import ProfileUpdated, UserFollowed, UserRegistered, UserUnfollowed
+from modules.users.keys import SigningKeys
+from modules.users.tables import blocks, follows, mutes, refresh_tokens, users
+from twitterclone.infra.cursor import decode_cursor, encode_cursor
+from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.store import ModuleStore, Transaction
+from twitterclone.settings import Settings
+
+HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+MAX_DISPLAY_NAME = 50
+MAX_BIO = 160
+#: The most accounts one user may follow (bounds following_ids and home timeline assembly).
+FOLLOW_CAP = 5000
+#: The most ids follower_ids hands out per call.
+MAX_ID_PAGE = 5000
+ACCESS_SCOPE = "read write follow"
+ALGORITHM = "EdDSA"
+BAD_CREDENTIALS = "the login or the password is wrong"
+BAD_REFRESH = "the refresh token is not valid; log in again"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes; make every timestamp timezone-aware."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _int_id(value: str) -> int | None:
+    return int(value) if isinstance(value, str) and is_id(value) else None
+
+
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+_PROFILE_COLUMNS = (
+    users.c.id,
+    users.c.handle,
+    users.c.display_name,
+    users.c.bio,
+    users.c.created_at,
+    users.c.followers_count,
+    users.c.following_count,
+)
+
+
+def _profile(row: Any) -> Profile:
+    return Profile(
+        id=str(row.id),
+        handle=row.handle,
+        display_name=row.display_name,
+        bio=row.bio,
+        created_at=_aware(row.created_at),
+        followers_count=row.followers_count,
+        following_count=row.following_count,
+    )
+
+
+class UsersService:
+    """Implements ``UsersPort`` over the module's own store."""
+
+    def __init__(self, store: ModuleStore, ids: IdGenerator, settings: Settings) -> None:
+        self._store = store
+        self._ids = ids
+        self._settings = settings
+        self._hasher = PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            type=Type.ID,
+        )
+        self._dummy_hash: str | None = None
+        self._keys = SigningKeys(store)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _event_meta(self) -> dict[str, Any]:
+        return {"event_id": self._ids.next(), "occurred_at": _now()}
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    async def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = await asyncio.to_thread(self._hasher.hash, secrets.token_urlsafe(16))
+        return self._dummy_hash
+
+    async def _user_row(self, conn: AsyncConnection, user_id: int | None) -> Any:
+        if user_id is None:
+            return None
+        return (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+
+    async def _require_user(self, conn: AsyncConnection, user_id: Id) -> int:
+        uid = _int_id(user_id)
+        if (
+            uid is None
+            or (await conn.execute(sa.select(users.c.id).where(users.c.id == uid))).first() is None
+        ):
+            raise UserNotFound("no such user", field="user_id")
+        return uid
+
+    def _insert_ignore(self, table: sa.Table, conn: AsyncConnection, **values: Any) -> Any:
+        dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+        return dialect.insert(table).values(**values).on_conflict_do_nothing()
+
+    async def _access_token(self, user_id: str) -> str:
+        now = _now()
+        claims = {
+            "iss": self._settings.jwt_issuer,
+            "aud": self._settings.jwt_audience,
+            "sub": user_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + timedelta(seconds=self._settings.access_token_ttl_s),
+            "jti": secrets.token_urlsafe(16),
+            "scope": ACCESS_SCOPE,
+        }
+        return await self._keys.sign(claims, {"typ": "at+jwt"})
+
+    async def _new_refresh(self, tx: Transaction, user_id: int, family_id: int) -> str:
+        token = secrets.token_urlsafe(32)
+        now = _now()
+        await tx.conn.execute(
+            refresh_tokens.insert().values(
+                token_hash=_token_hash(token),
+                family_id=family_id,
+                user_id=user_id,
+                created_at=now,
+                expires_at=now + timedelta(days=self._settings.refresh_token_ttl_days),
+            )
+        )
+        return token
+
+    def _pair(self, access: str, refresh: str, user_id: int) -> TokenPair:
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=self._settings.access_token_ttl_s,
+            user_id=str(user_id),
+        )
+
+    # --------------------------------------------------------------- accounts
+
+    async def register(self, command: Register) -> Account:
+        """Create an account; raises HandleTaken or EmailTaken."""
+        handle, email, password = command.handle, command.email.strip().lower(), command.password
+        if not isinstance(handle, str) or not HANDLE_RE.match(handle):
+            raise InvalidInput("a handle is 1-15 letters, digits or underscores", field="handle")
+        if len(email) > 254 or not EMAIL_RE.match(email):
+            raise InvalidInput("that is not an email address", field="email")
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise InvalidInput(f"a password has at least {MIN_PASSWORD} characters", field="password")
+        display_name = (command.display_name or "").strip() or handle
+        if len(display_name) > MAX_DISPLAY_NAME:
+            raise InvalidInput(
+                f"a display name has at most {MAX_DISPLAY_NAME} characters", field="display_name"
+            )
+
+        async with self._store.read() as conn:
+            await self._check_free(conn, handle, email)
+        password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        user_id = self._ids.next_int()
+        now = _now()
+        try:
+            async with self._store.transaction() as tx:
+                await self._check_free(tx.conn, handle, email)
+                await tx.conn.execute(
+                    users.insert().values(
+                        id=user_id,
+                        handle=handle,
+                        handle_lower=handle.lower(),
+                        email=email,
+                        password_hash=password_hash,
+                        display_name=display_name,
+                        bio="",
+                        created_at=now,
+                        followers_count=0,
+                        following_count=0,
+                    )
+                )
+                await tx.emit(
+                    UserRegistered(
+                        **self._event_meta(), user_id=str(user_id), handle=handle, display_name=display_name
+                    )
+                )
+        except IntegrityError:
+            # Lost a race with a concurrent registration: say which value is taken.
+            async with self._store.read() as conn:
+                await self._check_free(conn, handle, email)
+            raise
+        profile = Profile(
+            id=str(user_id),
+            handle=handle,
+            display_name=display_name,
+            bio="",
+            created_at=now,
+            followers_count=0,
+            following_count=0,
+        )
+        return Account(profile=profile, email=email)
+
+    async def _check_free(self, conn: AsyncConnection, handle: str, email: str) -> None:
+        rows = (
+            await conn.execute(
+                sa.select(users.c.handle_lower, users.c.email).where(
+                    sa.or_(users.c.handle_lower == handle.lower(), users.c.email == email)
+                )
+            )
+        ).all()
+        if any(r.handle_lower == handle.lower() for r in rows):
+            raise HandleTaken("that handle is taken", field="handle")
+        if rows:
+            raise EmailTaken("that email address already has an account", field="email")
+
+    async def authenticate(self, command: Login) -> TokenPair:
+        """Check credentials and open a new token family; raises InvalidCredentials."""
+        login = command.login.strip().lower()
+        column = users.c.email if "@" in login else users.c.handle_lower
+        async with self._store.read() as conn:
+            row = (
+                await conn.execute(sa.select(users.c.id, users.c.password_hash).where(column == login))
+            ).first()
+        if row is None:
+            # Spend the same work as a real check, so timing does not tell who has an account.
+            await asyncio.to_thread(self._verify, await self._dummy(), command.password)
+            raise InvalidCredentials(BAD_CREDENTIALS)
+        if not await asyncio.to_thread(self._verify, row.password_hash, command.password):
+            raise InvalidCredentials(BAD_CREDENTIALS)
+        new_hash = None
+        if self._hasher.check_needs_rehash(row.password_hash):
+            new_hash = await asyncio.to_thread(self._hasher.hash, command.password)
+        access = await self._access_token(str(row.id))
+        async with self._store.transaction() as tx:
+            if new_hash is not None:
+                await tx.conn.execute(
+                    sa.update(users)
+                    .where(users.c.id == row.id, users.c.password_hash == row.password_hash)
+                    .values(password_hash=new_hash)
+                )
+            refresh = await self._new_refresh(tx, row.id, self._ids.next_int())
+        return self._pair(access, refresh, row.id)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate a refresh token; reuse of a rotated one revokes its whole family."""
+        digest = _token_hash(refresh_token)
+        now = _now()
+        reused_family: int | None = None
+        async with self._store.transaction() as tx:
+            row = (
+                await tx.conn.execute(sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == digest))
+            ).first()
+            if row is None or row.revoked_at is not None or _aware(row.expires_at) <= now:
+                raise InvalidRefreshToken(BAD_REFRESH)
+            if row.used_at is None:
+                claimed = await tx.conn.execute(
+                    sa.update(refresh_tokens)
+                    .where(refresh_tokens.c.token_hash == digest, refresh_tokens.c.used_at.is_(None))
+                    .values(used_at=now)
+                )
+                if claimed.rowcount != 1:  # a concurrent refresh took it first: that is reuse too
+                    reused_family = row.family_id
+            else:
+                reused_family = row.family_id
+            if reused_family is not None:
+                await self._revoke_family(tx, reused_family, now)
+            else:
+                if (await self._user_row(tx.conn, row.user_id)) is None:
+                    raise InvalidRefreshToken(BAD_REFRESH)
+                new_refresh = await self._new_refresh(tx, row.user_id, row.family_id)
+        if reused_family is not None:
+            # The revocation above is committed before we refuse.
+            raise InvalidRefreshToken("this refresh token was already used; every session of it is revoked")
+        access = await self._access_token(str(row.user_id))
+        return self._pair(access, new_refresh, row.user_id)
+
+    async def _revoke_family(self, tx: Transaction, family_id: int, now: datetime) -> None:
+        await tx.conn.execute(
+            sa.update(refresh_tokens)
+            .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def logout(self, refresh_token: str) -> None:
+        """Revoke the family of a refresh token; unknown tokens are ignored."""
+        digest = _token_hash(refresh_token)
+        async with self._store.transaction() as tx:
+            family = (
+                await tx.conn.execute(
+                    sa.select(refresh_tokens.c.family_id).where(refresh_tokens.c.token_hash == digest)
+                )
+            ).scalar_one_or_none()
+            if family is not None:
+                await self._revoke_family(tx, family, _now())
+
+    async def jwks(self) -> Jwks:
+        """The public keys that verify access tokens (current and not yet retired)."""
+        return await self._keys.jwks()
+
+    async def token_settings(self) -> TokenSettings:
+        """Issuer, audience and algorithm that access tokens are signed with."""
+        return TokenSettings(
+            issuer=self._settings.jwt_issuer, audience=self._settings.jwt_audience, algorithm=ALGORITHM
+        )
+
+    # --------------------------------------------------------------- profiles
+
+    async def account(self, user_id: Id) -> Account:
+        """One's own account (profile and email); raises UserNotFound."""
+        async with self._store.read() as conn:
+            row = await self._user_row(conn, _int_id(user_id))
+        if row is None:
+            raise UserNotFound("no such user", field="user_id")
+        return Account(profile=_profile(row), email=row.email)
+
+    async def profile(self, user_id: Id) -> Profile:
+        """A public profile by id; raises UserNotFound."""
+        return (await self.account(user_id)).profile
+
+    async def profile_by_handle(self, handle: str) -> Profile:
+        """A public profile by handle, ignoring case; raises UserNotFound."""
+        handle = handle.lstrip("@")
+        row = None
+        if HANDLE_RE.match(handle):
+            async with self._store.read() as conn:
+                row = (
+                    await conn.execute(
+                        sa.select(*_PROFILE_COLUMNS).where(users.c.handle_lower == handle.lower())
+                    )
+                ).first()
+        if row is None:
+            raise UserNotFound(f"no user has the handle {handle!r}", field="handle")
+        return _profile(row)
+
+    async def _rows_by_ids(self, user_ids: list[Id], *columns: Any) -> list[Any]:
+        wanted = [i for i in (_int_id(u) for u in user_ids) if i is not None]
+        if not wanted:
+            return []
+        async with self._store.read() as conn:
+            rows = (await conn.execute(sa.select(*columns).where(users.c.id.in_(set(wanted))))).all()
+        by_id = {r.id: r for r in rows}
+        return [by_id[i] for i in wanted if i in by_id]
+
+    async def profiles(self, user_ids: list[Id]) -> list[Profile]:
+        """Profiles for many ids in one call, in the order asked; unknown ids are left out."""
+        return [_profile(r) for r in await self._rows_by_ids(user_ids, *_PROFILE_COLUMNS)]
+
+    async def authors(self, user_ids: list[Id]) -> list[Author]:
+        """Author summaries for many ids in one call, in the order asked; unknown left out."""
+        rows = await self._rows_by_ids(user_ids, users.c.id, users.c.handle, users.c.display_name)
+        return [Author(id=str(r.id), handle=r.handle, display_name=r.display_name) for r in rows]
+
+    async def ids_by_handles(self, handles: list[str]) -> dict[str, Id]:
+        """Resolve handles (ignoring case) to ids; the keys are the handles as given."""
+        lowered = {h.lower() for h in handles if isinstance(h, str) and HANDLE_RE.match(h)}
+        if not lowered:
+            return {}
+        async with self._store.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(users.c.id, users.c.handle_lower).where(users.c.handle_lower.in_(lowered))
+                )
+            ).all()
+        found = {r.handle_lower: str(r.id) for r in rows}
+        return {h: found[h.lower()] for h in handles if isinstance(h, str) and h.lower() in found}
+
+    async def update_profile(self, user_id: Id, update: ProfileUpdate) -> Account:
+        """Change one's own display name or bio."""
+        values: dict[str, str] = {}
+        if update.display_name is not None:
+            name = update.display_name.strip()
+            if len(name) > MAX_DISPLAY_NAME:
+                raise InvalidInput(
+                    f"a display name has at most {MAX_DISPLAY_NAME} characters", field="display_name"
+                )
+            values["display_name"] = name
+        if update.bio is not None:
+            if len(update.bio) > MAX_BIO:
+                raise InvalidInput(f"a bio has at most {MAX_BIO} characters", field="bio")
+            values["bio"] = update.bio
+        uid = _int_id(user_id)
+        async with self._store.transaction() as tx:
+            row = await self._user_row(tx.conn, uid)
+            if row is None:
+                raise UserNotFound("no such user", field="user_id")
+            if values.get("display_name") == "":
+                values["display_name"] = row.handle  # an empty name falls back to the handle
+            changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+            if changed:
+                await tx.conn.execute(sa.update(users).where(users.c.id == uid).values(**changed))
+                row = await self._user_row(tx.conn, uid)
+                await tx.emit(
+                    ProfileUpdated(
+                        **self._event_meta(),
+                        user_id=str(uid),
+                        handle=row.handle,
+                        display_name=row.display_name,
+                        bio=row.bio,
+                    )
+                )
+        return Account(profile=_profile(row), email=row.email)
+
+    # ------------------------------------------------------------ follow graph
+
+    async def _relationship(self, conn: AsyncConnection, a: int, b: int) -> Relationship:
+        f, bl, m = follows, blocks, mutes
+        fol = (
+            (
+                await conn.execute(
+                    sa.select(f.c.follower_id).where(
+                        sa.or_(
+                            sa.and_(f.c.follower_id == a, f.c.followee_id == b),
+                            sa.and_(f.c.follower_id == b, f.c.followee_id == a),
+                        )
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        blk = (
+            (
+                await conn.execute(
+                    sa.select(bl.c.blocker_id).where(
+                        sa.or_(
+                            sa.and_(bl.c.blocker_id == a, bl.c.blocked_id == b),
+                            sa.and_(bl.c.blocker_id == b, bl.c.blocked_id == a),
+                        )
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        muting = (
+            await conn.execute(sa.select(m.c.muter_id).where(m.c.muter_id == a, m.c.muted_id == b))
+        ).first() is not None
+        return Relationship(
+            user_id=str(a),
+            target_id=str(b),
+            following=a in fol,
+            followed_by=b in fol,
+            blocking=a in blk,
+            blocked_by=b in blk,
+            muting=muting,
+        )
+
+    async def _pair_ids(self, conn: AsyncConnection, user_id: Id, target_id: Id) -> tuple[int, int]:
+        a = await self._require_user(conn, user_id)
+        b = await self._require_user(conn, target_id)
+        return a, b
+
+    async def _remove_follow(self, tx: Transaction, follower: int, followee: int) -> bool:
+        result = await tx.conn.execute(
+            sa.delete(follows).where(follows.c.follower_id == follower, follows.c.followee_id == followee)
+        )
+        if result.rowcount != 1:
+            return False
+        await tx.conn.execute(
+            sa.update(users).where(users.c.id == follower).values(following_count=users.c.following_count - 1)
+        )
+        await tx.conn.execute(
+            sa.update(users).where(users.c.id == followee).values(followers_count=users.c.followers_count - 1)
+        )
+        await tx.emit(
+            UserUnfollowed(**self._event_meta(), follower_id=str(follower), followee_id=str(followee))
+        )
+        return True
+
+    async def follow(self, follower_id: Id, followee_id: Id) -> Relationship:
+        """Follow someone; idempotent. Raises CannotFollowSelf, UserNotFound or Blocked."""
+        if follower_id == followee_id:
+            raise CannotFollowSelf("you cannot follow yourself", field="user_id")
+        async with self._store.transaction() as tx:
+            a, b = await self._pair_ids(tx.conn, follower_id, followee_id)
+            rel = await self._relationship(tx.conn, a, b)
+            if rel.blocking or rel.blocked_by:
+                raise Blocked("one of you blocks the other", field="user_id")
+            if rel.following:
+                return rel
+            count = (
+                await tx.conn.execute(sa.select(users.c.following_count).where(users.c.id == a))
+            ).scalar_one()
+            if count >= FOLLOW_CAP:
+                raise InvalidInput(f"you already follow the most accounts allowed ({FOLLOW_CAP})")
+            inserted = await tx.conn.execute(
+                self._insert_ignore(follows, tx.conn, follower_id=a, followee_id=b, created_at=_now())
+            )
+            if inserted.rowcount == 1:
+                await tx.conn.execute(
+                    sa.update(users)
+                    .where(users.c.id == a)
+                    .values(following_count=users.c.following_count + 1)
+                )
+                await tx.conn.execute(
+                    sa.update(users)
+                    .where(users.c.id == b)
+                    .values(followers_count=users.c.followers_count + 1)
+                )
+                await tx.emit(UserFollowed(**self._event_meta(), follower_id=str(a), followee_id=str(b)))
+            return msgspec.structs.replace(rel, following=True)
+
+    async def unfollow(self, follower_id: Id, followee_id: Id) -> Relationship:
+        """Stop following someone; idempotent."""
+        if follower_id == followee_id:
+            raise CannotFollowSelf("you cannot unfollow yourself", field="user_id")
+        async with self._store.transaction() as tx:
+            a, b = await self._pair_ids(tx.conn, follower_id, followee_id)
+            await self._remove_follow(tx, a, b)
+            return await self._relationship(tx.conn, a, b)
+
+    async def block(self, user_id: Id, target_id: Id) -> Relationship:
+        """Block someone (and end follows both ways); idempotent."""
+        if user_id == target_id:
+            raise InvalidInput("you cannot block yourself", field="user_id")
+        async with self._store.transaction() as tx:
+            a, b = await self._pair_ids(tx.conn, user_id, target_id)
+            await tx.conn.execute(
+                self._insert_ignore(blocks, tx.conn, blocker_id=a, blocked_id=b, created_at=_now())
+            )
+            await self._remove_follow(tx, a, b)
+            await self._remove_follow(tx, b, a)
+            return await self._relationship(tx.conn, a, b)
+
+    async def unblock(self, user_id: Id, target_id: Id) -> Relationship:
+        """Lift a block; idempotent."""
+        async with self._store.transaction() as tx:
+            a, b = await self._pair_ids(tx.conn, user_id, target_id)
+            await tx.conn.execute(sa.delete(blocks).where(blocks.c.blocker_id == a, blocks.c.blocked_id == b))
+            return await self._relationship(tx.conn, a, b)
+
+    async def mute(self, user_id: Id, target_id: Id) -> Relationship:
+        """Mute someone; idempotent."""
+        if user_id == target_id:
+            raise InvalidInput("you cannot mute yourself", field="user_id")
+        async with self._store.transaction() as tx:
+            a, b = await self._pair_ids(tx.conn, user_id, target_id)
+            await tx.conn.execute(
+                self._insert_ignore(mutes, tx.conn, muter_id=a, muted_id=b, created_at=_now())
+            )
+            return await self._relationship(tx.conn, a, b)
+
+    async def unmute(self, user_id: Id, target_id: Id) -> Relationship:
+        """Lift a mute; idempotent."""
+        async with self._store.transaction() as tx:
+            a, b = await self._pair_ids(tx.conn, user_id, target_id)
+            await tx.conn.execute(sa.delete(mutes).where(mutes.c.muter_id == a, mutes.c.muted_id == b))
+            return await self._relationship(tx.conn, a, b)
+
+    async def relationship(self, user_id: Id, target_id: Id) -> Relationship:
+        """How ``user_id`` stands to ``target_id``."""
+        async with self._store.read() as conn:
+            a, b = await self._pair_ids(conn, user_id, target_id)
+            return await self._relationship(conn, a, b)
+
+    async def _follow_page(self, user_id: Id, page: PageRequest, *, followers: bool) -> Page[Profile]:
+        limit = max(1, min(page.limit, MAX_PAGE_SIZE))
+        anchor, other = (
+            (follows.c.followee_id, follows.c.follower_id)
+            if followers
+            else (follows.c.follower_id, follows.c.followee_id)
+        )
+        async with self._store.read() as conn:
+            uid = await self._require_user(conn, user_id)
+            query = (
+                sa.select(*_PROFILE_COLUMNS, follows.c.created_at.label("followed_at"))
+                .select_from(follows.join(users, users.c.id == other))
+                .where(anchor == uid)
+                .order_by(follows.c.created_at.desc(), other.desc())
+                .limit(limit + 1)
+            )
+            if page.cursor:
+                at_iso, after_id = decode_cursor(page.cursor, tuple[str, int])
+                try:
+                    at = datetime.fromisoformat(at_iso)
+                except ValueError as exc:
+                    raise InvalidInput("the cursor is not one this API handed out", field="cursor") from exc
+                query = query.where(
+                    sa.or_(follows.c.created_at < at, sa.and_(follows.c.created_at == at, other < after_id))
+                )
+            rows = (await conn.execute(query)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = (
+            encode_cursor((_aware(rows[-1].followed_at).isoformat(), rows[-1].id)) if more and rows else None
+        )
+        return Page(items=[_profile(r) for r in rows], next_cursor=cursor)
+
+    async def followers(self, user_id: Id, page: PageRequest) -> Page[Profile]:
+        """Who follows a user, most recent first."""
+        return await self._follow_page(user_id, page, followers=True)
+
+    async def following(self, user_id: Id, page: PageRequest) -> Page[Profile]:
+        """Whom a user follows, most recent first."""
+        return await self._follow_page(user_id, page, followers=False)
+
+    async def follower_ids(self, user_id: Id, cursor: str | None, limit: int) -> IdPage:
+        """Follower ids in bulk (up to 5000 a call), for fan-out."""
+        limit = max(1, min(int(limit), MAX_ID_PAGE))
+        uid = _int_id(user_id)
+        if uid is None:
+            return IdPage(ids=[])
+        query = (
+            sa.select(follows.c.follower_id)
+            .where(follows.c.followee_id == uid)
+            .order_by(follows.c.follower_id)
+            .limit(limit + 1)
+        )
+        if cursor:
+            query = query.where(follows.c.follower_id > decode_cursor(cursor, int))
+        async with self._store.read() as conn:
+            ids = list((await conn.execute(query)).scalars().all())
+        more = len(ids) > limit
+        ids = ids[:limit]
+        return IdPage(ids=[str(i) for i in ids], next_cursor=encode_cursor(ids[-1]) if more and ids else None)
+
+    async def following_ids(self, user_id: Id) -> list[Id]:
+        """Every id a user follows (bounded by the follow cap), for timeline assembly."""
+        uid = _int_id(user_id)
+        if uid is None:
+            return []
+        async with self._store.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(follows.c.followee_id).where(follows.c.follower_id == uid).limit(FOLLOW_CAP)
+                )
+            ).scalars()
+            return [str(i) for i in rows]
+
+    async def popular_following_ids(self, user_id: Id, min_followers: int) -> list[Id]:
+        """Ids a user follows that have at least ``min_followers`` followers (hybrid timelines)."""
+        uid = _int_id(user_id)
+        if uid is None:
+            return []
+        async with self._store.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(follows.c.followee_id)
+                    .select_from(follows.join(users, users.c.id == follows.c.followee_id))
+                    .where(follows.c.follower_id == uid, users.c.followers_count >= min_followers)
+                )
+            ).scalars()
+            return [str(i) for i in rows]
+
+    async def search(self, prefix: str, page: PageRequest) -> Page[Profile]:
+        """Users whose handle or display name starts with ``prefix`` (ignoring case)."""
+        needle = prefix.strip().lstrip("@").lower()[:50]
+        if not needle:
+            return Page(items=[])
+        limit = max(1, min(page.limit, MAX_PAGE_SIZE))
+        pattern = _like_prefix(needle)
+        query = (
+            sa.select(*_PROFILE_COLUMNS, users.c.handle_lower)
+            .where(
+                sa.or_(
+                    users.c.handle_lower.like(pattern, escape="\\"),
+                    sa.func.lower(users.c.display_name).like(pattern, escape="\\"),
+                )
+            )
+            .order_by(users.c.handle_lower)
+            .limit(limit + 1)
+        )
+        if page.cursor:
+            query = query.where(users.c.handle_lower > decode_cursor(page.cursor, str))
+        async with self._store.read() as conn:
+            rows = (await conn.execute(query)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = encode_cursor(rows[-1].handle_lower) if more and rows else None
+        return Page(items=[_profile(r) for r in rows], next_cursor=cursor)

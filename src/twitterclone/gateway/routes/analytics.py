@@ -1,0 +1,67 @@
+"""Analytics: a tweet's stats (/api/tweets/{id}/stats), one's daily stats, and trends."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import PathParameter, QueryParameter
+
+from boundaries.analytics.dto import Trends, TrendWindow, TweetStats, UserStats
+from boundaries.analytics.port import AnalyticsPort
+from twitterclone.gateway.auth import Principal
+from twitterclone.gateway.di import FromDishka, inject
+
+ID_PATTERN = r"^[0-9]{1,20}$"
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+TweetId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A tweet id (decimal string).")]
+
+
+class AnalyticsController(Controller):
+    """Engagement counters, daily stats and trending hashtags."""
+
+    path = ""
+    tags = ["analytics"]
+
+    @get(
+        "/tweets/{tweet_id:str}/stats",
+        operation_id="getTweetStats",
+        summary="A tweet's impressions, likes, retweets and replies (its author only)",
+        security=BEARER,
+    )
+    @inject
+    async def tweet_stats(
+        self, tweet_id: TweetId, user: NamedDependency[Principal], analytics: FromDishka[AnalyticsPort]
+    ) -> TweetStats:
+        return await analytics.tweet_stats(user.user_id, tweet_id)
+
+    @get(
+        "/users/me/stats",
+        operation_id="getMyStats",
+        summary="One's engagement per UTC day, oldest first",
+        security=BEARER,
+    )
+    @inject
+    async def my_stats(
+        self,
+        user: NamedDependency[Principal],
+        analytics: FromDishka[AnalyticsPort],
+        days: Annotated[
+            int, QueryParameter(name="days", ge=1, le=90, description="How many days, 1-90 (today included).")
+        ] = 7,
+    ) -> UserStats:
+        return await analytics.user_stats(user.user_id, days)
+
+    @get("/trends", operation_id="getTrends", summary="Trending hashtags over a window, with decay")
+    @inject
+    async def trends(
+        self,
+        analytics: FromDishka[AnalyticsPort],
+        window: Annotated[
+            TrendWindow, QueryParameter(name="window", description="The sliding window: 1h or 24h.")
+        ] = "1h",
+        limit: Annotated[int, QueryParameter(name="limit", ge=1, le=50, description="How many, 1-50.")] = 10,
+    ) -> Trends:
+        return await analytics.trends(window, limit)

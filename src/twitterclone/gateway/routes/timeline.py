@@ -1,0 +1,77 @@
+"""Timelines: one's home timeline (/api/timeline/home) and a user's tweets (/api/users/{id}/tweets)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import PathParameter, QueryParameter
+
+from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
+from boundaries.timeline.dto import RebuildResult
+from boundaries.timeline.port import TimelinePort
+from boundaries.tweets.dto import Tweet
+from twitterclone.gateway.auth import Principal
+from twitterclone.gateway.di import FromDishka, inject
+
+ID_PATTERN = r"^[0-9]{1,20}$"
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+UserId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A user id (decimal string).")]
+Cursor = Annotated[
+    str | None, QueryParameter(name="cursor", description="From a previous page's next_cursor.")
+]
+Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size, 1-100.")]
+
+
+class TimelineController(Controller):
+    """Home timelines and user timelines (path "" so it owns routes under two prefixes)."""
+
+    path = ""
+    tags = ["timeline"]
+
+    @get(
+        "/timeline/home",
+        operation_id="getHomeTimeline",
+        summary="The newest tweets of the accounts one follows, and one's own",
+        security=BEARER,
+    )
+    @inject
+    async def home(
+        self,
+        user: NamedDependency[Principal],
+        timeline: FromDishka[TimelinePort],
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+    ) -> Page[Tweet]:
+        return await timeline.home_timeline(user.user_id, PageRequest(cursor=cursor, limit=limit))
+
+    @post(
+        "/timeline/home/rebuild",
+        operation_id="rebuildHomeTimeline",
+        summary="Rebuild one's home timeline from follows and tweets",
+        status_code=200,
+        security=BEARER,
+    )
+    @inject
+    async def rebuild(
+        self, user: NamedDependency[Principal], timeline: FromDishka[TimelinePort]
+    ) -> RebuildResult:
+        return await timeline.rebuild(user.user_id)
+
+    @get(
+        "/users/{user_id:str}/tweets", operation_id="getUserTimeline", summary="A user's tweets and retweets"
+    )
+    @inject
+    async def user_tweets(
+        self,
+        user_id: UserId,
+        viewer: NamedDependency[Principal | None],
+        timeline: FromDishka[TimelinePort],
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+    ) -> Page[Tweet]:
+        return await timeline.user_timeline(
+            user_id, viewer.user_id if viewer else None, PageRequest(cursor=cursor, limit=limit)
+        )

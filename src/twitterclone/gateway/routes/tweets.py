@@ -1,0 +1,142 @@
+"""Tweets (/api/tweets): post, read, delete, like, retweet, replies and search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
+
+from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
+from boundaries.tweets.dto import PostTweet, Tweet
+from boundaries.tweets.port import TweetsPort
+from twitterclone.gateway.auth import Principal
+from twitterclone.gateway.di import FromDishka, inject
+
+ID_PATTERN = r"^[0-9]{1,20}$"
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+TweetId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A tweet id (decimal string).")]
+Cursor = Annotated[
+    str | None, QueryParameter(name="cursor", description="From a previous page's next_cursor.")
+]
+Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size, 1-100.")]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="Retrying with the same key and body returns the tweet first posted with it.",
+    ),
+]
+
+
+class TweetsController(Controller):
+    """Tweets, replies, quotes, retweets, likes and search."""
+
+    path = "/tweets"
+    tags = ["tweets"]
+
+    @post(
+        "/",
+        operation_id="postTweet",
+        summary="Post a tweet, reply or quote",
+        status_code=201,
+        security=BEARER,
+    )
+    @inject
+    async def post_tweet(
+        self,
+        data: Annotated[PostTweet, Body()],
+        user: NamedDependency[Principal],
+        tweets: FromDishka[TweetsPort],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Tweet:
+        return await tweets.post(user.user_id, data, idempotency_key)
+
+    @get("/search", operation_id="searchTweets", summary="Tweets matching words or #hashtags, newest first")
+    @inject
+    async def search(
+        self,
+        viewer: NamedDependency[Principal | None],
+        tweets: FromDishka[TweetsPort],
+        q: Annotated[
+            str, QueryParameter(name="q", min_length=1, max_length=200, description="Words, #tags.")
+        ],
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+    ) -> Page[Tweet]:
+        return await tweets.search(
+            q, viewer.user_id if viewer else None, PageRequest(cursor=cursor, limit=limit)
+        )
+
+    @get("/{tweet_id:str}", operation_id="getTweet", summary="One tweet")
+    @inject
+    async def get_tweet(
+        self, tweet_id: TweetId, viewer: NamedDependency[Principal | None], tweets: FromDishka[TweetsPort]
+    ) -> Tweet:
+        return await tweets.get(tweet_id, viewer.user_id if viewer else None)
+
+    @delete("/{tweet_id:str}", operation_id="deleteTweet", summary="Delete one's own tweet", security=BEARER)
+    @inject
+    async def delete_tweet(
+        self, tweet_id: TweetId, user: NamedDependency[Principal], tweets: FromDishka[TweetsPort]
+    ) -> None:
+        await tweets.delete(user.user_id, tweet_id)
+
+    @put("/{tweet_id:str}/like", operation_id="likeTweet", summary="Like a tweet", security=BEARER)
+    @inject
+    async def like(
+        self, tweet_id: TweetId, user: NamedDependency[Principal], tweets: FromDishka[TweetsPort]
+    ) -> Tweet:
+        return await tweets.like(user.user_id, tweet_id)
+
+    @delete(
+        "/{tweet_id:str}/like",
+        operation_id="unlikeTweet",
+        summary="Take back a like",
+        security=BEARER,
+        status_code=200,
+    )
+    @inject
+    async def unlike(
+        self, tweet_id: TweetId, user: NamedDependency[Principal], tweets: FromDishka[TweetsPort]
+    ) -> Tweet:
+        return await tweets.unlike(user.user_id, tweet_id)
+
+    @put(
+        "/{tweet_id:str}/retweet",
+        operation_id="retweet",
+        summary="Retweet a tweet (returns the retweet)",
+        security=BEARER,
+    )
+    @inject
+    async def retweet(
+        self, tweet_id: TweetId, user: NamedDependency[Principal], tweets: FromDishka[TweetsPort]
+    ) -> Tweet:
+        return await tweets.retweet(user.user_id, tweet_id)
+
+    @delete(
+        "/{tweet_id:str}/retweet", operation_id="undoRetweet", summary="Undo one's retweet", security=BEARER
+    )
+    @inject
+    async def undo_retweet(
+        self, tweet_id: TweetId, user: NamedDependency[Principal], tweets: FromDishka[TweetsPort]
+    ) -> None:
+        await tweets.undo_retweet(user.user_id, tweet_id)
+
+    @get("/{tweet_id:str}/replies", operation_id="listReplies", summary="Direct replies, oldest first")
+    @inject
+    async def replies(
+        self,
+        tweet_id: TweetId,
+        viewer: NamedDependency[Principal | None],
+        tweets: FromDishka[TweetsPort],
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+    ) -> Page[Tweet]:
+        return await tweets.replies(
+            tweet_id, viewer.user_id if viewer else None, PageRequest(cursor=cursor, limit=limit)
+        )

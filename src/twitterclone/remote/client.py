@@ -1,0 +1,51 @@
+"""Calling a port over HTTP: an object that implements the Protocol, built from its spec."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Protocol, TypeVar
+
+import msgspec
+
+from boundaries._kernel.errors import Unavailable
+from twitterclone.remote import wire
+from twitterclone.remote.portspec import MethodSpec, WireError, from_wire, port_spec
+
+P = TypeVar("P")
+
+
+class Transport(Protocol):
+    """Carries one encoded call to some instance of ``module`` and returns (status, body)."""
+
+    async def call(self, module: str, method: str, body: bytes, *, idempotent: bool) -> tuple[int, bytes]: ...
+
+
+def remote_port(module: str, port: type[P], transport: Transport) -> P:
+    """An implementation of ``port`` whose every method is a call through ``transport``."""
+    spec = port_spec(module, port)  # type: ignore[arg-type]
+    namespace: dict[str, Any] = {"__doc__": f"{port.__name__} reached over HTTP ({module})."}
+    for m in spec.methods.values():
+        namespace[m.name] = _remote_method(module, m, transport, getattr(port, m.name))
+    cls = type(f"Remote{port.__name__}", (), namespace)
+    return cls()  # type: ignore[no-any-return]
+
+
+def _remote_method(module: str, m: MethodSpec, transport: Transport, proto_fn: Any) -> Any:
+    signature = inspect.signature(proto_fn)
+
+    async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        body = wire.encode(m.args_type(**{p: bound.arguments[p] for p in m.params}))
+        status, payload = await transport.call(module, m.name, body, idempotent=m.idempotent)
+        if status == 200:
+            return wire.decode(payload, m.return_type)
+        try:
+            err = wire.decode(payload, WireError)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise Unavailable(f"{module}.{m.name} failed with HTTP {status}") from None
+        raise from_wire(err, status)
+
+    call.__name__ = m.name
+    call.__doc__ = proto_fn.__doc__
+    return call

@@ -1,0 +1,66 @@
+"""Serving a port over HTTP: one generic route for every method of every local port."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, post
+
+from boundaries._kernel.errors import DomainError
+from twitterclone.remote import wire
+from twitterclone.remote.portspec import PortSpec, WireError, to_wire
+
+log = logging.getLogger("twitterclone.remote")
+
+
+class PortServer:
+    """Dispatches ``POST /_port/<module>/<method>`` to local service objects."""
+
+    def __init__(self) -> None:
+        self._ports: dict[str, tuple[PortSpec, Any]] = {}
+
+    def add(self, spec: PortSpec, service: Any) -> None:
+        self._ports[spec.module] = (spec, service)
+
+    @property
+    def modules(self) -> list[str]:
+        return sorted(self._ports)
+
+    async def dispatch(self, module: str, method: str, body: bytes) -> tuple[int, bytes]:
+        """Run one call; returns the HTTP status and the msgpack body."""
+        entry = self._ports.get(module)
+        if entry is None:
+            return 404, wire.encode(WireError(error="unknown-module", detail=f"no port {module!r} here"))
+        spec, service = entry
+        m = spec.methods.get(method)
+        if m is None:
+            return 404, wire.encode(WireError(error="unknown-method", detail=f"{module} has no {method!r}"))
+        try:
+            args = wire.decode(body, m.args_type)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            err = WireError(error="boundaries._kernel.errors.InvalidInput", detail=f"bad arguments: {exc}")
+            return 400, wire.encode(err)
+        try:
+            result = await getattr(service, method)(**{p: getattr(args, p) for p in m.params})
+        except DomainError as exc:
+            return exc.status, wire.encode(to_wire(exc))
+        return 200, wire.encode(result)
+
+
+def port_router(server: PortServer, guard: Any = None) -> Router:
+    """The Litestar router that exposes ``server`` (kept out of the public OpenAPI document)."""
+
+    @post(
+        "/{module:str}/{method:str}",
+        include_in_schema=False,
+        status_code=200,
+        operation_id="port_call",
+        guards=[guard] if guard else None,
+    )
+    async def port_call(request: Request[Any, Any, Any], module: str, method: str) -> Response[bytes]:
+        status, payload = await server.dispatch(module, method, await request.body())
+        return Response(payload, status_code=status, media_type=wire.CONTENT_TYPE)
+
+    return Router(path=wire.PATH_PREFIX, route_handlers=[port_call])

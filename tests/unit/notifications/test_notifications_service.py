@@ -1,0 +1,303 @@
+"""The notifications service against a real SQLite store, fed constructed events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.pagination import PageRequest
+from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted
+from boundaries.users.dto import Relationship
+from boundaries.users.events import UserFollowed
+from boundaries.users.port import UsersPort
+from modules.notifications.consumer import NotificationsConsumer
+from modules.notifications.service import NotificationsService
+from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.store import ModuleStore, sqlite_url
+from twitterclone.migrate import migrate
+
+ALICE, BOB, CAROL = "1001", "1002", "1003"
+IDS = IdGenerator(7)
+
+
+class FakeUsers:
+    """Only what notifications asks of users: how a recipient stands to an actor."""
+
+    def __init__(self) -> None:
+        self.blocks: set[tuple[str, str]] = set()
+        self.mutes: set[tuple[str, str]] = set()
+        self.calls = 0
+        self.fail = False
+
+    async def relationship(self, user_id: str, target_id: str) -> Relationship:
+        self.calls += 1
+        if self.fail:
+            raise ConnectionError("users is down")
+        return Relationship(
+            user_id=user_id,
+            target_id=target_id,
+            following=False,
+            followed_by=False,
+            blocking=(user_id, target_id) in self.blocks,
+            blocked_by=(target_id, user_id) in self.blocks,
+            muting=(user_id, target_id) in self.mutes,
+        )
+
+
+@pytest.fixture
+def users() -> FakeUsers:
+    return FakeUsers()
+
+
+@pytest.fixture
+async def service(tmp_path: Path, users: FakeUsers) -> AsyncIterator[NotificationsService]:
+    store = ModuleStore("notifications", sqlite_url(tmp_path, "notifications"))
+    await migrate(store)
+    yield NotificationsService(store, IDS, cast(UsersPort, users), poll_interval_s=0.2)
+    await store.dispose()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def posted(
+    author: str, *, mentions: list[str] | None = None, reply_to: tuple[str, str] | None = None
+) -> TweetPosted:
+    tweet_id = IDS.next()
+    return TweetPosted(
+        event_id=IDS.next(),
+        occurred_at=_now(),
+        tweet_id=tweet_id,
+        author_id=author,
+        created_at=_now(),
+        text="hello",
+        conversation_id=reply_to[0] if reply_to else tweet_id,
+        reply_to_id=reply_to[0] if reply_to else None,
+        reply_to_author_id=reply_to[1] if reply_to else None,
+        mentioned_user_ids=mentions or [],
+    )
+
+
+def liked(user: str, author: str, tweet_id: str) -> TweetLiked:
+    return TweetLiked(
+        event_id=IDS.next(), occurred_at=_now(), tweet_id=tweet_id, author_id=author, user_id=user
+    )
+
+
+def retweeted(user: str, author: str, tweet_id: str) -> Retweeted:
+    return Retweeted(
+        event_id=IDS.next(),
+        occurred_at=_now(),
+        retweet_id=IDS.next(),
+        tweet_id=tweet_id,
+        author_id=author,
+        user_id=user,
+        created_at=_now(),
+    )
+
+
+def followed(follower: str, followee: str) -> UserFollowed:
+    return UserFollowed(event_id=IDS.next(), occurred_at=_now(), follower_id=follower, followee_id=followee)
+
+
+async def kinds(service: NotificationsService, user: str) -> list[tuple[str, str, str | None]]:
+    page = await service.notifications(user, PageRequest(limit=100))
+    return [(n.kind, n.actor_id, n.tweet_id) for n in page.items]
+
+
+async def test_mention_reply_like_retweet_follow_each_notify_the_right_person(
+    service: NotificationsService,
+) -> None:
+    tweet = posted(ALICE, mentions=[BOB])
+    await service.on_tweet_posted(tweet)
+    reply = posted(BOB, reply_to=(tweet.tweet_id, ALICE))
+    await service.on_tweet_posted(reply)
+    await service.on_tweet_liked(liked(CAROL, ALICE, tweet.tweet_id))
+    await service.on_retweeted(retweeted(CAROL, ALICE, tweet.tweet_id))
+    await service.on_user_followed(followed(BOB, ALICE))
+
+    assert await kinds(service, BOB) == [("mention", ALICE, tweet.tweet_id)]
+    assert await kinds(service, ALICE) == [
+        ("follow", BOB, None),
+        ("retweet", CAROL, tweet.tweet_id),
+        ("like", CAROL, tweet.tweet_id),
+        ("reply", BOB, reply.tweet_id),
+    ]
+    assert await kinds(service, CAROL) == []
+
+
+async def test_a_reply_that_also_mentions_the_author_notifies_once(service: NotificationsService) -> None:
+    parent = posted(ALICE)
+    await service.on_tweet_posted(parent)
+    await service.on_tweet_posted(
+        posted(BOB, reply_to=(parent.tweet_id, ALICE), mentions=[ALICE, CAROL, CAROL])
+    )
+    assert [k for k, _, _ in await kinds(service, ALICE)] == ["reply"]
+    assert [k for k, _, _ in await kinds(service, CAROL)] == ["mention"]
+
+
+async def test_own_actions_never_notify(service: NotificationsService, users: FakeUsers) -> None:
+    tweet = posted(ALICE, mentions=[ALICE])
+    await service.on_tweet_posted(tweet)
+    await service.on_tweet_posted(posted(ALICE, reply_to=(tweet.tweet_id, ALICE)))
+    await service.on_tweet_liked(liked(ALICE, ALICE, tweet.tweet_id))
+    await service.on_retweeted(retweeted(ALICE, ALICE, tweet.tweet_id))
+    assert await kinds(service, ALICE) == []
+    assert (await service.unread_count(ALICE)).unread == 0
+
+
+async def test_blocked_or_muted_actors_do_not_notify(service: NotificationsService, users: FakeUsers) -> None:
+    users.blocks.add((BOB, ALICE))  # bob blocks alice
+    users.mutes.add((CAROL, ALICE))  # carol mutes alice
+    await service.on_tweet_posted(posted(ALICE, mentions=[BOB, CAROL]))
+    await service.on_user_followed(followed(ALICE, BOB))
+    assert await kinds(service, BOB) == []
+    assert await kinds(service, CAROL) == []
+    # Someone else still reaches bob.
+    await service.on_user_followed(followed(CAROL, BOB))
+    assert await kinds(service, BOB) == [("follow", CAROL, None)]
+
+
+async def test_redelivered_events_notify_once(service: NotificationsService) -> None:
+    tweet = posted(ALICE, mentions=[BOB])
+    like = liked(BOB, ALICE, tweet.tweet_id)
+    for _ in range(3):
+        await service.on_tweet_posted(tweet)
+        await service.on_tweet_liked(like)
+    assert len(await kinds(service, BOB)) == 1
+    assert len(await kinds(service, ALICE)) == 1
+    assert (await service.unread_count(ALICE)).unread == 1
+
+
+async def test_failing_users_port_raises_so_the_relay_retries(
+    service: NotificationsService, users: FakeUsers
+) -> None:
+    users.fail = True
+    event = posted(ALICE, mentions=[BOB])
+    with pytest.raises(ConnectionError):
+        await service.on_tweet_posted(event)
+    users.fail = False
+    await service.on_tweet_posted(event)  # the retry is not swallowed by the inbox
+    assert [k for k, _, _ in await kinds(service, BOB)] == ["mention"]
+
+
+async def test_pages_are_newest_first_with_a_cursor(service: NotificationsService) -> None:
+    for _ in range(5):
+        await service.on_user_followed(followed(BOB, ALICE))
+    first = await service.notifications(ALICE, PageRequest(limit=2))
+    second = await service.notifications(ALICE, PageRequest(limit=2, cursor=first.next_cursor))
+    third = await service.notifications(ALICE, PageRequest(limit=2, cursor=second.next_cursor))
+    ids = [int(n.id) for page in (first, second, third) for n in page.items]
+    assert len(ids) == 5
+    assert ids == sorted(ids, reverse=True)
+    assert third.next_cursor is None
+
+
+async def test_mark_read_up_to_an_id_then_all(service: NotificationsService) -> None:
+    for _ in range(4):
+        await service.on_user_followed(followed(BOB, ALICE))
+    items = (await service.notifications(ALICE, PageRequest())).items
+    assert (await service.unread_count(ALICE)).unread == 4
+    assert all(not n.read for n in items)
+
+    second_oldest = items[2].id
+    assert (await service.mark_read(ALICE, second_oldest)).unread == 2
+    assert (await service.mark_read(ALICE, second_oldest)).unread == 2  # idempotent
+    assert (await service.mark_read(ALICE, items[3].id)).unread == 2  # never moves back
+    read = [n.read for n in (await service.notifications(ALICE, PageRequest())).items]
+    assert read == [False, False, True, True]
+
+    assert (await service.mark_read(ALICE, None)).unread == 0
+    # A later notification is unread again: "all" meant all that existed.
+    await service.on_user_followed(followed(CAROL, ALICE))
+    assert (await service.unread_count(ALICE)).unread == 1
+    # An id far in the future does not pre-read what comes next.
+    assert (await service.mark_read(ALICE, "9" * 18)).unread == 0
+    await service.on_user_followed(followed(CAROL, ALICE))
+    assert (await service.unread_count(ALICE)).unread == 1
+
+
+async def test_mark_read_with_nothing_is_zero(service: NotificationsService) -> None:
+    assert (await service.mark_read(CAROL, None)).unread == 0
+    with pytest.raises(InvalidInput):
+        await service.mark_read(CAROL, "not-an-id")
+
+
+async def test_deleting_a_tweet_removes_its_notifications_even_late_ones(
+    service: NotificationsService,
+) -> None:
+    tweet = posted(ALICE, mentions=[BOB])
+    await service.on_tweet_posted(tweet)
+    rt = retweeted(BOB, ALICE, tweet.tweet_id)
+    other = posted(CAROL, mentions=[BOB])
+    await service.on_tweet_posted(other)
+    await service.on_retweeted(rt)
+    assert len(await kinds(service, ALICE)) == 1
+
+    # Undoing the retweet deletes the retweet itself: its notification goes.
+    await service.on_tweet_deleted(
+        TweetDeleted(event_id=IDS.next(), occurred_at=_now(), tweet_id=rt.retweet_id, author_id=BOB)
+    )
+    assert await kinds(service, ALICE) == []
+
+    await service.on_tweet_deleted(
+        TweetDeleted(event_id=IDS.next(), occurred_at=_now(), tweet_id=tweet.tweet_id, author_id=ALICE)
+    )
+    assert await kinds(service, BOB) == [("mention", CAROL, other.tweet_id)]
+    # A like of the deleted tweet that arrives late notifies nobody.
+    await service.on_tweet_liked(liked(CAROL, ALICE, tweet.tweet_id))
+    assert await kinds(service, ALICE) == []
+
+
+async def test_wait_for_new_returns_at_once_when_there_are_newer(service: NotificationsService) -> None:
+    await service.on_user_followed(followed(BOB, ALICE))
+    await service.on_user_followed(followed(CAROL, ALICE))
+    started = time.monotonic()
+    got = await service.wait_for_new(ALICE, None, 5)
+    assert time.monotonic() - started < 1
+    assert [n.actor_id for n in got] == [BOB, CAROL]  # oldest first
+    assert await service.wait_for_new(ALICE, got[0].id, 5) == [got[1]]
+
+
+async def test_wait_for_new_wakes_when_a_notification_arrives(service: NotificationsService) -> None:
+    await service.on_user_followed(followed(BOB, ALICE))
+    newest = (await service.notifications(ALICE, PageRequest(limit=1))).items[0].id
+
+    async def later() -> None:
+        await asyncio.sleep(0.1)
+        await service.on_user_followed(followed(CAROL, BOB))  # someone else's: no wake-up result
+        await service.on_user_followed(followed(CAROL, ALICE))
+
+    task = asyncio.create_task(later())
+    started = time.monotonic()
+    got = await service.wait_for_new(ALICE, newest, 10)
+    elapsed = time.monotonic() - started
+    await task
+    assert [(n.kind, n.actor_id) for n in got] == [("follow", CAROL)]
+    assert elapsed < 1.0
+
+
+async def test_wait_for_new_times_out_empty(service: NotificationsService) -> None:
+    started = time.monotonic()
+    assert await service.wait_for_new(ALICE, None, 0.3) == []
+    assert 0.25 <= time.monotonic() - started < 2
+
+
+async def test_consumer_subscribes_every_event_it_handles(service: NotificationsService) -> None:
+    subs = NotificationsConsumer(service).subscriptions()
+    names: dict[str, Any] = {s.event_type.__name__: s.consumer for s in subs}
+    assert names == {
+        "TweetPosted": "notifications.mentions",
+        "TweetLiked": "notifications.likes",
+        "Retweeted": "notifications.retweets",
+        "UserFollowed": "notifications.follows",
+        "TweetDeleted": "notifications.cleanup",
+    }
