@@ -107,7 +107,13 @@ class Runtime:
 def build_runtime(manifest: Manifest, settings: Settings) -> Runtime:
     """Wire one process from a manifest: every local module, bound in-process."""
     local = [m for m in manifest.local_modules if m in MODULES]
-    kernel = Kernel(settings, store_locations(manifest, settings))
+    kernel = Kernel(
+        settings,
+        store_locations(manifest, settings),
+        redis_url=manifest.redis.url if manifest.redis else None,
+        key_prefix=manifest.redis.prefix if manifest.redis else "tc:",
+        module_options={m: manifest.module(m).options for m in MODULES},
+    )
     kernel_provider = Provider(scope=Scope.APP)
     kernel_provider.provide(lambda: kernel, provides=Kernel)
     kernel_provider.provide(lambda: settings, provides=Settings)

@@ -40,11 +40,57 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     workers: int = 1
 
 
+class RedisConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The Redis that holds derived data: registry entries, streams, home timelines, counters."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    #: Every key this deployment writes starts with it (so deployments can share a server).
+    prefix: str = "tc:"
+
+
+class RegistryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How processes find each other.
+
+    ``inprocess``: nothing to find (everything local). ``static``: the addresses below.
+    ``redis``: instances register themselves with a TTL and heartbeat.
+    """
+
+    backend: Literal["inprocess", "static", "redis"] = "inprocess"
+    ttl_s: float = 6.0
+    heartbeat_s: float = 2.0
+    #: For ``static``: service name → list of "host:port".
+    addresses: dict[str, list[str]] = {}
+
+
+class EventsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How outbox events travel: within the process, or through Redis Streams."""
+
+    transport: Literal["inprocess", "redis-streams"] = "inprocess"
+
+
+class SecurityConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Service identity: internal tokens always; mutual TLS when ``mtls`` is on."""
+
+    service_token_ttl_s: int = 60
+    mtls: bool = False
+    #: Directory with ca.pem and <service>.pem/<service>-key.pem (see `twitterclone dev-certs`).
+    certs_dir: str = "certs"
+
+
 class ModuleConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Where one module runs: ``local`` (in the gateway's process) or ``remote``."""
+    """Where one module runs.
+
+    ``local``: inside the gateway's process. ``remote``: its own service process(es),
+    ``replicas`` of them, listening from ``port`` upward on ``host``.
+    """
 
     placement: Literal["local", "remote"] = "local"
     database: DatabaseConfig | None = None
+    replicas: int = 1
+    host: str = "127.0.0.1"
+    port: int | None = None
+    #: Module-specific choices, e.g. timeline's ``home_store = "redis"``.
+    options: dict[str, str] = {}
 
 
 class Manifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -53,6 +99,10 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     name: str
     database: DatabaseConfig = DatabaseConfig()
     gateway: GatewayConfig = GatewayConfig()
+    redis: RedisConfig | None = None
+    registry: RegistryConfig = RegistryConfig()
+    events: EventsConfig = EventsConfig()
+    security: SecurityConfig = SecurityConfig()
     modules: dict[str, ModuleConfig] = {}
 
     def module(self, name: str) -> ModuleConfig:
@@ -63,7 +113,13 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     @property
     def local_modules(self) -> list[str]:
+        """Modules that run inside the gateway's process."""
         return [m for m in MODULE_NAMES if self.module(m).placement == "local"]
+
+    @property
+    def remote_modules(self) -> list[str]:
+        """Modules that run as services of their own."""
+        return [m for m in MODULE_NAMES if self.module(m).placement == "remote"]
 
 
 def load_manifest(path: str | Path) -> Manifest:
@@ -102,12 +158,46 @@ def parse_manifest(text: str, *, source: str = "<manifest>") -> Manifest:
         db = manifest.database_for(name)
         if db.kind == "postgresql" and not db.url:
             raise ManifestError(f"{source}: database.url is required when database.kind is 'postgresql'")
+        cfg = manifest.module(name)
+        if cfg.replicas < 1:
+            raise ManifestError(f"{source}: key 'modules.{name}.replicas' must be at least 1")
+        if cfg.placement == "remote":
+            if db.kind == "sqlite" and cfg.replicas > 1:
+                raise ManifestError(
+                    f"{source}: modules.{name} has {cfg.replicas} replicas on SQLite; "
+                    "replicas need a shared database (database.kind = 'postgresql')"
+                )
+            if manifest.registry.backend == "inprocess":
+                raise ManifestError(
+                    f"{source}: modules.{name} is remote but key 'registry.backend' is 'inprocess'; "
+                    "allowed for split deployments: static, redis"
+                )
+            if manifest.registry.backend == "static" and not manifest.registry.addresses.get(name):
+                raise ManifestError(
+                    f"{source}: key 'registry.addresses.{name}' is required with a static registry"
+                )
+            if manifest.events.transport == "inprocess":
+                raise ManifestError(
+                    f"{source}: modules.{name} is remote but key 'events.transport' is 'inprocess'; "
+                    "events between processes need: redis-streams"
+                )
+    needs_redis = (
+        manifest.registry.backend == "redis"
+        or manifest.events.transport == "redis-streams"
+        or any(manifest.module(m).options.get("home_store") == "redis" for m in MODULE_NAMES)
+    )
+    if needs_redis and manifest.redis is None:
+        raise ManifestError(
+            f"{source}: a [redis] section (url) is required by the registry, events or a store"
+        )
     return manifest
 
 
 _CHOICES = {
     "placement": "local, remote",
     "kind": "sqlite, postgresql",
+    "backend": "inprocess, static, redis",
+    "transport": "inprocess, redis-streams",
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dishka import Provider
+from redis.asyncio import Redis
 
 from twitterclone.infra.events import Subscription
 from twitterclone.infra.ids import IdGenerator
@@ -45,11 +46,41 @@ class ModuleSpec:
 class Kernel:
     """The infrastructure one process shares among its local modules."""
 
-    def __init__(self, settings: Settings, store_urls: dict[str, tuple[str, str | None]]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store_urls: dict[str, tuple[str, str | None]],
+        *,
+        redis_url: str | None = None,
+        key_prefix: str = "tc:",
+        module_options: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         self.settings = settings
         self.ids = IdGenerator(settings.worker_id)
         self._store_urls = store_urls
         self._stores: dict[str, ModuleStore] = {}
+        self._redis_url = redis_url
+        self._redis: Redis | None = None
+        #: Every Redis key this deployment writes starts with it.
+        self.key_prefix = key_prefix
+        self._options = module_options or {}
+
+    def options(self, module: str) -> dict[str, str]:
+        """Module-specific choices from the manifest (``[modules.<m>] options``)."""
+        return dict(self._options.get(module, {}))
+
+    @property
+    def has_redis(self) -> bool:
+        return self._redis_url is not None
+
+    @property
+    def redis(self) -> Redis:
+        """The deployment's Redis client (only for derived, rebuildable data)."""
+        if self._redis_url is None:
+            raise RuntimeError("this deployment's manifest has no [redis] section")
+        if self._redis is None:
+            self._redis = Redis.from_url(self._redis_url)
+        return self._redis
 
     def store(self, module: str) -> ModuleStore:
         """The store of ``module`` (made on first use)."""
@@ -69,3 +100,6 @@ class Kernel:
     async def dispose(self) -> None:
         for store in self._stores.values():
             await store.dispose()
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None

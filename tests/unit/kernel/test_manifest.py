@@ -38,3 +38,39 @@ def test_bad_manifest_names_the_key(text: str, message: str) -> None:
 def test_missing_manifest_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="cannot read the manifest"):
         load_manifest(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("name", ["split", "hybrid"])
+def test_split_manifests_load(name: str) -> None:
+    manifest = load_manifest(ROOT / "deployments" / f"{name}.toml")
+    assert manifest.remote_modules
+    assert manifest.redis is not None
+    assert manifest.events.transport == "redis-streams"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'name = "x"\n[registry]\nbackend = "redis"\n[events]\ntransport = "redis-streams"\n'
+            '[modules.users]\nplacement = "remote"\nreplicas = 2',
+            "replicas need a shared database",
+        ),
+        (
+            'name = "x"\n[redis]\nurl = "redis://h"\n[events]\ntransport = "redis-streams"\n'
+            '[modules.users]\nplacement = "remote"',
+            "'registry.backend' is 'inprocess'",
+        ),
+        (
+            'name = "x"\n[redis]\nurl = "redis://h"\n[registry]\nbackend = "redis"\n[modules.users]\nplacement = "remote"',
+            "'events.transport' is 'inprocess'",
+        ),
+        ('name = "x"\n[registry]\nbackend = "redis"', "a [redis] section"),
+        ('name = "x"\n[registry]\nbackend = "consul"', "allowed: inprocess, static, redis"),
+        ('name = "x"\n[modules.users]\nreplicas = 0', "modules.users.replicas"),
+    ],
+)
+def test_split_mistakes_are_explained(text: str, message: str) -> None:
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(text, source="m.toml")
+    assert message in str(info.value)
