@@ -9,16 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import ssl
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import httpx
 from dishka import AsyncContainer, Provider, Scope, make_async_container
 
 from modules import analytics, media, notifications, timeline, tweets, users
-from twitterclone.infra.events import LocalBus, OutboxRelay
+from twitterclone.identity import KEY_FILE, ServiceIdentity, load_or_create_key
+from twitterclone.infra.events import LocalBus, OutboxRelay, Publisher, Subscription
 from twitterclone.infra.kernel import Kernel, ModuleSpec
 from twitterclone.infra.store import sqlite_url
 from twitterclone.manifest import Manifest
+from twitterclone.registry import (
+    InProcessRegistry,
+    Instance,
+    RedisRegistry,
+    Registration,
+    Registry,
+    StaticRegistry,
+)
+from twitterclone.remote.client import remote_port
+from twitterclone.remote.http import HttpTransport
 from twitterclone.settings import Settings
 
 log = logging.getLogger("twitterclone.composition")
@@ -48,18 +65,42 @@ def store_locations(manifest: Manifest, settings: Settings) -> dict[str, tuple[s
     return locations
 
 
+GATEWAY = "gateway"
+
+
+def service_key_path(settings: Settings) -> Path:
+    """Where the deployment's service identity key lives (shared by its processes)."""
+    return Path(settings.service_key_file) if settings.service_key_file else settings.data_path / KEY_FILE
+
+
 @dataclass
 class Runtime:
-    """One process's wiring: the container, the stores, the event relays and jobs."""
+    """One process's wiring: the container, stores, event relays and consumers, registration.
+
+    ``role`` is ``"gateway"`` (the public API with every local module of the manifest) or
+    a module name (a service process that hosts only that module).
+    """
 
     manifest: Manifest
     settings: Settings
+    role: str
     kernel: Kernel
     container: AsyncContainer
-    bus: LocalBus
     local_modules: list[str]
+    identity: ServiceIdentity | None
+    registry: Registry
+    transport: HttpTransport | None
+    publisher: Publisher
+    bus: LocalBus | None = None
     relays: list[OutboxRelay] = field(default_factory=list)
-    _jobs: list[asyncio.Task[None]] = field(default_factory=list)
+    stream_consumer: Any = None  # a StreamConsumer when events travel through Redis Streams
+    registration: Registration | None = None
+    _jobs: list[asyncio.Future[None]] = field(default_factory=list)
+
+    @property
+    def is_split(self) -> bool:
+        """Whether any module of the deployment runs in another process."""
+        return bool(self.manifest.remote_modules)
 
     async def get(self, type_: type[Any]) -> Any:
         """Resolve a port (or anything else provided) from the container."""
@@ -67,30 +108,60 @@ class Runtime:
 
     async def start(self) -> None:
         """Subscribe consumers, start outbox relays and background jobs."""
+        subscriptions: list[Subscription] = []
         for name in self.local_modules:
             spec = MODULES[name]
             if spec.consumer is not None:
                 consumer = await self.container.get(spec.consumer)
-                self.bus.subscribe(consumer.subscriptions())
+                subscriptions.extend(consumer.subscriptions())
                 for job in consumer.background_jobs():
                     self._jobs.append(asyncio.ensure_future(job()))
             await self.container.get(spec.port)  # surface wiring errors at start, not first call
+        if self.bus is not None:
+            self.bus.subscribe(subscriptions)
+        elif subscriptions:
+            from twitterclone.infra.streams import StreamConsumer  # only split deployments need it
+
+            instance = f"{self.role}-{socket.gethostname()}-{os.getpid()}"
+            self.stream_consumer = StreamConsumer(
+                self.kernel.redis, self.kernel.key_prefix, subscriptions, instance=instance
+            )
+            await self.stream_consumer.start()
         for name in self.local_modules:
-            relay = OutboxRelay(self.kernel.store(name), self.bus)
+            relay = OutboxRelay(self.kernel.store(name), self.publisher)
             relay.start()
             self.relays.append(relay)
 
+    async def register(self, host: str, port: int) -> None:
+        """Announce this process in the registry (once it is ready to serve)."""
+        instance = Instance(
+            service=self.role,
+            instance_id=f"{socket.gethostname()}-{os.getpid()}-{port}",
+            address=f"{host}:{port}",
+            scheme="https" if self.manifest.security.mtls else "http",
+            started_at=time.time(),
+            meta={"pid": str(os.getpid()), "modules": ",".join(self.local_modules)},
+        )
+        self.registration = Registration(self.registry, instance, self.manifest.registry.heartbeat_s)
+        await self.registration.start()
+
     async def stop(self) -> None:
+        if self.registration is not None:
+            await self.registration.stop()  # leave routing before draining
+        if self.stream_consumer is not None:
+            await self.stream_consumer.stop()
         for relay in self.relays:
             await relay.stop()
         for job in self._jobs:
             job.cancel()
         await asyncio.gather(*self._jobs, return_exceptions=True)
         await self.container.close()
+        if self.transport is not None:
+            await self.transport.aclose()
         await self.kernel.dispose()
 
     async def drain_events(self, timeout_s: float = 10.0) -> None:
-        """Relay until every outbox is empty (for tests and graceful shutdown)."""
+        """Relay until every local outbox is empty (for tests and graceful shutdown)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
@@ -104,9 +175,29 @@ class Runtime:
         raise TimeoutError("events did not drain in time")
 
 
-def build_runtime(manifest: Manifest, settings: Settings) -> Runtime:
-    """Wire one process from a manifest: every local module, bound in-process."""
-    local = [m for m in manifest.local_modules if m in MODULES]
+def make_registry(manifest: Manifest, kernel: Kernel) -> Registry:
+    """The registry backend the manifest names."""
+    cfg = manifest.registry
+    if cfg.backend == "redis":
+        return RedisRegistry(kernel.redis, kernel.key_prefix, cfg.ttl_s)
+    if cfg.backend == "static":
+        return StaticRegistry(cfg.addresses)
+    return InProcessRegistry()
+
+
+def build_runtime(manifest: Manifest, settings: Settings, role: str = GATEWAY) -> Runtime:
+    """Wire one process from a manifest.
+
+    Local modules are bound to their services; every other module's port to the generic
+    HTTP client, which finds instances through the registry. That binding is the only
+    difference between topologies.
+    """
+    if role == GATEWAY:
+        local = [m for m in manifest.local_modules if m in MODULES]
+    elif role in MODULES:
+        local = [role]
+    else:
+        raise ValueError(f"unknown service {role!r}; allowed: {GATEWAY}, {', '.join(MODULES)}")
     kernel = Kernel(
         settings,
         store_locations(manifest, settings),
@@ -114,16 +205,75 @@ def build_runtime(manifest: Manifest, settings: Settings) -> Runtime:
         key_prefix=manifest.redis.prefix if manifest.redis else "tc:",
         module_options={m: manifest.module(m).options for m in MODULES},
     )
+    registry = make_registry(manifest, kernel)
     kernel_provider = Provider(scope=Scope.APP)
     kernel_provider.provide(lambda: kernel, provides=Kernel)
     kernel_provider.provide(lambda: settings, provides=Settings)
     providers = [kernel_provider, *(MODULES[m].provider() for m in local)]
-    container = make_async_container(*providers)
+
+    identity: ServiceIdentity | None = None
+    transport: HttpTransport | None = None
+    remote = [m for m in MODULES if m not in local]
+    if manifest.remote_modules:
+        identity = ServiceIdentity(
+            load_or_create_key(service_key_path(settings)),
+            caller=role,
+            ttl_s=manifest.security.service_token_ttl_s,
+        )
+        transport = HttpTransport(
+            None,
+            registry,
+            token_for=identity.token_for,
+            client=_internal_client(manifest, settings, role),
+        )
+        remote_provider = Provider(scope=Scope.APP)
+        for m in remote:
+            remote_provider.provide(_remote_factory(m, MODULES[m].port, transport), provides=MODULES[m].port)
+        providers.append(remote_provider)
+
+    publisher: Publisher
+    bus: LocalBus | None = None
+    if manifest.events.transport == "redis-streams":
+        from twitterclone.infra.streams import StreamPublisher  # only split deployments need it
+
+        publisher = StreamPublisher(kernel.redis, kernel.key_prefix)
+    else:
+        bus = LocalBus()
+        publisher = bus
     return Runtime(
         manifest=manifest,
         settings=settings,
+        role=role,
         kernel=kernel,
-        container=container,
-        bus=LocalBus(),
+        container=make_async_container(*providers),
         local_modules=local,
+        identity=identity,
+        registry=registry,
+        transport=transport,
+        publisher=publisher,
+        bus=bus,
+    )
+
+
+def _remote_factory(module: str, port: type[Any], transport: HttpTransport) -> Any:
+    def factory() -> Any:
+        return remote_port(module, port, transport)
+
+    return factory
+
+
+def _internal_client(manifest: Manifest, settings: Settings, role: str) -> httpx.AsyncClient | None:
+    """With mutual TLS on, an HTTP client that presents this process's certificate."""
+    if not manifest.security.mtls:
+        return None
+    certs = Path(manifest.security.certs_dir)
+    if not certs.is_absolute():
+        certs = settings.data_path / certs
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    ctx.load_cert_chain(str(certs / f"{role}.pem"), str(certs / f"{role}-key.pem"))
+    return httpx.AsyncClient(
+        verify=ctx,
+        timeout=httpx.Timeout(2.0, connect=0.5),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=30),
+        trust_env=False,
     )

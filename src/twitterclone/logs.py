@@ -12,6 +12,8 @@ import msgspec
 
 #: The current request id, for log records (set by the gateway's request-id middleware).
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+#: The current W3C traceparent (set at the gateway's edge or taken from an incoming call).
+traceparent_var: ContextVar[str | None] = ContextVar("twitterclone_traceparent", default=None)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 _REDACT = {"password", "token", "access_token", "refresh_token", "secret", "authorization", "client_secret"}
@@ -29,6 +31,9 @@ class JsonFormatter(logging.Formatter):
         rid = request_id_var.get()
         if rid:
             out["request_id"] = rid
+        trace = traceparent_var.get()
+        if trace:
+            out["trace_id"] = trace[3:35]  # W3C: version-traceid-parentid-flags
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 out[key] = "[redacted]" if key.lower() in _REDACT else value

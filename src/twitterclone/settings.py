@@ -48,12 +48,41 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     media_max_pixels: int = 40_000_000
     #: Uploads never attached to a tweet are removed after this many seconds.
     media_unattached_grace_s: int = 86_400
+    #: The deployment's service identity key (default: <data_dir>/service-identity.pem).
+    service_key_file: str = ""
+    #: Every public request gets this many seconds; downstream calls share the budget.
+    request_timeout_s: float = 5.0
     #: Log level of the application loggers.
     log_level: str = "INFO"
     #: argon2id cost parameters (memory in KiB).
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65_536
     argon2_parallelism: int = 4
+    #: Whether the OAuth token endpoint accepts the (first-party) password grant.
+    oauth_password_grant: bool = True
+    #: The gateway re-reads the JWKS at least this often (seconds), so a retired key stops verifying.
+    jwks_max_age_s: float = 5.0
+    #: How long the gateway trusts that a token's account is not suspended and the token not revoked.
+    access_status_cache_s: float = 1.0
+    #: Rate limits (token buckets): "<burst>/<seconds to refill fully>", e.g. "30/60" (see SECURITY.md).
+    #: Off only for benchmarks that measure something else.
+    rate_limit_enabled: bool = True
+    #: Every /api and /oauth request, per client address and per authenticated user.
+    rate_address: str = "1200/60"
+    rate_user: str = "600/60"
+    #: Stricter budgets: logins per address and per target account (across addresses),
+    #: registrations per address, token requests (refresh, OAuth token) per address.
+    rate_login_address: str = "30/60"
+    rate_login_account: str = "10/300"
+    rate_register_address: str = "30/3600"
+    rate_token_address: str = "60/60"
+    #: Posting (tweets, replies, quotes, retweets) and following, per user: a burst budget and an hourly cap.
+    rate_post_user: str = "30/60"
+    rate_post_hourly: str = "300/3600"
+    rate_follow_user: str = "30/60"
+    rate_follow_hourly: str = "400/3600"
+    #: Proxies in front of the gateway whose X-Forwarded-For entries are trusted (0: use the peer address).
+    rate_trusted_proxy_hops: int = 0
 
     @property
     def data_path(self) -> Path:

@@ -9,6 +9,8 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from twitterclone.logs import request_id_var
+from twitterclone.remote.deadline import deadline_scope
+from twitterclone.remote.tracing import new_traceparent, parse_traceparent, traceparent_var
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -37,5 +39,32 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+    return middleware
+
+
+def edge_middleware(app: ASGIApp, timeout_s: float) -> ASGIApp:
+    """Where a public request enters: give it a deadline and a trace that every hop inherits.
+
+    The deadline bounds every downstream call of the request (see twitterclone.remote.deadline);
+    the W3C ``traceparent`` is kept when the client sent a valid one, started otherwise.
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
+            await app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == b"traceparent":
+                incoming = value.decode("latin-1")
+                break
+        parsed = parse_traceparent(incoming)
+        trace = traceparent_var.set(str(parsed) if parsed else new_traceparent())
+        try:
+            with deadline_scope(timeout_s):
+                await app(scope, receive, send)
+        finally:
+            traceparent_var.reset(trace)
 
     return middleware

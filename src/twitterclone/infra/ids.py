@@ -6,6 +6,8 @@ import os
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 #: 2020-01-01T00:00:00Z in milliseconds: the ids' epoch.
 EPOCH_MS = 1_577_836_800_000
@@ -81,3 +83,30 @@ def min_id_at(moment: datetime) -> int:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+_claimed: list[Any] = []  # open lock files: a claim lasts as long as the process
+
+
+def claim_worker_id(directory: Path) -> int:
+    """Claim a worker id no other live process on this machine holds (a lock file per id).
+
+    Processes that share a data directory (the monolith's workers, every process `up`
+    starts) get distinct ids without coordination; a dead process's lock goes with it.
+    Across machines, set TWITTERCLONE_WORKER_ID explicitly.
+    """
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    start = os.getpid() & MAX_WORKER
+    for offset in range(MAX_WORKER + 1):
+        candidate = (start + offset) & MAX_WORKER
+        f = open(directory / f"{candidate}.lock", "a")  # noqa: SIM115 - held open on purpose
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            continue
+        _claimed.append(f)
+        return candidate
+    raise RuntimeError(f"all {MAX_WORKER + 1} worker ids are taken in {directory}")

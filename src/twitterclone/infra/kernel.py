@@ -11,7 +11,7 @@ from dishka import Provider
 from redis.asyncio import Redis
 
 from twitterclone.infra.events import Subscription
-from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.ids import IdGenerator, claim_worker_id
 from twitterclone.infra.store import ModuleStore
 from twitterclone.settings import Settings
 
@@ -56,7 +56,10 @@ class Kernel:
         module_options: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.settings = settings
-        self.ids = IdGenerator(settings.worker_id)
+        worker_id = settings.worker_id
+        if worker_id is None:
+            worker_id = claim_worker_id(settings.data_path / "worker-ids")
+        self.ids = IdGenerator(worker_id)
         self._store_urls = store_urls
         self._stores: dict[str, ModuleStore] = {}
         self._redis_url = redis_url

@@ -1,5 +1,8 @@
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +64,21 @@ def test_sequence_overflow_waits_for_next_millisecond(monkeypatch: pytest.Monkey
     values = [gen.next_int() for _ in range(4097)]
     assert len(set(values)) == 4097
     assert id_time(values[-1]) > id_time(values[0])
+
+
+def test_claimed_worker_ids_are_distinct_across_processes(tmp_path: Path) -> None:
+    script = (
+        "import sys, time; from pathlib import Path; from twitterclone.infra.ids import claim_worker_id;"
+        "print(claim_worker_id(Path(sys.argv[1])), flush=True); time.sleep(2)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    try:
+        ids = {int(p.stdout.readline()) for p in procs if p.stdout}
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert len(ids) == 4

@@ -1,0 +1,100 @@
+"""The app of a service process: one module's port over HTTP, for other processes only.
+
+It serves ``POST /_port/<module>/<method>`` (the generic port server) behind service
+tokens, plus ``/livez``, ``/readyz`` and ``/metrics``; it registers itself in the registry
+once started and deregisters on a graceful stop. It has no public API: that is the gateway's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from twitterclone.composition import MODULES, Runtime, build_runtime
+from twitterclone.gateway.middleware import request_id_middleware
+from twitterclone.gateway.problems import EXCEPTION_HANDLERS
+from twitterclone.gateway.routes.health import HealthController
+from twitterclone.identity import InvalidServiceToken
+from twitterclone.logs import configure_logging
+from twitterclone.manifest import Manifest, load_manifest
+from twitterclone.remote.deadline import deadline_middleware
+from twitterclone.remote.portspec import port_spec
+from twitterclone.remote.server import PortServer, port_router
+from twitterclone.remote.tracing import traceparent_middleware
+from twitterclone.settings import Settings
+
+log = logging.getLogger("twitterclone.service")
+
+
+def create_service_app(
+    settings: Settings | None = None,
+    manifest: Manifest | None = None,
+    role: str | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+) -> Litestar:
+    """Build the app of one service process (``role`` is a module name)."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    manifest = manifest or load_manifest(settings.manifest)
+    role = role or os.environ["TWITTERCLONE_SERVICE"]
+    host = host or os.environ.get("TWITTERCLONE_SERVICE_HOST", manifest.module(role).host)
+    port = port or int(os.environ["TWITTERCLONE_SERVICE_PORT"])
+    runtime = build_runtime(manifest, settings, role)
+    server = PortServer()
+
+    async def require_service_token(
+        connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    ) -> None:
+        identity = runtime.identity
+        if identity is None:  # a deployment with no remote module never serves ports
+            raise InvalidServiceToken("this deployment does not accept internal calls")
+        header = connection.headers.get("authorization", "")
+        scheme, _sep, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise InvalidServiceToken("internal calls need a service token")
+        identity.verify(token.strip(), connection.path_params["module"])
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await runtime.start()
+        for name in runtime.local_modules:
+            port_type: Any = MODULES[name].port
+            server.add(port_spec(name, port_type), await runtime.get(port_type))
+        app.state.runtime = runtime
+        app.state.dishka_container = runtime.container
+        await runtime.register(host, port)
+        log.info("service ready", extra={"service": role, "address": f"{host}:{port}"})
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    prometheus = PrometheusConfig(app_name=f"twitterclone-{role}", prefix="twitterclone", group_path=True)
+    app = Litestar(
+        route_handlers=[port_router(server, require_service_token), HealthController, PrometheusController],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[prometheus.middleware],
+        openapi_config=None,
+        request_max_body_size=64 * 1024 * 1024,  # media uploads travel as port arguments
+        debug=False,
+    )
+    inner: Any = deadline_middleware(app.asgi_handler)  # type: ignore[arg-type]
+    traced: Any = traceparent_middleware(inner)
+    app.asgi_handler = request_id_middleware(traced)
+    return app
+
+
+def runtime_of(app: Litestar) -> Runtime:
+    runtime: Runtime = app.state.runtime
+    return runtime
