@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 import click
 
-from twitterclone.manifest import ManifestError, load_manifest
+from twitterclone.manifest import Manifest, ManifestError, load_manifest
 from twitterclone.settings import Settings, SettingsError
 
 
@@ -25,70 +26,219 @@ def main() -> None:
     """twitterclone: a Twitter-like backend, one codebase in any topology."""
 
 
-@main.command()
-@click.option("--manifest", "-m", help="Deployment manifest (default: $TWITTERCLONE_MANIFEST or monolith).")
-def migrate(manifest: str | None) -> None:
-    """Apply every local module's migrations (one Alembic lineage per module)."""
-    from twitterclone.composition import MODULES, store_locations
-    from twitterclone.infra.store import ModuleStore
-    from twitterclone.migrate import migrate as migrate_store
+MANIFEST_HELP = "Deployment manifest (default: $TWITTERCLONE_MANIFEST, else deployments/monolith.toml)."
 
+
+def _load(manifest: str | None) -> tuple[Settings, Manifest]:
     settings = _settings(manifest)
     try:
-        m = load_manifest(settings.manifest)
+        return settings, load_manifest(settings.manifest)
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from exc
-    locations = store_locations(m, settings)
 
-    async def run() -> None:
-        for name in m.local_modules:
-            if name not in MODULES:
-                continue
-            url, schema = locations[name]
-            store = ModuleStore(name, url, schema=schema)
-            try:
-                result = await migrate_store(store)
-            finally:
-                await store.dispose()
+
+@main.command()
+@click.option("--manifest", "-m", help=MANIFEST_HELP)
+@click.option("--service", "-s", help="Only this module's schema (default: every module of the deployment).")
+def migrate(manifest: str | None, service: str | None) -> None:
+    """Apply the migrations of every module (one Alembic lineage and version table per module)."""
+    from twitterclone.migrate import migrate_deployment
+
+    settings, m = _load(manifest)
+    modules = [service] if service else None
+    click.echo(f"migrating {m.name} (data in {settings.data_path.resolve()})")
+    try:
+        for result in asyncio.run(migrate_deployment(m, settings, modules)):
             state = (
                 "up to date"
                 if result.before == result.after
                 else f"{result.before or 'empty'} -> {result.after}"
             )
-            click.echo(f"  {name:<14} {state}")
+            click.echo(f"  {result.module:<14} {state}")
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"migration failed: {exc}") from exc
 
-    click.echo(f"migrating ({m.name}, data in {settings.data_path.resolve()})")
-    asyncio.run(run())
+
+def _serve(
+    target: str, host: str, port: int, workers: int, m: Manifest, settings: Settings, service: str
+) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    os.environ["TWITTERCLONE_MANIFEST"] = settings.manifest
+    os.environ["TWITTERCLONE_SERVICE"] = service
+    os.environ["TWITTERCLONE_SERVICE_HOST"] = host
+    os.environ["TWITTERCLONE_SERVICE_PORT"] = str(port)
+    tls: dict[str, object] = {}
+    if m.security.mtls and service != "gateway":
+        certs = Path(m.security.certs_dir)
+        certs = certs if certs.is_absolute() else settings.data_path / certs
+        tls = {
+            "ssl_cert": certs / f"{service}.pem",
+            "ssl_key": certs / f"{service}-key.pem",
+            "ssl_ca": certs / "ca.pem",
+            "ssl_client_verify": True,
+        }
+        missing = [str(p) for p in tls.values() if isinstance(p, Path) and not p.exists()]
+        if missing:
+            raise click.ClickException(
+                f"mtls is on but {missing[0]} is missing; run `twitterclone dev-certs`"
+            )
+    Granian(
+        target,
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        log_access=False,
+        **tls,  # type: ignore[arg-type]
+    ).serve()
 
 
 @main.command()
-@click.option("--manifest", "-m", help="Deployment manifest (default: $TWITTERCLONE_MANIFEST or monolith).")
+@click.option("--manifest", "-m", help=MANIFEST_HELP)
 @click.option("--host", help="Listen address (default: the manifest's gateway.host).")
 @click.option("--port", type=int, help="Listen port (default: the manifest's gateway.port).")
 @click.option("--workers", type=int, help="Worker processes (default: the manifest's gateway.workers).")
 def run(manifest: str | None, host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve the gateway (and every local module) with granian."""
-    from granian import Granian
-    from granian.constants import Interfaces
+    """Serve the gateway with every local module in its process (the monolith) on granian."""
+    settings, m = _load(manifest)
+    if m.remote_modules:
+        raise click.ClickException(
+            f"{settings.manifest} places {', '.join(m.remote_modules)} in other processes; "
+            "use `twitterclone up` (all of them) or `twitterclone serve --service …` (one)"
+        )
+    host = host or m.gateway.host
+    port = port or m.gateway.port
+    click.echo(f"serving {m.name} on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
+    _serve(
+        "twitterclone.gateway.app:create_app",
+        host,
+        port,
+        workers or m.gateway.workers,
+        m,
+        settings,
+        "gateway",
+    )
+
+
+@main.command()
+@click.option("--manifest", "-m", help=MANIFEST_HELP)
+@click.option("--service", "-s", required=True, help="gateway, or a module name (users, tweets, …).")
+@click.option("--host", help="Listen address (default: from the manifest).")
+@click.option("--port", type=int, help="Listen port (default: from the manifest; replica 0).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+def serve(manifest: str | None, service: str, host: str | None, port: int | None, workers: int) -> None:
+    """Run one service of a deployment (for a process manager or an orchestrator)."""
+    from twitterclone.manifest import MODULE_NAMES
+
+    settings, m = _load(manifest)
+    if service == "gateway":
+        target = "twitterclone.gateway.app:create_app"
+        host = host or m.gateway.host
+        port = port or m.gateway.port
+    elif service in MODULE_NAMES:
+        cfg = m.module(service)
+        if cfg.placement != "remote":
+            raise click.ClickException(f"{service} is placed in the gateway's process by {settings.manifest}")
+        target = "twitterclone.service_app:create_service_app"
+        host = host or cfg.host
+        port = port or cfg.port
+        if port is None:
+            raise click.ClickException(f"no port: give --port or set modules.{service}.port in the manifest")
+    else:
+        raise click.ClickException(
+            f"unknown service {service!r}; allowed: gateway, {', '.join(MODULE_NAMES)}"
+        )
+    _serve(target, host, port, workers, m, settings, service)
+
+
+@main.command()
+@click.option("--manifest", "-m", help=MANIFEST_HELP)
+@click.option(
+    "--logs", "log_dir", default=None, help="Where each process writes its log (default: <data>/logs)."
+)
+@click.option("--no-migrate", is_flag=True, help="Skip applying migrations first.")
+def up(manifest: str | None, log_dir: str | None, no_migrate: bool) -> None:
+    """Start every process of a manifest locally, show them live, stop them all on Ctrl-C."""
+    from rich.console import Console
+
+    from twitterclone.composition import service_key_path
+    from twitterclone.identity import load_or_create_key
+    from twitterclone.launcher import Launcher
+    from twitterclone.migrate import migrate_deployment
+
+    settings, m = _load(manifest)
+    if not no_migrate:
+        click.echo(f"migrating {m.name}…")
+        for result in asyncio.run(migrate_deployment(m, settings, None)):
+            click.echo(f"  {result.module:<14} {result.after}")
+    if m.remote_modules:
+        load_or_create_key(service_key_path(settings))  # made once, before the processes race for it
+    console = Console()
+    launcher = Launcher(
+        settings.manifest, m, Path(log_dir) if log_dir else settings.data_path / "logs", console
+    )
+    sys.exit(launcher.run(live=console.is_terminal))
+
+
+@main.command("dev-certs")
+@click.option("--manifest", "-m", help=MANIFEST_HELP)
+@click.option("--days", default=30, show_default=True, help="Validity of the certificates.")
+def dev_certs(manifest: str | None, days: int) -> None:
+    """Make a local development CA and a certificate per service (for mtls = true)."""
+    from twitterclone.devcerts import make_dev_certs
+
+    settings, m = _load(manifest)
+    certs = Path(m.security.certs_dir)
+    certs = certs if certs.is_absolute() else settings.data_path / certs
+    for path in make_dev_certs(certs, days=days):
+        click.echo(f"  wrote {path}")
+
+
+# `twitterclone bench`: the command module imports only click; the load tool loads when it runs.
+from twitterclone.bench.command import bench  # noqa: E402
+
+main.add_command(bench)
+
+
+@main.group()
+def admin() -> None:
+    """Moderation: administrators of the deployment."""
+
+
+@admin.command("grant")
+@click.argument("handle")
+@click.option("--manifest", "-m", help="Deployment manifest (default: $TWITTERCLONE_MANIFEST or monolith).")
+def admin_grant(handle: str, manifest: str | None) -> None:
+    """Make the account HANDLE an administrator (the users module must run in this process's manifest)."""
+    from boundaries._kernel.errors import DomainError
+    from boundaries.users.port import UsersPort
+    from twitterclone.composition import build_runtime
 
     settings = _settings(manifest)
     try:
         m = load_manifest(settings.manifest)
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from exc
-    os.environ["TWITTERCLONE_MANIFEST"] = settings.manifest
-    host = host or m.gateway.host
-    port = port or m.gateway.port
-    click.echo(f"serving {m.name} on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
-    Granian(
-        "twitterclone.gateway.app:create_app",
-        factory=True,
-        address=host,
-        port=port,
-        interface=Interfaces.ASGI,
-        workers=workers or m.gateway.workers,
-        log_access=False,
-    ).serve()
+    if "users" not in m.local_modules:
+        raise click.ClickException(f"the users module is not local in manifest {m.name!r}")
+
+    async def grant() -> str:
+        runtime = build_runtime(m, settings)
+        try:
+            users: UsersPort = await runtime.get(UsersPort)
+            status = await users.grant_admin(handle)
+        finally:
+            await runtime.stop()
+        return status.user_id
+
+    try:
+        user_id = asyncio.run(grant())
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(f"@{handle.lstrip('@')} (id {user_id}) is now an administrator")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -53,4 +53,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     root.propagate = False
+    # Readiness probes ask alembic for the schema version every second; keep that quiet.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     root._configured = True  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from twitterclone.infra.store import ModuleStore
+from twitterclone.manifest import MODULE_NAMES, Manifest
+from twitterclone.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -44,6 +49,7 @@ def _config(store: ModuleStore) -> Config:
     return cfg
 
 
+@cache
 def head_revision(module: str) -> str | None:
     """The newest revision of a module's lineage."""
     cfg = Config()
@@ -97,6 +103,9 @@ def run_migrations_in_env(target_metadata: Any = None, before: Callable[[], None
     module = cfg.attributes["module"]
     schema = cfg.attributes.get("schema")
     if schema:
+        # Unqualified names (including raw DDL such as ALTER TABLE) resolve into the module's
+        # schema for this transaction only; the translate map covers Core constructs too.
+        conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
         conn = conn.execution_options(schema_translate_map={None: schema})
     context.configure(
         connection=conn,
@@ -107,3 +116,47 @@ def run_migrations_in_env(target_metadata: Any = None, before: Callable[[], None
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+async def ensure_database(url: str) -> bool:
+    """Create the PostgreSQL database an URL names when it does not exist; True if created."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql") or not parsed.database:
+        return False
+    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            exists = await conn.scalar(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+            )
+            if exists:
+                return False
+            quoted = parsed.database.replace('"', '""')
+            await conn.execute(sa.text(f'CREATE DATABASE "{quoted}"'))
+            return True
+    finally:
+        await admin.dispose()
+
+
+async def migrate_deployment(
+    manifest: Manifest, settings: Settings, modules: list[str] | None = None
+) -> list[MigrationResult]:
+    """Migrate every module of a deployment (or the ones named), creating databases as needed."""
+    from twitterclone.composition import store_locations
+
+    names = modules or list(MODULE_NAMES)
+    unknown = [n for n in names if n not in MODULE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown module {unknown[0]!r}; allowed: {', '.join(MODULE_NAMES)}")
+    locations = store_locations(manifest, settings)
+    results: list[MigrationResult] = []
+    for url in sorted({locations[n][0] for n in names}):
+        await ensure_database(url)
+    for name in names:
+        url, schema = locations[name]
+        store = ModuleStore(name, url, schema=schema)
+        try:
+            results.append(await migrate(store))
+        finally:
+            await store.dispose()
+    return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,12 +21,15 @@ from litestar.static_files import create_static_files_router
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
-from twitterclone.gateway.middleware import request_id_middleware
+from twitterclone.gateway.middleware import edge_middleware, request_id_middleware
 from twitterclone.gateway.problems import EXCEPTION_HANDLERS
+from twitterclone.gateway.ratelimit import RatePolicy, build_limiter, rate_limit_middleware
+from twitterclone.gateway.routes.admin import AdminController
 from twitterclone.gateway.routes.analytics import AnalyticsController
 from twitterclone.gateway.routes.health import HealthController
 from twitterclone.gateway.routes.media import MediaController
 from twitterclone.gateway.routes.notifications import NotificationsController
+from twitterclone.gateway.routes.oauth import OAuthClientsController, OAuthController
 from twitterclone.gateway.routes.timeline import TimelineController
 from twitterclone.gateway.routes.tweets import TweetsController
 from twitterclone.gateway.routes.users import AuthController, JwksController, UsersController
@@ -44,10 +48,12 @@ API_CONTROLLERS: list[type] = [
     NotificationsController,
     TimelineController,
     AnalyticsController,
+    OAuthClientsController,
+    AdminController,
 ]
 
 #: Route groups outside /api (e.g. /.well-known/jwks.json).
-PUBLIC_CONTROLLERS: list[type] = [JwksController]
+PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController]
 
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 
@@ -68,7 +74,16 @@ def create_app(
         await runtime.start()
         app.state.dishka_container = runtime.container
         app.state.runtime = runtime
-        app.state.token_verifier = TokenVerifier(lambda: runtime.get(UsersPort))
+        app.state.token_verifier = TokenVerifier(
+            lambda: runtime.get(UsersPort),
+            jwks_max_age_s=settings.jwks_max_age_s,
+            status_cache_s=settings.access_status_cache_s,
+        )
+        if runtime.is_split and "TWITTERCLONE_SERVICE_PORT" in os.environ:  # started by `serve`/`up`
+            await runtime.register(
+                os.environ.get("TWITTERCLONE_SERVICE_HOST", manifest.gateway.host),
+                int(os.environ["TWITTERCLONE_SERVICE_PORT"]),
+            )
         log.info("gateway ready", extra={"manifest": manifest.name, "modules": runtime.local_modules})
         try:
             yield
@@ -110,6 +125,14 @@ def create_app(
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         debug=False,
     )
+    if settings.rate_limit_enabled:  # inside the request id, so that a 429 carries one
+        app.asgi_handler = rate_limit_middleware(
+            app.asgi_handler,
+            limiter=build_limiter(settings, runtime.kernel),
+            policy=RatePolicy(settings),
+            verifier=lambda: getattr(app.state, "token_verifier", None),
+            max_body_bytes=settings.max_body_bytes,
+        )
     # Outermost, so that even unrouted requests (404, 405) carry a request id.
-    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    app.asgi_handler = request_id_middleware(edge_middleware(app.asgi_handler, settings.request_timeout_s))
     return app
