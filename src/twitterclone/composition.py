@@ -25,7 +25,7 @@ from twitterclone.identity import KEY_FILE, ServiceIdentity, load_or_create_key
 from twitterclone.infra.events import LocalBus, OutboxRelay, Publisher, Subscription
 from twitterclone.infra.kernel import Kernel, ModuleSpec
 from twitterclone.infra.store import sqlite_url
-from twitterclone.manifest import Manifest
+from twitterclone.manifest import MODULE_NAMES, Manifest
 from twitterclone.registry import (
     InProcessRegistry,
     Instance,
@@ -55,7 +55,7 @@ MODULES: dict[str, ModuleSpec] = {spec.name: spec for spec in _SPECS}
 def store_locations(manifest: Manifest, settings: Settings) -> dict[str, tuple[str, str | None]]:
     """Database URL and schema of every module, from the manifest."""
     locations: dict[str, tuple[str, str | None]] = {}
-    for name in MODULES:
+    for name in MODULE_NAMES:
         db = manifest.database_for(name)
         if db.kind == "sqlite":
             locations[name] = (sqlite_url(settings.data_path, name), None)
@@ -94,7 +94,9 @@ class Runtime:
     bus: LocalBus | None = None
     relays: list[OutboxRelay] = field(default_factory=list)
     stream_consumer: Any = None  # a StreamConsumer when events travel through Redis Streams
-    registration: Registration | None = None
+    registrations: list[Registration] = field(default_factory=list)
+    #: This process's name among consumers (stable across restarts of the same replica).
+    instance_name: str | None = None
     _jobs: list[asyncio.Future[None]] = field(default_factory=list)
 
     @property
@@ -122,7 +124,7 @@ class Runtime:
         elif subscriptions:
             from twitterclone.infra.streams import StreamConsumer  # only split deployments need it
 
-            instance = f"{self.role}-{socket.gethostname()}-{os.getpid()}"
+            instance = self.instance_name or f"{self.role}-{socket.gethostname()}-{os.getpid()}"
             self.stream_consumer = StreamConsumer(
                 self.kernel.redis, self.kernel.key_prefix, subscriptions, instance=instance
             )
@@ -133,21 +135,30 @@ class Runtime:
             self.relays.append(relay)
 
     async def register(self, host: str, port: int) -> None:
-        """Announce this process in the registry (once it is ready to serve)."""
-        instance = Instance(
-            service=self.role,
-            instance_id=f"{socket.gethostname()}-{os.getpid()}-{port}",
-            address=f"{host}:{port}",
-            scheme="https" if self.manifest.security.mtls else "http",
-            started_at=time.time(),
-            meta={"pid": str(os.getpid()), "modules": ",".join(self.local_modules)},
-        )
-        self.registration = Registration(self.registry, instance, self.manifest.registry.heartbeat_s)
-        await self.registration.start()
+        """Announce this process in the registry (once it is ready to serve).
+
+        A service process registers as its module. A gateway of a split deployment also
+        registers as each module it hosts, so services can call those modules' ports.
+        """
+        services = [self.role]
+        if self.role == GATEWAY:
+            services += self.local_modules
+        for service in services:
+            instance = Instance(
+                service=service,
+                instance_id=f"{socket.gethostname()}-{os.getpid()}-{port}",
+                address=f"{host}:{port}",
+                scheme="https" if self.manifest.security.mtls else "http",
+                started_at=time.time(),
+                meta={"pid": str(os.getpid()), "process": self.role},
+            )
+            registration = Registration(self.registry, instance, self.manifest.registry.heartbeat_s)
+            await registration.start()
+            self.registrations.append(registration)
 
     async def stop(self) -> None:
-        if self.registration is not None:
-            await self.registration.stop()  # leave routing before draining
+        for registration in self.registrations:
+            await registration.stop()  # leave routing before draining
         if self.stream_consumer is not None:
             await self.stream_consumer.stop()
         for relay in self.relays:

@@ -88,8 +88,16 @@ def serve_command(manifest_path: str, spec: ProcessSpec) -> list[str]:
 class Launcher:
     """Starts, watches and stops the processes of one manifest."""
 
-    def __init__(self, manifest_path: str, manifest: Manifest, log_dir: Path, console: Console) -> None:
+    def __init__(
+        self,
+        manifest_path: str,
+        manifest: Manifest,
+        log_dir: Path,
+        console: Console,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.manifest_path = manifest_path
+        self._env = env or {}
         self.manifest = manifest
         self.log_dir = log_dir
         self.console = console
@@ -104,7 +112,7 @@ class Launcher:
     def _spawn(self, proc: Process) -> None:
         proc.log_path = self.log_dir / f"{proc.spec.name}.log"
         log_file = open(proc.log_path, "ab")  # noqa: SIM115 - handed to the child
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self._env)
         proc.popen = subprocess.Popen(  # noqa: S603 - our own command line
             serve_command(self.manifest_path, proc.spec),
             stdout=log_file,
@@ -115,6 +123,24 @@ class Launcher:
         log_file.close()
         proc.started_at = time.time()
         proc.health = "starting"
+
+    def kill(self, proc: Process) -> None:
+        """SIGKILL one process (no graceful stop: it does not deregister)."""
+        if proc.popen is not None and proc.popen.poll() is None:
+            proc.popen.kill()
+            proc.popen.wait()
+
+    def restart(self, proc: Process) -> None:
+        """Start a process again (after it died or was killed)."""
+        if proc.popen is not None and proc.popen.poll() is None:
+            raise RuntimeError(f"{proc.spec.name} is still running")
+        self._spawn(proc)
+
+    def find(self, service: str, replica: int = 0) -> Process:
+        for proc in self.processes:
+            if proc.spec.service == service and proc.spec.replica == replica:
+                return proc
+        raise KeyError(f"{service}-{replica}")
 
     def poll(self) -> None:
         """Refresh each process's health from its exit status and /readyz."""

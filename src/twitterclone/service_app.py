@@ -14,20 +14,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
-from litestar.connection import ASGIConnection
-from litestar.handlers import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from twitterclone.composition import MODULES, Runtime, build_runtime
+from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.middleware import request_id_middleware
 from twitterclone.gateway.problems import EXCEPTION_HANDLERS
 from twitterclone.gateway.routes.health import HealthController
-from twitterclone.identity import InvalidServiceToken
+from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
 from twitterclone.manifest import Manifest, load_manifest
 from twitterclone.remote.deadline import deadline_middleware
-from twitterclone.remote.portspec import port_spec
-from twitterclone.remote.server import PortServer, port_router
 from twitterclone.remote.tracing import traceparent_middleware
 from twitterclone.settings import Settings
 
@@ -50,26 +46,14 @@ def create_service_app(
     host = host or os.environ.get("TWITTERCLONE_SERVICE_HOST", manifest.module(role).host)
     port = port or int(os.environ["TWITTERCLONE_SERVICE_PORT"])
     runtime = build_runtime(manifest, settings, role)
-    server = PortServer()
-
-    async def require_service_token(
-        connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-    ) -> None:
-        identity = runtime.identity
-        if identity is None:  # a deployment with no remote module never serves ports
-            raise InvalidServiceToken("this deployment does not accept internal calls")
-        header = connection.headers.get("authorization", "")
-        scheme, _sep, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise InvalidServiceToken("internal calls need a service token")
-        identity.verify(token.strip(), connection.path_params["module"])
+    # Named by address, so a restarted replica takes back the stream entries it had claimed.
+    runtime.instance_name = f"{role}@{host}:{port}"
+    server, router = port_routes(runtime)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await runtime.start()
-        for name in runtime.local_modules:
-            port_type: Any = MODULES[name].port
-            server.add(port_spec(name, port_type), await runtime.get(port_type))
+        await serve_local_ports(server, runtime)
         app.state.runtime = runtime
         app.state.dishka_container = runtime.container
         await runtime.register(host, port)
@@ -81,7 +65,7 @@ def create_service_app(
 
     prometheus = PrometheusConfig(app_name=f"twitterclone-{role}", prefix="twitterclone", group_path=True)
     app = Litestar(
-        route_handlers=[port_router(server, require_service_token), HealthController, PrometheusController],
+        route_handlers=[router, HealthController, PrometheusController],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[prometheus.middleware],

@@ -33,6 +33,7 @@ from twitterclone.gateway.routes.oauth import OAuthClientsController, OAuthContr
 from twitterclone.gateway.routes.timeline import TimelineController
 from twitterclone.gateway.routes.tweets import TweetsController
 from twitterclone.gateway.routes.users import AuthController, JwksController, UsersController
+from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
 from twitterclone.manifest import Manifest, load_manifest
 from twitterclone.settings import Settings
@@ -72,6 +73,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await runtime.start()
+        await serve_local_ports(port_server, runtime)
         app.state.dishka_container = runtime.container
         app.state.runtime = runtime
         app.state.token_verifier = TokenVerifier(
@@ -90,6 +92,9 @@ def create_app(
         finally:
             await runtime.stop()
 
+    # In a split deployment the modules hosted here are called by other services too.
+    port_server, port_router = port_routes(runtime)
+    internal = [port_router] if runtime.is_split else []
     api = Router(path="/api", route_handlers=API_CONTROLLERS, dependencies=dict(AUTH_DEPENDENCIES))
     assets = create_static_files_router(
         path="/schema/assets", directories=[SWAGGER_ASSETS], include_in_schema=False, name="swagger-assets"
@@ -104,7 +109,7 @@ def create_app(
     cors = settings.cors_origin_list
     prometheus = PrometheusConfig(app_name="twitterclone", prefix="twitterclone", group_path=True)
     app = Litestar(
-        route_handlers=[api, HealthController, *PUBLIC_CONTROLLERS, assets, PrometheusController],
+        route_handlers=[api, HealthController, *PUBLIC_CONTROLLERS, assets, PrometheusController, *internal],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[prometheus.middleware],

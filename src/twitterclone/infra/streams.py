@@ -1,0 +1,467 @@
+"""Events across processes: Redis Streams with one consumer group per consumer.
+
+The outbox relay hands each event to ``StreamPublisher``, which appends it to the stream of
+its type (``<prefix>events:<EventType>``); the outbox row is marked published only once Redis
+has it. ``StreamConsumer`` reads those streams in consumer groups named after the consumers
+(``"timeline.fan_out"``): every group sees every event of its types, and the processes of one
+service share a group, so each event is handled by one of them.
+
+Delivery is at-least-once. An entry is acknowledged only after its handler returns; a failed
+or abandoned entry stays pending and is claimed again once idle (``XAUTOCLAIM``); an entry
+that failed ``max_deliveries`` times goes to ``<prefix>deadletter:<group>`` for an operator.
+Handlers are idempotent (the inbox), so a redelivery changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from boundaries._kernel.events import Event
+from twitterclone.infra.events import Subscription, decode_event
+
+log = logging.getLogger("twitterclone.streams")
+
+#: The one pseudo-consumer the relay sees: the stream itself.
+STREAM_CONSUMER = "stream"
+
+_encoder = msgspec.json.Encoder()
+_T = TypeVar("_T")
+_Entry = tuple[bytes | str, dict[Any, Any]]
+
+
+def stream_key(prefix: str, event_type: str) -> str:
+    """The stream that holds every event of ``event_type``."""
+    return f"{prefix}events:{event_type}"
+
+
+def deadletter_key(prefix: str, group: str) -> str:
+    """Where a group's entries go after ``max_deliveries`` failed attempts."""
+    return f"{prefix}deadletter:{group}"
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _field(fields: dict[Any, Any], name: str) -> bytes | None:
+    value = fields.get(name.encode(), fields.get(name))
+    if value is None:
+        return None
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+def _parse_id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class StreamPublisher:
+    """A ``Publisher`` for the outbox relay: appends each event to the stream of its type.
+
+    ``maxlen_approx`` caps each stream's length on every append. It is a safety valve against
+    unbounded growth and may drop entries a group has not read yet; leave it ``None`` and rely
+    on ``trim_streams`` (which never does) unless memory matters more than delivery.
+    """
+
+    def __init__(self, redis: Redis, prefix: str, *, maxlen_approx: int | None = None) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.maxlen_approx = maxlen_approx
+
+    def consumers_of(self, event_type: str) -> list[str]:
+        """Every event goes to its stream; consumer groups fan it out from there."""
+        return [STREAM_CONSUMER]
+
+    async def publish(self, event: Event, consumers: list[str]) -> list[str]:
+        """Append ``event`` to its stream; ``["stream"]`` if Redis did not take it (retry later)."""
+        if not consumers:
+            return []
+        event_type = type(event).__name__
+        fields: dict[Any, Any] = {"id": event.event_id, "type": event_type, "payload": _encoder.encode(event)}
+        try:
+            await self.redis.xadd(
+                stream_key(self.prefix, event_type),
+                fields,
+                maxlen=self.maxlen_approx,
+                approximate=True,
+            )
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "could not append event to its stream; the outbox keeps it",
+                extra={"event_id": event.event_id, "event_type": event_type, "error": repr(exc)},
+            )
+            return [STREAM_CONSUMER]
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    name: str
+    #: stream key -> the subscription that handles its entries
+    streams: dict[str, Subscription]
+
+
+class StreamConsumer:
+    """Runs the handlers of ``subscriptions`` on the streams of their event types.
+
+    Each subscription's ``consumer`` name is a consumer group; ``instance`` names this process
+    inside every group (unique per process, e.g. ``"<service>-<host>-<pid>"``), so that on
+    restart it finds the entries it had taken but not acknowledged. Groups run concurrently:
+    a slow group does not hold up another.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        subscriptions: list[Subscription],
+        *,
+        instance: str,
+        block_ms: int = 1000,
+        batch: int = 100,
+        min_idle_ms: int = 30_000,
+        max_deliveries: int = 10,
+        claim_interval_s: float = 5.0,
+        trim_interval_s: float | None = 60.0,
+        stop_timeout_s: float = 10.0,
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.instance = instance
+        self.block_ms = block_ms
+        self.batch = batch
+        self.min_idle_ms = min_idle_ms
+        self.max_deliveries = max_deliveries
+        self.claim_interval_s = claim_interval_s
+        self.trim_interval_s = trim_interval_s
+        self.stop_timeout_s = stop_timeout_s
+        groups: dict[str, dict[str, Subscription]] = {}
+        for sub in subscriptions:
+            key = stream_key(prefix, sub.event_type.__name__)
+            streams = groups.setdefault(sub.consumer, {})
+            if key in streams:
+                raise ValueError(f"{sub.consumer} subscribes twice to {sub.event_type.__name__}")
+            streams[key] = sub
+        self._groups = [_Group(name, streams) for name, streams in groups.items()]
+        self._event_types = sorted({s.event_type.__name__ for s in subscriptions})
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        #: last handler error per (group, stream, entry id), for the dead-letter record
+        self._errors: dict[tuple[str, str, str], str] = {}
+
+    @property
+    def groups(self) -> list[str]:
+        """The consumer groups this consumer reads in."""
+        return [g.name for g in self._groups]
+
+    async def start(self) -> None:
+        """Create the groups (if Redis answers) and start one reading task per group."""
+        if self._tasks:
+            return
+        self._stop.clear()
+        for group in self._groups:
+            try:
+                await self._ensure_group(group)
+            except (RedisError, OSError):
+                # The group's loop keeps trying; a consumer must not stop its process from starting.
+                log.warning("could not create consumer group yet", extra={"consumer": group.name})
+        self._tasks = [
+            asyncio.create_task(self._run_group(group), name=f"stream-consumer-{group.name}")
+            for group in self._groups
+        ]
+        if self.trim_interval_s is not None and self._event_types:
+            self._tasks.append(asyncio.create_task(self._run_trim(self.trim_interval_s), name="stream-trim"))
+
+    async def stop(self) -> None:
+        """Stop reading now; a handler already running finishes (and its entry is acknowledged)."""
+        self._stop.set()
+        tasks, self._tasks = self._tasks, []
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=self.stop_timeout_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- one group ---------------------------------------------------------------------------
+
+    async def _run_group(self, group: _Group) -> None:
+        ready = False
+        recovered = False
+        failures = 0
+        last_claim = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                if not ready:
+                    await self._ensure_group(group)
+                    ready = True
+                if not recovered:
+                    await self._recover_own(group)
+                    recovered = True
+                if time.monotonic() - last_claim >= self.claim_interval_s:
+                    last_claim = time.monotonic()
+                    await self._claim_idle(group)
+                reply = await self._unless_stopped(
+                    self._read(group, dict.fromkeys(group.streams, ">"), block_ms=self._block_ms())
+                )
+                if reply is None:
+                    return
+                for stream, entries in reply:
+                    await self._handle_entries(group, stream, entries)
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception(
+                    "stream consumer pass failed; retrying",
+                    extra={"consumer": group.name, "instance": self.instance},
+                )
+                ready = False  # e.g. NOGROUP after the stream was deleted: create it again
+                await self._sleep_unless_stopped(min(5.0, 0.1 * 2**failures))
+
+    def _block_ms(self) -> int:
+        # Wake up in time for the next claim pass.
+        return max(1, min(self.block_ms, int(self.claim_interval_s * 1000)))
+
+    async def _read(
+        self, group: _Group, cursors: dict[str, str], *, block_ms: int | None = None
+    ) -> list[tuple[str, list[_Entry]]]:
+        streams: dict[Any, Any] = dict(cursors)
+        reply: Any = await self.redis.xreadgroup(
+            group.name, self.instance, streams, count=self.batch, block=block_ms
+        )
+        return [(_text(stream), list(entries or [])) for stream, entries in reply or []]
+
+    async def _ensure_group(self, group: _Group) -> None:
+        for key in group.streams:
+            try:
+                # "0": a group made after events were published still gets them.
+                await self.redis.xgroup_create(key, group.name, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def _recover_own(self, group: _Group) -> None:
+        """Handle the entries this instance took before it stopped (or crashed) without acking."""
+        cursors = dict.fromkeys(group.streams, "0")
+        while cursors and not self._stop.is_set():
+            got = dict(await self._read(group, cursors))
+            for stream in list(cursors):
+                entries = got.get(stream)
+                if not entries:  # this instance has nothing (more) pending here
+                    del cursors[stream]
+                    continue
+                cursors[stream] = _text(entries[-1][0])
+                await self._handle_redelivered(group, stream, entries)
+
+    async def _claim_idle(self, group: _Group) -> None:
+        """Take over entries idle too long: ours that failed, and those of consumers that died."""
+        for stream in group.streams:
+            cursor: str = "0-0"
+            for _ in range(10):  # bounded, so new entries are not starved; the next pass goes on
+                if self._stop.is_set():
+                    return
+                reply: Any = await self.redis.xautoclaim(
+                    stream, group.name, self.instance, self.min_idle_ms, start_id=cursor, count=self.batch
+                )
+                cursor = _text(reply[0])
+                if reply[1]:
+                    await self._handle_redelivered(group, stream, reply[1])
+                if cursor == "0-0":
+                    break
+
+    async def _handle_redelivered(self, group: _Group, stream: str, entries: list[_Entry]) -> None:
+        """Entries delivered before: dead-letter those that failed too often, handle the rest."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entry_id, _ in entries:
+                pipe.xpending_range(stream, group.name, entry_id, entry_id, 1)
+            infos: list[Any] = await pipe.execute()
+        fresh: list[_Entry] = []
+        for (entry_id, fields), info in zip(entries, infos, strict=True):
+            deliveries = int(info[0]["times_delivered"]) if info else 0
+            if fields and deliveries > self.max_deliveries:
+                await self._dead_letter(group, stream, _text(entry_id), fields, deliveries)
+            else:
+                fresh.append((entry_id, fields))
+        await self._handle_entries(group, stream, fresh)
+
+    async def _handle_entries(self, group: _Group, stream: str, entries: list[_Entry]) -> None:
+        sub = group.streams[stream]
+        for raw_id, fields in entries:
+            if self._stop.is_set():
+                return  # left pending: this instance re-reads them on start, or another claims them
+            entry_id = _text(raw_id)
+            if not fields:  # trimmed or deleted while pending: nothing left to handle
+                await self.redis.xack(stream, group.name, entry_id)
+                continue
+            try:
+                payload = _field(fields, "payload")
+                if payload is None:
+                    raise ValueError("stream entry has no payload")
+                event = decode_event(payload)
+                await sub.handler(event)
+            except Exception as exc:
+                self._remember_error(group.name, stream, entry_id, exc)
+                log.exception(
+                    "stream consumer failed; will retry",
+                    extra={
+                        "consumer": group.name,
+                        "instance": self.instance,
+                        "event_id": _text(_field(fields, "id")),
+                        "event_type": sub.event_type.__name__,
+                        "entry_id": entry_id,
+                    },
+                )
+                continue
+            await self.redis.xack(stream, group.name, entry_id)
+            self._errors.pop((group.name, stream, entry_id), None)
+
+    def _remember_error(self, group: str, stream: str, entry_id: str, exc: BaseException) -> None:
+        if len(self._errors) >= 10_000:
+            self._errors.clear()  # only a hint for the dead-letter record; never let it grow unbounded
+        self._errors[(group, stream, entry_id)] = repr(exc)
+
+    async def _dead_letter(
+        self, group: _Group, stream: str, entry_id: str, fields: dict[Any, Any], deliveries: int
+    ) -> None:
+        error = self._errors.pop((group.name, stream, entry_id), "failed in another consumer instance")
+        record: dict[Any, Any] = {
+            "stream": stream,
+            "entry_id": entry_id,
+            "id": _field(fields, "id") or b"",
+            "type": _field(fields, "type") or b"",
+            "payload": _field(fields, "payload") or b"",
+            "deliveries": deliveries,
+            "error": error,
+            "failed_at": time.time(),
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(deadletter_key(self.prefix, group.name), record)
+            pipe.xack(stream, group.name, entry_id)
+            await pipe.execute()
+        log.error(
+            "stream entry failed too often; moved to the dead-letter stream",
+            extra={
+                "consumer": group.name,
+                "instance": self.instance,
+                "event_id": _text(_field(fields, "id")),
+                "entry_id": entry_id,
+                "deliveries": deliveries,
+                "error": error,
+            },
+        )
+
+    # -- trimming ----------------------------------------------------------------------------
+
+    async def _run_trim(self, interval_s: float) -> None:
+        while not self._stop.is_set():
+            await self._sleep_unless_stopped(interval_s)
+            if self._stop.is_set():
+                return
+            try:
+                await trim_streams(self.redis, self.prefix, self._event_types)
+            except Exception:
+                log.exception("trimming streams failed", extra={"instance": self.instance})
+
+    # -- stopping ----------------------------------------------------------------------------
+
+    async def _unless_stopped(self, awaitable: Awaitable[_T]) -> _T | None:
+        """Await ``awaitable`` unless stop() comes first (then cancel it and return None)."""
+        work = asyncio.ensure_future(awaitable)
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not work.done():
+                work.cancel()
+                # Entries the server handed out meanwhile stay pending and are re-read on start.
+                with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+                    await work
+        return work.result() if not work.cancelled() else None
+
+    async def _sleep_unless_stopped(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+
+async def trim_streams(redis: Redis, prefix: str, event_types: Iterable[str]) -> dict[str, int]:
+    """Drop stream entries every group has acknowledged; return how many went, per stream.
+
+    For each stream, the floor is the smallest of every group's last-delivered id and oldest
+    pending id; entries below it were delivered to and acknowledged by every group. A stream
+    with no group yet is left alone: its first consumer starts from the beginning.
+    """
+    trimmed: dict[str, int] = {}
+    for event_type in event_types:
+        key = stream_key(prefix, event_type)
+        try:
+            groups = await redis.xinfo_groups(key)
+        except ResponseError:  # no such stream
+            continue
+        if not groups:
+            continue
+        floor: tuple[int, int] | None = None
+        for info in groups:
+            candidates = [_parse_id(_text(info["last-delivered-id"]))]
+            if int(info["pending"]):
+                summary = await redis.xpending(key, info["name"])
+                if summary["min"] is not None:
+                    candidates.append(_parse_id(_text(summary["min"])))
+            low = min(candidates)
+            floor = low if floor is None else min(floor, low)
+        if floor is None or floor == (0, 0):
+            continue
+        removed = await redis.xtrim(key, minid=f"{floor[0]}-{floor[1]}", approximate=False)
+        trimmed[event_type] = int(removed)
+    return trimmed
+
+
+@dataclass(frozen=True, slots=True)
+class GroupBacklog:
+    """How far one consumer group is behind, over every stream it reads."""
+
+    group: str
+    #: entries not yet delivered to the group; None when Redis cannot tell (entries deleted mid-range)
+    lag: int | None
+    #: entries delivered but not yet acknowledged
+    pending: int
+    event_types: tuple[str, ...]
+
+
+async def stream_backlog(redis: Redis, prefix: str) -> dict[str, GroupBacklog]:
+    """Lag and pending count of every consumer group on this prefix's event streams."""
+    head = stream_key(prefix, "")
+    totals: dict[str, GroupBacklog] = {}
+    async for raw_key in redis.scan_iter(match=f"{_escape_glob(head)}*", _type="stream"):
+        key = _text(raw_key)
+        event_type = key[len(head) :]
+        for info in await redis.xinfo_groups(key):
+            name = _text(info["name"])
+            raw_lag = info.get("lag")
+            lag = None if raw_lag is None else int(raw_lag)
+            before = totals.get(name)
+            if before is not None:
+                lag = None if lag is None or before.lag is None else lag + before.lag
+            totals[name] = GroupBacklog(
+                group=name,
+                lag=lag,
+                pending=int(info["pending"]) + (before.pending if before else 0),
+                event_types=tuple(sorted((*(before.event_types if before else ()), event_type))),
+            )
+    return totals
+
+
+def _escape_glob(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
