@@ -8,6 +8,7 @@ process cleanly on Ctrl-C or SIGTERM: SIGTERM first, SIGKILL after a grace perio
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -125,10 +126,9 @@ class Launcher:
         proc.health = "starting"
 
     def kill(self, proc: Process) -> None:
-        """SIGKILL one process (no graceful stop: it does not deregister)."""
-        if proc.popen is not None and proc.popen.poll() is None:
-            proc.popen.kill()
-            proc.popen.wait()
+        """SIGKILL one process and its granian workers (no graceful stop: nothing deregisters)."""
+        if proc.popen is not None:
+            _kill_group(proc.popen)
 
     def restart(self, proc: Process) -> None:
         """Start a process again (after it died or was killed)."""
@@ -189,8 +189,7 @@ class Launcher:
             try:
                 proc.popen.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
-                proc.popen.kill()
-                proc.popen.wait()
+                _kill_group(proc.popen)
         self._client.close()
 
     def run(self, *, live: bool) -> int:
@@ -225,3 +224,10 @@ class Launcher:
             self.stop()
             self.console.print("all processes stopped")
         return 0
+
+
+def _kill_group(popen: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process's whole group: granian's workers are its children."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(popen.pid, signal.SIGKILL)  # start_new_session made the pid its group id
+    popen.wait()

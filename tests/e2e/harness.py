@@ -65,7 +65,11 @@ class Deployment:
     def restart_all(self) -> None:
         self.launcher.stop()
         self.launcher = Launcher(
-            self.launcher.manifest_path, self.manifest, self.data_dir / "logs", Console(quiet=True), _env(self)
+            self.launcher.manifest_path,
+            self.manifest,
+            self.data_dir / "logs",
+            Console(quiet=True),
+            _env(self),
         )
         self.launcher.start()
         self.wait_ready()

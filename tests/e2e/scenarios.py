@@ -74,7 +74,9 @@ def social_loop(client: httpx.Client) -> dict[str, str]:
 
     eventually(lambda: {"follow", "like", "retweet"} <= kinds(), 3.0, "alice's notifications")
     eventually(
-        lambda: any(t["hashtag"] == "topologies" for t in client.get("/api/trends?window=1h").json()["trends"]),
+        lambda: any(
+            t["hashtag"] == "topologies" for t in client.get("/api/trends?window=1h").json()["trends"]
+        ),
         3.0,
         "the hashtag in trends",
     )
