@@ -74,8 +74,8 @@ def create_service_app(
         debug=False,
     )
     inner: Any = deadline_middleware(app.asgi_handler)  # type: ignore[arg-type]
-    traced: Any = traceparent_middleware(inner)
-    app.asgi_handler = request_id_middleware(traced)
+    with_id: Any = request_id_middleware(inner)
+    app.asgi_handler = traceparent_middleware(with_id)  # type: ignore[assignment]
     return app
 
 

@@ -21,6 +21,7 @@ from litestar.static_files import create_static_files_router
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
+from twitterclone.gateway.headers import security_headers_middleware
 from twitterclone.gateway.middleware import edge_middleware, request_id_middleware
 from twitterclone.gateway.problems import EXCEPTION_HANDLERS
 from twitterclone.gateway.ratelimit import RatePolicy, build_limiter, rate_limit_middleware
@@ -138,6 +139,8 @@ def create_app(
             verifier=lambda: getattr(app.state, "token_verifier", None),
             max_body_bytes=settings.max_body_bytes,
         )
-    # Outermost, so that even unrouted requests (404, 405) carry a request id.
-    app.asgi_handler = request_id_middleware(edge_middleware(app.asgi_handler, settings.request_timeout_s))
+    app.asgi_handler = security_headers_middleware(app.asgi_handler)  # on every answer, 429 too
+    # Outermost, so that even unrouted requests (404, 405) carry a request id; the edge sets the
+    # trace first so the request's log line carries it.
+    app.asgi_handler = edge_middleware(request_id_middleware(app.asgi_handler), settings.request_timeout_s)
     return app

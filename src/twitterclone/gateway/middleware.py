@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
+import time
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,7 +18,18 @@ REQUEST_ID_HEADER = "x-request-id"
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+access_log = logging.getLogger("twitterclone.access")
+#: Probes and scrapes are not worth a log line each.
+_QUIET_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Give every request an id (kept from ``X-Request-ID`` when sane) and log one line per request.
+
+    The line carries the request id and, through the log formatter, the trace id, so one
+    request can be followed through every process it touches.
+    """
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await app(scope, receive, send)
@@ -30,14 +43,30 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
 
+        status = 500
+        started = time.perf_counter()
+
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = rid
             await send(message)
 
         try:
             await app(scope, receive, send_with_id)
         finally:
+            path = scope["path"]
+            if path not in _QUIET_PATHS and access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": scope.get("method"),
+                        "path": path,
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)
 
     return middleware
