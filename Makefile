@@ -9,7 +9,7 @@ UV     := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint typecheck architecture unit migrate fmt clean
+.PHONY: run up test lint typecheck architecture unit migrate fmt clean bench
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen
@@ -24,8 +24,17 @@ run: $(VENV)/.synced
 	$(BIN)/twitterclone migrate
 	$(BIN)/twitterclone run
 
+## up: every process of the split manifest (needs local PostgreSQL and Redis); MANIFEST=… for another
+MANIFEST ?= deployments/split.toml
+up: $(VENV)/.synced
+	$(BIN)/twitterclone up --manifest $(MANIFEST)
+
 migrate: $(VENV)/.synced
 	$(BIN)/twitterclone migrate
+
+## bench: start a fresh monolith, seed 1,000 users, measure (BENCHMARKS.md); BENCH_ARGS adds options
+bench: $(VENV)/.synced
+	$(BIN)/twitterclone bench --start-monolith $(BENCH_ARGS)
 
 ## test: architecture contracts, lint, types, then the whole pytest suite
 test: $(VENV)/.synced architecture lint typecheck
