@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -103,7 +105,19 @@ class Launcher:
         self.log_dir = log_dir
         self.console = console
         self.processes = [Process(spec) for spec in plan(manifest)]
-        self._client = httpx.Client(timeout=0.5, trust_env=False, verify=False)  # noqa: S501 - local probes
+        self._client = httpx.Client(timeout=0.5, trust_env=False, **self._tls(env or {}))
+
+    def _tls(self, env: dict[str, str]) -> dict[str, Any]:
+        """With mutual TLS on, probes present the gateway's certificate and trust the dev CA."""
+        if not self.manifest.security.mtls:
+            return {}
+        certs = Path(self.manifest.security.certs_dir)
+        if not certs.is_absolute():
+            data = env.get("TWITTERCLONE_DATA_DIR") or os.environ.get("TWITTERCLONE_DATA_DIR", "data")
+            certs = Path(data) / certs
+        ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+        ctx.load_cert_chain(str(certs / "gateway.pem"), str(certs / "gateway-key.pem"))
+        return {"verify": ctx}
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -144,10 +158,12 @@ class Launcher:
 
     def poll(self) -> None:
         """Refresh each process's health from its exit status and /readyz."""
-        scheme = "https" if self.manifest.security.mtls else "http"
         for proc in self.processes:
             if proc.popen is None:
                 continue
+            # Services speak TLS when mtls is on; the gateway is the public (plain) edge.
+            tls = self.manifest.security.mtls and proc.spec.service != GATEWAY
+            scheme = "https" if tls else "http"
             code = proc.popen.poll()
             if code is not None:
                 proc.health = f"exited ({code})"
@@ -186,10 +202,9 @@ class Launcher:
         for proc in self.processes:
             if proc.popen is None:
                 continue
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.popen.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                _kill_group(proc.popen)
+            _kill_group(proc.popen)  # also sweeps a worker that outlived its granian main process
         self._client.close()
 
     def run(self, *, live: bool) -> int:

@@ -24,6 +24,7 @@ import redis
 from rich.console import Console
 
 from tests.support.databases import postgres_database, redis_url
+from twitterclone.devcerts import make_dev_certs
 from twitterclone.launcher import Launcher
 from twitterclone.manifest import MODULE_NAMES, Manifest, parse_manifest
 from twitterclone.migrate import migrate_deployment
@@ -121,9 +122,14 @@ def _toml(raw: dict[str, Any]) -> str:
 
 
 @contextmanager
-def deployment(name: str, tmp_path: Path) -> Iterator[Deployment]:
-    """Start every process of ``deployments/<name>.toml``, isolated for this test."""
+def deployment(name: str, tmp_path: Path, *, mtls: bool = False) -> Iterator[Deployment]:
+    """Start every process of ``deployments/<name>.toml``, isolated for this test.
+
+    With ``mtls``, services speak TLS and demand client certificates from a fresh dev CA.
+    """
     raw = tomllib.loads((ROOT / "deployments" / f"{name}.toml").read_text())
+    if mtls:
+        raw.setdefault("security", {})["mtls"] = True
     with ExitStack() as stack:
         base = _free_port_block(40)
         raw.setdefault("gateway", {})["port"] = base
@@ -144,6 +150,8 @@ def deployment(name: str, tmp_path: Path) -> Iterator[Deployment]:
         data_dir = tmp_path / "data"
         settings = Settings(data_dir=str(data_dir), manifest=str(manifest_path))
         asyncio.run(migrate_deployment(manifest, settings))
+        if mtls:
+            make_dev_certs(data_dir / manifest.security.certs_dir, days=1)
         env = {"TWITTERCLONE_DATA_DIR": str(data_dir), **CHEAP_ARGON2}
         launcher = Launcher(str(manifest_path), manifest, data_dir / "logs", Console(quiet=True), env)
         d = Deployment(name, manifest, launcher, f"http://127.0.0.1:{base}", data_dir)
