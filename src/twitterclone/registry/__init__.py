@@ -1,0 +1,22 @@
+"""Service registry: where processes announce themselves and callers find healthy instances.
+
+Backends: ``InProcessRegistry`` (monolith, tests), ``StaticRegistry`` (addresses from the manifest),
+``RedisRegistry`` (TTL heartbeats, for split deployments). ``Registration`` keeps one process
+registered while it runs.
+"""
+
+from twitterclone.registry.base import Instance, Registry, split_address
+from twitterclone.registry.memory import InProcessRegistry
+from twitterclone.registry.redis_backend import RedisRegistry
+from twitterclone.registry.registration import Registration
+from twitterclone.registry.static import StaticRegistry
+
+__all__ = [
+    "InProcessRegistry",
+    "Instance",
+    "RedisRegistry",
+    "Registration",
+    "Registry",
+    "StaticRegistry",
+    "split_address",
+]
