@@ -13,6 +13,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+# Shared fixtures: real PostgreSQL databases/schemas and Redis key prefixes of this run.
+from tests.support.databases import postgres_url, redis_prefix, schema_pool, storage  # noqa: F401
 from twitterclone.composition import MODULES, store_locations
 from twitterclone.gateway.app import create_app
 from twitterclone.infra.store import ModuleStore

@@ -59,3 +59,7 @@ class TweetsPort(Protocol):
     async def recent_refs(self, author_ids: list[Id], limit_per_author: int) -> list[TweetRef]:
         """The newest tweet refs of some authors, newest first (timeline back-fill and merge)."""
         ...
+
+    async def remove(self, tweet_id: Id) -> None:
+        """Remove any tweet whoever wrote it (moderation), emitting TweetDeleted; raises TweetNotFound."""
+        ...

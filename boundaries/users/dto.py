@@ -131,3 +131,139 @@ class TokenSettings(msgspec.Struct, frozen=True, kw_only=True):
     issuer: str
     audience: str
     algorithm: str
+
+
+# ------------------------------------------------------------------ OAuth 2.0 and moderation
+
+#: The scopes an access token may carry: reading, writing (posting, liking, profile), following.
+OAUTH_SCOPES = ("read", "write", "follow")
+#: The grant types the authorization server knows.
+OAUTH_GRANTS = ("authorization_code", "refresh_token", "client_credentials", "password")
+
+ScopeName = Annotated[str, msgspec.Meta(pattern=r"^(read|write|follow)$")]
+GrantName = Annotated[
+    str, msgspec.Meta(pattern=r"^(authorization_code|refresh_token|client_credentials|password)$")
+]
+RedirectUri = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+_Short = Annotated[str, msgspec.Meta(max_length=512)]
+_Secret = Annotated[str, msgspec.Meta(max_length=1024)]
+
+
+class ClientRegistration(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A new OAuth client: where it may send users back, what it may ask for, and how it logs in.
+
+    A confidential client gets a secret; a public one (an app that cannot keep a secret) must use
+    PKCE. ``bot_account`` makes client-credentials tokens act as the registering account.
+    """
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    redirect_uris: Annotated[list[RedirectUri], msgspec.Meta(max_length=10)] = msgspec.field(
+        default_factory=list
+    )
+    confidential: bool = True
+    scopes: Annotated[list[ScopeName], msgspec.Meta(min_length=1, max_length=3)] = msgspec.field(
+        default_factory=lambda: ["read"]
+    )
+    grants: Annotated[list[GrantName], msgspec.Meta(min_length=1, max_length=4)] = msgspec.field(
+        default_factory=lambda: ["authorization_code", "refresh_token"]
+    )
+    bot_account: bool = False
+
+
+class RegisteredClient(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """An OAuth client; ``client_secret`` is present only in the answer to its registration."""
+
+    client_id: str
+    name: str
+    redirect_uris: list[str]
+    confidential: bool
+    scopes: list[str]
+    grants: list[str]
+    bot_account: bool
+    created_at: datetime
+    client_secret: str | None = None
+
+
+class AuthorizationRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The query of GET /oauth/authorize (RFC 6749 §4.1.1 with PKCE, RFC 7636)."""
+
+    response_type: _Short = ""
+    client_id: _Short = ""
+    redirect_uri: _Short = ""
+    scope: _Short = ""
+    state: _Short = ""
+    code_challenge: _Short = ""
+    code_challenge_method: _Short = ""
+
+
+class AuthorizationPrompt(msgspec.Struct, frozen=True, kw_only=True):
+    """What the consent page shows: which client asks for which scopes."""
+
+    client_id: str
+    client_name: str
+    redirect_uri: str
+    scopes: list[str]
+    state: str
+
+
+class AuthorizationCode(msgspec.Struct, frozen=True, kw_only=True):
+    """A single-use authorization code and where to send it."""
+
+    code: str
+    redirect_uri: str
+    state: str
+    expires_in: int
+
+
+class TokenRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A POST /oauth/token form, with the client's credentials from either Basic auth or the body."""
+
+    grant_type: _Short = ""
+    client_id: _Short | None = None
+    client_secret: _Secret | None = None
+    code: _Short | None = None
+    redirect_uri: _Short | None = None
+    code_verifier: _Short | None = None
+    refresh_token: _Short | None = None
+    scope: _Short | None = None
+    username: _Short | None = None
+    password: _Secret | None = None
+
+
+class OAuthToken(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A token response (RFC 6749 §5.1)."""
+
+    access_token: str
+    token_type: str  # always "Bearer"
+    expires_in: int
+    scope: str
+    refresh_token: str | None = None
+
+
+class RevocationRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A POST /oauth/revoke form (RFC 7009), with the client's credentials if it has any."""
+
+    token: _Secret = ""
+    token_type_hint: _Short | None = None
+    client_id: _Short | None = None
+    client_secret: _Secret | None = None
+
+
+class AccountStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """An account's role (user or admin) and whether it is suspended."""
+
+    user_id: Id
+    handle: str
+    role: str
+    suspended: bool
+    suspended_at: datetime | None = None
+
+
+class SigningKey(msgspec.Struct, frozen=True, kw_only=True):
+    """One access-token signing key's lifecycle: it signs while current, verifies until retired."""
+
+    kid: str
+    created_at: datetime
+    current: bool
+    rotated_at: datetime | None = None
+    retired_at: datetime | None = None

@@ -7,15 +7,25 @@ from boundaries._kernel.markers import not_idempotent
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.users.dto import (
     Account,
+    AccountStatus,
     Author,
+    AuthorizationCode,
+    AuthorizationPrompt,
+    AuthorizationRequest,
+    ClientRegistration,
     IdPage,
     Jwks,
     Login,
+    OAuthToken,
     Profile,
     ProfileUpdate,
     Register,
+    RegisteredClient,
     Relationship,
+    RevocationRequest,
+    SigningKey,
     TokenPair,
+    TokenRequest,
     TokenSettings,
 )
 
@@ -128,4 +138,66 @@ class UsersPort(Protocol):
 
     async def search(self, prefix: str, page: PageRequest) -> Page[Profile]:
         """Users whose handle or display name starts with ``prefix`` (ignoring case)."""
+        ...
+
+    # ------------------------------------------------------------ OAuth 2.0 authorization server
+
+    @not_idempotent
+    async def register_client(self, owner_id: Id, command: ClientRegistration) -> RegisteredClient:
+        """Register an OAuth client owned by a user; its secret (if confidential) is shown only here."""
+        ...
+
+    async def authorization_prompt(self, request: AuthorizationRequest) -> AuthorizationPrompt:
+        """Check an authorization request (client, exact redirect URI, scope, S256 PKCE); OAuthError."""
+        ...
+
+    @not_idempotent
+    async def approve_authorization(
+        self, request: AuthorizationRequest, credentials: Login
+    ) -> AuthorizationCode:
+        """The user logged in and consented: a single-use, short-lived code bound to client, URI and PKCE."""
+        ...
+
+    @not_idempotent
+    async def exchange_token(self, request: TokenRequest) -> OAuthToken:
+        """The token endpoint: authenticate the client and apply one grant; raises OAuthError."""
+        ...
+
+    async def revoke_token(self, request: RevocationRequest) -> None:
+        """Revoke a refresh token's family or an access token (RFC 7009); unknown tokens are ignored."""
+        ...
+
+    async def token_active(self, subject: str, token_id: str | None) -> bool:
+        """Whether an access token's subject may act now: not suspended, and the token not revoked."""
+        ...
+
+    # -------------------------------------------------------------------------------- moderation
+
+    async def account_status(self, user_id: Id) -> AccountStatus:
+        """An account's role and suspension; raises UserNotFound."""
+        ...
+
+    async def grant_admin(self, handle: str) -> AccountStatus:
+        """Make an account an administrator (the operator's CLI); raises UserNotFound."""
+        ...
+
+    async def suspend(self, admin_id: Id, user_id: Id) -> AccountStatus:
+        """Suspend an account: its tokens stop working at once; raises NotAdmin or UserNotFound."""
+        ...
+
+    async def unsuspend(self, admin_id: Id, user_id: Id) -> AccountStatus:
+        """Lift a suspension (the user logs in again); raises NotAdmin or UserNotFound."""
+        ...
+
+    async def signing_keys(self, admin_id: Id) -> list[SigningKey]:
+        """Every access-token signing key with its lifecycle, newest first; raises NotAdmin."""
+        ...
+
+    @not_idempotent
+    async def rotate_signing_key(self, admin_id: Id) -> SigningKey:
+        """Make a new current signing key; the previous one still verifies until retired."""
+        ...
+
+    async def retire_signing_key(self, admin_id: Id, kid: str) -> SigningKey:
+        """Stop a rotated key from verifying; raises SigningKeyNotFound or SigningKeyInUse (current)."""
         ...

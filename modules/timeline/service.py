@@ -1,8 +1,8 @@
 """Home timelines: fan-out on write into a capped store, popular authors merged at read time.
 
-The store (``home_timeline``) is derived data. The source of truth is the follow graph (users
-port) and the tweets (tweets port): a timeline found empty is rebuilt from them on read, and
-``rebuild`` recomputes one on demand.
+The store (a ``HomeTimelineStore``: SQL rows or Redis sorted sets) is derived data. The source
+of truth is the follow graph (users port) and the tweets (tweets port): a timeline the store
+has no usable copy of is rebuilt from them on read, and ``rebuild`` recomputes one on demand.
 """
 
 from __future__ import annotations
@@ -10,13 +10,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from collections.abc import AsyncIterator, Iterable
 
-import sqlalchemy as sa
 from prometheus_client import Histogram
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.events import Event
@@ -30,8 +26,8 @@ from boundaries.tweets.port import TweetsPort
 from boundaries.users.errors import UserNotFound
 from boundaries.users.events import UserFollowed, UserUnfollowed
 from boundaries.users.port import UsersPort
+from modules.timeline.home import Entry, HomeTimelineStore, SqlHomeTimelines
 from modules.timeline.impressions import ImpressionBuffer
-from modules.timeline.tables import home_timeline as ht
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore, Transaction
@@ -41,8 +37,6 @@ log = logging.getLogger("twitterclone.timeline")
 
 #: Follower ids asked for per users.follower_ids call during fan-out.
 FOLLOWER_PAGE = 5000
-#: Rows per executemany batch (inserts) and user ids per IN list (trims).
-WRITE_CHUNK = 1000
 #: Tweets of a new followee copied into the follower's timeline.
 BACKFILL_PER_AUTHOR = 50
 #: Newest tweets per popular followee merged in at read time (one full page at most).
@@ -59,11 +53,6 @@ FANOUT_LAG = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
 )
 
-T = TypeVar("T")
-
-#: One home timeline entry: (user_id, tweet_id, author_id).
-Entry = tuple[int, int, int]
-
 
 class TimelineService:
     """Implements TimelinePort, and applies the events that keep home timelines current."""
@@ -76,6 +65,7 @@ class TimelineService:
         users: UsersPort,
         tweets: TweetsPort,
         impressions: ImpressionBuffer | None = None,
+        home: HomeTimelineStore | None = None,
     ) -> None:
         self.store = store
         self.users = users
@@ -83,31 +73,17 @@ class TimelineService:
         self.cap = settings.home_timeline_size
         self.threshold = settings.fanout_follower_threshold
         self.impressions = impressions or ImpressionBuffer(store, ids)
-        self._insert = (
-            sqlite.insert(ht).on_conflict_do_nothing()
-            if store.is_sqlite
-            else postgresql.insert(ht).on_conflict_do_nothing()
-        )
-        # Delete a user's entries older than their ``cap``-th newest (run as an executemany).
-        keep = ht.alias("keep")
-        cutoff = (
-            sa.select(keep.c.tweet_id)
-            .where(keep.c.user_id == sa.bindparam("u"))
-            .order_by(keep.c.tweet_id.desc())
-            .limit(1)
-            .offset(max(self.cap - 1, 0))
-            .scalar_subquery()
-        )
-        self._trim_one = sa.delete(ht).where(ht.c.user_id == sa.bindparam("u"), ht.c.tweet_id < cutoff)
+        #: Where home timelines are kept (SQL rows by default; Redis when the manifest says so).
+        self.home: HomeTimelineStore = home or SqlHomeTimelines(store, self.cap)
 
     # --- the port ----------------------------------------------------------------------------
 
     async def home_timeline(self, user_id: Id, page: PageRequest) -> Page[Tweet]:
         """The newest tweets of the accounts a user follows (and their own), hydrated."""
         before = _decode_cursor(page.cursor)
-        stored = await self._stored_ids(int(user_id), before, page.limit + 1)
-        if not stored and before is None and await self._rebuild_on_miss(user_id):
-            stored = await self._stored_ids(int(user_id), before, page.limit + 1)
+        stored, usable = await self.home.page(int(user_id), before, page.limit + 1)
+        if not usable and await self._rebuild_on_miss(user_id):
+            stored, _ = await self.home.page(int(user_id), before, page.limit + 1)
         merged = set(stored)
         popular = await self.users.popular_following_ids(user_id, self.threshold)
         if popular:  # hybrid: popular authors were not fanned out; merge them in now
@@ -135,20 +111,12 @@ class TimelineService:
         uid = int(user_id)
         # Entries present before we ask the source of truth; one a fan-out adds meanwhile is
         # newer than our snapshot and must survive the replacement.
-        async with self.store.read() as conn:
-            before = set((await conn.execute(sa.select(ht.c.tweet_id).where(ht.c.user_id == uid))).scalars())
+        before = await self.home.tweet_ids(uid)
         following = await self.users.following_ids(user_id)
         entries = self._newest(await self._source_refs(user_id, following), uid)
         fresh = {e[1] for e in entries}
-        stale = sorted(before - fresh)
-        async with self.store.transaction() as tx:
-            for chunk in _chunks(stale, WRITE_CHUNK):
-                await tx.conn.execute(sa.delete(ht).where(ht.c.user_id == uid, ht.c.tweet_id.in_(chunk)))
-            await self._write(tx.conn, entries)
-            count = (
-                await tx.conn.execute(sa.select(sa.func.count()).select_from(ht).where(ht.c.user_id == uid))
-            ).scalar_one()
-        return RebuildResult(entries=int(count))
+        count = await self.home.replace(uid, entries, before - fresh)
+        return RebuildResult(entries=count)
 
     # --- events ------------------------------------------------------------------------------
 
@@ -165,8 +133,23 @@ class TimelineService:
     async def on_tweet_deleted(self, event: Event) -> None:
         """TweetDeleted: remove the tweet from every home timeline (naturally idempotent)."""
         assert isinstance(event, TweetDeleted)
-        async with self.store.transaction() as tx:
-            await tx.conn.execute(sa.delete(ht).where(ht.c.tweet_id == int(event.tweet_id)))
+        author_id = event.author_id
+
+        async def holders() -> AsyncIterator[list[int]]:
+            # Who may hold it: the author, and (fan-out or back-fill) their followers.
+            yield [int(author_id)]
+            cursor: str | None = None
+            while True:
+                try:
+                    page = await self.users.follower_ids(author_id, cursor, FOLLOWER_PAGE)
+                except UserNotFound:
+                    return
+                yield [int(f) for f in page.ids]
+                cursor = page.next_cursor
+                if not cursor or not page.ids:
+                    return
+
+        await self.home.remove_tweet(int(event.tweet_id), holders)
 
     async def on_user_followed(self, event: Event) -> None:
         """UserFollowed: back-fill the follower's timeline with the followee's recent tweets."""
@@ -177,7 +160,7 @@ class TimelineService:
         entries = [(follower, int(r.tweet_id), int(r.author_id)) for r in refs]
 
         async def backfill(tx: Transaction) -> None:
-            await self._write(tx.conn, entries)
+            await self.home.add(entries, tx)
 
         # Once only: a redelivery after an unfollow must not bring the tweets back.
         await self.store.apply_once(FOLLOW_CONSUMER, event, backfill)
@@ -188,7 +171,7 @@ class TimelineService:
         follower, followee = int(event.follower_id), int(event.followee_id)
 
         async def remove(tx: Transaction) -> None:
-            await tx.conn.execute(sa.delete(ht).where(ht.c.user_id == follower, ht.c.author_id == followee))
+            await self.home.remove_author(follower, followee, tx)
 
         # Once only: a redelivery after a re-follow must not remove the back-filled tweets.
         await self.store.apply_once(FOLLOW_CONSUMER, event, remove)
@@ -234,43 +217,12 @@ class TimelineService:
 
     # --- storage -----------------------------------------------------------------------------
 
-    async def _stored_ids(self, user_id: int, before: int | None, limit: int) -> list[int]:
-        query = sa.select(ht.c.tweet_id).where(ht.c.user_id == user_id)
-        if before is not None:
-            query = query.where(ht.c.tweet_id < before)
-        query = query.order_by(ht.c.tweet_id.desc()).limit(limit)
-        async with self.store.read() as conn:
-            return [int(i) for i in (await conn.execute(query)).scalars()]
-
-    async def _write_entries(self, entries: Sequence[Entry]) -> int:
-        """Insert entries in one transaction (batched) and trim the timelines touched."""
+    async def _write_entries(self, entries: list[Entry]) -> int:
+        """Insert entries (batched) and trim the timelines touched; return how many."""
         if not entries:
             return 0
-        async with self.store.transaction() as tx:
-            await self._write(tx.conn, entries)
+        await self.home.add(entries)
         return len(entries)
-
-    async def _write(self, conn: AsyncConnection, entries: Sequence[Entry]) -> None:
-        for chunk in _chunks(list(entries), WRITE_CHUNK):
-            await conn.execute(
-                self._insert, [{"user_id": u, "tweet_id": t, "author_id": a} for u, t, a in chunk]
-            )
-        await self._trim(conn, sorted({e[0] for e in entries}))
-
-    async def _trim(self, conn: AsyncConnection, user_ids: list[int]) -> None:
-        """Keep the newest ``cap`` entries of these users; only those over the cap are touched."""
-        for chunk in _chunks(user_ids, WRITE_CHUNK):
-            over = (
-                await conn.execute(
-                    sa.select(ht.c.user_id)
-                    .where(ht.c.user_id.in_(chunk))
-                    .group_by(ht.c.user_id)
-                    .having(sa.func.count() > self.cap)
-                )
-            ).scalars()
-            params = [{"u": u} for u in over]
-            if params:
-                await conn.execute(self._trim_one, params)
 
     async def _source_refs(self, user_id: Id, following: list[Id]) -> list[TweetRef]:
         """Recent tweets of everyone a user follows, and their own, from the source of truth."""
@@ -284,12 +236,17 @@ class TimelineService:
         return [(user_id, t, unique[t]) for t in newest]
 
     async def _rebuild_on_miss(self, user_id: Id) -> bool:
-        """An empty timeline of someone who follows people is rebuilt from the source of truth."""
+        """A timeline the store has no usable copy of is rebuilt from the source of truth.
+
+        In SQL an empty timeline of someone who follows nobody needs nothing. A volatile store
+        (Redis) may have lost the user's own tweets too, so it is always rebuilt there, once:
+        it is then marked complete.
+        """
         following = await self.users.following_ids(user_id)
-        if not following:
+        if not following and not self.home.volatile:
             return False
         entries = self._newest(await self._source_refs(user_id, following), int(user_id))
-        await self._write_entries(entries)
+        await self.home.fill(int(user_id), entries)
         return bool(entries)
 
 
@@ -303,8 +260,3 @@ def _decode_cursor(cursor: str | None) -> int | None:
     if not is_id(value):
         raise InvalidCursor("the cursor is not one this API handed out", field="cursor")
     return int(value)
-
-
-def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -337,17 +337,24 @@ class TweetsService:
 
     async def delete(self, user_id: Id, tweet_id: Id) -> None:
         """Delete one's own tweet; raises NotTweetAuthor or TweetNotFound."""
-        user = _actor(user_id)
+        await self._delete(_actor(user_id), tweet_id)
+
+    async def remove(self, tweet_id: Id) -> None:
+        """Remove any tweet, whoever wrote it (moderation); raises TweetNotFound."""
+        await self._delete(None, tweet_id)
+
+    async def _delete(self, user: int | None, tweet_id: Id) -> None:
+        """Delete a tweet as its author, or as a moderator when ``user`` is None."""
         tid = _tweet_id(tweet_id)
         async with self._store.transaction() as tx:
             conn = tx.conn
             row = (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id == tid))).first()
             if row is None:
                 raise TweetNotFound(f"no tweet {tweet_id}")
-            if row.author_id != user:
+            if user is not None and row.author_id != user:
                 raise NotTweetAuthor("only its author may delete a tweet")
             if row.retweet_of_id is not None:
-                await self._remove_retweet(tx, row.id, user, row.retweet_of_id)
+                await self._remove_retweet(tx, row.id, row.author_id, row.retweet_of_id)
                 return
             retweets = (
                 await conn.execute(sa.select(_t.c.id, _t.c.author_id).where(_t.c.retweet_of_id == tid))
@@ -376,7 +383,7 @@ class TweetsService:
                     event_id=self._ids.next(),
                     occurred_at=now,
                     tweet_id=str(tid),
-                    author_id=str(user),
+                    author_id=str(row.author_id),
                     media_ids=list(row.media_ids or []),
                 ),
             )

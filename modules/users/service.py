@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import secrets
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,36 +24,75 @@ from boundaries._kernel.ids import Id, is_id
 from boundaries._kernel.pagination import MAX_PAGE_SIZE, Page, PageRequest
 from boundaries.users.dto import (
     Account,
+    AccountStatus,
     Author,
+    AuthorizationCode,
+    AuthorizationPrompt,
+    AuthorizationRequest,
+    ClientRegistration,
     IdPage,
     Jwks,
     Login,
+    OAuthToken,
     Profile,
     ProfileUpdate,
     Register,
+    RegisteredClient,
     Relationship,
+    RevocationRequest,
+    SigningKey,
     TokenPair,
+    TokenRequest,
     TokenSettings,
 )
 from boundaries.users.errors import (
+    AccountSuspended,
     Blocked,
     CannotFollowSelf,
     EmailTaken,
     HandleTaken,
     InvalidCredentials,
     InvalidRefreshToken,
+    NotAdmin,
     UserNotFound,
 )
 from boundaries.users.events import ProfileUpdated, UserFollowed, UserRegistered, UserUnfollowed
 from modules.users.keys import SigningKeys
-from modules.users.tables import blocks, follows, mutes, refresh_tokens, users
+from modules.users.oauth import IssuedAccess, OAuthServer
+from modules.users.tables import (
+    blocks,
+    follows,
+    mutes,
+    oauth_clients,
+    oauth_codes,
+    refresh_tokens,
+    revoked_access_tokens,
+    users,
+)
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore, Transaction
 from twitterclone.settings import Settings
 
+log = logging.getLogger("twitterclone.users")
+
 HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def normalise_handle(handle: str) -> str:
+    """NFKC before the ASCII-only rule: full-width or styled look-alikes (U+FF41 for "a") become
+    the ASCII they imitate (and then collide with it, ignoring case); other scripts stay
+    non-ASCII and are refused, so no handle can mix in a Cyrillic U+0430 to pass for another."""
+    return unicodedata.normalize("NFKC", handle).strip()
+
+
+def normalise_email(email: str) -> str:
+    """NFKC, then lower case throughout (the domain always; the local part as every large
+    provider treats it), so one mailbox cannot hold two accounts by changing case or width."""
+    return unicodedata.normalize("NFKC", email).strip().lower()
+
+
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 MAX_DISPLAY_NAME = 50
@@ -126,6 +167,7 @@ class UsersService:
         )
         self._dummy_hash: str | None = None
         self._keys = SigningKeys(store)
+        self._oauth = OAuthServer(self, store, ids, settings, self._keys)
 
     # ------------------------------------------------------------------ helpers
 
@@ -162,20 +204,38 @@ class UsersService:
         return dialect.insert(table).values(**values).on_conflict_do_nothing()
 
     async def _access_token(self, user_id: str) -> str:
+        return (await self.issue_access(user_id, ACCESS_SCOPE, None)).token
+
+    async def issue_access(self, subject: str, scope: str, client_id: str | None) -> IssuedAccess:
+        """Sign an access token for ``subject``; OAuth tokens name their client (RFC 9068)."""
         now = _now()
-        claims = {
+        jti = secrets.token_urlsafe(16)
+        expires = now + timedelta(seconds=self._settings.access_token_ttl_s)
+        claims: dict[str, Any] = {
             "iss": self._settings.jwt_issuer,
             "aud": self._settings.jwt_audience,
-            "sub": user_id,
+            "sub": subject,
             "iat": now,
             "nbf": now,
-            "exp": now + timedelta(seconds=self._settings.access_token_ttl_s),
-            "jti": secrets.token_urlsafe(16),
-            "scope": ACCESS_SCOPE,
+            "exp": expires,
+            "jti": jti,
+            "scope": scope,
         }
-        return await self._keys.sign(claims, {"typ": "at+jwt"})
+        if client_id is not None:
+            claims["client_id"] = client_id
+        token = await self._keys.sign(claims, {"typ": "at+jwt"})
+        return IssuedAccess(token=token, jti=jti, expires_at=expires)
 
-    async def _new_refresh(self, tx: Transaction, user_id: int, family_id: int) -> str:
+    async def new_refresh(
+        self,
+        tx: Transaction,
+        user_id: int,
+        family_id: int,
+        *,
+        client_id: str | None = None,
+        scope: str | None = None,
+    ) -> str:
+        """Store (as SHA-256) and return a new refresh token of a family."""
         token = secrets.token_urlsafe(32)
         now = _now()
         await tx.conn.execute(
@@ -185,9 +245,14 @@ class UsersService:
                 user_id=user_id,
                 created_at=now,
                 expires_at=now + timedelta(days=self._settings.refresh_token_ttl_days),
+                client_id=client_id,
+                scope=scope,
             )
         )
         return token
+
+    async def _new_refresh(self, tx: Transaction, user_id: int, family_id: int) -> str:
+        return await self.new_refresh(tx, user_id, family_id)
 
     def _pair(self, access: str, refresh: str, user_id: int) -> TokenPair:
         return TokenPair(
@@ -201,8 +266,14 @@ class UsersService:
 
     async def register(self, command: Register) -> Account:
         """Create an account; raises HandleTaken or EmailTaken."""
-        handle, email, password = command.handle, command.email.strip().lower(), command.password
-        if not isinstance(handle, str) or not HANDLE_RE.match(handle):
+        if not isinstance(command.handle, str) or not isinstance(command.email, str):
+            raise InvalidInput("a handle and an email address are text", field="handle")
+        handle, email, password = (
+            normalise_handle(command.handle),
+            normalise_email(command.email),
+            command.password,
+        )
+        if not HANDLE_RE.match(handle):
             raise InvalidInput("a handle is 1-15 letters, digits or underscores", field="handle")
         if len(email) > 254 or not EMAIL_RE.match(email):
             raise InvalidInput("that is not an email address", field="email")
@@ -270,13 +341,18 @@ class UsersService:
         if rows:
             raise EmailTaken("that email address already has an account", field="email")
 
-    async def authenticate(self, command: Login) -> TokenPair:
-        """Check credentials and open a new token family; raises InvalidCredentials."""
-        login = command.login.strip().lower()
+    async def check_login(self, command: Login) -> int:
+        """The id of the account these credentials open; raises InvalidCredentials or AccountSuspended.
+
+        Suspension is told only to someone who knows the password.
+        """
+        login = normalise_email(command.login).lstrip("@")  # a handle or an email, same folding
         column = users.c.email if "@" in login else users.c.handle_lower
         async with self._store.read() as conn:
             row = (
-                await conn.execute(sa.select(users.c.id, users.c.password_hash).where(column == login))
+                await conn.execute(
+                    sa.select(users.c.id, users.c.password_hash, users.c.suspended_at).where(column == login)
+                )
             ).first()
         if row is None:
             # Spend the same work as a real check, so timing does not tell who has an account.
@@ -284,22 +360,37 @@ class UsersService:
             raise InvalidCredentials(BAD_CREDENTIALS)
         if not await asyncio.to_thread(self._verify, row.password_hash, command.password):
             raise InvalidCredentials(BAD_CREDENTIALS)
-        new_hash = None
+        if row.suspended_at is not None:
+            raise AccountSuspended("this account is suspended")
         if self._hasher.check_needs_rehash(row.password_hash):
             new_hash = await asyncio.to_thread(self._hasher.hash, command.password)
-        access = await self._access_token(str(row.id))
-        async with self._store.transaction() as tx:
-            if new_hash is not None:
+            async with self._store.transaction() as tx:
                 await tx.conn.execute(
                     sa.update(users)
                     .where(users.c.id == row.id, users.c.password_hash == row.password_hash)
                     .values(password_hash=new_hash)
                 )
-            refresh = await self._new_refresh(tx, row.id, self._ids.next_int())
-        return self._pair(access, refresh, row.id)
+        return int(row.id)
+
+    async def authenticate(self, command: Login) -> TokenPair:
+        """Check credentials and open a new token family; raises InvalidCredentials."""
+        user_id = await self.check_login(command)
+        access = await self._access_token(str(user_id))
+        async with self._store.transaction() as tx:
+            refresh = await self._new_refresh(tx, user_id, self._ids.next_int())
+        return self._pair(access, refresh, user_id)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate a refresh token; reuse of a rotated one revokes its whole family."""
+        row, new_refresh = await self.rotate_refresh(refresh_token, None)
+        access = await self._access_token(str(row.user_id))
+        return self._pair(access, new_refresh, row.user_id)
+
+    async def rotate_refresh(self, refresh_token: str, client_id: str | None) -> tuple[Any, str]:
+        """Use up a refresh token of ``client_id``'s (None: first-party) and return its row and successor.
+
+        Reuse of a used token revokes its whole family; raises InvalidRefreshToken.
+        """
         digest = _token_hash(refresh_token)
         now = _now()
         reused_family: int | None = None
@@ -307,7 +398,12 @@ class UsersService:
             row = (
                 await tx.conn.execute(sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == digest))
             ).first()
-            if row is None or row.revoked_at is not None or _aware(row.expires_at) <= now:
+            if (
+                row is None
+                or row.revoked_at is not None
+                or _aware(row.expires_at) <= now
+                or row.client_id != client_id  # a client's token works only for that client
+            ):
                 raise InvalidRefreshToken(BAD_REFRESH)
             if row.used_at is None:
                 claimed = await tx.conn.execute(
@@ -322,14 +418,20 @@ class UsersService:
             if reused_family is not None:
                 await self._revoke_family(tx, reused_family, now)
             else:
-                if (await self._user_row(tx.conn, row.user_id)) is None:
+                owner = await self._user_row(tx.conn, row.user_id)
+                if owner is None or owner.suspended_at is not None:
                     raise InvalidRefreshToken(BAD_REFRESH)
-                new_refresh = await self._new_refresh(tx, row.user_id, row.family_id)
+                new_refresh = await self.new_refresh(
+                    tx, row.user_id, row.family_id, client_id=row.client_id, scope=row.scope
+                )
         if reused_family is not None:
             # The revocation above is committed before we refuse.
             raise InvalidRefreshToken("this refresh token was already used; every session of it is revoked")
-        access = await self._access_token(str(row.user_id))
-        return self._pair(access, new_refresh, row.user_id)
+        return row, new_refresh
+
+    async def revoke_family(self, tx: Transaction, family_id: int, now: datetime) -> None:
+        """Revoke every refresh token of a family."""
+        await self._revoke_family(tx, family_id, now)
 
     async def _revoke_family(self, tx: Transaction, family_id: int, now: datetime) -> None:
         await tx.conn.execute(
@@ -376,7 +478,7 @@ class UsersService:
 
     async def profile_by_handle(self, handle: str) -> Profile:
         """A public profile by handle, ignoring case; raises UserNotFound."""
-        handle = handle.lstrip("@")
+        handle = normalise_handle(handle).lstrip("@")
         row = None
         if HANDLE_RE.match(handle):
             async with self._store.read() as conn:
@@ -725,3 +827,166 @@ class UsersService:
         rows = rows[:limit]
         cursor = encode_cursor(rows[-1].handle_lower) if more and rows else None
         return Page(items=[_profile(r) for r in rows], next_cursor=cursor)
+
+    # ------------------------------------------------------ OAuth 2.0 authorization server
+
+    async def register_client(self, owner_id: Id, command: ClientRegistration) -> RegisteredClient:
+        """Register an OAuth client owned by a user; its secret (if confidential) is shown only here."""
+        uid = _int_id(owner_id)
+        if uid is None:
+            raise UserNotFound("no such user", field="owner_id")
+        return await self._oauth.register_client(uid, command)
+
+    async def authorization_prompt(self, request: AuthorizationRequest) -> AuthorizationPrompt:
+        """Check an authorization request (client, exact redirect URI, scope, S256 PKCE); OAuthError."""
+        return await self._oauth.authorization_prompt(request)
+
+    async def approve_authorization(
+        self, request: AuthorizationRequest, credentials: Login
+    ) -> AuthorizationCode:
+        """The user logged in and consented: a single-use, short-lived code bound to client, URI and PKCE."""
+        return await self._oauth.approve(request, credentials)
+
+    async def exchange_token(self, request: TokenRequest) -> OAuthToken:
+        """The token endpoint: authenticate the client and apply one grant; raises OAuthError."""
+        return await self._oauth.exchange(request)
+
+    async def revoke_token(self, request: RevocationRequest) -> None:
+        """Revoke a refresh token's family or an access token (RFC 7009); unknown tokens are ignored."""
+        await self._oauth.revoke(request)
+
+    async def token_active(self, subject: str, token_id: str | None) -> bool:
+        """Whether an access token's subject may act now: not suspended, and the token not revoked."""
+        async with self._store.read() as conn:
+            if subject.startswith("client:"):
+                owner = (
+                    await conn.execute(
+                        sa.select(users.c.suspended_at)
+                        .select_from(oauth_clients.join(users, users.c.id == oauth_clients.c.owner_id))
+                        .where(
+                            oauth_clients.c.client_id == subject.removeprefix("client:"),
+                            oauth_clients.c.revoked_at.is_(None),
+                        )
+                    )
+                ).first()
+            else:
+                uid = _int_id(subject)
+                owner = (
+                    None
+                    if uid is None
+                    else (
+                        await conn.execute(sa.select(users.c.suspended_at).where(users.c.id == uid))
+                    ).first()
+                )
+            if owner is None or owner.suspended_at is not None:
+                return False
+            if token_id is None:
+                return True
+            denied = (
+                await conn.execute(
+                    sa.select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == token_id[:64])
+                )
+            ).first()
+            return denied is None
+
+    # ------------------------------------------------------------------------ moderation
+
+    @staticmethod
+    def _status(row: Any) -> AccountStatus:
+        return AccountStatus(
+            user_id=str(row.id),
+            handle=row.handle,
+            role=row.role,
+            suspended=row.suspended_at is not None,
+            suspended_at=_aware(row.suspended_at) if row.suspended_at is not None else None,
+        )
+
+    async def _admin(self, conn: AsyncConnection, admin_id: Id) -> int:
+        """The id of an active administrator, checked against the store (not a token claim)."""
+        uid = _int_id(admin_id)
+        row = await self._user_row(conn, uid)
+        if row is None or row.role != "admin" or row.suspended_at is not None:
+            raise NotAdmin("this needs an administrator")
+        return int(row.id)
+
+    async def account_status(self, user_id: Id) -> AccountStatus:
+        """An account's role and suspension; raises UserNotFound."""
+        async with self._store.read() as conn:
+            row = await self._user_row(conn, _int_id(user_id))
+        if row is None:
+            raise UserNotFound("no such user", field="user_id")
+        return self._status(row)
+
+    async def grant_admin(self, handle: str) -> AccountStatus:
+        """Make an account an administrator (the operator's CLI); raises UserNotFound."""
+        handle = handle.lstrip("@")
+        async with self._store.transaction() as tx:
+            row = (
+                await tx.conn.execute(sa.select(users).where(users.c.handle_lower == handle.lower()))
+            ).first()
+            if row is None:
+                raise UserNotFound(f"no user has the handle {handle!r}", field="handle")
+            await tx.conn.execute(sa.update(users).where(users.c.id == row.id).values(role="admin"))
+            row = await self._user_row(tx.conn, row.id)
+        log.info("admin role granted", extra={"user_id": str(row.id)})
+        return self._status(row)
+
+    async def suspend(self, admin_id: Id, user_id: Id) -> AccountStatus:
+        """Suspend an account: its tokens stop working at once; raises NotAdmin or UserNotFound."""
+        now = _now()
+        async with self._store.transaction() as tx:
+            admin = await self._admin(tx.conn, admin_id)
+            uid = await self._require_user(tx.conn, user_id)
+            if uid == admin:
+                raise InvalidInput("an administrator cannot suspend their own account", field="user_id")
+            await tx.conn.execute(
+                sa.update(users)
+                .where(users.c.id == uid, users.c.suspended_at.is_(None))
+                .values(suspended_at=now)
+            )
+            # Refresh tokens and unused codes die now; access tokens are refused by token_active.
+            await tx.conn.execute(
+                sa.update(refresh_tokens)
+                .where(refresh_tokens.c.user_id == uid, refresh_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            await tx.conn.execute(
+                sa.update(oauth_codes)
+                .where(oauth_codes.c.user_id == uid, oauth_codes.c.used_at.is_(None))
+                .values(used_at=now)
+            )
+            row = await self._user_row(tx.conn, uid)
+        log.info("account suspended", extra={"user_id": str(uid), "admin_id": str(admin)})
+        return self._status(row)
+
+    async def unsuspend(self, admin_id: Id, user_id: Id) -> AccountStatus:
+        """Lift a suspension (the user logs in again); raises NotAdmin or UserNotFound."""
+        async with self._store.transaction() as tx:
+            admin = await self._admin(tx.conn, admin_id)
+            uid = await self._require_user(tx.conn, user_id)
+            await tx.conn.execute(sa.update(users).where(users.c.id == uid).values(suspended_at=None))
+            row = await self._user_row(tx.conn, uid)
+        log.info("account unsuspended", extra={"user_id": str(uid), "admin_id": str(admin)})
+        return self._status(row)
+
+    async def signing_keys(self, admin_id: Id) -> list[SigningKey]:
+        """Every access-token signing key with its lifecycle, newest first; raises NotAdmin."""
+        async with self._store.read() as conn:
+            await self._admin(conn, admin_id)
+        return await self._keys.lifecycle()
+
+    async def rotate_signing_key(self, admin_id: Id) -> SigningKey:
+        """Make a new current signing key; the previous one still verifies until retired."""
+        async with self._store.read() as conn:
+            admin = await self._admin(conn, admin_id)
+        kid = await self._keys.rotate()
+        log.info("signing key rotated", extra={"kid": kid, "admin_id": str(admin)})
+        return next(k for k in await self._keys.lifecycle() if k.kid == kid)
+
+    async def retire_signing_key(self, admin_id: Id, kid: str) -> SigningKey:
+        """Stop a rotated key from verifying; raises SigningKeyNotFound or SigningKeyInUse (current)."""
+        async with self._store.read() as conn:
+            admin = await self._admin(conn, admin_id)
+        await self._keys.retire(kid)
+        log.info("signing key retired", extra={"kid": kid, "admin_id": str(admin)})
+        return next(k for k in await self._keys.lifecycle() if k.kid == kid)

@@ -1,4 +1,4 @@
-"""The users module's tables: accounts, the follow graph, refresh tokens and signing keys.
+"""The users module's tables: accounts, the follow graph, tokens, signing keys and OAuth clients.
 
 Ids are Snowflake integers (``BigInteger``) inside the module and decimal strings outside.
 Timestamps are timezone-aware UTC (SQLite stores them as UTC wall time).
@@ -26,6 +26,9 @@ users = sa.Table(
     sa.Column("created_at", _ts, nullable=False),
     sa.Column("followers_count", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("following_count", sa.Integer(), nullable=False, server_default="0"),
+    # Moderation (migration 0002): "user" or "admin"; a suspended account's tokens stop working.
+    sa.Column("role", sa.String(16), nullable=False, server_default="user"),
+    sa.Column("suspended_at", _ts, nullable=True),
     sa.Index("ux_users_handle_lower", "handle_lower", unique=True),
     sa.Index("ux_users_email", "email", unique=True),
 )
@@ -68,6 +71,9 @@ refresh_tokens = sa.Table(
     sa.Column("expires_at", _ts, nullable=False),
     sa.Column("used_at", _ts, nullable=True),
     sa.Column("revoked_at", _ts, nullable=True),
+    # OAuth (migration 0002): the client a family was issued to (None: first-party) and its scope.
+    sa.Column("client_id", sa.String(64), nullable=True),
+    sa.Column("scope", sa.String(100), nullable=True),
     sa.Index("ix_refresh_tokens_family", "family_id"),
     sa.Index("ix_refresh_tokens_user", "user_id"),
 )
@@ -78,5 +84,50 @@ signing_keys = sa.Table(
     sa.Column("kid", sa.String(64), primary_key=True),
     sa.Column("private_key_pem", sa.Text(), nullable=False),
     sa.Column("created_at", _ts, nullable=False),
-    sa.Column("retired_at", _ts, nullable=True),
+    sa.Column("retired_at", _ts, nullable=True),  # no longer verifies (left the JWKS)
+    sa.Column("rotated_at", _ts, nullable=True),  # no longer signs (migration 0002)
+)
+
+oauth_clients = sa.Table(
+    "oauth_clients",
+    metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("owner_id", sa.BigInteger(), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    # SHA-256 (hex) of a 256-bit random secret; None for a public client.
+    sa.Column("secret_hash", sa.String(64), nullable=True),
+    sa.Column("redirect_uris", sa.Text(), nullable=False),  # JSON list
+    sa.Column("scopes", sa.String(100), nullable=False),  # space-separated
+    sa.Column("grants", sa.String(200), nullable=False),  # space-separated
+    sa.Column("bot_account", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("created_at", _ts, nullable=False),
+    sa.Column("revoked_at", _ts, nullable=True),
+    sa.Index("ix_oauth_clients_owner", "owner_id"),
+)
+
+oauth_codes = sa.Table(
+    "oauth_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),  # SHA-256 (hex) of the code
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.BigInteger(), nullable=False),
+    sa.Column("redirect_uri", sa.Text(), nullable=False),
+    sa.Column("scope", sa.String(100), nullable=False),
+    sa.Column("code_challenge", sa.String(128), nullable=False),
+    sa.Column("created_at", _ts, nullable=False),
+    sa.Column("expires_at", _ts, nullable=False),
+    sa.Column("used_at", _ts, nullable=True),
+    # What was issued from the code, so that a replay can revoke it.
+    sa.Column("family_id", sa.BigInteger(), nullable=True),
+    sa.Column("access_jti", sa.String(64), nullable=True),
+    sa.Column("access_expires_at", _ts, nullable=True),
+    sa.Index("ix_oauth_codes_user", "user_id"),
+)
+
+revoked_access_tokens = sa.Table(
+    "revoked_access_tokens",
+    metadata,
+    sa.Column("jti", sa.String(64), primary_key=True),
+    sa.Column("expires_at", _ts, nullable=False),  # after this the token is dead anyway: purge
+    sa.Index("ix_revoked_access_tokens_expires", "expires_at"),
 )

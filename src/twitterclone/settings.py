@@ -75,7 +75,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_login_address: str = "30/60"
     rate_login_account: str = "10/300"
     rate_register_address: str = "30/3600"
-    rate_token_address: str = "60/60"
+    rate_token_address: str = "60/60"  # noqa: S105 - a rate budget, not a secret
     #: Posting (tweets, replies, quotes, retweets) and following, per user: a burst budget and an hourly cap.
     rate_post_user: str = "30/60"
     rate_post_hourly: str = "300/3600"

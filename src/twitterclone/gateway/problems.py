@@ -129,7 +129,13 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
     )
 
 
+def nesting_error_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Problem]:
+    # msgspec gives up on absurdly deep JSON ("[[[[…]]]]") with RecursionError: the client's fault.
+    return problem_response(request, 400, "bad-request", "the request body is nested too deeply")
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    RecursionError: nesting_error_handler,
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,

@@ -1,58 +1,23 @@
-"""What the AnalyticsPort promises, as port calls, under any binding.
+"""What the AnalyticsPort promises, as port calls, under every storage and binding.
 
-Today the fixture binds the local service; the HTTP binding will parametrise
-``analytics_port``. Counters are fed by delivering events to the module's consumer.
+Counters are fed by delivering events to the module's consumer (``deliver``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from boundaries._kernel.errors import InvalidInput
-from boundaries._kernel.events import Event
 from boundaries.analytics.errors import NotStatsOwner, StatsNotFound
 from boundaries.analytics.port import AnalyticsPort
 from boundaries.tweets.events import TweetLiked, TweetPosted
-from modules.analytics.consumer import AnalyticsConsumer
-from modules.analytics.service import AnalyticsService
-from twitterclone.infra.events import LocalBus
+from tests.support.wiring import Deliver
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, sqlite_url
-from twitterclone.migrate import migrate
 
 IDS = IdGenerator(22)
 ANN, BEN = "5001", "5002"
-
-Deliver = Callable[[Event], Awaitable[None]]
-
-
-@pytest.fixture
-async def local(tmp_path: Path) -> AsyncIterator[tuple[AnalyticsPort, Deliver]]:
-    store = ModuleStore("analytics", sqlite_url(tmp_path, "analytics"))
-    await migrate(store)
-    service = AnalyticsService(store)
-    bus = LocalBus()
-    bus.subscribe(AnalyticsConsumer(service).subscriptions())
-
-    async def deliver(event: Event) -> None:
-        assert await bus.publish(event, bus.consumers_of(type(event).__name__)) == []
-
-    yield service, deliver
-    await store.dispose()
-
-
-@pytest.fixture
-def analytics_port(local: tuple[AnalyticsPort, Deliver]) -> AnalyticsPort:
-    return local[0]
-
-
-@pytest.fixture
-def deliver(local: tuple[AnalyticsPort, Deliver]) -> Deliver:
-    return local[1]
 
 
 def tweet(author: str, *hashtags: str) -> TweetPosted:

@@ -1,31 +1,53 @@
-"""The ``timeline_port`` fixture: today the local binding, wired by the composition root.
+"""The ``timeline_port`` fixture: the whole monolith runtime on the chosen storage, the timeline port
+under the chosen binding, home timelines in SQL or in Redis.
 
-The whole monolith runtime runs (users and tweets are the real modules, events flow through
-the outbox relays); ``world.settle()`` waits until every event has been delivered.
+Users and tweets are the real modules and events flow through the outbox relays;
+``world.settle()`` waits until every event has been delivered.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from timeline_world import World
 
 from boundaries.timeline.port import TimelinePort
 from boundaries.tweets.port import TweetsPort
 from boundaries.users.port import UsersPort
-from tests.conftest import FAST_ARGON2, MONOLITH, migrate_all
-from twitterclone.composition import Runtime, build_runtime
-from twitterclone.manifest import load_manifest
+from tests.contract.conftest import Bind
+from tests.support.databases import Storage, redis_url
+from tests.support.wiring import FAST_ARGON2
+from twitterclone import composition
+from twitterclone.composition import MODULES, Runtime, build_runtime
+from twitterclone.manifest import parse_manifest
 from twitterclone.settings import Settings
 
 
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    settings = Settings(data_dir=str(tmp_path / "data"), manifest=str(MONOLITH), **FAST_ARGON2)
-    manifest = load_manifest(MONOLITH)
-    await migrate_all(manifest, settings)
+@pytest.fixture(params=["sql", "redis"])
+async def runtime(
+    request: pytest.FixtureRequest,
+    storage: Storage,
+    redis_prefix: tuple[Redis, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Runtime]:
+    home_store: str = request.param
+    _, prefix = redis_prefix
+    manifest = parse_manifest(
+        f"""
+        name = "contract"
+        [redis]
+        url = "{redis_url()}"
+        prefix = "{prefix}"
+        [modules.timeline]
+        options = {{ home_store = "{home_store}" }}
+        """
+    )
+    locations = await storage.migrated(list(MODULES))
+    # This test's own schemas (the manifest would name them after the modules, shared by all tests).
+    monkeypatch.setattr(composition, "store_locations", lambda _manifest, _settings: locations)
+    settings = Settings(data_dir=str(storage.data_dir), **FAST_ARGON2)
     rt = build_runtime(manifest, settings)
     await rt.start()
     try:
@@ -35,8 +57,8 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
 
 
 @pytest.fixture
-async def timeline_port(runtime: Runtime) -> TimelinePort:
-    port: TimelinePort = await runtime.get(TimelinePort)
+async def timeline_port(runtime: Runtime, bind: Bind) -> TimelinePort:
+    port: TimelinePort = bind("timeline", TimelinePort, await runtime.get(TimelinePort))
     return port
 
 

@@ -1,34 +1,20 @@
-"""The ``users_port`` fixture: today the local binding, wired the way the composition root does."""
+"""The ``users_port`` fixture: the real users module on the chosen storage, under the chosen binding."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-from dishka import Provider, Scope, make_async_container
 
 from boundaries.users.port import UsersPort
-from modules.users import MODULE
-from twitterclone.infra.kernel import Kernel
-from twitterclone.infra.store import sqlite_url
-from twitterclone.migrate import migrate
-from twitterclone.settings import Settings
-
-FAST: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_kib": 8192, "argon2_parallelism": 1}
+from modules import users
+from tests.contract.conftest import Bind
+from tests.support.databases import Storage
+from tests.support.wiring import wired
 
 
 @pytest.fixture
-async def users_port(tmp_path: Path) -> AsyncIterator[UsersPort]:
-    settings = Settings(data_dir=str(tmp_path), **FAST)
-    kernel = Kernel(settings, {"users": (sqlite_url(tmp_path, "users"), None)})
-    await migrate(kernel.store("users"))
-    kernel_provider = Provider(scope=Scope.APP)
-    kernel_provider.provide(lambda: kernel, provides=Kernel)
-    container = make_async_container(kernel_provider, MODULE.provider())
-    try:
-        yield await container.get(UsersPort)
-    finally:
-        await container.close()
-        await kernel.dispose()
+async def users_port(storage: Storage, bind: Bind) -> AsyncIterator[UsersPort]:
+    async with wired(storage, (users.MODULE,)) as container:
+        port: UsersPort = bind("users", UsersPort, await container.get(UsersPort))
+        yield port

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,9 +14,9 @@ from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetP
 from boundaries.users.events import UserFollowed
 from modules.analytics.consumer import AnalyticsConsumer
 from modules.analytics.service import AnalyticsService
+from tests.support.databases import Storage
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, sqlite_url
-from twitterclone.migrate import migrate
+from twitterclone.infra.store import ModuleStore
 
 ALICE, BOB, CAROL = "2001", "2002", "2003"
 IDS = IdGenerator(9)
@@ -38,9 +37,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def service(tmp_path: Path, clock: Clock) -> AsyncIterator[AnalyticsService]:
-    store = ModuleStore("analytics", sqlite_url(tmp_path, "analytics"))
-    await migrate(store)
+async def service(storage: Storage, clock: Clock) -> AsyncIterator[AnalyticsService]:
+    url, schema = (await storage.migrated(["analytics"]))["analytics"]  # SQLite file or PostgreSQL schema
+    store = ModuleStore("analytics", url, schema=schema)
     yield AnalyticsService(store, clock=clock)
     await store.dispose()
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,16 +41,12 @@ from modules.media.blobs import LocalBlobStore
 from modules.media.consumer import MediaConsumer
 from modules.media.service import MediaService
 from modules.media.tables import media, media_variants
+from tests.support.databases import SchemaPool
 from twitterclone.infra.events import decode_event
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore, sqlite_url
 from twitterclone.migrate import migrate
 from twitterclone.settings import Settings
-
-#: PostgreSQL as well as SQLite; the local server by default.
-POSTGRES_URL = os.environ.get(
-    "TWITTERCLONE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@/postgres?host=/var/run/postgresql"
-)
 
 OWNER = "1001"
 OTHER = "2002"
@@ -99,15 +93,15 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield w
         await w.store.dispose()
         return
-    schema = f"media_test_{uuid.uuid4().hex[:12]}"
-    w = World(tmp_path, ModuleStore("media", POSTGRES_URL, schema=schema))
+    # A migrated schema of this test's own in the session's database (tests/support/databases.py).
+    pool: SchemaPool = request.getfixturevalue("schema_pool")
+    schemas = await pool.acquire(("media",))
+    w = World(tmp_path, ModuleStore("media", pool.url, schema=schemas["media"]))
     try:
-        await migrate(w.store)
         yield w
     finally:
-        async with w.store.engine.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await w.store.dispose()
+        pool.release(schemas)
 
 
 def posted(tweet_id: str, media_ids: list[str], author: str = OWNER) -> TweetPosted:

@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -19,9 +18,9 @@ from boundaries.users.events import UserFollowed
 from boundaries.users.port import UsersPort
 from modules.notifications.consumer import NotificationsConsumer
 from modules.notifications.service import NotificationsService
+from tests.support.databases import Storage
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, sqlite_url
-from twitterclone.migrate import migrate
+from twitterclone.infra.store import ModuleStore
 
 ALICE, BOB, CAROL = "1001", "1002", "1003"
 IDS = IdGenerator(7)
@@ -57,9 +56,11 @@ def users() -> FakeUsers:
 
 
 @pytest.fixture
-async def service(tmp_path: Path, users: FakeUsers) -> AsyncIterator[NotificationsService]:
-    store = ModuleStore("notifications", sqlite_url(tmp_path, "notifications"))
-    await migrate(store)
+async def service(storage: Storage, users: FakeUsers) -> AsyncIterator[NotificationsService]:
+    url, schema = (await storage.migrated(["notifications"]))[
+        "notifications"
+    ]  # SQLite file or PostgreSQL schema
+    store = ModuleStore("notifications", url, schema=schema)
     yield NotificationsService(store, IDS, cast(UsersPort, users), poll_interval_s=0.2)
     await store.dispose()
 

@@ -1,4 +1,8 @@
-"""TimelineService against a real SQLite store, with fakes for the users and tweets ports."""
+"""TimelineService against real stores, with fakes for the users and tweets ports.
+
+Every test runs against each home timeline store: SQL rows on SQLite, SQL rows on PostgreSQL,
+and Redis sorted sets (the module's outbox and inbox then stay on SQLite).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any, cast
 import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
+from redis.asyncio import Redis
 from timeline_fakes import FakeTweets, FakeUsers
 
 from boundaries._kernel.pagination import PageRequest
@@ -21,12 +26,17 @@ from boundaries.tweets.port import TweetsPort
 from boundaries.users.events import UserFollowed, UserUnfollowed
 from boundaries.users.port import UsersPort
 from modules.timeline.consumer import TimelineConsumer
+from modules.timeline.home import COMPLETE, RedisHomeTimelines, SqlHomeTimelines
 from modules.timeline.service import TimelineService
 from modules.timeline.tables import home_timeline
+from tests.support.databases import SchemaPool
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore, sqlite_url
 from twitterclone.migrate import migrate
 from twitterclone.settings import Settings
+
+#: Where home timelines are kept in a test: (home store, SQL database).
+HOME_STORES = ["sql-sqlite", "sql-postgresql", "redis"]
 
 ALICE, BOB, CAROL, DAVE, STAR = "1001", "1002", "1003", "1004", "1005"
 
@@ -38,18 +48,40 @@ class World:
     tweets: FakeTweets
     store: ModuleStore
     ids: IdGenerator
+    kind: str
+
+    @property
+    def redis(self) -> RedisHomeTimelines | None:
+        home = self.service.home
+        return home if isinstance(home, RedisHomeTimelines) else None
 
     async def stored(self, user_id: str) -> list[str]:
         """The user's stored home timeline, newest first (what fan-out wrote)."""
+        return [str(t) for t in sorted(await self.service.home.tweet_ids(int(user_id)), reverse=True)]
+
+    async def sizes(self, user_ids: list[str]) -> dict[str, int]:
+        """How many entries each of these users' stored timelines holds (absent: none)."""
+        if self.redis is not None:
+            pipe = self.redis.redis.pipeline(transaction=False)
+            for u in user_ids:
+                pipe.zcard(self.redis.key(int(u)))
+                pipe.zscore(self.redis.key(int(u)), COMPLETE)
+            found = await pipe.execute()
+            counts = {u: int(found[2 * i]) - (found[2 * i + 1] is not None) for i, u in enumerate(user_ids)}
+            return {u: c for u, c in counts.items() if c}
         async with self.store.read() as conn:
             rows = await conn.execute(
-                sa.select(home_timeline.c.tweet_id)
-                .where(home_timeline.c.user_id == int(user_id))
-                .order_by(home_timeline.c.tweet_id.desc())
+                sa.select(home_timeline.c.user_id, sa.func.count())
+                .where(home_timeline.c.user_id.in_([int(u) for u in user_ids]))
+                .group_by(home_timeline.c.user_id)
             )
-            return [str(r) for r in rows.scalars()]
+            return {str(u): int(c) for u, c in rows.all()}
 
     async def row_count(self) -> int:
+        """Entries in every stored timeline."""
+        if self.redis is not None:
+            keys = [k async for k in self.redis.redis.scan_iter(match=f"{self.redis.prefix}*")]
+            return sum((await self.sizes([k.decode().rsplit(":", 1)[1] for k in keys])).values())
         async with self.store.read() as conn:
             return int(
                 (await conn.execute(sa.select(sa.func.count()).select_from(home_timeline))).scalar_one()
@@ -97,24 +129,44 @@ class World:
 MakeWorld = Callable[..., Awaitable[World]]
 
 
-@pytest.fixture
-async def make_world(tmp_path: Path) -> AsyncIterator[MakeWorld]:
+@pytest.fixture(params=HOME_STORES)
+async def make_world(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_prefix: tuple[Redis, str]
+) -> AsyncIterator[MakeWorld]:
+    kind: str = request.param
     stores: list[ModuleStore] = []
+    taken: list[dict[str, str]] = []
+    pool: SchemaPool | None = request.getfixturevalue("schema_pool") if kind == "sql-postgresql" else None
+    redis, prefix = redis_prefix if kind == "redis" else (None, "")
 
     async def make(**settings: Any) -> World:
-        store = ModuleStore("timeline", sqlite_url(tmp_path / f"data{len(stores)}", "timeline"))
+        if pool is not None:
+            schemas = await pool.acquire(("timeline",))
+            taken.append(schemas)
+            store = ModuleStore("timeline", pool.url, schema=schemas["timeline"])
+        else:
+            store = ModuleStore("timeline", sqlite_url(tmp_path / f"data{len(stores)}", "timeline"))
+            await migrate(store)
         stores.append(store)
-        await migrate(store)
         ids = IdGenerator(7)
         users, tweets = FakeUsers(), FakeTweets(ids)
-        service = TimelineService(
-            store, ids, Settings(**settings), cast(UsersPort, users), cast(TweetsPort, tweets)
+        app_settings = Settings(**settings)
+        home = (
+            RedisHomeTimelines(redis, f"{prefix}{len(stores)}:", app_settings.home_timeline_size)
+            if redis is not None
+            else SqlHomeTimelines(store, app_settings.home_timeline_size)
         )
-        return World(service, users, tweets, store, ids)
+        service = TimelineService(
+            store, ids, app_settings, cast(UsersPort, users), cast(TweetsPort, tweets), home=home
+        )
+        return World(service, users, tweets, store, ids, kind)
 
     yield make
     for store in stores:
         await store.dispose()
+    if pool is not None:
+        for schemas in taken:
+            pool.release(schemas)
 
 
 @pytest.fixture
@@ -237,11 +289,7 @@ async def test_hybrid_merge_respects_the_cursor(make_world: MakeWorld) -> None:
 async def test_home_timeline_keeps_only_the_newest_800(world: World) -> None:
     world.users.follow(BOB, ALICE)
     # 797 older entries (ids 1..797), then five new tweets arrive through fan-out.
-    async with world.store.transaction() as tx:
-        await tx.conn.execute(
-            home_timeline.insert(),
-            [{"user_id": int(BOB), "tweet_id": i, "author_id": 1} for i in range(1, 798)],
-        )
+    await world.service.home.add([(int(BOB), i, 1) for i in range(1, 798)])
     posted = [await world.post(ALICE) for _ in range(5)]
 
     stored = await world.stored(BOB)
@@ -269,36 +317,16 @@ async def test_fan_out_to_1000_full_timelines_trims_each_to_the_cap(world: World
     for f in followers:
         world.users.follow(f, ALICE)
     # Every follower's timeline is already full: 800 older entries (ids 1..800) from someone else.
-    # (Secondary indexes are rebuilt after the bulk insert: only to make this setup fast.)
-    async with world.store.transaction() as tx:
-        for index in home_timeline.indexes:
-            await tx.conn.execute(sa.schema.DropIndex(index))
-        await tx.conn.exec_driver_sql(
-            "CREATE TEMP TABLE n AS WITH RECURSIVE s(i) AS "
-            "(SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 1000) SELECT i FROM s"
-        )
-        await tx.conn.exec_driver_sql(
-            "INSERT INTO home_timeline (user_id, tweet_id, author_id) "
-            "SELECT 20000 + f.i - 1, t.i, 1 FROM n AS f, n AS t WHERE t.i <= 800 ORDER BY f.i, t.i"
-        )
-        for index in home_timeline.indexes:
-            await tx.conn.execute(sa.schema.CreateIndex(index))
+    await fill_1000_timelines(world)
 
     started = time.perf_counter()
     tweet = await world.post(ALICE)
     elapsed = time.perf_counter() - started
     print(f"\nfan-out to 1000 followers with full timelines (insert + trim): {elapsed * 1000:.0f} ms")
 
-    async with world.store.read() as conn:
-        counts = (
-            await conn.execute(
-                sa.select(home_timeline.c.user_id, sa.func.count())
-                .where(home_timeline.c.user_id.in_([int(f) for f in followers]))
-                .group_by(home_timeline.c.user_id)
-            )
-        ).all()
-    assert {c for _, c in counts} == {800}
-    assert len(counts) == 1000
+    sizes = await world.sizes(followers)
+    assert set(sizes.values()) == {800}
+    assert len(sizes) == 1000
     assert (await world.stored(followers[500]))[:1] == [tweet]
     assert (await world.stored(followers[500]))[-1] == "2"  # the oldest entry (id 1) was trimmed
 
@@ -417,10 +445,14 @@ async def test_empty_timeline_of_someone_who_follows_is_rebuilt_on_read(world: W
 async def test_empty_timeline_of_someone_who_follows_nobody_stays_empty(world: World) -> None:
     world.users.add(DAVE)
     world.tweets.post(ALICE)
-    page = await world.service.home_timeline(DAVE, PageRequest())
-    assert page.items == []
-    assert page.next_cursor is None
-    assert world.tweets.recent_refs_calls == []
+    for _ in range(2):
+        page = await world.service.home_timeline(DAVE, PageRequest())
+        assert page.items == []
+        assert page.next_cursor is None
+    # SQL rows are never lost: nothing to ask. Redis may have lost DAVE's own tweets: it asks
+    # once, then knows the timeline is complete.
+    expected = [([DAVE], 800)] if world.kind == "redis" else []
+    assert world.tweets.recent_refs_calls == expected
     assert world.tweets.get_many_calls == []
 
 
@@ -446,6 +478,42 @@ async def test_user_timeline_is_one_call_to_the_tweets_port(world: World) -> Non
     page = await world.service.user_timeline(ALICE, BOB, PageRequest(limit=2))
     assert [t.id for t in page.items] == posted[::-1][:2]
     assert world.tweets.user_tweets_calls == [(ALICE, BOB, PageRequest(limit=2))]
+
+
+async def fill_1000_timelines(world: World) -> None:
+    """Users 20000..20999 each hold tweet ids 1..800 (author 1), written in bulk."""
+    if world.redis is not None:
+        pipe = world.redis.redis.pipeline(transaction=False)
+        for f in range(20_000, 21_000):
+            pipe.zadd(world.redis.key(f), {f"{t:020d}:1": 0 for t in range(1, 801)})
+        await pipe.execute()
+        return
+    # (Secondary indexes are rebuilt after the bulk insert: only to make this setup fast.)
+    async with world.store.transaction() as tx:
+        for index in home_timeline.indexes:
+            await tx.conn.execute(sa.schema.DropIndex(index))
+        if world.store.is_sqlite:
+            await tx.conn.exec_driver_sql(
+                "CREATE TEMP TABLE n AS WITH RECURSIVE s(i) AS "
+                "(SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 1000) SELECT i FROM s"
+            )
+            await tx.conn.exec_driver_sql(
+                "INSERT INTO home_timeline (user_id, tweet_id, author_id) "
+                "SELECT 20000 + f.i - 1, t.i, 1 FROM n AS f, n AS t WHERE t.i <= 800 ORDER BY f.i, t.i"
+            )
+        else:
+            await tx.conn.execute(
+                home_timeline.insert().from_select(
+                    ["user_id", "tweet_id", "author_id"],
+                    sa.select(
+                        sa.literal_column("f") + 20_000, sa.literal_column("t"), sa.literal(1, sa.BigInteger)
+                    ).select_from(
+                        sa.func.generate_series(0, 999).alias("f"), sa.func.generate_series(1, 800).alias("t")
+                    ),
+                )
+            )
+        for index in home_timeline.indexes:
+            await tx.conn.execute(sa.schema.CreateIndex(index))
 
 
 # --- impressions ------------------------------------------------------------------------------------

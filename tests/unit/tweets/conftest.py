@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
@@ -16,15 +14,11 @@ from boundaries.media.port import MediaPort
 from boundaries.users.dto import Author
 from boundaries.users.port import UsersPort
 from modules.tweets.service import TweetsService
+from tests.support.databases import SchemaPool
 from twitterclone.infra.events import decode_event
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore
 from twitterclone.migrate import migrate
-
-#: PostgreSQL for the dialect-specific paths (tsvector search, ON CONFLICT); the local server by default.
-POSTGRES_URL = os.environ.get(
-    "TWITTERCLONE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@/postgres?host=/var/run/postgresql"
-)
 
 
 class FakeUsers:
@@ -73,15 +67,15 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield s
         await s.dispose()
         return
-    schema = f"tweets_test_{uuid.uuid4().hex[:12]}"
-    s = ModuleStore("tweets", POSTGRES_URL, schema=schema)
-    await migrate(s)
+    # A migrated schema of this test's own in the session's database (tests/support/databases.py).
+    pool: SchemaPool = request.getfixturevalue("schema_pool")
+    schemas = await pool.acquire(("tweets",))
+    s = ModuleStore("tweets", pool.url, schema=schemas["tweets"])
     try:
         yield s
     finally:
-        async with s.engine.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         await s.dispose()
+        pool.release(schemas)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from litestar.params import PathParameter, QueryParameter
 
 from boundaries.analytics.dto import Trends, TrendWindow, TweetStats, UserStats
 from boundaries.analytics.port import AnalyticsPort
-from twitterclone.gateway.auth import Principal
+from twitterclone.gateway.auth import READ, Principal
 from twitterclone.gateway.di import FromDishka, inject
 
 ID_PATTERN = r"^[0-9]{1,20}$"
@@ -30,6 +30,7 @@ class AnalyticsController(Controller):
         operation_id="getTweetStats",
         summary="A tweet's impressions, likes, retweets and replies (its author only)",
         security=BEARER,
+        guards=[READ],
     )
     @inject
     async def tweet_stats(
@@ -42,6 +43,7 @@ class AnalyticsController(Controller):
         operation_id="getMyStats",
         summary="One's engagement per UTC day, oldest first",
         security=BEARER,
+        guards=[READ],
     )
     @inject
     async def my_stats(
@@ -54,7 +56,12 @@ class AnalyticsController(Controller):
     ) -> UserStats:
         return await analytics.user_stats(user.user_id, days)
 
-    @get("/trends", operation_id="getTrends", summary="Trending hashtags over a window, with decay")
+    @get(
+        "/trends",
+        operation_id="getTrends",
+        summary="Trending hashtags over a window, with decay",
+        guards=[READ],
+    )
     @inject
     async def trends(
         self,

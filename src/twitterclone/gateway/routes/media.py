@@ -17,7 +17,7 @@ from litestar.types import Receive, ReceiveMessage
 from boundaries.media.dto import Media, Upload, Variant
 from boundaries.media.errors import MediaNotFound, MediaTooLarge
 from boundaries.media.port import MediaPort
-from twitterclone.gateway.auth import Principal
+from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.settings import Settings
 
@@ -89,7 +89,7 @@ class MediaController(Controller):
         ),
         status_code=201,
         security=[{"bearer": []}],
-        guards=[upload_body_limit],
+        guards=[WRITE, upload_body_limit],
         request_max_body_size=None,  # the guard enforces the upload's own limit
     )
     @inject
@@ -102,7 +102,12 @@ class MediaController(Controller):
         content = await data.file.read()
         return await port.upload(Upload(owner_id=user.user_id, filename=data.file.filename, data=content))
 
-    @get("/{media_id:str}", operation_id="getMedia", summary="An image's metadata and renditions")
+    @get(
+        "/{media_id:str}",
+        operation_id="getMedia",
+        summary="An image's metadata and renditions",
+        guards=[READ],
+    )
     @inject
     async def get_media(self, media_id: MediaId, port: FromDishka[MediaPort]) -> Media:
         found = await port.get_many([media_id])
@@ -115,6 +120,7 @@ class MediaController(Controller):
         operation_id="getMediaContent",
         summary="The bytes of one rendition (original, display or thumb), cacheable forever",
         response_description="The image bytes, with a strong ETag; 304 when If-None-Match matches.",
+        guards=[READ],
     )
     @inject
     async def get_content(

@@ -15,7 +15,7 @@ from boundaries._kernel.ids import is_id
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
 from boundaries.notifications.dto import MarkRead, Notification, UnreadCount
 from boundaries.notifications.port import NotificationsPort
-from twitterclone.gateway.auth import Principal
+from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -47,7 +47,13 @@ class NotificationsController(Controller):
     path = "/notifications"
     tags = ["notifications"]
 
-    @get("/", operation_id="listNotifications", summary="One's notifications, newest first", security=BEARER)
+    @get(
+        "/",
+        operation_id="listNotifications",
+        summary="One's notifications, newest first",
+        security=BEARER,
+        guards=[READ],
+    )
     @inject
     async def list_notifications(
         self,
@@ -63,6 +69,7 @@ class NotificationsController(Controller):
         operation_id="countUnreadNotifications",
         summary="How many notifications are unread",
         security=BEARER,
+        guards=[READ],
     )
     @inject
     async def unread_count(
@@ -76,6 +83,7 @@ class NotificationsController(Controller):
         summary="Mark notifications read up to an id, or all",
         status_code=200,
         security=BEARER,
+        guards=[WRITE],
     )
     @inject
     async def mark_read(
@@ -96,6 +104,7 @@ class NotificationsController(Controller):
             "`Last-Event-ID` to resume; without it the stream starts from now."
         ),
         security=BEARER,
+        guards=[READ],
     )
     @inject
     async def stream(

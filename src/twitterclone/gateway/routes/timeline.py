@@ -12,7 +12,7 @@ from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
 from boundaries.timeline.dto import RebuildResult
 from boundaries.timeline.port import TimelinePort
 from boundaries.tweets.dto import Tweet
-from twitterclone.gateway.auth import Principal
+from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
 
 ID_PATTERN = r"^[0-9]{1,20}$"
@@ -36,6 +36,7 @@ class TimelineController(Controller):
         operation_id="getHomeTimeline",
         summary="The newest tweets of the accounts one follows, and one's own",
         security=BEARER,
+        guards=[READ],
     )
     @inject
     async def home(
@@ -53,6 +54,7 @@ class TimelineController(Controller):
         summary="Rebuild one's home timeline from follows and tweets",
         status_code=200,
         security=BEARER,
+        guards=[WRITE],
     )
     @inject
     async def rebuild(
@@ -61,7 +63,10 @@ class TimelineController(Controller):
         return await timeline.rebuild(user.user_id)
 
     @get(
-        "/users/{user_id:str}/tweets", operation_id="getUserTimeline", summary="A user's tweets and retweets"
+        "/users/{user_id:str}/tweets",
+        operation_id="getUserTimeline",
+        summary="A user's tweets and retweets",
+        guards=[READ],
     )
     @inject
     async def user_tweets(

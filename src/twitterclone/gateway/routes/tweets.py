@@ -11,7 +11,7 @@ from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
 from boundaries.tweets.dto import PostTweet, Tweet
 from boundaries.tweets.port import TweetsPort
-from twitterclone.gateway.auth import Principal
+from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
 
 ID_PATTERN = r"^[0-9]{1,20}$"
@@ -45,6 +45,7 @@ class TweetsController(Controller):
         summary="Post a tweet, reply or quote",
         status_code=201,
         security=BEARER,
+        guards=[WRITE],
     )
     @inject
     async def post_tweet(
@@ -56,7 +57,12 @@ class TweetsController(Controller):
     ) -> Tweet:
         return await tweets.post(user.user_id, data, idempotency_key)
 
-    @get("/search", operation_id="searchTweets", summary="Tweets matching words or #hashtags, newest first")
+    @get(
+        "/search",
+        operation_id="searchTweets",
+        summary="Tweets matching words or #hashtags, newest first",
+        guards=[READ],
+    )
     @inject
     async def search(
         self,
@@ -72,21 +78,33 @@ class TweetsController(Controller):
             q, viewer.user_id if viewer else None, PageRequest(cursor=cursor, limit=limit)
         )
 
-    @get("/{tweet_id:str}", operation_id="getTweet", summary="One tweet")
+    @get("/{tweet_id:str}", operation_id="getTweet", summary="One tweet", guards=[READ])
     @inject
     async def get_tweet(
         self, tweet_id: TweetId, viewer: NamedDependency[Principal | None], tweets: FromDishka[TweetsPort]
     ) -> Tweet:
         return await tweets.get(tweet_id, viewer.user_id if viewer else None)
 
-    @delete("/{tweet_id:str}", operation_id="deleteTweet", summary="Delete one's own tweet", security=BEARER)
+    @delete(
+        "/{tweet_id:str}",
+        operation_id="deleteTweet",
+        summary="Delete one's own tweet",
+        security=BEARER,
+        guards=[WRITE],
+    )
     @inject
     async def delete_tweet(
         self, tweet_id: TweetId, user: NamedDependency[Principal], tweets: FromDishka[TweetsPort]
     ) -> None:
         await tweets.delete(user.user_id, tweet_id)
 
-    @put("/{tweet_id:str}/like", operation_id="likeTweet", summary="Like a tweet", security=BEARER)
+    @put(
+        "/{tweet_id:str}/like",
+        operation_id="likeTweet",
+        summary="Like a tweet",
+        security=BEARER,
+        guards=[WRITE],
+    )
     @inject
     async def like(
         self, tweet_id: TweetId, user: NamedDependency[Principal], tweets: FromDishka[TweetsPort]
@@ -99,6 +117,7 @@ class TweetsController(Controller):
         summary="Take back a like",
         security=BEARER,
         status_code=200,
+        guards=[WRITE],
     )
     @inject
     async def unlike(
@@ -111,6 +130,7 @@ class TweetsController(Controller):
         operation_id="retweet",
         summary="Retweet a tweet (returns the retweet)",
         security=BEARER,
+        guards=[WRITE],
     )
     @inject
     async def retweet(
@@ -119,7 +139,11 @@ class TweetsController(Controller):
         return await tweets.retweet(user.user_id, tweet_id)
 
     @delete(
-        "/{tweet_id:str}/retweet", operation_id="undoRetweet", summary="Undo one's retweet", security=BEARER
+        "/{tweet_id:str}/retweet",
+        operation_id="undoRetweet",
+        summary="Undo one's retweet",
+        security=BEARER,
+        guards=[WRITE],
     )
     @inject
     async def undo_retweet(
@@ -127,7 +151,12 @@ class TweetsController(Controller):
     ) -> None:
         await tweets.undo_retweet(user.user_id, tweet_id)
 
-    @get("/{tweet_id:str}/replies", operation_id="listReplies", summary="Direct replies, oldest first")
+    @get(
+        "/{tweet_id:str}/replies",
+        operation_id="listReplies",
+        summary="Direct replies, oldest first",
+        guards=[READ],
+    )
     @inject
     async def replies(
         self,

@@ -21,7 +21,7 @@ from boundaries.users.dto import (
     TokenPair,
 )
 from boundaries.users.port import UsersPort
-from twitterclone.gateway.auth import Principal
+from twitterclone.gateway.auth import FOLLOW, READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
 
 ID_PATTERN = r"^[0-9]{1,20}$"
@@ -70,12 +70,18 @@ class UsersController(Controller):
     path = "/users"
     tags = ["users"]
 
-    @get("/me", operation_id="getMe", summary="One's own account", security=BEARER)
+    @get("/me", operation_id="getMe", summary="One's own account", security=BEARER, guards=[READ])
     @inject
     async def me(self, user: NamedDependency[Principal], users: FromDishka[UsersPort]) -> Account:
         return await users.account(user.user_id)
 
-    @patch("/me", operation_id="updateMe", summary="Change one's display name or bio", security=BEARER)
+    @patch(
+        "/me",
+        operation_id="updateMe",
+        summary="Change one's display name or bio",
+        security=BEARER,
+        guards=[WRITE],
+    )
     @inject
     async def update_me(
         self,
@@ -85,7 +91,12 @@ class UsersController(Controller):
     ) -> Account:
         return await users.update_profile(user.user_id, data)
 
-    @get("/search", operation_id="searchUsers", summary="Users whose handle or name starts with q")
+    @get(
+        "/search",
+        operation_id="searchUsers",
+        summary="Users whose handle or name starts with q",
+        guards=[READ],
+    )
     @inject
     async def search(
         self,
@@ -96,19 +107,29 @@ class UsersController(Controller):
     ) -> Page[Profile]:
         return await users.search(q, PageRequest(cursor=cursor, limit=limit))
 
-    @get("/by-handle/{handle:str}", operation_id="getUserByHandle", summary="A profile by handle (any case)")
+    @get(
+        "/by-handle/{handle:str}",
+        operation_id="getUserByHandle",
+        summary="A profile by handle (any case)",
+        guards=[READ],
+    )
     @inject
     async def by_handle(
         self, handle: Annotated[str, PathParameter(pattern=HANDLE_PATTERN)], users: FromDishka[UsersPort]
     ) -> Profile:
         return await users.profile_by_handle(handle)
 
-    @get("/{user_id:str}", operation_id="getUser", summary="A profile by id")
+    @get("/{user_id:str}", operation_id="getUser", summary="A profile by id", guards=[READ])
     @inject
     async def get_user(self, user_id: UserId, users: FromDishka[UsersPort]) -> Profile:
         return await users.profile(user_id)
 
-    @get("/{user_id:str}/followers", operation_id="listFollowers", summary="Who follows a user, newest first")
+    @get(
+        "/{user_id:str}/followers",
+        operation_id="listFollowers",
+        summary="Who follows a user, newest first",
+        guards=[READ],
+    )
     @inject
     async def followers(
         self,
@@ -120,7 +141,10 @@ class UsersController(Controller):
         return await users.followers(user_id, PageRequest(cursor=cursor, limit=limit))
 
     @get(
-        "/{user_id:str}/following", operation_id="listFollowing", summary="Whom a user follows, newest first"
+        "/{user_id:str}/following",
+        operation_id="listFollowing",
+        summary="Whom a user follows, newest first",
+        guards=[READ],
     )
     @inject
     async def following(
@@ -137,6 +161,7 @@ class UsersController(Controller):
         operation_id="getRelationship",
         summary="How the caller stands to a user",
         security=BEARER,
+        guards=[READ],
     )
     @inject
     async def relationship(
@@ -144,7 +169,13 @@ class UsersController(Controller):
     ) -> Relationship:
         return await users.relationship(user.user_id, user_id)
 
-    @put("/me/following/{user_id:str}", operation_id="follow", summary="Follow a user", security=BEARER)
+    @put(
+        "/me/following/{user_id:str}",
+        operation_id="follow",
+        summary="Follow a user",
+        security=BEARER,
+        guards=[FOLLOW],
+    )
     @inject
     async def follow(
         self, user_id: UserId, user: NamedDependency[Principal], users: FromDishka[UsersPort]
@@ -157,6 +188,7 @@ class UsersController(Controller):
         summary="Stop following a user",
         security=BEARER,
         status_code=200,
+        guards=[FOLLOW],
     )
     @inject
     async def unfollow(
@@ -164,7 +196,13 @@ class UsersController(Controller):
     ) -> Relationship:
         return await users.unfollow(user.user_id, user_id)
 
-    @put("/me/blocking/{user_id:str}", operation_id="block", summary="Block a user", security=BEARER)
+    @put(
+        "/me/blocking/{user_id:str}",
+        operation_id="block",
+        summary="Block a user",
+        security=BEARER,
+        guards=[FOLLOW],
+    )
     @inject
     async def block(
         self, user_id: UserId, user: NamedDependency[Principal], users: FromDishka[UsersPort]
@@ -177,6 +215,7 @@ class UsersController(Controller):
         summary="Lift a block",
         security=BEARER,
         status_code=200,
+        guards=[FOLLOW],
     )
     @inject
     async def unblock(
@@ -184,7 +223,13 @@ class UsersController(Controller):
     ) -> Relationship:
         return await users.unblock(user.user_id, user_id)
 
-    @put("/me/muting/{user_id:str}", operation_id="mute", summary="Mute a user", security=BEARER)
+    @put(
+        "/me/muting/{user_id:str}",
+        operation_id="mute",
+        summary="Mute a user",
+        security=BEARER,
+        guards=[FOLLOW],
+    )
     @inject
     async def mute(
         self, user_id: UserId, user: NamedDependency[Principal], users: FromDishka[UsersPort]
@@ -197,6 +242,7 @@ class UsersController(Controller):
         summary="Lift a mute",
         security=BEARER,
         status_code=200,
+        guards=[FOLLOW],
     )
     @inject
     async def unmute(

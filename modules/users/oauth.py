@@ -1,0 +1,569 @@
+"""The OAuth 2.0 authorization server of the users module (RFC 6749, 7636 PKCE, 7009 revocation).
+
+Clients are registered by users. Confidential clients have a 256-bit random secret, stored as
+its SHA-256 (a slow password hash buys nothing for a secret that cannot be guessed, and would
+cost a hash per token request). Authorization codes are single-use, short-lived and bound to
+the client, the redirect URI and an S256 PKCE challenge; only their SHA-256 is stored, with what
+was issued from them so that a replayed code revokes it. Refresh tokens share the first-party
+machinery (rotation, reuse detection revoking the family) with the client and scope recorded.
+Access tokens are the same short-lived JWTs as first-party ones, with a ``client_id`` claim and
+the granted ``scope``; revoking one puts its ``jti`` on a deny list until it would expire.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from boundaries._kernel.errors import InvalidInput
+from boundaries.users.dto import (
+    OAUTH_GRANTS,
+    OAUTH_SCOPES,
+    AuthorizationCode,
+    AuthorizationPrompt,
+    AuthorizationRequest,
+    ClientRegistration,
+    Login,
+    OAuthToken,
+    RegisteredClient,
+    RevocationRequest,
+    TokenRequest,
+)
+from boundaries.users.errors import (
+    AccountSuspended,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    NotAdmin,
+    OAuthError,
+    OAuthInvalidClient,
+    OAuthInvalidGrant,
+    OAuthInvalidRequest,
+    OAuthInvalidScope,
+    OAuthUnauthorizedClient,
+    OAuthUnknownRedirect,
+    OAuthUnsupportedGrantType,
+    OAuthUnsupportedResponseType,
+)
+from modules.users.keys import SigningKeys
+from modules.users.tables import oauth_clients, oauth_codes, refresh_tokens, revoked_access_tokens, users
+from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.store import ModuleStore, Transaction
+from twitterclone.settings import Settings
+
+log = logging.getLogger("twitterclone.users.oauth")
+
+#: Codes live this long (RFC 6749 recommends at most 10 minutes; a browser redirect needs seconds).
+CODE_TTL_S = 60
+#: The most clients one account may register.
+MAX_CLIENTS_PER_OWNER = 25
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_CHALLENGE_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256, unpadded
+_VERIFIER_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")  # RFC 7636 §4.1
+_CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class IssuedAccess:
+    """A signed access token and what revoking it needs."""
+
+    token: str
+    jti: str
+    expires_at: datetime
+
+
+class Accounts(Protocol):
+    """What the authorization server needs from the rest of the users service."""
+
+    async def check_login(self, command: Login) -> int: ...
+
+    async def issue_access(self, subject: str, scope: str, client_id: str | None) -> IssuedAccess: ...
+
+    async def new_refresh(
+        self,
+        tx: Transaction,
+        user_id: int,
+        family_id: int,
+        *,
+        client_id: str | None = None,
+        scope: str | None = None,
+    ) -> str: ...
+
+    async def rotate_refresh(self, refresh_token: str, client_id: str | None) -> tuple[Any, str]: ...
+
+    async def revoke_family(self, tx: Transaction, family_id: int, now: datetime) -> None: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def s256(verifier: str) -> str:
+    """The S256 code challenge of a PKCE code verifier (RFC 7636 §4.2)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+
+
+def _scopes(text: str) -> list[str]:
+    return [s for s in text.split(" ") if s]
+
+
+def _ordered(scopes: set[str]) -> str:
+    return " ".join(s for s in OAUTH_SCOPES if s in scopes)
+
+
+def _valid_redirect(uri: str) -> bool:
+    """https anywhere, or http on the loopback interface only (RFC 8252 §7.3); never a fragment."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    if parts.fragment or not parts.hostname or parts.username or parts.password:
+        return False
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+
+
+@dataclass(frozen=True)
+class _Client:
+    client_id: str
+    owner_id: int
+    name: str
+    confidential: bool
+    redirect_uris: list[str]
+    scopes: list[str]
+    grants: list[str]
+    bot_account: bool
+
+
+def _client(row: Any) -> _Client:
+    return _Client(
+        client_id=row.client_id,
+        owner_id=row.owner_id,
+        name=row.name,
+        confidential=row.secret_hash is not None,
+        redirect_uris=list(json.loads(row.redirect_uris)),
+        scopes=_scopes(row.scopes),
+        grants=_scopes(row.grants),
+        bot_account=bool(row.bot_account),
+    )
+
+
+class OAuthServer:
+    """Client registration, the authorization and token endpoints, and revocation."""
+
+    def __init__(
+        self,
+        accounts: Accounts,
+        store: ModuleStore,
+        ids: IdGenerator,
+        settings: Settings,
+        keys: SigningKeys,
+    ) -> None:
+        self._accounts = accounts
+        self._store = store
+        self._ids = ids
+        self._settings = settings
+        self._keys = keys
+
+    # ------------------------------------------------------------------- clients
+
+    async def register_client(self, owner_id: int, command: ClientRegistration) -> RegisteredClient:
+        """Check a registration and store the client; the secret leaves only in this answer."""
+        scopes = sorted(set(command.scopes), key=OAUTH_SCOPES.index)
+        grants = sorted(set(command.grants), key=OAUTH_GRANTS.index)
+        uris = list(dict.fromkeys(command.redirect_uris))
+        for uri in uris:
+            if not _valid_redirect(uri):
+                raise InvalidInput(
+                    "a redirect URI is https, or http on 127.0.0.1 / localhost, without a fragment",
+                    field="redirect_uris",
+                )
+        if "authorization_code" in grants and not uris:
+            raise InvalidInput("the authorization code grant needs a redirect URI", field="redirect_uris")
+        if "refresh_token" in grants and not {"authorization_code", "password"} & set(grants):
+            raise InvalidInput(
+                "refresh tokens come with the authorization code or password grant", field="grants"
+            )
+        if "client_credentials" in grants and not command.confidential:
+            raise InvalidInput("a public client cannot use client credentials", field="grants")
+        if command.bot_account and "client_credentials" not in grants:
+            raise InvalidInput("a bot account client uses the client credentials grant", field="bot_account")
+        now = _now()
+        client_id = secrets.token_urlsafe(16)
+        secret = secrets.token_urlsafe(32) if command.confidential else None
+        async with self._store.transaction() as tx:
+            owner = (
+                await tx.conn.execute(
+                    sa.select(users.c.role, users.c.suspended_at).where(users.c.id == owner_id)
+                )
+            ).first()
+            if owner is None or owner.suspended_at is not None:
+                raise AccountSuspended("this account may not register clients")
+            if "password" in grants and owner.role != "admin":
+                # The password grant hands the user's password to the client: first-party only.
+                raise NotAdmin("only an administrator may register a client for the password grant")
+            count = (
+                await tx.conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(oauth_clients)
+                    .where(oauth_clients.c.owner_id == owner_id, oauth_clients.c.revoked_at.is_(None))
+                )
+            ).scalar_one()
+            if count >= MAX_CLIENTS_PER_OWNER:
+                raise InvalidInput(f"an account may register at most {MAX_CLIENTS_PER_OWNER} clients")
+            await tx.conn.execute(
+                oauth_clients.insert().values(
+                    client_id=client_id,
+                    owner_id=owner_id,
+                    name=command.name.strip() or client_id,
+                    secret_hash=_sha256(secret) if secret is not None else None,
+                    redirect_uris=json.dumps(uris),
+                    scopes=" ".join(scopes),
+                    grants=" ".join(grants),
+                    bot_account=command.bot_account,
+                    created_at=now,
+                )
+            )
+        log.info("oauth client registered", extra={"client_id": client_id, "owner_id": str(owner_id)})
+        return RegisteredClient(
+            client_id=client_id,
+            client_secret=secret,
+            name=command.name.strip() or client_id,
+            redirect_uris=uris,
+            confidential=command.confidential,
+            scopes=scopes,
+            grants=grants,
+            bot_account=command.bot_account,
+            created_at=now,
+        )
+
+    async def _load_client(self, client_id: str | None) -> _Client | None:
+        if not client_id or not _CLIENT_ID_RE.match(client_id):
+            return None
+        async with self._store.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(oauth_clients).where(
+                        oauth_clients.c.client_id == client_id, oauth_clients.c.revoked_at.is_(None)
+                    )
+                )
+            ).first()
+            if row is None:
+                return None
+            owner = (
+                await conn.execute(sa.select(users.c.suspended_at).where(users.c.id == row.owner_id))
+            ).first()
+        if owner is None or owner.suspended_at is not None:
+            return None  # a suspended owner's clients stop working with it
+        return _client(row)
+
+    async def _authenticate_client(self, client_id: str | None, secret: str | None) -> _Client:
+        """The client of a token or revocation request; raises OAuthInvalidClient (401)."""
+        client = await self._load_client(client_id)
+        if client is None:
+            raise OAuthInvalidClient("unknown client, or client authentication failed")
+        async with self._store.read() as conn:
+            stored = (
+                await conn.execute(
+                    sa.select(oauth_clients.c.secret_hash).where(
+                        oauth_clients.c.client_id == client.client_id
+                    )
+                )
+            ).scalar_one_or_none()
+        if client.confidential:
+            if not secret or stored is None or not hmac.compare_digest(_sha256(secret), stored):
+                raise OAuthInvalidClient("unknown client, or client authentication failed")
+        elif secret:
+            raise OAuthInvalidClient("a public client has no secret")
+        return client
+
+    # ----------------------------------------------------------- authorization
+
+    async def authorization_prompt(self, request: AuthorizationRequest) -> AuthorizationPrompt:
+        """Check an authorization request; the errors say whether they may go to the redirect URI."""
+        client = await self._load_client(request.client_id)
+        if client is None or "authorization_code" not in client.grants:
+            raise OAuthUnknownRedirect("unknown client, or it may not use the authorization code grant")
+        if request.redirect_uri not in client.redirect_uris:
+            raise OAuthUnknownRedirect("the redirect URI is not one this client registered")
+        if request.response_type != "code":
+            raise OAuthUnsupportedResponseType("only response_type=code is supported")
+        if request.code_challenge_method != "S256":
+            raise OAuthInvalidRequest("PKCE is required with code_challenge_method=S256 ('plain' is refused)")
+        if not _CHALLENGE_RE.match(request.code_challenge):
+            raise OAuthInvalidRequest("code_challenge must be the base64url SHA-256 of the code verifier")
+        scope = self._granted_scope(request.scope, client)
+        return AuthorizationPrompt(
+            client_id=client.client_id,
+            client_name=client.name,
+            redirect_uri=request.redirect_uri,
+            scopes=_scopes(scope),
+            state=request.state,
+        )
+
+    @staticmethod
+    def _granted_scope(requested: str | None, client: _Client) -> str:
+        """The asked scope when the client may have all of it; none asked means all it may have."""
+        wanted = set(_scopes(requested or ""))
+        if not wanted:
+            return _ordered(set(client.scopes))
+        if not wanted <= set(client.scopes):
+            raise OAuthInvalidScope(f"this client may ask only for: {' '.join(client.scopes)}")
+        return _ordered(wanted)
+
+    async def approve(self, request: AuthorizationRequest, credentials: Login) -> AuthorizationCode:
+        """The user logged in and consented: issue a code bound to client, URI, scope and challenge."""
+        prompt = await self.authorization_prompt(request)
+        user_id = await self._accounts.check_login(credentials)
+        code = secrets.token_urlsafe(32)
+        now = _now()
+        async with self._store.transaction() as tx:
+            await tx.conn.execute(
+                oauth_codes.insert().values(
+                    code_hash=_sha256(code),
+                    client_id=prompt.client_id,
+                    user_id=user_id,
+                    redirect_uri=prompt.redirect_uri,
+                    scope=" ".join(prompt.scopes),
+                    code_challenge=request.code_challenge,
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=CODE_TTL_S),
+                )
+            )
+            # Codes are useless once expired: sweep old ones while here.
+            await tx.conn.execute(
+                sa.delete(oauth_codes).where(oauth_codes.c.expires_at < now - timedelta(days=1))
+            )
+        return AuthorizationCode(
+            code=code, redirect_uri=prompt.redirect_uri, state=prompt.state, expires_in=CODE_TTL_S
+        )
+
+    # ------------------------------------------------------------------- tokens
+
+    async def exchange(self, request: TokenRequest) -> OAuthToken:
+        """The token endpoint: authenticate the client, then apply its grant."""
+        grant = request.grant_type
+        if grant not in OAUTH_GRANTS or (grant == "password" and not self._settings.oauth_password_grant):
+            raise OAuthUnsupportedGrantType(f"unsupported grant_type {grant[:40]!r}")
+        client = await self._authenticate_client(request.client_id, request.client_secret)
+        if grant not in client.grants:
+            raise OAuthUnauthorizedClient(f"this client may not use the {grant} grant")
+        if grant == "authorization_code":
+            return await self._code_grant(client, request)
+        if grant == "refresh_token":
+            return await self._refresh_grant(client, request)
+        if grant == "client_credentials":
+            return await self._client_credentials_grant(client, request)
+        return await self._password_grant(client, request)
+
+    def _token(self, access: IssuedAccess, scope: str, refresh: str | None) -> OAuthToken:
+        return OAuthToken(
+            access_token=access.token,
+            token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
+            expires_in=self._settings.access_token_ttl_s,
+            scope=scope,
+            refresh_token=refresh,
+        )
+
+    async def _code_grant(self, client: _Client, request: TokenRequest) -> OAuthToken:
+        if not request.code or not request.redirect_uri or not request.code_verifier:
+            raise OAuthInvalidRequest("code, redirect_uri and code_verifier are required")
+        digest = _sha256(request.code)
+        now = _now()
+        replayed = False
+        async with self._store.transaction() as tx:
+            row = (
+                await tx.conn.execute(sa.select(oauth_codes).where(oauth_codes.c.code_hash == digest))
+            ).first()
+            if row is None or row.client_id != client.client_id:
+                raise OAuthInvalidGrant("the authorization code is not valid")
+            if row.used_at is not None:
+                replayed = True
+            else:
+                # Claim the code before anything else: whatever happens next, it is spent.
+                claimed = await tx.conn.execute(
+                    sa.update(oauth_codes)
+                    .where(oauth_codes.c.code_hash == digest, oauth_codes.c.used_at.is_(None))
+                    .values(used_at=now)
+                )
+                replayed = claimed.rowcount != 1
+            if replayed:
+                await self._revoke_issued(tx, row, now)
+        if replayed:  # the revocation is committed before refusing
+            log.warning(
+                "authorization code replayed; its tokens are revoked", extra={"client_id": client.client_id}
+            )
+            raise OAuthInvalidGrant("the authorization code was already used; its tokens are revoked")
+        if _aware(row.expires_at) <= now:
+            raise OAuthInvalidGrant("the authorization code has expired")
+        if request.redirect_uri != row.redirect_uri:
+            raise OAuthInvalidGrant("redirect_uri differs from the one the code was issued for")
+        if not _VERIFIER_RE.match(request.code_verifier) or not hmac.compare_digest(
+            s256(request.code_verifier), row.code_challenge
+        ):
+            raise OAuthInvalidGrant("the code verifier does not match the code challenge")
+        access = await self._accounts.issue_access(str(row.user_id), row.scope, client.client_id)
+        refresh = None
+        async with self._store.transaction() as tx:
+            suspended = (
+                await tx.conn.execute(sa.select(users.c.suspended_at).where(users.c.id == row.user_id))
+            ).scalar_one_or_none()
+            if suspended is not None:
+                raise OAuthInvalidGrant("the account is suspended")
+            family = self._ids.next_int()
+            if "refresh_token" in client.grants:
+                refresh = await self._accounts.new_refresh(
+                    tx, row.user_id, family, client_id=client.client_id, scope=row.scope
+                )
+            await tx.conn.execute(
+                sa.update(oauth_codes)
+                .where(oauth_codes.c.code_hash == digest)
+                .values(family_id=family, access_jti=access.jti, access_expires_at=access.expires_at)
+            )
+        return self._token(access, row.scope, refresh)
+
+    async def _revoke_issued(self, tx: Transaction, code: Any, now: datetime) -> None:
+        """Revoke what a code was exchanged for (its refresh family and its access token)."""
+        if code.family_id is not None:
+            await self._accounts.revoke_family(tx, code.family_id, now)
+        if code.access_jti is not None and code.access_expires_at is not None:
+            await self.deny(tx, code.access_jti, _aware(code.access_expires_at))
+
+    async def _refresh_grant(self, client: _Client, request: TokenRequest) -> OAuthToken:
+        if not request.refresh_token:
+            raise OAuthInvalidRequest("refresh_token is required")
+        try:
+            row, new_refresh = await self._accounts.rotate_refresh(request.refresh_token, client.client_id)
+        except InvalidRefreshToken as exc:
+            raise OAuthInvalidGrant(exc.detail) from exc
+        family_scope = row.scope or ""
+        scope = family_scope
+        if request.scope:
+            wanted = set(_scopes(request.scope))
+            if not wanted <= set(_scopes(family_scope)):
+                raise OAuthInvalidScope("a refresh may narrow the scope, never widen it")
+            scope = _ordered(wanted)
+        access = await self._accounts.issue_access(str(row.user_id), scope, client.client_id)
+        return self._token(access, scope, new_refresh)
+
+    async def _client_credentials_grant(self, client: _Client, request: TokenRequest) -> OAuthToken:
+        if not client.confidential:
+            raise OAuthUnauthorizedClient("a public client cannot use client credentials")
+        scope = self._granted_scope(request.scope, client)
+        # A bot client acts as the account that registered it; any other client as itself.
+        subject = str(client.owner_id) if client.bot_account else f"client:{client.client_id}"
+        access = await self._accounts.issue_access(subject, scope, client.client_id)
+        return self._token(access, scope, None)
+
+    async def _password_grant(self, client: _Client, request: TokenRequest) -> OAuthToken:
+        if not request.username or not request.password:
+            raise OAuthInvalidRequest("username and password are required")
+        scope = self._granted_scope(request.scope, client)
+        try:
+            user_id = await self._accounts.check_login(
+                Login(login=request.username, password=request.password)
+            )
+        except (InvalidCredentials, AccountSuspended) as exc:
+            raise OAuthInvalidGrant(exc.detail) from exc
+        access = await self._accounts.issue_access(str(user_id), scope, client.client_id)
+        refresh = None
+        if "refresh_token" in client.grants:
+            async with self._store.transaction() as tx:
+                refresh = await self._accounts.new_refresh(
+                    tx, user_id, self._ids.next_int(), client_id=client.client_id, scope=scope
+                )
+        return self._token(access, scope, refresh)
+
+    # --------------------------------------------------------------- revocation
+
+    async def deny(self, tx: Transaction, jti: str, expires_at: datetime) -> None:
+        """Put an access token's id on the deny list until it would have expired anyway."""
+        dialect = sqlite if tx.conn.dialect.name == "sqlite" else postgresql
+        await tx.conn.execute(
+            dialect.insert(revoked_access_tokens)
+            .values(jti=jti[:64], expires_at=expires_at)
+            .on_conflict_do_nothing()
+        )
+        await tx.conn.execute(
+            sa.delete(revoked_access_tokens).where(revoked_access_tokens.c.expires_at < _now())
+        )
+
+    async def revoke(self, request: RevocationRequest) -> None:
+        """RFC 7009: revoke a refresh token (its family) or an access token; unknown ones are ignored."""
+        if not request.token:
+            raise OAuthInvalidRequest("token is required")
+        client = None
+        if request.client_id or request.client_secret:
+            client = await self._authenticate_client(request.client_id, request.client_secret)
+        requester = client.client_id if client else None
+        order = (
+            ("access_token", "refresh_token")
+            if request.token_type_hint == "access_token"  # noqa: S105 - a token kind, not a secret
+            else ("refresh_token", "access_token")
+        )
+        for kind in order:
+            found = await (self._revoke_refresh if kind == "refresh_token" else self._revoke_access)(
+                request.token, requester
+            )
+            if found:
+                return
+
+    @staticmethod
+    def _check_owner(token_client: str | None, requester: str | None) -> None:
+        """A client may revoke only its own tokens; first-party tokens need no client."""
+        if token_client == requester:
+            return
+        if requester is None:
+            raise OAuthInvalidClient("client authentication is required to revoke this token")
+        raise OAuthUnauthorizedClient("this token was not issued to this client")
+
+    async def _revoke_refresh(self, token: str, requester: str | None) -> bool:
+        async with self._store.transaction() as tx:
+            row = (
+                await tx.conn.execute(
+                    sa.select(refresh_tokens.c.family_id, refresh_tokens.c.client_id).where(
+                        refresh_tokens.c.token_hash == _sha256(token)
+                    )
+                )
+            ).first()
+            if row is None:
+                return False
+            self._check_owner(row.client_id, requester)
+            await self._accounts.revoke_family(tx, row.family_id, _now())
+        return True
+
+    async def _revoke_access(self, token: str, requester: str | None) -> bool:
+        claims = await self._keys.decode(
+            token, issuer=self._settings.jwt_issuer, audience=self._settings.jwt_audience
+        )
+        jti, exp = (claims or {}).get("jti"), (claims or {}).get("exp")
+        if claims is None or not isinstance(jti, str) or not isinstance(exp, int | float):
+            return False
+        client_id = claims.get("client_id")
+        self._check_owner(client_id if isinstance(client_id, str) else None, requester)
+        async with self._store.transaction() as tx:
+            await self.deny(tx, jti, datetime.fromtimestamp(exp, UTC))
+        return True
+
+
+__all__ = ["CODE_TTL_S", "IssuedAccess", "OAuthError", "OAuthServer", "s256"]

@@ -1,0 +1,452 @@
+"""One benchmark run, start to finish, and its report (terminal tables, JSON, SVG chart)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from rich.console import Console
+from rich.table import Table
+
+from twitterclone.bench.chart import latency_chart
+from twitterclone.bench.graph import FollowGraph, from_edge_list, synthetic
+from twitterclone.bench.load import CpuMeter, PhaseResult, Request, closed_loop, new_session, open_loop
+from twitterclone.bench.seed import Seeded, refresh_tokens, seed
+from twitterclone.bench.server import Monolith, wait_ready
+from twitterclone.bench.stats import Sample, latency_summary, percentile, route_summary, time_series
+from twitterclone.bench.workload import DEFAULT_MIX, FanoutProbe, Workload
+
+
+@dataclass
+class BenchConfig:
+    """Every knob of a run (the CLI options, one to one)."""
+
+    url: str = "http://127.0.0.1:8000"
+    start_monolith: bool = False
+    manifest: str = "deployments/monolith.toml"
+    workers: int | None = None
+    port: int | None = None
+    users: int = 1000
+    avg_follows: float = 20.0
+    graph: str | None = None
+    tweets_per_user: int = 3
+    rate: float = 200.0
+    duration_s: float = 60.0
+    warmup_s: float = 10.0
+    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
+    ceiling_s: float = 5.0
+    ceiling_concurrency: int = 32
+    search: bool = True
+    search_mixed: bool = True
+    search_step_s: float = 5.0
+    search_steps: int = 10
+    p99_target_ms: float = 100.0
+    concurrency: int = 16
+    settle_timeout_s: float = 600.0
+    max_in_flight: int = 10_000
+    connections: int = 256
+    timeout_s: float = 10.0
+    seed: int = 1
+    out_dir: str = "bench-results"
+    label: str = ""
+
+
+def machine() -> dict[str, object]:
+    """What the numbers were measured on."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib: float | None = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gib": mem_gib,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def run_bench(config: BenchConfig, console: Console | None = None) -> dict[str, Any]:
+    """Run the whole benchmark; return the result document (also written as JSON next to the chart)."""
+    console = console or Console()
+    # A SIGTERM (or a SIGINT that a background shell ignores) must still stop the server we started.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main_thread else None
+    try:
+        doc = _run_bench(config, console)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    write_outputs(doc, config)
+    _print_report(doc, console)
+    return doc
+
+
+def _run_bench(config: BenchConfig, console: Console) -> dict[str, Any]:
+    server_info: dict[str, object] = {"started_by_bench": False}
+    if not config.start_monolith:
+        wait_ready(config.url, timeout_s=30)
+        return asyncio.run(_run(config, config.url.rstrip("/"), None, server_info, console))
+    manifest = str(Path(config.manifest).resolve())
+    with Monolith(manifest, port=config.port, workers=config.workers) as mono:
+        console.print(
+            f"[bold]monolith[/] started on {mono.url} (pid {mono.pid}, data in {mono.data_dir}); "
+            "argon2id at the cheap test cost (t=1, 8 MiB, p=1) so seeding is quick"
+        )
+        try:
+            return asyncio.run(_run(config, mono.url, mono.pid, mono.describe(), console))
+        except BaseException:
+            console.print(f"[red]server log tail:[/]\n{mono.log_tail()}")
+            raise
+
+
+async def _run(
+    config: BenchConfig, base: str, server_pid: int | None, server_info: dict[str, object], console: Console
+) -> dict[str, Any]:
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    graph: FollowGraph = (
+        from_edge_list(config.graph)
+        if config.graph
+        else synthetic(config.users, config.avg_follows, config.seed)
+    )
+    doc: dict[str, Any] = {
+        "tool": "twitterclone bench",
+        "started_at": started,
+        "command": " ".join(sys.argv),
+        "config": {**asdict(config)},
+        "machine": machine(),
+        "server": {**server_info, "url": base},
+        "graph": graph.describe(),
+    }
+    console.print(f"[bold]graph[/]: {graph.describe()}")
+    async with new_session(config.connections, config.timeout_s) as session:
+        t0 = time.monotonic()
+        seeded = await seed(
+            session,
+            base,
+            graph,
+            tweets_per_user=config.tweets_per_user,
+            concurrency=config.concurrency,
+            seed=config.seed,
+            console=console,
+            settle_timeout_s=config.settle_timeout_s,
+        )
+        doc["seed"] = {
+            "seconds": round(time.monotonic() - t0, 1),
+            "phases_s": {k: round(v, 1) for k, v in seeded.timings_s.items()},
+            "errors": seeded.errors,
+            "accounts": len(seeded.actors),
+            "tweets": len(seeded.tweet_ids),
+            "fanout_drained": seeded.settled,
+        }
+        if not seeded.settled:
+            console.print(
+                f"[yellow]warning[/]: the fan-out backlog of the seeded tweets did not drain within "
+                f"{config.settle_timeout_s:g} s; what follows is measured on top of that backlog"
+            )
+        console.print(f"[bold]seeded[/] in {doc['seed']['seconds']} s: {doc['seed']}")
+
+        doc["seed"]["quiesce_s"] = await quiesce(server_pid, 2.0)
+        doc["ceiling"] = await _ceiling(session, base, config, server_pid, console)
+        ceiling_rps = float(doc["ceiling"]["throughput_rps"])
+
+        if config.search:
+            doc["home_search"] = await _search(
+                session,
+                base,
+                seeded,
+                config,
+                {"home": 1.0},
+                "home-timeline",
+                ceiling_rps,
+                server_pid,
+                console,
+            )
+        if config.search_mixed:
+            doc["mixed_search"] = await _search(
+                session, base, seeded, config, config.mix, "mixed", ceiling_rps, server_pid, console
+            )
+
+        needed = config.warmup_s + config.duration_s + 60
+        doc["token_refresh_failures"] = await refresh_tokens(
+            session, base, seeded.actors, needed, config.concurrency
+        )
+        quiet_s = await quiesce(server_pid, 2.0)
+        doc["mixed"] = await _mixed(session, base, seeded, config, ceiling_rps, server_pid, console)
+        doc["mixed"]["quiesce_before_s"] = quiet_s
+
+    return doc
+
+
+def write_outputs(doc: dict[str, Any], config: BenchConfig) -> None:
+    """The JSON document and the SVG chart, under ``config.out_dir``, named by the start time."""
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = time.strftime("%Y%m%d-%H%M%S") + (f"-{config.label}" if config.label else "")
+    chart_path = out_dir / f"{name}.svg"
+    title = (
+        f"twitterclone {Path(config.manifest).stem if config.start_monolith else doc['server']['url']}: "
+        f"mixed load at {config.rate:g} req/s, {doc['graph']['users']} users"
+    )
+    chart_path.write_text(latency_chart(doc["mixed"]["series"], title=title, warmup_s=config.warmup_s))
+    doc["chart"] = str(chart_path)
+    json_path = out_dir / f"{name}.json"
+    doc["json"] = str(json_path)
+    json_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+async def _ceiling(
+    session: aiohttp.ClientSession, base: str, config: BenchConfig, pid: int | None, console: Console
+) -> dict[str, Any]:
+    """Closed-loop GET /livez: the most this stack answers on this machine, with this generator."""
+
+    def livez(_i: int) -> Request:
+        return Request("livez", "GET", base + "/livez")
+
+    warm_s = min(1.0, config.ceiling_s)
+    await closed_loop(session, livez, concurrency=config.ceiling_concurrency, duration_s=warm_s)
+    res = await closed_loop(
+        session, livez, concurrency=config.ceiling_concurrency, duration_s=config.ceiling_s, cpu=CpuMeter(pid)
+    )
+    ok = [s for s in res.samples if s.ok]
+    out = {
+        "route": "GET /livez",
+        "method": f"closed loop, {config.ceiling_concurrency} concurrent, {config.ceiling_s:g} s",
+        "throughput_rps": round(len(ok) / res.duration_s, 1),
+        "errors": len(res.samples) - len(ok),
+        "latency": latency_summary(s.latency for s in res.samples),
+        "cpu": res.cpu,
+    }
+    console.print(
+        f"[bold]ceiling[/] GET /livez: {out['throughput_rps']} req/s "
+        f"(generator {res.cpu['generator_cores']} cores, server {res.cpu['server_cores']} cores)"
+    )
+    return out
+
+
+async def quiesce(pid: int | None, settle_s: float, limit_s: float = 120.0) -> float:
+    """Wait until the server is idle (under 0.15 cores for half a second); return the seconds waited.
+
+    Without its pid (a deployment the tool did not start) it just waits ``settle_s``.
+    """
+    t0 = time.monotonic()
+    if pid is None:
+        await asyncio.sleep(settle_s)
+        return settle_s
+    while time.monotonic() - t0 < limit_s:
+        meter = CpuMeter(pid)
+        meter.start()
+        await asyncio.sleep(0.5)
+        busy = meter.stop()["server_cores"]
+        if busy is not None and busy < 0.15:
+            break
+    return round(time.monotonic() - t0, 1)
+
+
+def _passes(res: PhaseResult, target_ms: float) -> tuple[bool, dict[str, Any]]:
+    lat = sorted(s.latency for s in res.samples)
+    errors = sum(1 for s in res.samples if not s.ok)
+    p99 = percentile(lat, 99) * 1000
+    err_rate = errors / len(lat) if lat else 1.0
+    send_lag = sorted(s.send_lag for s in res.samples)
+    step = {
+        "rate_rps": round(res.offered_rate, 1),
+        "requests": len(lat),
+        "p50_ms": round(percentile(lat, 50) * 1000, 2),
+        "p99_ms": round(p99, 2),
+        "error_rate": round(err_rate, 5),
+        "generator_send_lag_p99_ms": round(percentile(send_lag, 99) * 1000, 2),
+        "cpu": res.cpu,
+    }
+    ok = p99 < target_ms and err_rate < 0.001
+    step["pass"] = ok
+    return ok, step
+
+
+async def _search(
+    session: aiohttp.ClientSession,
+    base: str,
+    seeded: Seeded,
+    config: BenchConfig,
+    mix: dict[str, float],
+    name: str,
+    ceiling_rps: float,
+    pid: int | None,
+    console: Console,
+) -> dict[str, Any]:
+    """Step search for the highest open-loop rate of ``mix`` whose p99 stays under the target.
+
+    Doubling steps up from 1 % of the ceiling until a step fails, then bisection, all within
+    ``search_steps`` steps of ``search_step_s`` seconds each. Going up, not down, keeps an
+    overloaded step's leftovers (queued requests, event backlogs) out of the steps that count, and
+    between steps the server is given time to go quiet.
+    """
+    work = Workload(base, seeded, mix, seed=config.seed + 100)
+    steps: list[dict[str, Any]] = []
+    best, worst = 0.0, float("inf")
+    rate = max(2.0, round(ceiling_rps * 0.01))
+
+    async def probe(r: float) -> bool:
+        res = await open_loop(
+            session, work, rate=r, duration_s=config.search_step_s, drain_s=5.0, cpu=CpuMeter(pid)
+        )
+        ok, step = _passes(res, config.p99_target_ms)
+        steps.append(step)
+        verdict = "[green]pass[/]" if ok else "[red]fail[/]"
+        console.print(
+            f"  {name} search: {r:7.0f} req/s  p99 {step['p99_ms']:8.1f} ms  "
+            f"errors {step['error_rate']:.2%}  {verdict}"
+        )
+        # an overloaded step leaves work behind (queued requests, events): let it finish first
+        step["quiesce_s"] = await quiesce(pid, min(config.search_step_s, 2.0))
+        return ok
+
+    console.print(f"[bold]{name} rate search[/] (p99 < {config.p99_target_ms:g} ms, errors < 0.1 %)")
+    for _ in range(config.search_steps):
+        if worst != float("inf") and (worst - best) / max(best, 1.0) < 0.1:
+            break
+        if await probe(rate):
+            best = rate
+            rate = rate * 2 if worst == float("inf") else (best + worst) / 2
+        else:
+            worst = rate
+            rate = (best + worst) / 2 if best else rate / 3
+        rate = round(rate)
+        if rate < 1:
+            break
+    return {
+        "workload": "GET /api/timeline/home?limit=20 only, open loop"
+        if mix == {"home": 1.0}
+        else f"mix {mix}, open loop",
+        "target_p99_ms": config.p99_target_ms,
+        "step_s": config.search_step_s,
+        "steps": steps,
+        "max_rate_rps": best,
+        "first_failing_rate_rps": None if worst == float("inf") else worst,
+        "fraction_of_ceiling": round(best / ceiling_rps, 3) if ceiling_rps else None,
+    }
+
+
+async def _mixed(
+    session: aiohttp.ClientSession,
+    base: str,
+    seeded: Seeded,
+    config: BenchConfig,
+    ceiling_rps: float,
+    pid: int | None,
+    console: Console,
+) -> dict[str, Any]:
+    followers_of = seeded.graph.followers
+    by_index = {a.index: a for a in seeded.actors}
+    lag = FanoutProbe(session, base, followers_of, by_index)
+    work = Workload(base, seeded, config.mix, seed=config.seed + 200, lag_probe=lag)
+    console.print(
+        f"[bold]mixed run[/]: {config.rate:g} req/s for {config.warmup_s:g} s warm-up + "
+        f"{config.duration_s:g} s, mix {config.mix}"
+    )
+    res = await open_loop(
+        session,
+        work,
+        rate=config.rate,
+        duration_s=config.warmup_s + config.duration_s,
+        max_in_flight=config.max_in_flight,
+        cpu=CpuMeter(pid),
+    )
+    await lag.stop()
+    measured: list[Sample] = [s for s in res.samples if s.scheduled >= config.warmup_s]
+    routes = route_summary(measured, config.duration_s)
+    total = routes["all"]
+    send_lag = sorted(s.send_lag for s in measured)
+    return {
+        "rate_rps": config.rate,
+        "duration_s": config.duration_s,
+        "warmup_s": config.warmup_s,
+        "mix": config.mix,
+        "routes": routes,
+        "throughput_rps": round(float(total["throughput_rps"]), 1),  # type: ignore[arg-type]
+        "error_rate": total["error_rate"],
+        "dropped_in_flight_cap": res.dropped,
+        "fraction_of_ceiling": round(float(total["throughput_rps"]) / ceiling_rps, 3)  # type: ignore[arg-type]
+        if ceiling_rps
+        else None,
+        "generator_send_lag_ms": {
+            "p50": round(percentile(send_lag, 50) * 1000, 2),
+            "p99": round(percentile(send_lag, 99) * 1000, 2),
+        },
+        "cpu": res.cpu,
+        "fanout": lag.summary(),
+        "series": time_series(res.samples),
+    }
+
+
+def _print_report(doc: dict[str, Any], console: Console) -> None:
+    mixed = doc["mixed"]
+    table = Table(
+        title=f"mixed load: {mixed['rate_rps']:g} req/s offered, {mixed['duration_s']:g} s measured "
+        f"(after {mixed['warmup_s']:g} s warm-up)"
+    )
+    for col in ("route", "count", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"):
+        table.add_column(col, justify="left" if col == "route" else "right")
+    for route, s in mixed["routes"].items():
+        table.add_row(
+            route,
+            str(s["count"]),
+            str(s["errors"]),
+            f"{s['throughput_rps']:.1f}",
+            *(f"{s[k]:.1f}" for k in ("p50_ms", "p90_ms", "p99_ms", "p99.9_ms", "max_ms")),
+            style="bold" if route == "all" else None,
+        )
+    console.print(table)
+    ceiling = doc["ceiling"]
+    console.print(
+        f"throughput {mixed['throughput_rps']} req/s, error rate {mixed['error_rate']:.3%}, "
+        f"= {mixed['fraction_of_ceiling']:.1%} of the ceiling "
+        f"({ceiling['throughput_rps']} req/s on GET /livez); "
+        f"generator send lag p99 {mixed['generator_send_lag_ms']['p99']} ms; cpu {mixed['cpu']}"
+    )
+    lag = mixed["fanout"]
+    console.print(
+        f"fan-out lag (post accepted -> in a follower's home timeline): {lag['visible']} of {lag['probed']} "
+        f"probed, p50 {lag['lag']['p50_ms']} ms, p99 {lag['lag']['p99_ms']} ms, max {lag['lag']['max_ms']} ms"
+    )
+    if "mixed_search" in doc:
+        ms = doc["mixed_search"]
+        console.print(
+            f"mixed workload: max {ms['max_rate_rps']:g} req/s with p99 < {ms['target_p99_ms']:g} ms "
+            f"and errors < 0.1 % = {ms['fraction_of_ceiling']:.1%} of the ceiling"
+        )
+    if "home_search" in doc:
+        hs = doc["home_search"]
+        frac = hs["fraction_of_ceiling"]
+        console.print(
+            f"home timeline: max {hs['max_rate_rps']:g} req/s with p99 < {hs['target_p99_ms']:g} ms "
+            f"= {frac:.1%} of the ceiling (target: >= 40 %)"
+            if frac is not None
+            else "home timeline: no passing rate"
+        )
+    console.print(f"results: {doc['json']}   chart: {doc['chart']}")

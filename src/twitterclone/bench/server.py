@@ -1,0 +1,154 @@
+"""``--start-monolith``: migrate and serve the monolith on a fresh data directory for one run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+#: Cheap argon2id parameters for the benchmark's server: seeding registers and logs in every user
+#: through the API, and at the production cost that alone would take minutes. Reported in the JSON.
+CHEAP_ARGON2 = {
+    "TWITTERCLONE_ARGON2_TIME_COST": "1",
+    "TWITTERCLONE_ARGON2_MEMORY_KIB": "8192",
+    "TWITTERCLONE_ARGON2_PARALLELISM": "1",
+}
+
+#: All the load comes from one address (127.0.0.1) and a few thousand accounts posting and following far
+#: faster than a person: the gateway's rate limits would refuse most of it. They stay *on* (their cost is
+#: part of every request) with budgets no run can reach.
+_HUGE = "1000000000/1"
+RAISED_RATE_LIMITS = {
+    f"TWITTERCLONE_RATE_{name}": _HUGE
+    for name in (
+        "ADDRESS",
+        "USER",
+        "LOGIN_ADDRESS",
+        "LOGIN_ACCOUNT",
+        "REGISTER_ADDRESS",
+        "TOKEN_ADDRESS",
+        "POST_USER",
+        "POST_HOURLY",
+        "FOLLOW_USER",
+        "FOLLOW_HOURLY",
+    )
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(base_url: str, timeout_s: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll ``/readyz`` until it answers 200; raise with the reason when it does not in time."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with status {proc.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(base_url + "/readyz", timeout=2) as resp:  # noqa: S310 - our URL
+                if resp.status == 200:
+                    return
+                last = f"status {resp.status}"
+        except OSError as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    raise RuntimeError(f"{base_url}/readyz not ready after {timeout_s:.0f}s: {last}")
+
+
+class Monolith:
+    """A ``twitterclone run`` subprocess on a temporary data directory, stopped (and removed) on exit."""
+
+    def __init__(
+        self, manifest: str, port: int | None = None, workers: int | None = None, cheap_argon2: bool = True
+    ) -> None:
+        self.manifest = manifest
+        self.port = port or free_port()
+        self.workers = workers
+        self.cheap_argon2 = cheap_argon2
+        self.data_dir = Path(tempfile.mkdtemp(prefix="twitterclone-bench-"))
+        self.log_path = self.data_dir / "server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.env = {
+            **os.environ,
+            "TWITTERCLONE_DATA_DIR": str(self.data_dir / "data"),
+            "TWITTERCLONE_MANIFEST": manifest,
+            "TWITTERCLONE_LOG_LEVEL": "WARNING",
+            # tokens outlive the whole run, so none expires in the middle of a phase
+            "TWITTERCLONE_ACCESS_TOKEN_TTL_S": "7200",
+            **RAISED_RATE_LIMITS,
+            **(CHEAP_ARGON2 if cheap_argon2 else {}),
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "started_by_bench": True,
+            "manifest": self.manifest,
+            "workers": self.workers or "manifest default",
+            "argon2": {k.removeprefix("TWITTERCLONE_").lower(): v for k, v in CHEAP_ARGON2.items()}
+            if self.cheap_argon2
+            else "server defaults",
+            "access_token_ttl_s": 7200,
+            "rate_limits": f"on, every budget raised to {_HUGE} (one address generates all the load)",
+        }
+
+    def __enter__(self) -> Monolith:
+        cli = [sys.executable, "-m", "twitterclone"]
+        with self.log_path.open("ab") as log:
+            subprocess.run(  # noqa: S603 - our own CLI
+                [*cli, "migrate", "--manifest", self.manifest],
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                check=True,
+            )
+            args = [*cli, "run", "--manifest", self.manifest, "--host", "127.0.0.1", "--port", str(self.port)]
+            if self.workers:
+                args += ["--workers", str(self.workers)]
+            self.proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=log)  # noqa: S603
+        try:
+            wait_ready(self.url, proc=self.proc)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # granian shuts its workers down gracefully
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""

@@ -1,0 +1,103 @@
+"""Exact percentiles from stored samples, and the summaries the report and the chart use."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0, 99.9)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One request: its route, when it was due (s since the phase start), latency (s) and outcome.
+
+    ``status`` is the HTTP status, or 0 when no response came (timeout, connection error, or the
+    request was dropped because too many were in flight). ``send_lag`` is how late the generator
+    actually sent it; a large one means the generator, not the server, was short of CPU.
+    """
+
+    route: str
+    scheduled: float
+    latency: float
+    status: int
+    send_lag: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 400
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """The nearest-rank percentile of already sorted values (exact, no interpolation)."""
+    if not sorted_values:
+        return math.nan
+    rank = math.ceil(p / 100.0 * len(sorted_values))
+    return sorted_values[min(len(sorted_values), max(1, rank)) - 1]
+
+
+def latency_summary(latencies_s: Iterable[float]) -> dict[str, float | int]:
+    """count, p50/p90/p99/p99.9, max and mean, in milliseconds."""
+    values = sorted(latencies_s)
+    out: dict[str, float | int] = {"count": len(values)}
+    for p in PERCENTILES:
+        out[f"p{p:g}_ms"] = _ms(percentile(values, p))
+    out["max_ms"] = _ms(values[-1]) if values else math.nan
+    out["mean_ms"] = _ms(sum(values) / len(values)) if values else math.nan
+    return out
+
+
+def route_summary(samples: Sequence[Sample], duration_s: float) -> dict[str, dict[str, object]]:
+    """Per route (and ``all``): count, errors, error rate, throughput, latency percentiles of every request.
+
+    Latency percentiles include failed requests (a timeout is a slow answer, not a missing one).
+    """
+    by_route: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_route.setdefault(s.route, []).append(s)
+    by_route["all"] = list(samples)
+    out: dict[str, dict[str, object]] = {}
+    for route, items in by_route.items():
+        errors = sum(1 for s in items if not s.ok)
+        statuses: dict[str, int] = {}
+        for s in items:
+            if not s.ok:
+                statuses[str(s.status)] = statuses.get(str(s.status), 0) + 1
+        out[route] = {
+            **latency_summary(s.latency for s in items),
+            "errors": errors,
+            "error_rate": errors / len(items) if items else 0.0,
+            "error_statuses": statuses,
+            "throughput_rps": (len(items) - errors) / duration_s if duration_s > 0 else 0.0,
+        }
+    return out
+
+
+def time_series(samples: Sequence[Sample], bucket_s: float = 1.0) -> dict[str, list[dict[str, float]]]:
+    """Per route (and ``all``), per bucket of scheduled time: p50, p99, completed and error counts."""
+    buckets: dict[str, dict[int, list[Sample]]] = {}
+    for s in samples:
+        b = int(s.scheduled // bucket_s)
+        buckets.setdefault(s.route, {}).setdefault(b, []).append(s)
+        buckets.setdefault("all", {}).setdefault(b, []).append(s)
+    out: dict[str, list[dict[str, float]]] = {}
+    for route, per in buckets.items():
+        series = []
+        for b in sorted(per):
+            lat = sorted(s.latency for s in per[b])
+            series.append(
+                {
+                    "t": b * bucket_s,
+                    "p50_ms": _ms(percentile(lat, 50)),
+                    "p99_ms": _ms(percentile(lat, 99)),
+                    "count": float(len(lat)),
+                    "errors": float(sum(1 for s in per[b] if not s.ok)),
+                }
+            )
+        out[route] = series
+    return out
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3)

@@ -1,0 +1,394 @@
+"""The OAuth 2.0 endpoints (/oauth: authorize, token, revoke) and client registration (/api/oauth).
+
+Handlers translate HTTP to the users port: the consent page is a small self-contained HTML form
+(no external assets, no session: the user types the password on it, so there is no cookie to
+forge a request with); token and revocation answer in the RFC 6749 JSON error form.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+from typing import Annotated, Any
+from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
+
+import jwt
+import msgspec
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Body, QueryParameter
+
+from boundaries.users.dto import (
+    AuthorizationPrompt,
+    AuthorizationRequest,
+    ClientRegistration,
+    Login,
+    OAuthToken,
+    RegisteredClient,
+    RevocationRequest,
+    TokenRequest,
+)
+from boundaries.users.errors import (
+    AccountSuspended,
+    InvalidCredentials,
+    OAuthAccessDenied,
+    OAuthError,
+    OAuthInvalidRequest,
+)
+from boundaries.users.port import UsersPort
+from twitterclone.gateway.auth import Principal, requires
+from twitterclone.gateway.di import FromDishka, inject
+
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+#: Answers that carry tokens or codes are never cached (RFC 6749 §5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+#: The consent page: no scripts, no external assets, never framed (clickjacking), never cached.
+PAGE_HEADERS = {
+    **NO_STORE,
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+SCOPE_TEXT = {
+    "read": "read your tweets, timeline, profile and notifications",
+    "write": "post and delete tweets, like, retweet and change your profile",
+    "follow": "follow, unfollow, block and mute accounts for you",
+}
+
+Q = Annotated[str, QueryParameter(required=False, max_length=512)]
+
+
+class OAuthErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    """An OAuth 2.0 error response (RFC 6749 §5.2)."""
+
+    error: str
+    error_description: str | None = None
+
+
+#: OAuth endpoints answer errors as RFC 6749 bodies, not problems: say so in the document.
+OAUTH_ERRORS = {
+    400: ResponseSpec(data_container=OAuthErrorBody, description="An OAuth error (RFC 6749 section 5.2)"),
+    401: ResponseSpec(data_container=OAuthErrorBody, description="Client authentication failed"),
+}
+
+
+class AuthorizeForm(msgspec.Struct, frozen=True, kw_only=True):
+    """The consent form: the authorization request echoed back, the user's credentials and choice."""
+
+    response_type: str = ""
+    client_id: str = ""
+    redirect_uri: str = ""
+    scope: str = ""
+    state: str = ""
+    code_challenge: str = ""
+    code_challenge_method: str = ""
+    login: str = ""
+    password: str = ""
+    consent: str = ""
+
+
+class TokenForm(msgspec.Struct, frozen=True, kw_only=True):
+    """A token request form (RFC 6749 §4); unknown parameters are ignored, as the RFC asks."""
+
+    grant_type: str = ""
+    client_id: str | None = None
+    client_secret: str | None = None
+    code: str | None = None
+    redirect_uri: str | None = None
+    code_verifier: str | None = None
+    refresh_token: str | None = None
+    scope: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+class RevokeForm(msgspec.Struct, frozen=True, kw_only=True):
+    """A revocation request form (RFC 7009 §2.1)."""
+
+    token: str = ""
+    token_type_hint: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+def oauth_error_response(exc: OAuthError) -> Response[OAuthErrorBody]:
+    headers = dict(NO_STORE)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="twitterclone"'
+    return Response(
+        OAuthErrorBody(error=exc.error, error_description=exc.detail),
+        status_code=exc.status,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def _oauth_error_handler(_: Request[Any, Any, Any], exc: OAuthError) -> Response[OAuthErrorBody]:
+    return oauth_error_response(exc)
+
+
+def _invalid_form_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[OAuthErrorBody]:
+    return oauth_error_response(OAuthInvalidRequest("the request parameters are not valid"))
+
+
+def _client_auth(
+    request: Request[Any, Any, Any], client_id: str | None, secret: str | None
+) -> tuple[str | None, str | None]:
+    """Client credentials from HTTP Basic (RFC 6749 §2.3.1) or the form, never both."""
+    header = request.headers.get("authorization")
+    if not header:
+        return client_id, secret
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise OAuthInvalidRequest("client authentication uses HTTP Basic or the form, nothing else")
+    if secret:
+        raise OAuthInvalidRequest("use one client authentication method, not two")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise OAuthInvalidRequest("the Basic credentials are malformed") from exc
+    basic_id, sep, basic_secret = decoded.partition(":")
+    if not sep:
+        raise OAuthInvalidRequest("the Basic credentials are malformed")
+    basic_id = unquote_plus(basic_id)
+    if client_id and client_id != basic_id:
+        raise OAuthInvalidRequest("client_id differs from the authenticated client")
+    return basic_id, unquote_plus(basic_secret)
+
+
+def _convert(data: dict[str, Any], kind: type[Any]) -> Any:
+    try:
+        return msgspec.convert(data, kind)
+    except msgspec.ValidationError as exc:
+        raise OAuthInvalidRequest(f"the request parameters are not valid: {exc}") from exc
+
+
+def _unverified_subject(token: str) -> str | None:
+    """The ``sub`` of a JWT without checking it: only used to drop a cache entry early."""
+    try:
+        sub = jwt.decode(token, options={"verify_signature": False}).get("sub")
+    except jwt.PyJWTError:
+        return None
+    return sub if isinstance(sub, str) else None
+
+
+def _with_query(uri: str, params: dict[str, str]) -> str:
+    parts = urlsplit(uri)
+    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def _redirect(uri: str, params: dict[str, str]) -> Response[None]:
+    return Response(None, status_code=302, headers={**NO_STORE, "Location": _with_query(uri, params)})
+
+
+def _error_redirect(uri: str, exc: OAuthError, state: str) -> Response[None]:
+    params = {"error": exc.error, "error_description": exc.detail}
+    if state:
+        params["state"] = state
+    return _redirect(uri, params)
+
+
+def _page(title: str, body: str, status: int = 200) -> Response[str]:
+    esc = html.escape
+    document = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{esc(title)} · twitterclone</title><style>"
+        "body{font-family:system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;color:#222}"
+        "label{display:block;margin:.8rem 0 .2rem}input[type=text],input[type=password]{width:100%;"
+        "padding:.5rem;box-sizing:border-box}button{margin:1rem .5rem 0 0;padding:.5rem 1rem}"
+        ".error{color:#a00}.muted{color:#666;font-size:.9rem}"
+        f"</style></head><body>{body}</body></html>"
+    )
+    return Response(document, status_code=status, media_type=MediaType.HTML, headers=PAGE_HEADERS)
+
+
+def _consent_page(
+    request: AuthorizationRequest, prompt: AuthorizationPrompt, error: str = "", status: int = 200
+) -> Response[str]:
+    esc = html.escape
+    hidden = "".join(
+        f"<input type='hidden' name='{name}' value='{esc(value, quote=True)}'>"
+        for name, value in msgspec.structs.asdict(request).items()
+    )
+    scopes = "".join(f"<li>{esc(SCOPE_TEXT.get(s, s))}</li>" for s in prompt.scopes)
+    host = urlsplit(prompt.redirect_uri).netloc
+    message = f"<p class='error' role='alert'>{esc(error)}</p>" if error else ""
+    body = (
+        f"<h1>Authorize {esc(prompt.client_name)}</h1>"
+        f"<p><strong>{esc(prompt.client_name)}</strong> wants to:</p><ul>{scopes}</ul>"
+        f"<p class='muted'>You will be sent back to {esc(host)}.</p>{message}"
+        "<form method='post' action='/oauth/authorize'>"
+        f"{hidden}"
+        "<label for='login'>Handle or email</label>"
+        "<input type='text' id='login' name='login' autocomplete='username' required>"
+        "<label for='password'>Password</label>"
+        "<input type='password' id='password' name='password' autocomplete='current-password' required>"
+        "<button type='submit' name='consent' value='allow'>Allow</button>"
+        "<button type='submit' name='consent' value='deny' formnovalidate>Deny</button>"
+        "</form>"
+    )
+    return _page(f"Authorize {prompt.client_name}", body, status)
+
+
+def _error_page(exc: OAuthError) -> Response[str]:
+    body = f"<h1>This authorization request cannot go on</h1><p class='error'>{html.escape(exc.detail)}</p>"
+    return _page("Authorization error", body, 400)
+
+
+class OAuthController(Controller):
+    """The authorization server's endpoints: authorize (login and consent), token, revoke."""
+
+    path = "/oauth"
+    tags = ["oauth"]
+    exception_handlers = {OAuthError: _oauth_error_handler, ValidationException: _invalid_form_handler}
+
+    @get(
+        "/authorize",
+        operation_id="oauthAuthorizePage",
+        summary="The login and consent page of the authorization code flow (PKCE S256 required)",
+        media_type=MediaType.HTML,
+        responses=OAUTH_ERRORS,
+    )
+    @inject
+    async def authorize_page(
+        self,
+        users: FromDishka[UsersPort],
+        response_type: Q = "",
+        client_id: Q = "",
+        redirect_uri: Q = "",
+        oauth_scope: Annotated[str, QueryParameter(name="scope", required=False, max_length=512)] = "",
+        oauth_state: Annotated[str, QueryParameter(name="state", required=False, max_length=512)] = "",
+        code_challenge: Q = "",
+        code_challenge_method: Q = "",
+    ) -> Response[Any]:
+        request = AuthorizationRequest(
+            response_type=response_type,
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            scope=oauth_scope,
+            state=oauth_state,
+            code_challenge=code_challenge,
+            code_challenge_method=code_challenge_method,
+        )
+        try:
+            prompt = await users.authorization_prompt(request)
+        except OAuthError as exc:
+            return _error_redirect(redirect_uri, exc, oauth_state) if exc.redirectable else _error_page(exc)
+        return _consent_page(request, prompt)
+
+    @post(
+        "/authorize",
+        operation_id="oauthAuthorize",
+        summary="Log in and consent (or deny); redirects to the client with a code or an error",
+        status_code=302,
+    )
+    @inject
+    async def authorize(
+        self,
+        data: Annotated[AuthorizeForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+        users: FromDishka[UsersPort],
+    ) -> Response[Any]:
+        fields = msgspec.structs.asdict(data)
+        request = _convert(
+            {k: fields[k] for k in msgspec.structs.asdict(AuthorizationRequest())}, AuthorizationRequest
+        )
+        try:
+            prompt = await users.authorization_prompt(request)
+        except OAuthError as exc:
+            return (
+                _error_redirect(request.redirect_uri, exc, request.state)
+                if exc.redirectable
+                else _error_page(exc)
+            )
+        if data.consent != "allow":
+            return _error_redirect(
+                prompt.redirect_uri, OAuthAccessDenied("the user denied the request"), request.state
+            )
+        if not data.login or not data.password or len(data.login) > 254 or len(data.password) > 1024:
+            return _consent_page(request, prompt, "Enter your handle or email and your password.", 400)
+        try:
+            code = await users.approve_authorization(request, Login(login=data.login, password=data.password))
+        except InvalidCredentials:
+            return _consent_page(request, prompt, "The login or the password is wrong.", 401)
+        except AccountSuspended:
+            return _consent_page(request, prompt, "This account is suspended.", 403)
+        except OAuthError as exc:
+            return _error_redirect(prompt.redirect_uri, exc, request.state)
+        params = {"code": code.code}
+        if code.state:
+            params["state"] = code.state
+        return _redirect(code.redirect_uri, params)
+
+    @post(
+        "/token",
+        operation_id="oauthToken",
+        summary="Exchange a grant for tokens (code, refresh token, client credentials, password)",
+        status_code=200,
+        responses=OAUTH_ERRORS,
+    )
+    @inject
+    async def token(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[TokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+        users: FromDishka[UsersPort],
+    ) -> Response[OAuthToken]:
+        client_id, secret = _client_auth(request, data.client_id, data.client_secret)
+        fields = {**msgspec.structs.asdict(data), "client_id": client_id, "client_secret": secret}
+        token = await users.exchange_token(_convert(fields, TokenRequest))
+        return Response(token, status_code=200, headers=NO_STORE)
+
+    @post(
+        "/revoke",
+        operation_id="oauthRevoke",
+        summary="Revoke a refresh or access token (RFC 7009)",
+        status_code=200,
+        responses=OAUTH_ERRORS,
+    )
+    @inject
+    async def revoke(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[RevokeForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+        users: FromDishka[UsersPort],
+    ) -> Response[None]:
+        client_id, secret = _client_auth(request, data.client_id, data.client_secret)
+        fields = {**msgspec.structs.asdict(data), "client_id": client_id, "client_secret": secret}
+        await users.revoke_token(_convert(fields, RevocationRequest))
+        # A revoked access token must fail at once in this process, not after the status cache.
+        subject = _unverified_subject(data.token)
+        if subject is not None:
+            request.app.state.token_verifier.forget(subject)
+        return Response(None, status_code=200, headers=NO_STORE)
+
+
+class OAuthClientsController(Controller):
+    """Registering OAuth clients (first-party tokens only)."""
+
+    path = "/oauth/clients"
+    tags = ["oauth"]
+
+    @post(
+        "/",
+        operation_id="registerOAuthClient",
+        summary="Register an OAuth client; its secret is shown only in this answer",
+        status_code=201,
+        security=BEARER,
+        guards=[requires("write", first_party=True)],
+    )
+    @inject
+    async def register(
+        self,
+        data: Annotated[ClientRegistration, Body()],
+        user: NamedDependency[Principal],
+        users: FromDishka[UsersPort],
+    ) -> Response[RegisteredClient]:
+        client = await users.register_client(user.user_id, data)
+        return Response(client, status_code=201, headers=NO_STORE)

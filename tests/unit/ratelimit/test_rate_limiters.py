@@ -1,0 +1,199 @@
+"""Token buckets: in-process and in Redis behave alike; Redis buckets are shared and expire."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from twitterclone.gateway.ratelimit import RatePolicy, account_key, build_limiter
+from twitterclone.infra.kernel import Kernel
+from twitterclone.infra.ratelimit import Bucket, Budget, InProcessLimiter, RateLimiter, RedisLimiter
+from twitterclone.settings import Settings
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def prefix(redis: Redis) -> AsyncIterator[str]:
+    """A key prefix of this test alone; its keys are deleted afterwards."""
+    value = f"tc:test:rl:{secrets.token_hex(6)}:"
+    yield value
+    keys = [k async for k in redis.scan_iter(match=value + "*")]
+    if keys:
+        await redis.delete(*keys)
+
+
+def test_budget_parse_accepts_units_and_names_a_bad_value() -> None:
+    assert Budget.parse("30/60") == Budget(30, 60.0)
+    assert Budget.parse("300/1h") == Budget(300, 3600.0)
+    assert Budget.parse(" 5 / 2m ") == Budget(5, 120.0)
+    assert Budget.parse("10/60").policy() == "10;w=60"
+    for bad in ("", "ten/60", "10", "0/60", "10/0", "-1/60"):
+        with pytest.raises(ValueError, match="budget"):
+            Budget.parse(bad)
+    with pytest.raises(ValueError, match="TWITTERCLONE_RATE_LOGIN_ACCOUNT"):
+        RatePolicy(Settings(rate_login_account="lots"))
+
+
+async def test_in_process_bucket_allows_a_burst_then_refills_at_its_rate() -> None:
+    clock = FakeClock()
+    limiter = InProcessLimiter(clock=clock)
+    bucket = [Bucket("post", "u1", Budget(3, 30.0))]  # one token every 10 s
+    decisions = [await limiter.hit(bucket) for _ in range(3)]
+    assert all(d.allowed for d in decisions)
+    assert [d.remaining for d in decisions] == [2, 1, 0]
+    refused = await limiter.hit(bucket)
+    assert not refused.allowed
+    assert refused.retry_after_s == pytest.approx(10.0)
+    assert refused.limit == 3
+    assert refused.remaining == 0
+    clock.now += 9.9
+    assert not (await limiter.hit(bucket)).allowed
+    clock.now += 0.2
+    assert (await limiter.hit(bucket)).allowed
+    clock.now += 1000  # refills to capacity, never beyond
+    assert [(await limiter.hit(bucket)).allowed for _ in range(4)] == [True, True, True, False]
+
+
+async def test_a_refusal_by_one_bucket_costs_the_others_nothing() -> None:
+    clock = FakeClock()
+    limiter = InProcessLimiter(clock=clock)
+    wide = Bucket("addr", "10.0.0.1", Budget(100, 60.0))
+    narrow = Bucket("login-acct", "alice", Budget(1, 60.0))
+    assert (await limiter.hit([wide, narrow])).allowed
+    for _ in range(5):
+        refused = await limiter.hit([wide, narrow])
+        assert not refused.allowed
+        assert refused.limit == 1  # the headers describe the bucket that refused
+    after = await limiter.hit([wide])
+    assert after.remaining == 98  # only the one allowed request was charged
+
+
+async def test_other_subjects_have_their_own_buckets() -> None:
+    limiter = InProcessLimiter()
+    budget = Budget(1, 60.0)
+    assert (await limiter.hit([Bucket("login-acct", "alice", budget)])).allowed
+    assert not (await limiter.hit([Bucket("login-acct", "alice", budget)])).allowed
+    assert (await limiter.hit([Bucket("login-acct", "bob", budget)])).allowed
+    assert (await limiter.hit([Bucket("register-addr", "alice", budget)])).allowed
+
+
+async def test_in_process_memory_stays_bounded_under_a_flood_of_addresses() -> None:
+    clock = FakeClock()
+    limiter = InProcessLimiter(max_entries=1000, clock=clock)
+    budget = Budget(10, 1.0)
+    for i in range(5000):
+        clock.now += 0.01
+        await limiter.hit([Bucket("addr", f"10.0.{i // 256}.{i % 256}", budget)])
+    assert len(limiter) <= 1001
+
+
+async def test_redis_buckets_are_shared_between_processes(redis: Redis, prefix: str) -> None:
+    other = Redis.from_url(REDIS_URL)  # a second process has its own connection
+    try:
+        first: RateLimiter = RedisLimiter(redis, prefix)
+        second: RateLimiter = RedisLimiter(lambda: other, prefix)
+        bucket = [Bucket("login-acct", "alice", Budget(4, 3600.0))]
+        results = [await (first if i % 2 else second).hit(bucket) for i in range(6)]
+        assert [r.allowed for r in results] == [True, True, True, True, False, False]
+        assert [r.remaining for r in results[:4]] == [3, 2, 1, 0]
+        assert results[4].retry_after_s == pytest.approx(900.0, rel=0.01)
+        assert results[4].policy == "4;w=3600"
+    finally:
+        await other.aclose()
+
+
+async def test_redis_refusal_is_all_or_nothing_and_keys_expire_when_full(redis: Redis, prefix: str) -> None:
+    limiter = RedisLimiter(redis, prefix)
+    wide = Bucket("addr", "10.0.0.1", Budget(100, 60.0))
+    narrow = Bucket("login-acct", "bob", Budget(1, 2.0))
+    assert (await limiter.hit([wide, narrow])).allowed
+    assert not (await limiter.hit([wide, narrow])).allowed
+    assert (await limiter.hit([wide])).remaining == 98
+    ttl_ms = await redis.pttl(prefix + narrow.key)
+    assert 0 < ttl_ms <= 2000  # gone once the bucket would be full again
+    wide_ttl = await redis.pttl(prefix + wide.key)
+    assert 0 < wide_ttl <= 60_000 * 2 / 100 + 50
+    keys = sorted([k.decode() async for k in redis.scan_iter(match=prefix + "*")])
+    assert keys == sorted([prefix + wide.key, prefix + narrow.key])
+
+
+async def test_redis_bucket_refills_with_time(redis: Redis, prefix: str) -> None:
+    limiter = RedisLimiter(redis, prefix)
+    bucket = [Bucket("post", "u1", Budget(2, 0.4))]  # one token every 200 ms
+    assert (await limiter.hit(bucket)).allowed
+    assert (await limiter.hit(bucket)).allowed
+    refused = await limiter.hit(bucket)
+    assert not refused.allowed
+    assert 0 < refused.retry_after_s <= 0.2
+    await asyncio.sleep(0.25)
+    assert (await limiter.hit(bucket)).allowed
+
+
+async def test_redis_outage_lets_requests_pass() -> None:
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        decision = await RedisLimiter(dead, "tc:test:dead:").hit([Bucket("addr", "x", Budget(1, 60.0))])
+        assert decision.allowed
+    finally:
+        await dead.aclose()
+
+
+def test_the_manifest_decides_the_backend() -> None:
+    settings = Settings()
+    monolith = Kernel(settings, {})
+    split = Kernel(settings, {}, redis_url=REDIS_URL, key_prefix="tc:split:")
+    assert isinstance(build_limiter(settings, monolith), InProcessLimiter)
+    limiter = build_limiter(settings, split)
+    assert isinstance(limiter, RedisLimiter)
+
+
+def test_policy_charges_strict_routes_on_top_of_the_defaults() -> None:
+    policy = RatePolicy(Settings())
+
+    def rules(method: str, path: str, user: str | None = "u1", account: str | None = None) -> set[str]:
+        return {b.rule for b in policy.buckets(method, path, "10.0.0.1", user, account)}
+
+    assert rules("GET", "/api/tweets/1") == {"addr", "user"}
+    assert rules("GET", "/api/tweets/1", user=None) == {"addr"}
+    assert rules("POST", "/api/auth/login", None, "k") == {"addr", "login-addr", "login-acct"}
+    assert rules("POST", "/oauth/authorize", None, "k") == {"addr", "login-addr", "login-acct"}
+    assert rules("POST", "/oauth/token", None, "k") == {"addr", "token-addr", "login-acct"}
+    assert rules("POST", "/api/auth/register", None) == {"addr", "register-addr"}
+    assert rules("POST", "/api/auth/refresh", None) == {"addr", "token-addr"}
+    assert rules("POST", "/api/tweets") == {"addr", "user", "post", "post-h"}
+    assert rules("PUT", "/api/tweets/9/retweet") == {"addr", "user", "post", "post-h"}
+    assert rules("PUT", "/api/users/me/following/9") == {"addr", "user", "follow", "follow-h"}
+    assert rules("DELETE", "/api/users/me/following/9") == {"addr", "user"}
+
+
+def test_client_address_trusts_forwarded_for_only_behind_configured_proxies() -> None:
+    scope = {"client": ("10.0.0.9", 5000), "headers": [(b"x-forwarded-for", b"1.2.3.4, 203.0.113.7")]}
+    assert RatePolicy(Settings()).client_address(scope) == "10.0.0.9"  # type: ignore[arg-type]
+    assert RatePolicy(Settings(rate_trusted_proxy_hops=1)).client_address(scope) == "203.0.113.7"  # type: ignore[arg-type]
+
+
+def test_account_key_is_the_same_for_every_spelling_of_an_account() -> None:
+    same = {account_key(s) for s in ("alice", "ALICE", " Alice ", "@alice", "\uff41\uff4c\uff49\uff43\uff45")}
+    assert len(same) == 1
+    assert account_key("alice") != account_key("alice2")
+    assert "alice" not in account_key("alice")
