@@ -62,7 +62,8 @@ def test_split_manifests_load(name: str) -> None:
             "'registry.backend' is 'inprocess'",
         ),
         (
-            'name = "x"\n[redis]\nurl = "redis://h"\n[registry]\nbackend = "redis"\n[modules.users]\nplacement = "remote"',
+            'name = "x"\n[redis]\nurl = "redis://h"\n[registry]\nbackend = "redis"\n'
+            '[modules.users]\nplacement = "remote"',
             "'events.transport' is 'inprocess'",
         ),
         ('name = "x"\n[registry]\nbackend = "redis"', "a [redis] section"),
