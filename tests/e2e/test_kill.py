@@ -76,7 +76,18 @@ def _registered(prefix: str, service: str, address: str) -> bool:
 
 
 @pytest.mark.slow
-def test_killing_a_timeline_replica_and_notifications_loses_nothing(tmp_path: Path) -> None:
+def _report(request: pytest.FixtureRequest, line: str) -> None:
+    """Show a figure in every run, outside pytest's output capture."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+
+def test_killing_a_timeline_replica_and_notifications_loses_nothing(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     with deployment("split", tmp_path) as d, httpx.Client(base_url=d.base_url, timeout=10) as client:
         authors = [sign_up(client, f"author{i}") for i in range(3)]
         readers = [sign_up(client, f"reader{i}") for i in range(8)]
@@ -121,10 +132,11 @@ def test_killing_a_timeline_replica_and_notifications_loses_nothing(tmp_path: Pa
         window = [o for o in load.outcomes if killed_at <= o[0] < restarted_at]
         errors = [o for o in window if not o[2]]
         rate = len(errors) / max(1, len(window))
-        print(
-            f"\nkill window: {len(window)} requests, {len(errors)} errors ({rate:.2%}); "
+        _report(
+            request,
+            f"kill test: kill window {len(window)} requests, {len(errors)} errors ({rate:.2%}); "
             f"dead instance left the registry after {left_after:.1f}s; "
-            f"{len(load.acknowledged)} tweets acknowledged in {LOAD_S:.0f}s"
+            f"{len(load.acknowledged)} tweets acknowledged in {LOAD_S:.0f}s",
         )
         assert load.acknowledged, "the load posted nothing"
         late = [o for o in window if not o[2] and o[0] > killed_at + 10]
