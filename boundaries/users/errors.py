@@ -13,6 +13,12 @@ class HandleTaken(Conflict):
     code = "handle-taken"
 
 
+class HandleTooSimilar(HandleTaken):
+    """The handle looks like one already taken (``a1ice`` for ``alice``): the same problem type."""
+
+    code = "handle-taken"
+
+
 class EmailTaken(Conflict):
     code = "email-taken"
 
@@ -39,6 +45,12 @@ class AccountSuspended(Forbidden):
 
 class NotAdmin(Forbidden):
     code = "admin-only"
+
+
+class OAuthClientNotFound(NotFound):
+    """No such OAuth client among the caller's own (another user's client is not revealed)."""
+
+    code = "oauth-client-not-found"
 
 
 class SigningKeyNotFound(NotFound):

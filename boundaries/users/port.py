@@ -35,7 +35,7 @@ class UsersPort(Protocol):
 
     @not_idempotent
     async def register(self, command: Register) -> Account:
-        """Create an account; raises HandleTaken or EmailTaken."""
+        """Create an account; raises HandleTaken (HandleTooSimilar for a look-alike) or EmailTaken."""
         ...
 
     @not_idempotent
@@ -145,6 +145,14 @@ class UsersPort(Protocol):
     @not_idempotent
     async def register_client(self, owner_id: Id, command: ClientRegistration) -> RegisteredClient:
         """Register an OAuth client owned by a user; its secret (if confidential) is shown only here."""
+        ...
+
+    async def list_clients(self, owner_id: Id) -> list[RegisteredClient]:
+        """The OAuth clients a user registered and has not deleted, newest first, without secrets."""
+        ...
+
+    async def delete_client(self, owner_id: Id, client_id: str) -> None:
+        """Delete one's OAuth client and revoke every token and code it holds; OAuthClientNotFound."""
         ...
 
     async def authorization_prompt(self, request: AuthorizationRequest) -> AuthorizationPrompt:

@@ -8,6 +8,10 @@ was issued from them so that a replayed code revokes it. Refresh tokens share th
 machinery (rotation, reuse detection revoking the family) with the client and scope recorded.
 Access tokens are the same short-lived JWTs as first-party ones, with a ``client_id`` claim and
 the granted ``scope``; revoking one puts its ``jti`` on a deny list until it would expire.
+
+Every access token issued to a client is recorded (jti and expiry), so that deleting the client
+denies them all at once, besides revoking its refresh tokens and unused codes; a token being
+issued while its client is deleted is refused (the two lock the client's row in turn).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from boundaries.users.errors import (
     InvalidCredentials,
     InvalidRefreshToken,
     NotAdmin,
+    OAuthClientNotFound,
     OAuthError,
     OAuthInvalidClient,
     OAuthInvalidGrant,
@@ -57,7 +62,14 @@ from boundaries.users.errors import (
     OAuthUnsupportedResponseType,
 )
 from modules.users.keys import SigningKeys
-from modules.users.tables import oauth_clients, oauth_codes, refresh_tokens, revoked_access_tokens, users
+from modules.users.tables import (
+    oauth_access_tokens,
+    oauth_clients,
+    oauth_codes,
+    refresh_tokens,
+    revoked_access_tokens,
+    users,
+)
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore, Transaction
 from twitterclone.settings import Settings
@@ -168,6 +180,21 @@ def _client(row: Any) -> _Client:
     )
 
 
+def _registered(row: Any) -> RegisteredClient:
+    """A stored client as its owner sees it (never its secret)."""
+    client = _client(row)
+    return RegisteredClient(
+        client_id=client.client_id,
+        name=client.name,
+        redirect_uris=client.redirect_uris,
+        confidential=client.confidential,
+        scopes=client.scopes,
+        grants=client.grants,
+        bot_account=client.bot_account,
+        created_at=_aware(row.created_at),
+    )
+
+
 class OAuthServer:
     """Client registration, the authorization and token endpoints, and revocation."""
 
@@ -255,6 +282,74 @@ class OAuthServer:
             grants=grants,
             bot_account=command.bot_account,
             created_at=now,
+        )
+
+    async def list_clients(self, owner_id: int) -> list[RegisteredClient]:
+        """An owner's clients that are not deleted, newest first, without their secrets."""
+        async with self._store.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(oauth_clients)
+                    .where(oauth_clients.c.owner_id == owner_id, oauth_clients.c.revoked_at.is_(None))
+                    .order_by(oauth_clients.c.created_at.desc(), oauth_clients.c.client_id)
+                )
+            ).all()
+        return [_registered(row) for row in rows]
+
+    async def delete_client(self, owner_id: int, client_id: str) -> None:
+        """Delete an owner's client and everything it holds; idempotent for the owner.
+
+        Its refresh tokens are revoked, its unused codes spent and its unexpired access tokens
+        denied, in one transaction. Unknown ids and other owners' clients are both "not found".
+        """
+        if not _CLIENT_ID_RE.match(client_id):
+            raise OAuthClientNotFound("no such OAuth client", field="client_id")
+        now = _now()
+        async with self._store.transaction() as tx:
+            conn = tx.conn
+            row = (
+                await conn.execute(
+                    sa.select(oauth_clients.c.owner_id)
+                    .where(oauth_clients.c.client_id == client_id)
+                    .with_for_update()
+                )
+            ).first()
+            if row is None or row.owner_id != owner_id:
+                raise OAuthClientNotFound("no such OAuth client", field="client_id")
+            await conn.execute(
+                sa.update(oauth_clients)
+                .where(oauth_clients.c.client_id == client_id, oauth_clients.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            revoked_refresh = await conn.execute(
+                sa.update(refresh_tokens)
+                .where(refresh_tokens.c.client_id == client_id, refresh_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            await conn.execute(
+                sa.update(oauth_codes)
+                .where(oauth_codes.c.client_id == client_id, oauth_codes.c.used_at.is_(None))
+                .values(used_at=now)
+            )
+            issued = (
+                await conn.execute(
+                    sa.select(oauth_access_tokens.c.jti, oauth_access_tokens.c.expires_at).where(
+                        oauth_access_tokens.c.client_id == client_id, oauth_access_tokens.c.expires_at > now
+                    )
+                )
+            ).all()
+            await self.deny_many(tx, [(t.jti, _aware(t.expires_at)) for t in issued])
+            await conn.execute(
+                sa.delete(oauth_access_tokens).where(oauth_access_tokens.c.client_id == client_id)
+            )
+        log.info(
+            "oauth client deleted",
+            extra={
+                "client_id": client_id,
+                "owner_id": str(owner_id),
+                "refresh_tokens_revoked": revoked_refresh.rowcount,
+                "access_tokens_denied": len(issued),
+            },
         )
 
     async def _load_client(self, client_id: str | None) -> _Client | None:
@@ -376,6 +471,32 @@ class OAuthServer:
             return await self._client_credentials_grant(client, request)
         return await self._password_grant(client, request)
 
+    async def _issue(self, subject: str, scope: str, client_id: str) -> IssuedAccess:
+        """Sign an access token for a client and record it; refused if the client was just deleted."""
+        access = await self._accounts.issue_access(subject, scope, client_id)
+        now = _now()
+        async with self._store.transaction() as tx:
+            # Shares the row lock delete_client takes: either the deletion sees this token, or
+            # this sees the deletion.
+            revoked = (
+                await tx.conn.execute(
+                    sa.select(oauth_clients.c.revoked_at)
+                    .where(oauth_clients.c.client_id == client_id)
+                    .with_for_update(read=True)
+                )
+            ).first()
+            if revoked is None or revoked.revoked_at is not None:
+                raise OAuthInvalidClient("unknown client, or client authentication failed")
+            await tx.conn.execute(
+                oauth_access_tokens.insert().values(
+                    jti=access.jti[:64], client_id=client_id, expires_at=access.expires_at
+                )
+            )
+            await tx.conn.execute(
+                sa.delete(oauth_access_tokens).where(oauth_access_tokens.c.expires_at < now)
+            )
+        return access
+
     def _token(self, access: IssuedAccess, scope: str, refresh: str | None) -> OAuthToken:
         return OAuthToken(
             access_token=access.token,
@@ -422,7 +543,7 @@ class OAuthServer:
             s256(request.code_verifier), row.code_challenge
         ):
             raise OAuthInvalidGrant("the code verifier does not match the code challenge")
-        access = await self._accounts.issue_access(str(row.user_id), row.scope, client.client_id)
+        access = await self._issue(str(row.user_id), row.scope, client.client_id)
         refresh = None
         async with self._store.transaction() as tx:
             suspended = (
@@ -463,7 +584,7 @@ class OAuthServer:
             if not wanted <= set(_scopes(family_scope)):
                 raise OAuthInvalidScope("a refresh may narrow the scope, never widen it")
             scope = _ordered(wanted)
-        access = await self._accounts.issue_access(str(row.user_id), scope, client.client_id)
+        access = await self._issue(str(row.user_id), scope, client.client_id)
         return self._token(access, scope, new_refresh)
 
     async def _client_credentials_grant(self, client: _Client, request: TokenRequest) -> OAuthToken:
@@ -472,7 +593,7 @@ class OAuthServer:
         scope = self._granted_scope(request.scope, client)
         # A bot client acts as the account that registered it; any other client as itself.
         subject = str(client.owner_id) if client.bot_account else f"client:{client.client_id}"
-        access = await self._accounts.issue_access(subject, scope, client.client_id)
+        access = await self._issue(subject, scope, client.client_id)
         return self._token(access, scope, None)
 
     async def _password_grant(self, client: _Client, request: TokenRequest) -> OAuthToken:
@@ -485,7 +606,7 @@ class OAuthServer:
             )
         except (InvalidCredentials, AccountSuspended) as exc:
             raise OAuthInvalidGrant(exc.detail) from exc
-        access = await self._accounts.issue_access(str(user_id), scope, client.client_id)
+        access = await self._issue(str(user_id), scope, client.client_id)
         refresh = None
         if "refresh_token" in client.grants:
             async with self._store.transaction() as tx:
@@ -498,12 +619,16 @@ class OAuthServer:
 
     async def deny(self, tx: Transaction, jti: str, expires_at: datetime) -> None:
         """Put an access token's id on the deny list until it would have expired anyway."""
+        await self.deny_many(tx, [(jti, expires_at)])
+
+    async def deny_many(self, tx: Transaction, tokens: list[tuple[str, datetime]]) -> None:
+        """Put access token ids (with their expiry) on the deny list in one statement."""
         dialect = sqlite if tx.conn.dialect.name == "sqlite" else postgresql
-        await tx.conn.execute(
-            dialect.insert(revoked_access_tokens)
-            .values(jti=jti[:64], expires_at=expires_at)
-            .on_conflict_do_nothing()
-        )
+        if tokens:
+            await tx.conn.execute(
+                dialect.insert(revoked_access_tokens).on_conflict_do_nothing(),
+                [{"jti": jti[:64], "expires_at": expires_at} for jti, expires_at in tokens],
+            )
         await tx.conn.execute(
             sa.delete(revoked_access_tokens).where(revoked_access_tokens.c.expires_at < _now())
         )

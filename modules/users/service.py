@@ -51,12 +51,15 @@ from boundaries.users.errors import (
     CannotFollowSelf,
     EmailTaken,
     HandleTaken,
+    HandleTooSimilar,
     InvalidCredentials,
     InvalidRefreshToken,
     NotAdmin,
+    OAuthClientNotFound,
     UserNotFound,
 )
 from boundaries.users.events import ProfileUpdated, UserFollowed, UserRegistered, UserUnfollowed
+from modules.users.handles import handle_skeleton, normalise_handle
 from modules.users.keys import SigningKeys
 from modules.users.oauth import IssuedAccess, OAuthServer
 from modules.users.tables import (
@@ -71,20 +74,13 @@ from modules.users.tables import (
 )
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, Transaction
+from twitterclone.infra.store import ModuleStore, Reader, Transaction
 from twitterclone.settings import Settings
 
 log = logging.getLogger("twitterclone.users")
 
 HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
-
-
-def normalise_handle(handle: str) -> str:
-    """NFKC before the ASCII-only rule: full-width or styled look-alikes (U+FF41 for "a") become
-    the ASCII they imitate (and then collide with it, ignoring case); other scripts stay
-    non-ASCII and are refused, so no handle can mix in a Cyrillic U+0430 to pass for another."""
-    return unicodedata.normalize("NFKC", handle).strip()
 
 
 def normalise_email(email: str) -> str:
@@ -185,12 +181,12 @@ class UsersService:
             self._dummy_hash = await asyncio.to_thread(self._hasher.hash, secrets.token_urlsafe(16))
         return self._dummy_hash
 
-    async def _user_row(self, conn: AsyncConnection, user_id: int | None) -> Any:
+    async def _user_row(self, conn: Reader, user_id: int | None) -> Any:
         if user_id is None:
             return None
         return (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
 
-    async def _require_user(self, conn: AsyncConnection, user_id: Id) -> int:
+    async def _require_user(self, conn: Reader, user_id: Id) -> int:
         uid = _int_id(user_id)
         if (
             uid is None
@@ -265,7 +261,7 @@ class UsersService:
     # --------------------------------------------------------------- accounts
 
     async def register(self, command: Register) -> Account:
-        """Create an account; raises HandleTaken or EmailTaken."""
+        """Create an account; raises HandleTaken (HandleTooSimilar for a look-alike) or EmailTaken."""
         if not isinstance(command.handle, str) or not isinstance(command.email, str):
             raise InvalidInput("a handle and an email address are text", field="handle")
         handle, email, password = (
@@ -285,19 +281,21 @@ class UsersService:
                 f"a display name has at most {MAX_DISPLAY_NAME} characters", field="display_name"
             )
 
+        skeleton = handle_skeleton(handle)
         async with self._store.read() as conn:
-            await self._check_free(conn, handle, email)
+            await self._check_free(conn, handle, skeleton, email)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         user_id = self._ids.next_int()
         now = _now()
         try:
             async with self._store.transaction() as tx:
-                await self._check_free(tx.conn, handle, email)
+                await self._check_free(tx.conn, handle, skeleton, email)
                 await tx.conn.execute(
                     users.insert().values(
                         id=user_id,
                         handle=handle,
                         handle_lower=handle.lower(),
+                        handle_skeleton=skeleton,
                         email=email,
                         password_hash=password_hash,
                         display_name=display_name,
@@ -315,7 +313,7 @@ class UsersService:
         except IntegrityError:
             # Lost a race with a concurrent registration: say which value is taken.
             async with self._store.read() as conn:
-                await self._check_free(conn, handle, email)
+                await self._check_free(conn, handle, skeleton, email)
             raise
         profile = Profile(
             id=str(user_id),
@@ -328,16 +326,26 @@ class UsersService:
         )
         return Account(profile=profile, email=email)
 
-    async def _check_free(self, conn: AsyncConnection, handle: str, email: str) -> None:
+    async def _check_free(self, conn: Reader, handle: str, skeleton: str, email: str) -> None:
+        """Refuse a handle taken (ignoring case) or looking like a taken one, and a taken email.
+
+        The message for a look-alike does not name the handle it resembles.
+        """
         rows = (
             await conn.execute(
-                sa.select(users.c.handle_lower, users.c.email).where(
-                    sa.or_(users.c.handle_lower == handle.lower(), users.c.email == email)
+                sa.select(users.c.handle_lower, users.c.handle_skeleton, users.c.email).where(
+                    sa.or_(
+                        users.c.handle_lower == handle.lower(),
+                        users.c.handle_skeleton == skeleton,
+                        users.c.email == email,
+                    )
                 )
             )
         ).all()
         if any(r.handle_lower == handle.lower() for r in rows):
             raise HandleTaken("that handle is taken", field="handle")
+        if any(r.handle_skeleton == skeleton for r in rows):
+            raise HandleTooSimilar("that handle is too similar to an existing handle", field="handle")
         if rows:
             raise EmailTaken("that email address already has an account", field="email")
 
@@ -561,7 +569,7 @@ class UsersService:
 
     # ------------------------------------------------------------ follow graph
 
-    async def _relationship(self, conn: AsyncConnection, a: int, b: int) -> Relationship:
+    async def _relationship(self, conn: Reader, a: int, b: int) -> Relationship:
         f, bl, m = follows, blocks, mutes
         fol = (
             (
@@ -604,7 +612,7 @@ class UsersService:
             muting=muting,
         )
 
-    async def _pair_ids(self, conn: AsyncConnection, user_id: Id, target_id: Id) -> tuple[int, int]:
+    async def _pair_ids(self, conn: Reader, user_id: Id, target_id: Id) -> tuple[int, int]:
         a = await self._require_user(conn, user_id)
         b = await self._require_user(conn, target_id)
         return a, b
@@ -837,6 +845,18 @@ class UsersService:
             raise UserNotFound("no such user", field="owner_id")
         return await self._oauth.register_client(uid, command)
 
+    async def list_clients(self, owner_id: Id) -> list[RegisteredClient]:
+        """The OAuth clients a user registered and has not deleted, newest first, without secrets."""
+        uid = _int_id(owner_id)
+        return [] if uid is None else await self._oauth.list_clients(uid)
+
+    async def delete_client(self, owner_id: Id, client_id: str) -> None:
+        """Delete one's OAuth client and revoke every token and code it holds; OAuthClientNotFound."""
+        uid = _int_id(owner_id)
+        if uid is None or not isinstance(client_id, str):
+            raise OAuthClientNotFound("no such OAuth client", field="client_id")
+        await self._oauth.delete_client(uid, client_id)
+
     async def authorization_prompt(self, request: AuthorizationRequest) -> AuthorizationPrompt:
         """Check an authorization request (client, exact redirect URI, scope, S256 PKCE); OAuthError."""
         return await self._oauth.authorization_prompt(request)
@@ -901,7 +921,7 @@ class UsersService:
             suspended_at=_aware(row.suspended_at) if row.suspended_at is not None else None,
         )
 
-    async def _admin(self, conn: AsyncConnection, admin_id: Id) -> int:
+    async def _admin(self, conn: Reader, admin_id: Id) -> int:
         """The id of an active administrator, checked against the store (not a token claim)."""
         uid = _int_id(admin_id)
         row = await self._user_row(conn, uid)

@@ -19,6 +19,10 @@ users = sa.Table(
     sa.Column("handle", sa.String(15), nullable=False),
     # Handles are unique ignoring case: the lowercased copy carries the unique index.
     sa.Column("handle_lower", sa.String(15), nullable=False),
+    # Look-alike handles (migration 0003): the confusable fold of the handle (modules/users/handles.py)
+    # carries a unique index, so a second handle that looks like the first cannot register. NULL
+    # only for accounts that registered a look-alike before the rule (the oldest keeps the value).
+    sa.Column("handle_skeleton", sa.String(30), nullable=True),
     sa.Column("email", sa.String(254), nullable=False),  # stored lowercased
     sa.Column("password_hash", sa.Text(), nullable=False),
     sa.Column("display_name", sa.String(50), nullable=False),
@@ -30,6 +34,7 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False, server_default="user"),
     sa.Column("suspended_at", _ts, nullable=True),
     sa.Index("ux_users_handle_lower", "handle_lower", unique=True),
+    sa.Index("ux_users_handle_skeleton", "handle_skeleton", unique=True),
     sa.Index("ux_users_email", "email", unique=True),
 )
 
@@ -130,4 +135,16 @@ revoked_access_tokens = sa.Table(
     sa.Column("jti", sa.String(64), primary_key=True),
     sa.Column("expires_at", _ts, nullable=False),  # after this the token is dead anyway: purge
     sa.Index("ix_revoked_access_tokens_expires", "expires_at"),
+)
+
+oauth_access_tokens = sa.Table(
+    "oauth_access_tokens",
+    metadata,
+    # Access tokens issued to OAuth clients (migration 0003), so deleting a client can deny them
+    # all; kept until they would expire anyway. First-party tokens are not recorded.
+    sa.Column("jti", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("expires_at", _ts, nullable=False),
+    sa.Index("ix_oauth_access_tokens_client", "client_id"),
+    sa.Index("ix_oauth_access_tokens_expires", "expires_at"),
 )

@@ -1,4 +1,9 @@
-"""Helpers for the OAuth, scope, admin and key-rotation API tests."""
+"""Helpers for the OAuth, scope, admin and key-rotation API tests.
+
+``register_client`` registers an app through the API; ``code_flow`` runs the whole authorization
+code flow with PKCE for a user and returns the token response; ``exchange_code`` is its last
+step, for tests that need the code itself (replays, wrong verifiers).
+"""
 
 from __future__ import annotations
 
@@ -94,3 +99,47 @@ def token(client: TestClient[Litestar], auth: tuple[str, str] | None = None, **f
 
 def bearer(access_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token}"}
+
+
+def exchange_code(
+    client: TestClient[Litestar],
+    app: dict[str, Any],
+    code: str,
+    verifier: str,
+    *,
+    basic: bool = False,
+    **form: str,
+) -> Any:
+    """Exchange a code at the token endpoint as ``app``; a confidential app authenticates with its
+    secret in the form, or with HTTP Basic when ``basic``."""
+    fields = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "code_verifier": verifier,
+        **form,
+    }
+    secret = app.get("client_secret")
+    if secret and basic:
+        return token(client, auth=(app["client_id"], secret), **fields)
+    credentials = {"client_id": app["client_id"], **({"client_secret": secret} if secret else {})}
+    return token(client, **credentials, **fields)
+
+
+def code_flow(
+    client: TestClient[Litestar], app: dict[str, Any], login: str, scope: str = "read"
+) -> dict[str, Any]:
+    """The whole authorization code flow with PKCE for ``login``: the token response (asserted 200)."""
+    verifier, challenge = pkce()
+    r = exchange_code(
+        client, app, code_for(client, app["client_id"], challenge, login, scope=scope), verifier
+    )
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def refresh_grant(client: TestClient[Litestar], app: dict[str, Any], refresh_token: str, **form: str) -> Any:
+    """Use a refresh token at the token endpoint as ``app`` (secret in the form when it has one)."""
+    secret = app.get("client_secret")
+    credentials = {"client_id": app["client_id"], **({"client_secret": secret} if secret else {})}
+    return token(client, grant_type="refresh_token", refresh_token=refresh_token, **credentials, **form)

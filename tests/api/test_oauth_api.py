@@ -17,10 +17,13 @@ from tests.api.oauth_support import (
     REDIRECT,
     authorize,
     bearer,
+    code_flow,
     code_for,
+    exchange_code,
     make_admin,
     pkce,
     redirect_params,
+    refresh_grant,
     register_client,
     token,
 )
@@ -65,14 +68,7 @@ def test_full_authorization_code_flow_with_pkce(client: TestClient[Litestar], ap
     assert "http" not in page.text.split("<body>")[1].replace(REDIRECT, "").replace("127.0.0.1:8765", "")
 
     code = code_for(client, app["client_id"], challenge, "alice")
-    r = token(
-        client,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT,
-        client_id=app["client_id"],
-        code_verifier=verifier,
-    )
+    r = exchange_code(client, app, code, verifier)
     assert r.status_code == 200, r.text
     assert r.headers["cache-control"] == "no-store"
     body = r.json()
@@ -94,14 +90,8 @@ def test_wrong_verifier_is_refused_and_spends_the_code(client: TestClient[Litest
     app = register_client(client, owner, confidential=False)
     verifier, challenge = pkce()
     code = code_for(client, app["client_id"], challenge, "bob")
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": REDIRECT,
-        "client_id": app["client_id"],
-    }
-    oauth_error(token(client, **form, code_verifier=pkce()[0]), 400, "invalid_grant")
-    oauth_error(token(client, **form, code_verifier=verifier), 400, "invalid_grant")
+    oauth_error(exchange_code(client, app, code, pkce()[0]), 400, "invalid_grant")
+    oauth_error(exchange_code(client, app, code, verifier), 400, "invalid_grant")
 
 
 def test_plain_pkce_and_missing_pkce_are_refused_by_redirect(client: TestClient[Litestar], api: Api) -> None:
@@ -153,16 +143,7 @@ def test_mismatched_redirect_uri_is_never_redirected_to(client: TestClient[Lites
     # At the token endpoint, the redirect URI must be the one the code was issued for.
     code = code_for(client, app["client_id"], challenge, "carol")
     oauth_error(
-        token(
-            client,
-            grant_type="authorization_code",
-            code=code,
-            redirect_uri=REDIRECT + "/other",
-            client_id=app["client_id"],
-            code_verifier=verifier,
-        ),
-        400,
-        "invalid_grant",
+        exchange_code(client, app, code, verifier, redirect_uri=REDIRECT + "/other"), 400, "invalid_grant"
     )
 
 
@@ -172,33 +153,17 @@ def test_reused_code_is_refused_and_revokes_what_it_issued(client: TestClient[Li
     app = register_client(client, owner, confidential=False)
     verifier, challenge = pkce()
     code = code_for(client, app["client_id"], challenge, "dave")
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": REDIRECT,
-        "client_id": app["client_id"],
-        "code_verifier": verifier,
-    }
-    first = token(client, **form)
+    first = exchange_code(client, app, code, verifier)
     assert first.status_code == 200
     tokens = first.json()
     assert client.get("/api/users/me", headers=bearer(tokens["access_token"])).status_code == 200
-    oauth_error(token(client, **form), 400, "invalid_grant")
+    oauth_error(exchange_code(client, app, code, verifier), 400, "invalid_grant")
     # Both tokens issued from the code are dead now (the access token once the gateway's status
     # cache, at most access_status_cache_s = 1 s old, expires).
     api.eventually(
         lambda: client.get("/api/users/me", headers=bearer(tokens["access_token"])).status_code == 401, 2.5
     )
-    oauth_error(
-        token(
-            client,
-            grant_type="refresh_token",
-            refresh_token=tokens["refresh_token"],
-            client_id=app["client_id"],
-        ),
-        400,
-        "invalid_grant",
-    )
+    oauth_error(refresh_grant(client, app, tokens["refresh_token"]), 400, "invalid_grant")
 
 
 def test_wrong_password_on_the_consent_page_shows_the_page_again(
@@ -233,20 +198,13 @@ def test_confidential_client_must_authenticate(client: TestClient[Litestar], api
     owner = api.user("appowner")
     api.user("frank")
     app = register_client(client, owner, confidential=True)
-    secret = app["client_secret"]
     verifier, challenge = pkce()
     code = code_for(client, app["client_id"], challenge, "frank")
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": REDIRECT,
-        "code_verifier": verifier,
-    }
-    r = token(client, auth=(app["client_id"], "not the secret"), **form)
+    r = exchange_code(client, {**app, "client_secret": "not the secret"}, code, verifier, basic=True)
     oauth_error(r, 401, "invalid_client")
     assert r.headers["www-authenticate"].startswith("Basic")
     # client_secret_basic works (the failed attempt did not spend the code: the client was refused first)
-    ok = token(client, auth=(app["client_id"], secret), **form)
+    ok = exchange_code(client, app, code, verifier, basic=True)
     assert ok.status_code == 200, ok.text
 
 
@@ -257,46 +215,20 @@ def test_refresh_rotation_and_reuse_detection(client: TestClient[Litestar], api:
     owner = api.user("appowner")
     api.user("gina")
     app = register_client(client, owner, confidential=True, scopes=["read", "write"])
-    creds = {"client_id": app["client_id"], "client_secret": app["client_secret"]}
-    verifier, challenge = pkce()
-    code = code_for(client, app["client_id"], challenge, "gina", scope="read write")
-    first = token(
-        client,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT,
-        code_verifier=verifier,
-        **creds,
-    ).json()
-    second = token(client, grant_type="refresh_token", refresh_token=first["refresh_token"], **creds)
+    first = code_flow(client, app, "gina", scope="read write")
+    second = refresh_grant(client, app, first["refresh_token"])
     assert second.status_code == 200, second.text
     second_body = second.json()
     assert second_body["refresh_token"] != first["refresh_token"]
     assert second_body["scope"] == "read write"
-    narrowed = token(
-        client, grant_type="refresh_token", refresh_token=second_body["refresh_token"], scope="read", **creds
-    )
+    narrowed = refresh_grant(client, app, second_body["refresh_token"], scope="read")
     assert narrowed.json()["scope"] == "read"
-    wider = token(
-        client,
-        grant_type="refresh_token",
-        refresh_token=narrowed.json()["refresh_token"],
-        scope="follow",
-        **creds,
-    )
+    wider = refresh_grant(client, app, narrowed.json()["refresh_token"], scope="follow")
     oauth_error(wider, 400, "invalid_scope")
 
     # Reusing a rotated token revokes the family: the newest token is dead too.
-    oauth_error(
-        token(client, grant_type="refresh_token", refresh_token=first["refresh_token"], **creds),
-        400,
-        "invalid_grant",
-    )
-    oauth_error(
-        token(client, grant_type="refresh_token", refresh_token=narrowed.json()["refresh_token"], **creds),
-        400,
-        "invalid_grant",
-    )
+    oauth_error(refresh_grant(client, app, first["refresh_token"]), 400, "invalid_grant")
+    oauth_error(refresh_grant(client, app, narrowed.json()["refresh_token"]), 400, "invalid_grant")
 
 
 def test_refresh_tokens_do_not_cross_between_first_party_and_clients(
@@ -304,12 +236,7 @@ def test_refresh_tokens_do_not_cross_between_first_party_and_clients(
 ) -> None:
     owner = api.user("appowner")
     app = register_client(client, owner, confidential=True)
-    creds = {"client_id": app["client_id"], "client_secret": app["client_secret"]}
-    oauth_error(
-        token(client, grant_type="refresh_token", refresh_token=owner.tokens["refresh_token"], **creds),
-        400,
-        "invalid_grant",
-    )
+    oauth_error(refresh_grant(client, app, owner.tokens["refresh_token"]), 400, "invalid_grant")
     # ...and the first-party token was not spent by that attempt.
     assert (
         client.post("/api/auth/refresh", json={"refresh_token": owner.tokens["refresh_token"]}).status_code
@@ -451,16 +378,7 @@ def test_revocation_of_refresh_and_access_tokens(client: TestClient[Litestar], a
     owner = api.user("appowner")
     api.user("ivy")
     app = register_client(client, owner, confidential=False)
-    verifier, challenge = pkce()
-    code = code_for(client, app["client_id"], challenge, "ivy")
-    tokens = token(
-        client,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT,
-        client_id=app["client_id"],
-        code_verifier=verifier,
-    ).json()
+    tokens = code_flow(client, app, "ivy")
     # Unknown tokens: 200, as RFC 7009 asks.
     assert (
         client.post(
@@ -487,16 +405,7 @@ def test_revocation_of_refresh_and_access_tokens(client: TestClient[Litestar], a
 
     r = client.post("/oauth/revoke", data={"token": tokens["refresh_token"], "client_id": app["client_id"]})
     assert r.status_code == 200
-    oauth_error(
-        token(
-            client,
-            grant_type="refresh_token",
-            refresh_token=tokens["refresh_token"],
-            client_id=app["client_id"],
-        ),
-        400,
-        "invalid_grant",
-    )
+    oauth_error(refresh_grant(client, app, tokens["refresh_token"]), 400, "invalid_grant")
 
 
 def test_first_party_tokens_are_revocable_without_a_client(client: TestClient[Litestar], api: Api) -> None:
@@ -527,20 +436,96 @@ def test_client_registration_rules(client: TestClient[Litestar], api: Api) -> No
     assert ok["grants"] == ["authorization_code", "refresh_token"]
 
 
+def test_owners_list_their_clients_and_never_see_a_secret(client: TestClient[Litestar], api: Api) -> None:
+    owner = api.user("appowner")
+    first = register_client(client, owner, name="First")
+    second = register_client(client, owner, name="Second", confidential=False)
+    r = client.get("/api/oauth/clients", headers=owner.headers)
+    assert r.status_code == 200, r.text
+    listed = r.json()
+    assert [c["client_id"] for c in listed] == [second["client_id"], first["client_id"]]
+    assert [c["name"] for c in listed] == ["Second", "First"]
+    assert all("client_secret" not in c for c in listed)
+    assert first["client_secret"] not in r.text
+    assert client.get("/api/oauth/clients", headers=api.user("stranger").headers).json() == []
+    assert client.get("/api/oauth/clients").status_code == 401
+
+
+def test_deleting_a_client_stops_every_token_it_holds(client: TestClient[Litestar], api: Api) -> None:
+    owner = api.user("appowner")
+    api.user("mia")
+    app = register_client(client, owner, scopes=["read", "write"])
+    tokens = code_flow(client, app, "mia", scope="read write")
+    service = register_client(client, owner, redirect_uris=[], grants=["client_credentials"])
+    service_token = token(
+        client, auth=(service["client_id"], service["client_secret"]), grant_type="client_credentials"
+    ).json()["access_token"]
+    assert client.get("/api/users/me", headers=bearer(tokens["access_token"])).status_code == 200
+    assert client.get(f"/api/users/{owner.id}", headers=bearer(service_token)).status_code == 200
+
+    for doomed in (app, service):
+        r = client.delete(f"/api/oauth/clients/{doomed['client_id']}", headers=owner.headers)
+        assert r.status_code == 204, r.text
+    # At once (this process forgets its cached token statuses): the access tokens are refused...
+    assert client.get("/api/users/me", headers=bearer(tokens["access_token"])).status_code == 401
+    assert client.get(f"/api/users/{owner.id}", headers=bearer(service_token)).status_code == 401
+    # ...the refresh token and the client's credentials no longer work...
+    oauth_error(refresh_grant(client, app, tokens["refresh_token"]), 401, "invalid_client")
+    oauth_error(
+        token(client, auth=(service["client_id"], service["client_secret"]), grant_type="client_credentials"),
+        401,
+        "invalid_client",
+    )
+    # ...nobody can be sent to authorize it again, and it is gone from the list.
+    _, challenge = pkce()
+    page = authorize(client, app["client_id"], challenge, login="mia")
+    assert page.status_code == 400
+    assert "location" not in page.headers
+    assert client.get("/api/oauth/clients", headers=owner.headers).json() == []
+    # The user's own session is untouched, and deleting again is no error.
+    assert client.get("/api/users/me", headers=owner.headers).status_code == 200
+    assert client.delete(f"/api/oauth/clients/{app['client_id']}", headers=owner.headers).status_code == 204
+
+
+def test_client_management_takes_first_party_tokens_only(client: TestClient[Litestar], api: Api) -> None:
+    owner = api.user("appowner")
+    api.user("nina")
+    app = register_client(client, owner, confidential=False, scopes=["read", "write", "follow"])
+    access = code_flow(client, app, "nina", scope="read write follow")["access_token"]
+    for r in (
+        client.get("/api/oauth/clients", headers=bearer(access)),
+        client.delete(f"/api/oauth/clients/{app['client_id']}", headers=bearer(access)),
+    ):
+        assert r.status_code == 403, r.text
+        assert r.json()["type"] == "/problems/first-party-only"
+    assert client.delete(f"/api/oauth/clients/{app['client_id']}").status_code == 401
+    r = client.delete("/api/oauth/clients/not.an.id", headers=owner.headers)
+    assert r.status_code == 400, r.text
+    r = client.delete("/api/oauth/clients/no-such-client", headers=owner.headers)
+    assert r.status_code == 404, r.text
+    assert r.json()["type"] == "/problems/oauth-client-not-found"
+    # The app was not touched by any of that.
+    assert [c["client_id"] for c in client.get("/api/oauth/clients", headers=owner.headers).json()] == [
+        app["client_id"]
+    ]
+
+
+def test_malformed_authorization_requests_get_an_error_page(client: TestClient[Litestar]) -> None:
+    for r in (
+        client.get("/oauth/authorize", params={"state": "s" * 600}, follow_redirects=False),
+        client.post("/oauth/authorize", data={"redirect_uri": "x" * 600}, follow_redirects=False),
+    ):
+        assert r.status_code == 400, r.text
+        assert r.headers["content-type"].startswith("text/html")
+        assert "location" not in r.headers
+        assert "cannot go on" in r.text
+
+
 def test_oauth_client_tokens_cannot_register_clients(client: TestClient[Litestar], api: Api) -> None:
     owner = api.user("appowner")
     api.user("kim")
     app = register_client(client, owner, confidential=False, scopes=["read", "write", "follow"])
-    verifier, challenge = pkce()
-    code = code_for(client, app["client_id"], challenge, "kim", scope="read write follow")
-    access = token(
-        client,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT,
-        client_id=app["client_id"],
-        code_verifier=verifier,
-    ).json()["access_token"]
+    access = code_flow(client, app, "kim", scope="read write follow")["access_token"]
     r = client.post("/api/oauth/clients", json={"name": "escalate"}, headers=bearer(access))
     assert r.status_code == 403
     assert r.json()["type"] == "/problems/first-party-only"
@@ -555,22 +540,8 @@ def test_logs_never_carry_secrets(
     app = register_client(client, owner, confidential=True)
     verifier, challenge = pkce()
     code = code_for(client, app["client_id"], challenge, "leo")
-    body = token(
-        client,
-        auth=(app["client_id"], app["client_secret"]),
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT,
-        code_verifier=verifier,
-    ).json()
-    token(
-        client,
-        auth=(app["client_id"], app["client_secret"]),
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=REDIRECT,
-        code_verifier=verifier,
-    )  # a replay is logged: without the code
+    body = exchange_code(client, app, code, verifier, basic=True).json()
+    exchange_code(client, app, code, verifier, basic=True)  # a replay is logged: without the code
     logged = caplog.text + "".join(str(getattr(r, "__dict__", "")) for r in caplog.records)
     for secret in (
         app["client_secret"],

@@ -3,16 +3,20 @@
 Every operation of the gateway's own document gets a bounded number of generated requests —
 valid ones (positive) and invalid ones (negative) — sent in-process through the Litestar test
 client with a real user's bearer token. Each response must not be a 5xx, must have a status code
-the document lists for the operation, and must match the documented schema for that status.
-Counts are printed at the end. ``TWITTERCLONE_FUZZ_EXAMPLES`` changes the examples per operation.
+the document lists for the operation (the error answers are derived per route, see
+``twitterclone.gateway.problems.document_errors``), and must match the documented schema for
+that status. Counts are printed at the end, with the status codes seen.
+``TWITTERCLONE_FUZZ_EXAMPLES`` changes the examples per operation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import time
 import traceback
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ from litestar.testing import TestClient
 from schemathesis.checks import CheckFunction, not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from tests.conftest import FAST_ARGON2, MONOLITH, migrate_all
 from twitterclone.gateway.app import create_app
@@ -54,7 +58,7 @@ OPEN_BUDGETS: dict[str, Any] = {
 
 
 def _checks() -> list[CheckFunction]:
-    return [not_a_server_error, response_schema_conformance]
+    return [not_a_server_error, status_code_conformance, response_schema_conformance]
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -119,6 +123,7 @@ def _runner(
     checks: list[CheckFunction],
     counts: dict[str, int],
     key: str,
+    statuses: Counter[int],
 ) -> Any:
     @settings(
         max_examples=EXAMPLES,
@@ -132,6 +137,7 @@ def _runner(
     def run(case: Any) -> None:
         counts[key] += 1
         response = _send(client, case, auth)
+        statuses[response.status_code] += 1
         case.validate_response(response, checks=checks, headers=auth)
 
     return run
@@ -145,6 +151,7 @@ def test_every_operation_survives_fuzzing(tmp_path: Path, request: pytest.Fixtur
     asyncio.run(migrate_all(manifest, app_settings))
     failures: dict[str, str] = {}
     counts: dict[str, int] = {}
+    statuses: Counter[int] = Counter()
     started = time.monotonic()
     with TestClient(create_app(app_settings, manifest)) as client:
         body = {"handle": "fuzzer", "email": "fuzzer@example.org", "password": "correct horse battery"}
@@ -163,7 +170,8 @@ def test_every_operation_survives_fuzzing(tmp_path: Path, request: pytest.Fixtur
                 key = f"{label} [{mode.value}]"
                 counts[key] = 0
 
-                run = _runner(operation.as_strategy(generation_mode=mode), client, auth, checks, counts, key)
+                strategy = operation.as_strategy(generation_mode=mode)
+                run = _runner(strategy, client, auth, checks, counts, key, statuses)
                 try:
                     run()
                 except Unsatisfiable:
@@ -174,7 +182,8 @@ def test_every_operation_survives_fuzzing(tmp_path: Path, request: pytest.Fixtur
     elapsed = time.monotonic() - started
     summary = (
         f"schemathesis: {len({k.rsplit(' [', 1)[0] for k in counts})} operations, {len(counts)} runs, "
-        f"{sum(counts.values())} examples in {elapsed:.0f}s; {len(failures)} failing runs"
+        f"{sum(counts.values())} examples in {elapsed:.0f}s; {len(failures)} failing runs; statuses "
+        + ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items()))
     )
     # Shown in every run (not only failing ones): outside pytest's output capture.
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
@@ -185,3 +194,27 @@ def test_every_operation_survives_fuzzing(tmp_path: Path, request: pytest.Fixtur
             reporter.write_line(summary)
     print(summary)
     assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in sorted(failures.items()))
+
+
+def test_status_code_conformance_refuses_an_undocumented_answer(tmp_path: Path) -> None:
+    """The check above can fail: drop 404 from one operation and its real 404 is caught."""
+    manifest = load_manifest(MONOLITH)
+    app_settings = Settings(data_dir=str(tmp_path / "data"), manifest=str(MONOLITH), **FAST_ARGON2)
+    asyncio.run(migrate_all(manifest, app_settings))
+    with TestClient(create_app(app_settings, manifest)) as client:
+        document = client.get("/schema/openapi.json").json()
+        responses = document["paths"]["/api/users/{user_id}"]["get"]["responses"]
+        assert "404" in responses
+        honest = schemathesis.openapi.from_dict(copy.deepcopy(document))
+        del responses["404"]
+        dishonest = schemathesis.openapi.from_dict(document)
+        for schema, conforms in ((honest, True), (dishonest, False)):
+            operation = schema["/api/users/{user_id}"]["GET"]
+            case = operation.Case(path_parameters={"user_id": "4242"})
+            response = _send(client, case, {})
+            assert response.status_code == 404
+            if conforms:
+                case.validate_response(response, checks=[status_code_conformance])
+            else:
+                with pytest.raises(FailureGroup, match="404"):
+                    case.validate_response(response, checks=[status_code_conformance])

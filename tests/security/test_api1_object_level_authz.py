@@ -1,7 +1,7 @@
 """OWASP API1:2023 Broken Object Level Authorization.
 
-Another user's tweets, media, notifications and stats cannot be changed, or read where they are
-private, by naming their ids — one at a time or by probing many.
+Another user's tweets, media, notifications, stats and OAuth clients cannot be changed, or read
+where they are private, by naming their ids — one at a time or by probing many.
 """
 
 from __future__ import annotations
@@ -120,3 +120,37 @@ def test_profiles_change_only_through_me(client: TestClient[Litestar], api: Api)
     r = client.put(f"/api/users/{alice.id}/following/{bob.id}", headers=bob.headers)
     assert r.status_code in {404, 405}
     assert client.get(f"/api/users/{alice.id}").json()["following_count"] == 0
+
+
+def test_another_users_oauth_client_cannot_be_seen_or_deleted(client: TestClient[Litestar], api: Api) -> None:
+    """A foreign client id answers exactly like an unknown one (404), so ids cannot be probed."""
+    alice, mallory = api.user("alice"), api.user("mallory")
+    r = client.post(
+        "/api/oauth/clients",
+        json={"name": "Alice's app", "redirect_uris": ["https://alice.example/cb"]},
+        headers=alice.headers,
+    )
+    assert r.status_code == 201, r.text
+    app = r.json()
+    assert client.get("/api/oauth/clients", headers=mallory.headers).json() == []
+    foreign = client.delete(f"/api/oauth/clients/{app['client_id']}", headers=mallory.headers)
+    unknown = client.delete(f"/api/oauth/clients/{secrets.token_urlsafe(16)}", headers=mallory.headers)
+    assert foreign.status_code == unknown.status_code == 404, foreign.text
+    assert foreign.json()["type"] == unknown.json()["type"] == "/problems/oauth-client-not-found"
+    assert foreign.json()["detail"] == unknown.json()["detail"]
+    assert "Alice" not in foreign.text
+    # Alice's client is still there and still works for its owner's grants.
+    listed = client.get("/api/oauth/clients", headers=alice.headers).json()
+    assert [c["client_id"] for c in listed] == [app["client_id"]]
+    assert all("client_secret" not in c for c in listed)
+    page = client.get(
+        "/oauth/authorize",
+        params={
+            "response_type": "code",
+            "client_id": app["client_id"],
+            "redirect_uri": "https://alice.example/cb",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+        },
+    )
+    assert page.status_code == 200, page.text

@@ -2,7 +2,9 @@
 
 Rate limits per address and per user (429 problem with Retry-After and RateLimit headers),
 stricter budgets for registration and token requests, bodies capped (413), pages capped,
-texts capped, and handles/emails normalised so that look-alikes cannot impersonate.
+texts capped, and handles/emails normalised so that look-alikes cannot impersonate: NFKC and
+the ASCII-only rule for other scripts, a confusable fold (``1``/``l``/``I``, ``0``/``o``, ``rn``/``m``
+...) for look-alikes made of ASCII.
 """
 
 from __future__ import annotations
@@ -170,6 +172,52 @@ def test_look_alike_handles_cannot_register(client: TestClient[Litestar], api: A
     assert r.status_code in {400, 409}, r.text
     search = client.get("/api/users/search", params={"q": "al"}).json()["items"]
     assert [u["handle"] for u in search] == ["alice"]
+
+
+#: ASCII look-alikes of "alice" (and what refuses them): its skeleton, its case, or the ASCII rule.
+ASCII_LOOKALIKES = [
+    ("a1ice", 409, "too similar"),  # digit one for l
+    ("aIice", 409, "too similar"),  # capital I for l
+    ("ALICE", 409, "taken"),  # the same handle ignoring case
+    ("al\u00edce", 400, None),  # i with an acute accent: NFKC keeps it non-ASCII, so it is refused
+    ("a1lce", 409, "too similar"),
+    ("AL1CE", 409, "too similar"),
+]
+
+
+@pytest.mark.parametrize(
+    ("handle", "status", "why"), ASCII_LOOKALIKES, ids=[h for h, _, _ in ASCII_LOOKALIKES]
+)
+def test_ascii_look_alike_handles_are_refused(
+    client: TestClient[Litestar], api: Api, handle: str, status: int, why: str | None
+) -> None:
+    api.register("alice")
+    body = {"handle": handle, "email": "mallory@example.org", "password": "correct horse battery"}
+    r = client.post("/api/auth/register", json=body)
+    assert r.status_code == status, r.text
+    problem = r.json()
+    if status == 409:
+        assert problem["type"] == "/problems/handle-taken"  # one problem type for taken and too similar
+        assert why in problem["detail"]
+        assert "alice" not in problem["detail"]  # the resembled handle is not named
+    # Nothing was created (the email is still free), and the lookup by handle stays exact.
+    api.register("mallory")
+    assert client.get("/api/users/by-handle/ALICE").json()["handle"] == "alice"
+    if handle.isascii():
+        assert client.get(f"/api/users/by-handle/{handle}").status_code == (200 if why == "taken" else 404)
+
+
+@pytest.mark.parametrize(("look_alike", "original"), [("rnary", "mary"), ("vvill", "will"), ("b0b", "bob")])
+def test_multi_letter_and_digit_look_alikes_are_refused(
+    client: TestClient[Litestar], api: Api, look_alike: str, original: str
+) -> None:
+    api.register(original)
+    body = {"handle": look_alike, "email": "mallory@example.org", "password": "correct horse battery"}
+    r = client.post("/api/auth/register", json=body)
+    assert r.status_code == 409, r.text
+    assert "too similar" in r.json()["detail"]
+    # An honest neighbour is not refused.
+    api.register(original + "_2")
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,8 @@ from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
 from twitterclone.gateway.headers import security_headers_middleware
 from twitterclone.gateway.middleware import edge_middleware, request_id_middleware
-from twitterclone.gateway.problems import EXCEPTION_HANDLERS
-from twitterclone.gateway.ratelimit import RatePolicy, build_limiter, rate_limit_middleware
+from twitterclone.gateway.problems import EXCEPTION_HANDLERS, document_errors
+from twitterclone.gateway.ratelimit import LIMITED_PREFIXES, RatePolicy, build_limiter, rate_limit_middleware
 from twitterclone.gateway.routes.admin import AdminController
 from twitterclone.gateway.routes.analytics import AnalyticsController
 from twitterclone.gateway.routes.health import HealthController
@@ -131,6 +131,8 @@ def create_app(
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         debug=False,
     )
+    # Every operation lists the error answers it can give (derived from its guards and inputs).
+    document_errors(app, rate_limited=LIMITED_PREFIXES if settings.rate_limit_enabled else ())
     if settings.rate_limit_enabled:  # inside the request id, so that a 429 carries one
         app.asgi_handler = rate_limit_middleware(
             app.asgi_handler,

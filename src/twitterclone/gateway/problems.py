@@ -1,16 +1,44 @@
-"""RFC 9457 problem responses for every error, with a stable ``type`` and never a traceback."""
+"""RFC 9457 problem responses for every error, with a stable ``type`` and never a traceback.
+
+Also what the OpenAPI document says about them: ``document_errors`` gives every operation the
+error answers it can really give. Most follow from the shape of the route, so they are derived
+when the app is built rather than written on each handler:
+
+- 400 ``invalid-request`` when it takes input (a body, path, query or header parameters: what
+  Litestar validates), plus ``bad-request`` for a JSON body nested too deeply;
+- 413 ``payload-too-large`` when it reads a body under the app's body limit;
+- 422 ``invalid-cursor`` when it takes a ``cursor``;
+- 401 and 403 from its guards (each guard says what it refuses, see ``refuses``) and 401 from
+  the ``user``/``viewer`` dependencies (no token, or a bad one);
+- 429 ``rate-limited`` under the rate-limited prefixes, when limiting is on.
+
+What the port call behind a route may raise (404, 409, a domain 403 or 422) is declared on the
+handler with ``responses=errors(TweetNotFound, ...)``; answers that are not problems (a 304, the
+OAuth error form) with ``answer`` or a plain ``ResponseSpec``, which the derived ones never
+replace.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import msgspec
-from litestar import MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response
+from litestar.constants import RESERVED_KWARGS
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from boundaries._kernel.errors import DomainError
+from boundaries.timeline.errors import InvalidCursor
+from twitterclone.gateway import auth
 
 log = logging.getLogger("twitterclone.gateway")
 
@@ -134,6 +162,147 @@ def nesting_error_handler(request: Request[Any, Any, Any], exc: RecursionError) 
     return problem_response(request, 400, "bad-request", "the request body is nested too deeply")
 
 
+# ----------------------------------------------------------------- errors in the OpenAPI document
+
+
+@dataclass
+class ProblemSpec(ResponseSpec):
+    """An error answer documented as a problem, with the problem types it may carry."""
+
+    codes: tuple[str, ...] = ()
+
+
+def _problem_spec(status: int, codes: Iterable[str]) -> ProblemSpec:
+    ordered = tuple(sorted(set(codes)))
+    names = [f"`{PROBLEM_BASE}{code}`" for code in ordered]
+    types = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    return ProblemSpec(
+        data_container=Problem,
+        generate_examples=False,
+        description=f"{_TITLES.get(status, 'Error')}: a problem of type {types}",
+        media_type=PROBLEM_MEDIA_TYPE,
+        codes=ordered,
+    )
+
+
+def errors(*kinds: type[DomainError]) -> dict[int, ResponseSpec]:
+    """A handler's ``responses=``: the errors its port call may raise, each answered as a problem."""
+    by_status: dict[int, set[str]] = {}
+    for kind in kinds:
+        by_status.setdefault(kind.status, set()).add(kind.code)
+    return {status: _problem_spec(status, codes) for status, codes in sorted(by_status.items())}
+
+
+def answer(
+    status: int, body: Any, description: str, media_type: MediaType | str = MediaType.JSON
+) -> dict[int, ResponseSpec]:
+    """A handler's ``responses=`` entry for an answer that is not a problem (a 304, a 503 health)."""
+    return {
+        status: ResponseSpec(
+            data_container=body, generate_examples=False, description=description, media_type=media_type
+        )
+    }
+
+
+G = TypeVar("G", bound=Callable[..., Any])
+_REFUSES = "__problem_refusals__"
+
+
+def refuses(*kinds: type[DomainError]) -> Callable[[G], G]:
+    """Mark a route guard with the errors it refuses requests with (documented on its routes)."""
+
+    def mark(guard: G) -> G:
+        setattr(guard, _REFUSES, kinds)
+        return guard
+
+    return mark
+
+
+#: Dependencies that refuse a request themselves: ``user`` without a token, both with a bad one.
+DEPENDENCY_REFUSALS: dict[str, tuple[type[DomainError], ...]] = {
+    "user": (auth.InvalidToken,),
+    "viewer": (auth.InvalidToken,),
+}
+
+
+def _guard_refusals(guard: Any) -> tuple[type[DomainError], ...]:
+    marked = getattr(guard, _REFUSES, None)
+    if marked is not None:
+        return tuple(marked)
+    if getattr(guard, "__module__", None) == auth.__name__ and getattr(guard, "__qualname__", "").startswith(
+        f"{auth.requires.__name__}.<locals>."
+    ):
+        # A scope guard: a bad token (401), a token without the scope, or a client's token on a
+        # first-party route (403).
+        first_party = inspect.getclosurevars(guard).nonlocals.get("first_party", False)
+        return (auth.InvalidToken, auth.InsufficientScope) + ((auth.FirstPartyOnly,) if first_party else ())
+    raise TypeError(
+        f"the guard {getattr(guard, '__qualname__', guard)!r} does not say what it refuses: "
+        "decorate it with twitterclone.gateway.problems.refuses(...)"
+    )
+
+
+def derived_errors(
+    route: HTTPRoute, handler: HTTPRouteHandler, rate_limited: tuple[str, ...]
+) -> dict[int, set[str]]:
+    """The problem types a handler may answer because of its shape (status -> codes)."""
+    found: dict[int, set[str]] = {}
+
+    def add(status: int, code: str) -> None:
+        found.setdefault(status, set()).add(code)
+
+    params = handler.parsed_fn_signature.parameters
+    dependencies = handler.resolve_dependencies()
+    data = params.get("data")
+    inputs = [name for name in params if name not in RESERVED_KWARGS and name not in dependencies]
+    if data is not None or route.path_parameters or inputs:
+        add(400, "invalid-request")
+    if data is not None:
+        if handler.resolve_request_max_body_size() is not None:  # None: the route checks size itself
+            add(413, "payload-too-large")
+        media_type = getattr(data.kwarg_definition, "media_type", RequestEncodingType.JSON)
+        if media_type == RequestEncodingType.JSON:
+            add(400, "bad-request")  # JSON nested too deeply for the decoder
+    if "cursor" in inputs:
+        add(InvalidCursor.status, InvalidCursor.code)
+    refusals = [kind for guard in handler.resolve_guards() for kind in _guard_refusals(guard)]
+    refusals += [
+        kind for name in params if name in dependencies for kind in DEPENDENCY_REFUSALS.get(name, ())
+    ]
+    for kind in refusals:
+        add(kind.status, kind.code)
+    if rate_limited and route.path.startswith(rate_limited):
+        add(429, _CODES[429])
+    return found
+
+
+def _merged(derived: dict[int, set[str]], declared: Mapping[int, ResponseSpec]) -> dict[int, ResponseSpec]:
+    merged = dict(declared)
+    for status, codes in derived.items():
+        spec = merged.get(status)
+        if spec is None:
+            merged[status] = _problem_spec(status, codes)
+        elif isinstance(spec, ProblemSpec):
+            merged[status] = _problem_spec(status, {*spec.codes, *codes})
+        # else: the handler documents another body for this status (e.g. the OAuth error form).
+    return dict(sorted(merged.items()))
+
+
+def document_errors(app: Litestar, *, rate_limited: tuple[str, ...] = ()) -> None:
+    """Give every documented operation of ``app`` the error answers it can give (see the module doc).
+
+    ``rate_limited``: the path prefixes the rate limiter guards (empty when limiting is off).
+    Call once, after the app is built and before its OpenAPI document is first served.
+    """
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if handler.resolve_include_in_schema():
+                derived = derived_errors(route, handler, rate_limited)
+                handler.responses = _merged(derived, handler.responses or {})
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     RecursionError: nesting_error_handler,
     DomainError: domain_error_handler,
@@ -142,4 +311,15 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     Exception: unexpected_error_handler,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_MEDIA_TYPE", "MediaType", "Problem", "problem_response"]
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "PROBLEM_MEDIA_TYPE",
+    "MediaType",
+    "Problem",
+    "ProblemSpec",
+    "answer",
+    "document_errors",
+    "errors",
+    "problem_response",
+    "refuses",
+]

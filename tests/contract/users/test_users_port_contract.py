@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
+
+import msgspec
 import pytest
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.pagination import PageRequest
-from boundaries.users.dto import Login, ProfileUpdate, Register
+from boundaries.users.dto import (
+    AuthorizationRequest,
+    ClientRegistration,
+    Login,
+    OAuthToken,
+    ProfileUpdate,
+    Register,
+    TokenRequest,
+)
 from boundaries.users.errors import (
     Blocked,
     CannotFollowSelf,
     EmailTaken,
     HandleTaken,
+    HandleTooSimilar,
     InvalidCredentials,
     InvalidRefreshToken,
+    OAuthClientNotFound,
+    OAuthError,
+    OAuthInvalidClient,
     UserNotFound,
 )
 from boundaries.users.port import UsersPort
@@ -48,6 +65,20 @@ async def test_taken_handle_and_email(users_port: UsersPort) -> None:
         await users_port.register(Register(handle="DAVE", email="d2@example.org", password=PASSWORD))
     with pytest.raises(EmailTaken):
         await users_port.register(Register(handle="dave2", email="DAVE@example.org", password=PASSWORD))
+
+
+@pytest.mark.parametrize("look_alike", ["a1ice", "aIice", "AL1CE", "al1ce"])
+async def test_look_alike_handles_are_refused_as_too_similar(users_port: UsersPort, look_alike: str) -> None:
+    await make(users_port, "alice")
+    with pytest.raises(HandleTooSimilar) as refused:
+        await users_port.register(Register(handle=look_alike, email="m@example.org", password=PASSWORD))
+    assert refused.value.code == "handle-taken"  # the same problem as a taken handle
+    assert "too similar" in refused.value.detail
+    assert refused.value.field == "handle"
+    # The exact handle (any case) still finds the original, and only it.
+    assert (await users_port.profile_by_handle("ALICE")).handle == "alice"
+    with pytest.raises(UserNotFound):
+        await users_port.profile_by_handle(look_alike)
 
 
 async def test_refresh_rotates_and_logout_revokes(users_port: UsersPort) -> None:
@@ -205,3 +236,96 @@ async def test_search_by_handle_or_display_name_prefix(users_port: UsersPort) ->
     second = await users_port.search("o", PageRequest(limit=2, cursor=first.next_cursor))
     assert {p.handle for p in first.items + second.items} == {"oscar", "olga", "zed"}
     assert second.next_cursor is None
+
+
+# ------------------------------------------------------------------------- OAuth client management
+
+REDIRECT = "http://127.0.0.1:8765/callback"
+
+
+async def client_tokens(port: UsersPort, client_id: str, handle: str) -> OAuthToken:
+    """Run the authorization code flow (PKCE) for ``handle`` through the port."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    request = AuthorizationRequest(
+        response_type="code",
+        client_id=client_id,
+        redirect_uri=REDIRECT,
+        scope="read",
+        state="s",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
+    code = await port.approve_authorization(request, Login(login=handle, password=PASSWORD))
+    return await port.exchange_token(
+        TokenRequest(
+            grant_type="authorization_code",
+            client_id=client_id,
+            code=code.code,
+            redirect_uri=REDIRECT,
+            code_verifier=verifier,
+        )
+    )
+
+
+def token_id(access_token: str) -> str:
+    payload = access_token.split(".")[1]
+    claims = msgspec.json.decode(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["jti"])
+
+
+async def test_owners_list_their_clients_without_secrets(users_port: UsersPort) -> None:
+    owner = await make(users_port, "owner")
+    other = await make(users_port, "other")
+    first = await users_port.register_client(
+        owner, ClientRegistration(name="First", redirect_uris=[REDIRECT])
+    )
+    second = await users_port.register_client(
+        owner, ClientRegistration(name="Second", redirect_uris=[REDIRECT], confidential=False)
+    )
+    assert first.client_secret
+    listed = await users_port.list_clients(owner)
+    assert [c.client_id for c in listed] == [second.client_id, first.client_id]  # newest first
+    assert all(c.client_secret is None for c in listed)
+    assert listed[1].name == "First"
+    assert listed[1].confidential is True
+    assert listed[1].redirect_uris == [REDIRECT]
+    assert await users_port.list_clients(other) == []
+
+
+async def test_deleting_a_client_revokes_what_it_holds(users_port: UsersPort) -> None:
+    owner = await make(users_port, "owner")
+    user = await make(users_port, "reader")
+    app = await users_port.register_client(
+        owner, ClientRegistration(name="App", redirect_uris=[REDIRECT], confidential=False)
+    )
+    tokens = await client_tokens(users_port, app.client_id, "reader")
+    assert await users_port.token_active(user, token_id(tokens.access_token))
+
+    await users_port.delete_client(owner, app.client_id)
+    assert await users_port.list_clients(owner) == []
+    # Its access token is denied at once, its refresh token and the client itself stop working.
+    assert not await users_port.token_active(user, token_id(tokens.access_token))
+    assert tokens.refresh_token is not None
+    with pytest.raises(OAuthInvalidClient):
+        await users_port.exchange_token(
+            TokenRequest(
+                grant_type="refresh_token", client_id=app.client_id, refresh_token=tokens.refresh_token
+            )
+        )
+    with pytest.raises(OAuthError):
+        await client_tokens(users_port, app.client_id, "reader")
+    # The user's own first-party sessions are untouched.
+    assert (await users_port.authenticate(Login(login="reader", password=PASSWORD))).user_id == user
+    # Deleting again is no error for the owner (idempotent).
+    await users_port.delete_client(owner, app.client_id)
+
+
+async def test_another_users_client_is_not_found(users_port: UsersPort) -> None:
+    owner = await make(users_port, "owner")
+    mallory = await make(users_port, "mallory")
+    app = await users_port.register_client(owner, ClientRegistration(name="App", redirect_uris=[REDIRECT]))
+    for client_id in (app.client_id, "no-such-client", "not/an/id"):
+        with pytest.raises(OAuthClientNotFound):
+            await users_port.delete_client(mallory, client_id)
+    assert [c.client_id for c in await users_port.list_clients(owner)] == [app.client_id]

@@ -16,12 +16,15 @@ from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import PathParameter
 
+from boundaries._kernel.errors import InvalidInput
+from boundaries.tweets.errors import TweetNotFound
 from boundaries.tweets.port import TweetsPort
 from boundaries.users.dto import AccountStatus, SigningKey
-from boundaries.users.errors import NotAdmin, UserNotFound
+from boundaries.users.errors import NotAdmin, SigningKeyInUse, SigningKeyNotFound, UserNotFound
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.auth import InvalidToken, Principal, TokenVerifier, current_principal, requires
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.problems import errors, refuses
 
 ID_PATTERN = r"^[0-9]{1,20}$"
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -31,6 +34,7 @@ TweetId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A tweet 
 Kid = Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="A signing key id.")]
 
 
+@refuses(InvalidToken, NotAdmin)
 async def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Refuse anyone whose account is not an active administrator (403), or who sent no token (401)."""
     principal = await current_principal(connection)
@@ -62,6 +66,7 @@ class AdminController(Controller):
         "/users/{user_id:str}",
         operation_id="adminGetAccountStatus",
         summary="An account's role and suspension",
+        responses=errors(UserNotFound),
     )
     @inject
     async def account_status(self, user_id: UserId, users: FromDishka[UsersPort]) -> AccountStatus:
@@ -72,6 +77,7 @@ class AdminController(Controller):
         operation_id="adminSuspendUser",
         summary="Suspend an account: its tokens stop working at once",
         status_code=200,
+        responses=errors(UserNotFound, InvalidInput),  # InvalidInput: one's own account
     )
     @inject
     async def suspend(
@@ -90,6 +96,7 @@ class AdminController(Controller):
         operation_id="adminUnsuspendUser",
         summary="Lift a suspension",
         status_code=200,
+        responses=errors(UserNotFound),
     )
     @inject
     async def unsuspend(
@@ -103,7 +110,12 @@ class AdminController(Controller):
         _verifier(request).forget(user_id)
         return status
 
-    @delete("/tweets/{tweet_id:str}", operation_id="adminRemoveTweet", summary="Remove any tweet")
+    @delete(
+        "/tweets/{tweet_id:str}",
+        operation_id="adminRemoveTweet",
+        summary="Remove any tweet",
+        responses=errors(TweetNotFound),
+    )
     @inject
     async def remove_tweet(self, tweet_id: TweetId, tweets: FromDishka[TweetsPort]) -> None:
         await tweets.remove(tweet_id)
@@ -134,6 +146,7 @@ class AdminController(Controller):
         operation_id="adminRetireSigningKey",
         summary="Retire a rotated key: tokens it signed stop verifying",
         status_code=200,
+        responses=errors(SigningKeyNotFound, SigningKeyInUse),
     )
     @inject
     async def retire(

@@ -9,9 +9,11 @@ from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
 from boundaries.analytics.dto import Trends, TrendWindow, TweetStats, UserStats
+from boundaries.analytics.errors import NotStatsOwner, StatsNotFound
 from boundaries.analytics.port import AnalyticsPort
 from twitterclone.gateway.auth import READ, Principal
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.problems import errors
 
 ID_PATTERN = r"^[0-9]{1,20}$"
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -31,6 +33,7 @@ class AnalyticsController(Controller):
         summary="A tweet's impressions, likes, retweets and replies (its author only)",
         security=BEARER,
         guards=[READ],
+        responses=errors(StatsNotFound, NotStatsOwner),
     )
     @inject
     async def tweet_stats(

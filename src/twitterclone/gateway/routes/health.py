@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get
 
+from twitterclone.gateway.problems import answer
 from twitterclone.migrate import is_at_head
 
 
@@ -26,7 +27,12 @@ class HealthController(Controller):
     async def livez(self) -> Health:
         return Health(status="ok")
 
-    @get("/readyz", operation_id="readyz", summary="Stores reachable and migrated; ready for traffic")
+    @get(
+        "/readyz",
+        operation_id="readyz",
+        summary="Stores reachable and migrated; ready for traffic",
+        responses=answer(503, Health, "Not ready: the checks say which store is unreachable or not migrated"),
+    )
     async def readyz(self, request: Request[Any, Any, Any]) -> Response[Health]:
         runtime = request.app.state.runtime
         checks: dict[str, str] = {}

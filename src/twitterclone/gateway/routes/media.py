@@ -14,11 +14,13 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Body, HeaderParameter, PathParameter
 from litestar.types import Receive, ReceiveMessage
 
+from boundaries._kernel.errors import InvalidInput
 from boundaries.media.dto import Media, Upload, Variant
-from boundaries.media.errors import MediaNotFound, MediaTooLarge
+from boundaries.media.errors import CorruptImage, MediaNotFound, MediaTooLarge, UnsupportedMediaType
 from boundaries.media.port import MediaPort
 from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.problems import answer, errors, refuses
 from twitterclone.settings import Settings
 
 #: Room for the multipart envelope (boundaries, part headers) around the file itself.
@@ -36,6 +38,7 @@ class MediaUploadForm:
     file: UploadFile
 
 
+@refuses(MediaTooLarge)
 async def upload_body_limit(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Guard: allow bodies up to media_max_bytes plus the multipart envelope, 413 above.
 
@@ -91,6 +94,8 @@ class MediaController(Controller):
         security=[{"bearer": []}],
         guards=[WRITE, upload_body_limit],
         request_max_body_size=None,  # the guard enforces the upload's own limit
+        # InvalidInput: a caller that is no user (a service client) cannot own media.
+        responses=errors(MediaTooLarge, UnsupportedMediaType, CorruptImage, InvalidInput),
     )
     @inject
     async def upload(
@@ -107,6 +112,7 @@ class MediaController(Controller):
         operation_id="getMedia",
         summary="An image's metadata and renditions",
         guards=[READ],
+        responses=errors(MediaNotFound),
     )
     @inject
     async def get_media(self, media_id: MediaId, port: FromDishka[MediaPort]) -> Media:
@@ -121,6 +127,8 @@ class MediaController(Controller):
         summary="The bytes of one rendition (original, display or thumb), cacheable forever",
         response_description="The image bytes, with a strong ETag; 304 when If-None-Match matches.",
         guards=[READ],
+        responses=errors(MediaNotFound)
+        | answer(304, None, "Not modified: the If-None-Match tag matches (no body)"),
     )
     @inject
     async def get_content(

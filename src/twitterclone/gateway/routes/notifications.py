@@ -11,12 +11,14 @@ from litestar.di import NamedDependency
 from litestar.params import Body, HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import is_id
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
 from boundaries.notifications.dto import MarkRead, Notification, UnreadCount
 from boundaries.notifications.port import NotificationsPort
 from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.problems import errors
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 #: How long one wait lasts before the stream sends a keep-alive comment.
@@ -84,6 +86,7 @@ class NotificationsController(Controller):
         status_code=200,
         security=BEARER,
         guards=[WRITE],
+        responses=errors(InvalidInput),  # an up_to_id of 20 digits beyond the 64-bit range
     )
     @inject
     async def mark_read(

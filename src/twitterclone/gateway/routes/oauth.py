@@ -1,8 +1,10 @@
-"""The OAuth 2.0 endpoints (/oauth: authorize, token, revoke) and client registration (/api/oauth).
+"""The OAuth 2.0 endpoints (/oauth: authorize, token, revoke) and client management (/api/oauth).
 
 Handlers translate HTTP to the users port: the consent page is a small self-contained HTML form
 (no external assets, no session: the user types the password on it, so there is no cookie to
-forge a request with); token and revocation answer in the RFC 6749 JSON error form.
+forge a request with), and its errors are HTML pages or redirects to the client; token and
+revocation answer in the RFC 6749 JSON error form. Owners list and delete their clients under
+/api/oauth/clients (first-party tokens only).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
 import jwt
 import msgspec
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, MediaType, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, QueryParameter
+from litestar.params import Body, PathParameter, QueryParameter
 
+from boundaries._kernel.errors import InvalidInput
 from boundaries.users.dto import (
     AuthorizationPrompt,
     AuthorizationRequest,
@@ -35,13 +38,16 @@ from boundaries.users.dto import (
 from boundaries.users.errors import (
     AccountSuspended,
     InvalidCredentials,
+    NotAdmin,
     OAuthAccessDenied,
+    OAuthClientNotFound,
     OAuthError,
     OAuthInvalidRequest,
 )
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.auth import Principal, requires
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.problems import answer, errors
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 #: Answers that carry tokens or codes are never cached (RFC 6749 §5.1).
@@ -70,11 +76,34 @@ class OAuthErrorBody(msgspec.Struct, frozen=True, kw_only=True):
     error_description: str | None = None
 
 
-#: OAuth endpoints answer errors as RFC 6749 bodies, not problems: say so in the document.
+#: The token and revocation endpoints answer errors as RFC 6749 bodies, not problems.
 OAUTH_ERRORS = {
-    400: ResponseSpec(data_container=OAuthErrorBody, description="An OAuth error (RFC 6749 section 5.2)"),
-    401: ResponseSpec(data_container=OAuthErrorBody, description="Client authentication failed"),
+    400: ResponseSpec(
+        data_container=OAuthErrorBody,
+        generate_examples=False,
+        description="An OAuth error (RFC 6749 section 5.2): invalid_request, invalid_grant, "
+        "unauthorized_client, unsupported_grant_type or invalid_scope",
+    ),
+    401: ResponseSpec(
+        data_container=OAuthErrorBody,
+        generate_examples=False,
+        description="Client authentication failed: invalid_client (with WWW-Authenticate: Basic)",
+    ),
 }
+#: The authorization endpoint talks to a browser: errors are pages, or redirects to the client.
+AUTHORIZE_REDIRECT = answer(
+    302,
+    None,
+    "Back to the client's redirect URI (Location) with error and error_description (RFC 6749 4.1.2.1)",
+)
+AUTHORIZE_ERROR_PAGE = answer(
+    400,
+    str,
+    "An HTML page saying why the request cannot go on: unknown client, unregistered redirect URI, "
+    "or malformed parameters (never redirected, as the redirect URI is in doubt)",
+    MediaType.HTML,
+)
+ClientId = Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="An OAuth client id.")]
 
 
 class AuthorizeForm(msgspec.Struct, frozen=True, kw_only=True):
@@ -130,6 +159,20 @@ def oauth_error_response(exc: OAuthError) -> Response[OAuthErrorBody]:
 
 def _oauth_error_handler(_: Request[Any, Any, Any], exc: OAuthError) -> Response[OAuthErrorBody]:
     return oauth_error_response(exc)
+
+
+def _authorize_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[str]:
+    """Malformed authorization requests: an error page for the user, never a redirect."""
+    if isinstance(exc, OAuthError):
+        return _error_page(exc)
+    return _error_page(OAuthInvalidRequest("the authorization request's parameters are not valid"))
+
+
+#: Handler-level: the authorization endpoint answers the browser with pages, not JSON.
+AUTHORIZE_ERROR_HANDLERS: dict[type[Exception] | int, Any] = {
+    OAuthError: _authorize_error_handler,
+    ValidationException: _authorize_error_handler,
+}
 
 
 def _invalid_form_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[OAuthErrorBody]:
@@ -254,7 +297,8 @@ class OAuthController(Controller):
         operation_id="oauthAuthorizePage",
         summary="The login and consent page of the authorization code flow (PKCE S256 required)",
         media_type=MediaType.HTML,
-        responses=OAUTH_ERRORS,
+        responses=AUTHORIZE_REDIRECT | AUTHORIZE_ERROR_PAGE,
+        exception_handlers=AUTHORIZE_ERROR_HANDLERS,
     )
     @inject
     async def authorize_page(
@@ -288,6 +332,10 @@ class OAuthController(Controller):
         operation_id="oauthAuthorize",
         summary="Log in and consent (or deny); redirects to the client with a code or an error",
         status_code=302,
+        responses=AUTHORIZE_ERROR_PAGE
+        | answer(401, str, "The consent page again: the login or the password is wrong", MediaType.HTML)
+        | answer(403, str, "The consent page again: the account is suspended", MediaType.HTML),
+        exception_handlers=AUTHORIZE_ERROR_HANDLERS,
     )
     @inject
     async def authorize(
@@ -370,7 +418,11 @@ class OAuthController(Controller):
 
 
 class OAuthClientsController(Controller):
-    """Registering OAuth clients (first-party tokens only)."""
+    """Registering, listing and deleting one's OAuth clients (first-party tokens only).
+
+    Another user's client answers 404 like an unknown one, so ids cannot be probed; a secret is
+    shown only in the answer to the registration.
+    """
 
     path = "/oauth/clients"
     tags = ["oauth"]
@@ -382,6 +434,8 @@ class OAuthClientsController(Controller):
         status_code=201,
         security=BEARER,
         guards=[requires("write", first_party=True)],
+        # 403: a suspended account, or the password grant asked for by a non-administrator.
+        responses=errors(InvalidInput, AccountSuspended, NotAdmin),
     )
     @inject
     async def register(
@@ -392,3 +446,42 @@ class OAuthClientsController(Controller):
     ) -> Response[RegisteredClient]:
         client = await users.register_client(user.user_id, data)
         return Response(client, status_code=201, headers=NO_STORE)
+
+    @get(
+        "/",
+        operation_id="listOAuthClients",
+        summary="One's registered OAuth clients, newest first (never their secrets)",
+        security=BEARER,
+        guards=[requires("read", first_party=True)],
+    )
+    @inject
+    async def list_clients(
+        self, user: NamedDependency[Principal], users: FromDishka[UsersPort]
+    ) -> list[RegisteredClient]:
+        return await users.list_clients(user.user_id)
+
+    @delete(
+        "/{client_id:str}",
+        operation_id="deleteOAuthClient",
+        summary="Delete one's OAuth client: its refresh tokens, codes and access tokens stop working",
+        description=(
+            "Revokes every refresh token and unused authorization code of the client and denies "
+            "its unexpired access tokens, at once in this process and within "
+            "`TWITTERCLONE_ACCESS_STATUS_CACHE_S` everywhere else. Deleting a deleted client of "
+            "one's own succeeds again; another user's client is not found (404)."
+        ),
+        security=BEARER,
+        guards=[requires("write", first_party=True)],
+        responses=errors(OAuthClientNotFound),
+    )
+    @inject
+    async def delete_client(
+        self,
+        request: Request[Any, Any, Any],
+        client_id: ClientId,
+        user: NamedDependency[Principal],
+        users: FromDishka[UsersPort],
+    ) -> None:
+        await users.delete_client(user.user_id, client_id)
+        # The client's tokens may belong to many users: drop every cached token status here.
+        request.app.state.token_verifier.forget()

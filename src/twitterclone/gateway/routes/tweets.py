@@ -8,11 +8,22 @@ from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
 
+from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
+from boundaries.media.errors import MediaNotFound, NotMediaOwner
 from boundaries.tweets.dto import PostTweet, Tweet
+from boundaries.tweets.errors import (
+    EmptyTweet,
+    IdempotencyKeyReused,
+    InvalidMedia,
+    NotTweetAuthor,
+    TweetNotFound,
+    TweetTooLong,
+)
 from boundaries.tweets.port import TweetsPort
 from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.problems import errors
 
 ID_PATTERN = r"^[0-9]{1,20}$"
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -22,6 +33,9 @@ Cursor = Annotated[
     str | None, QueryParameter(name="cursor", description="From a previous page's next_cursor.")
 ]
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size, 1-100.")]
+#: What acting on a tweet may answer: no such tweet, or a caller that is no user (a service client).
+ACT_ON_TWEET = errors(TweetNotFound, InvalidInput)
+
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
@@ -46,6 +60,16 @@ class TweetsController(Controller):
         status_code=201,
         security=BEARER,
         guards=[WRITE],
+        responses=errors(
+            EmptyTweet,
+            TweetTooLong,
+            InvalidMedia,
+            InvalidInput,
+            IdempotencyKeyReused,
+            TweetNotFound,  # the tweet replied to or quoted
+            MediaNotFound,
+            NotMediaOwner,
+        ),
     )
     @inject
     async def post_tweet(
@@ -78,7 +102,13 @@ class TweetsController(Controller):
             q, viewer.user_id if viewer else None, PageRequest(cursor=cursor, limit=limit)
         )
 
-    @get("/{tweet_id:str}", operation_id="getTweet", summary="One tweet", guards=[READ])
+    @get(
+        "/{tweet_id:str}",
+        operation_id="getTweet",
+        summary="One tweet",
+        guards=[READ],
+        responses=errors(TweetNotFound),
+    )
     @inject
     async def get_tweet(
         self, tweet_id: TweetId, viewer: NamedDependency[Principal | None], tweets: FromDishka[TweetsPort]
@@ -91,6 +121,7 @@ class TweetsController(Controller):
         summary="Delete one's own tweet",
         security=BEARER,
         guards=[WRITE],
+        responses=errors(TweetNotFound, NotTweetAuthor, InvalidInput),
     )
     @inject
     async def delete_tweet(
@@ -104,6 +135,7 @@ class TweetsController(Controller):
         summary="Like a tweet",
         security=BEARER,
         guards=[WRITE],
+        responses=ACT_ON_TWEET,
     )
     @inject
     async def like(
@@ -118,6 +150,7 @@ class TweetsController(Controller):
         security=BEARER,
         status_code=200,
         guards=[WRITE],
+        responses=ACT_ON_TWEET,
     )
     @inject
     async def unlike(
@@ -131,6 +164,7 @@ class TweetsController(Controller):
         summary="Retweet a tweet (returns the retweet)",
         security=BEARER,
         guards=[WRITE],
+        responses=ACT_ON_TWEET,
     )
     @inject
     async def retweet(
@@ -144,6 +178,7 @@ class TweetsController(Controller):
         summary="Undo one's retweet",
         security=BEARER,
         guards=[WRITE],
+        responses=errors(InvalidInput),  # idempotent: an unknown tweet is no error
     )
     @inject
     async def undo_retweet(
@@ -156,6 +191,7 @@ class TweetsController(Controller):
         operation_id="listReplies",
         summary="Direct replies, oldest first",
         guards=[READ],
+        responses=errors(TweetNotFound),
     )
     @inject
     async def replies(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal
 
 from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import Body, PathParameter, QueryParameter
 
+from boundaries._kernel.errors import DomainError, InvalidInput
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
 from boundaries.users.dto import (
     Account,
@@ -20,9 +23,20 @@ from boundaries.users.dto import (
     Relationship,
     TokenPair,
 )
+from boundaries.users.errors import (
+    AccountSuspended,
+    Blocked,
+    CannotFollowSelf,
+    EmailTaken,
+    HandleTaken,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    UserNotFound,
+)
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.auth import FOLLOW, READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.problems import errors
 
 ID_PATTERN = r"^[0-9]{1,20}$"
 HANDLE_PATTERN = r"^@?[A-Za-z0-9_]{1,15}$"
@@ -35,23 +49,81 @@ Cursor = Annotated[
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size, 1-100.")]
 
 
+RelationshipAction = Literal["follow", "unfollow", "block", "unblock", "mute", "unmute"]
+
+
+def _relationship_route(
+    method: type[put] | type[delete],
+    prefix: str,
+    operation_id: str,
+    summary: str,
+    action: RelationshipAction,
+    raises: tuple[type[DomainError], ...],
+) -> HTTPRouteHandler:
+    """One of the six follow/block/mute routes: ``PUT|DELETE <prefix>/{user_id}``.
+
+    Each calls the users port method named ``action`` with the caller and the target, needs the
+    ``follow`` scope and answers the resulting relationship (200, also for DELETE).
+    """
+
+    async def handler(
+        self: Controller, user_id: UserId, user: NamedDependency[Principal], users: FromDishka[UsersPort]
+    ) -> Relationship:
+        change: Callable[[str, str], Awaitable[Relationship]] = getattr(users, action)
+        return await change(user.user_id, user_id)
+
+    handler.__name__ = handler.__qualname__ = action
+    return method(
+        f"{prefix}/{{user_id:str}}",
+        operation_id=operation_id,
+        summary=summary,
+        security=BEARER,
+        status_code=200,
+        guards=[FOLLOW],
+        responses=errors(UserNotFound, *raises),
+    )(inject(handler))
+
+
 class AuthController(Controller):
     """Registration, login, token refresh and logout."""
 
     path = "/auth"
     tags = ["auth"]
 
-    @post("/register", operation_id="register", summary="Create an account", status_code=201)
+    @post(
+        "/register",
+        operation_id="register",
+        summary="Create an account",
+        description=(
+            "A handle is refused (409 `handle-taken`) when it is taken, ignoring case, or looks like "
+            "a taken one: the same once `0` reads as `o`, `1`, `i` and `I` as `l`, `rn` as `m`, `vv` as `w` "
+            "and `cl` as `d` (so `a1ice` and `aIice` are refused while `alice` exists)."
+        ),
+        status_code=201,
+        responses=errors(HandleTaken, EmailTaken, InvalidInput),
+    )
     @inject
     async def register(self, data: Annotated[Register, Body()], users: FromDishka[UsersPort]) -> Account:
         return await users.register(data)
 
-    @post("/login", operation_id="login", summary="Log in with handle or email; get tokens", status_code=200)
+    @post(
+        "/login",
+        operation_id="login",
+        summary="Log in with handle or email; get tokens",
+        status_code=200,
+        responses=errors(InvalidCredentials, AccountSuspended),
+    )
     @inject
     async def login(self, data: Annotated[Login, Body()], users: FromDishka[UsersPort]) -> TokenPair:
         return await users.authenticate(data)
 
-    @post("/refresh", operation_id="refreshTokens", summary="Rotate a refresh token", status_code=200)
+    @post(
+        "/refresh",
+        operation_id="refreshTokens",
+        summary="Rotate a refresh token",
+        status_code=200,
+        responses=errors(InvalidRefreshToken),
+    )
     @inject
     async def refresh(
         self, data: Annotated[RefreshRequest, Body()], users: FromDishka[UsersPort]
@@ -70,7 +142,14 @@ class UsersController(Controller):
     path = "/users"
     tags = ["users"]
 
-    @get("/me", operation_id="getMe", summary="One's own account", security=BEARER, guards=[READ])
+    @get(
+        "/me",
+        operation_id="getMe",
+        summary="One's own account",
+        security=BEARER,
+        guards=[READ],
+        responses=errors(UserNotFound),  # a token whose subject is no account (a service client)
+    )
     @inject
     async def me(self, user: NamedDependency[Principal], users: FromDishka[UsersPort]) -> Account:
         return await users.account(user.user_id)
@@ -81,6 +160,7 @@ class UsersController(Controller):
         summary="Change one's display name or bio",
         security=BEARER,
         guards=[WRITE],
+        responses=errors(UserNotFound),
     )
     @inject
     async def update_me(
@@ -112,6 +192,7 @@ class UsersController(Controller):
         operation_id="getUserByHandle",
         summary="A profile by handle (any case)",
         guards=[READ],
+        responses=errors(UserNotFound),
     )
     @inject
     async def by_handle(
@@ -119,7 +200,13 @@ class UsersController(Controller):
     ) -> Profile:
         return await users.profile_by_handle(handle)
 
-    @get("/{user_id:str}", operation_id="getUser", summary="A profile by id", guards=[READ])
+    @get(
+        "/{user_id:str}",
+        operation_id="getUser",
+        summary="A profile by id",
+        guards=[READ],
+        responses=errors(UserNotFound),
+    )
     @inject
     async def get_user(self, user_id: UserId, users: FromDishka[UsersPort]) -> Profile:
         return await users.profile(user_id)
@@ -129,6 +216,7 @@ class UsersController(Controller):
         operation_id="listFollowers",
         summary="Who follows a user, newest first",
         guards=[READ],
+        responses=errors(UserNotFound, InvalidInput),
     )
     @inject
     async def followers(
@@ -145,6 +233,7 @@ class UsersController(Controller):
         operation_id="listFollowing",
         summary="Whom a user follows, newest first",
         guards=[READ],
+        responses=errors(UserNotFound, InvalidInput),
     )
     @inject
     async def following(
@@ -162,6 +251,7 @@ class UsersController(Controller):
         summary="How the caller stands to a user",
         security=BEARER,
         guards=[READ],
+        responses=errors(UserNotFound),
     )
     @inject
     async def relationship(
@@ -169,86 +259,16 @@ class UsersController(Controller):
     ) -> Relationship:
         return await users.relationship(user.user_id, user_id)
 
-    @put(
-        "/me/following/{user_id:str}",
-        operation_id="follow",
-        summary="Follow a user",
-        security=BEARER,
-        guards=[FOLLOW],
+    follow = _relationship_route(
+        put, "/me/following", "follow", "Follow a user", "follow", (CannotFollowSelf, Blocked, InvalidInput)
     )
-    @inject
-    async def follow(
-        self, user_id: UserId, user: NamedDependency[Principal], users: FromDishka[UsersPort]
-    ) -> Relationship:
-        return await users.follow(user.user_id, user_id)
-
-    @delete(
-        "/me/following/{user_id:str}",
-        operation_id="unfollow",
-        summary="Stop following a user",
-        security=BEARER,
-        status_code=200,
-        guards=[FOLLOW],
+    unfollow = _relationship_route(
+        delete, "/me/following", "unfollow", "Stop following a user", "unfollow", (CannotFollowSelf,)
     )
-    @inject
-    async def unfollow(
-        self, user_id: UserId, user: NamedDependency[Principal], users: FromDishka[UsersPort]
-    ) -> Relationship:
-        return await users.unfollow(user.user_id, user_id)
-
-    @put(
-        "/me/blocking/{user_id:str}",
-        operation_id="block",
-        summary="Block a user",
-        security=BEARER,
-        guards=[FOLLOW],
-    )
-    @inject
-    async def block(
-        self, user_id: UserId, user: NamedDependency[Principal], users: FromDishka[UsersPort]
-    ) -> Relationship:
-        return await users.block(user.user_id, user_id)
-
-    @delete(
-        "/me/blocking/{user_id:str}",
-        operation_id="unblock",
-        summary="Lift a block",
-        security=BEARER,
-        status_code=200,
-        guards=[FOLLOW],
-    )
-    @inject
-    async def unblock(
-        self, user_id: UserId, user: NamedDependency[Principal], users: FromDishka[UsersPort]
-    ) -> Relationship:
-        return await users.unblock(user.user_id, user_id)
-
-    @put(
-        "/me/muting/{user_id:str}",
-        operation_id="mute",
-        summary="Mute a user",
-        security=BEARER,
-        guards=[FOLLOW],
-    )
-    @inject
-    async def mute(
-        self, user_id: UserId, user: NamedDependency[Principal], users: FromDishka[UsersPort]
-    ) -> Relationship:
-        return await users.mute(user.user_id, user_id)
-
-    @delete(
-        "/me/muting/{user_id:str}",
-        operation_id="unmute",
-        summary="Lift a mute",
-        security=BEARER,
-        status_code=200,
-        guards=[FOLLOW],
-    )
-    @inject
-    async def unmute(
-        self, user_id: UserId, user: NamedDependency[Principal], users: FromDishka[UsersPort]
-    ) -> Relationship:
-        return await users.unmute(user.user_id, user_id)
+    block = _relationship_route(put, "/me/blocking", "block", "Block a user", "block", (InvalidInput,))
+    unblock = _relationship_route(delete, "/me/blocking", "unblock", "Lift a block", "unblock", ())
+    mute = _relationship_route(put, "/me/muting", "mute", "Mute a user", "mute", (InvalidInput,))
+    unmute = _relationship_route(delete, "/me/muting", "unmute", "Lift a mute", "unmute", ())
 
 
 class JwksController(Controller):
