@@ -216,12 +216,15 @@ class AnalyticsService:
         await self._store.apply_once(COUNTERS, event, effect)
 
     async def on_timeline_served(self, event: TimelineServed) -> None:
-        """One impression per tweet id in the event, for the tweet and for its author's day.
+        """The event's impressions, for each tweet and for its author's day.
 
         Impressions of a tweet whose TweetPosted has not arrived yet count for the tweet but
         not for the author's day (the author is not known yet).
         """
-        shown = Counter(int(t) for t in event.tweet_ids if is_id(t))
+        shown: Counter[int] = Counter()
+        for tweet_id, times in event.impressions():
+            if is_id(tweet_id) and times > 0:
+                shown[int(tweet_id)] += times
         if not shown:
             return
         day = _day(event.occurred_at)

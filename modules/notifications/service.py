@@ -34,7 +34,7 @@ from boundaries.users.port import UsersPort
 from modules.notifications.tables import deleted_tweets, notifications, read_markers
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, Transaction
+from twitterclone.infra.store import ModuleStore, Reader, Transaction
 
 log = logging.getLogger("twitterclone.notifications")
 
@@ -262,12 +262,12 @@ class NotificationsService:
         return [_to_dto(row, marker) for row in rows]
 
     @staticmethod
-    async def _marker(conn: AsyncConnection, uid: int) -> int:
+    async def _marker(conn: Reader, uid: int) -> int:
         m = read_markers
         value = (await conn.execute(sa.select(m.c.read_up_to).where(m.c.user_id == uid))).scalar_one_or_none()
         return int(value) if value is not None else 0
 
-    async def _unread(self, conn: AsyncConnection, uid: int) -> int:
+    async def _unread(self, conn: Reader, uid: int) -> int:
         marker = await self._marker(conn, uid)
         n = notifications
         count = (

@@ -1,8 +1,10 @@
 """Impressions: which tweets each viewer was shown, batched in memory and written as events.
 
 A timeline read only appends ids to an in-memory buffer; a background job writes the
-buffer to the outbox as ``TimelineServed`` events about once a second, in one transaction.
-So the request path never writes to the database for analytics.
+buffer to the outbox about once a second, in one transaction, as ``TimelineServed`` events
+that sum the batch over every viewer (tweet id -> how many viewers saw it). So the request
+path never writes to the database for analytics, and the analytics module applies one
+event per second and per 500 distinct tweets, however many reads there were.
 
 Trade-off, on purpose: impressions buffered in memory are LOST if the process crashes before
 the next flush (a graceful stop flushes). They are analytics, not user data, so losing about
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 
 from boundaries.timeline.events import TimelineServed
@@ -23,7 +26,7 @@ log = logging.getLogger("twitterclone.timeline")
 
 #: Ids held per flush at most; beyond that new impressions are dropped (memory bound).
 MAX_BUFFERED_IDS = 200_000
-#: Ids per TimelineServed event at most (a viewer scrolling far gets several events).
+#: Distinct tweet ids per TimelineServed event at most (a bigger batch becomes several events).
 MAX_IDS_PER_EVENT = 500
 
 
@@ -61,10 +64,18 @@ class ImpressionBuffer:
             return 0
         batch, self._pending, size, self._size = self._pending, {}, self._size, 0
         now = datetime.now(UTC)
+        shown: Counter[str] = Counter()
+        for seen in batch.values():
+            shown.update(seen.keys())
+        tweet_ids = list(shown)
         events = [
-            TimelineServed(event_id=self._ids.next(), occurred_at=now, viewer_id=viewer, tweet_ids=chunk)
-            for viewer, seen in batch.items()
-            for chunk in _chunks(list(seen), MAX_IDS_PER_EVENT)
+            TimelineServed(
+                event_id=self._ids.next(),
+                occurred_at=now,
+                tweet_ids=chunk,
+                counts=[shown[t] for t in chunk],
+            )
+            for chunk in _chunks(tweet_ids, MAX_IDS_PER_EVENT)
         ]
         try:
             async with self._store.transaction() as tx:

@@ -1,14 +1,16 @@
 """The tweets module: tweets, replies, quotes, retweets, likes, and full-text search.
 
 Every write runs in one transaction with its events (outbox). Reads hydrate in a fixed number
-of queries: tweets, the tweets they refer to, the viewer's likes and retweets, and one
-``users.authors`` call for every author involved.
+of statements: the counts of every tweet involved, the viewer's likes and retweets, and one
+``users.authors`` call; what never changes about a tweet comes from an in-process cache, read
+from the table only on a miss.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -37,7 +39,7 @@ from modules.tweets.tables import SQLITE_FTS_TABLE, idempotency_keys, likes, twe
 from modules.tweets.text import fts5_match, normalize_text, parse_entities, search_terms
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, Transaction
+from twitterclone.infra.store import ModuleStore, Reader, Transaction
 
 T = TypeVar("T")
 #: A row of ``tweets`` as selected with ``_COLUMNS``.
@@ -73,6 +75,102 @@ _COLUMNS = (
 # SQLite FTS5 (table ``tweets_fts``, see tables.SQLITE_FTS_TABLE); every value is a bound parameter.
 _FTS_INSERT = sa.text("INSERT INTO tweets_fts (rowid, body, tags) VALUES (:id, :body, :tags)")
 _FTS_DELETE = sa.text("DELETE FROM tweets_fts WHERE rowid = :id")
+
+#: What changes about tweets: their counts (and, by having a row at all, that they still exist).
+_COUNTS_BY_IDS = sa.select(
+    _t.c.id, _t.c.like_count, _t.c.retweet_count, _t.c.reply_count, _t.c.quote_count
+).where(_t.c.id.in_(sa.bindparam("ids", expanding=True)))
+#: The viewer's likes (kind 0) and retweets (kind 1) among some tweets, in one statement.
+_VIEWER_FLAGS = sa.union_all(
+    sa.select(likes.c.tweet_id, sa.literal(0)).where(
+        likes.c.user_id == sa.bindparam("viewer"), likes.c.tweet_id.in_(sa.bindparam("ids", expanding=True))
+    ),
+    sa.select(_t.c.retweet_of_id, sa.literal(1)).where(
+        _t.c.author_id == sa.bindparam("viewer"), _t.c.retweet_of_id.in_(sa.bindparam("ids", expanding=True))
+    ),
+)
+#: What never changes about a tweet once posted.
+_STATIC_COLUMNS = (
+    _t.c.id,
+    _t.c.author_id,
+    _t.c.text,
+    _t.c.created_at,
+    _t.c.conversation_id,
+    _t.c.reply_to_id,
+    _t.c.reply_to_author_id,
+    _t.c.quote_of_id,
+    _t.c.retweet_of_id,
+    _t.c.entities,
+    _t.c.media_ids,
+)
+_STATIC_BY_IDS = sa.select(*_STATIC_COLUMNS).where(_t.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+class StaticTweet(msgspec.Struct, frozen=True, gc=False):
+    """The part of a tweet that never changes after it is posted (no counts), decoded once."""
+
+    author_id: int
+    text: str
+    created_at: datetime
+    conversation_id: int
+    reply_to_id: int | None
+    reply_to_author_id: int | None
+    quote_of_id: int | None
+    retweet_of_id: int | None
+    entities: Entities
+    media_ids: list[str]
+
+
+class StaticTweets:
+    """A bounded in-process cache of ``StaticTweet`` by id (least recently used out first).
+
+    Tweets are never edited, so an entry is never stale: a deleted tweet simply has no row in
+    the counts query that every read makes, and drops out there. Nothing to invalidate, in any
+    topology (one process or many replicas).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = max(size, 0)
+        self._entries: OrderedDict[int, StaticTweet] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    async def load(self, conn: Reader, ids: list[int]) -> dict[int, StaticTweet]:
+        """The static parts of ``ids`` that exist (or are cached), reading only the misses."""
+        found: dict[int, StaticTweet] = {}
+        missing: list[int] = []
+        entries = self._entries
+        for i in ids:
+            entry = entries.get(i)
+            if entry is None:
+                missing.append(i)
+            else:
+                entries.move_to_end(i)
+                found[i] = entry
+        self.hits += len(found)
+        self.misses += len(missing)
+        if missing:
+            for r in await conn.execute(_STATIC_BY_IDS, {"ids": missing}):
+                entry = StaticTweet(
+                    author_id=r.author_id,
+                    text=r.text,
+                    created_at=_utc(r.created_at),
+                    conversation_id=r.conversation_id,
+                    reply_to_id=r.reply_to_id,
+                    reply_to_author_id=r.reply_to_author_id,
+                    quote_of_id=r.quote_of_id,
+                    retweet_of_id=r.retweet_of_id,
+                    entities=msgspec.convert(r.entities, Entities),
+                    media_ids=list(r.media_ids or []),
+                )
+                found[r.id] = entry
+                if self._size:
+                    entries[r.id] = entry
+            while len(entries) > self._size:
+                entries.popitem(last=False)
+        return found
+
+
 _FTS_SEARCH = sa.text(
     "SELECT rowid FROM tweets_fts WHERE tweets_fts MATCH :match AND rowid < :before "
     "ORDER BY rowid DESC LIMIT :limit"
@@ -127,12 +225,14 @@ class TweetsService:
         *,
         max_length: int = 280,
         media: MediaPort | None = None,
+        static_cache_size: int = 100_000,
     ) -> None:
         self._store = store
         self._ids = ids
         self._users = users
         self._max_length = max_length
         self._media = media
+        self._static = StaticTweets(static_cache_size)
 
     # ---------------------------------------------------------------- posting
 
@@ -197,7 +297,7 @@ class TweetsService:
             return None
         return _tweet_id(value)
 
-    async def _replayed(self, conn: AsyncConnection, author: int, key: str, body_hash: str) -> int | None:
+    async def _replayed(self, conn: Reader, author: int, key: str, body_hash: str) -> int | None:
         """The tweet an earlier post with this key made; raise when the body differs."""
         k = idempotency_keys
         row = (
@@ -537,77 +637,65 @@ class TweetsService:
         return found[0]
 
     async def get_many(self, tweet_ids: list[Id], viewer_id: Id | None) -> list[Tweet]:
-        """Many tweets in one call (hydration), in the order asked; missing ones left out."""
+        """Many tweets in one call (hydration), in the order asked; missing ones left out.
+
+        What never changes about a tweet (its text, author, entities, references) comes from an
+        in-process cache (``StaticTweets``) and is read from the table only on a miss; what does
+        change (the counts, and whether it still exists) is read fresh in one statement for the
+        whole page, so the cache needs no invalidation and is right in every topology.
+        """
         wanted = _unique_ints(_as_int(i) for i in tweet_ids)
         if not wanted:
             return []
         viewer = _as_int(viewer_id)
         async with self._store.read() as conn:
-            rows = {
-                r.id: r for r in (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id.in_(wanted)))).all()
-            }
-            if not rows:
-                return []
+            static = await self._static.load(conn, wanted)
             # The originals of retweets and the quoted tweets (one level), and what retweeted
-            # quotes quote: one query, plus one more only when a retweeted tweet is a quote.
-            refs = [i for r in rows.values() for i in (r.retweet_of_id, r.quote_of_id) if i not in rows]
-            await self._load_into(conn, rows, refs)
-            nested = [
-                rows[r.retweet_of_id].quote_of_id
-                for r in list(rows.values())
-                if r.retweet_of_id in rows and rows[r.retweet_of_id].quote_of_id not in rows
-            ]
-            await self._load_into(conn, rows, nested)
+            # quotes quote.
+            refs = _unique_ints(i for r in static.values() for i in (r.retweet_of_id, r.quote_of_id))
+            static.update(await self._static.load(conn, [i for i in refs if i not in static]))
+            nested = _unique_ints(
+                static[r.retweet_of_id].quote_of_id
+                for r in list(static.values())
+                if r.retweet_of_id in static
+            )
+            static.update(await self._static.load(conn, [i for i in nested if i not in static]))
+            # Deleted tweets have no row: they drop out here, cached or not.
+            counts = {
+                r[0]: Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
+                for r in await conn.execute(_COUNTS_BY_IDS, {"ids": list(static)})
+            }
             liked: set[int] = set()
             retweeted: set[int] = set()
-            if viewer is not None:
-                targets = list(rows)
-                liked = set(
-                    (
-                        await conn.execute(
-                            sa.select(likes.c.tweet_id).where(
-                                likes.c.user_id == viewer, likes.c.tweet_id.in_(targets)
-                            )
-                        )
-                    ).scalars()
-                )
-                retweeted = set(
-                    (
-                        await conn.execute(
-                            sa.select(_t.c.retweet_of_id).where(
-                                _t.c.author_id == viewer, _t.c.retweet_of_id.in_(targets)
-                            )
-                        )
-                    ).scalars()
-                )
-        author_ids = [str(a) for a in _unique_ints(r.author_id for r in rows.values())]
-        authors = {a.id: a for a in await self._users.authors(author_ids)}
+            if viewer is not None and counts:
+                for target, kind in await conn.execute(
+                    _VIEWER_FLAGS, {"viewer": viewer, "ids": list(counts)}
+                ):
+                    (retweeted if kind else liked).add(target)
+        author_ids = [str(a) for a in _unique_ints(static[i].author_id for i in counts)]
+        authors = {a.id: a for a in await self._users.authors(author_ids)} if author_ids else {}
 
-        def build(row: TweetRow, *, with_retweet_of: bool, with_quoted: bool) -> Tweet:
+        def build(tid: int, *, with_retweet_of: bool, with_quoted: bool) -> Tweet:
+            row = static[tid]
             # A retweet row keeps its own (zero) counts; the viewer's flags are about the original.
-            target = row.retweet_of_id if row.retweet_of_id is not None else row.id
+            target = row.retweet_of_id if row.retweet_of_id is not None else tid
             author_id = str(row.author_id)
-            original = rows.get(row.retweet_of_id) if with_retweet_of else None
-            quoted = rows.get(row.quote_of_id) if with_quoted else None
+            original = row.retweet_of_id if with_retweet_of and row.retweet_of_id in counts else None
+            quoted = row.quote_of_id if with_quoted and row.quote_of_id in counts else None
             return Tweet(
-                id=str(row.id),
+                id=str(tid),
                 # An author the users module no longer knows still gets a (bare) summary.
                 author=authors.get(author_id) or Author(id=author_id, handle="", display_name=""),
                 text=row.text,
-                created_at=_utc(row.created_at),
+                created_at=row.created_at,
                 conversation_id=str(row.conversation_id),
                 reply_to_id=_opt_str(row.reply_to_id),
                 reply_to_author_id=_opt_str(row.reply_to_author_id),
                 quote_of_id=_opt_str(row.quote_of_id),
                 retweet_of_id=_opt_str(row.retweet_of_id),
-                entities=msgspec.convert(row.entities, Entities),
-                media_ids=list(row.media_ids or []),
-                counts=Counts(
-                    likes=row.like_count,
-                    retweets=row.retweet_count,
-                    replies=row.reply_count,
-                    quotes=row.quote_count,
-                ),
+                entities=row.entities,
+                media_ids=list(row.media_ids),
+                counts=counts[tid],
                 viewer=Viewer(liked=target in liked, retweeted=target in retweeted)
                 if viewer is not None
                 else None,
@@ -615,14 +703,7 @@ class TweetsService:
                 quoted=build(quoted, with_retweet_of=False, with_quoted=False) if quoted else None,
             )
 
-        return [build(rows[i], with_retweet_of=True, with_quoted=True) for i in wanted if i in rows]
-
-    @staticmethod
-    async def _load_into(conn: AsyncConnection, rows: dict[int, TweetRow], ids: Sequence[int | None]) -> None:
-        missing = [i for i in _unique_ints(ids) if i not in rows]
-        if missing:
-            for r in (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id.in_(missing)))).all():
-                rows[r.id] = r
+        return [build(i, with_retweet_of=True, with_quoted=True) for i in wanted if i in counts]
 
     async def _page(self, ids: list[int], viewer_id: Id | None, limit: int) -> Page[Tweet]:
         """Hydrate up to ``limit`` of ``ids`` (fetched as limit + 1 to know if more follow)."""

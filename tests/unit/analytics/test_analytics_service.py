@@ -111,6 +111,21 @@ async def test_tweet_counters_follow_engagement(service: AnalyticsService) -> No
     assert (stats.impressions, stats.likes, stats.retweets, stats.replies) == (2, 1, 1, 1)
 
 
+async def test_a_batch_summed_over_viewers_counts_every_viewer(service: AnalyticsService) -> None:
+    first, second = posted(ALICE), posted(ALICE)
+    await service.on_tweet_posted(first)
+    await service.on_tweet_posted(second)
+    batch = TimelineServed(
+        event_id=IDS.next(), occurred_at=NOW, tweet_ids=[first.tweet_id, second.tweet_id], counts=[3, 1]
+    )
+    await service.on_timeline_served(batch)
+    await service.on_timeline_served(batch)  # a redelivery counts nothing twice
+
+    assert (await service.tweet_stats(ALICE, first.tweet_id)).impressions == 3
+    assert (await service.tweet_stats(ALICE, second.tweet_id)).impressions == 1
+    assert (await service.user_stats(ALICE, 1)).days[-1].impressions == 4
+
+
 async def test_only_the_author_sees_tweet_stats(service: AnalyticsService) -> None:
     tweet = posted(ALICE)
     await service.on_tweet_posted(tweet)

@@ -36,16 +36,28 @@ async def test_the_job_flushes_about_every_interval_and_once_more_at_stop(store:
     job = asyncio.create_task(buffer.run())
     buffer.record("1", ["10", "11"])
     await asyncio.sleep(0.3)
-    assert [(e.viewer_id, e.tweet_ids) for e in await served(store)] == [("1", ["10", "11"])]
+    assert [e.impressions() for e in await served(store)] == [[("10", 1), ("11", 1)]]
 
     buffer.record("2", ["12"])
     job.cancel()
     with pytest.raises(asyncio.CancelledError):
         await job
-    assert [(e.viewer_id, e.tweet_ids) for e in await served(store)] == [("1", ["10", "11"]), ("2", ["12"])]
+    assert [e.impressions() for e in await served(store)] == [[("10", 1), ("11", 1)], [("12", 1)]]
 
 
-async def test_one_viewer_scrolling_far_is_split_into_bounded_events(store: ModuleStore) -> None:
+async def test_a_flush_sums_each_tweet_over_every_viewer(store: ModuleStore) -> None:
+    buffer = ImpressionBuffer(store, IdGenerator(3))
+    buffer.record("1", ["10", "11"])
+    buffer.record("2", ["10"])
+    buffer.record("3", ["10", "12"])
+    buffer.record("3", ["10"])  # the same viewer again within the flush: once
+
+    assert await buffer.flush() == 5  # (viewer, tweet) pairs
+    (event,) = await served(store)
+    assert dict(event.impressions()) == {"10": 3, "11": 1, "12": 1}
+
+
+async def test_a_big_batch_is_split_into_bounded_events(store: ModuleStore) -> None:
     buffer = ImpressionBuffer(store, IdGenerator(3))
     ids = [str(i) for i in range(1, MAX_IDS_PER_EVENT + 11)]
     buffer.record("1", ids)

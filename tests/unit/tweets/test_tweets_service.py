@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -17,10 +17,13 @@ from boundaries.tweets.errors import (
     TweetTooLong,
 )
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
+from boundaries.users.port import UsersPort
 from modules.tweets.service import TweetsService
+from twitterclone.infra.ids import IdGenerator
 
 if TYPE_CHECKING:
     from tests.unit.tweets.conftest import FakeMedia, FakeUsers
+    from twitterclone.infra.store import ModuleStore
 
 ALICE, BOB, CAROL = "1001", "1002", "1003"
 
@@ -349,6 +352,38 @@ async def test_get_many_of_a_large_batch_is_still_one_users_call(
     got = await service.get_many(list(reversed(ids)), BOB)
     assert [t.id for t in got] == list(reversed(ids))
     assert len(users.authors_calls) == 1
+
+
+async def test_cached_tweets_show_fresh_counts_and_vanish_once_deleted(service: TweetsService) -> None:
+    a = await service.post(ALICE, post("a"), None)
+    b = await service.post(BOB, post("b", quote_of_id=a.id), None)
+    first = await service.get_many([a.id, b.id], CAROL)  # both now in the static cache
+    assert [t.counts.likes for t in first] == [0, 0]
+    misses = service._static.misses
+
+    await service.like(CAROL, a.id)
+    await service.like(ALICE, b.id)
+    again = await service.get_many([a.id, b.id], CAROL)
+    assert service._static.misses == misses  # served from the cache...
+    assert [t.counts.likes for t in again] == [1, 1]  # ...with the counts of now
+    assert again[0].viewer is not None
+    assert again[0].viewer.liked
+    assert again[1].quoted is not None
+    assert again[1].quoted.counts.likes == 1
+
+    await service.delete(ALICE, a.id)
+    (only,) = await service.get_many([a.id, b.id], CAROL)
+    assert only.id == b.id
+    assert only.quoted is None  # the quoted tweet is gone, even though it was cached
+
+
+async def test_the_static_cache_is_bounded(store: ModuleStore, users: FakeUsers) -> None:
+
+    small = TweetsService(store, IdGenerator(worker_id=5), cast(UsersPort, users), static_cache_size=3)
+    ids = [(await small.post(ALICE, post(f"t{i}"), None)).id for i in range(5)]
+    assert [t.id for t in await small.get_many(ids, None)] == ids
+    assert len(small._static._entries) == 3
+    assert [t.id for t in await small.get_many(ids, None)] == ids  # misses are read again
 
 
 async def test_anonymous_reads_have_no_viewer(service: TweetsService) -> None:
