@@ -266,6 +266,10 @@ def test_client_credentials_are_limited_to_the_clients_scopes(client: TestClient
     r = client.post("/api/tweets", json={"text": "hi"}, headers=bearer(body["access_token"]))
     assert r.status_code == 403
     assert r.json()["type"] == "/problems/insufficient-scope"
+    # It stands for a client, not an account: nothing to show as "one's own" home timeline.
+    r = client.get("/api/timeline/home", headers=bearer(body["access_token"]))
+    assert r.status_code == 403, r.text
+    assert r.json()["type"] == "/problems/user-token-required"
     # A grant the client was not registered for is refused.
     oauth_error(
         token(client, auth=auth, grant_type="authorization_code", code="x"), 400, "unauthorized_client"

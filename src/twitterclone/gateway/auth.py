@@ -27,6 +27,7 @@ from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 
 from boundaries._kernel.errors import DomainError, Forbidden, Unauthorized
+from boundaries._kernel.ids import is_id
 from boundaries.users.port import UsersPort
 
 log = logging.getLogger("twitterclone.gateway")
@@ -42,6 +43,10 @@ class InsufficientScope(Forbidden):
 
 class FirstPartyOnly(Forbidden):
     code = "first-party-only"
+
+
+class UserTokenRequired(Forbidden):
+    code = "user-token-required"
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,6 +68,8 @@ class TokenVerifier:
 
     #: Bound on the status cache, so a flood of distinct tokens cannot grow it without end.
     MAX_STATUS_ENTRIES = 50_000
+    #: Bound on the tokens remembered as verified (only valid tokens are ever remembered).
+    MAX_VERIFIED_ENTRIES = 100_000
 
     def __init__(
         self,
@@ -83,6 +90,8 @@ class TokenVerifier:
         self._status_ttl = status_cache_s
         self._status: dict[tuple[str, str | None], tuple[float, bool]] = {}
         self._load_lock = asyncio.Lock()
+        #: token -> (kid, usable until (epoch s), principal), for tokens that passed every check.
+        self._verified: dict[str, tuple[str, float, Principal]] = {}
 
     async def _load(self) -> None:
         fetched_before = self._fetched_at
@@ -100,6 +109,7 @@ class TokenVerifier:
         """Forget the cached JWKS (after a rotation or retirement in this process)."""
         self._fetched_at = 0.0
         self._settings = None
+        self._verified.clear()
 
     def forget(self, subject: str | None = None) -> None:
         """Forget cached account statuses: of one subject, or all (after a suspension here)."""
@@ -130,7 +140,37 @@ class TokenVerifier:
         return key
 
     async def verify(self, token: str) -> Principal:
-        """Return the caller of a valid access token; raise InvalidToken otherwise."""
+        """Return the caller of a valid access token; raise InvalidToken otherwise.
+
+        A token whose signature and claims were checked before is not decoded again until it
+        expires (the signature check is most of the cost), but its key must still be current
+        (a retired key fails at once) and its account status is asked for as always.
+        """
+        seen = self._verified.get(token)
+        if seen is not None:
+            kid, valid_until, principal = seen
+            if time.time() < valid_until:
+                await self._key(kid)  # raises once the key is retired
+                if not await self._active(principal.user_id, principal.token_id):
+                    raise InvalidToken("the access token was revoked, or its account is suspended")
+                return principal
+            del self._verified[token]
+        principal, kid, expires = await self._decode(token)
+        if not await self._active(principal.user_id, principal.token_id):
+            raise InvalidToken("the access token was revoked, or its account is suspended")
+        self._remember(token, (kid, expires + self._leeway, principal))
+        return principal
+
+    def _remember(self, token: str, entry: tuple[str, float, Principal]) -> None:
+        if len(self._verified) >= self.MAX_VERIFIED_ENTRIES:
+            now = time.time()
+            self._verified = {k: v for k, v in self._verified.items() if v[1] > now}
+            if len(self._verified) >= self.MAX_VERIFIED_ENTRIES:
+                self._verified.clear()
+        self._verified[token] = entry
+
+    async def _decode(self, token: str) -> tuple[Principal, str, float]:
+        """Check signature, algorithm, kid and claims; the principal, the kid and the expiry."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -161,16 +201,15 @@ class TokenVerifier:
         if not isinstance(sub, str) or not sub:
             raise InvalidToken("the access token names no subject")
         jti = claims.get("jti") if isinstance(claims.get("jti"), str) else None
-        if not await self._active(sub, jti):
-            raise InvalidToken("the access token was revoked, or its account is suspended")
         scope = claims.get("scope", "")
         client_id = claims.get("client_id")
-        return Principal(
+        principal = Principal(
             user_id=sub,
             scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
             token_id=jti,
             client_id=client_id if isinstance(client_id, str) else None,
         )
+        return principal, kid, float(claims["exp"])
 
     async def _active(self, subject: str, jti: str | None) -> bool:
         now = time.monotonic()
@@ -215,10 +254,18 @@ async def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
 
 
 async def require_user(request: Request[Any, Any, Any]) -> Principal:
-    """Dependency ``user``: the authenticated caller, or a 401 problem."""
+    """Dependency ``user``: the authenticated caller, or a 401 problem.
+
+    A client-credentials token stands for an OAuth client, not for an account: routes that act
+    as a user (posting, one's home timeline, following) refuse it with 403.
+    """
     principal = await current_principal(request)
     if principal is None:
         raise InvalidToken("this route needs an access token (Authorization: Bearer …)")
+    if not is_id(principal.user_id):
+        raise UserTokenRequired(
+            "this route acts as a user; a client-credentials token stands for a client, not an account"
+        )
     return principal
 
 

@@ -220,7 +220,7 @@ def refuses(*kinds: type[DomainError]) -> Callable[[G], G]:
 
 #: Dependencies that refuse a request themselves: ``user`` without a token, both with a bad one.
 DEPENDENCY_REFUSALS: dict[str, tuple[type[DomainError], ...]] = {
-    "user": (auth.InvalidToken,),
+    "user": (auth.InvalidToken, auth.UserTokenRequired),
     "viewer": (auth.InvalidToken,),
 }
 

@@ -74,3 +74,32 @@ async def test_a_suspension_made_elsewhere_is_seen_within_the_status_cache_time(
     await asyncio.sleep(0.25)
     with pytest.raises(InvalidToken):
         await verifier.verify(token)
+
+
+async def test_a_token_is_decoded_once_but_its_status_is_still_asked(
+    store: ModuleStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = service(store, 5)
+    await users.register(Register(handle="root", email="root@example.org", password=PASSWORD))
+    eve = (
+        await users.register(Register(handle="eve", email="eve@example.org", password=PASSWORD))
+    ).profile.id
+    admin = (await users.grant_admin("root")).user_id
+    token = (await users.authenticate(Login(login="eve", password=PASSWORD))).access_token
+    verifier = verifier_of(users)
+    decodes: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        decodes.append("decode")
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    for _ in range(3):
+        assert (await verifier.verify(token)).user_id == eve
+    assert decodes == ["decode"]
+
+    await users.suspend(admin, eve)
+    await asyncio.sleep(0.25)  # the status cache's time
+    with pytest.raises(InvalidToken):
+        await verifier.verify(token)  # remembered as verified, refused as suspended
