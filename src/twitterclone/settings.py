@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
@@ -52,6 +53,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     service_key_file: str = ""
     #: Every public request gets this many seconds; downstream calls share the budget.
     request_timeout_s: float = 5.0
+    #: Admission control (gateway/admission.py): requests run at once per process; how long one
+    #: more may wait for a slot, and how many may wait, before the answer is a fast 503.
+    admission_max_active: Annotated[int, msgspec.Meta(ge=1)] = 64
+    admission_max_wait_s: Annotated[float, msgspec.Meta(ge=0)] = 0.05
+    admission_max_queue: Annotated[int, msgspec.Meta(ge=0)] = 512
     #: Log level of the application loggers.
     log_level: str = "INFO"
     #: argon2id cost parameters (memory in KiB).

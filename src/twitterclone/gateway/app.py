@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime, build_runtime
+from twitterclone.gateway.admission import Admission, admission_middleware
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
 from twitterclone.gateway.headers import security_headers_middleware
 from twitterclone.gateway.middleware import edge_middleware, request_id_middleware
@@ -144,5 +145,11 @@ def create_app(
     app.asgi_handler = security_headers_middleware(app.asgi_handler)  # on every answer, 429 too
     # Outermost, so that even unrouted requests (404, 405) carry a request id; the edge sets the
     # trace first so the request's log line carries it.
-    app.asgi_handler = edge_middleware(request_id_middleware(app.asgi_handler), settings.request_timeout_s)
+    admission = Admission(
+        settings.admission_max_active, settings.admission_max_wait_s, settings.admission_max_queue
+    )
+    app.state.admission = admission
+    app.asgi_handler = edge_middleware(
+        request_id_middleware(admission_middleware(app.asgi_handler, admission)), settings.request_timeout_s
+    )
     return app

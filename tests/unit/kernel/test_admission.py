@@ -1,0 +1,127 @@
+"""Admission control: slots, a FIFO queue with a bounded wait, and the fast 503 past capacity."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from twitterclone.gateway.admission import Admission, admission_middleware
+
+
+async def test_requests_within_capacity_start_at_once() -> None:
+    gate = Admission(max_active=2, max_wait_s=0.01, max_queue=10)
+    assert await gate.acquire()
+    assert await gate.acquire()
+    assert gate.active == 2
+    gate.release()
+    gate.release()
+    assert gate.active == 0
+
+
+async def test_waiters_get_slots_in_arrival_order() -> None:
+    gate = Admission(max_active=1, max_wait_s=1.0, max_queue=10)
+    assert await gate.acquire()
+    order: list[int] = []
+
+    async def wait(n: int) -> None:
+        assert await gate.acquire()
+        order.append(n)
+
+    waiters = [asyncio.create_task(wait(n)) for n in range(3)]
+    await asyncio.sleep(0.01)
+    assert order == []  # all queued behind the running request
+    for _ in range(3):
+        gate.release()
+        await asyncio.sleep(0.01)
+    await asyncio.gather(*waiters)
+    assert order == [0, 1, 2]
+    assert gate.active == 1  # the last one still holds its slot
+    gate.release()
+    assert gate.active == 0
+
+
+async def test_a_request_that_waits_too_long_is_refused() -> None:
+    gate = Admission(max_active=1, max_wait_s=0.02, max_queue=10)
+    assert await gate.acquire()
+    assert not await gate.acquire()
+    assert gate.shed == 1
+    gate.release()
+    assert gate.active == 0
+    assert await gate.acquire()  # the slot was not lost to the refused waiter
+
+
+async def test_a_full_queue_refuses_without_waiting() -> None:
+    gate = Admission(max_active=1, max_wait_s=10.0, max_queue=1)
+    assert await gate.acquire()
+    queued = asyncio.create_task(gate.acquire())
+    await asyncio.sleep(0.01)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert not await gate.acquire()
+    assert loop.time() - started < 0.5
+    gate.release()
+    assert await queued
+
+
+async def test_a_cancelled_waiter_does_not_leak_its_slot() -> None:
+    gate = Admission(max_active=1, max_wait_s=10.0, max_queue=10)
+    assert await gate.acquire()
+    waiter = asyncio.create_task(gate.acquire())
+    await asyncio.sleep(0.01)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    gate.release()
+    assert gate.active == 0
+
+
+def test_capacity_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_active"):
+        Admission(max_active=0, max_wait_s=0.1, max_queue=1)
+
+
+async def _call(app: Any, path: str) -> tuple[int, dict[bytes, bytes], bytes]:
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    await app({"type": "http", "path": path, "method": "GET", "headers": []}, receive, send)
+    start = messages[0]
+    body = b"".join(m.get("body", b"") for m in messages[1:])
+    return start["status"], dict(start["headers"]), body
+
+
+async def test_the_middleware_answers_503_past_capacity_and_never_queues_probes() -> None:
+    release = asyncio.Event()
+
+    async def slow_app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/slow":
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    gate = Admission(max_active=1, max_wait_s=0.02, max_queue=10)
+    app = admission_middleware(slow_app, gate)
+    running = asyncio.create_task(_call(app, "/slow"))
+    await asyncio.sleep(0.01)
+
+    status, headers, body = await _call(app, "/api/timeline/home")
+    assert status == 503
+    assert headers[b"retry-after"] == b"1"
+    assert headers[b"content-type"] == b"application/problem+json"
+    problem = json.loads(body)
+    assert problem["type"] == "/problems/overloaded"
+    assert "at capacity" in problem["detail"]
+    assert (await _call(app, "/livez"))[0] == 200  # probes pass even when full
+    assert (await _call(app, "/_port/users/profile"))[0] == 200  # so do internal port calls
+
+    release.set()
+    assert (await running)[0] == 200
+    assert (await _call(app, "/api/timeline/home"))[0] == 200
