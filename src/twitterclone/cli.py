@@ -60,10 +60,21 @@ def migrate(manifest: str | None, service: str | None) -> None:
 
 
 def _serve(
-    target: str, host: str, port: int, workers: int, m: Manifest, settings: Settings, service: str
+    target: str,
+    host: str,
+    port: int,
+    workers: int,
+    m: Manifest,
+    settings: Settings,
+    service: str,
+    *,
+    backlog: int | None = None,
+    backpressure: int | None = None,
+    keep_alive_s: float | None = None,
 ) -> None:
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
     os.environ["TWITTERCLONE_MANIFEST"] = settings.manifest
     os.environ["TWITTERCLONE_SERVICE"] = service
@@ -84,6 +95,16 @@ def _serve(
             raise click.ClickException(
                 f"mtls is on but {missing[0]} is missing; run `twitterclone dev-certs`"
             )
+    # Connection handling (granian's defaults unless given): the listen backlog; backpressure, the most
+    # connections one worker holds at once (an idle keep-alive connection holds one); and how long an idle
+    # keep-alive connection (or a request's headers) may take, granian's http1 header read timeout.
+    tuning: dict[str, object] = {}
+    if backlog is not None:
+        tuning["backlog"] = backlog
+    if backpressure is not None:
+        tuning["backpressure"] = backpressure
+    if keep_alive_s is not None:
+        tuning["http1_settings"] = HTTP1Settings(header_read_timeout=round(keep_alive_s * 1000))
     Granian(
         target,
         factory=True,
@@ -93,6 +114,7 @@ def _serve(
         workers=workers,
         log_access=False,
         **tls,  # type: ignore[arg-type]
+        **tuning,  # type: ignore[arg-type]
     ).serve()
 
 
@@ -101,7 +123,32 @@ def _serve(
 @click.option("--host", help="Listen address (default: the manifest's gateway.host).")
 @click.option("--port", type=int, help="Listen port (default: the manifest's gateway.port).")
 @click.option("--workers", type=int, help="Worker processes (default: the manifest's gateway.workers).")
-def run(manifest: str | None, host: str | None, port: int | None, workers: int | None) -> None:
+@click.option(
+    "--backlog",
+    type=click.IntRange(min=128),
+    help="Listen backlog (default: granian's, 1024; the kernel caps it at net.core.somaxconn).",
+)
+@click.option(
+    "--backpressure",
+    type=click.IntRange(min=1),
+    help="Most connections each worker holds open at once, idle keep-alive ones included "
+    "(default: granian's, backlog / workers). Keep it under the workers' RLIMIT_NOFILE.",
+)
+@click.option(
+    "--keep-alive-timeout",
+    type=click.FloatRange(min=1),
+    help="Seconds an idle keep-alive connection (or a request's headers) may take before the server "
+    "closes it (default: granian's, 30).",
+)
+def run(
+    manifest: str | None,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    backlog: int | None,
+    backpressure: int | None,
+    keep_alive_timeout: float | None,
+) -> None:
     """Serve the gateway with every local module in its process (the monolith) on granian."""
     settings, m = _load(manifest)
     if m.remote_modules:
@@ -120,6 +167,9 @@ def run(manifest: str | None, host: str | None, port: int | None, workers: int |
         m,
         settings,
         "gateway",
+        backlog=backlog,
+        backpressure=backpressure,
+        keep_alive_s=keep_alive_timeout,
     )
 
 

@@ -71,12 +71,25 @@ class Monolith:
     """A ``twitterclone run`` subprocess on a temporary data directory, stopped (and removed) on exit."""
 
     def __init__(
-        self, manifest: str, port: int | None = None, workers: int | None = None, cheap_argon2: bool = True
+        self,
+        manifest: str,
+        port: int | None = None,
+        workers: int | None = None,
+        cheap_argon2: bool = True,
+        *,
+        backlog: int | None = None,
+        backpressure: int | None = None,
+        keep_alive_s: float | None = None,
     ) -> None:
         self.manifest = manifest
         self.port = port or free_port()
         self.workers = workers
         self.cheap_argon2 = cheap_argon2
+        # granian's connection settings (`twitterclone run --backlog/--backpressure/--keep-alive-timeout`);
+        # None leaves granian's defaults
+        self.backlog = backlog
+        self.backpressure = backpressure
+        self.keep_alive_s = keep_alive_s
         self.data_dir = Path(tempfile.mkdtemp(prefix="twitterclone-bench-"))
         self.log_path = self.data_dir / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -109,6 +122,9 @@ class Monolith:
             else "server defaults",
             "access_token_ttl_s": 7200,
             "rate_limits": f"on, every budget raised to {_HUGE} (one address generates all the load)",
+            **({"backlog": self.backlog} if self.backlog is not None else {}),
+            **({"backpressure_per_worker": self.backpressure} if self.backpressure is not None else {}),
+            **({"keep_alive_timeout_s": self.keep_alive_s} if self.keep_alive_s is not None else {}),
         }
 
     def __enter__(self) -> Monolith:
@@ -124,6 +140,12 @@ class Monolith:
             args = [*cli, "run", "--manifest", self.manifest, "--host", "127.0.0.1", "--port", str(self.port)]
             if self.workers:
                 args += ["--workers", str(self.workers)]
+            if self.backlog is not None:
+                args += ["--backlog", str(self.backlog)]
+            if self.backpressure is not None:
+                args += ["--backpressure", str(self.backpressure)]
+            if self.keep_alive_s is not None:
+                args += ["--keep-alive-timeout", f"{self.keep_alive_s:g}"]
             self.proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=log)  # noqa: S603
         try:
             wait_ready(self.url, proc=self.proc)

@@ -76,8 +76,9 @@ class Workload:
     def __call__(self, i: int) -> Request:
         return self.build(self.route_at(i))
 
-    def build(self, route: str) -> Request:
-        actor = self.rng.choice(self.actors)
+    def build(self, route: str, actor: Actor | None = None) -> Request:
+        """The request of ``route``, as ``actor`` (default: a uniformly chosen seeded account)."""
+        actor = actor if actor is not None else self.rng.choice(self.actors)
         if route == "home":
             return Request("home", "GET", f"{self.base}/api/timeline/home?limit=20", actor.headers)
         if route == "user_timeline":
