@@ -9,7 +9,7 @@ from boundaries.timeline.events import TimelineServed
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.events import UserFollowed
 from modules.analytics.service import COUNTERS, TRENDS, AnalyticsService
-from twitterclone.infra.events import Handler, Subscription
+from twitterclone.infra.events import BatchHandler, Handler, Subscription
 from twitterclone.infra.kernel import Consumer
 
 
@@ -29,7 +29,7 @@ class AnalyticsConsumer(Consumer):
             Subscription(TweetUnliked, COUNTERS, _handler(s.on_tweet_unliked)),
             Subscription(Retweeted, COUNTERS, _handler(s.on_retweeted)),
             Subscription(TweetDeleted, COUNTERS, _handler(s.on_tweet_deleted)),
-            Subscription(UserFollowed, COUNTERS, _handler(s.on_user_followed)),
+            Subscription(UserFollowed, COUNTERS, _handler(s.on_user_followed), _batch(s.on_users_followed)),
             Subscription(TimelineServed, COUNTERS, _handler(s.on_timeline_served)),
         ]
 
@@ -40,3 +40,7 @@ class AnalyticsConsumer(Consumer):
 def _handler(method: Any) -> Handler:
     # Each handler takes its own event type; the bus only hands it events of that type.
     return cast(Handler, method)
+
+
+def _batch(method: Any) -> BatchHandler:
+    return cast(BatchHandler, method)

@@ -215,6 +215,18 @@ class AnalyticsService:
 
         await self._store.apply_once(COUNTERS, event, effect)
 
+    async def on_users_followed(self, events: list[UserFollowed]) -> None:
+        """A run of UserFollowed at once (the relay's batch): one transaction, one upsert per day."""
+
+        async def effect(tx: Transaction, fresh: list[UserFollowed]) -> None:
+            per_day: dict[date, Counter[int]] = {}
+            for event in fresh:
+                per_day.setdefault(_day(event.occurred_at), Counter())[int(event.followee_id)] += 1
+            for day, counts in per_day.items():
+                await _bump_days(tx.conn, day, "new_followers", counts)
+
+        await self._store.apply_many(COUNTERS, events, effect)
+
     async def on_timeline_served(self, event: TimelineServed) -> None:
         """The event's impressions, for each tweet and for its author's day.
 

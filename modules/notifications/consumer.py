@@ -7,7 +7,7 @@ from typing import Any, cast
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted
 from boundaries.users.events import UserFollowed
 from modules.notifications.service import NotificationsService
-from twitterclone.infra.events import Handler, Subscription
+from twitterclone.infra.events import BatchHandler, Handler, Subscription
 from twitterclone.infra.kernel import Consumer
 
 
@@ -23,7 +23,12 @@ class NotificationsConsumer(Consumer):
             Subscription(TweetPosted, "notifications.mentions", _handler(s.on_tweet_posted)),
             Subscription(TweetLiked, "notifications.likes", _handler(s.on_tweet_liked)),
             Subscription(Retweeted, "notifications.retweets", _handler(s.on_retweeted)),
-            Subscription(UserFollowed, "notifications.follows", _handler(s.on_user_followed)),
+            Subscription(
+                UserFollowed,
+                "notifications.follows",
+                _handler(s.on_user_followed),
+                _batch(s.on_users_followed),  # a burst of follows: one transaction
+            ),
             Subscription(TweetDeleted, "notifications.cleanup", _handler(s.on_tweet_deleted)),
         ]
 
@@ -31,3 +36,7 @@ class NotificationsConsumer(Consumer):
 def _handler(method: Any) -> Handler:
     # Each handler takes its own event type; the bus only hands it events of that type.
     return cast(Handler, method)
+
+
+def _batch(method: Any) -> BatchHandler:
+    return cast(BatchHandler, method)

@@ -21,7 +21,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.events import Event
@@ -178,6 +177,13 @@ class NotificationsService:
         candidate = _Candidate(event.followee_id, "follow", event.follower_id, None, None)
         await self._notify("notifications.follows", event, [candidate])
 
+    async def on_users_followed(self, events: list[UserFollowed]) -> None:
+        """A run of UserFollowed at once (the relay's batch): one transaction for all of them."""
+        await self._notify_many(
+            "notifications.follows",
+            [(e, [_Candidate(e.followee_id, "follow", e.follower_id, None, None)]) for e in events],
+        )
+
     async def on_tweet_deleted(self, event: TweetDeleted) -> None:
         """Notifications about a deleted tweet (or by a deleted retweet) go away with it."""
         tid = int(event.tweet_id)
@@ -197,51 +203,69 @@ class NotificationsService:
     # ------------------------------------------------------------------ internals
 
     async def _notify(self, consumer: str, event: Event, candidates: list[_Candidate]) -> None:
+        await self._notify_many(consumer, [(event, candidates)])
+
+    async def _notify_many(self, consumer: str, items: list[tuple[Event, list[_Candidate]]]) -> None:
+        """Notify for several events of one consumer, in order, in one transaction."""
         # Not for one's own actions; then ask the users port (outside the transaction) about
         # blocks and mutes. A users port that cannot answer makes the handler fail: retried later.
-        wanted = [c for c in candidates if c.recipient_id != c.actor_id]
+        wanted = [
+            (event, c) for event, candidates in items for c in candidates if c.recipient_id != c.actor_id
+        ]
         if not wanted:
             return
         relations = await asyncio.gather(
-            *(self._users.relationship(c.recipient_id, c.actor_id) for c in wanted)
+            *(self._users.relationship(c.recipient_id, c.actor_id) for _, c in wanted)
         )
-        wanted = [c for c, rel in zip(wanted, relations, strict=True) if not (rel.blocking or rel.muting)]
-        if not wanted:
+        rows_of: dict[str, list[dict[str, Any]]] = {}
+        for (event, c), rel in zip(wanted, relations, strict=True):
+            if rel.blocking or rel.muting:
+                continue
+            created_at = (
+                event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=UTC)
+            )
+            rows_of.setdefault(event.event_id, []).append(
+                {
+                    "recipient_id": int(c.recipient_id),
+                    "kind": c.kind,
+                    "actor_id": int(c.actor_id),
+                    "tweet_id": int(c.tweet_id) if c.tweet_id is not None else None,
+                    "source_id": int(c.source_id) if c.source_id is not None else None,
+                    "event_id": event.event_id,
+                    "created_at": created_at,
+                }
+            )
+        if not rows_of:
             return
-        created_at = event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=UTC)
-        rows = [
-            {
-                "recipient_id": int(c.recipient_id),
-                "kind": c.kind,
-                "actor_id": int(c.actor_id),
-                "tweet_id": int(c.tweet_id) if c.tweet_id is not None else None,
-                "source_id": int(c.source_id) if c.source_id is not None else None,
-                "event_id": event.event_id,
-                "created_at": created_at,
-            }
-            for c in wanted
-        ]
-        tweet_ids = {r["tweet_id"] for r in rows if r["tweet_id"] is not None} | {
-            r["source_id"] for r in rows if r["source_id"] is not None
-        }
 
-        async def effect(tx: Transaction) -> None:
+        async def effect(tx: Transaction, fresh: list[Event]) -> None:
+            rows = [row for event in fresh for row in rows_of[event.event_id]]
+            tweet_ids = {r["tweet_id"] for r in rows if r["tweet_id"] is not None} | {
+                r["source_id"] for r in rows if r["source_id"] is not None
+            }
             if tweet_ids:
-                gone = (
-                    await tx.conn.execute(
-                        sa.select(deleted_tweets.c.tweet_id).where(deleted_tweets.c.tweet_id.in_(tweet_ids))
-                    )
-                ).first()
-                if gone is not None:
-                    return  # the tweet was deleted before this event reached us
+                gone = set(
+                    (
+                        await tx.conn.execute(
+                            sa.select(deleted_tweets.c.tweet_id).where(
+                                deleted_tweets.c.tweet_id.in_(tweet_ids)
+                            )
+                        )
+                    ).scalars()
+                )
+                # An event about a tweet deleted before it reached us makes no notification.
+                rows = [r for r in rows if r["tweet_id"] not in gone and r["source_id"] not in gone]
+            if not rows:
+                return
             # Ids are taken inside the transaction (SQLite: under the store's write lock), so ids
             # commit in order and a stream that has seen id N never misses a smaller one later.
             dialect: Any = sqlite if tx.conn.dialect.name == "sqlite" else postgresql
             values = [{**row, "id": self._ids.next_int()} for row in rows]
             await tx.conn.execute(dialect.insert(notifications).values(values).on_conflict_do_nothing())
 
-        if await self._store.apply_once(consumer, event, effect):
-            self._wake(int(c.recipient_id) for c in wanted)
+        events = [event for event, _ in items if event.event_id in rows_of]
+        fresh = await self._store.apply_many(consumer, events, effect)
+        self._wake(row["recipient_id"] for event in fresh for row in rows_of[event.event_id])
 
     def _wake(self, recipients: Iterable[int]) -> None:
         for uid in recipients:

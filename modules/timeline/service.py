@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import TypeVar
 
 from prometheus_client import Histogram
 
@@ -30,13 +31,19 @@ from modules.timeline.home import Entry, HomeTimelineStore, SqlHomeTimelines
 from modules.timeline.impressions import ImpressionBuffer
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, Transaction
+from twitterclone.infra.store import ModuleStore
 from twitterclone.settings import Settings
 
 log = logging.getLogger("twitterclone.timeline")
 
+E = TypeVar("E", bound=Event)
+
 #: Follower ids asked for per users.follower_ids call during fan-out.
 FOLLOWER_PAGE = 5000
+#: Timeline entries written per fan-out round (one transaction or pipelined run): large enough
+#: that an author just under the threshold takes one round, small enough to bound memory and
+#: how long one write holds SQLite's single writer.
+FANOUT_ROUND = 10_000
 #: Tweets of a new followee copied into the follower's timeline.
 BACKFILL_PER_AUTHOR = 50
 #: Newest tweets per popular followee merged in at read time (one full page at most).
@@ -122,13 +129,19 @@ class TimelineService:
 
     async def on_tweet_posted(self, event: Event) -> None:
         """TweetPosted: fan the tweet out to the author's and their followers' timelines."""
-        assert isinstance(event, TweetPosted)
-        await self.fan_out(event.tweet_id, event.author_id, event)
+        await self.on_tweets_posted([event])
+
+    async def on_tweets_posted(self, events: list[Event]) -> None:
+        """A run of TweetPosted events at once (one profiles call, shared writes)."""
+        await self.fan_out_many([(e.tweet_id, e.author_id, e) for e in _only(events, TweetPosted)])
 
     async def on_retweeted(self, event: Event) -> None:
         """Retweeted: fan the retweet out to the retweeter's and their followers' timelines."""
-        assert isinstance(event, Retweeted)
-        await self.fan_out(event.retweet_id, event.user_id, event)
+        await self.on_retweets([event])
+
+    async def on_retweets(self, events: list[Event]) -> None:
+        """A run of Retweeted events at once."""
+        await self.fan_out_many([(e.retweet_id, e.user_id, e) for e in _only(events, Retweeted)])
 
     async def on_tweet_deleted(self, event: Event) -> None:
         """TweetDeleted: remove the tweet from every home timeline (naturally idempotent)."""
@@ -153,28 +166,40 @@ class TimelineService:
 
     async def on_user_followed(self, event: Event) -> None:
         """UserFollowed: back-fill the follower's timeline with the followee's recent tweets."""
-        assert isinstance(event, UserFollowed)
-        follower = int(event.follower_id)
+        await self.on_users_followed([event])
+
+    async def on_users_followed(self, events: list[Event]) -> None:
+        """A run of UserFollowed events: one tweets call for every followee, one transaction."""
+        followed = _only(events, UserFollowed)
         # Ask the tweets port before the transaction: no lock is held across a remote call.
-        refs = await self.tweets.recent_refs([event.followee_id], BACKFILL_PER_AUTHOR)
-        entries = [(follower, int(r.tweet_id), int(r.author_id)) for r in refs]
-
-        async def backfill(tx: Transaction) -> None:
+        followees = list(dict.fromkeys(e.followee_id for e in followed))
+        recent: dict[int, list[tuple[int, int]]] = {}  # followee -> (tweet id, author id)
+        for ref in await self.tweets.recent_refs(followees, BACKFILL_PER_AUTHOR):
+            recent.setdefault(int(ref.author_id), []).append((int(ref.tweet_id), int(ref.author_id)))
+        async with self.store.transaction() as tx:
+            # Once only: a redelivery after an unfollow must not bring the tweets back.
+            fresh = await tx.first_deliveries(FOLLOW_CONSUMER, [e.event_id for e in followed])
+            entries = [
+                (int(e.follower_id), tweet_id, author_id)
+                for e in followed
+                if e.event_id in fresh
+                for tweet_id, author_id in recent.get(int(e.followee_id), ())
+            ]
             await self.home.add(entries, tx)
-
-        # Once only: a redelivery after an unfollow must not bring the tweets back.
-        await self.store.apply_once(FOLLOW_CONSUMER, event, backfill)
 
     async def on_user_unfollowed(self, event: Event) -> None:
         """UserUnfollowed: remove the followee's entries from the follower's timeline."""
-        assert isinstance(event, UserUnfollowed)
-        follower, followee = int(event.follower_id), int(event.followee_id)
+        await self.on_users_unfollowed([event])
 
-        async def remove(tx: Transaction) -> None:
-            await self.home.remove_author(follower, followee, tx)
-
-        # Once only: a redelivery after a re-follow must not remove the back-filled tweets.
-        await self.store.apply_once(FOLLOW_CONSUMER, event, remove)
+    async def on_users_unfollowed(self, events: list[Event]) -> None:
+        """A run of UserUnfollowed events, in order, in one transaction."""
+        unfollowed = _only(events, UserUnfollowed)
+        async with self.store.transaction() as tx:
+            # Once only: a redelivery after a re-follow must not remove the back-filled tweets.
+            fresh = await tx.first_deliveries(FOLLOW_CONSUMER, [e.event_id for e in unfollowed])
+            for e in unfollowed:
+                if e.event_id in fresh:
+                    await self.home.remove_author(int(e.follower_id), int(e.followee_id), tx)
 
     async def fan_out(self, tweet_id: Id, author_id: Id, event: Event) -> int:
         """Insert a tweet into the timelines of its author and (unless popular) every follower.
@@ -182,38 +207,59 @@ class TimelineService:
         Returns how many timelines were written. Inserts ignore existing rows, so a
         redelivered event changes nothing.
         """
-        try:
-            profile = await self.users.profile(author_id)
-        except UserNotFound:
-            log.info("fan-out skipped: unknown author", extra={"author_id": author_id, "tweet_id": tweet_id})
+        return await self.fan_out_many([(tweet_id, author_id, event)])
+
+    async def fan_out_many(self, posts: Sequence[tuple[Id, Id, Event]]) -> int:
+        """Fan out several tweets (tweet id, author id, event) at once; return the entries written.
+
+        One ``profiles`` call for every author; each author's followers are paged once however
+        many of the tweets are theirs; entries are written in rounds of up to ``FANOUT_ROUND``
+        (one transaction or Redis pipeline run each), so a burst of small authors' tweets costs
+        a few writes, not one per tweet. An author with ``threshold`` followers or more is not
+        fanned out (their tweets are merged in at read time): only their own timeline gets it.
+        """
+        by_author: dict[str, list[tuple[int, Event]]] = {}
+        for tweet_id, author_id, event in posts:
+            by_author.setdefault(str(author_id), []).append((int(tweet_id), event))
+        if not by_author:
             return 0
-        tid, aid = int(tweet_id), int(author_id)
+        followers_count = {p.id: p.followers_count for p in await self.users.profiles(list(by_author))}
         written = 0
-        pending: list[Entry] = [(aid, tid, aid)]  # the author sees their own tweets
-        if profile.followers_count < self.threshold:
-            cursor: str | None = None
-            while True:
-                page = await self.users.follower_ids(author_id, cursor, FOLLOWER_PAGE)
-                pending.extend((int(f), tid, aid) for f in page.ids)
-                written += await self._write_entries(pending)
-                pending = []
-                cursor = page.next_cursor
-                if not cursor or not page.ids:
-                    break
-        if pending:
+        pending: list[Entry] = []
+        ready: list[Event] = []  # events whose every entry is in ``pending``
+
+        async def flush() -> None:
+            nonlocal written, pending, ready
             written += await self._write_entries(pending)
-        lag = max(time.time() - event.occurred_at.timestamp(), 0.0)
-        FANOUT_LAG.observe(lag)
-        log.debug(
-            "fan-out done",
-            extra={
-                "tweet_id": tweet_id,
-                "author_id": author_id,
-                "timelines": written,
-                "lag_s": round(lag, 4),
-            },
-        )
+            _observe_lag(ready)
+            pending, ready = [], []
+
+        for author_id, tweets in by_author.items():
+            if author_id not in followers_count:
+                log.info("fan-out skipped: unknown author", extra={"author_id": author_id})
+                continue
+            aid = int(author_id)
+            pending.extend((aid, tid, aid) for tid, _ in tweets)  # the author sees their own tweets
+            if followers_count[author_id] < self.threshold:
+                async for followers in self._follower_pages(author_id):
+                    pending.extend((f, tid, aid) for f in followers for tid, _ in tweets)
+                    if len(pending) >= FANOUT_ROUND:
+                        await flush()
+            ready.extend(event for _, event in tweets)
+        if pending or ready:
+            await flush()
         return written
+
+    async def _follower_pages(self, author_id: Id) -> AsyncIterator[list[int]]:
+        """Every follower id of an author, a page (``FOLLOWER_PAGE``) at a time."""
+        cursor: str | None = None
+        while True:
+            page = await self.users.follower_ids(author_id, cursor, FOLLOWER_PAGE)
+            if page.ids:
+                yield [int(f) for f in page.ids]
+            cursor = page.next_cursor
+            if not cursor or not page.ids:
+                return
 
     # --- storage -----------------------------------------------------------------------------
 
@@ -248,6 +294,25 @@ class TimelineService:
         entries = self._newest(await self._source_refs(user_id, following), int(user_id))
         await self.home.fill(int(user_id), entries)
         return bool(entries)
+
+
+def _only(events: Iterable[Event], kind: type[E]) -> list[E]:
+    """The events, checked to be of one type (a subscription only ever gets its own type)."""
+    out: list[E] = []
+    for event in events:
+        if not isinstance(event, kind):
+            raise TypeError(f"expected {kind.__name__}, got {type(event).__name__}")
+        out.append(event)
+    return out
+
+
+def _observe_lag(events: Iterable[Event]) -> None:
+    """Record the fan-out lag of tweets whose entries are all written now."""
+    now = time.time()
+    for event in events:
+        lag = max(now - event.occurred_at.timestamp(), 0.0)
+        FANOUT_LAG.observe(lag)
+        log.debug("fan-out done", extra={"event_id": event.event_id, "lag_s": round(lag, 4)})
 
 
 def _decode_cursor(cursor: str | None) -> int | None:

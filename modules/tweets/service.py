@@ -39,7 +39,7 @@ from modules.tweets.tables import SQLITE_FTS_TABLE, idempotency_keys, likes, twe
 from modules.tweets.text import fts5_match, normalize_text, parse_entities, search_terms
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, Reader, Transaction
+from twitterclone.infra.store import HotRead, ModuleStore, Reader, Transaction
 
 T = TypeVar("T")
 #: A row of ``tweets`` as selected with ``_COLUMNS``.
@@ -77,17 +77,23 @@ _FTS_INSERT = sa.text("INSERT INTO tweets_fts (rowid, body, tags) VALUES (:id, :
 _FTS_DELETE = sa.text("DELETE FROM tweets_fts WHERE rowid = :id")
 
 #: What changes about tweets: their counts (and, by having a row at all, that they still exist).
-_COUNTS_BY_IDS = sa.select(
-    _t.c.id, _t.c.like_count, _t.c.retweet_count, _t.c.reply_count, _t.c.quote_count
-).where(_t.c.id.in_(sa.bindparam("ids", expanding=True)))
+_COUNTS_BY_IDS = HotRead(
+    sa.select(_t.c.id, _t.c.like_count, _t.c.retweet_count, _t.c.reply_count, _t.c.quote_count).where(
+        _t.c.id.in_(sa.bindparam("ids", expanding=True))
+    )
+)
 #: The viewer's likes (kind 0) and retweets (kind 1) among some tweets, in one statement.
-_VIEWER_FLAGS = sa.union_all(
-    sa.select(likes.c.tweet_id, sa.literal(0)).where(
-        likes.c.user_id == sa.bindparam("viewer"), likes.c.tweet_id.in_(sa.bindparam("ids", expanding=True))
-    ),
-    sa.select(_t.c.retweet_of_id, sa.literal(1)).where(
-        _t.c.author_id == sa.bindparam("viewer"), _t.c.retweet_of_id.in_(sa.bindparam("ids", expanding=True))
-    ),
+_VIEWER_FLAGS = HotRead(
+    sa.union_all(
+        sa.select(likes.c.tweet_id, sa.literal(0)).where(
+            likes.c.user_id == sa.bindparam("viewer"),
+            likes.c.tweet_id.in_(sa.bindparam("ids", expanding=True)),
+        ),
+        sa.select(_t.c.retweet_of_id, sa.literal(1)).where(
+            _t.c.author_id == sa.bindparam("viewer"),
+            _t.c.retweet_of_id.in_(sa.bindparam("ids", expanding=True)),
+        ),
+    )
 )
 #: What never changes about a tweet once posted.
 _STATIC_COLUMNS = (
@@ -660,18 +666,18 @@ class TweetsService:
                 if r.retweet_of_id in static
             )
             static.update(await self._static.load(conn, [i for i in nested if i not in static]))
-            # Deleted tweets have no row: they drop out here, cached or not.
-            counts = {
-                r[0]: Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
-                for r in await conn.execute(_COUNTS_BY_IDS, {"ids": list(static)})
-            }
-            liked: set[int] = set()
-            retweeted: set[int] = set()
-            if viewer is not None and counts:
-                for target, kind in await conn.execute(
-                    _VIEWER_FLAGS, {"viewer": viewer, "ids": list(counts)}
-                ):
-                    (retweeted if kind else liked).add(target)
+        # Deleted tweets have no row: they drop out here, cached or not.
+        counts = {
+            r[0]: Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
+            for r in await self._store.fetch(_COUNTS_BY_IDS, {"ids": list(static)})
+        }
+        liked: set[int] = set()
+        retweeted: set[int] = set()
+        if viewer is not None and counts:
+            for target, kind in await self._store.fetch(
+                _VIEWER_FLAGS, {"viewer": viewer, "ids": list(counts)}
+            ):
+                (retweeted if kind else liked).add(target)
         author_ids = [str(a) for a in _unique_ints(static[i].author_id for i in counts)]
         authors = {a.id: a for a in await self._users.authors(author_ids)} if author_ids else {}
 

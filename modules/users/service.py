@@ -74,7 +74,7 @@ from modules.users.tables import (
 )
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, Reader, Transaction
+from twitterclone.infra.store import HotRead, ModuleStore, Reader, Transaction
 from twitterclone.settings import Settings
 
 log = logging.getLogger("twitterclone.users")
@@ -126,10 +126,12 @@ def _token_hash(token: str) -> str:
 
 
 #: Hot reads, built once (a statement built per call costs more than running it on SQLite).
-_AUTHORS_BY_IDS = sa.select(users.c.id, users.c.handle, users.c.display_name).where(
-    users.c.id.in_(sa.bindparam("ids", expanding=True))
+_AUTHORS_BY_IDS = HotRead(
+    sa.select(users.c.id, users.c.handle, users.c.display_name).where(
+        users.c.id.in_(sa.bindparam("ids", expanding=True))
+    )
 )
-_POPULAR_FOLLOWING = (
+_POPULAR_FOLLOWING = HotRead(
     sa.select(follows.c.followee_id)
     .select_from(follows.join(users, users.c.id == follows.c.followee_id))
     .where(
@@ -138,9 +140,11 @@ _POPULAR_FOLLOWING = (
     )
 )
 _DENIED = sa.exists().where(revoked_access_tokens.c.jti == sa.bindparam("jti")).label("denied")
-_USER_TOKEN_STATUS = sa.select(users.c.suspended_at, _DENIED).where(users.c.id == sa.bindparam("uid"))
-_CLIENT_TOKEN_STATUS = (
-    sa.select(users.c.suspended_at, _DENIED)
+_USER_TOKEN_STATUS = HotRead(
+    sa.select(users.c.suspended_at.is_not(None), _DENIED).where(users.c.id == sa.bindparam("uid"))
+)
+_CLIENT_TOKEN_STATUS = HotRead(
+    sa.select(users.c.suspended_at.is_not(None), _DENIED)
     .select_from(oauth_clients.join(users, users.c.id == oauth_clients.c.owner_id))
     .where(oauth_clients.c.client_id == sa.bindparam("client_id"), oauth_clients.c.revoked_at.is_(None))
 )
@@ -537,8 +541,7 @@ class UsersService:
         wanted = [i for i in (_int_id(u) for u in user_ids) if i is not None]
         if not wanted:
             return []
-        async with self._store.read() as conn:
-            by_id = {r[0]: r for r in await conn.execute(_AUTHORS_BY_IDS, {"ids": list(set(wanted))})}
+        by_id = {r[0]: r for r in await self._store.fetch(_AUTHORS_BY_IDS, {"ids": list(set(wanted))})}
         return [Author(id=str(i), handle=by_id[i][1], display_name=by_id[i][2]) for i in wanted if i in by_id]
 
     async def ids_by_handles(self, handles: list[str]) -> dict[str, Id]:
@@ -823,9 +826,8 @@ class UsersService:
         uid = _int_id(user_id)
         if uid is None:
             return []
-        async with self._store.read() as conn:
-            rows = await conn.execute(_POPULAR_FOLLOWING, {"uid": uid, "min_followers": min_followers})
-            return [str(r[0]) for r in rows]
+        rows = await self._store.fetch(_POPULAR_FOLLOWING, {"uid": uid, "min_followers": min_followers})
+        return [str(r[0]) for r in rows]
 
     async def search(self, prefix: str, page: PageRequest) -> Page[Profile]:
         """Users whose handle or display name starts with ``prefix`` (ignoring case)."""
@@ -900,23 +902,21 @@ class UsersService:
         seen within its status cache's second).
         """
         jti = (token_id or "")[:64]
-        async with self._store.read() as conn:
-            if subject.startswith("client:"):
-                found = (
-                    await conn.execute(
-                        _CLIENT_TOKEN_STATUS, {"client_id": subject.removeprefix("client:"), "jti": jti}
-                    )
-                ).first()
-            else:
-                uid = _int_id(subject)
-                found = (
-                    None
-                    if uid is None
-                    else (await conn.execute(_USER_TOKEN_STATUS, {"uid": uid, "jti": jti})).first()
-                )
-        if found is None or found.suspended_at is not None:
+        if subject.startswith("client:"):
+            rows = await self._store.fetch(
+                _CLIENT_TOKEN_STATUS, {"client_id": subject.removeprefix("client:"), "jti": jti}
+            )
+        else:
+            uid = _int_id(subject)
+            rows = (
+                [] if uid is None else await self._store.fetch(_USER_TOKEN_STATUS, {"uid": uid, "jti": jti})
+            )
+        if not rows:
             return False
-        return token_id is None or not found.denied
+        suspended, denied = rows[0]
+        if suspended:
+            return False
+        return token_id is None or not denied
 
     # ------------------------------------------------------------------------ moderation
 

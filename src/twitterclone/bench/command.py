@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
+
+from twitterclone.bench.connections_command import connections
+from twitterclone.bench.fanout_command import fanout
+from twitterclone.bench.relay_command import relay
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option(
     "--url", default="http://127.0.0.1:8000", show_default=True, help="Gateway of a running deployment."
 )
@@ -64,7 +69,9 @@ import click
 @click.option("--seed", default=1, show_default=True, help="Random seed (graph, workload).")
 @click.option("--out-dir", default="bench-results", show_default=True, help="Where the JSON and the SVG go.")
 @click.option("--label", default="", help="Suffix for the result file names.")
+@click.pass_context
 def bench(
+    ctx: click.Context,
     url: str,
     start_monolith: bool,
     manifest: str,
@@ -97,7 +104,20 @@ def bench(
 
     Against a running deployment (--url, any manifest) or a monolith it starts itself
     (--start-monolith). Writes bench-results/<time>.json and a latency-over-time SVG.
+    `twitterclone bench connections --help`: many keep-alive users at a think time instead.
     """
+    if ctx.invoked_subcommand is not None:
+        given = [
+            p.opts[0]
+            for p in ctx.command.params
+            if ctx.get_parameter_source(p.name or "") is ParameterSource.COMMANDLINE
+        ]
+        if given:
+            raise click.UsageError(
+                f"{', '.join(given)} belong to `bench` itself; give the options of "
+                f"`bench {ctx.invoked_subcommand}` after its name"
+            )
+        return
     from twitterclone.bench.runner import BenchConfig, run_bench
     from twitterclone.bench.seed import SeedError
     from twitterclone.bench.workload import parse_mix
@@ -139,3 +159,8 @@ def bench(
         run_bench(config)
     except (SeedError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+bench.add_command(connections)
+bench.add_command(fanout)
+bench.add_command(relay)

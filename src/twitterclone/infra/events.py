@@ -1,9 +1,17 @@
 """Event delivery: subscriptions, the in-process bus, and the outbox relay.
 
-Delivery is at-least-once. The relay claims unpublished outbox rows (with a lease, so two
-processes on one store do not both take a row), hands each event to the publisher, and
-records which consumers still need it. A consumer that fails is retried with backoff
-without holding up the other consumers or the other events.
+Delivery is at-least-once. The relay claims a batch of unpublished outbox rows (with a lease,
+so two processes on one store do not both take a row), hands the batch to the publisher, and
+records in one transaction which rows are done and which consumers still need the others. A
+consumer that fails is retried with backoff without holding up the other consumers or the
+other events.
+
+Ordering: each consumer gets the events of one relay in outbox order, one after the other
+(a retried event comes again after later ones). The consumers of one module take their turns;
+different modules' consumers run concurrently (their stores are separate), as the consumer
+groups of a stream do, so a slow module does not hold up the others' events of the same batch.
+A subscription may add a ``batch_handler`` that applies a run of consecutive events at once
+(for example in one transaction); it must have the effect of ``handler`` on each in turn.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +33,8 @@ from twitterclone.infra.store import ModuleStore
 log = logging.getLogger("twitterclone.events")
 
 Handler = Callable[[Event], Awaitable[None]]
+#: Applies several events of one type, in order, as ``Handler`` would one by one.
+BatchHandler = Callable[[list[Event]], Awaitable[None]]
 _OutboxRow = Any  # (seq, event_type, payload, pending, attempts)
 
 
@@ -54,6 +64,48 @@ class Subscription:
     event_type: type[Event]
     consumer: str
     handler: Handler
+    #: Optional: applies a run of consecutive events of ``event_type`` at once (one transaction
+    #: instead of one each). When it raises, the run is handed to ``handler`` event by event, so
+    #: an event that cannot be applied fails alone.
+    batch_handler: BatchHandler | None = None
+
+
+async def apply_run(sub: Subscription, events: list[Event]) -> list[BaseException | None]:
+    """Hand consecutive events to one subscription, in order; the error of each (None: applied).
+
+    A run of two or more goes to the subscription's ``batch_handler`` when it has one, and event
+    by event to ``handler`` when it has none or the batch failed. Failures are logged here.
+    """
+    if len(events) > 1 and sub.batch_handler is not None:
+        try:
+            await sub.batch_handler(events)
+            return [None] * len(events)
+        except Exception:
+            log.warning(
+                "batch handler failed; applying the events one by one",
+                exc_info=True,
+                extra={
+                    "consumer": sub.consumer,
+                    "event_type": sub.event_type.__name__,
+                    "events": len(events),
+                },
+            )
+    errors: list[BaseException | None] = []
+    for event in events:
+        try:
+            await sub.handler(event)
+            errors.append(None)
+        except Exception as exc:
+            log.exception(
+                "consumer failed; will retry",
+                extra={
+                    "consumer": sub.consumer,
+                    "event_id": event.event_id,
+                    "event_type": type(event).__name__,
+                },
+            )
+            errors.append(exc)
+    return errors
 
 
 class Publisher(Protocol):
@@ -65,6 +117,10 @@ class Publisher(Protocol):
 
     async def publish(self, event: Event, consumers: list[str]) -> list[str]:
         """Deliver to ``consumers``; return those that failed (to retry later)."""
+        ...
+
+    async def publish_many(self, items: Sequence[tuple[Event, list[str]]]) -> list[list[str]]:
+        """Deliver each event to its consumers (in order per consumer); the failed consumers of each."""
         ...
 
 
@@ -79,27 +135,59 @@ class LocalBus:
             self._subs.setdefault(sub.event_type.__name__, []).append(sub)
 
     def consumers_of(self, event_type: str) -> list[str]:
-        return [s.consumer for s in self._subs.get(event_type, [])]
+        return list(dict.fromkeys(s.consumer for s in self._subs.get(event_type, [])))
 
     async def publish(self, event: Event, consumers: list[str]) -> list[str]:
-        failed: list[str] = []
-        wanted = set(consumers)
-        for sub in self._subs.get(type(event).__name__, []):
-            if sub.consumer not in wanted:
-                continue
-            try:
-                await sub.handler(event)
-            except Exception:
-                log.exception(
-                    "consumer failed; will retry",
-                    extra={
-                        "consumer": sub.consumer,
-                        "event_id": event.event_id,
-                        "event_type": type(event).__name__,
-                    },
-                )
-                failed.append(sub.consumer)
+        return (await self.publish_many([(event, consumers)]))[0]
+
+    async def publish_many(self, items: Sequence[tuple[Event, list[str]]]) -> list[list[str]]:
+        """One lane per module, the lanes side by side; in a lane, one consumer after the other.
+
+        A lane holds the consumers of one module (named ``<module>.<name>``): it hands each of
+        them, in the order they first appear in the batch, all of its events in outbox order,
+        in runs (see ``apply_run``). Keeping one module's consumers in sequence keeps the order
+        its writes commit in (a tweet's fan-out before its deletion's cleanup), while other
+        modules' consumers, on other stores, work at the same time. A consumer named in
+        ``consumers`` that has no subscription here (any more) is skipped.
+        """
+        lanes: dict[str, dict[str, list[tuple[int, Subscription, Event]]]] = {}
+        for i, (event, consumers) in enumerate(items):
+            wanted = set(consumers)
+            for sub in self._subs.get(type(event).__name__, []):
+                if sub.consumer in wanted:
+                    module = sub.consumer.partition(".")[0]
+                    lanes.setdefault(module, {}).setdefault(sub.consumer, []).append((i, sub, event))
+        failed: list[list[str]] = [[] for _ in items]
+
+        async def run_lane(lane: dict[str, list[tuple[int, Subscription, Event]]]) -> None:
+            for consumer, entries in lane.items():
+                for sub, run in _runs(entries):
+                    errors = await apply_run(sub, [event for _, event in run])
+                    for (i, _), error in zip(run, errors, strict=True):
+                        if error is not None and consumer not in failed[i]:
+                            failed[i].append(consumer)
+
+        if len(lanes) == 1:
+            await run_lane(next(iter(lanes.values())))
+        elif lanes:
+            await asyncio.gather(*(run_lane(lane) for lane in lanes.values()))
         return failed
+
+
+def _runs(
+    lane: list[tuple[int, Subscription, Event]],
+) -> Iterator[tuple[Subscription, list[tuple[int, Event]]]]:
+    """Split one consumer's events into runs of consecutive events of the same subscription."""
+    run: list[tuple[int, Event]] = []
+    current: Subscription | None = None
+    for i, sub, event in lane:
+        if current is not None and sub is not current:
+            yield current, run
+            run = []
+        current = sub
+        run.append((i, event))
+    if current is not None and run:
+        yield current, run
 
 
 class OutboxRelay:
@@ -144,6 +232,7 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while not self._stopping:
+            self.store.take_wake()  # before claiming: a commit from now on wakes the next round
             try:
                 moved = await self.relay_once()
             except Exception:
@@ -155,8 +244,8 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Claim and deliver one batch of due rows; return how many were handled."""
         rows = await self._claim()
-        for row in rows:
-            await self._deliver(row)
+        if rows:
+            await self._deliver(rows)
         if time.time() - self._last_cleanup > 300:
             await self._cleanup()
         return len(rows)
@@ -181,42 +270,88 @@ class OutboxRelay:
             )
             return sorted(result.all(), key=lambda r: r[0])
 
-    async def _deliver(self, row: _OutboxRow) -> None:
-        seq, event_type, payload, pending, attempts = row
+    def _consumers(self, event_type: str, pending: str | None) -> list[str]:
+        if pending:
+            try:
+                return msgspec.json.decode(pending, type=list[str])
+            except msgspec.DecodeError:
+                log.error(
+                    "unreadable pending consumers; delivering to every subscriber", extra={"pending": pending}
+                )
+        return self.publisher.consumers_of(event_type)
+
+    async def _deliver(self, rows: list[_OutboxRow]) -> None:
+        """Hand claimed rows to the publisher in one call, then record every outcome in one transaction."""
+        failed: dict[int, list[str]] = {}
+        errors: dict[int, str] = {}
+        items: list[tuple[Event, list[str]]] = []
+        item_seqs: list[int] = []
+        for seq, event_type, payload, pending, _attempts in rows:
+            consumers = self._consumers(event_type, pending)
+            if not consumers:
+                continue
+            try:
+                event = decode_event(payload)
+            except Exception as exc:  # undecodable: retried (and visible in last_error) until fixed
+                log.exception(
+                    "could not decode outbox row", extra={"source_module": self.store.module, "seq": seq}
+                )
+                failed[seq], errors[seq] = consumers, repr(exc)
+                continue
+            items.append((event, consumers))
+            item_seqs.append(seq)
+        if items:
+            try:
+                outcomes = await self.publisher.publish_many(items)
+            except Exception as exc:  # the publisher is down: retry the whole batch
+                log.exception(
+                    "could not publish outbox rows",
+                    extra={"source_module": self.store.module, "rows": len(items)},
+                )
+                outcomes = [consumers for _, consumers in items]
+                errors.update(dict.fromkeys(item_seqs, repr(exc)))
+            for seq, failed_consumers in zip(item_seqs, outcomes, strict=True):
+                if failed_consumers:
+                    failed[seq] = failed_consumers
+        await self._complete(rows, failed, errors)
+
+    async def _complete(
+        self, rows: list[_OutboxRow], failed: dict[int, list[str]], errors: dict[int, str]
+    ) -> None:
         t = self.store.outbox
-        try:
-            event = decode_event(payload)
-            consumers = (
-                msgspec.json.decode(pending, type=list[str])
-                if pending
-                else self.publisher.consumers_of(event_type)
-            )
-            failed = await self.publisher.publish(event, consumers) if consumers else []
-            error = None
-        except Exception as exc:  # undecodable or publisher down: retry the whole row
-            log.exception(
-                "could not publish outbox row", extra={"source_module": self.store.module, "seq": seq}
-            )
-            failed = (
-                msgspec.json.decode(pending, type=list[str])
-                if pending
-                else self.publisher.consumers_of(event_type)
-            )
-            error = repr(exc)
         now = time.time()
+        done = [row[0] for row in rows if row[0] not in failed]
+        retries = [
+            {
+                "b_seq": seq,
+                "b_pending": msgspec.json.encode(failed[seq]).decode(),
+                "b_attempts": attempts + 1,
+                "b_next": now + min(self.max_backoff_s, 0.5 * 2**attempts),
+                "b_error": errors.get(seq) or f"consumers failed: {', '.join(failed[seq])}",
+            }
+            for seq, _type, _payload, _pending, attempts in rows
+            if seq in failed
+        ]
         async with self.store.transaction() as tx:
-            if not failed:
-                values: dict[str, object] = {"published_at": now, "pending": None, "lease_until": 0}
-            else:
-                backoff = min(self.max_backoff_s, 0.5 * 2**attempts)
-                values = {
-                    "pending": msgspec.json.encode(failed).decode(),
-                    "attempts": attempts + 1,
-                    "next_attempt_at": now + backoff,
-                    "lease_until": 0,
-                    "last_error": error or f"consumers failed: {', '.join(failed)}",
-                }
-            await tx.conn.execute(sa.update(t).where(t.c.seq == seq).values(**values))
+            for start in range(0, len(done), 500):
+                await tx.conn.execute(
+                    sa.update(t)
+                    .where(t.c.seq.in_(done[start : start + 500]))
+                    .values(published_at=now, pending=None, lease_until=0)
+                )
+            if retries:
+                await tx.conn.execute(
+                    sa.update(t)
+                    .where(t.c.seq == sa.bindparam("b_seq"))
+                    .values(
+                        pending=sa.bindparam("b_pending"),
+                        attempts=sa.bindparam("b_attempts"),
+                        next_attempt_at=sa.bindparam("b_next"),
+                        lease_until=0,
+                        last_error=sa.bindparam("b_error"),
+                    ),
+                    retries,
+                )
 
     async def _cleanup(self) -> None:
         self._last_cleanup = time.time()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -31,6 +33,7 @@ OUTBOX_TABLE = "outbox"
 INBOX_TABLE = "inbox"
 
 _event_encoder = msgspec.json.Encoder()
+E = TypeVar("E", bound=Event)
 #: Inbox rows per insert statement (3 bound values each, well under every driver's limit).
 _INBOX_CHUNK = 500
 
@@ -83,8 +86,62 @@ class _SyncReader:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
+    @property
+    def dbapi(self) -> Any:
+        """The driver's own connection (``sqlite3.Connection``) under this one."""
+        return self._conn.connection.dbapi_connection
+
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[*TupleAny]:
-        return self._conn.execute(statement, parameters)
+        try:
+            return self._conn.execute(statement, parameters)
+        except BaseException:
+            self._conn.rollback()  # leave the connection usable for the next read
+            raise
+
+
+class HotRead:
+    """A read statement on a hot path, built once, that returns plain tuples.
+
+    On SQLite it runs through the ``sqlite3`` driver directly with SQL compiled once (per length
+    of its IN lists): no execution context, no result processing, which is most of the cost of a
+    small read. So its columns must be plain values (integers, text, or nulls); a date comes back
+    as the driver gives it. On PostgreSQL it runs like any statement.
+    """
+
+    _POSTCOMPILE = "__[POSTCOMPILE_"
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        compiled = statement.compile(dialect=sqlite.dialect())  # type: ignore[attr-defined]
+        self._sql = compiled.string
+        self._order: list[str] = list(compiled.positiontup or [])
+        self._defaults: dict[str, Any] = dict(compiled.params)
+        self._expanding = {name for name in self._order if f"{self._POSTCOMPILE}{name}]" in self._sql}
+        self._by_lengths: dict[tuple[int, ...], str] = {}
+
+    def sqlite_args(self, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL text and positional arguments of one run on SQLite."""
+        values = {**self._defaults, **params}
+        args: list[Any] = []
+        lengths: list[int] = []
+        for name in self._order:
+            value = values[name]
+            if name in self._expanding:
+                lengths.append(len(value))
+                args.extend(value)
+            else:
+                args.append(value)
+        key = tuple(lengths)
+        sql = self._by_lengths.get(key)
+        if sql is None:
+            sql = self._sql
+            for name, length in zip([n for n in self._order if n in self._expanding], lengths, strict=True):
+                # An empty list matches nothing, as SQLAlchemy renders it.
+                marks = ", ".join("?" * length) if length else "SELECT 1 WHERE 1 = 0"
+                sql = sql.replace(f"{self._POSTCOMPILE}{name}]", marks, 1)
+            if len(self._by_lengths) < 256:
+                self._by_lengths[key] = sql
+        return sql, args
 
 
 class Transaction:
@@ -162,6 +219,8 @@ class ModuleStore:
         self._wake = asyncio.Event()
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._sync_reads = _sqlite_read_engine(url) if self.is_sqlite else None
+        #: One read connection kept open for the event loop's thread: (pid, thread id, reader).
+        self._shared: tuple[int, int, _SyncReader] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -182,11 +241,48 @@ class ModuleStore:
         and back, and WAL mode means a reader never waits for the writer.
         """
         if self._sync_reads is not None:
+            shared = self._shared_reader()
+            if shared is not None:
+                yield shared
+                return
             with self._sync_reads.connect() as sync_conn:
                 yield _SyncReader(sync_conn)
             return
         async with self.engine.connect() as conn:
             yield conn
+
+    async def fetch(self, query: HotRead, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run a ``HotRead``: every row as a plain tuple."""
+        shared = self._shared_reader() if self._sync_reads is not None else None
+        if shared is not None:
+            sql, args = query.sqlite_args(params)
+            cursor = shared.dbapi.execute(sql, args)
+            try:
+                rows: list[tuple[Any, ...]] = cursor.fetchall()
+            finally:
+                cursor.close()
+            return rows
+        async with self.read() as conn:
+            return [tuple(r) for r in await conn.execute(query.statement, params)]
+
+    def _shared_reader(self) -> _SyncReader | None:
+        """The kept-open read connection, for the thread (and process) that opened it.
+
+        Checking a connection out of a pool and back costs more than a read of a few rows, so
+        the loop's thread keeps one. Reads never leave a transaction open (the driver starts
+        none for a SELECT and every result is consumed before the next await), so each read sees
+        the latest commit. Another thread, or a forked child, gets pooled connections instead.
+        """
+        assert self._sync_reads is not None
+        here = (os.getpid(), threading.get_ident())
+        shared = self._shared
+        if shared is not None and shared[:2] == here:
+            return shared[2]
+        if shared is None:
+            reader = _SyncReader(self._sync_reads.connect())
+            self._shared = (*here, reader)
+            return reader
+        return None
 
     async def apply_once(
         self, consumer: str, event: Event, effect: Callable[[Transaction], Awaitable[None]]
@@ -198,19 +294,48 @@ class ModuleStore:
             await effect(tx)
             return True
 
+    async def apply_many(
+        self,
+        consumer: str,
+        events: Sequence[E],
+        effect: Callable[[Transaction, list[E]], Awaitable[None]],
+    ) -> list[E]:
+        """``apply_once`` for a run of events in one transaction (one commit for all of them).
+
+        ``effect`` gets, in order, the events ``consumer`` has not applied before (each once);
+        they are returned. Use it for a subscription's ``batch_handler``.
+        """
+        unique: dict[str, E] = {}
+        for event in events:
+            unique.setdefault(event.event_id, event)
+        async with self.transaction() as tx:
+            fresh_ids = await tx.first_deliveries(consumer, unique)
+            fresh = [e for e in unique.values() if e.event_id in fresh_ids]
+            if fresh:
+                await effect(tx, fresh)
+        return fresh
+
     def wake_relay(self) -> None:
         """Tell this module's relay that the outbox has new rows."""
         self._wake.set()
 
+    def take_wake(self) -> None:
+        """Forget past wake-ups: the relay calls it just before it claims rows, so a commit that
+        lands while it works wakes it again (clearing after the wait instead would lose a commit
+        made between the wake-up and the clearing, and leave its event for the fallback poll)."""
+        self._wake.clear()
+
     async def wait_for_events(self, max_wait_s: float) -> None:
-        """Wait until woken or ``max_wait_s`` passes (the relay's fallback poll)."""
+        """Wait until woken since the last ``take_wake``, or ``max_wait_s`` (the fallback poll)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), max_wait_s)
-        self._wake.clear()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self._sync_reads is not None:
+            if self._shared is not None and self._shared[0] == os.getpid():
+                self._shared[2]._conn.close()
+            self._shared = None
             self._sync_reads.dispose()
 
 

@@ -464,3 +464,49 @@ async def test_consumer_started_before_redis_has_the_stream_gets_earlier_events(
         await eventually(got_it)
     finally:
         await asyncio.wait_for(consumer.stop(), 5)
+
+
+async def test_a_batch_handler_gets_each_read_in_one_call_and_a_failing_batch_goes_one_by_one(
+    redis: Redis, prefix: str, store: ModuleStore
+) -> None:
+    events = [followed(i) for i in range(6)]
+    poison = events[3].event_id
+    batches: list[list[str]] = []
+    singles: list[str] = []
+
+    async def one(event: Event) -> None:
+        if event.event_id == poison:
+            raise ValueError("cannot apply this one")
+        singles.append(event.event_id)
+
+    async def many(batch: list[Event]) -> None:
+        batches.append([e.event_id for e in batch])
+        if any(e.event_id == poison for e in batch):
+            raise ValueError("cannot apply the batch")
+
+    # Published through the relay in one pipelined round trip, in outbox order.
+    await emit(store, *events)
+    assert await OutboxRelay(store, StreamPublisher(redis, prefix)).relay_once() == 6
+    key = stream_key(prefix, "UserFollowed")
+    assert [e[1][b"id"].decode() for e in await xrange(redis, key)] == [e.event_id for e in events]
+
+    consumer = StreamConsumer(
+        redis,
+        prefix,
+        [Subscription(UserFollowed, "g.batch", one, many)],
+        instance="p",
+        block_ms=50,
+        min_idle_ms=60_000,
+    )
+    await consumer.start()
+    try:
+
+        async def handled() -> bool:
+            return len(singles) == 5
+
+        await eventually(handled)
+        assert batches == [[e.event_id for e in events]]  # the whole read, in order, once
+        assert singles == [e.event_id for e in events if e.event_id != poison]
+        assert await group_pending(redis, key, "g.batch") == 1  # only the poison waits for a retry
+    finally:
+        await asyncio.wait_for(consumer.stop(), 5)

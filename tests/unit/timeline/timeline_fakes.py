@@ -40,8 +40,11 @@ class FakeUsers:
         self.calls["profile"] += 1
         if user_id not in self.known:
             raise UserNotFound(f"no user {user_id}")
+        return self._profile(user_id)
+
+    def _profile(self, user_id: str) -> Profile:
         followers = len(self.followers.get(user_id, []))
-        following = len(await self.following_ids(user_id))
+        following = len([f for f, fs in self.followers.items() if user_id in fs])
         return Profile(
             id=user_id,
             handle=f"u{user_id}",
@@ -51,6 +54,10 @@ class FakeUsers:
             followers_count=followers,
             following_count=following,
         )
+
+    async def profiles(self, user_ids: list[str]) -> list[Profile]:
+        self.calls["profiles"] += 1
+        return [self._profile(u) for u in user_ids if u in self.known]
 
     async def follower_ids(self, user_id: str, cursor: str | None, limit: int) -> IdPage:
         self.calls["follower_ids"] += 1

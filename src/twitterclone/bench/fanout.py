@@ -1,0 +1,723 @@
+"""``twitterclone bench fanout``: an author with 100,000 followers posts; who sees it, how fast, at what cost.
+
+The monolith is seeded in this process (``fanout_seed``: a "star" with 100,000 followers, a "near"
+author just under the fan-out threshold, small authors with 10 to 1,000 followers, readers who
+follow only small authors), then served by ``twitterclone run`` on the same database. While an open
+loop of home-timeline reads by the readers ("everyone else") runs at a fixed rate:
+
+A. impact: the reads' latency in a quiet window, then after the star posts, then after the near
+   author posts (nobody polls; at a low rate, sampled followers of both read too: what the
+   read-time merge of the star's tweets costs them);
+B. visibility: the star and the near author post again. Three followers poll 20 ms apart from
+   the start (when the tweets really became visible); a sample of followers (1,000 by default)
+   is swept, each polled until both tweets show, at most ``--poll-rate`` polls a second and a few
+   at a time so the polls do not swamp the server: each of their times is an upper bound (the
+   last ones are first looked at seconds later), and all of them seeing both proves the hybrid
+   is complete;
+C. fan-out lag of small authors: they post one after the other and for each post a few followers
+   poll (20 ms apart) until it shows.
+
+Then it counts, in the timeline's own table, the rows each measured tweet got: a popular author's
+tweet is only in their own timeline (merged into followers' at read time), a fanned-out one in
+every follower's. Figures, a JSON file, and the server's CPU per phase are reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from twitterclone.bench.fanout_seed import PASSWORD, Account, Population, seed_population
+from twitterclone.bench.load import CpuMeter, Request, new_session, open_loop
+from twitterclone.bench.relay import (
+    DEFAULT_POSTGRES_URL,
+    MONOLITH,
+    bench_database,
+    manifest_for,
+    manifest_text,
+)
+from twitterclone.bench.server import CHEAP_ARGON2, Monolith
+from twitterclone.bench.stats import Sample, latency_summary
+from twitterclone.composition import build_runtime, store_locations
+from twitterclone.infra.store import ModuleStore
+from twitterclone.migrate import migrate_deployment
+from twitterclone.settings import Settings
+
+
+@dataclass
+class FanoutBenchConfig:
+    """Every knob of ``twitterclone bench fanout`` (the CLI options, one to one)."""
+
+    database: str = "sqlite"
+    postgres_url: str = DEFAULT_POSTGRES_URL
+    workers: int | None = None
+    threshold: int = 10_000
+    star_followers: int = 100_000
+    near_followers: int | None = None  # default: threshold - 1
+    small_authors: int = 20
+    small_max_followers: int = 1000
+    readers: int = 500
+    reader_follows: int = 10
+    sampled: int = 1000
+    tweets_per_author: int = 2
+    read_rate: float = 50.0
+    follower_read_rate: float = 10.0
+    warmup_s: float = 5.0
+    window_s: float = 15.0
+    small_posts: int = 150
+    small_post_rate: float = 5.0
+    probes_per_post: int = 2
+    fast_probes: int = 3
+    poll_rate: float = 50.0
+    poll_concurrency: int = 8
+    repoll_s: float = 0.25
+    give_up_s: float = 30.0
+    concurrency: int = 16
+    timeout_s: float = 10.0
+    seed: int = 1
+    out_dir: str = "bench-results"
+    label: str = ""
+
+    @property
+    def near(self) -> int:
+        return self.near_followers if self.near_followers is not None else self.threshold - 1
+
+
+def _columns() -> tuple[Any, ...]:
+    return (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+
+# --------------------------------------------------------------------------- HTTP helpers
+
+
+async def login_all(
+    session: aiohttp.ClientSession, base: str, accounts: list[Account], concurrency: int, progress: Progress
+) -> None:
+    task = progress.add_task("logging in", total=len(accounts))
+    queue = list(accounts)
+    failures: list[str] = []
+
+    async def worker() -> None:
+        while queue:
+            account = queue.pop()
+            body = {"login": account.handle, "password": PASSWORD}
+            async with session.post(f"{base}/api/auth/login", json=body) as resp:
+                data = await resp.json(content_type=None)
+                if resp.status != 200:
+                    failures.append(f"{account.handle}: {resp.status} {data}")
+                else:
+                    account.headers = {"Authorization": f"Bearer {data['access_token']}"}
+            progress.advance(task)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    if failures:
+        raise RuntimeError(f"{len(failures)} logins failed, e.g. {failures[0]}")
+
+
+class PostFailed(RuntimeError):
+    """The server did not take a post (after retries)."""
+
+
+async def post(
+    session: aiohttp.ClientSession, base: str, author: Account, text: str, *, attempts: int = 3
+) -> tuple[str, float]:
+    """Post as ``author``; the tweet id and the loop time the answer arrived.
+
+    An overloaded server (503, 429) or a failed connection is retried after 0.5 s, then 1 s; the
+    time is that of the answer that took the post."""
+    problem = ""
+    for attempt in range(attempts):
+        if attempt:
+            await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+        try:
+            async with session.post(
+                f"{base}/api/tweets", json={"text": text}, headers=author.headers
+            ) as resp:
+                data = await resp.json(content_type=None)
+                if resp.status == 201:
+                    return str(data["id"]), asyncio.get_running_loop().time()
+                problem = f"{resp.status} {data}"
+                if resp.status not in (429, 503):
+                    break
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            problem = repr(exc)
+    raise PostFailed(f"posting as {author.handle} failed: {problem}")
+
+
+async def home_body(session: aiohttp.ClientSession, base: str, account: Account) -> bytes:
+    try:
+        async with session.get(f"{base}/api/timeline/home?limit=20", headers=account.headers) as resp:
+            return await resp.read() if resp.status == 200 else b""
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        return b""
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def _windows(samples: list[Sample], edges: list[tuple[str, float, float]]) -> dict[str, Any]:
+    """Latency of the reads scheduled in each [start, end) window (seconds since the loop's start)."""
+    out: dict[str, Any] = {}
+    for name, start, end in edges:
+        inside = [s for s in samples if start <= s.scheduled < end]
+        out[name] = {
+            "from_s": round(start, 2),
+            "to_s": round(end, 2),
+            "errors": sum(1 for s in inside if not s.ok),
+            "latency": latency_summary(s.latency for s in inside),
+        }
+    return out
+
+
+def _reader_requests(base: str, readers: list[Account], rng: random.Random) -> Callable[[int], Request]:
+    url = f"{base}/api/timeline/home?limit=20"
+
+    def next_request(_: int) -> Request:
+        return Request("home", "GET", url, headers=rng.choice(readers).headers)
+
+    return next_request
+
+
+async def phase_impact(
+    session: aiohttp.ClientSession, base: str, pop: Population, cfg: FanoutBenchConfig, server_pid: int | None
+) -> dict[str, Any]:
+    """A: background reads for three windows; the star posts after the first, the near author after it.
+
+    Two open loops: the readers (who follow neither: "everyone else") and, at a lower rate, sampled
+    followers of both (whose reads merge the star's tweets in at read time). A warm-up comes first.
+    """
+    rng = random.Random(cfg.seed + 1)
+    w, warm = cfg.window_s, cfg.warmup_s
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    reads = asyncio.create_task(
+        open_loop(
+            session,
+            _reader_requests(base, pop.readers, rng),
+            rate=cfg.read_rate,
+            duration_s=warm + 3 * w,
+            cpu=CpuMeter(server_pid),
+        )
+    )
+    follower_reads = None
+    if cfg.follower_read_rate > 0:
+        follower_reads = asyncio.create_task(
+            open_loop(
+                session,
+                _reader_requests(base, pop.sampled, random.Random(cfg.seed + 11)),
+                rate=cfg.follower_read_rate,
+                duration_s=warm + 3 * w,
+            )
+        )
+    try:
+        await asyncio.sleep(max(0.0, started + warm + w - loop.time()))
+        star_tweet, star_at = await post(session, base, pop.star, "impact: the star posts #bench")
+        await asyncio.sleep(max(0.0, started + warm + 2 * w - loop.time()))
+        near_tweet, near_at = await post(session, base, pop.near, "impact: the near author posts #bench")
+    except BaseException:
+        await _cancel(reads, *([follower_reads] if follower_reads else []))
+        raise
+    s_off, n_off = star_at - started, near_at - started
+    edges = [
+        ("before", warm, warm + w),
+        ("after_star", warm + w, warm + 2 * w),
+        ("after_star_first_2s", s_off, s_off + 2),
+        ("after_near", warm + 2 * w, warm + 3 * w),
+        ("after_near_first_2s", n_off, n_off + 2),
+    ]
+    result = await reads
+    out: dict[str, Any] = {
+        "read_rate": cfg.read_rate,
+        "warmup_s": warm,
+        "window_s": w,
+        "star_tweet": star_tweet,
+        "near_tweet": near_tweet,
+        "windows": _windows(result.samples, edges),
+        "cpu": result.cpu,
+        "dropped": result.dropped,
+    }
+    if follower_reads is not None:
+        followers = await follower_reads
+        out["follower_read_rate"] = cfg.follower_read_rate
+        out["follower_windows"] = _windows(followers.samples, edges)
+    return out
+
+
+async def _cancel(*tasks: asyncio.Task[Any]) -> None:
+    """Cancel what is still running and wait for it (nothing may outlive the HTTP session)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class Pacer:
+    """Spaces calls to ``wait`` at most ``rate`` per second (the polls' own load stays bounded)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next = 0.0
+
+    async def wait(self) -> None:
+        now = asyncio.get_running_loop().time()
+        slot = max(now, self.next)
+        self.next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+async def probe(
+    session: aiohttp.ClientSession,
+    base: str,
+    follower: Account,
+    wanted: dict[str, tuple[bytes, float]],
+    give_up_s: float,
+) -> dict[str, float | None]:
+    """Poll one follower's home timeline (20 ms apart, 50 ms after 2 s; one request at a time) until
+    every tweet in ``wanted`` (name -> (id, loop time posted)) shows; seconds from each post to the
+    response that showed it, or None after ``give_up_s``."""
+    loop = asyncio.get_running_loop()
+    start = min(at for _, at in wanted.values())
+    found: dict[str, float | None] = dict.fromkeys(wanted)
+    while any(v is None for v in found.values()):
+        waited = loop.time() - start
+        if waited > give_up_s:
+            break
+        body = await home_body(session, base, follower)
+        done = loop.time()
+        for name, (needle, at) in wanted.items():
+            if found[name] is None and needle in body:
+                found[name] = done - at
+        await asyncio.sleep(0.02 if waited < 2.0 else 0.05)
+    return found
+
+
+async def phase_visibility(
+    session: aiohttp.ClientSession,
+    base: str,
+    pop: Population,
+    cfg: FanoutBenchConfig,
+    server_pid: int | None,
+    progress: Progress,
+) -> dict[str, Any]:
+    """B: the star and the near author post; the sampled followers poll until both tweets show."""
+    loop = asyncio.get_running_loop()
+    rng = random.Random(cfg.seed + 2)
+    background = asyncio.create_task(
+        open_loop(
+            session,
+            _reader_requests(base, pop.readers, rng),
+            rate=cfg.read_rate,
+            # context only (the polls are the measurement): about as long as the first polls take
+            duration_s=min(cfg.give_up_s, len(pop.sampled) / cfg.poll_rate) + 2.0,
+            cpu=CpuMeter(server_pid),
+        )
+    )
+    try:
+        await asyncio.sleep(1.0)
+        star_tweet, star_at = await post(session, base, pop.star, "visibility: the star posts #bench")
+        near_tweet, near_at = await post(session, base, pop.near, "visibility: the near author posts #bench")
+    except BaseException:
+        await _cancel(background)
+        raise
+    wanted = {"star": (star_tweet.encode(), star_at), "near": (near_tweet.encode(), near_at)}
+    lags: dict[str, list[float]] = {"star": [], "near": []}
+    first_look: dict[str, int] = {"star": 0, "near": 0}
+    first_poll_at: list[float] = []
+    polls = 0
+    gate = asyncio.Semaphore(cfg.poll_concurrency)
+    pace = Pacer(cfg.poll_rate)
+    task = progress.add_task("followers polled until both tweets show", total=len(pop.sampled))
+    followers = list(pop.sampled)
+    rng.shuffle(followers)
+    # A few followers polled 20 ms apart from the start: when the tweets really became visible.
+    fast = [
+        asyncio.create_task(probe(session, base, f, wanted, cfg.give_up_s))
+        for f in followers[: cfg.fast_probes]
+    ]
+
+    async def watch(follower: Account) -> None:
+        nonlocal polls
+        missing = set(wanted)
+        first = True
+        deadline = near_at + cfg.give_up_s
+        while missing and loop.time() < deadline:
+            await pace.wait()
+            async with gate:
+                if first:
+                    first_poll_at.append(loop.time() - near_at)
+                body = await home_body(session, base, follower)
+                done = loop.time()
+            polls += 1
+            for name in list(missing):
+                needle, at = wanted[name]
+                if needle in body:
+                    missing.discard(name)
+                    lags[name].append(done - at)
+                    first_look[name] += first
+            first = False
+            if missing:
+                await asyncio.sleep(cfg.repoll_s)
+        progress.advance(task)
+
+    await asyncio.gather(*(watch(f) for f in followers[cfg.fast_probes :]))
+    fast_found = await asyncio.gather(*fast)
+    fast_lags = {name: [f[name] for f in fast_found] for name in wanted}
+    progress.advance(task, cfg.fast_probes)
+    background_result = await background
+    out: dict[str, Any] = {
+        "sampled_followers": len(followers),
+        "poll_concurrency": cfg.poll_concurrency,
+        "poll_rate": cfg.poll_rate,
+        "polls": polls,
+        "first_polls_sent_within_s": round(max(first_poll_at, default=0.0), 3),
+        "star_tweet": star_tweet,
+        "near_tweet": near_tweet,
+        "background_reads": _windows(background_result.samples, [("all", 0.0, 1e9)])["all"],
+        "cpu": background_result.cpu,
+    }
+    swept = len(followers) - cfg.fast_probes
+    for name in wanted:
+        out[name] = {
+            "swept": swept,
+            "seen": len(lags[name]),
+            "not_seen_within_s": {"count": swept - len(lags[name]), "limit_s": cfg.give_up_s},
+            "seen_on_first_poll": first_look[name],
+            "lag": latency_summary(lags[name]),
+            "fast_probes": latency_summary(lag for lag in fast_lags[name] if lag is not None),
+        }
+    return out
+
+
+async def phase_small_authors(
+    session: aiohttp.ClientSession,
+    base: str,
+    pop: Population,
+    cfg: FanoutBenchConfig,
+    server_pid: int | None,
+    progress: Progress,
+) -> dict[str, Any]:
+    """C: small authors post one after the other; a few followers each poll until the post shows."""
+    loop = asyncio.get_running_loop()
+    rng = random.Random(cfg.seed + 3)
+    by_id = {a.user_id: a for a in pop.logins()}
+    probers = {
+        a.user_id: [by_id[f] for f in pop.followers_of[a.user_id] if f in by_id and by_id[f].headers]
+        for a in pop.small
+    }
+    authors = [a for a in pop.small if probers[a.user_id]]
+    if not authors:
+        return {"posts": 0}
+    duration = cfg.small_posts / cfg.small_post_rate
+    background = asyncio.create_task(
+        open_loop(
+            session,
+            _reader_requests(base, pop.readers, rng),
+            rate=cfg.read_rate,
+            duration_s=duration + 2,
+            cpu=CpuMeter(server_pid),
+        )
+    )
+    samples: list[tuple[int, float]] = []  # (author's followers, lag)
+    missed = 0
+    task = progress.add_task("small authors' posts probed", total=cfg.small_posts)
+    probes: list[asyncio.Task[None]] = []
+
+    async def probe_post(follower: Account, needle: bytes, at: float, followers: int) -> None:
+        nonlocal missed
+        lag = (await probe(session, base, follower, {"post": (needle, at)}, 10.0))["post"]
+        if lag is None:
+            missed += 1
+        else:
+            samples.append((followers, lag))
+
+    start = loop.time()
+    post_errors: list[str] = []
+    try:
+        for i in range(cfg.small_posts):
+            await asyncio.sleep(max(0.0, start + i / cfg.small_post_rate - loop.time()))
+            author = rng.choice(authors)
+            try:
+                tweet, at = await post(session, base, author, f"small author post {i} #bench")
+            except PostFailed as exc:
+                post_errors.append(str(exc))
+                progress.advance(task)
+                continue
+            followers = len(pop.followers_of[author.user_id])
+            for follower in rng.sample(
+                probers[author.user_id], min(cfg.probes_per_post, len(probers[author.user_id]))
+            ):
+                probes.append(asyncio.create_task(probe_post(follower, tweet.encode(), at, followers)))
+            progress.advance(task)
+        await asyncio.gather(*probes)
+        background_result = await background
+    finally:
+        await _cancel(background, *probes)
+    lags = [lag for _, lag in samples]
+    buckets: dict[str, list[float]] = {}
+    for n, lag in samples:
+        key = "10-99" if n < 100 else "100-499" if n < 500 else "500-1000"
+        buckets.setdefault(key, []).append(lag)
+    return {
+        "posts": cfg.small_posts,
+        "post_errors": {"count": len(post_errors), "first": post_errors[:1]},
+        "post_rate": cfg.small_post_rate,
+        "probes": len(samples) + missed,
+        "not_seen_within_10s": missed,
+        "lag": latency_summary(lags),
+        "lag_by_followers": {k: latency_summary(v) for k, v in sorted(buckets.items())},
+        "background_reads": _windows(background_result.samples, [("all", 0.0, 1e9)])["all"],
+        "cpu": background_result.cpu,
+    }
+
+
+async def timeline_rows(store: ModuleStore, tweet_ids: dict[str, str]) -> dict[str, int]:
+    """How many home timelines hold each tweet, counted in the timeline module's own table."""
+    ht = sa.table("home_timeline", sa.column("tweet_id"), schema=store.schema)
+    out: dict[str, int] = {}
+    async with store.read() as conn:
+        for name, tweet_id in tweet_ids.items():
+            query = sa.select(sa.func.count()).select_from(ht).where(ht.c.tweet_id == int(tweet_id))
+            out[name] = int((await conn.execute(query)).scalar_one())
+    return out
+
+
+# --------------------------------------------------------------------------- the run
+
+
+async def run_fanout_bench_async(cfg: FanoutBenchConfig, console: Console) -> dict[str, Any]:
+    if not 0 < cfg.sampled <= cfg.near < cfg.threshold <= cfg.star_followers:
+        raise ValueError(
+            "need 0 < --sample <= --near-followers < --threshold <= --followers "
+            f"(got {cfg.sampled}, {cfg.near}, {cfg.threshold}, {cfg.star_followers})"
+        )
+    argon2 = {k.removeprefix("TWITTERCLONE_ARGON2_").lower(): int(v) for k, v in CHEAP_ARGON2.items()}
+    work = Path(tempfile.mkdtemp(prefix="twitterclone-fanout-"))
+    try:
+        async with bench_database(cfg.database, cfg.postgres_url) as url:
+            manifest = manifest_for(cfg.database, url)
+            manifest_path = MONOLITH
+            if url is not None:
+                manifest_path = work / "manifest.toml"
+                manifest_path.write_text(manifest_text(url))
+            server = Monolith(str(manifest_path), workers=cfg.workers)
+            server.env["TWITTERCLONE_FANOUT_FOLLOWER_THRESHOLD"] = str(cfg.threshold)
+            settings = Settings(
+                data_dir=server.env["TWITTERCLONE_DATA_DIR"],
+                manifest=str(manifest_path),
+                fanout_follower_threshold=cfg.threshold,
+                log_level="WARNING",
+                argon2_time_cost=argon2["time_cost"],
+                argon2_memory_kib=argon2["memory_kib"],
+                argon2_parallelism=argon2["parallelism"],
+            )
+            console.print(
+                f"seeding on {cfg.database}: a star with {cfg.star_followers:,} followers, an author with "
+                f"{cfg.near:,}, {cfg.small_authors} authors with 10-{cfg.small_max_followers:,}, "
+                f"{cfg.readers} readers"
+            )
+            t0 = time.monotonic()
+            await migrate_deployment(manifest, settings)
+            runtime = build_runtime(manifest, settings)
+            await runtime.start()
+            try:
+                with Progress(*_columns(), console=console) as progress:
+                    pop = await seed_population(
+                        runtime,
+                        star_followers=cfg.star_followers,
+                        near_followers=cfg.near,
+                        small_authors=cfg.small_authors,
+                        small_max_followers=cfg.small_max_followers,
+                        readers=cfg.readers,
+                        sampled=cfg.sampled,
+                        reader_follows=cfg.reader_follows,
+                        tweets_per_author=cfg.tweets_per_author,
+                        argon2=argon2,
+                        progress=progress,
+                        seed=cfg.seed,
+                    )
+            finally:
+                await runtime.stop()
+            seeding_s = time.monotonic() - t0
+            console.print(f"seeded in {seeding_s:.0f} s ({pop.timings_s}); starting the server")
+            url_t, schema = store_locations(manifest, settings)["timeline"]
+            timeline_store = ModuleStore("timeline", url_t, schema=schema)
+            try:
+                with server:
+                    report = await _measure(cfg, pop, server, timeline_store, console)
+            finally:
+                await timeline_store.dispose()
+            report["seeding"] = {"seconds": round(seeding_s, 1), **pop.timings_s}
+            report["server"] = server.describe() | {"fanout_follower_threshold": cfg.threshold}
+            return report
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def _measure(
+    cfg: FanoutBenchConfig, pop: Population, server: Monolith, timeline_store: ModuleStore, console: Console
+) -> dict[str, Any]:
+    base = server.url
+    async with new_session(
+        connections=max(256, cfg.poll_concurrency * 2), timeout_s=cfg.timeout_s
+    ) as session:
+        with Progress(*_columns(), console=console) as progress:
+            await login_all(session, base, pop.logins(), cfg.concurrency, progress)
+        console.print(
+            f"A. impact on everyone else's home reads ({cfg.read_rate:g}/s open loop, "
+            f"3 windows of {cfg.window_s:g} s; the star posts after the first, the near author after the "
+            "second)"
+        )
+        impact = await phase_impact(session, base, pop, cfg, server.pid)
+        console.print(f"B. visibility: {len(pop.sampled)} followers polled until both new tweets show")
+        with Progress(*_columns(), console=console) as progress:
+            visibility = await phase_visibility(session, base, pop, cfg, server.pid, progress)
+        console.print(
+            f"C. small authors' fan-out lag: {cfg.small_posts} posts at {cfg.small_post_rate:g}/s, "
+            f"{cfg.probes_per_post} followers probing each"
+        )
+        with Progress(*_columns(), console=console) as progress:
+            small = await phase_small_authors(session, base, pop, cfg, server.pid, progress)
+    rows = await timeline_rows(
+        timeline_store,
+        {
+            "star (impact)": impact["star_tweet"],
+            "near (impact)": impact["near_tweet"],
+            "star (visibility)": visibility["star_tweet"],
+            "near (visibility)": visibility["near_tweet"],
+        },
+    )
+    return {
+        "config": asdict(cfg) | {"postgres_url": None if cfg.database == "sqlite" else "(local server)"},
+        "population": {
+            "star_followers": len(pop.followers_of[pop.star.user_id]),
+            "near_followers": len(pop.followers_of[pop.near.user_id]),
+            "small_author_followers": sorted(len(pop.followers_of[a.user_id]) for a in pop.small),
+            "readers": len(pop.readers),
+            "sampled_followers": len(pop.sampled),
+            "silent_accounts": pop.silent_count,
+        },
+        "impact": impact,
+        "visibility": visibility,
+        "small_authors": small,
+        "home_timeline_rows": rows,
+    }
+
+
+def _ms(summary: dict[str, Any], key: str) -> str:
+    value = summary.get(key)
+    return "-" if value is None or value != value else f"{value:,.1f}"  # NaN: no samples
+
+
+def _window_table(title: str, windows: dict[str, Any]) -> Table:
+    table = Table(title=title)
+    for col in ("window", "reads", "errors", "p50 ms", "p99 ms", "p50 vs before", "p99 vs before"):
+        table.add_column(col, justify="left" if col == "window" else "right")
+    before = windows["before"]["latency"]
+
+    def change(lat: dict[str, Any], key: str) -> str:
+        base, now = before.get(key), lat.get(key)
+        if not base or now is None or base != base or now != now:  # missing or NaN
+            return "-"
+        return f"{(now / base - 1) * 100:+.0f} %"
+
+    for name, w in windows.items():
+        lat = w["latency"]
+        table.add_row(
+            name,
+            str(lat["count"]),
+            str(w["errors"]),
+            _ms(lat, "p50_ms"),
+            _ms(lat, "p99_ms"),
+            change(lat, "p50_ms"),
+            change(lat, "p99_ms"),
+        )
+    return table
+
+
+def print_report(report: dict[str, Any], console: Console) -> None:
+    impact = report["impact"]
+    title = f"A. everyone else's home reads ({impact['read_rate']:g}/s), before and after the posts"
+    console.print(_window_table(title, impact["windows"]))
+    if "follower_windows" in impact:
+        title = f"   and home reads of sampled followers of both ({impact['follower_read_rate']:g}/s)"
+        console.print(_window_table(title, impact["follower_windows"]))
+
+    vis = report["visibility"]
+    title = f"B. time until a follower's poll shows the new tweet ({vis['sampled_followers']} followers)"
+    table = Table(title=title)
+    for col in ("author", "followers polled", "seen", "on first poll", "p50 ms", "p99 ms", "max ms"):
+        table.add_column(col, justify="left" if col == "author" else "right")
+    for name, label in (("star", "star (merged at read)"), ("near", "near (fanned out)")):
+        v = vis[name]
+        table.add_row(
+            label,
+            str(v["swept"]),
+            str(v["seen"]),
+            str(v["seen_on_first_poll"]),
+            _ms(v["lag"], "p50_ms"),
+            _ms(v["lag"], "p99_ms"),
+            _ms(v["lag"], "max_ms"),
+        )
+        fast = v["fast_probes"]
+        table.add_row(
+            f"{label}, polled 20 ms apart",
+            str(vis["sampled_followers"] - v["swept"]),
+            str(fast["count"]),
+            "",
+            _ms(fast, "p50_ms"),
+            _ms(fast, "p99_ms"),
+            _ms(fast, "max_ms"),
+        )
+    console.print(table)
+    console.print(
+        f"  the first polls of all followers went out within {vis['first_polls_sent_within_s']} s "
+        f"({vis['polls']} polls, at most {vis['poll_rate']:g}/s): the swept figures are upper bounds"
+    )
+
+    small = report["small_authors"]
+    if small.get("posts"):
+        table = Table(
+            title="C. fan-out lag of authors with <= 1,000 followers (post answered -> follower sees it)"
+        )
+        for col in ("followers", "probes", "p50 ms", "p99 ms", "max ms"):
+            table.add_column(col, justify="right")
+        for key, lat in small["lag_by_followers"].items():
+            table.add_row(key, str(lat["count"]), _ms(lat, "p50_ms"), _ms(lat, "p99_ms"), _ms(lat, "max_ms"))
+        lat = small["lag"]
+        table.add_row("all", str(lat["count"]), _ms(lat, "p50_ms"), _ms(lat, "p99_ms"), _ms(lat, "max_ms"))
+        console.print(table)
+        if small["post_errors"]["count"]:
+            console.print(
+                f"  [red]{small['post_errors']['count']} posts failed[/]: {small['post_errors']['first']}"
+            )
+        if small["not_seen_within_10s"]:
+            console.print(f"  [red]{small['not_seen_within_10s']} probes did not see the post within 10 s[/]")
+    console.print(f"home_timeline rows per tweet (1 = only the author's own): {report['home_timeline_rows']}")
+
+
+def run_fanout_bench(cfg: FanoutBenchConfig) -> dict[str, Any]:
+    """Run the benchmark, print the tables, write ``<out_dir>/<time>-fanout-<db>.json``."""
+    console = Console()
+    report = asyncio.run(run_fanout_bench_async(cfg, console))
+    print_report(report, console)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    label = f"-{cfg.label}" if cfg.label else ""
+    path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-fanout-{cfg.database}{label}.json"
+    path.write_text(json.dumps(report, indent=2, default=str))
+    console.print(f"wrote {path}")
+    return report
