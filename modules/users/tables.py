@@ -45,6 +45,8 @@ follows = sa.Table(
     sa.Column("followee_id", sa.BigInteger(), primary_key=True, autoincrement=False),
     sa.Column("created_at", _ts, nullable=False),
     sa.Index("ix_follows_followee", "followee_id", "created_at"),
+    # follower_ids pages an author's followers in id order (fan-out): a range read of this index.
+    sa.Index("ix_follows_followee_follower", "followee_id", "follower_id"),
     sa.Index("ix_follows_follower", "follower_id", "created_at"),
 )
 

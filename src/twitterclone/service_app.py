@@ -20,6 +20,7 @@ from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.middleware import request_id_middleware
 from twitterclone.gateway.problems import EXCEPTION_HANDLERS
 from twitterclone.gateway.routes.health import HealthController
+from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
 from twitterclone.manifest import Manifest, load_manifest
@@ -57,6 +58,7 @@ def create_service_app(
         app.state.runtime = runtime
         app.state.dishka_container = runtime.container
         await runtime.register(host, port)
+        tune_for_serving()
         log.info("service ready", extra={"service": role, "address": f"{host}:{port}"})
         try:
             yield

@@ -35,6 +35,7 @@ from twitterclone.gateway.routes.oauth import OAuthClientsController, OAuthContr
 from twitterclone.gateway.routes.timeline import TimelineController
 from twitterclone.gateway.routes.tweets import TweetsController
 from twitterclone.gateway.routes.users import AuthController, JwksController, UsersController
+from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
 from twitterclone.manifest import Manifest, load_manifest
@@ -88,6 +89,7 @@ def create_app(
                 os.environ.get("TWITTERCLONE_SERVICE_HOST", manifest.gateway.host),
                 int(os.environ["TWITTERCLONE_SERVICE_PORT"]),
             )
+        tune_for_serving()
         log.info("gateway ready", extra={"manifest": manifest.name, "modules": runtime.local_modules})
         try:
             yield
