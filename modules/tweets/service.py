@@ -54,7 +54,8 @@ _REFS_CHUNK = 200
 _MAX_BIGINT = 2**63 - 1
 
 _t = tweets
-_COLUMNS = (
+#: What never changes about a tweet once posted.
+_STATIC_COLUMNS = (
     _t.c.id,
     _t.c.author_id,
     _t.c.text,
@@ -64,12 +65,15 @@ _COLUMNS = (
     _t.c.reply_to_author_id,
     _t.c.quote_of_id,
     _t.c.retweet_of_id,
+    _t.c.entities,
+    _t.c.media_ids,
+)
+_COLUMNS = (
+    *_STATIC_COLUMNS,
     _t.c.like_count,
     _t.c.retweet_count,
     _t.c.reply_count,
     _t.c.quote_count,
-    _t.c.entities,
-    _t.c.media_ids,
 )
 
 # SQLite FTS5 (table ``tweets_fts``, see tables.SQLITE_FTS_TABLE); every value is a bound parameter.
@@ -94,20 +98,6 @@ _VIEWER_FLAGS = HotRead(
             _t.c.retweet_of_id.in_(sa.bindparam("ids", expanding=True)),
         ),
     )
-)
-#: What never changes about a tweet once posted.
-_STATIC_COLUMNS = (
-    _t.c.id,
-    _t.c.author_id,
-    _t.c.text,
-    _t.c.created_at,
-    _t.c.conversation_id,
-    _t.c.reply_to_id,
-    _t.c.reply_to_author_id,
-    _t.c.quote_of_id,
-    _t.c.retweet_of_id,
-    _t.c.entities,
-    _t.c.media_ids,
 )
 _STATIC_BY_IDS = sa.select(*_STATIC_COLUMNS).where(_t.c.id.in_(sa.bindparam("ids", expanding=True)))
 
