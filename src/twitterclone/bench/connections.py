@@ -34,10 +34,8 @@ import math
 import multiprocessing
 import os
 import resource
-import signal
 import socket
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -55,7 +53,7 @@ from twitterclone.bench.graph import FollowGraph, from_edge_list, synthetic
 from twitterclone.bench.load import CpuMeter, _process_tree, new_session
 from twitterclone.bench.runner import machine, quiesce
 from twitterclone.bench.seed import Seeded, SeedError, refresh_tokens, seed
-from twitterclone.bench.server import Monolith, wait_ready
+from twitterclone.bench.server import Monolith, stopping_on_sigterm, wait_ready
 from twitterclone.bench.stats import Sample, percentile, route_summary, time_series
 from twitterclone.bench.userconn import FD_RESERVE, PhaseSpec, WorkerSpec, raise_nofile, rss_mib, worker_main
 from twitterclone.bench.workload import DEFAULT_MIX
@@ -432,20 +430,10 @@ def memory(gateway_pids: list[int], generator_pids: list[int]) -> dict[str, Any]
 # -- the run --------------------------------------------------------------------------------------
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def run_connections(config: ConnectionsConfig, console: Console | None = None) -> dict[str, Any]:
     """The whole run; returns the result document (also written as JSON next to the chart)."""
     console = console or Console()
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main_thread else None
-    try:
-        doc = _run(config, console)
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+    doc = stopping_on_sigterm(lambda: _run(config, console))
     write_outputs(doc, config)
     print_report(doc, console)
     return doc

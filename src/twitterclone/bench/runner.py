@@ -6,9 +6,7 @@ import asyncio
 import json
 import os
 import platform
-import signal
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +20,7 @@ from twitterclone.bench.chart import latency_chart
 from twitterclone.bench.graph import FollowGraph, from_edge_list, synthetic
 from twitterclone.bench.load import CpuMeter, PhaseResult, Request, closed_loop, new_session, open_loop
 from twitterclone.bench.seed import Seeded, refresh_tokens, seed
-from twitterclone.bench.server import Monolith, wait_ready
+from twitterclone.bench.server import Monolith, stopping_on_sigterm, wait_ready
 from twitterclone.bench.stats import Sample, latency_summary, percentile, route_summary, time_series
 from twitterclone.bench.workload import DEFAULT_MIX, FanoutProbe, Workload
 
@@ -87,21 +85,10 @@ def machine() -> dict[str, object]:
     }
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def run_bench(config: BenchConfig, console: Console | None = None) -> dict[str, Any]:
     """Run the whole benchmark; return the result document (also written as JSON next to the chart)."""
     console = console or Console()
-    # A SIGTERM (or a SIGINT that a background shell ignores) must still stop the server we started.
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main_thread else None
-    try:
-        doc = _run_bench(config, console)
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+    doc = stopping_on_sigterm(lambda: _run_bench(config, console))
     write_outputs(doc, config)
     _print_report(doc, console)
     return doc

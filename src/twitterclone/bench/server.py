@@ -9,10 +9,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: Cheap argon2id parameters for the benchmark's server: seeding registers and logs in every user
 #: through the API, and at the production cost that alone would take minutes. Reported in the JSON.
@@ -41,6 +46,25 @@ RAISED_RATE_LIMITS = {
         "FOLLOW_HOURLY",
     )
 }
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def stopping_on_sigterm(run: Callable[[], T]) -> T:
+    """Run ``run`` with SIGTERM raising SystemExit, so that a server the run started is stopped too.
+
+    A background shell ignores SIGINT, and a plain SIGTERM would kill the tool without unwinding
+    its ``with Monolith(...)``. Outside the main thread signals cannot be set: ``run`` runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return run()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        return run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def free_port() -> int:
