@@ -1,9 +1,10 @@
 """The tweets module: tweets, replies, quotes, retweets, likes, and full-text search.
 
 Every write runs in one transaction with its events (outbox). Reads hydrate in a fixed number
-of statements: the counts of every tweet involved, the viewer's likes and retweets, and one
-``users.authors`` call; what never changes about a tweet comes from an in-process cache, read
-from the table only on a miss.
+of statements: the counts of every tweet involved, the viewer's likes and retweets, and the
+authors from the module's own projection (``authors.py``; users is asked only for authors it has
+never heard of); what never changes about a tweet comes from an in-process cache, read from the
+table only on a miss.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from boundaries.tweets.errors import (
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.dto import Author
 from boundaries.users.port import UsersPort
+from modules.tweets.authors import AuthorProjection
 from modules.tweets.tables import SEARCH_FIELDS, SQLITE_FTS_TABLE, idempotency_keys, likes, tweets
 from modules.tweets.text import normalize_text, parse_entities, search_terms
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
@@ -210,11 +212,14 @@ class TweetsService:
         static_cache_size: int = 100_000,
     ) -> None:
         self._store = store
+        self.store = store
         self._ids = ids
         self._users = users
         self._max_length = max_length
         self._media = media
         self._static = StaticTweets(static_cache_size)
+        #: Authors' handles and display names, kept by the module from users' events.
+        self.authors = AuthorProjection(store, users)
         self._search = full_text_index(
             store, table="tweets", key="id", fields=SEARCH_FIELDS, fts5_table=SQLITE_FTS_TABLE
         )
@@ -643,8 +648,8 @@ class TweetsService:
                 _VIEWER_FLAGS, {"viewer": viewer, "ids": list(counts)}
             ):
                 (retweeted if kind else liked).add(target)
-        author_ids = [str(a) for a in _unique_ints(static[i].author_id for i in counts)]
-        authors = {a.id: a for a in await self._users.authors(author_ids)} if author_ids else {}
+        author_ids = _unique_ints(static[i].author_id for i in counts)
+        authors = await self.authors.summaries(author_ids) if author_ids else {}
 
         def build(tid: int, *, with_retweet_of: bool, with_quoted: bool) -> Tweet:
             row = static[tid]
@@ -656,7 +661,7 @@ class TweetsService:
             return Tweet(
                 id=str(tid),
                 # An author the users module no longer knows still gets a (bare) summary.
-                author=authors.get(author_id) or Author(id=author_id, handle="", display_name=""),
+                author=authors.get(row.author_id) or Author(id=author_id, handle="", display_name=""),
                 text=row.text,
                 created_at=row.created_at,
                 conversation_id=str(row.conversation_id),

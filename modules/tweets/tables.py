@@ -71,6 +71,18 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
+#: The users module's author summaries, as the tweets module last heard of them (a projection fed
+#: by UserRegistered and ProfileUpdated). ``updated_at`` is the time of the event (or of the read
+#: from users) that wrote the row: an older one never overwrites a newer one.
+authors = sa.Table(
+    "authors",
+    metadata,
+    sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("handle", sa.String(15), nullable=False),
+    sa.Column("display_name", sa.String(50), nullable=False),
+    sa.Column("updated_at", sa.Float(), nullable=False),
+)
+
 #: The search index's fields: the tsvector column of each on PostgreSQL, the FTS5 column on SQLite.
 SEARCH_FIELDS = {"body": "text_search", "tags": "tag_search"}
 #: SQLite only: the FTS5 table (rowid = tweet id). Not schema-mapped (SQLite has none).
