@@ -47,9 +47,9 @@ from boundaries.users.errors import (
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.auth import Principal, requires
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.params import BEARER
 from twitterclone.gateway.problems import answer, errors
 
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 #: Answers that carry tokens or codes are never cached (RFC 6749 §5.1).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 #: The consent page: no scripts, no external assets, never framed (clickjacking), never cached.

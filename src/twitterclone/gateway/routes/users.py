@@ -36,17 +36,10 @@ from boundaries.users.errors import (
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.auth import FOLLOW, READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.params import BEARER, Cursor, Limit, UserId
 from twitterclone.gateway.problems import errors
 
-ID_PATTERN = r"^[0-9]{1,20}$"
 HANDLE_PATTERN = r"^@?[A-Za-z0-9_]{1,15}$"
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-UserId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A user id (decimal string).")]
-Cursor = Annotated[
-    str | None, QueryParameter(name="cursor", description="From a previous page's next_cursor.")
-]
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size, 1-100.")]
 
 
 RelationshipAction = Literal["follow", "unfollow", "block", "unblock", "mute", "unmute"]
