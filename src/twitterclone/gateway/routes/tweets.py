@@ -25,6 +25,7 @@ from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.params import BEARER, Cursor, Limit, TweetId
 from twitterclone.gateway.problems import errors
+from twitterclone.gateway.ratelimit import RateRule, limited
 
 #: What acting on a tweet may answer: no such tweet, or a caller that is no user (a service client).
 ACT_ON_TWEET = errors(TweetNotFound, InvalidInput)
@@ -63,6 +64,7 @@ class TweetsController(Controller):
             MediaNotFound,
             NotMediaOwner,
         ),
+        opt=limited(RateRule.POST),
     )
     @inject
     async def post_tweet(
@@ -158,6 +160,7 @@ class TweetsController(Controller):
         security=BEARER,
         guards=[WRITE],
         responses=ACT_ON_TWEET,
+        opt=limited(RateRule.POST),
     )
     @inject
     async def retweet(

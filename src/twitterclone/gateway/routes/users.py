@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Body, PathParameter, QueryParameter
@@ -38,6 +38,7 @@ from twitterclone.gateway.auth import FOLLOW, READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.params import BEARER, Cursor, Limit, UserId
 from twitterclone.gateway.problems import errors
+from twitterclone.gateway.ratelimit import RateRule, charge_login_account, limited
 
 HANDLE_PATTERN = r"^@?[A-Za-z0-9_]{1,15}$"
 
@@ -52,6 +53,7 @@ def _relationship_route(
     summary: str,
     action: RelationshipAction,
     raises: tuple[type[DomainError], ...],
+    rule: RateRule | None = None,
 ) -> HTTPRouteHandler:
     """One of the six follow/block/mute routes: ``PUT|DELETE <prefix>/{user_id}``.
 
@@ -74,6 +76,7 @@ def _relationship_route(
         status_code=200,
         guards=[FOLLOW],
         responses=errors(UserNotFound, *raises),
+        opt=limited(rule) if rule else None,
     )(inject(handler))
 
 
@@ -94,6 +97,7 @@ class AuthController(Controller):
         ),
         status_code=201,
         responses=errors(HandleTaken, EmailTaken, InvalidInput),
+        opt=limited(RateRule.REGISTER),
     )
     @inject
     async def register(self, data: Annotated[Register, Body()], users: FromDishka[UsersPort]) -> Account:
@@ -105,9 +109,13 @@ class AuthController(Controller):
         summary="Log in with handle or email; get tokens",
         status_code=200,
         responses=errors(InvalidCredentials, AccountSuspended),
+        opt=limited(RateRule.LOGIN),
     )
     @inject
-    async def login(self, data: Annotated[Login, Body()], users: FromDishka[UsersPort]) -> TokenPair:
+    async def login(
+        self, request: Request[Any, Any, Any], data: Annotated[Login, Body()], users: FromDishka[UsersPort]
+    ) -> TokenPair:
+        await charge_login_account(request, data.login)  # before the password costs a hash
         return await users.authenticate(data)
 
     @post(
@@ -116,6 +124,7 @@ class AuthController(Controller):
         summary="Rotate a refresh token",
         status_code=200,
         responses=errors(InvalidRefreshToken),
+        opt=limited(RateRule.TOKEN),
     )
     @inject
     async def refresh(
@@ -253,7 +262,13 @@ class UsersController(Controller):
         return await users.relationship(user.user_id, user_id)
 
     follow = _relationship_route(
-        put, "/me/following", "follow", "Follow a user", "follow", (CannotFollowSelf, Blocked, InvalidInput)
+        put,
+        "/me/following",
+        "follow",
+        "Follow a user",
+        "follow",
+        (CannotFollowSelf, Blocked, InvalidInput),
+        RateRule.FOLLOW,
     )
     unfollow = _relationship_route(
         delete, "/me/following", "unfollow", "Stop following a user", "unfollow", (CannotFollowSelf,)
