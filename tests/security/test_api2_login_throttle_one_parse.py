@@ -16,7 +16,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from tests.api.oauth_support import REDIRECT, pkce, register_client
+from tests.api.oauth_support import consent_form, pkce, register_client
 from tests.conftest import Api
 from tests.security.conftest import MakeClient
 from tests.security.test_api4_resource_consumption import assert_rate_limited
@@ -60,30 +60,13 @@ def test_a_json_login_under_another_content_type_is_throttled(
     assert "access_token" not in refused.text
 
 
-def consent_form(client: TestClient[Litestar], login: str, password: str) -> dict[str, str]:
-    owner = Api(client).user("owner")
-    app = register_client(client, owner)
-    _, challenge = pkce()
-    return {
-        "response_type": "code",
-        "client_id": app["client_id"],
-        "redirect_uri": REDIRECT,
-        "scope": "read",
-        "state": "xyz",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "login": login,
-        "password": password,
-        "consent": "allow",
-    }
-
-
 @pytest.mark.parametrize("content_type", ["text/plain", "application/json", ""])
 def test_a_consent_form_under_another_content_type_is_throttled(
     make_client: MakeClient, content_type: str
 ) -> None:
     client = throttled_client(make_client)
-    form = consent_form(client, "alice", "correct horse battery")
+    app = register_client(client, Api(client).user("owner"))
+    form = consent_form(app["client_id"], pkce()[1], login="alice")
     encoded = "&".join(f"{k}={v}" for k, v in form.items()).replace(" ", "+").encode()
     spend_alices_budget(client)
     refused = client.post(
