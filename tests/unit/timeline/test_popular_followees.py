@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+import msgspec
 import pytest
 
 from boundaries.users.events import UserFollowed, UserUnfollowed
@@ -189,12 +190,7 @@ async def test_a_late_older_count_does_not_overwrite_a_newer_one(
 ) -> None:
     p = popular(store, users)
     newer, older = followed(2, STAR, 3), unfollowed(VIEWER, STAR, 2)
-    newer = UserFollowed(
-        **{
-            **{f: getattr(newer, f) for f in newer.__struct_fields__},
-            "occurred_at": _now() + timedelta(days=1),
-        }
-    )
+    newer = msgspec.structs.replace(newer, occurred_at=_now() + timedelta(days=1))
     await apply(p, newer)
     await apply(p, older)  # older (by its time), applied later: the count stays 3
     assert await p.popular([STAR]) == {STAR}
