@@ -48,15 +48,15 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from twitterclone.bench.chart import latency_chart
-from twitterclone.bench.graph import FollowGraph, from_edge_list, synthetic
-from twitterclone.bench.load import CpuMeter, _process_tree, new_session
-from twitterclone.bench.runner import machine, quiesce
-from twitterclone.bench.seed import Seeded, SeedError, refresh_tokens, seed
-from twitterclone.bench.server import Monolith, stopping_on_sigterm, wait_ready
-from twitterclone.bench.stats import Sample, percentile, route_summary, time_series
-from twitterclone.bench.userconn import FD_RESERVE, PhaseSpec, WorkerSpec, raise_nofile, rss_mib, worker_main
-from twitterclone.bench.workload import DEFAULT_MIX
+from twitterclone_bench.chart import latency_chart
+from twitterclone_bench.graph import FollowGraph, from_edge_list, synthetic
+from twitterclone_bench.load import CpuMeter, _process_tree, new_session
+from twitterclone_bench.runner import machine, quiesce
+from twitterclone_bench.seed import Seeded, SeedError, refresh_tokens, seed
+from twitterclone_bench.server import Monolith, stopping_on_sigterm, wait_ready
+from twitterclone_bench.stats import Sample, percentile, route_summary, time_series
+from twitterclone_bench.userconn import FD_RESERVE, PhaseSpec, WorkerSpec, raise_nofile, rss_mib, worker_main
+from twitterclone_bench.workload import DEFAULT_MIX
 
 #: Descriptors a gateway worker keeps for itself (databases, WAL files, logs, pipes) beyond connections.
 GATEWAY_FD_RESERVE = 1000

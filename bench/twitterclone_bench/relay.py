@@ -47,7 +47,7 @@ from twitterclone.migrate import migrate_deployment
 from twitterclone.settings import Settings
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-MONOLITH = Path(__file__).resolve().parents[3] / "deployments" / "monolith.toml"
+MONOLITH = Path(__file__).resolve().parents[2] / "deployments" / "monolith.toml"
 #: Databases this tool creates (and only these are ever dropped by it).
 DB_PREFIX = "tc_bench_"
 PASSWORD = "bench password 1"  # noqa: S105 - throwaway accounts of a throwaway database

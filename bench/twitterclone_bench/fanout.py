@@ -41,21 +41,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from twitterclone.bench.fanout_seed import PASSWORD, Account, Population, seed_population
-from twitterclone.bench.load import CpuMeter, Request, new_session, open_loop
-from twitterclone.bench.relay import (
+from twitterclone.composition import build_runtime, store_locations
+from twitterclone.infra.store import ModuleStore
+from twitterclone.migrate import migrate_deployment
+from twitterclone.settings import Settings
+from twitterclone_bench.fanout_seed import PASSWORD, Account, Population, seed_population
+from twitterclone_bench.load import CpuMeter, Request, new_session, open_loop
+from twitterclone_bench.relay import (
     DEFAULT_POSTGRES_URL,
     MONOLITH,
     bench_database,
     manifest_for,
     manifest_text,
 )
-from twitterclone.bench.server import CHEAP_ARGON2, Monolith
-from twitterclone.bench.stats import Sample, latency_summary
-from twitterclone.composition import build_runtime, store_locations
-from twitterclone.infra.store import ModuleStore
-from twitterclone.migrate import migrate_deployment
-from twitterclone.settings import Settings
+from twitterclone_bench.server import CHEAP_ARGON2, Monolith
+from twitterclone_bench.stats import Sample, latency_summary
 
 
 @dataclass

@@ -134,8 +134,8 @@ def fanout(
     near-threshold author's followers take to see a new tweet, C. fan-out lag of authors with
     at most 1,000 followers. Prints the figures and writes bench-results/<time>-fanout-<db>.json.
     """
-    from twitterclone.bench.fanout import FanoutBenchConfig, run_fanout_bench
-    from twitterclone.bench.relay import BenchSetupError
+    from twitterclone_bench.fanout import FanoutBenchConfig, run_fanout_bench
+    from twitterclone_bench.relay import BenchSetupError
 
     config = FanoutBenchConfig(
         database=database,

@@ -19,7 +19,7 @@ import aiohttp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from twitterclone.bench.graph import FollowGraph
+from twitterclone_bench.graph import FollowGraph
 
 PASSWORD = "bench password 1"  # noqa: S105 - the benchmark's throwaway accounts
 T = TypeVar("T")

@@ -16,13 +16,13 @@ import aiohttp
 from rich.console import Console
 from rich.table import Table
 
-from twitterclone.bench.chart import latency_chart
-from twitterclone.bench.graph import FollowGraph, from_edge_list, synthetic
-from twitterclone.bench.load import CpuMeter, PhaseResult, Request, closed_loop, new_session, open_loop
-from twitterclone.bench.seed import Seeded, refresh_tokens, seed
-from twitterclone.bench.server import Monolith, stopping_on_sigterm, wait_ready
-from twitterclone.bench.stats import Sample, latency_summary, percentile, route_summary, time_series
-from twitterclone.bench.workload import DEFAULT_MIX, FanoutProbe, Workload
+from twitterclone_bench.chart import latency_chart
+from twitterclone_bench.graph import FollowGraph, from_edge_list, synthetic
+from twitterclone_bench.load import CpuMeter, PhaseResult, Request, closed_loop, new_session, open_loop
+from twitterclone_bench.seed import Seeded, refresh_tokens, seed
+from twitterclone_bench.server import Monolith, stopping_on_sigterm, wait_ready
+from twitterclone_bench.stats import Sample, latency_summary, percentile, route_summary, time_series
+from twitterclone_bench.workload import DEFAULT_MIX, FanoutProbe, Workload
 
 
 @dataclass

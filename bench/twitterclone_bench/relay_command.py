@@ -54,7 +54,7 @@ def relay(
     Runs the whole monolith in this process on a fresh data directory (SQLite) or a fresh
     PostgreSQL database, writes each burst with the relays stopped, then times the drain.
     """
-    from twitterclone.bench.relay import BenchSetupError, RelayBenchConfig, run_relay_bench
+    from twitterclone_bench.relay import BenchSetupError, RelayBenchConfig, run_relay_bench
 
     config = RelayBenchConfig(
         database=database,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
-from twitterclone.bench.connections_command import connections
-from twitterclone.bench.fanout_command import fanout
-from twitterclone.bench.relay_command import relay
+from twitterclone_bench.connections_command import connections
+from twitterclone_bench.fanout_command import fanout
+from twitterclone_bench.relay_command import relay
 
 
 @click.group(invoke_without_command=True)
@@ -118,9 +118,9 @@ def bench(
                 f"`bench {ctx.invoked_subcommand}` after its name"
             )
         return
-    from twitterclone.bench.runner import BenchConfig, run_bench
-    from twitterclone.bench.seed import SeedError
-    from twitterclone.bench.workload import parse_mix
+    from twitterclone_bench.runner import BenchConfig, run_bench
+    from twitterclone_bench.seed import SeedError
+    from twitterclone_bench.workload import parse_mix
 
     try:
         weights = parse_mix(mix)

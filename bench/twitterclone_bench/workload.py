@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from twitterclone.bench.load import Request
-from twitterclone.bench.seed import Actor, Seeded, post_text
-from twitterclone.bench.stats import latency_summary
+from twitterclone_bench.load import Request
+from twitterclone_bench.seed import Actor, Seeded, post_text
+from twitterclone_bench.stats import latency_summary
 
 DEFAULT_MIX: dict[str, float] = {"home": 58, "user_timeline": 29, "post": 9, "like": 3, "follow": 1}
 ROUTES = tuple(DEFAULT_MIX)

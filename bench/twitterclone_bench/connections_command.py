@@ -155,9 +155,9 @@ def connections(
     Reports connections held, rate, errors by kind, per-route percentiles and the memory of the
     gateway and of the generators; writes bench-results/<time>-connections.json and an SVG.
     """
-    from twitterclone.bench.connections import ConnectionsConfig, PlanError, run_connections
-    from twitterclone.bench.seed import SeedError
-    from twitterclone.bench.workload import parse_mix
+    from twitterclone_bench.connections import ConnectionsConfig, PlanError, run_connections
+    from twitterclone_bench.seed import SeedError
+    from twitterclone_bench.workload import parse_mix
 
     try:
         weights = parse_mix(mix)
