@@ -7,6 +7,7 @@ from boundaries._kernel.markers import not_idempotent
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.users.dto import (
     Account,
+    AccountImport,
     AccountStatus,
     Author,
     AuthorizationCode,
@@ -14,6 +15,7 @@ from boundaries.users.dto import (
     AuthorizationRequest,
     ClientRegistration,
     IdPage,
+    ImportResult,
     Jwks,
     Login,
     OAuthToken,
@@ -208,4 +210,17 @@ class UsersPort(Protocol):
 
     async def retire_signing_key(self, admin_id: Id, kid: str) -> SigningKey:
         """Stop a rotated key from verifying; raises SigningKeyNotFound or SigningKeyInUse (current)."""
+        ...
+
+    @not_idempotent
+    async def import_accounts(self, batch: AccountImport) -> ImportResult:
+        """Create accounts, then add follows, in bulk: all of a call or none of it.
+
+        For a population too large to register and follow one by one (a migration, the fan-out
+        benchmark's 100,000 followers). Imported accounts get no password (no hash to compute;
+        nobody can log in as one). Emits what ``register`` and ``follow`` emit, with the rows:
+        ``UserRegistered`` per account and ``UserFollowed`` per follow not already there.
+        Raises what they raise (HandleTaken, HandleTooSimilar, EmailTaken, InvalidInput,
+        UserNotFound, CannotFollowSelf, Blocked); at most ``MAX_IMPORT`` of each per call.
+        """
         ...
