@@ -17,9 +17,11 @@ B. visibility: the star and the near author post again. Three followers poll 20 
 C. fan-out lag of small authors: they post one after the other and for each post a few followers
    poll (20 ms apart) until it shows.
 
-Then it counts, in the timeline's own table, the rows each measured tweet got: a popular author's
-tweet is only in their own timeline (merged into followers' at read time), a fanned-out one in
-every follower's. Figures, a JSON file, and the server's CPU per phase are reported.
+Then it reads, through the API, the home timeline of every account it is logged in as and counts
+who sees each measured tweet: every follower of its author, and nobody else (whether the tweet
+was fanned out or merged at read time is the timeline module's business, not visible here; the
+visibility phase shows the difference in time). Figures, a JSON file, and the server's CPU per
+phase are reported.
 """
 
 from __future__ import annotations
@@ -36,13 +38,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from twitterclone.composition import build_runtime, store_locations
-from twitterclone.infra.store import ModuleStore
+from twitterclone.composition import build_runtime
 from twitterclone.migrate import migrate_deployment
 from twitterclone.settings import Settings
 from twitterclone_bench.fanout_seed import PASSWORD, Account, Population, seed_population
@@ -158,9 +158,9 @@ async def post(
     raise PostFailed(f"posting as {author.handle} failed: {problem}")
 
 
-async def home_body(session: aiohttp.ClientSession, base: str, account: Account) -> bytes:
+async def home_body(session: aiohttp.ClientSession, base: str, account: Account, limit: int = 20) -> bytes:
     try:
-        async with session.get(f"{base}/api/timeline/home?limit=20", headers=account.headers) as resp:
+        async with session.get(f"{base}/api/timeline/home?limit={limit}", headers=account.headers) as resp:
             return await resp.read() if resp.status == 200 else b""
     except (aiohttp.ClientError, TimeoutError, OSError):
         return b""
@@ -484,14 +484,40 @@ async def phase_small_authors(
     }
 
 
-async def timeline_rows(store: ModuleStore, tweet_ids: dict[str, str]) -> dict[str, int]:
-    """How many home timelines hold each tweet, counted in the timeline module's own table."""
-    ht = sa.table("home_timeline", sa.column("tweet_id"), schema=store.schema)
-    out: dict[str, int] = {}
-    async with store.read() as conn:
-        for name, tweet_id in tweet_ids.items():
-            query = sa.select(sa.func.count()).select_from(ht).where(ht.c.tweet_id == int(tweet_id))
-            out[name] = int((await conn.execute(query)).scalar_one())
+async def home_reach(
+    session: aiohttp.ClientSession,
+    base: str,
+    pop: Population,
+    tweets: dict[str, tuple[str, Account]],
+    concurrency: int,
+) -> dict[str, dict[str, int]]:
+    """Who sees each tweet (name -> (id, author)) on the first page of their home timeline.
+
+    Every account the bench is logged in as reads its home timeline once (100 entries, through
+    the API); per tweet: how many of them follow its author and how many of those see it, how
+    many do not follow it and how many of those see it (should be none)."""
+    readers = [a for a in pop.logins() if a.headers]
+    bodies: dict[str, bytes] = {}
+    queue = list(readers)
+
+    async def worker() -> None:
+        while queue:
+            account = queue.pop()
+            bodies[account.user_id] = await home_body(session, base, account, limit=100)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    out: dict[str, dict[str, int]] = {}
+    for name, (tweet_id, author) in tweets.items():
+        followers = set(pop.followers_of[author.user_id])
+        needle = f'"{tweet_id}"'.encode()
+        counts = {"followers_read": 0, "followers_seeing": 0, "others_read": 0, "others_seeing": 0}
+        for account in readers:
+            if account.user_id == author.user_id:
+                continue
+            kind = "followers" if account.user_id in followers else "others"
+            counts[f"{kind}_read"] += 1
+            counts[f"{kind}_seeing"] += needle in bodies[account.user_id]
+        out[name] = counts
     return out
 
 
@@ -545,7 +571,6 @@ async def run_fanout_bench_async(cfg: FanoutBenchConfig, console: Console) -> di
                         sampled=cfg.sampled,
                         reader_follows=cfg.reader_follows,
                         tweets_per_author=cfg.tweets_per_author,
-                        argon2=argon2,
                         progress=progress,
                         seed=cfg.seed,
                     )
@@ -553,13 +578,8 @@ async def run_fanout_bench_async(cfg: FanoutBenchConfig, console: Console) -> di
                 await runtime.stop()
             seeding_s = time.monotonic() - t0
             console.print(f"seeded in {seeding_s:.0f} s ({pop.timings_s}); starting the server")
-            url_t, schema = store_locations(manifest, settings)["timeline"]
-            timeline_store = ModuleStore("timeline", url_t, schema=schema)
-            try:
-                with server:
-                    report = await _measure(cfg, pop, server, timeline_store, console)
-            finally:
-                await timeline_store.dispose()
+            with server:
+                report = await _measure(cfg, pop, server, console)
             report["seeding"] = {"seconds": round(seeding_s, 1), **pop.timings_s}
             report["server"] = server.describe() | {"fanout_follower_threshold": cfg.threshold}
             return report
@@ -568,7 +588,7 @@ async def run_fanout_bench_async(cfg: FanoutBenchConfig, console: Console) -> di
 
 
 async def _measure(
-    cfg: FanoutBenchConfig, pop: Population, server: Monolith, timeline_store: ModuleStore, console: Console
+    cfg: FanoutBenchConfig, pop: Population, server: Monolith, console: Console
 ) -> dict[str, Any]:
     base = server.url
     async with new_session(
@@ -591,15 +611,21 @@ async def _measure(
         )
         with Progress(*_columns(), console=console) as progress:
             small = await phase_small_authors(session, base, pop, cfg, server.pid, progress)
-    rows = await timeline_rows(
-        timeline_store,
-        {
-            "star (impact)": impact["star_tweet"],
-            "near (impact)": impact["near_tweet"],
-            "star (visibility)": visibility["star_tweet"],
-            "near (visibility)": visibility["near_tweet"],
-        },
-    )
+        console.print(
+            "who sees the star's and the near author's tweets (every account logged in reads its home)"
+        )
+        reach = await home_reach(
+            session,
+            base,
+            pop,
+            {
+                "star (impact)": (impact["star_tweet"], pop.star),
+                "near (impact)": (impact["near_tweet"], pop.near),
+                "star (visibility)": (visibility["star_tweet"], pop.star),
+                "near (visibility)": (visibility["near_tweet"], pop.near),
+            },
+            cfg.concurrency,
+        )
     return {
         "config": asdict(cfg) | {"postgres_url": None if cfg.database == "sqlite" else "(local server)"},
         "population": {
@@ -613,7 +639,7 @@ async def _measure(
         "impact": impact,
         "visibility": visibility,
         "small_authors": small,
-        "home_timeline_rows": rows,
+        "home_timeline_reach": reach,
     }
 
 
@@ -706,7 +732,18 @@ def print_report(report: dict[str, Any], console: Console) -> None:
             )
         if small["not_seen_within_10s"]:
             console.print(f"  [red]{small['not_seen_within_10s']} probes did not see the post within 10 s[/]")
-    console.print(f"home_timeline rows per tweet (1 = only the author's own): {report['home_timeline_rows']}")
+    table = Table(title="who sees each tweet on their home timeline (every account the bench logged in as)")
+    for col in ("tweet", "followers read", "seeing it", "others read", "seeing it "):
+        table.add_column(col, justify="left" if col == "tweet" else "right")
+    for name, r in report["home_timeline_reach"].items():
+        table.add_row(
+            name,
+            str(r["followers_read"]),
+            str(r["followers_seeing"]),
+            str(r["others_read"]),
+            str(r["others_seeing"]),
+        )
+    console.print(table)
 
 
 def run_fanout_bench(cfg: FanoutBenchConfig) -> dict[str, Any]:
