@@ -21,21 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import Progress
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -49,6 +48,7 @@ from twitterclone.infra.events import Publisher
 from twitterclone.manifest import MODULE_NAMES, Manifest, load_manifest, parse_manifest
 from twitterclone.migrate import migrate_deployment
 from twitterclone.settings import Settings
+from twitterclone_bench.report import Report, file_name, progress_bars, publish, table
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 MONOLITH = Path(__file__).resolve().parents[2] / "deployments" / "monolith.toml"
@@ -136,7 +136,7 @@ class RelayBenchConfig:
     """Every knob of ``twitterclone bench relay``."""
 
     database: str = "sqlite"
-    postgres_url: str = DEFAULT_POSTGRES_URL
+    postgres_url: str | None = DEFAULT_POSTGRES_URL  # None in the report (it may hold a password)
     users: int = 500
     follows: int = 5000
     tweets_per_user: int = 2
@@ -146,8 +146,7 @@ class RelayBenchConfig:
     label: str = ""
 
 
-@dataclass
-class DrainResult:
+class DrainResult(msgspec.Struct, kw_only=True):
     """One burst: how many events, how long they took to drain, how much CPU that took."""
 
     phase: str
@@ -158,7 +157,30 @@ class DrainResult:
     outbox_rows: int
     drained: bool
     cpu_cores: float
-    relay: dict[str, Any] = field(default_factory=dict)
+    relay: dict[str, int | None] = {}
+
+
+class RelayReport(Report, kw_only=True):
+    """``twitterclone bench relay``: each burst and how fast it drained."""
+
+    config: RelayBenchConfig
+    phases: list[DrainResult]
+
+    def render(self, console: Console) -> None:
+        rows = [
+            (
+                p.phase,
+                str(p.events),
+                f"{p.write_s:.1f}",
+                f"{p.drain_s:.2f}" + ("" if p.drained else " (timeout)"),
+                f"{p.events_per_s:,.0f}",
+                str(p.outbox_rows),
+                f"{p.cpu_cores:.2f}",
+            )
+            for p in self.phases
+        ]
+        columns = ("burst", "events", "write s", "drain s", "events/s", "outbox rows", "cores")
+        console.print(table(f"outbox relay drain ({self.config.database})", columns, rows))
 
 
 class CountingPublisher:
@@ -204,13 +226,7 @@ async def measure_drain(
         await relay.stop()
     handed_before = published(runtime)
     rows_before = handed_before + await total_backlog(runtime)  # every outbox row ever written
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with progress_bars(console) as progress:
         t0 = time.monotonic()
         events = await write_burst(progress)
         write_s = time.monotonic() - t0
@@ -257,15 +273,14 @@ async def _register_all(users: UsersPort, count: int, progress: Progress, tag: s
     return ids
 
 
-async def run_relay_bench_async(config: RelayBenchConfig, console: Console) -> dict[str, Any]:
+async def run_relay_bench_async(config: RelayBenchConfig, console: Console) -> RelayReport:
     rng = random.Random(config.seed)
     tag = "".join(rng.choice("abcdefghjkmnpqrstuvwxyz") for _ in range(3))
     results: list[DrainResult] = []
-    async with in_process_runtime(config.database, config.postgres_url) as runtime:
+    async with in_process_runtime(config.database, config.postgres_url or DEFAULT_POSTGRES_URL) as runtime:
         users: UsersPort = await runtime.get(UsersPort)
         tweets: TweetsPort = await runtime.get(TweetsPort)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console) as progress:
+        with progress_bars(console) as progress:
             ids = await _register_all(users, config.users, progress, tag)
         await runtime.drain_events(config.timeout_s)
 
@@ -307,13 +322,11 @@ async def run_relay_bench_async(config: RelayBenchConfig, console: Console) -> d
                 f"[bold]{result.events_per_s:,.0f} events/s[/] ({result.outbox_rows} outbox rows, "
                 f"{result.cpu_cores} cores)" + ("" if result.drained else " [red]NOT DRAINED (timeout)[/]")
             )
-    return {
-        "config": asdict(config) | {"postgres_url": None if config.database == "sqlite" else "(local)"},
-        "phases": [asdict(r) for r in results],
-    }
+    shown = replace(config, postgres_url=None if config.database == "sqlite" else "(local)")
+    return RelayReport(config=shown, phases=results)
 
 
-def run_relay_bench(config: RelayBenchConfig) -> dict[str, Any]:
+def run_relay_bench(config: RelayBenchConfig) -> RelayReport:
     """Run the relay benchmark, print a table, write ``<out_dir>/<time>-relay-<db>.json``."""
     console = Console()
     console.print(
@@ -321,24 +334,5 @@ def run_relay_bench(config: RelayBenchConfig) -> dict[str, Any]:
         f"{config.tweets_per_user} posts per account per burst"
     )
     report = asyncio.run(run_relay_bench_async(config, console))
-    table = Table(title=f"outbox relay drain ({config.database})")
-    for col in ("burst", "events", "write s", "drain s", "events/s", "outbox rows", "cores"):
-        table.add_column(col, justify="right" if col != "burst" else "left")
-    for p in report["phases"]:
-        table.add_row(
-            p["phase"],
-            str(p["events"]),
-            f"{p['write_s']:.1f}",
-            f"{p['drain_s']:.2f}" + ("" if p["drained"] else " (timeout)"),
-            f"{p['events_per_s']:,.0f}",
-            str(p["outbox_rows"]),
-            f"{p['cpu_cores']:.2f}",
-        )
-    console.print(table)
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    label = f"-{config.label}" if config.label else ""
-    path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-relay-{config.database}{label}.json"
-    path.write_text(json.dumps(report, indent=2))
-    console.print(f"wrote {path}")
+    publish(report, config.out_dir, file_name("relay", config.database, config.label), console)
     return report

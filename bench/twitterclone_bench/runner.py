@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
+import msgspec
 from rich.console import Console
-from rich.table import Table
 
 from twitterclone_bench.chart import latency_chart
 from twitterclone_bench.graph import FollowGraph, from_edge_list, synthetic
 from twitterclone_bench.load import CpuMeter, PhaseResult, Request, closed_loop, new_session, open_loop
-from twitterclone_bench.seed import Seeded, refresh_tokens, seed
+from twitterclone_bench.report import (
+    Cpu,
+    Latency,
+    Report,
+    RouteStats,
+    SendLag,
+    Series,
+    file_name,
+    publish,
+    route_table,
+)
+from twitterclone_bench.seed import Seeded, SeedFigures, refresh_tokens, seed, seed_figures
 from twitterclone_bench.server import Monolith, stopping_on_sigterm, wait_ready
 from twitterclone_bench.stats import Sample, latency_summary, percentile, route_summary, time_series
-from twitterclone_bench.workload import DEFAULT_MIX, FanoutProbe, Workload
+from twitterclone_bench.workload import DEFAULT_MIX, FanoutLag, FanoutProbe, Workload
 
 
 @dataclass
@@ -59,6 +68,114 @@ class BenchConfig:
     label: str = ""
 
 
+class Ceiling(msgspec.Struct, kw_only=True):
+    """Closed-loop GET /livez: the most requests this stack answers here, with this generator."""
+
+    route: str
+    method: str
+    throughput_rps: float
+    errors: int
+    latency: Latency
+    cpu: Cpu
+
+
+class SearchStep(msgspec.Struct, kw_only=True):
+    """One open-loop step of a rate search."""
+
+    rate_rps: float
+    requests: int
+    p50_ms: float
+    p99_ms: float
+    error_rate: float
+    generator_send_lag_p99_ms: float
+    cpu: Cpu
+    passed: bool = msgspec.field(name="pass")
+    quiesce_s: float = 0.0
+
+
+class Search(msgspec.Struct, kw_only=True):
+    """The highest open-loop rate of a workload whose p99 stays under the target."""
+
+    workload: str
+    target_p99_ms: float
+    step_s: float
+    steps: list[SearchStep]
+    max_rate_rps: float
+    first_failing_rate_rps: float | None
+    fraction_of_ceiling: float | None
+
+
+class Mixed(msgspec.Struct, kw_only=True):
+    """The mixed run at a fixed open-loop rate, with fan-out lag probes."""
+
+    rate_rps: float
+    duration_s: float
+    warmup_s: float
+    mix: dict[str, float]
+    routes: dict[str, RouteStats]
+    throughput_rps: float
+    error_rate: float
+    dropped_in_flight_cap: int
+    fraction_of_ceiling: float | None
+    generator_send_lag_ms: SendLag
+    cpu: Cpu
+    fanout: FanoutLag
+    series: Series
+    quiesce_before_s: float = 0.0
+
+
+class BenchReport(Report, kw_only=True, omit_defaults=True):
+    """``twitterclone bench``: seeding, the ceiling, the rate searches, the mixed run."""
+
+    tool: str = "twitterclone bench"
+    started_at: str
+    command: str
+    config: BenchConfig
+    machine: dict[str, object]
+    server: dict[str, object]
+    graph: dict[str, object]
+    seed: SeedFigures
+    ceiling: Ceiling
+    home_search: Search | None = None
+    mixed_search: Search | None = None
+    token_refresh_failures: int
+    mixed: Mixed
+
+    def render(self, console: Console) -> None:
+        mixed = self.mixed
+        title = (
+            f"mixed load: {mixed.rate_rps:g} req/s offered, {mixed.duration_s:g} s measured "
+            f"(after {mixed.warmup_s:g} s warm-up)"
+        )
+        console.print(route_table(title, mixed.routes))
+        console.print(
+            f"throughput {mixed.throughput_rps} req/s, error rate {mixed.error_rate:.3%}, "
+            f"= {mixed.fraction_of_ceiling or 0:.1%} of the ceiling "
+            f"({self.ceiling.throughput_rps} req/s on GET /livez); "
+            f"generator send lag p99 {mixed.generator_send_lag_ms.p99} ms; cpu {mixed.cpu}"
+        )
+        lag = mixed.fanout
+        console.print(
+            f"fan-out lag (post accepted -> in a follower's home timeline): {lag.visible} of {lag.probed} "
+            f"probed, p50 {lag.lag.p50_ms} ms, p99 {lag.lag.p99_ms} ms, max {lag.lag.max_ms} ms"
+        )
+        if self.mixed_search is not None:
+            ms = self.mixed_search
+            console.print(
+                f"mixed workload: max {ms.max_rate_rps:g} req/s with p99 < {ms.target_p99_ms:g} ms "
+                f"and errors < 0.1 % = {ms.fraction_of_ceiling or 0:.1%} of the ceiling"
+            )
+        if self.home_search is not None:
+            hs = self.home_search
+            frac = hs.fraction_of_ceiling
+            console.print(
+                f"home timeline: max {hs.max_rate_rps:g} req/s with p99 < {hs.target_p99_ms:g} ms "
+                f"= {frac:.1%} of the ceiling (target: >= 40 %)"
+                if frac is not None
+                else "home timeline: no passing rate"
+            )
+
+
 def machine() -> dict[str, object]:
     """What the numbers were measured on."""
     cpu = "unknown"
@@ -85,16 +202,18 @@ def machine() -> dict[str, object]:
     }
 
 
-def run_bench(config: BenchConfig, console: Console | None = None) -> dict[str, Any]:
-    """Run the whole benchmark; return the result document (also written as JSON next to the chart)."""
+def run_bench(config: BenchConfig, console: Console | None = None) -> BenchReport:
+    """Run the whole benchmark; return the report (also written as JSON next to the chart)."""
     console = console or Console()
-    doc = stopping_on_sigterm(lambda: _run_bench(config, console))
-    write_outputs(doc, config)
-    _print_report(doc, console)
-    return doc
+    report = stopping_on_sigterm(lambda: _run_bench(config, console))
+    where = Path(config.manifest).stem if config.start_monolith else str(report.server["url"])
+    title = f"twitterclone {where}: mixed load at {config.rate:g} req/s, {report.graph['users']} users"
+    chart = latency_chart(report.mixed.series, title=title, warmup_s=config.warmup_s)
+    publish(report, config.out_dir, file_name(config.label), console, chart=chart)
+    return report
 
 
-def _run_bench(config: BenchConfig, console: Console) -> dict[str, Any]:
+def _run_bench(config: BenchConfig, console: Console) -> BenchReport:
     server_info: dict[str, object] = {"started_by_bench": False}
     if not config.start_monolith:
         wait_ready(config.url, timeout_s=30)
@@ -114,22 +233,13 @@ def _run_bench(config: BenchConfig, console: Console) -> dict[str, Any]:
 
 async def _run(
     config: BenchConfig, base: str, server_pid: int | None, server_info: dict[str, object], console: Console
-) -> dict[str, Any]:
+) -> BenchReport:
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     graph: FollowGraph = (
         from_edge_list(config.graph)
         if config.graph
         else synthetic(config.users, config.avg_follows, config.seed)
     )
-    doc: dict[str, Any] = {
-        "tool": "twitterclone bench",
-        "started_at": started,
-        "command": " ".join(sys.argv),
-        "config": {**asdict(config)},
-        "machine": machine(),
-        "server": {**server_info, "url": base},
-        "graph": graph.describe(),
-    }
     console.print(f"[bold]graph[/]: {graph.describe()}")
     async with new_session(config.connections, config.timeout_s) as session:
         t0 = time.monotonic()
@@ -143,27 +253,21 @@ async def _run(
             console=console,
             settle_timeout_s=config.settle_timeout_s,
         )
-        doc["seed"] = {
-            "seconds": round(time.monotonic() - t0, 1),
-            "phases_s": {k: round(v, 1) for k, v in seeded.timings_s.items()},
-            "errors": seeded.errors,
-            "accounts": len(seeded.actors),
-            "tweets": len(seeded.tweet_ids),
-            "fanout_drained": seeded.settled,
-        }
+        seeding = seed_figures(seeded, time.monotonic() - t0)
         if not seeded.settled:
             console.print(
                 f"[yellow]warning[/]: the fan-out backlog of the seeded tweets did not drain within "
                 f"{config.settle_timeout_s:g} s; what follows is measured on top of that backlog"
             )
-        console.print(f"[bold]seeded[/] in {doc['seed']['seconds']} s: {doc['seed']}")
+        console.print(f"[bold]seeded[/] in {seeding.seconds} s: {seeding}")
 
-        doc["seed"]["quiesce_s"] = await quiesce(server_pid, 2.0)
-        doc["ceiling"] = await _ceiling(session, base, config, server_pid, console)
-        ceiling_rps = float(doc["ceiling"]["throughput_rps"])
+        seeding.quiesce_s = await quiesce(server_pid, 2.0)
+        ceiling = await _ceiling(session, base, config, server_pid, console)
+        ceiling_rps = ceiling.throughput_rps
 
+        home_search = mixed_search = None
         if config.search:
-            doc["home_search"] = await _search(
+            home_search = await _search(
                 session,
                 base,
                 seeded,
@@ -175,41 +279,35 @@ async def _run(
                 console,
             )
         if config.search_mixed:
-            doc["mixed_search"] = await _search(
+            mixed_search = await _search(
                 session, base, seeded, config, config.mix, "mixed", ceiling_rps, server_pid, console
             )
 
         needed = config.warmup_s + config.duration_s + 60
-        doc["token_refresh_failures"] = await refresh_tokens(
-            session, base, seeded.actors, needed, config.concurrency
-        )
+        refresh_failures = await refresh_tokens(session, base, seeded.actors, needed, config.concurrency)
         quiet_s = await quiesce(server_pid, 2.0)
-        doc["mixed"] = await _mixed(session, base, seeded, config, ceiling_rps, server_pid, console)
-        doc["mixed"]["quiesce_before_s"] = quiet_s
+        mixed = await _mixed(session, base, seeded, config, ceiling_rps, server_pid, console)
+        mixed.quiesce_before_s = quiet_s
 
-    return doc
-
-
-def write_outputs(doc: dict[str, Any], config: BenchConfig) -> None:
-    """The JSON document and the SVG chart, under ``config.out_dir``, named by the start time."""
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    name = time.strftime("%Y%m%d-%H%M%S") + (f"-{config.label}" if config.label else "")
-    chart_path = out_dir / f"{name}.svg"
-    title = (
-        f"twitterclone {Path(config.manifest).stem if config.start_monolith else doc['server']['url']}: "
-        f"mixed load at {config.rate:g} req/s, {doc['graph']['users']} users"
+    return BenchReport(
+        started_at=started,
+        command=" ".join(sys.argv),
+        config=config,
+        machine=machine(),
+        server={**server_info, "url": base},
+        graph=graph.describe(),
+        seed=seeding,
+        ceiling=ceiling,
+        home_search=home_search,
+        mixed_search=mixed_search,
+        token_refresh_failures=refresh_failures,
+        mixed=mixed,
     )
-    chart_path.write_text(latency_chart(doc["mixed"]["series"], title=title, warmup_s=config.warmup_s))
-    doc["chart"] = str(chart_path)
-    json_path = out_dir / f"{name}.json"
-    doc["json"] = str(json_path)
-    json_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
 
 async def _ceiling(
     session: aiohttp.ClientSession, base: str, config: BenchConfig, pid: int | None, console: Console
-) -> dict[str, Any]:
+) -> Ceiling:
     """Closed-loop GET /livez: the most this stack answers on this machine, with this generator."""
 
     def livez(_i: int) -> Request:
@@ -221,16 +319,16 @@ async def _ceiling(
         session, livez, concurrency=config.ceiling_concurrency, duration_s=config.ceiling_s, cpu=CpuMeter(pid)
     )
     ok = [s for s in res.samples if s.ok]
-    out = {
-        "route": "GET /livez",
-        "method": f"closed loop, {config.ceiling_concurrency} concurrent, {config.ceiling_s:g} s",
-        "throughput_rps": round(len(ok) / res.duration_s, 1),
-        "errors": len(res.samples) - len(ok),
-        "latency": latency_summary(s.latency for s in res.samples),
-        "cpu": res.cpu,
-    }
+    out = Ceiling(
+        route="GET /livez",
+        method=f"closed loop, {config.ceiling_concurrency} concurrent, {config.ceiling_s:g} s",
+        throughput_rps=round(len(ok) / res.duration_s, 1),
+        errors=len(res.samples) - len(ok),
+        latency=latency_summary(s.latency for s in res.samples),
+        cpu=res.cpu,
+    )
     console.print(
-        f"[bold]ceiling[/] GET /livez: {out['throughput_rps']} req/s "
+        f"[bold]ceiling[/] GET /livez: {out.throughput_rps} req/s "
         f"(generator {res.cpu['generator_cores']} cores, server {res.cpu['server_cores']} cores)"
     )
     return out
@@ -255,24 +353,22 @@ async def quiesce(pid: int | None, settle_s: float, limit_s: float = 120.0) -> f
     return round(time.monotonic() - t0, 1)
 
 
-def _passes(res: PhaseResult, target_ms: float) -> tuple[bool, dict[str, Any]]:
+def _step(res: PhaseResult, target_ms: float) -> SearchStep:
     lat = sorted(s.latency for s in res.samples)
     errors = sum(1 for s in res.samples if not s.ok)
     p99 = percentile(lat, 99) * 1000
     err_rate = errors / len(lat) if lat else 1.0
     send_lag = sorted(s.send_lag for s in res.samples)
-    step = {
-        "rate_rps": round(res.offered_rate, 1),
-        "requests": len(lat),
-        "p50_ms": round(percentile(lat, 50) * 1000, 2),
-        "p99_ms": round(p99, 2),
-        "error_rate": round(err_rate, 5),
-        "generator_send_lag_p99_ms": round(percentile(send_lag, 99) * 1000, 2),
-        "cpu": res.cpu,
-    }
-    ok = p99 < target_ms and err_rate < 0.001
-    step["pass"] = ok
-    return ok, step
+    return SearchStep(
+        rate_rps=round(res.offered_rate, 1),
+        requests=len(lat),
+        p50_ms=round(percentile(lat, 50) * 1000, 2),
+        p99_ms=round(p99, 2),
+        error_rate=round(err_rate, 5),
+        generator_send_lag_p99_ms=round(percentile(send_lag, 99) * 1000, 2),
+        cpu=res.cpu,
+        passed=p99 < target_ms and err_rate < 0.001,
+    )
 
 
 async def _search(
@@ -285,7 +381,7 @@ async def _search(
     ceiling_rps: float,
     pid: int | None,
     console: Console,
-) -> dict[str, Any]:
+) -> Search:
     """Step search for the highest open-loop rate of ``mix`` whose p99 stays under the target.
 
     Doubling steps up from 1 % of the ceiling until a step fails, then bisection, all within
@@ -294,7 +390,7 @@ async def _search(
     between steps the server is given time to go quiet.
     """
     work = Workload(base, seeded, mix, seed=config.seed + 100)
-    steps: list[dict[str, Any]] = []
+    steps: list[SearchStep] = []
     best, worst = 0.0, float("inf")
     rate = max(2.0, round(ceiling_rps * 0.01))
 
@@ -302,16 +398,16 @@ async def _search(
         res = await open_loop(
             session, work, rate=r, duration_s=config.search_step_s, drain_s=5.0, cpu=CpuMeter(pid)
         )
-        ok, step = _passes(res, config.p99_target_ms)
+        step = _step(res, config.p99_target_ms)
         steps.append(step)
-        verdict = "[green]pass[/]" if ok else "[red]fail[/]"
+        verdict = "[green]pass[/]" if step.passed else "[red]fail[/]"
         console.print(
-            f"  {name} search: {r:7.0f} req/s  p99 {step['p99_ms']:8.1f} ms  "
-            f"errors {step['error_rate']:.2%}  {verdict}"
+            f"  {name} search: {r:7.0f} req/s  p99 {step.p99_ms:8.1f} ms  "
+            f"errors {step.error_rate:.2%}  {verdict}"
         )
         # an overloaded step leaves work behind (queued requests, events): let it finish first
-        step["quiesce_s"] = await quiesce(pid, min(config.search_step_s, 2.0))
-        return ok
+        step.quiesce_s = await quiesce(pid, min(config.search_step_s, 2.0))
+        return step.passed
 
     console.print(f"[bold]{name} rate search[/] (p99 < {config.p99_target_ms:g} ms, errors < 0.1 %)")
     for _ in range(config.search_steps):
@@ -326,17 +422,17 @@ async def _search(
         rate = round(rate)
         if rate < 1:
             break
-    return {
-        "workload": "GET /api/timeline/home?limit=20 only, open loop"
+    return Search(
+        workload="GET /api/timeline/home?limit=20 only, open loop"
         if mix == {"home": 1.0}
         else f"mix {mix}, open loop",
-        "target_p99_ms": config.p99_target_ms,
-        "step_s": config.search_step_s,
-        "steps": steps,
-        "max_rate_rps": best,
-        "first_failing_rate_rps": None if worst == float("inf") else worst,
-        "fraction_of_ceiling": round(best / ceiling_rps, 3) if ceiling_rps else None,
-    }
+        target_p99_ms=config.p99_target_ms,
+        step_s=config.search_step_s,
+        steps=steps,
+        max_rate_rps=best,
+        first_failing_rate_rps=None if worst == float("inf") else worst,
+        fraction_of_ceiling=round(best / ceiling_rps, 3) if ceiling_rps else None,
+    )
 
 
 async def _mixed(
@@ -347,7 +443,7 @@ async def _mixed(
     ceiling_rps: float,
     pid: int | None,
     console: Console,
-) -> dict[str, Any]:
+) -> Mixed:
     followers_of = seeded.graph.followers
     by_index = {a.index: a for a in seeded.actors}
     lag = FanoutProbe(session, base, followers_of, by_index)
@@ -369,71 +465,20 @@ async def _mixed(
     routes = route_summary(measured, config.duration_s)
     total = routes["all"]
     send_lag = sorted(s.send_lag for s in measured)
-    return {
-        "rate_rps": config.rate,
-        "duration_s": config.duration_s,
-        "warmup_s": config.warmup_s,
-        "mix": config.mix,
-        "routes": routes,
-        "throughput_rps": round(float(total["throughput_rps"]), 1),  # type: ignore[arg-type]
-        "error_rate": total["error_rate"],
-        "dropped_in_flight_cap": res.dropped,
-        "fraction_of_ceiling": round(float(total["throughput_rps"]) / ceiling_rps, 3)  # type: ignore[arg-type]
-        if ceiling_rps
-        else None,
-        "generator_send_lag_ms": {
-            "p50": round(percentile(send_lag, 50) * 1000, 2),
-            "p99": round(percentile(send_lag, 99) * 1000, 2),
-        },
-        "cpu": res.cpu,
-        "fanout": lag.summary(),
-        "series": time_series(res.samples),
-    }
-
-
-def _print_report(doc: dict[str, Any], console: Console) -> None:
-    mixed = doc["mixed"]
-    table = Table(
-        title=f"mixed load: {mixed['rate_rps']:g} req/s offered, {mixed['duration_s']:g} s measured "
-        f"(after {mixed['warmup_s']:g} s warm-up)"
+    return Mixed(
+        rate_rps=config.rate,
+        duration_s=config.duration_s,
+        warmup_s=config.warmup_s,
+        mix=config.mix,
+        routes=routes,
+        throughput_rps=round(total.throughput_rps, 1),
+        error_rate=total.error_rate,
+        dropped_in_flight_cap=res.dropped,
+        fraction_of_ceiling=round(total.throughput_rps / ceiling_rps, 3) if ceiling_rps else None,
+        generator_send_lag_ms=SendLag(
+            p50=round(percentile(send_lag, 50) * 1000, 2), p99=round(percentile(send_lag, 99) * 1000, 2)
+        ),
+        cpu=res.cpu,
+        fanout=lag.summary(),
+        series=time_series(res.samples),
     )
-    for col in ("route", "count", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"):
-        table.add_column(col, justify="left" if col == "route" else "right")
-    for route, s in mixed["routes"].items():
-        table.add_row(
-            route,
-            str(s["count"]),
-            str(s["errors"]),
-            f"{s['throughput_rps']:.1f}",
-            *(f"{s[k]:.1f}" for k in ("p50_ms", "p90_ms", "p99_ms", "p99.9_ms", "max_ms")),
-            style="bold" if route == "all" else None,
-        )
-    console.print(table)
-    ceiling = doc["ceiling"]
-    console.print(
-        f"throughput {mixed['throughput_rps']} req/s, error rate {mixed['error_rate']:.3%}, "
-        f"= {mixed['fraction_of_ceiling']:.1%} of the ceiling "
-        f"({ceiling['throughput_rps']} req/s on GET /livez); "
-        f"generator send lag p99 {mixed['generator_send_lag_ms']['p99']} ms; cpu {mixed['cpu']}"
-    )
-    lag = mixed["fanout"]
-    console.print(
-        f"fan-out lag (post accepted -> in a follower's home timeline): {lag['visible']} of {lag['probed']} "
-        f"probed, p50 {lag['lag']['p50_ms']} ms, p99 {lag['lag']['p99_ms']} ms, max {lag['lag']['max_ms']} ms"
-    )
-    if "mixed_search" in doc:
-        ms = doc["mixed_search"]
-        console.print(
-            f"mixed workload: max {ms['max_rate_rps']:g} req/s with p99 < {ms['target_p99_ms']:g} ms "
-            f"and errors < 0.1 % = {ms['fraction_of_ceiling']:.1%} of the ceiling"
-        )
-    if "home_search" in doc:
-        hs = doc["home_search"]
-        frac = hs["fraction_of_ceiling"]
-        console.print(
-            f"home timeline: max {hs['max_rate_rps']:g} req/s with p99 < {hs['target_p99_ms']:g} ms "
-            f"= {frac:.1%} of the ceiling (target: >= 40 %)"
-            if frac is not None
-            else "home timeline: no passing rate"
-        )
-    console.print(f"results: {doc['json']}   chart: {doc['chart']}")
