@@ -289,7 +289,14 @@ class ImportedFollow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class AccountImport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Accounts to create, then follows to add, in bulk (a migration, a load test's population)."""
+    """Accounts to create, then follows to add, in bulk (a migration, a load test's population).
+
+    For a population too large to register and follow one by one (the fan-out benchmark's 100,000
+    followers): one transaction per call, no password hash (nobody can log in as an imported
+    account). The rules are register's and follow's, and so are the events, written with the rows:
+    ``UserRegistered`` per account, ``UserFollowed`` per follow not already there (an existing
+    follow is left as is). At most ``MAX_IMPORT`` of each per call.
+    """
 
     accounts: Annotated[list[ImportedAccount], msgspec.Meta(max_length=MAX_IMPORT)] = []
     follows: Annotated[list[ImportedFollow], msgspec.Meta(max_length=MAX_IMPORT)] = []

@@ -214,13 +214,5 @@ class UsersPort(Protocol):
 
     @not_idempotent
     async def import_accounts(self, batch: AccountImport) -> ImportResult:
-        """Create accounts, then add follows, in bulk: all of a call or none of it.
-
-        For a population too large to register and follow one by one (a migration, the fan-out
-        benchmark's 100,000 followers). Imported accounts get no password (no hash to compute;
-        nobody can log in as one). Emits what ``register`` and ``follow`` emit, with the rows:
-        ``UserRegistered`` per account and ``UserFollowed`` per follow not already there.
-        Raises what they raise (HandleTaken, HandleTooSimilar, EmailTaken, InvalidInput,
-        UserNotFound, CannotFollowSelf, Blocked); at most ``MAX_IMPORT`` of each per call.
-        """
+        """Create accounts, then follows, in bulk (all or nothing); emits what register and follow emit."""
         ...
