@@ -38,7 +38,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -48,11 +48,9 @@ import msgspec
 from rich.console import Console
 
 from twitterclone_bench.chart import latency_chart
-from twitterclone_bench.graph import FollowGraph, from_edge_list, synthetic
 from twitterclone_bench.load import CpuMeter, _process_tree, new_session
 from twitterclone_bench.report import (
     Cpu,
-    Report,
     RouteStats,
     SendLag,
     Series,
@@ -60,12 +58,11 @@ from twitterclone_bench.report import (
     publish,
     route_table,
 )
-from twitterclone_bench.runner import machine, quiesce
-from twitterclone_bench.seed import Seeded, SeedError, SeedFigures, refresh_tokens, seed, seed_figures
+from twitterclone_bench.runner import LoadConfig, LoadReport, follow_graph, machine, quiesce, seed_graph
+from twitterclone_bench.seed import Seeded, SeedError, SeedFigures, refresh_tokens, seed_figures
 from twitterclone_bench.server import Monolith, stopping_on_sigterm, wait_ready
 from twitterclone_bench.stats import Sample, percentile, route_summary, time_series
 from twitterclone_bench.userconn import FD_RESERVE, PhaseSpec, WorkerSpec, raise_nofile, rss_mib, worker_main
-from twitterclone_bench.workload import DEFAULT_MIX
 
 #: Descriptors a gateway worker keeps for itself (databases, WAL files, logs, pipes) beyond connections.
 GATEWAY_FD_RESERVE = 1000
@@ -82,14 +79,13 @@ class PlanError(RuntimeError):
 
 
 @dataclass
-class ConnectionsConfig:
+class ConnectionsConfig(LoadConfig):
     """Every knob of a connections run (the CLI options, one to one)."""
 
-    url: str = "http://127.0.0.1:8000"
-    start_monolith: bool = False
-    manifest: str = "deployments/monolith.toml"
+    avg_follows: float = 5.0
+    search_step_s: float = 15.0
+    search_steps: int = 8
     gateway_workers: int | None = None
-    port: int | None = None
     keep_alive_s: float = 3600.0
     backlog: int = 4096
     connections: int = 50_000
@@ -98,25 +94,9 @@ class ConnectionsConfig:
     processes: int | None = None
     source_addresses: tuple[str, ...] | int | None = None
     accounts: int = 1000
-    avg_follows: float = 5.0
-    graph: str | None = None
-    tweets_per_user: int = 3
-    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
-    duration_s: float = 60.0
-    warmup_s: float = 10.0
-    search: bool = True
-    search_step_s: float = 15.0
-    search_steps: int = 8
-    p99_target_ms: float = 100.0
-    timeout_s: float = 10.0
     connect_concurrency: int = 256
     connect_timeout_s: float = 30.0
-    settle_timeout_s: float = 600.0
-    concurrency: int = 16
     progress_every_s: float = 5.0
-    seed: int = 1
-    out_dir: str = "bench-results"
-    label: str = ""
 
     @property
     def model_rate(self) -> float:
@@ -550,15 +530,10 @@ class ModelRun(msgspec.Struct, kw_only=True):
     quiesce_before_s: float = 0.0
 
 
-class ConnectionsReport(Report, kw_only=True, omit_defaults=True):
+class ConnectionsReport(LoadReport, kw_only=True, omit_defaults=True):
     """``twitterclone bench connections``: the connections held, the rate search, the model run, memory."""
 
-    tool: str = "twitterclone bench connections"
-    started_at: str
-    command: str
     config: ConnectionsConfig
-    machine: dict[str, object]
-    server: dict[str, object]
     model: Model
     plan: dict[str, object]
     seed: SeedFigures
@@ -685,25 +660,11 @@ def _run(config: ConnectionsConfig, console: Console) -> ConnectionsReport:
 def _seed(
     config: ConnectionsConfig, base: str, needed_s: float, console: Console
 ) -> tuple[Seeded, SeedFigures]:
-    graph: FollowGraph = (
-        from_edge_list(config.graph)
-        if config.graph
-        else synthetic(config.accounts, config.avg_follows, config.seed)
-    )
-    console.print(f"[bold]graph[/]: {graph.describe()}")
+    graph = follow_graph(config, config.accounts, console)
 
     async def go() -> tuple[Seeded, int]:
         async with new_session(64, config.timeout_s) as session:
-            seeded = await seed(
-                session,
-                base,
-                graph,
-                tweets_per_user=config.tweets_per_user,
-                concurrency=config.concurrency,
-                seed=config.seed,
-                console=console,
-                settle_timeout_s=config.settle_timeout_s,
-            )
+            seeded = await seed_graph(session, base, graph, config, console)
             failures = await refresh_tokens(session, base, seeded.actors, needed_s, config.concurrency)
             return seeded, failures
 
@@ -776,6 +737,7 @@ def _with_server(
     finally:
         gens.stop()
     return ConnectionsReport(
+        tool="twitterclone bench connections",
         started_at=started,
         command=" ".join(sys.argv),
         config=config,

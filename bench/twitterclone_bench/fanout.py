@@ -48,8 +48,8 @@ from twitterclone.migrate import migrate_deployment
 from twitterclone.settings import Settings
 from twitterclone_bench.fanout_seed import PASSWORD, Account, Population, seed_population
 from twitterclone_bench.load import CpuMeter, Request, new_session, open_loop
+from twitterclone_bench.options import DEFAULT_POSTGRES_URL
 from twitterclone_bench.relay import (
-    DEFAULT_POSTGRES_URL,
     MONOLITH,
     bench_database,
     manifest_for,

@@ -48,9 +48,9 @@ from twitterclone.infra.events import Publisher
 from twitterclone.manifest import MODULE_NAMES, Manifest, load_manifest, parse_manifest
 from twitterclone.migrate import migrate_deployment
 from twitterclone.settings import Settings
+from twitterclone_bench.options import DEFAULT_POSTGRES_URL
 from twitterclone_bench.report import Report, file_name, progress_bars, publish, table
 
-DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 MONOLITH = Path(__file__).resolve().parents[2] / "deployments" / "monolith.toml"
 #: Databases this tool creates (and only these are ever dropped by it).
 DB_PREFIX = "tc_bench_"

@@ -17,6 +17,7 @@ from rich.console import Console
 from twitterclone_bench.chart import latency_chart
 from twitterclone_bench.graph import FollowGraph, from_edge_list, synthetic
 from twitterclone_bench.load import CpuMeter, PhaseResult, Request, closed_loop, new_session, open_loop
+from twitterclone_bench.options import DEFAULT_MIX
 from twitterclone_bench.report import (
     Cpu,
     Latency,
@@ -31,41 +32,48 @@ from twitterclone_bench.report import (
 from twitterclone_bench.seed import Seeded, SeedFigures, refresh_tokens, seed, seed_figures
 from twitterclone_bench.server import Monolith, stopping_on_sigterm, wait_ready
 from twitterclone_bench.stats import Sample, latency_summary, percentile, route_summary, time_series
-from twitterclone_bench.workload import DEFAULT_MIX, FanoutLag, FanoutProbe, Workload
+from twitterclone_bench.workload import FanoutLag, FanoutProbe, Workload
 
 
 @dataclass
-class BenchConfig:
-    """Every knob of a run (the CLI options, one to one)."""
+class LoadConfig:
+    """The knobs ``bench`` and ``bench connections`` share: the server, the seeded graph, the run, the
+    rate search, where results go (their CLI options, from ``options``)."""
 
     url: str = "http://127.0.0.1:8000"
     start_monolith: bool = False
     manifest: str = "deployments/monolith.toml"
-    workers: int | None = None
     port: int | None = None
-    users: int = 1000
     avg_follows: float = 20.0
     graph: str | None = None
     tweets_per_user: int = 3
-    rate: float = 200.0
+    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
     duration_s: float = 60.0
     warmup_s: float = 10.0
-    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
-    ceiling_s: float = 5.0
-    ceiling_concurrency: int = 32
     search: bool = True
-    search_mixed: bool = True
     search_step_s: float = 5.0
     search_steps: int = 10
     p99_target_ms: float = 100.0
     concurrency: int = 16
     settle_timeout_s: float = 600.0
-    max_in_flight: int = 10_000
-    connections: int = 256
     timeout_s: float = 10.0
     seed: int = 1
     out_dir: str = "bench-results"
     label: str = ""
+
+
+@dataclass
+class BenchConfig(LoadConfig):
+    """Every knob of a run (the CLI options, one to one)."""
+
+    workers: int | None = None
+    users: int = 1000
+    rate: float = 200.0
+    ceiling_s: float = 5.0
+    ceiling_concurrency: int = 32
+    search_mixed: bool = True
+    max_in_flight: int = 10_000
+    connections: int = 256
 
 
 class Ceiling(msgspec.Struct, kw_only=True):
@@ -124,15 +132,20 @@ class Mixed(msgspec.Struct, kw_only=True):
     quiesce_before_s: float = 0.0
 
 
-class BenchReport(Report, kw_only=True, omit_defaults=True):
-    """``twitterclone bench``: seeding, the ceiling, the rate searches, the mixed run."""
+class LoadReport(Report, kw_only=True, omit_defaults=True):
+    """What ``bench`` and ``bench connections`` record about a run besides its figures."""
 
-    tool: str = "twitterclone bench"
+    tool: str
     started_at: str
     command: str
-    config: BenchConfig
     machine: dict[str, object]
     server: dict[str, object]
+
+
+class BenchReport(LoadReport, kw_only=True, omit_defaults=True):
+    """``twitterclone bench``: seeding, the ceiling, the rate searches, the mixed run."""
+
+    config: BenchConfig
     graph: dict[str, object]
     seed: SeedFigures
     ceiling: Ceiling
@@ -202,6 +215,31 @@ def machine() -> dict[str, object]:
     }
 
 
+def follow_graph(config: LoadConfig, users: int, console: Console) -> FollowGraph:
+    """The graph to seed: the ``--graph`` edge list, or a synthetic one of ``users`` accounts."""
+    graph = (
+        from_edge_list(config.graph) if config.graph else synthetic(users, config.avg_follows, config.seed)
+    )
+    console.print(f"[bold]graph[/]: {graph.describe()}")
+    return graph
+
+
+async def seed_graph(
+    session: aiohttp.ClientSession, base: str, graph: FollowGraph, config: LoadConfig, console: Console
+) -> Seeded:
+    """Seed ``graph`` through the API as the config says (see ``seed.seed``)."""
+    return await seed(
+        session,
+        base,
+        graph,
+        tweets_per_user=config.tweets_per_user,
+        concurrency=config.concurrency,
+        seed=config.seed,
+        console=console,
+        settle_timeout_s=config.settle_timeout_s,
+    )
+
+
 def run_bench(config: BenchConfig, console: Console | None = None) -> BenchReport:
     """Run the whole benchmark; return the report (also written as JSON next to the chart)."""
     console = console or Console()
@@ -235,24 +273,10 @@ async def _run(
     config: BenchConfig, base: str, server_pid: int | None, server_info: dict[str, object], console: Console
 ) -> BenchReport:
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    graph: FollowGraph = (
-        from_edge_list(config.graph)
-        if config.graph
-        else synthetic(config.users, config.avg_follows, config.seed)
-    )
-    console.print(f"[bold]graph[/]: {graph.describe()}")
+    graph = follow_graph(config, config.users, console)
     async with new_session(config.connections, config.timeout_s) as session:
         t0 = time.monotonic()
-        seeded = await seed(
-            session,
-            base,
-            graph,
-            tweets_per_user=config.tweets_per_user,
-            concurrency=config.concurrency,
-            seed=config.seed,
-            console=console,
-            settle_timeout_s=config.settle_timeout_s,
-        )
+        seeded = await seed_graph(session, base, graph, config, console)
         seeding = seed_figures(seeded, time.monotonic() - t0)
         if not seeded.settled:
             console.print(
@@ -290,6 +314,7 @@ async def _run(
         mixed.quiesce_before_s = quiet_s
 
     return BenchReport(
+        tool="twitterclone bench",
         started_at=started,
         command=" ".join(sys.argv),
         config=config,

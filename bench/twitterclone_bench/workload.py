@@ -21,26 +21,12 @@ import aiohttp
 import msgspec
 
 from twitterclone_bench.load import Request
+from twitterclone_bench.options import DEFAULT_MIX
 from twitterclone_bench.report import Latency
 from twitterclone_bench.seed import Actor, Seeded, post_text
 from twitterclone_bench.stats import latency_summary
 
-DEFAULT_MIX: dict[str, float] = {"home": 58, "user_timeline": 29, "post": 9, "like": 3, "follow": 1}
 ROUTES = tuple(DEFAULT_MIX)
-
-
-def parse_mix(text: str) -> dict[str, float]:
-    """``"home=58,user_timeline=29,post=9,like=3,follow=1"`` -> weights (need not sum to 100)."""
-    mix: dict[str, float] = {}
-    for part in text.split(","):
-        name, _, weight = part.partition("=")
-        name = name.strip()
-        if name not in ROUTES:
-            raise ValueError(f"unknown route {name!r} in mix (known: {', '.join(ROUTES)})")
-        mix[name] = float(weight)
-    if sum(mix.values()) <= 0:
-        raise ValueError("the mix needs at least one positive weight")
-    return mix
 
 
 class Workload:
