@@ -61,7 +61,7 @@ from twitterclone_bench.report import (
 from twitterclone_bench.runner import LoadConfig, LoadReport, follow_graph, machine, quiesce, seed_graph
 from twitterclone_bench.seed import Seeded, SeedError, SeedFigures, refresh_tokens, seed_figures
 from twitterclone_bench.server import Monolith, stopping_on_sigterm, wait_ready
-from twitterclone_bench.stats import Sample, percentile, route_summary, time_series
+from twitterclone_bench.stats import Sample, percentile, route_summary, send_lag, time_series
 from twitterclone_bench.userconn import FD_RESERVE, PhaseSpec, WorkerSpec, raise_nofile, rss_mib, worker_main
 
 #: Descriptors a gateway worker keeps for itself (databases, WAL files, logs, pipes) beyond connections.
@@ -965,7 +965,6 @@ def _step_figures(
     errors = sum(1 for s in out.samples if not s.ok)
     err_rate = errors / len(lat) if lat else 1.0
     p99 = percentile(lat, 99) * 1000 if lat else math.inf
-    send_lag = sorted(s.send_lag for s in out.samples)
     return Step(
         rate_rps=round(rate, 2),
         think_time_s=round(think_s, 1),
@@ -976,7 +975,7 @@ def _step_figures(
         error_rate=round(err_rate, 5),
         errors_by_kind=out.errors_by_kind(),
         open_at_end=out.open_at_end,
-        generator_send_lag_p99_ms=round(percentile(send_lag, 99) * 1000, 2) if send_lag else None,
+        generator_send_lag_p99_ms=send_lag(out.samples).p99,
         cpu=out.cpu,
         passed=bool(lat) and p99 < target_ms and err_rate < 0.001,
     )
@@ -1053,7 +1052,6 @@ def _model_run(gens: Generators, config: ConnectionsConfig, pid: int | None, con
     measured = [s for s in out.samples if s.scheduled >= config.warmup_s]
     routes = route_summary(measured, config.duration_s)
     everything = routes["all"]
-    send_lag = sorted(s.send_lag for s in measured)
     return ModelRun(
         rate_rps=round(rate, 2),
         think_time_s=config.think_time_s,
@@ -1067,10 +1065,7 @@ def _model_run(gens: Generators, config: ConnectionsConfig, pid: int | None, con
         errors_by_kind_with_warmup=out.errors_by_kind(),
         connection_events=dict(out.events.most_common()),
         open_at_end_of_phase=out.open_at_end,
-        generator_send_lag_ms=SendLag(
-            p50=round(percentile(send_lag, 50) * 1000, 2) if send_lag else None,
-            p99=round(percentile(send_lag, 99) * 1000, 2) if send_lag else None,
-        ),
+        generator_send_lag_ms=send_lag(measured),
         cpu=out.cpu,
         generator_rss_mib=out.generator_rss_mib,
         meets_target=bool(measured)

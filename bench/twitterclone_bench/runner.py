@@ -31,7 +31,7 @@ from twitterclone_bench.report import (
 )
 from twitterclone_bench.seed import Seeded, SeedFigures, refresh_tokens, seed, seed_figures
 from twitterclone_bench.server import Monolith, stopping_on_sigterm, wait_ready
-from twitterclone_bench.stats import Sample, latency_summary, percentile, route_summary, time_series
+from twitterclone_bench.stats import Sample, latency_summary, percentile, route_summary, send_lag, time_series
 from twitterclone_bench.workload import FanoutLag, FanoutProbe, Workload
 
 
@@ -95,7 +95,7 @@ class SearchStep(msgspec.Struct, kw_only=True):
     p50_ms: float
     p99_ms: float
     error_rate: float
-    generator_send_lag_p99_ms: float
+    generator_send_lag_p99_ms: float | None
     cpu: Cpu
     passed: bool = msgspec.field(name="pass")
     quiesce_s: float = 0.0
@@ -383,14 +383,13 @@ def _step(res: PhaseResult, target_ms: float) -> SearchStep:
     errors = sum(1 for s in res.samples if not s.ok)
     p99 = percentile(lat, 99) * 1000
     err_rate = errors / len(lat) if lat else 1.0
-    send_lag = sorted(s.send_lag for s in res.samples)
     return SearchStep(
         rate_rps=round(res.offered_rate, 1),
         requests=len(lat),
         p50_ms=round(percentile(lat, 50) * 1000, 2),
         p99_ms=round(p99, 2),
         error_rate=round(err_rate, 5),
-        generator_send_lag_p99_ms=round(percentile(send_lag, 99) * 1000, 2),
+        generator_send_lag_p99_ms=send_lag(res.samples).p99,
         cpu=res.cpu,
         passed=p99 < target_ms and err_rate < 0.001,
     )
@@ -489,7 +488,6 @@ async def _mixed(
     measured: list[Sample] = [s for s in res.samples if s.scheduled >= config.warmup_s]
     routes = route_summary(measured, config.duration_s)
     total = routes["all"]
-    send_lag = sorted(s.send_lag for s in measured)
     return Mixed(
         rate_rps=config.rate,
         duration_s=config.duration_s,
@@ -500,9 +498,7 @@ async def _mixed(
         error_rate=total.error_rate,
         dropped_in_flight_cap=res.dropped,
         fraction_of_ceiling=round(total.throughput_rps / ceiling_rps, 3) if ceiling_rps else None,
-        generator_send_lag_ms=SendLag(
-            p50=round(percentile(send_lag, 50) * 1000, 2), p99=round(percentile(send_lag, 99) * 1000, 2)
-        ),
+        generator_send_lag_ms=send_lag(measured),
         cpu=res.cpu,
         fanout=lag.summary(),
         series=time_series(res.samples),

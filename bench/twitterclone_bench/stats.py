@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from twitterclone_bench.report import Latency, RouteStats, Series
+from twitterclone_bench.report import Latency, RouteStats, SendLag, Series
 
 PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0, 99.9)
 
@@ -80,6 +80,14 @@ def route_summary(samples: Sequence[Sample], duration_s: float) -> dict[str, Rou
             throughput_rps=(len(items) - errors) / duration_s if duration_s > 0 else 0.0,
         )
     return out
+
+
+def send_lag(samples: Iterable[Sample]) -> SendLag:
+    """p50 and p99 of how late the generator sent the requests (ms); None without requests."""
+    lags = sorted(s.send_lag for s in samples)
+    if not lags:
+        return SendLag(p50=None, p99=None)
+    return SendLag(p50=round(percentile(lags, 50) * 1000, 2), p99=round(percentile(lags, 99) * 1000, 2))
 
 
 def time_series(samples: Sequence[Sample], bucket_s: float = 1.0) -> Series:
