@@ -158,12 +158,11 @@ class AccountImporter:
     async def _follow(self, tx: Transaction, pairs: list[tuple[int, int]]) -> int:
         """Add the follows not already there; raise before writing any if one breaks a rule."""
         involved = sorted({uid for pair in pairs for uid in pair})
-        following = {
-            row.id: row.following_count
-            for row in await _rows_where_in(
-                tx.conn, [users.c.id, users.c.following_count], users.c.id, involved
-            )
-        }
+        rows = await _rows_where_in(
+            tx.conn, [users.c.id, users.c.following_count, users.c.followers_count], users.c.id, involved
+        )
+        following = {row.id: row.following_count for row in rows}
+        followers = {row.id: row.followers_count for row in rows}
         if len(following) < len(involved):
             raise UserNotFound("no such user", field="user_id")
         wanted = set(pairs)
@@ -175,11 +174,13 @@ class AccountImporter:
         }
         if any(pair in blocked or pair[::-1] in blocked for pair in wanted):
             raise Blocked("one of you blocks the other", field="user_id")
-        followers = sorted({a for a, _ in pairs})
         existing = {
             (row.follower_id, row.followee_id)
             for row in await _rows_where_in(
-                tx.conn, [follows.c.follower_id, follows.c.followee_id], follows.c.follower_id, followers
+                tx.conn,
+                [follows.c.follower_id, follows.c.followee_id],
+                follows.c.follower_id,
+                sorted({a for a, _ in pairs}),
             )
         }
         new = [pair for pair in pairs if pair not in existing]
@@ -205,12 +206,17 @@ class AccountImporter:
                 for uid in sorted(set(more_following) | set(more_followers))
             ],
         )
-        await tx.emit(
-            *(
+        events = []
+        for a, b in new:  # each event says the followee's count right after it, as follow's does
+            followers[b] += 1
+            events.append(
                 UserFollowed(
-                    event_id=self._ids.next(), occurred_at=now, follower_id=str(a), followee_id=str(b)
+                    event_id=self._ids.next(),
+                    occurred_at=now,
+                    follower_id=str(a),
+                    followee_id=str(b),
+                    followee_followers=followers[b],
                 )
-                for a, b in new
             )
-        )
+        await tx.emit(*events)
         return len(new)

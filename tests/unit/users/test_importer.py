@@ -59,9 +59,9 @@ async def test_one_user_registered_per_account_and_one_user_followed_per_new_fol
     assert [(e.user_id, e.handle, e.display_name) for e in registered] == [
         (uid, f"fan{i}", f"fan{i}") for i, uid in enumerate(made.ids)
     ]
-    assert sorted((e.follower_id, e.followee_id) for e in followed) == sorted(
-        (a, made.ids[0]) for a in made.ids[1:]
-    )
+    assert sorted((e.follower_id, e.followee_id, e.followee_followers) for e in followed) == sorted(
+        (a, made.ids[0], n) for n, a in enumerate(made.ids[1:], start=1)
+    )  # each says the followee's follower count right after it
     assert len({e.event_id for e in events}) == len(events) == 5
 
 
