@@ -1,7 +1,8 @@
 """The import-linter contracts in .importlinter hold on the real tree, and each one can break.
 
-Each breaking case builds a small fake tree (twitterclone, boundaries, modules) under tmp_path
-with one forbidden import in it, and runs lint-imports with the real .importlinter against it.
+Each breaking case builds a small fake tree (twitterclone, boundaries, modules, twitterclone_bench)
+under tmp_path with one forbidden import in it, and runs lint-imports with the real .importlinter
+against it.
 """
 
 import configparser
@@ -108,6 +109,8 @@ def build_clean_tree(root: Path) -> None:
         ),
         "twitterclone/gateway/__init__.py": "import litestar\n\nimport twitterclone.composition\n",
         "twitterclone/cli/__init__.py": "import twitterclone.composition\n",
+        # The bench calls ports, and runs modules in-process only through the composition root.
+        "twitterclone_bench/seed.py": "import boundaries.users.port\nimport twitterclone.composition\n",
     }.items():
         write(root, relative, source)
 
@@ -188,6 +191,31 @@ BREAKING_CASES = {
         "modules-protected",
         "twitterclone/logs.py",
         "import modules.tweets\n",
+    ),
+    "bench imports a module": (
+        "bench-outside",
+        "twitterclone_bench/leak.py",
+        "import modules.users.repository\n",
+    ),
+    "bench imports the store": (
+        "bench-outside",
+        "twitterclone_bench/leak.py",
+        "from twitterclone.infra import store\n",
+    ),
+    "bench imports the gateway": (
+        "bench-outside",
+        "twitterclone_bench/leak.py",
+        "import twitterclone.gateway\n",
+    ),
+    "the cli imports the bench": (
+        "product-not-bench",
+        "twitterclone/cli/__init__.py",
+        "import twitterclone_bench.seed\n",
+    ),
+    "a module imports the bench": (
+        "product-not-bench",
+        "modules/users/leak.py",
+        "import twitterclone_bench\n",
     ),
     "cycle between kernel packages": (
         "no-cycles",

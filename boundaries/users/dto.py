@@ -278,3 +278,43 @@ class SigningKey(msgspec.Struct, frozen=True, kw_only=True):
     current: bool
     rotated_at: datetime | None = None
     retired_at: datetime | None = None
+
+
+#: Most accounts, and most follows, one ``UsersPort.import_accounts`` call takes (callers chunk).
+MAX_IMPORT = 10_000
+
+
+class ImportedAccount(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An account created by an import: no password, so nobody can log in as it."""
+
+    handle: Handle
+    email: Email
+    display_name: DisplayName = ""
+
+
+class ImportedFollow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``follower_id`` follows ``followee_id`` (both existing accounts)."""
+
+    follower_id: Id
+    followee_id: Id
+
+
+class AccountImport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Accounts to create, then follows to add, in bulk (a migration, a load test's population).
+
+    For a population too large to register and follow one by one (the fan-out benchmark's 100,000
+    followers): one transaction per call, no password hash (nobody can log in as an imported
+    account). The rules are register's and follow's, and so are the events, written with the rows:
+    ``UserRegistered`` per account, ``UserFollowed`` per follow not already there (an existing
+    follow is left as is). At most ``MAX_IMPORT`` of each per call.
+    """
+
+    accounts: Annotated[list[ImportedAccount], msgspec.Meta(max_length=MAX_IMPORT)] = []
+    follows: Annotated[list[ImportedFollow], msgspec.Meta(max_length=MAX_IMPORT)] = []
+
+
+class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The new accounts' ids (in the order given) and how many follows were new."""
+
+    ids: list[Id]
+    follows_added: int

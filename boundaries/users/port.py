@@ -7,6 +7,7 @@ from boundaries._kernel.markers import not_idempotent
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.users.dto import (
     Account,
+    AccountImport,
     AccountStatus,
     Author,
     AuthorizationCode,
@@ -14,6 +15,7 @@ from boundaries.users.dto import (
     AuthorizationRequest,
     ClientRegistration,
     IdPage,
+    ImportResult,
     Jwks,
     Login,
     OAuthToken,
@@ -208,4 +210,9 @@ class UsersPort(Protocol):
 
     async def retire_signing_key(self, admin_id: Id, kid: str) -> SigningKey:
         """Stop a rotated key from verifying; raises SigningKeyNotFound or SigningKeyInUse (current)."""
+        ...
+
+    @not_idempotent
+    async def import_accounts(self, batch: AccountImport) -> ImportResult:
+        """Create accounts, then follows, in bulk (all or nothing); emits what register and follow emit."""
         ...

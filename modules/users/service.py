@@ -24,6 +24,7 @@ from boundaries._kernel.ids import Id, is_id
 from boundaries._kernel.pagination import MAX_PAGE_SIZE, Page, PageRequest
 from boundaries.users.dto import (
     Account,
+    AccountImport,
     AccountStatus,
     Author,
     AuthorizationCode,
@@ -31,6 +32,7 @@ from boundaries.users.dto import (
     AuthorizationRequest,
     ClientRegistration,
     IdPage,
+    ImportResult,
     Jwks,
     Login,
     OAuthToken,
@@ -60,6 +62,7 @@ from boundaries.users.errors import (
 )
 from boundaries.users.events import ProfileUpdated, UserFollowed, UserRegistered, UserUnfollowed
 from modules.users.handles import handle_skeleton, normalise_handle
+from modules.users.importer import AccountImporter
 from modules.users.keys import SigningKeys
 from modules.users.oauth import IssuedAccess, OAuthServer
 from modules.users.tables import (
@@ -188,6 +191,7 @@ class UsersService:
         self._dummy_hash: str | None = None
         self._keys = SigningKeys(store)
         self._oauth = OAuthServer(self, store, ids, settings, self._keys)
+        self._importer = AccountImporter(store, ids, follow_cap=FOLLOW_CAP, normalise_email=normalise_email)
 
     # ------------------------------------------------------------------ helpers
 
@@ -283,6 +287,9 @@ class UsersService:
         )
 
     # --------------------------------------------------------------- accounts
+
+    async def import_accounts(self, batch: AccountImport) -> ImportResult:
+        return await self._importer.import_accounts(batch)
 
     async def register(self, command: Register) -> Account:
         """Create an account; raises HandleTaken (HandleTooSimilar for a look-alike) or EmailTaken."""

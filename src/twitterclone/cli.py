@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import sys
 from pathlib import Path
@@ -21,7 +22,33 @@ def _settings(manifest: str | None) -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
-@click.group()
+#: Entry-point group through which tools beside the product add subcommands (the benchmark adds
+#: ``bench``), so the product never imports them: a tool not installed is simply not listed.
+PLUGIN_GROUP = "twitterclone.commands"
+
+
+class _PluginGroup(click.Group):
+    """The built-in commands, plus those other packages register under ``PLUGIN_GROUP``.
+
+    Plugins load only when listed or invoked, so ``twitterclone run`` pays nothing for them."""
+
+    def _plugins(self) -> dict[str, importlib.metadata.EntryPoint]:
+        return {ep.name: ep for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and (entry := self._plugins().get(cmd_name)) is not None:
+            loaded = entry.load()
+            if not isinstance(loaded, click.Command):
+                raise click.ClickException(f"entry point {entry.value!r} is not a click command")
+            command = loaded
+        return command
+
+
+@click.group(cls=_PluginGroup)
 def main() -> None:
     """twitterclone: a Twitter-like backend, one codebase in any topology."""
 
@@ -250,12 +277,6 @@ def dev_certs(manifest: str | None, days: int) -> None:
     certs = certs if certs.is_absolute() else settings.data_path / certs
     for path in make_dev_certs(certs, days=days):
         click.echo(f"  wrote {path}")
-
-
-# `twitterclone bench`: the command module imports only click; the load tool loads when it runs.
-from twitterclone.bench.command import bench  # noqa: E402
-
-main.add_command(bench)
 
 
 @main.group()

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from twitterclone.bench import connections
-from twitterclone.bench.connections import ConnectionsConfig, PlanError, make_plan
-from twitterclone.bench.userconn import parse_response
 from twitterclone.cli import main
+from twitterclone_bench import connections
+from twitterclone_bench.connections import ConnectionsConfig, PlanError, make_plan
+from twitterclone_bench.userconn import parse_response
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,9 +1,10 @@
 """A short smoke of ``twitterclone bench fanout``: the real tool, a monolith it seeds and starts, toy sizes.
 
-The benchmark itself is not part of the test run; this proves the machinery (direct seeding with
-exact counts, server start, logins, the three phases, the row counts, the JSON) works end to end,
-and that the hybrid holds: the popular author's tweet is written to one timeline, the near author's
-to every follower's, and every sampled follower sees both.
+The benchmark itself is not part of the test run; this proves the machinery (seeding through the
+users port with exact counts, server start, logins, the three phases, the reach count, the JSON)
+works end to end, and that the hybrid holds as users see it: every follower the bench is logged in
+as sees both the popular author's tweet and the near author's, nobody else sees either, and the
+popular author's tweet (merged at read time) shows on every follower's first look.
 """
 
 from __future__ import annotations
@@ -63,15 +64,24 @@ def test_fanout_bench_runs_end_to_end_and_the_hybrid_holds(tmp_path: Path) -> No
     assert pop["silent_accounts"] == 570
     assert max(pop["small_author_followers"]) == 50
 
-    rows = doc["home_timeline_rows"]
-    assert rows["star (impact)"] == rows["star (visibility)"] == 1  # merged at read: the author's own only
-    assert rows["near (impact)"] == rows["near (visibility)"] == 100  # fanned out: 99 followers + the author
+    reach = doc["home_timeline_reach"]
+    for name in ("star (impact)", "star (visibility)", "near (impact)", "near (visibility)"):
+        # Logged in: 30 sampled followers of both, 10 readers and 4 small authors who follow neither
+        # (and the other of star and near, who follows nobody).
+        assert reach[name] == {
+            "followers_read": 30,
+            "followers_seeing": 30,
+            "others_read": 15,
+            "others_seeing": 0,
+        }
 
     for name in ("star", "near"):
         vis = doc["visibility"][name]
         assert vis["seen"] == vis["swept"] == 27  # 30 sampled, 3 of them the fast probes
         assert vis["fast_probes"]["count"] == 3
         assert vis["lag"]["p99_ms"] >= vis["lag"]["p50_ms"] > 0
+    # Merged into followers' pages at read time: there from the first look, no fan-out to wait for.
+    assert doc["visibility"]["star"]["seen_on_first_poll"] == 27
 
     windows = doc["impact"]["windows"]
     assert windows["before"]["latency"]["count"] == 20  # 20 reads/s for 1 s, open loop

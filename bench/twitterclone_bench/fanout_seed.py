@@ -1,57 +1,44 @@
 """Seeding for ``twitterclone bench fanout``: an author with 100,000 followers, fast and consistent.
 
 Registering 100,000 accounts through the API costs an argon2 hash each, and following through the
-API one transaction and one ``UserFollowed`` event each (back-fill, notification, counters): hours.
-So the seeding runs the monolith's modules in this process, on the deployment's own database, and:
+API one transaction each: hours. So the seeding runs the monolith's modules in this process, on
+the deployment's own database (wired by the composition root), and talks to them through their
+ports only:
 
-- registers through the users port (``UsersPort.register``) every account the benchmark logs in as:
-  the authors, the readers, and the sampled followers it polls;
-- writes the other followers ("silent" accounts: never logged in as) with one multi-row insert per
-  chunk into the users module's own ``users`` table, with every column the module fills (the table
-  is reflected from the database, so a column added later that has no default makes seeding stop
-  with a message rather than write bad rows); their handles avoid the characters the look-alike
-  fold changes, so ``handle_skeleton`` is the lowercased handle and stays unique;
-- writes every follow into ``follows`` the same way and sets ``followers_count`` and
-  ``following_count`` to what was written. No ``UserFollowed`` events are emitted for them: the
-  followed authors have not posted yet (a back-fill would copy nothing), and the follow
-  notifications and the analytics' new-follower counters of seeding are of no use to this benchmark;
-- then posts every author's first tweets through the tweets port with the relays running, so the
-  home timelines are filled by the real fan-out, and waits until every outbox is empty.
+- registers through ``UsersPort.register`` every account the benchmark logs in as: the authors,
+  the readers, and the sampled followers it polls;
+- imports the other followers ("silent" accounts: never logged in as) and every follow through
+  ``UsersPort.import_accounts``, 10,000 a call: no password hash, one transaction per call, and
+  the events ``register`` and ``follow`` emit (``UserRegistered``, ``UserFollowed``), which the
+  consumers then apply as they would for people (back-fill, notifications, counters);
+- waits until those events are applied, then posts every author's first tweets through the tweets
+  port with the relays running, so the home timelines are filled by the real fan-out, and waits
+  until every outbox is empty.
 
-The data is as the modules would have it (the graph, its counts, the timelines), except for those
-notifications and counters.
+The data is what the modules make of it: nothing is written behind their backs.
 """
 
 from __future__ import annotations
 
 import random
-import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
-import sqlalchemy as sa
-from argon2 import PasswordHasher, Type
 from rich.progress import Progress
 
 from boundaries.tweets.dto import PostTweet
 from boundaries.tweets.port import TweetsPort
-from boundaries.users.dto import Register
+from boundaries.users.dto import MAX_IMPORT, AccountImport, ImportedAccount, ImportedFollow, Register
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime
-from twitterclone.infra.store import ModuleStore
+
+T = TypeVar("T")
 
 PASSWORD = "bench password 1"  # noqa: S105 - throwaway accounts of a throwaway deployment
 #: Handle characters the look-alike fold leaves alone (it maps 0, 1, i, m, w and d).
 SAFE = "abcefghjknpqrstuvxyz23456789"
-#: Rows per multi-row insert.
-CHUNK = 2000
-
-
-class SeedingError(RuntimeError):
-    """The deployment's schema is not what the bulk seeding knows how to fill."""
 
 
 def handle(prefix: str, n: int) -> str:
@@ -122,7 +109,6 @@ async def seed_population(
     sampled: int,
     reader_follows: int,
     tweets_per_author: int,
-    argon2: dict[str, int],
     progress: Progress,
     seed: int = 1,
 ) -> Population:
@@ -155,16 +141,8 @@ async def seed_population(
     timings["register_s"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    store = runtime.kernel.store("users")
     silent_count = star_followers - sampled
-    hasher = PasswordHasher(
-        time_cost=argon2["time_cost"],
-        memory_cost=argon2["memory_kib"],
-        parallelism=argon2["parallelism"],
-        type=Type.ID,
-    )
-    unusable = hasher.hash(secrets.token_urlsafe(24))  # nobody logs in as a silent account
-    silent_ids = await _insert_silent_accounts(store, runtime, silent_count, unusable, progress)
+    silent_ids = await _import_silent_accounts(users, silent_count, progress)
     timings["silent_accounts_s"] = time.monotonic() - t0
 
     # The graph: star <- every follower; near <- the sampled + the first silent ones; each small
@@ -190,8 +168,11 @@ async def seed_population(
         while len(picked) < size:
             picked.setdefault(rng.choice(everyone))
         followers_of[author.user_id] = list(picked)
-    await _insert_follows(store, followers_of, progress)
+    await _import_follows(users, followers_of, progress)
     timings["follows_s"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    await runtime.drain_events(timeout_s=1800)  # every consumer has applied the follows
+    timings["follow_events_s"] = time.monotonic() - t0
 
     # First tweets, fanned out by the real consumers (the relays run in this process).
     t0 = time.monotonic()
@@ -217,85 +198,30 @@ async def seed_population(
     )
 
 
-async def _reflect(store: ModuleStore, name: str) -> sa.Table:
-    async with store.engine.connect() as conn:
-        return await conn.run_sync(
-            lambda sync: sa.Table(name, sa.MetaData(), schema=store.schema, autoload_with=sync)
-        )
-
-
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+def _chunks(items: list[T], size: int = MAX_IMPORT) -> Iterator[list[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
-async def _insert_silent_accounts(
-    store: ModuleStore, runtime: Runtime, count: int, password_hash: str, progress: Progress
-) -> list[str]:
-    users = await _reflect(store, "users")
-    now = datetime.now(UTC)
-    ids = [runtime.kernel.ids.next_int() for _ in range(count)]
-    rows: list[dict[str, Any]] = []
-    for i, user_id in enumerate(ids):
-        h = handle("fb", i)
-        row = {
-            "id": user_id,
-            "handle": h,
-            "handle_lower": h,
-            "email": f"{h}@bench.example",
-            "password_hash": password_hash,
-            "display_name": h,
-            "created_at": now,
-        }
-        if "handle_skeleton" in users.c:
-            row["handle_skeleton"] = h  # SAFE handles are their own skeleton
-        rows.append(row)
-    known = set(rows[0]) if rows else set()
-    missing = [
-        c.name
-        for c in users.columns
-        if c.name not in known and not c.nullable and c.server_default is None and c.autoincrement is not True
-    ]
-    if missing:
-        raise SeedingError(
-            f"users.{', users.'.join(missing)} has no default and the bulk seeding does not fill it: "
-            "update twitterclone/bench/fanout_seed.py"
-        )
-    task = progress.add_task("silent followers (bulk insert)", total=count)
-    for chunk in _chunks(rows, CHUNK):
-        async with store.transaction() as tx:
-            await tx.conn.execute(users.insert(), chunk)
+async def _import_silent_accounts(users: UsersPort, count: int, progress: Progress) -> list[str]:
+    """Accounts nobody logs in as, through ``UsersPort.import_accounts`` (no password to hash)."""
+    task = progress.add_task("silent followers (users port, bulk)", total=count)
+    ids: list[str] = []
+    for chunk in _chunks([handle("fb", i) for i in range(count)]):
+        accounts = [ImportedAccount(handle=h, email=f"{h}@bench.example") for h in chunk]
+        ids.extend((await users.import_accounts(AccountImport(accounts=accounts))).ids)
         progress.advance(task, len(chunk))
-    return [str(i) for i in ids]
+    return ids
 
 
-async def _insert_follows(store: ModuleStore, followers_of: dict[str, list[str]], progress: Progress) -> None:
-    follows = await _reflect(store, "follows")
-    users = await _reflect(store, "users")
-    now = datetime.now(UTC)
-    pairs = [(int(f), int(author)) for author, followers in followers_of.items() for f in followers]
-    rows = [{"follower_id": f, "followee_id": a, "created_at": now} for f, a in pairs]
-    followers_count: dict[int, int] = {}
-    following_count: dict[int, int] = {}
-    for follower, followee in pairs:
-        followers_count[followee] = followers_count.get(followee, 0) + 1
-        following_count[follower] = following_count.get(follower, 0) + 1
-    task = progress.add_task("follows (bulk insert)", total=len(rows))
-    for chunk in _chunks(rows, CHUNK):
-        async with store.transaction() as tx:
-            await tx.conn.execute(follows.insert(), chunk)
-        progress.advance(task, len(chunk))
-    counts = [
-        {"b_id": uid, "b_followers": followers_count.get(uid, 0), "b_following": following_count.get(uid, 0)}
-        for uid in sorted(set(followers_count) | set(following_count))
+async def _import_follows(users: UsersPort, followers_of: dict[str, list[str]], progress: Progress) -> None:
+    """Every follow of the graph, through ``UsersPort.import_accounts``."""
+    edges = [
+        ImportedFollow(follower_id=follower, followee_id=author)
+        for author, followers in followers_of.items()
+        for follower in followers
     ]
-    update = (
-        sa.update(users)
-        .where(users.c.id == sa.bindparam("b_id"))
-        .values(followers_count=sa.bindparam("b_followers"), following_count=sa.bindparam("b_following"))
-    )
-    task = progress.add_task("follow counts", total=len(counts))
-    for chunk in _chunks(counts, CHUNK):
-        async with store.transaction() as tx:
-            await tx.conn.execute(update, chunk)
+    task = progress.add_task("follows (users port, bulk)", total=len(edges))
+    for chunk in _chunks(edges):
+        await users.import_accounts(AccountImport(follows=chunk))
         progress.advance(task, len(chunk))

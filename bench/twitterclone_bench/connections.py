@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import math
 import multiprocessing
 import os
@@ -39,24 +38,31 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 from rich.console import Console
-from rich.table import Table
 
-from twitterclone.bench.chart import latency_chart
-from twitterclone.bench.graph import FollowGraph, from_edge_list, synthetic
-from twitterclone.bench.load import CpuMeter, _process_tree, new_session
-from twitterclone.bench.runner import machine, quiesce
-from twitterclone.bench.seed import Seeded, SeedError, refresh_tokens, seed
-from twitterclone.bench.server import Monolith, stopping_on_sigterm, wait_ready
-from twitterclone.bench.stats import Sample, percentile, route_summary, time_series
-from twitterclone.bench.userconn import FD_RESERVE, PhaseSpec, WorkerSpec, raise_nofile, rss_mib, worker_main
-from twitterclone.bench.workload import DEFAULT_MIX
+from twitterclone_bench.chart import latency_chart
+from twitterclone_bench.load import CpuMeter, _process_tree, new_session
+from twitterclone_bench.report import (
+    Cpu,
+    RouteStats,
+    SendLag,
+    Series,
+    file_name,
+    publish,
+    route_table,
+)
+from twitterclone_bench.runner import LoadConfig, LoadReport, follow_graph, machine, quiesce, seed_graph
+from twitterclone_bench.seed import Seeded, SeedError, SeedFigures, refresh_tokens, seed_figures
+from twitterclone_bench.server import Monolith, stopping_on_sigterm, wait_ready
+from twitterclone_bench.stats import Sample, percentile, route_summary, send_lag, time_series
+from twitterclone_bench.userconn import FD_RESERVE, PhaseSpec, WorkerSpec, raise_nofile, rss_mib, worker_main
 
 #: Descriptors a gateway worker keeps for itself (databases, WAL files, logs, pipes) beyond connections.
 GATEWAY_FD_RESERVE = 1000
@@ -73,14 +79,13 @@ class PlanError(RuntimeError):
 
 
 @dataclass
-class ConnectionsConfig:
+class ConnectionsConfig(LoadConfig):
     """Every knob of a connections run (the CLI options, one to one)."""
 
-    url: str = "http://127.0.0.1:8000"
-    start_monolith: bool = False
-    manifest: str = "deployments/monolith.toml"
+    avg_follows: float = 5.0
+    search_step_s: float = 15.0
+    search_steps: int = 8
     gateway_workers: int | None = None
-    port: int | None = None
     keep_alive_s: float = 3600.0
     backlog: int = 4096
     connections: int = 50_000
@@ -89,25 +94,9 @@ class ConnectionsConfig:
     processes: int | None = None
     source_addresses: tuple[str, ...] | int | None = None
     accounts: int = 1000
-    avg_follows: float = 5.0
-    graph: str | None = None
-    tweets_per_user: int = 3
-    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
-    duration_s: float = 60.0
-    warmup_s: float = 10.0
-    search: bool = True
-    search_step_s: float = 15.0
-    search_steps: int = 8
-    p99_target_ms: float = 100.0
-    timeout_s: float = 10.0
     connect_concurrency: int = 256
     connect_timeout_s: float = 30.0
-    settle_timeout_s: float = 600.0
-    concurrency: int = 16
     progress_every_s: float = 5.0
-    seed: int = 1
-    out_dir: str = "bench-results"
-    label: str = ""
 
     @property
     def model_rate(self) -> float:
@@ -411,35 +400,213 @@ def sockstat() -> dict[str, float]:
     return out
 
 
-def memory(gateway_pids: list[int], generator_pids: list[int]) -> dict[str, Any]:
+def memory(gateway_pids: list[int], generator_pids: list[int]) -> Memory:
     """Resident memory (and, for the gateway, open sockets) of every process, now."""
-    gateway: list[dict[str, Any]] = [
-        {"pid": pid, "rss_mib": rss_mib(pid), "sockets": socket_count(pid), "cmd": _cmdline(pid)[:80]}
+    gateway = [
+        GatewayProcess(pid=pid, rss_mib=rss_mib(pid), sockets=socket_count(pid), cmd=_cmdline(pid)[:80])
         for pid in gateway_pids
     ]
-    generators: list[dict[str, Any]] = [{"pid": pid, "rss_mib": rss_mib(pid)} for pid in generator_pids]
-    return {
-        "gateway": gateway,
-        "gateway_rss_mib": round(sum(p["rss_mib"] or 0.0 for p in gateway), 1),
-        "generators": generators,
-        "generators_rss_mib": round(sum(p["rss_mib"] or 0.0 for p in generators), 1),
-        "kernel": sockstat(),
-    }
+    generators = [GeneratorProcess(pid=pid, rss_mib=rss_mib(pid)) for pid in generator_pids]
+    return Memory(
+        gateway=gateway,
+        gateway_rss_mib=round(sum(p.rss_mib or 0.0 for p in gateway), 1),
+        generators=generators,
+        generators_rss_mib=round(sum(p.rss_mib or 0.0 for p in generators), 1),
+        kernel=sockstat(),
+    )
+
+
+# -- the report -----------------------------------------------------------------------------------
+
+
+class GatewayProcess(msgspec.Struct, kw_only=True):
+    pid: int
+    rss_mib: float | None
+    sockets: int | None
+    cmd: str
+
+
+class GeneratorProcess(msgspec.Struct, kw_only=True):
+    pid: int
+    rss_mib: float | None
+
+
+class Memory(msgspec.Struct, kw_only=True):
+    """Resident memory of the gateway's and the generators' processes, and the kernel's socket figures."""
+
+    gateway: list[GatewayProcess]
+    gateway_rss_mib: float
+    generators: list[GeneratorProcess]
+    generators_rss_mib: float
+    kernel: dict[str, float]
+
+
+class AtEnd(msgspec.Struct, kw_only=True):
+    """Every connection checked once more after the runs."""
+
+    open_and_answering: int
+    outcome: dict[str, int]
+    connection_events_whole_run: dict[str, int]
+
+
+class Connected(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Opening the connections (each checked with GET /livez), and how many were still there at the end."""
+
+    target: int
+    opened: int
+    established: int
+    failed: int
+    failures_by_reason: dict[str, int]
+    seconds: float
+    generator_rss_mib: list[float | None]
+    quiesce_before_check_s: float | None = None
+    at_end: AtEnd | None = None
+
+
+class Model(msgspec.Struct, kw_only=True):
+    """The simulated users: how many, how often they act, what they do."""
+
+    users: int
+    think_time_s: float
+    requests_per_action: int
+    rate_rps: float
+    mix: dict[str, float]
+    accounts: int
+
+
+class Step(msgspec.Struct, kw_only=True):
+    """One step of the rate search (every connection open)."""
+
+    rate_rps: float
+    think_time_s: float
+    requests: int
+    achieved_rps: float
+    p50_ms: float | None
+    p99_ms: float | None
+    error_rate: float
+    errors_by_kind: dict[str, int]
+    open_at_end: int
+    generator_send_lag_p99_ms: float | None
+    cpu: Cpu
+    passed: bool = msgspec.field(name="pass")
+    attempt: int = 1
+    quiesce_s: float = 0.0
+
+
+class RateSearch(msgspec.Struct, kw_only=True):
+    """The highest rate (shortest think time) whose p99 stays under the target."""
+
+    target_p99_ms: float
+    step_s: float
+    steps: list[Step]
+    max_rate_rps: float
+    max_rate_think_time_s: float | None
+    first_failing_rate_rps: float | None
+    model_rate_rps: float
+    fraction_of_model_rate: float | None
+
+
+class ModelRun(msgspec.Struct, kw_only=True):
+    """The users at the model's think time, for the warm-up and the measured duration."""
+
+    rate_rps: float
+    think_time_s: float
+    duration_s: float
+    warmup_s: float
+    scheduled_whole_phase: int
+    routes: dict[str, RouteStats]
+    throughput_rps: float
+    error_rate: float
+    errors_by_kind: dict[str, int]
+    errors_by_kind_with_warmup: dict[str, int]
+    connection_events: dict[str, int]
+    open_at_end_of_phase: int
+    generator_send_lag_ms: SendLag
+    cpu: Cpu
+    generator_rss_mib: list[float | None]
+    meets_target: bool
+    series: Series
+    open_connections_series: list[dict[str, float]]
+    quiesce_before_s: float = 0.0
+
+
+class ConnectionsReport(LoadReport, kw_only=True, omit_defaults=True):
+    """``twitterclone bench connections``: the connections held, the rate search, the model run, memory."""
+
+    config: ConnectionsConfig
+    model: Model
+    plan: dict[str, object]
+    seed: SeedFigures
+    memory_before_connect: Memory
+    connections: Connected
+    memory_after_connect: Memory
+    memory_per_connection_kib: dict[str, float | None]
+    search: RateSearch | None = None
+    run: ModelRun
+    memory_at_end: Memory
+
+    def render(self, console: Console) -> None:
+        run, model, conns = self.run, self.model, self.connections
+        title = (
+            f"{model.users:,} users, think time {model.think_time_s:g} s: {run.rate_rps:g} req/s offered, "
+            f"{run.duration_s:g} s measured (after {run.warmup_s:g} s warm-up)"
+        )
+        console.print(route_table(title, run.routes))
+        end = conns.at_end
+        console.print(
+            f"connections: {conns.established:,} of {conns.target:,} established (open and answering GET "
+            f"/livez) in {conns.seconds} s, {conns.failed:,} failed"
+            + (f" {conns.failures_by_reason}" if conns.failed else "")
+            + (
+                f"; {end.open_and_answering:,} still open and answering at the end; "
+                f"connection events over the run: {end.connection_events_whole_run or 'none'}"
+                if end is not None
+                else ""
+            )
+        )
+        verdict = "[green]meets[/]" if run.meets_target else "[red]misses[/]"
+        console.print(
+            f"achieved {run.throughput_rps} req/s of {run.rate_rps:g} offered; "
+            f"error rate {run.error_rate:.3%} (by kind: {run.errors_by_kind or 'none'}); "
+            f"p99 {run.routes['all'].p99_ms:.1f} ms: "
+            f"{verdict} the target (p99 < 100 ms, errors < 0.1 %); generator send lag p99 "
+            f"{run.generator_send_lag_ms.p99} ms; cpu {run.cpu}"
+        )
+        if (s := self.search) is not None:
+            console.print(
+                f"rate search with every connection open: max {s.max_rate_rps:g} req/s "
+                f"(think time {s.max_rate_think_time_s} s) holds p99 < {s.target_p99_ms:g} ms and errors "
+                f"< 0.1 % = {s.fraction_of_model_rate or 0:.1%} of the model's {s.model_rate_rps:g} req/s"
+                if s.max_rate_rps
+                else "rate search: no step passed"
+            )
+        for when, m in (("after connect", self.memory_after_connect), ("at end", self.memory_at_end)):
+            gateway = ", ".join(str(p.rss_mib) for p in m.gateway)
+            generators = ", ".join(str(p.rss_mib) for p in m.generators)
+            console.print(
+                f"memory {when}: gateway {m.gateway_rss_mib} MiB ({gateway}), "
+                f"generators {m.generators_rss_mib} MiB ({generators}), kernel {m.kernel}"
+            )
 
 
 # -- the run --------------------------------------------------------------------------------------
 
 
-def run_connections(config: ConnectionsConfig, console: Console | None = None) -> dict[str, Any]:
-    """The whole run; returns the result document (also written as JSON next to the chart)."""
+def run_connections(config: ConnectionsConfig, console: Console | None = None) -> ConnectionsReport:
+    """The whole run; returns the report (also written as JSON next to the chart)."""
     console = console or Console()
-    doc = stopping_on_sigterm(lambda: _run(config, console))
-    write_outputs(doc, config)
-    print_report(doc, console)
-    return doc
+    report = stopping_on_sigterm(lambda: _run(config, console))
+    where = Path(config.manifest).stem if config.start_monolith else str(report.server["url"])
+    title = (
+        f"twitterclone {where}: {config.connections:,} keep-alive users, "
+        f"think time {config.think_time_s:g} s = {config.model_rate:.0f} req/s"
+    )
+    chart = latency_chart(report.run.series, title=title, warmup_s=config.warmup_s)
+    publish(report, config.out_dir, file_name("connections", config.label), console, chart=chart)
+    return report
 
 
-def _run(config: ConnectionsConfig, console: Console) -> dict[str, Any]:
+def _run(config: ConnectionsConfig, console: Console) -> ConnectionsReport:
     plan = make_plan(config)
     rate = config.model_rate
     console.print(
@@ -492,44 +659,21 @@ def _run(config: ConnectionsConfig, console: Console) -> dict[str, Any]:
 
 def _seed(
     config: ConnectionsConfig, base: str, needed_s: float, console: Console
-) -> tuple[Seeded, dict[str, Any]]:
-    graph: FollowGraph = (
-        from_edge_list(config.graph)
-        if config.graph
-        else synthetic(config.accounts, config.avg_follows, config.seed)
-    )
-    console.print(f"[bold]graph[/]: {graph.describe()}")
+) -> tuple[Seeded, SeedFigures]:
+    graph = follow_graph(config, config.accounts, console)
 
     async def go() -> tuple[Seeded, int]:
         async with new_session(64, config.timeout_s) as session:
-            seeded = await seed(
-                session,
-                base,
-                graph,
-                tweets_per_user=config.tweets_per_user,
-                concurrency=config.concurrency,
-                seed=config.seed,
-                console=console,
-                settle_timeout_s=config.settle_timeout_s,
-            )
+            seeded = await seed_graph(session, base, graph, config, console)
             failures = await refresh_tokens(session, base, seeded.actors, needed_s, config.concurrency)
             return seeded, failures
 
     t0 = time.monotonic()
     seeded, refresh_failures = asyncio.run(go())
-    info = {
-        "seconds": round(time.monotonic() - t0, 1),
-        "phases_s": {k: round(v, 1) for k, v in seeded.timings_s.items()},
-        "errors": seeded.errors,
-        "accounts": len(seeded.actors),
-        "tweets": len(seeded.tweet_ids),
-        "fanout_drained": seeded.settled,
-        "token_refresh_failures": refresh_failures,
-        "graph": graph.describe(),
-    }
-    console.print(
-        f"[bold]seeded[/] in {info['seconds']} s: {info['accounts']} accounts, {info['tweets']} tweets"
-    )
+    info = seed_figures(seeded, time.monotonic() - t0)
+    info.token_refresh_failures = refresh_failures
+    info.graph = graph.describe()
+    console.print(f"[bold]seeded[/] in {info.seconds} s: {info.accounts} accounts, {info.tweets} tweets")
     return seeded, info
 
 
@@ -541,7 +685,7 @@ def _with_server(
     gateway_pids: list[int],
     server_info: dict[str, object],
     console: Console,
-) -> dict[str, Any]:
+) -> ConnectionsReport:
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     # how long the accounts' tokens must last: every phase, with room
     needed_s = (
@@ -553,24 +697,6 @@ def _with_server(
     seeded, seed_info = _seed(config, base, needed_s, console)
     if not seeded.actors:
         raise SeedError("no account was seeded")
-    doc: dict[str, Any] = {
-        "tool": "twitterclone bench connections",
-        "started_at": started,
-        "command": " ".join(sys.argv),
-        "config": asdict(config),
-        "machine": machine(),
-        "server": {**server_info, "url": base, "gateway_workers": plan.gateway_workers},
-        "model": {
-            "users": config.connections,
-            "think_time_s": config.think_time_s,
-            "requests_per_action": config.requests_per_action,
-            "rate_rps": round(config.model_rate, 2),
-            "mix": config.mix,
-            "accounts": len(seeded.actors),
-        },
-        "plan": plan.describe(),
-        "seed": seed_info,
-    }
     specs = []
     first = 0
     for i, count in enumerate(plan.per_process):
@@ -596,45 +722,63 @@ def _with_server(
     gens = Generators(specs)
     try:
         before = memory(gateway_pids, gens.pids)
-        doc["memory_before_connect"] = before
-        doc["connections"] = _connect(gens, config, console)
+        connected = _connect(gens, config, console)
         after = memory(gateway_pids, gens.pids)
-        doc["memory_after_connect"] = after
-        doc["memory_per_connection_kib"] = _per_connection(before, after, doc["connections"]["established"])
-        _print_sockets(after, doc["memory_per_connection_kib"], console)
-        if config.search:
-            doc["search"] = _search(gens, config, server_pid, console)
+        per_connection = _per_connection(before, after, connected.established)
+        _print_sockets(after, per_connection, console)
+        search = _search(gens, config, server_pid, console) if config.search else None
         quiet = asyncio.run(quiesce(server_pid, 2.0, limit_s=30.0))
-        doc["run"] = _model_run(gens, config, server_pid, console)
-        doc["run"]["quiesce_before_s"] = quiet
-        doc["memory_at_end"] = memory(gateway_pids, gens.pids)
+        run = _model_run(gens, config, server_pid, console)
+        run.quiesce_before_s = quiet
+        at_end = memory(gateway_pids, gens.pids)
         # an overloaded run leaves requests behind on the server: let it finish them before checking
-        doc["connections"]["quiesce_before_check_s"] = asyncio.run(quiesce(server_pid, 2.0, limit_s=120.0))
-        doc["connections"]["at_end"] = _probe(gens, config, console)
+        connected.quiesce_before_check_s = asyncio.run(quiesce(server_pid, 2.0, limit_s=120.0))
+        connected.at_end = _probe(gens, config, console)
     finally:
         gens.stop()
-    return doc
+    return ConnectionsReport(
+        tool="twitterclone bench connections",
+        started_at=started,
+        command=" ".join(sys.argv),
+        config=config,
+        machine=machine(),
+        server={**server_info, "url": base, "gateway_workers": plan.gateway_workers},
+        model=Model(
+            users=config.connections,
+            think_time_s=config.think_time_s,
+            requests_per_action=config.requests_per_action,
+            rate_rps=round(config.model_rate, 2),
+            mix=config.mix,
+            accounts=len(seeded.actors),
+        ),
+        plan=plan.describe(),
+        seed=seed_info,
+        memory_before_connect=before,
+        connections=connected,
+        memory_after_connect=after,
+        memory_per_connection_kib=per_connection,
+        search=search,
+        run=run,
+        memory_at_end=at_end,
+    )
 
 
-def _per_connection(before: dict[str, Any], after: dict[str, Any], established: int) -> dict[str, Any]:
+def _per_connection(before: Memory, after: Memory, established: int) -> dict[str, float | None]:
     """Memory that opening the connections added, per connection (KiB)."""
     if not established:
         return {}
 
-    def per(key: str, sub: str | None = None) -> float | None:
-        a, b = (after[key], before[key]) if sub is None else (after[key].get(sub), before[key].get(sub))
-        if a is None or b is None:
-            return None
-        return round((float(a) - float(b)) * 1024 / established, 1)
+    def per(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else round((a - b) * 1024 / established, 1)
 
     return {
-        "gateway_rss": per("gateway_rss_mib"),
-        "generators_rss": per("generators_rss_mib"),
-        "kernel_slab_both_ends": per("kernel", "slab_mib"),
+        "gateway_rss": per(after.gateway_rss_mib, before.gateway_rss_mib),
+        "generators_rss": per(after.generators_rss_mib, before.generators_rss_mib),
+        "kernel_slab_both_ends": per(after.kernel.get("slab_mib"), before.kernel.get("slab_mib")),
     }
 
 
-def _connect(gens: Generators, config: ConnectionsConfig, console: Console) -> dict[str, Any]:
+def _connect(gens: Generators, config: ConnectionsConfig, console: Console) -> Connected:
     n = config.connections
     progress: dict[int, dict[str, int]] = {}
     last = [0.0]
@@ -664,39 +808,37 @@ def _connect(gens: Generators, config: ConnectionsConfig, console: Console) -> d
     failed: Counter[str] = Counter()
     for r in done.values():
         failed.update(r["failed"])
-    out = {
-        "target": n,
-        "opened": sum(r["opened"] for r in done.values()),
-        "established": sum(r["verified"] for r in done.values()),
-        "failed": sum(failed.values()),
-        "failures_by_reason": dict(failed.most_common()),
-        "seconds": round(time.monotonic() - t0, 1),
-        "generator_rss_mib": [r["rss_mib"] for r in done.values()],
-    }
-    console.print(
-        f"[bold]connections[/]: {out['established']:,} of {n:,} open and answering GET /livez "
-        f"after {out['seconds']} s; {out['failed']:,} failed"
-        + (f" ({out['failures_by_reason']})" if out["failed"] else "")
+    out = Connected(
+        target=n,
+        opened=sum(r["opened"] for r in done.values()),
+        established=sum(r["verified"] for r in done.values()),
+        failed=sum(failed.values()),
+        failures_by_reason=dict(failed.most_common()),
+        seconds=round(time.monotonic() - t0, 1),
+        generator_rss_mib=[r["rss_mib"] for r in done.values()],
     )
-    if out["established"] == 0:
-        raise GeneratorError(f"no connection could be established: {out['failures_by_reason']}")
+    console.print(
+        f"[bold]connections[/]: {out.established:,} of {n:,} open and answering GET /livez "
+        f"after {out.seconds} s; {out.failed:,} failed"
+        + (f" ({out.failures_by_reason})" if out.failed else "")
+    )
+    if out.established == 0:
+        raise GeneratorError(f"no connection could be established: {out.failures_by_reason}")
     return out
 
 
-def _print_sockets(mem: dict[str, Any], per_connection: dict[str, Any], console: Console) -> None:
+def _print_sockets(mem: Memory, per_connection: dict[str, float | None], console: Console) -> None:
     console.print(
         "  gateway processes: "
         + ", ".join(
-            f"pid {p['pid']} {p['rss_mib']} MiB {p['sockets']:,} sockets"
-            for p in mem["gateway"]
-            if p["sockets"] is not None
+            f"pid {p.pid} {p.rss_mib} MiB {p.sockets:,} sockets" for p in mem.gateway if p.sockets is not None
         )
-        + f"; generators {mem['generators_rss_mib']} MiB; kernel {mem['kernel']}; "
+        + f"; generators {mem.generators_rss_mib} MiB; kernel {mem.kernel}; "
         f"added per connection (KiB): {per_connection}"
     )
 
 
-def _probe(gens: Generators, config: ConnectionsConfig, console: Console) -> dict[str, Any]:
+def _probe(gens: Generators, config: ConnectionsConfig, console: Console) -> AtEnd:
     timeout = max(config.timeout_s, 60.0)  # a server still busy with an overload answers late, not never
     gens.broadcast("probe", timeout)
     n_per = math.ceil(config.connections / len(gens.pipes))
@@ -707,11 +849,11 @@ def _probe(gens: Generators, config: ConnectionsConfig, console: Console) -> dic
         outcome.update(r["outcome"])
         events.update(r["events"])
     still = outcome.get("open, answered GET /livez", 0)
-    out = {
-        "open_and_answering": still,
-        "outcome": dict(outcome.most_common()),
-        "connection_events_whole_run": dict(events.most_common()),
-    }
+    out = AtEnd(
+        open_and_answering=still,
+        outcome=dict(outcome.most_common()),
+        connection_events_whole_run=dict(events.most_common()),
+    )
     console.print(
         f"[bold]at the end[/]: {still:,} of {config.connections:,} connections still open and answering "
         f"GET /livez; {dict(outcome.most_common())}"
@@ -818,29 +960,28 @@ def _phase(
 
 def _step_figures(
     out: PhaseOutcome, rate: float, think_s: float, duration_s: float, target_ms: float
-) -> dict[str, Any]:
+) -> Step:
     lat = sorted(s.latency for s in out.samples)
     errors = sum(1 for s in out.samples if not s.ok)
     err_rate = errors / len(lat) if lat else 1.0
     p99 = percentile(lat, 99) * 1000 if lat else math.inf
-    send_lag = sorted(s.send_lag for s in out.samples)
-    return {
-        "rate_rps": round(rate, 2),
-        "think_time_s": round(think_s, 1),
-        "requests": len(lat),
-        "achieved_rps": round((len(lat) - errors) / duration_s, 1),
-        "p50_ms": round(percentile(lat, 50) * 1000, 2) if lat else None,
-        "p99_ms": round(p99, 2) if lat else None,
-        "error_rate": round(err_rate, 5),
-        "errors_by_kind": out.errors_by_kind(),
-        "open_at_end": out.open_at_end,
-        "generator_send_lag_p99_ms": round(percentile(send_lag, 99) * 1000, 2) if send_lag else None,
-        "cpu": out.cpu,
-        "pass": bool(lat) and p99 < target_ms and err_rate < 0.001,
-    }
+    return Step(
+        rate_rps=round(rate, 2),
+        think_time_s=round(think_s, 1),
+        requests=len(lat),
+        achieved_rps=round((len(lat) - errors) / duration_s, 1),
+        p50_ms=round(percentile(lat, 50) * 1000, 2) if lat else None,
+        p99_ms=round(p99, 2) if lat else None,
+        error_rate=round(err_rate, 5),
+        errors_by_kind=out.errors_by_kind(),
+        open_at_end=out.open_at_end,
+        generator_send_lag_p99_ms=send_lag(out.samples).p99,
+        cpu=out.cpu,
+        passed=bool(lat) and p99 < target_ms and err_rate < 0.001,
+    )
 
 
-def _search(gens: Generators, config: ConnectionsConfig, pid: int | None, console: Console) -> dict[str, Any]:
+def _search(gens: Generators, config: ConnectionsConfig, pid: int | None, console: Console) -> RateSearch:
     """The highest rate (shortest think time) whose p99 stays under the target, all connections open.
 
     Doubling up from 1/32 of the model's rate (at least 1 req/s) until a step fails or the model's
@@ -850,7 +991,7 @@ def _search(gens: Generators, config: ConnectionsConfig, pid: int | None, consol
     """
     n, rpa = config.connections, config.requests_per_action
     top = config.model_rate
-    steps: list[dict[str, Any]] = []
+    steps: list[Step] = []
     best, worst = 0.0, math.inf
     rate = max(1.0, top / 32)
     console.print(
@@ -865,15 +1006,15 @@ def _search(gens: Generators, config: ConnectionsConfig, pid: int | None, consol
         name = f"search {rate:.1f} req/s"
         out = _phase(gens, config, name, think, config.search_step_s, pid, console, quiet=quiet)
         step = _step_figures(out, rate, think, config.search_step_s, config.p99_target_ms)
-        step["attempt"] = attempt
-        step["quiesce_s"] = asyncio.run(quiesce(pid, 2.0, limit_s=30.0))
+        step.attempt = attempt
+        step.quiesce_s = asyncio.run(quiesce(pid, 2.0, limit_s=30.0))
         steps.append(step)
-        verdict = "[green]pass[/]" if step["pass"] else "[red]fail[/]" if attempt > 1 else "fail, once more"
+        verdict = "[green]pass[/]" if step.passed else "[red]fail[/]" if attempt > 1 else "fail, once more"
         console.print(
-            f"  {rate:8.1f} req/s (think {think:8.1f} s)  p99 {step['p99_ms'] or math.nan:8.1f} ms  "
-            f"errors {step['error_rate']:.2%}  open {step['open_at_end']:,}  {verdict}"
+            f"  {rate:8.1f} req/s (think {think:8.1f} s)  p99 {step.p99_ms or math.nan:8.1f} ms  "
+            f"errors {step.error_rate:.2%}  open {step.open_at_end:,}  {verdict}"
         )
-        return bool(step["pass"])
+        return step.passed
 
     for _ in range(config.search_steps):
         if worst != math.inf and (worst - best) / max(best, 1.0) < 0.1:
@@ -888,21 +1029,19 @@ def _search(gens: Generators, config: ConnectionsConfig, pid: int | None, consol
             rate = (best + worst) / 2 if best else rate / 3
         if rate < 0.5:
             break
-    return {
-        "target_p99_ms": config.p99_target_ms,
-        "step_s": config.search_step_s,
-        "steps": steps,
-        "max_rate_rps": round(best, 2),
-        "max_rate_think_time_s": round(n * rpa / best, 1) if best else None,
-        "first_failing_rate_rps": None if worst == math.inf else round(worst, 2),
-        "model_rate_rps": round(top, 2),
-        "fraction_of_model_rate": round(best / top, 3) if top else None,
-    }
+    return RateSearch(
+        target_p99_ms=config.p99_target_ms,
+        step_s=config.search_step_s,
+        steps=steps,
+        max_rate_rps=round(best, 2),
+        max_rate_think_time_s=round(n * rpa / best, 1) if best else None,
+        first_failing_rate_rps=None if worst == math.inf else round(worst, 2),
+        model_rate_rps=round(top, 2),
+        fraction_of_model_rate=round(best / top, 3) if top else None,
+    )
 
 
-def _model_run(
-    gens: Generators, config: ConnectionsConfig, pid: int | None, console: Console
-) -> dict[str, Any]:
+def _model_run(gens: Generators, config: ConnectionsConfig, pid: int | None, console: Console) -> ModelRun:
     rate = config.model_rate
     total = config.warmup_s + config.duration_s
     console.print(
@@ -913,104 +1052,25 @@ def _model_run(
     measured = [s for s in out.samples if s.scheduled >= config.warmup_s]
     routes = route_summary(measured, config.duration_s)
     everything = routes["all"]
-    send_lag = sorted(s.send_lag for s in measured)
-    p99 = float(everything["p99_ms"])  # type: ignore[arg-type]
-    err_rate = float(everything["error_rate"])  # type: ignore[arg-type]
-    return {
-        "rate_rps": round(rate, 2),
-        "think_time_s": config.think_time_s,
-        "duration_s": config.duration_s,
-        "warmup_s": config.warmup_s,
-        "scheduled_whole_phase": out.scheduled,
-        "routes": routes,
-        "throughput_rps": round(float(everything["throughput_rps"]), 1),  # type: ignore[arg-type]
-        "error_rate": err_rate,
-        "errors_by_kind": out.errors_by_kind(config.warmup_s),
-        "errors_by_kind_with_warmup": out.errors_by_kind(),
-        "connection_events": dict(out.events.most_common()),
-        "open_at_end_of_phase": out.open_at_end,
-        "generator_send_lag_ms": {
-            "p50": round(percentile(send_lag, 50) * 1000, 2) if send_lag else None,
-            "p99": round(percentile(send_lag, 99) * 1000, 2) if send_lag else None,
-        },
-        "cpu": out.cpu,
-        "generator_rss_mib": out.generator_rss_mib,
-        "meets_target": bool(measured) and p99 < config.p99_target_ms and err_rate < 0.001,
-        "series": time_series(out.samples),
-        "open_connections_series": out.open_series,
-    }
-
-
-def write_outputs(doc: dict[str, Any], config: ConnectionsConfig) -> None:
-    """The JSON document and the SVG chart, under ``config.out_dir``, named by the start time."""
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    name = time.strftime("%Y%m%d-%H%M%S") + "-connections" + (f"-{config.label}" if config.label else "")
-    chart_path = out_dir / f"{name}.svg"
-    title = (
-        f"twitterclone {Path(config.manifest).stem if config.start_monolith else doc['server']['url']}: "
-        f"{config.connections:,} keep-alive users, think time {config.think_time_s:g} s = "
-        f"{config.model_rate:.0f} req/s"
+    return ModelRun(
+        rate_rps=round(rate, 2),
+        think_time_s=config.think_time_s,
+        duration_s=config.duration_s,
+        warmup_s=config.warmup_s,
+        scheduled_whole_phase=out.scheduled,
+        routes=routes,
+        throughput_rps=round(everything.throughput_rps, 1),
+        error_rate=everything.error_rate,
+        errors_by_kind=out.errors_by_kind(config.warmup_s),
+        errors_by_kind_with_warmup=out.errors_by_kind(),
+        connection_events=dict(out.events.most_common()),
+        open_at_end_of_phase=out.open_at_end,
+        generator_send_lag_ms=send_lag(measured),
+        cpu=out.cpu,
+        generator_rss_mib=out.generator_rss_mib,
+        meets_target=bool(measured)
+        and everything.p99_ms < config.p99_target_ms
+        and everything.error_rate < 0.001,
+        series=time_series(out.samples),
+        open_connections_series=out.open_series,
     )
-    chart_path.write_text(latency_chart(doc["run"]["series"], title=title, warmup_s=config.warmup_s))
-    doc["chart"] = str(chart_path)
-    json_path = out_dir / f"{name}.json"
-    doc["json"] = str(json_path)
-    json_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-
-
-def print_report(doc: dict[str, Any], console: Console) -> None:
-    run = doc["run"]
-    model = doc["model"]
-    table = Table(
-        title=f"{model['users']:,} users, think time {model['think_time_s']:g} s: "
-        f"{run['rate_rps']:g} req/s offered, {run['duration_s']:g} s measured "
-        f"(after {run['warmup_s']:g} s warm-up)"
-    )
-    for col in ("route", "count", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"):
-        table.add_column(col, justify="left" if col == "route" else "right")
-    for route, s in run["routes"].items():
-        table.add_row(
-            route,
-            str(s["count"]),
-            str(s["errors"]),
-            f"{s['throughput_rps']:.1f}",
-            *(f"{s[k]:.1f}" for k in ("p50_ms", "p90_ms", "p99_ms", "p99.9_ms", "max_ms")),
-            style="bold" if route == "all" else None,
-        )
-    console.print(table)
-    conns = doc["connections"]
-    end = conns["at_end"]
-    console.print(
-        f"connections: {conns['established']:,} of {conns['target']:,} established (open and answering GET "
-        f"/livez) in {conns['seconds']} s, {conns['failed']:,} failed"
-        + (f" {conns['failures_by_reason']}" if conns["failed"] else "")
-        + f"; {end['open_and_answering']:,} still open and answering at the end; "
-        f"connection events over the run: {end['connection_events_whole_run'] or 'none'}"
-    )
-    verdict = "[green]meets[/]" if run["meets_target"] else "[red]misses[/]"
-    console.print(
-        f"achieved {run['throughput_rps']} req/s of {run['rate_rps']:g} offered; "
-        f"error rate {run['error_rate']:.3%} "
-        f"(by kind: {run['errors_by_kind'] or 'none'}); p99 {run['routes']['all']['p99_ms']:.1f} ms: "
-        f"{verdict} the target (p99 < 100 ms, errors < 0.1 %); generator send lag p99 "
-        f"{run['generator_send_lag_ms']['p99']} ms; cpu {run['cpu']}"
-    )
-    if "search" in doc:
-        s = doc["search"]
-        console.print(
-            f"rate search with every connection open: max {s['max_rate_rps']:g} req/s "
-            f"(think time {s['max_rate_think_time_s']} s) holds p99 < {s['target_p99_ms']:g} ms and errors "
-            f"< 0.1 % = {s['fraction_of_model_rate']:.1%} of the model's {s['model_rate_rps']:g} req/s"
-            if s["max_rate_rps"]
-            else "rate search: no step passed"
-        )
-    for when in ("memory_after_connect", "memory_at_end"):
-        m = doc[when]
-        gateway = ", ".join(str(p["rss_mib"]) for p in m["gateway"])
-        generators = ", ".join(str(p["rss_mib"]) for p in m["generators"])
-        console.print(
-            f"memory {when.removeprefix('memory_').replace('_', ' ')}: gateway {m['gateway_rss_mib']} MiB "
-            f"({gateway}), generators {m['generators_rss_mib']} MiB ({generators}), kernel {m['kernel']}"
-        )
-    console.print(f"results: {doc['json']}   chart: {doc['chart']}")

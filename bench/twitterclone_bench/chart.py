@@ -31,7 +31,7 @@ def latency_chart(
     warmup_s: float = 0.0,
     bucket_s: float = 1.0,
 ) -> str:
-    """An SVG document; ``series`` as produced by :func:`twitterclone.bench.stats.time_series`."""
+    """An SVG document; ``series`` as produced by :func:`twitterclone_bench.stats.time_series`."""
     routes = [r for r in COLORS if r in series] + sorted(r for r in series if r not in COLORS)
     points = [p for r in routes for p in series[r]]
     t_max = max((p["t"] + bucket_s for p in points), default=1.0)

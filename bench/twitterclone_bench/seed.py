@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiohttp
+import msgspec
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
-from twitterclone.bench.graph import FollowGraph
+from twitterclone_bench.graph import FollowGraph
+from twitterclone_bench.report import progress_bars
 
 PASSWORD = "bench password 1"  # noqa: S105 - the benchmark's throwaway accounts
 T = TypeVar("T")
@@ -61,6 +63,32 @@ class Seeded:
     errors: dict[str, int]
     prefix: str
     settled: bool = True
+
+
+class SeedFigures(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What seeding did and how long it took (seconds, per phase), for the report."""
+
+    seconds: float
+    phases_s: dict[str, float]
+    errors: dict[str, int]
+    accounts: int
+    tweets: int
+    fanout_drained: bool
+    #: Filled in by the subcommands that do these steps after seeding.
+    quiesce_s: float | None = None
+    token_refresh_failures: int | None = None
+    graph: dict[str, object] | None = None
+
+
+def seed_figures(seeded: Seeded, seconds: float) -> SeedFigures:
+    return SeedFigures(
+        seconds=round(seconds, 1),
+        phases_s={k: round(v, 1) for k, v in seeded.timings_s.items()},
+        errors=seeded.errors,
+        accounts=len(seeded.actors),
+        tweets=len(seeded.tweet_ids),
+        fanout_drained=seeded.settled,
+    )
 
 
 def post_text(rng: random.Random, mention: str | None, n: int) -> str:
@@ -172,13 +200,7 @@ async def seed(
             tweet_ids.append(body["id"])
         return status == 201
 
-    columns = (
-        TextColumn("{task.description:<22}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with progress_bars(console, label_width=22) as progress:
         t0 = time.monotonic()
         errors["accounts"] = await pool(
             range(graph.users), account, concurrency=concurrency, progress=progress, label="accounts (argon2)"

@@ -6,6 +6,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
+from twitterclone_bench.report import Latency, RouteStats, SendLag, Series
+
 PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0, 99.9)
 
 
@@ -37,18 +41,22 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
     return sorted_values[min(len(sorted_values), max(1, rank)) - 1]
 
 
-def latency_summary(latencies_s: Iterable[float]) -> dict[str, float | int]:
+def latency_summary(latencies_s: Iterable[float]) -> Latency:
     """count, p50/p90/p99/p99.9, max and mean, in milliseconds."""
     values = sorted(latencies_s)
-    out: dict[str, float | int] = {"count": len(values)}
-    for p in PERCENTILES:
-        out[f"p{p:g}_ms"] = _ms(percentile(values, p))
-    out["max_ms"] = _ms(values[-1]) if values else math.nan
-    out["mean_ms"] = _ms(sum(values) / len(values)) if values else math.nan
-    return out
+    p50, p90, p99, p999 = (_ms(percentile(values, p)) for p in PERCENTILES)
+    return Latency(
+        count=len(values),
+        p50_ms=p50,
+        p90_ms=p90,
+        p99_ms=p99,
+        p99_9_ms=p999,
+        max_ms=_ms(values[-1]) if values else math.nan,
+        mean_ms=_ms(sum(values) / len(values)) if values else math.nan,
+    )
 
 
-def route_summary(samples: Sequence[Sample], duration_s: float) -> dict[str, dict[str, object]]:
+def route_summary(samples: Sequence[Sample], duration_s: float) -> dict[str, RouteStats]:
     """Per route (and ``all``): count, errors, error rate, throughput, latency percentiles of every request.
 
     Latency percentiles include failed requests (a timeout is a slow answer, not a missing one).
@@ -57,31 +65,39 @@ def route_summary(samples: Sequence[Sample], duration_s: float) -> dict[str, dic
     for s in samples:
         by_route.setdefault(s.route, []).append(s)
     by_route["all"] = list(samples)
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, RouteStats] = {}
     for route, items in by_route.items():
         errors = sum(1 for s in items if not s.ok)
         statuses: dict[str, int] = {}
         for s in items:
             if not s.ok:
                 statuses[str(s.status)] = statuses.get(str(s.status), 0) + 1
-        out[route] = {
-            **latency_summary(s.latency for s in items),
-            "errors": errors,
-            "error_rate": errors / len(items) if items else 0.0,
-            "error_statuses": statuses,
-            "throughput_rps": (len(items) - errors) / duration_s if duration_s > 0 else 0.0,
-        }
+        out[route] = RouteStats(
+            **msgspec.structs.asdict(latency_summary(s.latency for s in items)),
+            errors=errors,
+            error_rate=errors / len(items) if items else 0.0,
+            error_statuses=statuses,
+            throughput_rps=(len(items) - errors) / duration_s if duration_s > 0 else 0.0,
+        )
     return out
 
 
-def time_series(samples: Sequence[Sample], bucket_s: float = 1.0) -> dict[str, list[dict[str, float]]]:
+def send_lag(samples: Iterable[Sample]) -> SendLag:
+    """p50 and p99 of how late the generator sent the requests (ms); None without requests."""
+    lags = sorted(s.send_lag for s in samples)
+    if not lags:
+        return SendLag(p50=None, p99=None)
+    return SendLag(p50=round(percentile(lags, 50) * 1000, 2), p99=round(percentile(lags, 99) * 1000, 2))
+
+
+def time_series(samples: Sequence[Sample], bucket_s: float = 1.0) -> Series:
     """Per route (and ``all``), per bucket of scheduled time: p50, p99, completed and error counts."""
     buckets: dict[str, dict[int, list[Sample]]] = {}
     for s in samples:
         b = int(s.scheduled // bucket_s)
         buckets.setdefault(s.route, {}).setdefault(b, []).append(s)
         buckets.setdefault("all", {}).setdefault(b, []).append(s)
-    out: dict[str, list[dict[str, float]]] = {}
+    out: Series = {}
     for route, per in buckets.items():
         series = []
         for b in sorted(per):

@@ -17,45 +17,47 @@ B. visibility: the star and the near author post again. Three followers poll 20 
 C. fan-out lag of small authors: they post one after the other and for each post a few followers
    poll (20 ms apart) until it shows.
 
-Then it counts, in the timeline's own table, the rows each measured tweet got: a popular author's
-tweet is only in their own timeline (merged into followers' at read time), a fanned-out one in
-every follower's. Figures, a JSON file, and the server's CPU per phase are reported.
+Then it reads, through the API, the home timeline of every account it is logged in as and counts
+who sees each measured tweet: every follower of its author, and nobody else (whether the tweet
+was fanned out or merged at read time is the timeline module's business, not visible here; the
+visibility phase shows the difference in time). Figures, a JSON file, and the server's CPU per
+phase are reported.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import math
 import random
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import sqlalchemy as sa
+import msgspec
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
-from twitterclone.bench.fanout_seed import PASSWORD, Account, Population, seed_population
-from twitterclone.bench.load import CpuMeter, Request, new_session, open_loop
-from twitterclone.bench.relay import (
-    DEFAULT_POSTGRES_URL,
+from twitterclone.composition import build_runtime
+from twitterclone.migrate import migrate_deployment
+from twitterclone.settings import Settings
+from twitterclone_bench.fanout_seed import PASSWORD, Account, Population, seed_population
+from twitterclone_bench.load import CpuMeter, Request, new_session, open_loop
+from twitterclone_bench.options import DEFAULT_POSTGRES_URL
+from twitterclone_bench.relay import (
     MONOLITH,
     bench_database,
     manifest_for,
     manifest_text,
 )
-from twitterclone.bench.server import CHEAP_ARGON2, Monolith
-from twitterclone.bench.stats import Sample, latency_summary
-from twitterclone.composition import build_runtime, store_locations
-from twitterclone.infra.store import ModuleStore
-from twitterclone.migrate import migrate_deployment
-from twitterclone.settings import Settings
+from twitterclone_bench.report import Cpu, Latency, Report, file_name, ms, progress_bars, publish, table
+from twitterclone_bench.server import CHEAP_ARGON2, Monolith
+from twitterclone_bench.stats import Sample, latency_summary
 
 
 @dataclass
@@ -63,7 +65,7 @@ class FanoutBenchConfig:
     """Every knob of ``twitterclone bench fanout`` (the CLI options, one to one)."""
 
     database: str = "sqlite"
-    postgres_url: str = DEFAULT_POSTGRES_URL
+    postgres_url: str | None = DEFAULT_POSTGRES_URL  # None in the report (it may hold a password)
     workers: int | None = None
     threshold: int = 10_000
     star_followers: int = 100_000
@@ -97,8 +99,209 @@ class FanoutBenchConfig:
         return self.near_followers if self.near_followers is not None else self.threshold - 1
 
 
-def _columns() -> tuple[Any, ...]:
-    return (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+# --------------------------------------------------------------------------- the report
+
+
+class Window(msgspec.Struct, kw_only=True):
+    """Reads scheduled in [from_s, to_s) seconds since their loop started."""
+
+    from_s: float
+    to_s: float
+    errors: int
+    latency: Latency
+
+
+class Impact(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A: everyone else's home reads in windows before and after the star's and the near author's posts."""
+
+    read_rate: float
+    warmup_s: float
+    window_s: float
+    star_tweet: str
+    near_tweet: str
+    windows: dict[str, Window]
+    cpu: Cpu
+    dropped: int
+    #: The sampled followers' own reads (with --follower-read-rate above 0).
+    follower_read_rate: float | None = None
+    follower_windows: dict[str, Window] | None = None
+
+
+class NotSeen(msgspec.Struct, kw_only=True):
+    count: int
+    limit_s: float
+
+
+class Seen(msgspec.Struct, kw_only=True):
+    """B, for one author: of the followers swept, how many saw the tweet, and how soon."""
+
+    swept: int
+    seen: int
+    not_seen_within_s: NotSeen
+    seen_on_first_poll: int
+    lag: Latency
+    fast_probes: Latency
+
+
+class Visibility(msgspec.Struct, kw_only=True):
+    """B: the star and the near author post; followers poll until both tweets show."""
+
+    sampled_followers: int
+    poll_concurrency: int
+    poll_rate: float
+    polls: int
+    first_polls_sent_within_s: float
+    star_tweet: str
+    near_tweet: str
+    background_reads: Window
+    cpu: Cpu
+    star: Seen
+    near: Seen
+
+
+class PostErrors(msgspec.Struct, kw_only=True):
+    count: int
+    first: list[str]
+
+
+class SmallAuthors(msgspec.Struct, kw_only=True):
+    """C: fan-out lag of authors with at most ``--small-max-followers`` followers."""
+
+    posts: int
+    post_errors: PostErrors
+    post_rate: float
+    probes: int
+    not_seen_within_10s: int
+    lag: Latency
+    lag_by_followers: dict[str, Latency]
+    background_reads: Window
+    cpu: Cpu
+
+
+class Reach(msgspec.Struct, kw_only=True):
+    """Of the accounts the bench is logged in as: followers of the author and others, and who sees it."""
+
+    followers_read: int
+    followers_seeing: int
+    others_read: int
+    others_seeing: int
+
+
+class PopulationFigures(msgspec.Struct, kw_only=True):
+    star_followers: int
+    near_followers: int
+    small_author_followers: list[int]
+    readers: int
+    sampled_followers: int
+    silent_accounts: int
+
+
+class Seeding(msgspec.Struct, kw_only=True):
+    """Seconds seeding took in all (migrations included), and per step."""
+
+    seconds: float
+    register_s: float
+    silent_accounts_s: float
+    follows_s: float
+    follow_events_s: float
+    tweets_and_fan_out_s: float
+
+
+class FanoutReport(Report, kw_only=True, omit_defaults=True):
+    """``twitterclone bench fanout``: phases A, B, C, who sees the measured tweets, the seeding."""
+
+    config: FanoutBenchConfig
+    population: PopulationFigures
+    impact: Impact
+    visibility: Visibility
+    #: None when no small author had a logged-in follower to probe with.
+    small_authors: SmallAuthors | None
+    home_timeline_reach: dict[str, Reach]
+    seeding: Seeding
+    server: dict[str, object]
+
+    def render(self, console: Console) -> None:
+        impact = self.impact
+        title = f"A. everyone else's home reads ({impact.read_rate:g}/s), before and after the posts"
+        console.print(_window_table(title, impact.windows))
+        if impact.follower_windows is not None:
+            title = f"   and home reads of sampled followers of both ({impact.follower_read_rate:g}/s)"
+            console.print(_window_table(title, impact.follower_windows))
+
+        vis = self.visibility
+        seen_rows: list[tuple[str, ...]] = []
+        for label, v in (("star (merged at read)", vis.star), ("near (fanned out)", vis.near)):
+            seen_rows.append(
+                (label, str(v.swept), str(v.seen), str(v.seen_on_first_poll), *_p50_p99_max(v.lag))
+            )
+            fast = v.fast_probes
+            seen_rows.append(
+                (
+                    f"{label}, polled 20 ms apart",
+                    str(vis.sampled_followers - v.swept),
+                    str(fast.count),
+                    "",
+                    *_p50_p99_max(fast),
+                )
+            )
+        columns = ("author", "followers polled", "seen", "on first poll", "p50 ms", "p99 ms", "max ms")
+        title = f"B. time until a follower's poll shows the new tweet ({vis.sampled_followers} followers)"
+        console.print(table(title, columns, seen_rows))
+        console.print(
+            f"  the first polls of all followers went out within {vis.first_polls_sent_within_s} s "
+            f"({vis.polls} polls, at most {vis.poll_rate:g}/s): the swept figures are upper bounds"
+        )
+
+        small = self.small_authors
+        if small is not None:
+            lag_rows = [
+                (key, str(lat.count), *_p50_p99_max(lat)) for key, lat in small.lag_by_followers.items()
+            ]
+            lag_rows.append(("all", str(small.lag.count), *_p50_p99_max(small.lag)))
+            title = "C. fan-out lag of authors with <= 1,000 followers (post answered -> follower sees it)"
+            console.print(table(title, ("followers", "probes", "p50 ms", "p99 ms", "max ms"), lag_rows))
+            if small.post_errors.count:
+                console.print(f"  [red]{small.post_errors.count} posts failed[/]: {small.post_errors.first}")
+            if small.not_seen_within_10s:
+                console.print(
+                    f"  [red]{small.not_seen_within_10s} probes did not see the post within 10 s[/]"
+                )
+        reach_rows = [
+            (name, str(r.followers_read), str(r.followers_seeing), str(r.others_read), str(r.others_seeing))
+            for name, r in self.home_timeline_reach.items()
+        ]
+        title = "who sees each tweet on their home timeline (every account the bench logged in as)"
+        console.print(
+            table(title, ("tweet", "followers read", "seeing it", "others read", "seeing it "), reach_rows)
+        )
+
+
+def _p50_p99_max(lat: Latency) -> tuple[str, str, str]:
+    return ms(lat.p50_ms), ms(lat.p99_ms), ms(lat.max_ms)
+
+
+def _window_table(title: str, windows: dict[str, Window]) -> Table:
+    before = windows["before"].latency
+
+    def change(now: float, base: float) -> str:
+        if not base or math.isnan(base) or math.isnan(now):  # no samples
+            return "-"
+        return f"{(now / base - 1) * 100:+.0f} %"
+
+    rows = [
+        (
+            name,
+            str(w.latency.count),
+            str(w.errors),
+            ms(w.latency.p50_ms),
+            ms(w.latency.p99_ms),
+            change(w.latency.p50_ms, before.p50_ms),
+            change(w.latency.p99_ms, before.p99_ms),
+        )
+        for name, w in windows.items()
+    ]
+    columns = ("window", "reads", "errors", "p50 ms", "p99 ms", "p50 vs before", "p99 vs before")
+    return table(title, columns, rows)
 
 
 # --------------------------------------------------------------------------- HTTP helpers
@@ -158,9 +361,9 @@ async def post(
     raise PostFailed(f"posting as {author.handle} failed: {problem}")
 
 
-async def home_body(session: aiohttp.ClientSession, base: str, account: Account) -> bytes:
+async def home_body(session: aiohttp.ClientSession, base: str, account: Account, limit: int = 20) -> bytes:
     try:
-        async with session.get(f"{base}/api/timeline/home?limit=20", headers=account.headers) as resp:
+        async with session.get(f"{base}/api/timeline/home?limit={limit}", headers=account.headers) as resp:
             return await resp.read() if resp.status == 200 else b""
     except (aiohttp.ClientError, TimeoutError, OSError):
         return b""
@@ -169,17 +372,17 @@ async def home_body(session: aiohttp.ClientSession, base: str, account: Account)
 # --------------------------------------------------------------------------- phases
 
 
-def _windows(samples: list[Sample], edges: list[tuple[str, float, float]]) -> dict[str, Any]:
+def _windows(samples: list[Sample], edges: list[tuple[str, float, float]]) -> dict[str, Window]:
     """Latency of the reads scheduled in each [start, end) window (seconds since the loop's start)."""
-    out: dict[str, Any] = {}
+    out: dict[str, Window] = {}
     for name, start, end in edges:
         inside = [s for s in samples if start <= s.scheduled < end]
-        out[name] = {
-            "from_s": round(start, 2),
-            "to_s": round(end, 2),
-            "errors": sum(1 for s in inside if not s.ok),
-            "latency": latency_summary(s.latency for s in inside),
-        }
+        out[name] = Window(
+            from_s=round(start, 2),
+            to_s=round(end, 2),
+            errors=sum(1 for s in inside if not s.ok),
+            latency=latency_summary(s.latency for s in inside),
+        )
     return out
 
 
@@ -194,7 +397,7 @@ def _reader_requests(base: str, readers: list[Account], rng: random.Random) -> C
 
 async def phase_impact(
     session: aiohttp.ClientSession, base: str, pop: Population, cfg: FanoutBenchConfig, server_pid: int | None
-) -> dict[str, Any]:
+) -> Impact:
     """A: background reads for three windows; the star posts after the first, the near author after it.
 
     Two open loops: the readers (who follow neither: "everyone else") and, at a lower rate, sampled
@@ -240,20 +443,20 @@ async def phase_impact(
         ("after_near_first_2s", n_off, n_off + 2),
     ]
     result = await reads
-    out: dict[str, Any] = {
-        "read_rate": cfg.read_rate,
-        "warmup_s": warm,
-        "window_s": w,
-        "star_tweet": star_tweet,
-        "near_tweet": near_tweet,
-        "windows": _windows(result.samples, edges),
-        "cpu": result.cpu,
-        "dropped": result.dropped,
-    }
+    out = Impact(
+        read_rate=cfg.read_rate,
+        warmup_s=warm,
+        window_s=w,
+        star_tweet=star_tweet,
+        near_tweet=near_tweet,
+        windows=_windows(result.samples, edges),
+        cpu=result.cpu,
+        dropped=result.dropped,
+    )
     if follower_reads is not None:
         followers = await follower_reads
-        out["follower_read_rate"] = cfg.follower_read_rate
-        out["follower_windows"] = _windows(followers.samples, edges)
+        out.follower_read_rate = cfg.follower_read_rate
+        out.follower_windows = _windows(followers.samples, edges)
     return out
 
 
@@ -312,7 +515,7 @@ async def phase_visibility(
     cfg: FanoutBenchConfig,
     server_pid: int | None,
     progress: Progress,
-) -> dict[str, Any]:
+) -> Visibility:
     """B: the star and the near author post; the sampled followers poll until both tweets show."""
     loop = asyncio.get_running_loop()
     rng = random.Random(cfg.seed + 2)
@@ -378,28 +581,31 @@ async def phase_visibility(
     fast_lags = {name: [f[name] for f in fast_found] for name in wanted}
     progress.advance(task, cfg.fast_probes)
     background_result = await background
-    out: dict[str, Any] = {
-        "sampled_followers": len(followers),
-        "poll_concurrency": cfg.poll_concurrency,
-        "poll_rate": cfg.poll_rate,
-        "polls": polls,
-        "first_polls_sent_within_s": round(max(first_poll_at, default=0.0), 3),
-        "star_tweet": star_tweet,
-        "near_tweet": near_tweet,
-        "background_reads": _windows(background_result.samples, [("all", 0.0, 1e9)])["all"],
-        "cpu": background_result.cpu,
-    }
     swept = len(followers) - cfg.fast_probes
-    for name in wanted:
-        out[name] = {
-            "swept": swept,
-            "seen": len(lags[name]),
-            "not_seen_within_s": {"count": swept - len(lags[name]), "limit_s": cfg.give_up_s},
-            "seen_on_first_poll": first_look[name],
-            "lag": latency_summary(lags[name]),
-            "fast_probes": latency_summary(lag for lag in fast_lags[name] if lag is not None),
-        }
-    return out
+    seen = {
+        name: Seen(
+            swept=swept,
+            seen=len(lags[name]),
+            not_seen_within_s=NotSeen(count=swept - len(lags[name]), limit_s=cfg.give_up_s),
+            seen_on_first_poll=first_look[name],
+            lag=latency_summary(lags[name]),
+            fast_probes=latency_summary(lag for lag in fast_lags[name] if lag is not None),
+        )
+        for name in wanted
+    }
+    return Visibility(
+        sampled_followers=len(followers),
+        poll_concurrency=cfg.poll_concurrency,
+        poll_rate=cfg.poll_rate,
+        polls=polls,
+        first_polls_sent_within_s=round(max(first_poll_at, default=0.0), 3),
+        star_tweet=star_tweet,
+        near_tweet=near_tweet,
+        background_reads=_windows(background_result.samples, [("all", 0.0, 1e9)])["all"],
+        cpu=background_result.cpu,
+        star=seen["star"],
+        near=seen["near"],
+    )
 
 
 async def phase_small_authors(
@@ -409,7 +615,7 @@ async def phase_small_authors(
     cfg: FanoutBenchConfig,
     server_pid: int | None,
     progress: Progress,
-) -> dict[str, Any]:
+) -> SmallAuthors | None:
     """C: small authors post one after the other; a few followers each poll until the post shows."""
     loop = asyncio.get_running_loop()
     rng = random.Random(cfg.seed + 3)
@@ -420,7 +626,7 @@ async def phase_small_authors(
     }
     authors = [a for a in pop.small if probers[a.user_id]]
     if not authors:
-        return {"posts": 0}
+        return None
     duration = cfg.small_posts / cfg.small_post_rate
     background = asyncio.create_task(
         open_loop(
@@ -471,34 +677,60 @@ async def phase_small_authors(
     for n, lag in samples:
         key = "10-99" if n < 100 else "100-499" if n < 500 else "500-1000"
         buckets.setdefault(key, []).append(lag)
-    return {
-        "posts": cfg.small_posts,
-        "post_errors": {"count": len(post_errors), "first": post_errors[:1]},
-        "post_rate": cfg.small_post_rate,
-        "probes": len(samples) + missed,
-        "not_seen_within_10s": missed,
-        "lag": latency_summary(lags),
-        "lag_by_followers": {k: latency_summary(v) for k, v in sorted(buckets.items())},
-        "background_reads": _windows(background_result.samples, [("all", 0.0, 1e9)])["all"],
-        "cpu": background_result.cpu,
-    }
+    return SmallAuthors(
+        posts=cfg.small_posts,
+        post_errors=PostErrors(count=len(post_errors), first=post_errors[:1]),
+        post_rate=cfg.small_post_rate,
+        probes=len(samples) + missed,
+        not_seen_within_10s=missed,
+        lag=latency_summary(lags),
+        lag_by_followers={k: latency_summary(v) for k, v in sorted(buckets.items())},
+        background_reads=_windows(background_result.samples, [("all", 0.0, 1e9)])["all"],
+        cpu=background_result.cpu,
+    )
 
 
-async def timeline_rows(store: ModuleStore, tweet_ids: dict[str, str]) -> dict[str, int]:
-    """How many home timelines hold each tweet, counted in the timeline module's own table."""
-    ht = sa.table("home_timeline", sa.column("tweet_id"), schema=store.schema)
-    out: dict[str, int] = {}
-    async with store.read() as conn:
-        for name, tweet_id in tweet_ids.items():
-            query = sa.select(sa.func.count()).select_from(ht).where(ht.c.tweet_id == int(tweet_id))
-            out[name] = int((await conn.execute(query)).scalar_one())
+async def home_reach(
+    session: aiohttp.ClientSession,
+    base: str,
+    pop: Population,
+    tweets: dict[str, tuple[str, Account]],
+    concurrency: int,
+) -> dict[str, Reach]:
+    """Who sees each tweet (name -> (id, author)) on the first page of their home timeline.
+
+    Every account the bench is logged in as reads its home timeline once (100 entries, through
+    the API); per tweet: how many of them follow its author and how many of those see it, how
+    many do not follow it and how many of those see it (should be none)."""
+    readers = [a for a in pop.logins() if a.headers]
+    bodies: dict[str, bytes] = {}
+    queue = list(readers)
+
+    async def worker() -> None:
+        while queue:
+            account = queue.pop()
+            bodies[account.user_id] = await home_body(session, base, account, limit=100)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    out: dict[str, Reach] = {}
+    for name, (tweet_id, author) in tweets.items():
+        followers = set(pop.followers_of[author.user_id])
+        needle = f'"{tweet_id}"'.encode()
+        others = [a.user_id for a in readers if a.user_id not in followers and a.user_id != author.user_id]
+        ours = [a.user_id for a in readers if a.user_id in followers]
+        out[name] = Reach(
+            followers_read=len(ours),
+            followers_seeing=sum(needle in bodies[uid] for uid in ours),
+            others_read=len(others),
+            others_seeing=sum(needle in bodies[uid] for uid in others),
+        )
     return out
 
 
 # --------------------------------------------------------------------------- the run
 
 
-async def run_fanout_bench_async(cfg: FanoutBenchConfig, console: Console) -> dict[str, Any]:
+async def run_fanout_bench_async(cfg: FanoutBenchConfig, console: Console) -> FanoutReport:
     if not 0 < cfg.sampled <= cfg.near < cfg.threshold <= cfg.star_followers:
         raise ValueError(
             "need 0 < --sample <= --near-followers < --threshold <= --followers "
@@ -507,7 +739,7 @@ async def run_fanout_bench_async(cfg: FanoutBenchConfig, console: Console) -> di
     argon2 = {k.removeprefix("TWITTERCLONE_ARGON2_").lower(): int(v) for k, v in CHEAP_ARGON2.items()}
     work = Path(tempfile.mkdtemp(prefix="twitterclone-fanout-"))
     try:
-        async with bench_database(cfg.database, cfg.postgres_url) as url:
+        async with bench_database(cfg.database, cfg.postgres_url or DEFAULT_POSTGRES_URL) as url:
             manifest = manifest_for(cfg.database, url)
             manifest_path = MONOLITH
             if url is not None:
@@ -534,7 +766,7 @@ async def run_fanout_bench_async(cfg: FanoutBenchConfig, console: Console) -> di
             runtime = build_runtime(manifest, settings)
             await runtime.start()
             try:
-                with Progress(*_columns(), console=console) as progress:
+                with progress_bars(console) as progress:
                     pop = await seed_population(
                         runtime,
                         star_followers=cfg.star_followers,
@@ -545,7 +777,6 @@ async def run_fanout_bench_async(cfg: FanoutBenchConfig, console: Console) -> di
                         sampled=cfg.sampled,
                         reader_follows=cfg.reader_follows,
                         tweets_per_author=cfg.tweets_per_author,
-                        argon2=argon2,
                         progress=progress,
                         seed=cfg.seed,
                     )
@@ -553,28 +784,32 @@ async def run_fanout_bench_async(cfg: FanoutBenchConfig, console: Console) -> di
                 await runtime.stop()
             seeding_s = time.monotonic() - t0
             console.print(f"seeded in {seeding_s:.0f} s ({pop.timings_s}); starting the server")
-            url_t, schema = store_locations(manifest, settings)["timeline"]
-            timeline_store = ModuleStore("timeline", url_t, schema=schema)
-            try:
-                with server:
-                    report = await _measure(cfg, pop, server, timeline_store, console)
-            finally:
-                await timeline_store.dispose()
-            report["seeding"] = {"seconds": round(seeding_s, 1), **pop.timings_s}
-            report["server"] = server.describe() | {"fanout_follower_threshold": cfg.threshold}
-            return report
+            with server:
+                return await _measure(
+                    cfg,
+                    pop,
+                    server,
+                    console,
+                    Seeding(seconds=round(seeding_s, 1), **pop.timings_s),
+                    server.describe() | {"fanout_follower_threshold": cfg.threshold},
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 async def _measure(
-    cfg: FanoutBenchConfig, pop: Population, server: Monolith, timeline_store: ModuleStore, console: Console
-) -> dict[str, Any]:
+    cfg: FanoutBenchConfig,
+    pop: Population,
+    server: Monolith,
+    console: Console,
+    seeding: Seeding,
+    server_info: dict[str, object],
+) -> FanoutReport:
     base = server.url
     async with new_session(
         connections=max(256, cfg.poll_concurrency * 2), timeout_s=cfg.timeout_s
     ) as session:
-        with Progress(*_columns(), console=console) as progress:
+        with progress_bars(console) as progress:
             await login_all(session, base, pop.logins(), cfg.concurrency, progress)
         console.print(
             f"A. impact on everyone else's home reads ({cfg.read_rate:g}/s open loop, "
@@ -583,141 +818,51 @@ async def _measure(
         )
         impact = await phase_impact(session, base, pop, cfg, server.pid)
         console.print(f"B. visibility: {len(pop.sampled)} followers polled until both new tweets show")
-        with Progress(*_columns(), console=console) as progress:
+        with progress_bars(console) as progress:
             visibility = await phase_visibility(session, base, pop, cfg, server.pid, progress)
         console.print(
             f"C. small authors' fan-out lag: {cfg.small_posts} posts at {cfg.small_post_rate:g}/s, "
             f"{cfg.probes_per_post} followers probing each"
         )
-        with Progress(*_columns(), console=console) as progress:
+        with progress_bars(console) as progress:
             small = await phase_small_authors(session, base, pop, cfg, server.pid, progress)
-    rows = await timeline_rows(
-        timeline_store,
-        {
-            "star (impact)": impact["star_tweet"],
-            "near (impact)": impact["near_tweet"],
-            "star (visibility)": visibility["star_tweet"],
-            "near (visibility)": visibility["near_tweet"],
-        },
-    )
-    return {
-        "config": asdict(cfg) | {"postgres_url": None if cfg.database == "sqlite" else "(local server)"},
-        "population": {
-            "star_followers": len(pop.followers_of[pop.star.user_id]),
-            "near_followers": len(pop.followers_of[pop.near.user_id]),
-            "small_author_followers": sorted(len(pop.followers_of[a.user_id]) for a in pop.small),
-            "readers": len(pop.readers),
-            "sampled_followers": len(pop.sampled),
-            "silent_accounts": pop.silent_count,
-        },
-        "impact": impact,
-        "visibility": visibility,
-        "small_authors": small,
-        "home_timeline_rows": rows,
-    }
-
-
-def _ms(summary: dict[str, Any], key: str) -> str:
-    value = summary.get(key)
-    return "-" if value is None or value != value else f"{value:,.1f}"  # NaN: no samples
-
-
-def _window_table(title: str, windows: dict[str, Any]) -> Table:
-    table = Table(title=title)
-    for col in ("window", "reads", "errors", "p50 ms", "p99 ms", "p50 vs before", "p99 vs before"):
-        table.add_column(col, justify="left" if col == "window" else "right")
-    before = windows["before"]["latency"]
-
-    def change(lat: dict[str, Any], key: str) -> str:
-        base, now = before.get(key), lat.get(key)
-        if not base or now is None or base != base or now != now:  # missing or NaN
-            return "-"
-        return f"{(now / base - 1) * 100:+.0f} %"
-
-    for name, w in windows.items():
-        lat = w["latency"]
-        table.add_row(
-            name,
-            str(lat["count"]),
-            str(w["errors"]),
-            _ms(lat, "p50_ms"),
-            _ms(lat, "p99_ms"),
-            change(lat, "p50_ms"),
-            change(lat, "p99_ms"),
+        console.print(
+            "who sees the star's and the near author's tweets (every account logged in reads its home)"
         )
-    return table
-
-
-def print_report(report: dict[str, Any], console: Console) -> None:
-    impact = report["impact"]
-    title = f"A. everyone else's home reads ({impact['read_rate']:g}/s), before and after the posts"
-    console.print(_window_table(title, impact["windows"]))
-    if "follower_windows" in impact:
-        title = f"   and home reads of sampled followers of both ({impact['follower_read_rate']:g}/s)"
-        console.print(_window_table(title, impact["follower_windows"]))
-
-    vis = report["visibility"]
-    title = f"B. time until a follower's poll shows the new tweet ({vis['sampled_followers']} followers)"
-    table = Table(title=title)
-    for col in ("author", "followers polled", "seen", "on first poll", "p50 ms", "p99 ms", "max ms"):
-        table.add_column(col, justify="left" if col == "author" else "right")
-    for name, label in (("star", "star (merged at read)"), ("near", "near (fanned out)")):
-        v = vis[name]
-        table.add_row(
-            label,
-            str(v["swept"]),
-            str(v["seen"]),
-            str(v["seen_on_first_poll"]),
-            _ms(v["lag"], "p50_ms"),
-            _ms(v["lag"], "p99_ms"),
-            _ms(v["lag"], "max_ms"),
+        reach = await home_reach(
+            session,
+            base,
+            pop,
+            {
+                "star (impact)": (impact.star_tweet, pop.star),
+                "near (impact)": (impact.near_tweet, pop.near),
+                "star (visibility)": (visibility.star_tweet, pop.star),
+                "near (visibility)": (visibility.near_tweet, pop.near),
+            },
+            cfg.concurrency,
         )
-        fast = v["fast_probes"]
-        table.add_row(
-            f"{label}, polled 20 ms apart",
-            str(vis["sampled_followers"] - v["swept"]),
-            str(fast["count"]),
-            "",
-            _ms(fast, "p50_ms"),
-            _ms(fast, "p99_ms"),
-            _ms(fast, "max_ms"),
-        )
-    console.print(table)
-    console.print(
-        f"  the first polls of all followers went out within {vis['first_polls_sent_within_s']} s "
-        f"({vis['polls']} polls, at most {vis['poll_rate']:g}/s): the swept figures are upper bounds"
+    return FanoutReport(
+        config=replace(cfg, postgres_url=None if cfg.database == "sqlite" else "(local server)"),
+        population=PopulationFigures(
+            star_followers=len(pop.followers_of[pop.star.user_id]),
+            near_followers=len(pop.followers_of[pop.near.user_id]),
+            small_author_followers=sorted(len(pop.followers_of[a.user_id]) for a in pop.small),
+            readers=len(pop.readers),
+            sampled_followers=len(pop.sampled),
+            silent_accounts=pop.silent_count,
+        ),
+        impact=impact,
+        visibility=visibility,
+        small_authors=small,
+        home_timeline_reach=reach,
+        seeding=seeding,
+        server=server_info,
     )
 
-    small = report["small_authors"]
-    if small.get("posts"):
-        table = Table(
-            title="C. fan-out lag of authors with <= 1,000 followers (post answered -> follower sees it)"
-        )
-        for col in ("followers", "probes", "p50 ms", "p99 ms", "max ms"):
-            table.add_column(col, justify="right")
-        for key, lat in small["lag_by_followers"].items():
-            table.add_row(key, str(lat["count"]), _ms(lat, "p50_ms"), _ms(lat, "p99_ms"), _ms(lat, "max_ms"))
-        lat = small["lag"]
-        table.add_row("all", str(lat["count"]), _ms(lat, "p50_ms"), _ms(lat, "p99_ms"), _ms(lat, "max_ms"))
-        console.print(table)
-        if small["post_errors"]["count"]:
-            console.print(
-                f"  [red]{small['post_errors']['count']} posts failed[/]: {small['post_errors']['first']}"
-            )
-        if small["not_seen_within_10s"]:
-            console.print(f"  [red]{small['not_seen_within_10s']} probes did not see the post within 10 s[/]")
-    console.print(f"home_timeline rows per tweet (1 = only the author's own): {report['home_timeline_rows']}")
 
-
-def run_fanout_bench(cfg: FanoutBenchConfig) -> dict[str, Any]:
+def run_fanout_bench(cfg: FanoutBenchConfig) -> FanoutReport:
     """Run the benchmark, print the tables, write ``<out_dir>/<time>-fanout-<db>.json``."""
     console = Console()
     report = asyncio.run(run_fanout_bench_async(cfg, console))
-    print_report(report, console)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    label = f"-{cfg.label}" if cfg.label else ""
-    path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-fanout-{cfg.database}{label}.json"
-    path.write_text(json.dumps(report, indent=2, default=str))
-    console.print(f"wrote {path}")
+    publish(report, cfg.out_dir, file_name("fanout", cfg.database, cfg.label), console)
     return report

@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from twitterclone.bench.load import Request
-from twitterclone.bench.seed import Actor, Seeded
-from twitterclone.bench.workload import Workload
+from twitterclone_bench.load import Request
+from twitterclone_bench.seed import Actor, Seeded
+from twitterclone_bench.workload import Workload
 
 #: Descriptors a generator keeps for itself (the pipe, epoll, the interpreter's files) beyond its users.
 FD_RESERVE = 64

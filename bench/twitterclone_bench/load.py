@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from twitterclone.bench.stats import Sample
+from twitterclone_bench.stats import Sample
 
 #: Called with the response body and the loop time the response completed, on success only.
 AfterOk = Callable[[bytes, float], None]

@@ -18,27 +18,15 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import aiohttp
+import msgspec
 
-from twitterclone.bench.load import Request
-from twitterclone.bench.seed import Actor, Seeded, post_text
-from twitterclone.bench.stats import latency_summary
+from twitterclone_bench.load import Request
+from twitterclone_bench.options import DEFAULT_MIX
+from twitterclone_bench.report import Latency
+from twitterclone_bench.seed import Actor, Seeded, post_text
+from twitterclone_bench.stats import latency_summary
 
-DEFAULT_MIX: dict[str, float] = {"home": 58, "user_timeline": 29, "post": 9, "like": 3, "follow": 1}
 ROUTES = tuple(DEFAULT_MIX)
-
-
-def parse_mix(text: str) -> dict[str, float]:
-    """``"home=58,user_timeline=29,post=9,like=3,follow=1"`` -> weights (need not sum to 100)."""
-    mix: dict[str, float] = {}
-    for part in text.split(","):
-        name, _, weight = part.partition("=")
-        name = name.strip()
-        if name not in ROUTES:
-            raise ValueError(f"unknown route {name!r} in mix (known: {', '.join(ROUTES)})")
-        mix[name] = float(weight)
-    if sum(mix.values()) <= 0:
-        raise ValueError("the mix needs at least one positive weight")
-    return mix
 
 
 class Workload:
@@ -127,6 +115,17 @@ def _id_of(body: bytes) -> str | None:
     return body[at + len(marker) : end].decode()
 
 
+class FanoutLag(msgspec.Struct, kw_only=True):
+    """Posts followed to a follower's home timeline: how many showed, and after how long."""
+
+    probed: int
+    visible: int
+    not_visible_within_s: dict[str, float]
+    polls: int
+    lag: Latency
+    lag_authors_le_1000_followers: Latency
+
+
 @dataclass
 class FanoutProbe:
     """Fan-out lag: for a sample of posts, poll one follower's home timeline until the tweet shows.
@@ -199,16 +198,16 @@ class FanoutProbe:
         if self._active:
             await asyncio.wait(set(self._active), timeout=wait_s)
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> FanoutLag:
         small = [lag for lag, n in zip(self.lags_s, self.follower_counts, strict=True) if n <= 1000]
-        return {
-            "probed": len(self.lags_s) + self.missed,
-            "visible": len(self.lags_s),
-            "not_visible_within_s": {"count": self.missed, "limit_s": self.give_up_s},
-            "polls": self.polls,
-            "lag": latency_summary(self.lags_s),
-            "lag_authors_le_1000_followers": latency_summary(small),
-        }
+        return FanoutLag(
+            probed=len(self.lags_s) + self.missed,
+            visible=len(self.lags_s),
+            not_visible_within_s={"count": self.missed, "limit_s": self.give_up_s},
+            polls=self.polls,
+            lag=latency_summary(self.lags_s),
+            lag_authors_le_1000_followers=latency_summary(small),
+        )
 
 
 def stamp() -> str:

@@ -12,42 +12,46 @@ until every outbox is empty, i.e. every consumer of every event has applied it:
 3. ``posts-followed``: every account posts again, now with followers to fan out to.
 
 The rate is source events (the burst's outbox rows) per second of drain. Everything derived that
-the consumers emit is drained too and counted as ``outbox_rows``.
+the consumers emit is drained too and counted as ``outbox_rows``: the events the relays handed to
+the bus (counted by a wrapper around the runtime's publisher) plus any left when the clock stopped
+(the relays' own ``backlog()``), so the tool never reads the outbox table itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import Progress
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from boundaries._kernel.events import Event
 from boundaries.tweets.dto import PostTweet
 from boundaries.tweets.port import TweetsPort
 from boundaries.users.dto import Register
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime, build_runtime
+from twitterclone.infra.events import Publisher
 from twitterclone.manifest import MODULE_NAMES, Manifest, load_manifest, parse_manifest
 from twitterclone.migrate import migrate_deployment
 from twitterclone.settings import Settings
+from twitterclone_bench.options import DEFAULT_POSTGRES_URL
+from twitterclone_bench.report import Report, file_name, progress_bars, publish, table
 
-DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-MONOLITH = Path(__file__).resolve().parents[3] / "deployments" / "monolith.toml"
+MONOLITH = Path(__file__).resolve().parents[2] / "deployments" / "monolith.toml"
 #: Databases this tool creates (and only these are ever dropped by it).
 DB_PREFIX = "tc_bench_"
 PASSWORD = "bench password 1"  # noqa: S105 - throwaway accounts of a throwaway database
@@ -114,6 +118,7 @@ async def in_process_runtime(database: str, admin_url: str, **settings: Any) -> 
             s = Settings(data_dir=str(data_dir / "data"), **options)
             await migrate_deployment(manifest, s)
             runtime = build_runtime(manifest, s)
+            runtime.publisher = CountingPublisher(runtime.publisher)  # before start: the relays take it
             await runtime.start()
             try:
                 yield runtime
@@ -131,7 +136,7 @@ class RelayBenchConfig:
     """Every knob of ``twitterclone bench relay``."""
 
     database: str = "sqlite"
-    postgres_url: str = DEFAULT_POSTGRES_URL
+    postgres_url: str | None = DEFAULT_POSTGRES_URL  # None in the report (it may hold a password)
     users: int = 500
     follows: int = 5000
     tweets_per_user: int = 2
@@ -141,8 +146,7 @@ class RelayBenchConfig:
     label: str = ""
 
 
-@dataclass
-class DrainResult:
+class DrainResult(msgspec.Struct, kw_only=True):
     """One burst: how many events, how long they took to drain, how much CPU that took."""
 
     phase: str
@@ -153,22 +157,55 @@ class DrainResult:
     outbox_rows: int
     drained: bool
     cpu_cores: float
-    relay: dict[str, Any] = field(default_factory=dict)
+    relay: dict[str, int | None] = {}
 
 
-async def outbox_counts(runtime: Runtime) -> dict[str, tuple[int, int]]:
-    """Per local module: (rows ever written, rows not yet published)."""
-    counts: dict[str, tuple[int, int]] = {}
-    for name, store in runtime.kernel.stores.items():
-        t = store.outbox
-        async with store.read() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(sa.func.count(), sa.func.count().filter(t.c.published_at.is_(None)))
-                )
-            ).one()
-        counts[name] = (int(row[0]), int(row[1]))
-    return counts
+class RelayReport(Report, kw_only=True):
+    """``twitterclone bench relay``: each burst and how fast it drained."""
+
+    config: RelayBenchConfig
+    phases: list[DrainResult]
+
+    def render(self, console: Console) -> None:
+        rows = [
+            (
+                p.phase,
+                str(p.events),
+                f"{p.write_s:.1f}",
+                f"{p.drain_s:.2f}" + ("" if p.drained else " (timeout)"),
+                f"{p.events_per_s:,.0f}",
+                str(p.outbox_rows),
+                f"{p.cpu_cores:.2f}",
+            )
+            for p in self.phases
+        ]
+        columns = ("burst", "events", "write s", "drain s", "events/s", "outbox rows", "cores")
+        console.print(table(f"outbox relay drain ({self.config.database})", columns, rows))
+
+
+class CountingPublisher:
+    """The runtime's publisher, counting the events the relays hand it (each outbox row published)."""
+
+    def __init__(self, inner: Publisher) -> None:
+        self.inner = inner
+        self.events = 0
+
+    def consumers_of(self, event_type: str) -> list[str]:
+        return self.inner.consumers_of(event_type)
+
+    async def publish(self, event: Event, consumers: list[str]) -> list[str]:
+        self.events += 1
+        return await self.inner.publish(event, consumers)
+
+    async def publish_many(self, items: Sequence[tuple[Event, list[str]]]) -> list[list[str]]:
+        self.events += len(items)
+        return await self.inner.publish_many(items)
+
+
+def published(runtime: Runtime) -> int:
+    """Events the relays have handed to the bus so far (the runtime of ``in_process_runtime``)."""
+    assert isinstance(runtime.publisher, CountingPublisher)
+    return runtime.publisher.events
 
 
 async def total_backlog(runtime: Runtime) -> int:
@@ -187,19 +224,13 @@ async def measure_drain(
     """Stop the relays, write a burst, start them, and time until every outbox is empty."""
     for relay in runtime.relays:
         await relay.stop()
-    before = await outbox_counts(runtime)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
+    handed_before = published(runtime)
+    rows_before = handed_before + await total_backlog(runtime)  # every outbox row ever written
+    with progress_bars(console) as progress:
         t0 = time.monotonic()
         events = await write_burst(progress)
         write_s = time.monotonic() - t0
-        written = await outbox_counts(runtime)
-        backlog = sum(b for _, b in written.values())
+        backlog = await total_backlog(runtime)
         task = progress.add_task(f"{phase}: draining", total=backlog)
         cpu0, t1 = time.process_time(), time.monotonic()
         for relay in runtime.relays:
@@ -214,10 +245,9 @@ async def measure_drain(
             await asyncio.sleep(0.2)
         drain_s = time.monotonic() - t1
         cpu = (time.process_time() - cpu0) / max(drain_s, 1e-9)
-    after = await outbox_counts(runtime)
-    rows = sum(after[m][0] - before.get(m, (0, 0))[0] for m in after)
-    published = rows - sum(b for _, b in after.values())
-    rate = (events if drained else published * events / max(rows, 1)) / max(drain_s, 1e-9)
+    handed = published(runtime) - handed_before
+    rows = published(runtime) + await total_backlog(runtime) - rows_before
+    rate = (events if drained else handed * events / max(rows, 1)) / max(drain_s, 1e-9)
     return DrainResult(
         phase=phase,
         events=events,
@@ -243,15 +273,14 @@ async def _register_all(users: UsersPort, count: int, progress: Progress, tag: s
     return ids
 
 
-async def run_relay_bench_async(config: RelayBenchConfig, console: Console) -> dict[str, Any]:
+async def run_relay_bench_async(config: RelayBenchConfig, console: Console) -> RelayReport:
     rng = random.Random(config.seed)
     tag = "".join(rng.choice("abcdefghjkmnpqrstuvwxyz") for _ in range(3))
     results: list[DrainResult] = []
-    async with in_process_runtime(config.database, config.postgres_url) as runtime:
+    async with in_process_runtime(config.database, config.postgres_url or DEFAULT_POSTGRES_URL) as runtime:
         users: UsersPort = await runtime.get(UsersPort)
         tweets: TweetsPort = await runtime.get(TweetsPort)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console) as progress:
+        with progress_bars(console) as progress:
             ids = await _register_all(users, config.users, progress, tag)
         await runtime.drain_events(config.timeout_s)
 
@@ -293,13 +322,11 @@ async def run_relay_bench_async(config: RelayBenchConfig, console: Console) -> d
                 f"[bold]{result.events_per_s:,.0f} events/s[/] ({result.outbox_rows} outbox rows, "
                 f"{result.cpu_cores} cores)" + ("" if result.drained else " [red]NOT DRAINED (timeout)[/]")
             )
-    return {
-        "config": asdict(config) | {"postgres_url": None if config.database == "sqlite" else "(local)"},
-        "phases": [asdict(r) for r in results],
-    }
+    shown = replace(config, postgres_url=None if config.database == "sqlite" else "(local)")
+    return RelayReport(config=shown, phases=results)
 
 
-def run_relay_bench(config: RelayBenchConfig) -> dict[str, Any]:
+def run_relay_bench(config: RelayBenchConfig) -> RelayReport:
     """Run the relay benchmark, print a table, write ``<out_dir>/<time>-relay-<db>.json``."""
     console = Console()
     console.print(
@@ -307,24 +334,5 @@ def run_relay_bench(config: RelayBenchConfig) -> dict[str, Any]:
         f"{config.tweets_per_user} posts per account per burst"
     )
     report = asyncio.run(run_relay_bench_async(config, console))
-    table = Table(title=f"outbox relay drain ({config.database})")
-    for col in ("burst", "events", "write s", "drain s", "events/s", "outbox rows", "cores"):
-        table.add_column(col, justify="right" if col != "burst" else "left")
-    for p in report["phases"]:
-        table.add_row(
-            p["phase"],
-            str(p["events"]),
-            f"{p['write_s']:.1f}",
-            f"{p['drain_s']:.2f}" + ("" if p["drained"] else " (timeout)"),
-            f"{p['events_per_s']:,.0f}",
-            str(p["outbox_rows"]),
-            f"{p['cpu_cores']:.2f}",
-        )
-    console.print(table)
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    label = f"-{config.label}" if config.label else ""
-    path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-relay-{config.database}{label}.json"
-    path.write_text(json.dumps(report, indent=2))
-    console.print(f"wrote {path}")
+    publish(report, config.out_dir, file_name("relay", config.database, config.label), console)
     return report
