@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from twitterclone.manifest import Manifest, ManifestError, load_manifest
-from twitterclone.settings import Settings, SettingsError
+from twitterclone.manifest import Manifest, ManifestError
+from twitterclone.settings import Settings, SettingsError, load_deployment
 
 
 def _settings(manifest: str | None) -> Settings:
@@ -32,7 +32,7 @@ MANIFEST_HELP = "Deployment manifest (default: $TWITTERCLONE_MANIFEST, else depl
 def _load(manifest: str | None) -> tuple[Settings, Manifest]:
     settings = _settings(manifest)
     try:
-        return settings, load_manifest(settings.manifest)
+        return settings, load_deployment(settings)
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -269,7 +269,7 @@ def admin_grant(handle: str, manifest: str | None) -> None:
 
     settings = _settings(manifest)
     try:
-        m = load_manifest(settings.manifest)
+        m = load_deployment(settings)
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from exc
     if "users" not in m.local_modules:

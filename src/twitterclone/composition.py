@@ -34,6 +34,7 @@ from twitterclone.registry import (
     Registry,
     StaticRegistry,
 )
+from twitterclone.registry.dns import DnsRegistry
 from twitterclone.remote.client import remote_port
 from twitterclone.remote.http import HttpTransport
 from twitterclone.settings import Settings
@@ -193,7 +194,25 @@ def make_registry(manifest: Manifest, kernel: Kernel) -> Registry:
         return RedisRegistry(kernel.redis, kernel.key_prefix, cfg.ttl_s)
     if cfg.backend == "static":
         return StaticRegistry(cfg.addresses)
+    if cfg.backend == "dns":
+        return DnsRegistry(
+            dns_names(manifest),
+            refresh_s=cfg.dns_refresh_s,
+            nameservers=cfg.dns_nameservers,
+            scheme="https" if manifest.security.mtls else "http",
+        )
     return InProcessRegistry()
+
+
+def dns_names(manifest: Manifest) -> dict[str, tuple[str, int]]:
+    """Each service's DNS name and port: a remote module's own, a local one's the gateway's."""
+    names = {GATEWAY: (manifest.registry.dns_name.format(service=GATEWAY), manifest.gateway.port)}
+    for m in MODULE_NAMES:
+        cfg = manifest.module(m)
+        port = cfg.port if cfg.placement == "remote" else manifest.gateway.port
+        if port is not None:
+            names[m] = (manifest.registry.dns_name.format(service=m), port)
+    return names
 
 
 def build_runtime(manifest: Manifest, settings: Settings, role: str = GATEWAY) -> Runtime:
