@@ -53,6 +53,24 @@ _SPECS: tuple[ModuleSpec, ...] = (
 MODULES: dict[str, ModuleSpec] = {spec.name: spec for spec in _SPECS}
 
 
+def port_dependencies() -> dict[str, tuple[str, ...]]:
+    """Which modules each module calls, read from what its provider's factories ask for.
+
+    A factory parameter typed by a contract of ``boundaries.<m>`` (any port of module ``m``) is a
+    dependency on ``m``. This is the graph the code declares; network policies are rendered from it.
+    """
+    graph: dict[str, tuple[str, ...]] = {}
+    for name, spec in MODULES.items():
+        needs: set[str] = set()
+        for factory in spec.provider().factories:
+            for key in [*factory.dependencies, *factory.kw_dependencies.values()]:
+                parts = getattr(key.type_hint, "__module__", "").split(".")
+                if len(parts) > 1 and parts[0] == "boundaries" and parts[1] in MODULES and parts[1] != name:
+                    needs.add(parts[1])
+        graph[name] = tuple(sorted(needs))
+    return graph
+
+
 def store_locations(manifest: Manifest, settings: Settings) -> dict[str, tuple[str, str | None]]:
     """Database URL and schema of every module, from the manifest."""
     locations: dict[str, tuple[str, str | None]] = {}
