@@ -9,7 +9,7 @@ UV     := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run up test lint typecheck architecture unit migrate fmt clean bench deploy
+.PHONY: run up test lint typecheck architecture unit migrate fmt clean bench deploy image image-test
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen
@@ -40,6 +40,14 @@ bench: $(VENV)/.synced
 IMAGE ?= twitterclone:0.1.0
 deploy: $(VENV)/.synced
 	$(BIN)/twitterclone render kubernetes --manifest deployments/split.toml --image $(IMAGE) --out deploy/split
+
+## image: the container image (Containerfile) on a debootstrapped Debian base; needs root (podman)
+image:
+	bash deploy/podman/image.sh build
+
+## image-test: build the image, run the monolith container and the rendered Deployments (podman kube play)
+image-test: $(VENV)/.synced image
+	$(BIN)/pytest image-tests
 
 ## test: architecture contracts, lint, types, then the whole pytest suite
 test: $(VENV)/.synced architecture lint typecheck

@@ -25,7 +25,10 @@ from twitterclone.infra.store import ModuleStore
 from twitterclone.manifest import MODULE_NAMES, Manifest
 from twitterclone.settings import Settings
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+#: The lineages: inside the installed package (the wheel carries them, see pyproject.toml), else
+#: the repository's top-level ``migrations/`` (a development checkout).
+_PACKAGED = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "migrations"
 
 
 @dataclass(frozen=True)
