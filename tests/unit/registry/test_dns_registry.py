@@ -1,68 +1,35 @@
-"""The ``dns`` registry backend against a real DNS server (dnslib) that the test starts and changes.
+"""The ``dns`` registry backend against a real DNS server (tests/support/dns.py) that the test changes.
 
-The server plays a Kubernetes headless Service: one A record per ready instance. Instances
-disappear and appear by editing its records; the caller is never restarted.
+Instances disappear and appear by editing its records; the caller is never restarted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 
 import dns.exception
 import pytest
-from dnslib import QTYPE, RCODE, RR, A, DNSRecord
-from dnslib.server import BaseResolver, DNSHandler, DNSServer
 
+from tests.support.dns import Zone, dns_zone
 from twitterclone.composition import dns_names, make_registry
 from twitterclone.manifest import parse_manifest
 from twitterclone.registry import Instance
 from twitterclone.registry.dns import DnsRegistry
 
 
-class Zone(BaseResolver):  # type: ignore[misc]
-    """Answers A queries from a dict that the test edits while the server runs."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, list[str]] = {}
-        self.lock = threading.Lock()
-
-    def set(self, name: str, addresses: list[str]) -> None:
-        with self.lock:
-            self.records[name.rstrip(".") + "."] = list(addresses)
-
-    def resolve(self, request: DNSRecord, handler: DNSHandler) -> DNSRecord:
-        reply = request.reply()
-        name = str(request.q.qname)
-        with self.lock:
-            addresses = self.records.get(name)
-        if addresses is None:
-            reply.header.rcode = RCODE.NXDOMAIN
-        elif request.q.qtype == QTYPE.A:
-            for address in addresses:
-                reply.add_answer(RR(name, QTYPE.A, rdata=A(address), ttl=1))
-        return reply
-
-
 @pytest.fixture
-def zone() -> Iterator[tuple[Zone, int]]:
-    resolver = Zone()
-    server = DNSServer(resolver, port=0, address="127.0.0.1")
-    server.start_thread()
-    port = server.server.server_address[1]
-    try:
-        yield resolver, port
-    finally:
-        server.stop()
+def zone() -> Iterator[Zone]:
+    with dns_zone() as running:
+        yield running
 
 
 def addresses(instances: list[Instance]) -> list[str]:
     return [i.address for i in instances]
 
 
-async def test_instances_come_and_go_without_restarting_the_caller(zone: tuple[Zone, int]) -> None:
-    records, port = zone
+async def test_instances_come_and_go_without_restarting_the_caller(zone: Zone) -> None:
+    records, port = zone, zone.port
     records.set("users.tc.test", ["127.0.0.11", "127.0.0.12"])
     registry = DnsRegistry(
         {"users": ("users.tc.test.", 8101)}, refresh_s=0.1, nameservers=[f"127.0.0.1:{port}"]
@@ -79,8 +46,8 @@ async def test_instances_come_and_go_without_restarting_the_caller(zone: tuple[Z
     await watch.aclose()
 
 
-async def test_a_name_nobody_serves_has_no_instances(zone: tuple[Zone, int]) -> None:
-    _, port = zone
+async def test_a_name_nobody_serves_has_no_instances(zone: Zone) -> None:
+    port = zone.port
     registry = DnsRegistry(
         {"media": ("media.tc.test.", 8131)}, refresh_s=0, nameservers=[f"127.0.0.1:{port}"]
     )
@@ -88,8 +55,8 @@ async def test_a_name_nobody_serves_has_no_instances(zone: tuple[Zone, int]) -> 
     assert await registry.resolve("unknown") == []  # not a service of this deployment
 
 
-async def test_a_silent_server_raises_so_the_caller_keeps_what_it_knew(zone: tuple[Zone, int]) -> None:
-    records, port = zone
+async def test_a_silent_server_raises_so_the_caller_keeps_what_it_knew(zone: Zone) -> None:
+    records, port = zone, zone.port
     records.set("users.tc.test", ["127.0.0.11"])
     registry = DnsRegistry(
         {"users": ("users.tc.test.", 8101)}, refresh_s=0, nameservers=[f"127.0.0.1:{port}"], timeout_s=0.3
@@ -102,8 +69,8 @@ async def test_a_silent_server_raises_so_the_caller_keeps_what_it_knew(zone: tup
         await silent.resolve("users")
 
 
-async def test_lookups_are_cached_for_the_refresh_interval(zone: tuple[Zone, int]) -> None:
-    records, port = zone
+async def test_lookups_are_cached_for_the_refresh_interval(zone: Zone) -> None:
+    records, port = zone, zone.port
     records.set("users.tc.test", ["127.0.0.11"])
     registry = DnsRegistry(
         {"users": ("users.tc.test.", 8101)}, refresh_s=60, nameservers=[f"127.0.0.1:{port}"]
