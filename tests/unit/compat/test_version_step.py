@@ -223,6 +223,14 @@ def as_fields(value: msgspec.Struct) -> dict[str, Any]:
     return {f: getattr(value, f) for f in value.__struct_fields__ if f != ADDED}
 
 
+def two_versions(info: mi.StructType) -> tuple[Any, type[msgspec.Struct], Any]:
+    """A value of this version, the next version's type, and the same value as the next version
+    writes it (with the added field set)."""
+    old = sample(info)
+    new_type = next_version(info)
+    return old, new_type, new_type(**as_fields(old), **{ADDED: 7})
+
+
 # -- the tests ----------------------------------------------------------------------------------
 
 PORTS = port_contracts()
@@ -238,9 +246,7 @@ def test_the_contracts_are_found_from_the_ports_and_the_catalog() -> None:
 @pytest.mark.parametrize("name", sorted(PORTS))
 def test_port_contract_tolerates_one_version_step(name: str) -> None:
     info = PORTS[name]
-    old = sample(info)
-    new_type = next_version(info)
-    new = new_type(**as_fields(old), **{ADDED: 7})
+    old, new_type, new = two_versions(info)
     # a newer caller (or service) writes, this version reads: the added field is ignored
     assert wire.decode(wire.encode(new), _declared(info)) == old
     # this version writes, a newer one reads: the missing field takes its default
@@ -252,9 +258,7 @@ def test_port_contract_tolerates_one_version_step(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(EVENTS))
 def test_event_tolerates_one_version_step(name: str) -> None:
     info = EVENTS[name]
-    old = sample(info)
-    new_type = next_version(info)
-    new = new_type(**as_fields(old), **{ADDED: 7})
+    old, new_type, new = two_versions(info)
     payload = msgspec.json.encode(new)
     if info.cls in EVENT_TYPES:  # what a consumer really runs: the catalog's decoder
         assert decode_event(payload) == old
@@ -277,7 +281,7 @@ def test_an_old_reader_ignores_new_fields_even_where_the_public_api_forbids_them
     assert strict, "no port contract forbids unknown fields: this test would prove nothing"
     for name in strict:
         info = PORTS[name]
-        new = next_version(info)(**as_fields(sample(info)), **{ADDED: 1})
+        _, _, new = two_versions(info)
         with pytest.raises(msgspec.ValidationError):  # a plain decode refuses it...
             msgspec.msgpack.decode(wire.encode(new), type=_declared(info))
         assert wire.decode(wire.encode(new), _declared(info)) == sample(info)  # ...the wire takes it
