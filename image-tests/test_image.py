@@ -167,6 +167,7 @@ def test_podman_kube_play_starts_every_rendered_deployment(tmp_path: Path) -> No
             "run", "--rm", "--network", "host", "-e", f"TWITTERCLONE_DATABASE_URL={database_url}",
             IMAGE, "migrate", "--manifest", "deployments/split.toml",
         )  # fmt: skip
+        podman("volume", "rm", "-f", "twitterclone-manifest", check=False)  # a stale one would be reused
         podman("kube", "play", str(kube))
         for name, port in sorted(ports.items()):
             health = wait_ready(f"http://127.0.0.1:{port}/readyz")
@@ -183,4 +184,5 @@ def test_podman_kube_play_starts_every_rendered_deployment(tmp_path: Path) -> No
         assert touch.returncode != 0  # readOnlyRootFilesystem held
     finally:
         podman("kube", "down", str(kube), check=False)
+        podman("volume", "rm", "-f", "twitterclone-manifest", check=False)  # kube down leaves it
         asyncio.run(drop_database(database_url))
