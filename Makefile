@@ -9,7 +9,7 @@ UV     := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run up test lint typecheck architecture unit migrate fmt clean bench
+.PHONY: run up test lint typecheck architecture unit migrate fmt clean bench deploy image image-test
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen
@@ -35,6 +35,19 @@ migrate: $(VENV)/.synced
 ## bench: start a fresh monolith, seed 1,000 users, measure (BENCHMARKS.md); BENCH_ARGS adds options
 bench: $(VENV)/.synced
 	$(BIN)/twitterclone bench --start-monolith $(BENCH_ARGS)
+
+## deploy: render deployments/split.toml as Kubernetes YAML into deploy/split (checked in; a test keeps it fresh)
+IMAGE ?= twitterclone:0.1.0
+deploy: $(VENV)/.synced
+	$(BIN)/twitterclone render kubernetes --manifest deployments/split.toml --image $(IMAGE) --out deploy/split
+
+## image: the container image (Containerfile) on a debootstrapped Debian base; needs root (podman)
+image:
+	bash deploy/podman/image.sh build
+
+## image-test: build the image, run the monolith container and the rendered Deployments (podman kube play)
+image-test: $(VENV)/.synced image
+	$(BIN)/pytest image-tests
 
 ## test: architecture contracts, lint, types, then the whole pytest suite
 test: $(VENV)/.synced architecture lint typecheck

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from twitterclone.manifest import Manifest, ManifestError, load_manifest
-from twitterclone.settings import Settings, SettingsError
+from twitterclone.settings import Settings, SettingsError, load_deployment
 
 
 def _settings(manifest: str | None) -> Settings:
@@ -62,7 +62,7 @@ def _load(manifest: str | None) -> tuple[Settings, Manifest]:
 
     settings = _settings(manifest)
     try:
-        loaded = load_manifest(settings.manifest)
+        loaded = load_deployment(settings)
         module_options(loaded)
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -295,7 +295,7 @@ def admin_grant(handle: str, manifest: str | None) -> None:
 
     settings = _settings(manifest)
     try:
-        m = load_manifest(settings.manifest)
+        m = load_deployment(settings)
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from exc
     if "users" not in m.local_modules:
@@ -319,3 +319,28 @@ def admin_grant(handle: str, manifest: str | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+@main.group()
+def render() -> None:
+    """Turn a deployment manifest into another platform's resources."""
+
+
+@render.command("kubernetes")
+@click.option("--manifest", "-m", required=True, help="The deployment manifest to render.")
+@click.option(
+    "--image", required=True, help="Container image reference every pod runs (e.g. twitterclone:0.1.0)."
+)
+@click.option("--out", type=click.Path(file_okay=False), help="Directory to write (default: deploy/<name>).")
+def render_kubernetes(manifest: str, image: str, out: str | None) -> None:
+    """Write plain Kubernetes YAML (kustomize-ready) for MANIFEST into a directory."""
+    from twitterclone import kubernetes
+
+    try:
+        m = load_manifest(manifest)
+        files = kubernetes.render(m, image, source=manifest)
+    except ManifestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    target = Path(out) if out else Path("deploy") / m.name
+    for path in kubernetes.write(files, target):
+        click.echo(f"  wrote {path}")

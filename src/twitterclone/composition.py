@@ -34,6 +34,7 @@ from twitterclone.registry import (
     Registry,
     StaticRegistry,
 )
+from twitterclone.registry.dns import DnsRegistry
 from twitterclone.remote.client import remote_port
 from twitterclone.remote.http import HttpTransport
 from twitterclone.settings import Settings
@@ -72,6 +73,24 @@ def module_options(manifest: Manifest) -> dict[str, ModuleOptions]:
             raise ManifestError(f"{manifest.source}: key '{key}' needs a [redis] section (url)")
         chosen[name] = options
     return chosen
+
+
+def port_dependencies() -> dict[str, tuple[str, ...]]:
+    """Which modules each module calls, read from what its provider's factories ask for.
+
+    A factory parameter typed by a contract of ``boundaries.<m>`` (any port of module ``m``) is a
+    dependency on ``m``. This is the graph the code declares; network policies are rendered from it.
+    """
+    graph: dict[str, tuple[str, ...]] = {}
+    for name, spec in MODULES.items():
+        needs: set[str] = set()
+        for factory in spec.provider().factories:
+            for key in [*factory.dependencies, *factory.kw_dependencies.values()]:
+                parts = getattr(key.type_hint, "__module__", "").split(".")
+                if len(parts) > 1 and parts[0] == "boundaries" and parts[1] in MODULES and parts[1] != name:
+                    needs.add(parts[1])
+        graph[name] = tuple(sorted(needs))
+    return graph
 
 
 def store_locations(manifest: Manifest, settings: Settings) -> dict[str, tuple[str, str | None]]:
@@ -215,7 +234,25 @@ def make_registry(manifest: Manifest, kernel: Kernel) -> Registry:
         return RedisRegistry(kernel.redis, kernel.key_prefix, cfg.ttl_s)
     if cfg.backend == "static":
         return StaticRegistry(cfg.addresses)
+    if cfg.backend == "dns":
+        return DnsRegistry(
+            dns_names(manifest),
+            refresh_s=cfg.dns_refresh_s,
+            nameservers=cfg.dns_nameservers,
+            scheme="https" if manifest.security.mtls else "http",
+        )
     return InProcessRegistry()
+
+
+def dns_names(manifest: Manifest) -> dict[str, tuple[str, int]]:
+    """Each service's DNS name and port: a remote module's own, a local one's the gateway's."""
+    names = {GATEWAY: (manifest.registry.dns_name.format(service=GATEWAY), manifest.gateway.port)}
+    for m in MODULE_NAMES:
+        cfg = manifest.module(m)
+        port = cfg.port if cfg.placement == "remote" else manifest.gateway.port
+        if port is not None:
+            names[m] = (manifest.registry.dns_name.format(service=m), port)
+    return names
 
 
 def build_runtime(manifest: Manifest, settings: Settings, role: str = GATEWAY) -> Runtime:

@@ -41,6 +41,8 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    #: On a platform that scales (``twitterclone render kubernetes``): the gateway's replica range.
+    autoscale: AutoscaleConfig | None = None
 
 
 class RedisConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -56,13 +58,22 @@ class RegistryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     ``inprocess``: nothing to find (everything local). ``static``: the addresses below.
     ``redis``: instances register themselves with a TTL and heartbeat.
+    ``dns``: the platform (Kubernetes) keeps a headless Service per module; a caller looks up
+    ``dns_name`` every ``dns_refresh_s`` seconds and sees only the ready instances.
     """
 
-    backend: Literal["inprocess", "static", "redis"] = "inprocess"
+    backend: Literal["inprocess", "static", "redis", "dns"] = "inprocess"
     ttl_s: float = 6.0
     heartbeat_s: float = 2.0
     #: For ``static``: service name → list of "host:port".
     addresses: dict[str, list[str]] = {}
+    #: For ``dns``: the name each service is looked up by; ``{service}`` is the module (or gateway)
+    #: name. A relative name goes through the resolver's search list (a pod's own namespace).
+    dns_name: str = "{service}"
+    #: For ``dns``: how often callers look the names up again.
+    dns_refresh_s: float = 2.0
+    #: For ``dns``: "host:port" of the servers to ask; empty means the system's resolver (resolv.conf).
+    dns_nameservers: list[str] = []
 
 
 class EventsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -80,6 +91,15 @@ class SecurityConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     certs_dir: str = "certs"
 
 
+class AutoscaleConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How far the platform may scale a service: ``min``..``max`` replicas, aiming at ``target``
+    per cent CPU utilisation (of the request) across them (a Kubernetes HorizontalPodAutoscaler)."""
+
+    min: int = 1
+    max: int
+    target: int = 70
+
+
 class ModuleConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Where one module runs.
 
@@ -95,6 +115,8 @@ class ModuleConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: The module's own choices, e.g. timeline's ``home_store = "redis"``; the module's options
     #: type validates them (at start, in the composition root).
     options: dict[str, Any] = {}
+    #: On a platform that scales (``twitterclone render kubernetes``): the replica range.
+    autoscale: AutoscaleConfig | None = None
 
 
 class Manifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -138,6 +160,23 @@ def load_manifest(path: str | Path) -> Manifest:
     return parse_manifest(text, source=str(path))
 
 
+def with_store_urls(manifest: Manifest, *, database_url: str = "", redis_url: str = "") -> Manifest:
+    """The manifest with its ``database.url`` / ``redis.url`` replaced where a URL is given.
+
+    A platform hands processes their credentials as secrets in the environment
+    (``TWITTERCLONE_DATABASE_URL``, ``TWITTERCLONE_REDIS_URL``), so the manifest file holds none.
+    """
+    if database_url and manifest.database.kind == "postgresql":
+        manifest = msgspec.structs.replace(
+            manifest, database=msgspec.structs.replace(manifest.database, url=database_url)
+        )
+    if redis_url and manifest.redis is not None:
+        manifest = msgspec.structs.replace(
+            manifest, redis=msgspec.structs.replace(manifest.redis, url=redis_url)
+        )
+    return manifest
+
+
 def parse_manifest(text: str, *, source: str = "<manifest>") -> Manifest:
     """Validate manifest text; errors name the source and the offending key."""
     try:
@@ -163,6 +202,12 @@ def parse_manifest(text: str, *, source: str = "<manifest>") -> Manifest:
         cfg = manifest.module(name)
         if cfg.replicas < 1:
             raise ManifestError(f"{source}: key 'modules.{name}.replicas' must be at least 1")
+        if cfg.autoscale is not None and cfg.placement == "local":
+            raise ManifestError(
+                f"{source}: key 'modules.{name}.autoscale' needs placement = 'remote' "
+                "(a local module scales with the gateway: use gateway.autoscale)"
+            )
+        _check_autoscale(source, f"modules.{name}", cfg.autoscale, cfg.replicas, db.kind)
         if cfg.placement == "remote":
             if db.kind == "sqlite" and cfg.replicas > 1:
                 raise ManifestError(
@@ -183,6 +228,11 @@ def parse_manifest(text: str, *, source: str = "<manifest>") -> Manifest:
                     f"{source}: modules.{name} is remote but key 'events.transport' is 'inprocess'; "
                     "events between processes need: redis-streams"
                 )
+    if manifest.registry.backend == "dns" and "{service}" not in manifest.registry.dns_name:
+        raise ManifestError(f"{source}: key 'registry.dns_name' must contain {{service}}")
+    gateway_scale = manifest.gateway.autoscale
+    gateway_replicas = gateway_scale.min if gateway_scale else 1
+    _check_autoscale(source, "gateway", gateway_scale, gateway_replicas, manifest.database.kind)
     needs_redis = manifest.registry.backend == "redis" or manifest.events.transport == "redis-streams"
     if needs_redis and manifest.redis is None:
         raise ManifestError(f"{source}: a [redis] section (url) is required by the registry or the events")
@@ -216,10 +266,35 @@ def _literal_choices(kind: type[Any]) -> dict[str, str]:
     }
 
 
+def _check_autoscale(
+    source: str, key: str, scale: AutoscaleConfig | None, replicas: int, db_kind: str
+) -> None:
+    if scale is None:
+        return
+    if scale.min < 1:
+        raise ManifestError(f"{source}: key '{key}.autoscale.min' must be at least 1")
+    if scale.max < scale.min:
+        raise ManifestError(
+            f"{source}: key '{key}.autoscale.max' must be at least autoscale.min ({scale.min})"
+        )
+    if not 1 <= scale.target <= 100:
+        raise ManifestError(f"{source}: key '{key}.autoscale.target' is a CPU per cent: 1 to 100")
+    if not scale.min <= replicas <= scale.max:
+        raise ManifestError(
+            f"{source}: key '{key}.replicas' ({replicas}) must lie within autoscale.min..max "
+            f"({scale.min}..{scale.max})"
+        )
+    if db_kind == "sqlite" and scale.max > 1:
+        raise ManifestError(
+            f"{source}: key '{key}.autoscale.max' is {scale.max} on SQLite; "
+            "replicas need a shared database (database.kind = 'postgresql')"
+        )
+
+
 _CHOICES = {
     "placement": "local, remote",
     "kind": "sqlite, postgresql",
-    "backend": "inprocess, static, redis",
+    "backend": "inprocess, static, redis, dns",
     "transport": "inprocess, redis-streams",
 }
 

@@ -25,7 +25,10 @@ from twitterclone.infra.store import ModuleStore
 from twitterclone.manifest import MODULE_NAMES, Manifest
 from twitterclone.settings import Settings
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+#: The lineages: inside the installed package (the wheel carries them, see pyproject.toml), else
+#: the repository's top-level ``migrations/`` (a development checkout).
+_PACKAGED = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "migrations"
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,26 @@ async def migrate(store: ModuleStore, target: str = "head") -> MigrationResult:
     return MigrationResult(store.module, before, after)
 
 
+@cache
+def known_revisions(module: str) -> frozenset[str]:
+    """Every revision of a module's lineage that this code ships."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR / module))
+    return frozenset(script.revision for script in ScriptDirectory.from_config(cfg).walk_revisions())
+
+
 async def is_at_head(store: ModuleStore) -> bool:
-    """Whether a module's schema is fully migrated (for /readyz)."""
-    return await current_revision(store) == head_revision(store.module)
+    """Whether a module's schema serves this code (for /readyz).
+
+    Ready at this code's head, and also at a revision this code does not know: a newer release
+    migrated ahead of it during a rolling upgrade, and since schema changes are expand/contract
+    (docs/upgrades.md) that newer schema still serves this version. Not ready while a revision
+    this code ships is still to be applied (or nothing is migrated yet).
+    """
+    current = await current_revision(store)
+    if current is None:
+        return False
+    return current == head_revision(store.module) or current not in known_revisions(store.module)
 
 
 def run_migrations_in_env(target_metadata: Any = None, before: Callable[[], None] | None = None) -> None:

@@ -23,10 +23,10 @@ from twitterclone.gateway.routes.health import HealthController
 from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
-from twitterclone.manifest import Manifest, load_manifest
+from twitterclone.manifest import Manifest
 from twitterclone.remote.deadline import deadline_middleware
 from twitterclone.remote.tracing import traceparent_middleware
-from twitterclone.settings import Settings
+from twitterclone.settings import Settings, load_deployment
 
 log = logging.getLogger("twitterclone.service")
 
@@ -42,7 +42,7 @@ def create_service_app(
     """Build the app of one service process (``role`` is a module name)."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    manifest = manifest or load_manifest(settings.manifest)
+    manifest = manifest or load_deployment(settings)
     role = role or os.environ["TWITTERCLONE_SERVICE"]
     host = host or os.environ.get("TWITTERCLONE_SERVICE_HOST", manifest.module(role).host)
     port = port or int(os.environ["TWITTERCLONE_SERVICE_PORT"])

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import msgspec
 
+from twitterclone.manifest import Manifest, load_manifest, with_store_urls
+
 PREFIX = "TWITTERCLONE_"
 
 
@@ -51,6 +53,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     media_unattached_grace_s: int = 86_400
     #: The deployment's service identity key (default: <data_dir>/service-identity.pem).
     service_key_file: str = ""
+    #: When set, replaces the manifest's ``database.url`` (credentials come from a secret, not the file).
+    database_url: str = ""
+    #: When set, replaces the manifest's ``redis.url``.
+    redis_url: str = ""
     #: Every public request gets this many seconds; downstream calls share the budget.
     request_timeout_s: float = 5.0
     #: Admission control (gateway/admission.py): requests run at once per process; how long one
@@ -121,3 +127,10 @@ def _env_name(message: str) -> str:
         field = tail.split("`", 1)[0]
         return f"{head.rstrip(' -')} (in {PREFIX}{field.upper()})"
     return message
+
+
+def load_deployment(settings: Settings) -> Manifest:
+    """The manifest ``settings`` names, with the store URLs the environment gives (if any)."""
+    return with_store_urls(
+        load_manifest(settings.manifest), database_url=settings.database_url, redis_url=settings.redis_url
+    )

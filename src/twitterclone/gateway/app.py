@@ -46,8 +46,8 @@ from twitterclone.gateway.routes.users import AuthController, JwksController, Us
 from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
-from twitterclone.manifest import Manifest, load_manifest
-from twitterclone.settings import Settings
+from twitterclone.manifest import Manifest
+from twitterclone.settings import Settings, load_deployment
 
 log = logging.getLogger("twitterclone.gateway")
 
@@ -78,7 +78,7 @@ def create_app(
     """Build the gateway for one process from settings (env) and a manifest (file)."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    manifest = manifest or load_manifest(settings.manifest)
+    manifest = manifest or load_deployment(settings)
     runtime = runtime or build_runtime(manifest, settings)
 
     @asynccontextmanager

@@ -1,7 +1,8 @@
 """Service registry: where processes announce themselves and callers find healthy instances.
 
 Backends: ``InProcessRegistry`` (monolith, tests), ``StaticRegistry`` (addresses from the manifest),
-``RedisRegistry`` (TTL heartbeats, for split deployments). ``Registration`` keeps one process
+``RedisRegistry`` (TTL heartbeats, for split deployments), ``DnsRegistry`` (the platform's
+headless Services, under Kubernetes). ``Registration`` keeps one process
 registered while it runs.
 """
 

@@ -52,9 +52,8 @@ def port_spec(module: str, port: type[Any]) -> PortSpec:
                 fields.append((pname, hints[pname]))
             else:
                 fields.append((pname, hints[pname], param.default))
-        args_type = msgspec.defstruct(
-            f"{port.__name__}.{name}.args", fields, kw_only=True, forbid_unknown_fields=True
-        )
+        # Unknown arguments are ignored: a newer caller may pass an optional one this version lacks.
+        args_type = msgspec.defstruct(f"{port.__name__}.{name}.args", fields, kw_only=True)
         methods[name] = MethodSpec(
             name=name,
             params=tuple(params),

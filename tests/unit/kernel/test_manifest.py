@@ -75,3 +75,62 @@ def test_split_mistakes_are_explained(text: str, message: str) -> None:
     with pytest.raises(ManifestError) as info:
         parse_manifest(text, source="m.toml")
     assert message in str(info.value)
+
+
+_SPLIT_PG = (
+    'name = "x"\n[database]\nkind = "postgresql"\nurl = "postgresql+asyncpg://h/db"\n'
+    '[redis]\nurl = "redis://h"\n[registry]\nbackend = "redis"\n[events]\ntransport = "redis-streams"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            _SPLIT_PG + '[modules.users]\nplacement = "remote"\nautoscale = { max = 3, colour = 1 }',
+            "unknown key 'modules.users.autoscale.colour'",
+        ),
+        (
+            _SPLIT_PG + '[modules.users]\nplacement = "remote"\nautoscale = { min = 1 }',
+            "modules.users.autoscale",
+        ),
+        (
+            _SPLIT_PG + '[modules.users]\nplacement = "remote"\nautoscale = { min = 0, max = 3 }',
+            "key 'modules.users.autoscale.min' must be at least 1",
+        ),
+        (
+            _SPLIT_PG + '[modules.users]\nplacement = "remote"\nautoscale = { min = 3, max = 2 }',
+            "key 'modules.users.autoscale.max' must be at least autoscale.min (3)",
+        ),
+        (
+            _SPLIT_PG + '[modules.users]\nplacement = "remote"\nautoscale = { max = 3, target = 101 }',
+            "key 'modules.users.autoscale.target' is a CPU per cent",
+        ),
+        (
+            _SPLIT_PG + '[modules.users]\nplacement = "remote"\nreplicas = 5\nautoscale = { max = 3 }',
+            "key 'modules.users.replicas' (5) must lie within autoscale.min..max (1..3)",
+        ),
+        (_SPLIT_PG + "[modules.users]\nautoscale = { max = 3 }", "needs placement = 'remote'"),
+        ('name = "x"\n[gateway]\nautoscale = { max = 2 }', "key 'gateway.autoscale.max' is 2 on SQLite"),
+        ('name = "x"\n[registry]\nbackend = "dns"\ndns_refresh_s = "soon"', "registry.dns_refresh_s"),
+    ],
+)
+def test_autoscale_and_dns_mistakes_are_explained(text: str, message: str) -> None:
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(text, source="m.toml")
+    assert message in str(info.value)
+    assert str(info.value).startswith("m.toml: ")
+
+
+def test_autoscale_keys_are_read() -> None:
+    manifest = parse_manifest(
+        _SPLIT_PG + "[gateway]\nautoscale = { min = 2, max = 6, target = 60 }\n"
+        '[modules.users]\nplacement = "remote"\nreplicas = 2\nautoscale = { min = 2, max = 8 }\n'
+    )
+    users = manifest.module("users").autoscale
+    assert users is not None
+    assert (users.min, users.max, users.target) == (2, 8, 70)
+    gateway = manifest.gateway.autoscale
+    assert gateway is not None
+    assert (gateway.min, gateway.max, gateway.target) == (2, 6, 60)
+    assert manifest.module("tweets").autoscale is None

@@ -128,8 +128,9 @@ def free_port() -> int:
 class SocketServer:
     """An ASGI app behind a real TCP socket on 127.0.0.1."""
 
-    def __init__(self, app: Any, port: int | None = None) -> None:
+    def __init__(self, app: Any, port: int | None = None, host: str = "127.0.0.1") -> None:
         self.app = app
+        self.host = host
         self.port = port or free_port()
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
@@ -137,10 +138,10 @@ class SocketServer:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)
 
     async def kill(self) -> None:
         """Die like a crashed process: stop listening, reset open connections."""
@@ -198,7 +199,7 @@ class SocketServer:
             "query_string": query.encode(),
             "root_path": "",
             "headers": headers,
-            "server": ("127.0.0.1", self.port),
+            "server": (self.host, self.port),
             "client": ("127.0.0.1", 0),
             "state": {},
         }
