@@ -6,7 +6,7 @@ from dishka import Provider, Scope, provide
 
 from boundaries.media.port import MediaPort
 from boundaries.tweets.port import TweetsPort
-from boundaries.users.port import UsersPort
+from boundaries.users.directory import UserDirectoryPort
 from modules.tweets.service import TweetsService
 from twitterclone.infra.kernel import Kernel
 
@@ -17,7 +17,7 @@ class TweetsProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def tweets(self, kernel: Kernel, users: UsersPort, media: MediaPort) -> TweetsPort:
+    def tweets(self, kernel: Kernel, users: UserDirectoryPort, media: MediaPort) -> TweetsPort:
         return TweetsService(
             kernel.store("tweets"),
             kernel.ids,

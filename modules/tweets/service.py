@@ -33,8 +33,8 @@ from boundaries.tweets.errors import (
     TweetTooLong,
 )
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
+from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.dto import Author
-from boundaries.users.port import UsersPort
 from modules.tweets.tables import SQLITE_FTS_TABLE, idempotency_keys, likes, tweets, tweets_search_pg
 from modules.tweets.text import fts5_match, normalize_text, parse_entities, search_terms
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
@@ -217,7 +217,7 @@ class TweetsService:
         self,
         store: ModuleStore,
         ids: IdGenerator,
-        users: UsersPort,
+        users: UserDirectoryPort,
         *,
         max_length: int = 280,
         media: MediaPort | None = None,
