@@ -15,6 +15,12 @@ from twitterclone.remote.portspec import MethodSpec, PortSpec, WireError, to_wir
 log = logging.getLogger("twitterclone.remote")
 
 
+def _signature(method: MethodSpec) -> tuple[Any, ...]:
+    """What a caller and the server must agree on: each argument (name, type, default), the result."""
+    args = tuple((f.name, f.type, f.default) for f in msgspec.structs.fields(method.args_type))
+    return args, method.return_type
+
+
 class PortServer:
     """Dispatches ``POST /_port/<module>/<method>`` to local service objects.
 
@@ -36,7 +42,7 @@ class PortServer:
                 continue
             if known[1] is not service:
                 raise ValueError(f"{spec.module}.{name} is already served by another object")
-            if (known[0].params, known[0].return_type) != (method.params, method.return_type):
+            if _signature(known[0]) != _signature(method):
                 raise ValueError(f"{spec.port.__name__}.{name} differs from the {spec.module} port's {name}")
 
     @property
