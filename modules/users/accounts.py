@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import Id
 from boundaries.users.dto import Account, Profile, Register
-from boundaries.users.errors import EmailTaken, HandleTaken, HandleTooSimilar, UserNotFound
+from boundaries.users.errors import EmailTaken, HandleTaken, HandleTooSimilar
 from boundaries.users.events import UserRegistered
 from modules.users.common import (
     EMAIL_RE,
@@ -17,11 +17,10 @@ from modules.users.common import (
     MAX_PASSWORD,
     MIN_PASSWORD,
     event_meta,
-    int_id,
+    existing_user_row,
     normalise_email,
     now,
     profile_of,
-    user_row,
 )
 from modules.users.credentials import Credentials
 from modules.users.handles import handle_skeleton, normalise_handle
@@ -133,9 +132,7 @@ class Accounts:
     async def account(self, user_id: Id) -> Account:
         """One's own account (profile and email); raises UserNotFound."""
         async with self._store.read() as conn:
-            row = await user_row(conn, int_id(user_id))
-        if row is None:
-            raise UserNotFound("no such user", field="user_id")
+            row = await existing_user_row(conn, user_id)
         return Account(profile=profile_of(row), email=row.email)
 
     async def ids_by_handles(self, handles: list[str]) -> dict[str, Id]:

@@ -74,6 +74,14 @@ async def user_row(conn: Reader, user_id: int | None) -> Any:
     return (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
 
 
+async def existing_user_row(conn: Reader, user_id: Id) -> Any:
+    """The whole users row of an id; raises UserNotFound."""
+    row = await user_row(conn, int_id(user_id))
+    if row is None:
+        raise UserNotFound("no such user", field="user_id")
+    return row
+
+
 async def require_user(conn: Reader, user_id: Id) -> int:
     """The integer id of an existing user; raises UserNotFound."""
     uid = int_id(user_id)

@@ -44,6 +44,18 @@ _POPULAR_FOLLOWING = HotRead(
 )
 
 
+async def _either_way(
+    conn: Reader, subject: sa.Column[int], obj: sa.Column[int], a: int, b: int
+) -> list[int]:
+    """The subjects of an a→b and a b→a edge of one table (follows, blocks), as far as they exist."""
+    rows = await conn.execute(
+        sa.select(subject).where(
+            sa.or_(sa.and_(subject == a, obj == b), sa.and_(subject == b, obj == a)),
+        )
+    )
+    return list(rows.scalars().all())
+
+
 class Graph:
     """Who follows, blocks and mutes whom; keeps the follower counts on the users rows."""
 
@@ -52,37 +64,12 @@ class Graph:
         self._ids = ids
 
     async def _relationship(self, conn: Reader, a: int, b: int) -> Relationship:
-        f, bl, m = follows, blocks, mutes
-        fol = (
-            (
-                await conn.execute(
-                    sa.select(f.c.follower_id).where(
-                        sa.or_(
-                            sa.and_(f.c.follower_id == a, f.c.followee_id == b),
-                            sa.and_(f.c.follower_id == b, f.c.followee_id == a),
-                        )
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-        blk = (
-            (
-                await conn.execute(
-                    sa.select(bl.c.blocker_id).where(
-                        sa.or_(
-                            sa.and_(bl.c.blocker_id == a, bl.c.blocked_id == b),
-                            sa.and_(bl.c.blocker_id == b, bl.c.blocked_id == a),
-                        )
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
+        fol = await _either_way(conn, follows.c.follower_id, follows.c.followee_id, a, b)
+        blk = await _either_way(conn, blocks.c.blocker_id, blocks.c.blocked_id, a, b)
         muting = (
-            await conn.execute(sa.select(m.c.muter_id).where(m.c.muter_id == a, m.c.muted_id == b))
+            await conn.execute(
+                sa.select(mutes.c.muter_id).where(mutes.c.muter_id == a, mutes.c.muted_id == b)
+            )
         ).first() is not None
         return Relationship(
             user_id=str(a),

@@ -11,7 +11,7 @@ from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import Id
 from boundaries.users.dto import AccountStatus, SigningKey
 from boundaries.users.errors import NotAdmin, UserNotFound
-from modules.users.common import aware, int_id, now, require_user, user_row
+from modules.users.common import aware, existing_user_row, int_id, now, require_user, user_row
 from modules.users.keys import SigningKeys
 from modules.users.tables import oauth_codes, refresh_tokens, users
 from twitterclone.infra.store import ModuleStore, Reader
@@ -46,9 +46,7 @@ class Moderation:
     async def account_status(self, user_id: Id) -> AccountStatus:
         """An account's role and suspension; raises UserNotFound."""
         async with self._store.read() as conn:
-            row = await user_row(conn, int_id(user_id))
-        if row is None:
-            raise UserNotFound("no such user", field="user_id")
+            row = await existing_user_row(conn, user_id)
         return _status(row)
 
     async def grant_admin(self, handle: str) -> AccountStatus:

@@ -18,6 +18,7 @@ from modules.users.common import (
     MAX_DISPLAY_NAME,
     PROFILE_COLUMNS,
     event_meta,
+    existing_user_row,
     int_id,
     profile_of,
     user_row,
@@ -51,9 +52,7 @@ class Profiles:
     async def profile(self, user_id: Id) -> Profile:
         """A public profile by id; raises UserNotFound."""
         async with self._store.read() as conn:
-            row = await user_row(conn, int_id(user_id))
-        if row is None:
-            raise UserNotFound("no such user", field="user_id")
+            row = await existing_user_row(conn, user_id)
         return profile_of(row)
 
     async def profile_by_handle(self, handle: str) -> Profile:
@@ -135,9 +134,7 @@ class Profiles:
             values["bio"] = update.bio
         uid = int_id(user_id)
         async with self._store.transaction() as tx:
-            row = await user_row(tx.conn, uid)
-            if row is None:
-                raise UserNotFound("no such user", field="user_id")
+            row = await existing_user_row(tx.conn, user_id)
             if values.get("display_name") == "":
                 values["display_name"] = row.handle  # an empty name falls back to the handle
             changed = {k: v for k, v in values.items() if getattr(row, k) != v}

@@ -7,23 +7,12 @@ narrow one, which the HTTP binding serves from the same port server as the whole
 from __future__ import annotations
 
 import pytest
+from users_contract_kit import make
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries.users.directory import UserDirectoryPort
-from boundaries.users.dto import Register
 from boundaries.users.errors import UserNotFound
 from boundaries.users.port import UsersPort
-
-PASSWORD = "correct horse battery"
-
-
-async def make(port: UsersPort, handle: str, display_name: str = "") -> str:
-    account = await port.register(
-        Register(
-            handle=handle, email=f"{handle.lower()}@example.org", password=PASSWORD, display_name=display_name
-        )
-    )
-    return account.profile.id
 
 
 async def test_batch_lookups_keep_the_order_asked_and_leave_out_unknowns(
@@ -84,22 +73,29 @@ async def test_silencing_says_which_users_block_or_mute_one_actor(
         await directory.silencing(actor, [fan] * 5001)
 
 
-async def test_fan_out_reads(users_port: UsersPort, directory: UserDirectoryPort) -> None:
-    big = await make(users_port, "big")
-    small = await make(users_port, "small")
-    reader = await make(users_port, "reader")
-    extra = await make(users_port, "extra")
-    for follower in (reader, extra):
-        await users_port.follow(follower, big)
-    await users_port.follow(reader, small)
-    assert sorted(await directory.following_ids(reader)) == sorted([big, small])
-    assert await directory.following_ids("not-an-id") == []
-    assert await directory.popular_following_ids(reader, 2) == [big]
-    assert await directory.popular_following_ids(reader, 3) == []
-    page = await directory.follower_ids(big, None, 1)
-    assert len(page.ids) == 1
-    assert page.next_cursor
-    rest = await directory.follower_ids(big, page.next_cursor, 5000)
-    assert sorted(page.ids + rest.ids) == sorted([reader, extra])
-    assert rest.next_cursor is None
-    assert await directory.follower_ids(big, None, 5000) == await users_port.follower_ids(big, None, 5000)
+async def test_fan_out_reads_answer_what_the_whole_port_answers(
+    users_port: UsersPort, directory: UserDirectoryPort
+) -> None:
+    star, near, fans = await make(users_port, "star"), await make(users_port, "near"), []
+    for i in range(3):
+        fans.append(await make(users_port, f"fan{i}"))
+        await users_port.follow(fans[-1], star)
+    await users_port.follow(fans[0], near)
+    # Paging one id at a time walks every follower once, the cursor ending it.
+    seen, cursor = [], None
+    while True:
+        page = await directory.follower_ids(star, cursor, 1)
+        assert len(page.ids) == 1
+        seen += page.ids
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(fans)
+    for reader in (fans[0], "not-an-id"):
+        assert await directory.following_ids(reader) == await users_port.following_ids(reader)
+        for threshold in (1, 2, 3, 4):
+            assert await directory.popular_following_ids(reader, threshold) == (
+                await users_port.popular_following_ids(reader, threshold)
+            )
+    assert sorted(await directory.following_ids(fans[0])) == sorted([star, near])
+    assert await directory.popular_following_ids(fans[0], 3) == [star]
