@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boundaries._kernel.ids import Id, is_id
 from boundaries.users.dto import Profile
@@ -59,12 +57,6 @@ def sha256(value: str) -> str:
 def event_meta(ids: IdGenerator) -> dict[str, Any]:
     """The id and time every event carries."""
     return {"event_id": ids.next(), "occurred_at": now()}
-
-
-def insert_ignore(table: sa.Table, conn: AsyncConnection, **values: Any) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING in the store's dialect."""
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    return dialect.insert(table).values(**values).on_conflict_do_nothing()
 
 
 async def user_row(conn: Reader, user_id: int | None) -> Any:

@@ -17,7 +17,6 @@ from modules.users.common import (
     PROFILE_COLUMNS,
     aware,
     event_meta,
-    insert_ignore,
     int_id,
     now,
     profile_of,
@@ -26,6 +25,7 @@ from modules.users.common import (
 from modules.users.tables import blocks, follows, mutes, users
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.sql import insert_or_ignore
 from twitterclone.infra.store import HotRead, ModuleStore, Reader, Transaction
 
 #: The most accounts one user may follow (bounds following_ids and home timeline assembly).
@@ -122,7 +122,7 @@ class Graph:
             if count >= FOLLOW_CAP:
                 raise InvalidInput(f"you already follow the most accounts allowed ({FOLLOW_CAP})")
             inserted = await tx.conn.execute(
-                insert_ignore(follows, tx.conn, follower_id=a, followee_id=b, created_at=now())
+                insert_or_ignore(tx.conn, follows).values(follower_id=a, followee_id=b, created_at=now())
             )
             if inserted.rowcount == 1:
                 await tx.conn.execute(
@@ -154,7 +154,7 @@ class Graph:
         async with self._store.transaction() as tx:
             a, b = await self._pair_ids(tx.conn, user_id, target_id)
             await tx.conn.execute(
-                insert_ignore(blocks, tx.conn, blocker_id=a, blocked_id=b, created_at=now())
+                insert_or_ignore(tx.conn, blocks).values(blocker_id=a, blocked_id=b, created_at=now())
             )
             await self._remove_follow(tx, a, b)
             await self._remove_follow(tx, b, a)
@@ -173,7 +173,9 @@ class Graph:
             raise InvalidInput("you cannot mute yourself", field="user_id")
         async with self._store.transaction() as tx:
             a, b = await self._pair_ids(tx.conn, user_id, target_id)
-            await tx.conn.execute(insert_ignore(mutes, tx.conn, muter_id=a, muted_id=b, created_at=now()))
+            await tx.conn.execute(
+                insert_or_ignore(tx.conn, mutes).values(muter_id=a, muted_id=b, created_at=now())
+            )
             return await self._relationship(tx.conn, a, b)
 
     async def unmute(self, user_id: Id, target_id: Id) -> Relationship:

@@ -31,7 +31,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import Id
@@ -80,6 +79,7 @@ from modules.users.tables import (
 )
 from modules.users.tokens import IssuedAccess, TokenIssuer
 from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.sql import insert_or_ignore
 from twitterclone.infra.store import ModuleStore, Transaction
 from twitterclone.settings import Settings
 
@@ -608,10 +608,9 @@ class OAuthServer:
 
     async def deny_many(self, tx: Transaction, tokens: list[tuple[str, datetime]]) -> None:
         """Put access token ids (with their expiry) on the deny list in one statement."""
-        dialect = sqlite if tx.conn.dialect.name == "sqlite" else postgresql
         if tokens:
             await tx.conn.execute(
-                dialect.insert(revoked_access_tokens).on_conflict_do_nothing(),
+                insert_or_ignore(tx.conn, revoked_access_tokens),
                 [{"jti": jti[:64], "expires_at": expires_at} for jti, expires_at in tokens],
             )
         await tx.conn.execute(
