@@ -67,17 +67,78 @@ def check_ports(package_dir: Path) -> list[str]:
                 f"found {[p.name for p in protocols]}"
             )
         for protocol in protocols:
-            for node in protocol.body:
-                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or node.name.startswith("_"):
-                    continue
-                where = f"{module.name}/port.py: {protocol.name}.{node.name}"
-                if not isinstance(node, ast.AsyncFunctionDef):
-                    problems.append(f"{where} is not async")
-                doc = ast.get_docstring(node)
-                if not doc:
-                    problems.append(f"{where} has no docstring")
-                elif "\n" in doc.strip():
-                    problems.append(f"{where} has a docstring of more than one line")
+            problems += _method_problems(f"{module.name}/port.py", protocol)
+    return problems
+
+
+def _protocols(path: Path) -> list[ast.ClassDef]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [
+        node
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and any(_is_protocol(base) for base in node.bases)
+    ]
+
+
+def _methods(protocol: ast.ClassDef) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    return [
+        node
+        for node in protocol.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_")
+    ]
+
+
+def _method_problems(label: str, protocol: ast.ClassDef) -> list[str]:
+    """Every port method is async and has a one-line docstring."""
+    problems: list[str] = []
+    for node in _methods(protocol):
+        where = f"{label}: {protocol.name}.{node.name}"
+        if not isinstance(node, ast.AsyncFunctionDef):
+            problems.append(f"{where} is not async")
+        doc = ast.get_docstring(node)
+        if not doc:
+            problems.append(f"{where} has no docstring")
+        elif "\n" in doc.strip():
+            problems.append(f"{where} has a docstring of more than one line")
+    return problems
+
+
+def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    returns = ast.unparse(node.returns) if node.returns is not None else "None"
+    return f"({ast.unparse(node.args)}) -> {returns}"
+
+
+#: Files of boundaries/<m>/ that hold no port.
+NON_PORT_FILES = frozenset({"__init__.py", "port.py", "dto.py", "events.py", "errors.py"})
+
+
+def check_narrow_ports(package_dir: Path) -> list[str]:
+    """A Protocol beside port.py is a narrow face of the module's port, for other modules.
+
+    Its name ends in ``Port``; its methods follow the port rules; and a method it shares with
+    ``<M>Port`` has the very same signature, because one port server answers both under
+    ``/_port/<m>/<method>``.
+    """
+    problems: list[str] = []
+    for module in module_dirs(package_dir):
+        port_file = module / "port.py"
+        whole = {p.name: p for p in _protocols(port_file)} if port_file.exists() else {}
+        main = whole.get(port_name(module.name))
+        shared = {m.name: _signature(m) for m in _methods(main)} if main is not None else {}
+        for path in sorted(module.glob("*.py")):
+            if path.name in NON_PORT_FILES:
+                continue
+            label = f"{module.name}/{path.name}"
+            for protocol in _protocols(path):
+                if not protocol.name.endswith("Port"):
+                    problems.append(f"{label}: Protocol {protocol.name} is not named ...Port")
+                problems += _method_problems(label, protocol)
+                for node in _methods(protocol):
+                    if node.name in shared and _signature(node) != shared[node.name]:
+                        problems.append(
+                            f"{label}: {protocol.name}.{node.name}{_signature(node)} differs from "
+                            f"{port_name(module.name)}.{node.name}{shared[node.name]}"
+                        )
     return problems
 
 
@@ -171,7 +232,10 @@ def check_pure_imports(package_dir: Path) -> list[str]:
 # --- the real tree ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("checker", [check_ports, check_structs, check_events, check_pure_imports])
+CHECKERS = [check_ports, check_narrow_ports, check_structs, check_events, check_pure_imports]
+
+
+@pytest.mark.parametrize("checker", CHECKERS)
 def test_real_boundaries(checker) -> None:
     assert checker(BOUNDARIES) == []
 
@@ -193,6 +257,21 @@ GOOD_PORT = '''
 
         async def get(self, thing_id: str) -> str:
             """A thing by id."""
+            ...
+'''
+GOOD_NARROW_PORT = '''
+    from typing import Protocol
+
+
+    class ThingReaderPort(Protocol):
+        """What other modules read of things."""
+
+        async def get(self, thing_id: str) -> str:
+            """A thing by id."""
+            ...
+
+        async def count(self) -> int:
+            """How many things there are."""
             ...
 '''
 GOOD_DTO = """
@@ -224,6 +303,7 @@ def make_package(root: Path, **overrides: str) -> Path:
         "catalog.py": GOOD_CATALOG,
         "things/__init__.py": "",
         "things/port.py": GOOD_PORT,
+        "things/reader.py": GOOD_NARROW_PORT,
         "things/dto.py": GOOD_DTO,
         "things/events.py": GOOD_EVENTS,
     }
@@ -235,7 +315,7 @@ def make_package(root: Path, **overrides: str) -> Path:
     return package_dir
 
 
-@pytest.mark.parametrize("checker", [check_ports, check_structs, check_events, check_pure_imports])
+@pytest.mark.parametrize("checker", CHECKERS)
 def test_good_fixture_passes(checker, tmp_path: Path) -> None:
     # Without this, a breaking fixture below could fail for a reason other than its one flaw.
     assert checker(make_package(tmp_path)) == []
@@ -268,6 +348,27 @@ BROKEN = {
         "want exactly one Protocol ThingsPort, found ['ThingsPort', 'Other']",
     ),
     "no port": (check_ports, {"things__port": "X = 1\n"}, "found []"),
+    "narrow port signature drifts from the port": (
+        check_narrow_ports,
+        {"things__reader": GOOD_NARROW_PORT.replace("thing_id: str", "thing_id: int")},
+        "things/reader.py: ThingReaderPort.get(self, thing_id: int) -> str differs from "
+        "ThingsPort.get(self, thing_id: str) -> str",
+    ),
+    "narrow port badly named": (
+        check_narrow_ports,
+        {"things__reader": GOOD_NARROW_PORT.replace("ThingReaderPort", "ThingReader")},
+        "things/reader.py: Protocol ThingReader is not named ...Port",
+    ),
+    "narrow port method without docstring": (
+        check_narrow_ports,
+        {"things__reader": GOOD_NARROW_PORT.replace('"""How many things there are."""', "")},
+        "things/reader.py: ThingReaderPort.count has no docstring",
+    ),
+    "sync narrow port method": (
+        check_narrow_ports,
+        {"things__reader": GOOD_NARROW_PORT.replace("async def count", "def count")},
+        "things/reader.py: ThingReaderPort.count is not async",
+    ),
     "mutable dto": (
         check_structs,
         {"things__dto": GOOD_DTO.replace("frozen=True", "frozen=False")},

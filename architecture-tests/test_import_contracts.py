@@ -85,23 +85,25 @@ def write(root: Path, relative: str, source: str) -> None:
 
 def build_clean_tree(root: Path) -> None:
     """A tree shaped like the real one that keeps every contract."""
-    for dotted in _named_internal_modules():
-        write(root, dotted.replace(".", "/") + "/__init__.py", "")
-    for relative, source in {
+    files = {
         "boundaries/_kernel/__init__.py": "",
         "boundaries/_kernel/events.py": "import datetime\n\nimport msgspec\n",
         "boundaries/users/__init__.py": "",
         "boundaries/users/port.py": "from typing import Protocol\n\nfrom boundaries._kernel import events\n",
+        "boundaries/users/directory.py": "from typing import Protocol\n\nimport boundaries.users.dto\n",
+        "boundaries/users/dto.py": "import msgspec\n",
         "boundaries/tweets/__init__.py": "",
-        "boundaries/tweets/port.py": "import boundaries.users.port\n",
-        "modules/users/__init__.py": "",
+        "boundaries/tweets/port.py": "import boundaries.users.dto\n",
+        # The users module implements the whole port; other modules use the narrow one.
+        "modules/users/__init__.py": "import boundaries.users.port\n",
         "modules/users/service.py": (
-            "import sqlalchemy\n\nimport boundaries.users.port\nimport twitterclone.infra\n"
-            "import twitterclone.settings\n\nfrom modules.users import repository\n"
+            "import sqlalchemy\n\nimport boundaries.users.directory\nimport boundaries.users.port\n"
+            "import twitterclone.infra\nimport twitterclone.settings\n\n"
+            "from modules.users import repository\n"
         ),
         "modules/users/repository.py": "import sqlalchemy\n",
         "modules/tweets/__init__.py": "",
-        "modules/tweets/service.py": "import boundaries.tweets.port\nimport boundaries.users.port\n",
+        "modules/tweets/service.py": "import boundaries.tweets.port\nimport boundaries.users.directory\n",
         # The composition root may import modules; the gateway and the CLI reach them only
         # through it.
         "twitterclone/composition/__init__.py": (
@@ -111,7 +113,12 @@ def build_clean_tree(root: Path) -> None:
         "twitterclone/cli/__init__.py": "import twitterclone.composition\n",
         # The bench calls ports, and runs modules in-process only through the composition root.
         "twitterclone_bench/seed.py": "import boundaries.users.port\nimport twitterclone.composition\n",
-    }.items():
+    }
+    for dotted in _named_internal_modules():
+        path = dotted.replace(".", "/")
+        if f"{path}.py" not in files:  # a module the config names, and the tree has as a file
+            write(root, path + "/__init__.py", "")
+    for relative, source in files.items():
         write(root, relative, source)
 
 
@@ -223,6 +230,17 @@ BREAKING_CASES = {
         "import twitterclone.manifest\n",
         # manifest imports settings in the extra file below.
     ),
+    "another module imports the whole users port": (
+        "users-narrow-port",
+        "modules/tweets/leak.py",
+        "from boundaries.users.port import UsersPort\n",
+    ),
+    "another module reaches the whole users port through a kernel helper": (
+        "users-narrow-port",
+        "modules/tweets/leak.py",
+        "import twitterclone.infra.users_helper\n",
+        # the helper (the extra file below) imports the whole port.
+    ),
     "cycle inside a module": (
         "no-cycles",
         "modules/users/repository.py",
@@ -232,6 +250,10 @@ BREAKING_CASES = {
 
 # Second files some cases need (the other half of a chain or a cycle).
 EXTRA_FILES = {
+    "another module reaches the whole users port through a kernel helper": (
+        "twitterclone/infra/users_helper.py",
+        "from boundaries.users import port\n",
+    ),
     "module imports another module indirectly": ("twitterclone/infra/helper.py", "import modules.tweets\n"),
     "cycle between kernel packages": ("twitterclone/manifest/__init__.py", "import twitterclone.settings\n"),
 }

@@ -111,6 +111,15 @@ class Relationship(msgspec.Struct, frozen=True, kw_only=True):
     muting: bool = False
 
 
+class Silencing(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether one user (``user_id``) blocks or mutes an actor: may the actor reach them."""
+
+    user_id: Id
+    actor_id: Id
+    blocking: bool
+    muting: bool
+
+
 class IdPage(msgspec.Struct, frozen=True, kw_only=True):
     """A page of ids (for fan-out and other bulk work), with an opaque cursor."""
 

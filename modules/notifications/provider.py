@@ -5,7 +5,7 @@ from __future__ import annotations
 from dishka import Provider, Scope, provide
 
 from boundaries.notifications.port import NotificationsPort
-from boundaries.users.port import UsersPort
+from boundaries.users.directory import UserDirectoryPort
 from modules.notifications.consumer import NotificationsConsumer
 from modules.notifications.service import NotificationsService
 from twitterclone.infra.kernel import Kernel
@@ -15,7 +15,7 @@ class NotificationsProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def service(self, kernel: Kernel, users: UsersPort) -> NotificationsService:
+    def service(self, kernel: Kernel, users: UserDirectoryPort) -> NotificationsService:
         return NotificationsService(kernel.store("notifications"), kernel.ids, users)
 
     @provide

@@ -28,8 +28,8 @@ from boundaries._kernel.ids import Id, is_id
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.notifications.dto import Notification, NotificationKind, UnreadCount
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted
+from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.events import UserFollowed
-from boundaries.users.port import UsersPort
 from modules.notifications.tables import deleted_tweets, notifications, read_markers
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
@@ -61,7 +61,7 @@ class NotificationsService:
         self,
         store: ModuleStore,
         ids: IdGenerator,
-        users: UsersPort,
+        users: UserDirectoryPort,
         *,
         poll_interval_s: float = 5.0,
     ) -> None:

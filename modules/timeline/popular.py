@@ -31,8 +31,8 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.events import UserFollowed, UserUnfollowed
-from boundaries.users.port import UsersPort
 from modules.timeline.tables import author_followers, popular_backfills, popular_follows, popular_viewers
 from twitterclone.infra.sql import insert_or_ignore, upsertable
 from twitterclone.infra.store import HotRead, ModuleStore
@@ -63,7 +63,12 @@ class PopularFollowees:
     """Who is popular, and which popular authors each viewer follows."""
 
     def __init__(
-        self, store: ModuleStore, users: UsersPort, threshold: int, *, backfill_interval_s: float = 1.0
+        self,
+        store: ModuleStore,
+        users: UserDirectoryPort,
+        threshold: int,
+        *,
+        backfill_interval_s: float = 1.0,
     ) -> None:
         self.store = store
         self.users = users

@@ -8,7 +8,7 @@ from dishka import Provider, Scope, provide
 
 from boundaries.timeline.port import TimelinePort
 from boundaries.tweets.port import TweetsPort
-from boundaries.users.port import UsersPort
+from boundaries.users.directory import UserDirectoryPort
 from modules.timeline.consumer import TimelineConsumer
 from modules.timeline.home import HomeTimelineStore, RedisHomeTimelines, SqlHomeTimelines
 from modules.timeline.service import TimelineService
@@ -39,7 +39,7 @@ class TimelineProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def service(self, kernel: Kernel, users: UsersPort, tweets: TweetsPort) -> TimelineService:
+    def service(self, kernel: Kernel, users: UserDirectoryPort, tweets: TweetsPort) -> TimelineService:
         store = kernel.store("timeline")
         return TimelineService(
             store, kernel.ids, kernel.settings, users, tweets, home=home_store(kernel, store)

@@ -26,9 +26,9 @@ from boundaries.timeline.errors import InvalidCursor
 from boundaries.tweets.dto import Tweet, TweetRef
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetPosted
 from boundaries.tweets.port import TweetsPort
+from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.errors import UserNotFound
 from boundaries.users.events import UserFollowed, UserUnfollowed
-from boundaries.users.port import UsersPort
 from modules.timeline.home import Entry, HomeTimelineStore, SqlHomeTimelines
 from modules.timeline.impressions import ImpressionBuffer
 from modules.timeline.popular import PopularFollowees
@@ -72,7 +72,7 @@ class TimelineService:
         store: ModuleStore,
         ids: IdGenerator,
         settings: Settings,
-        users: UsersPort,
+        users: UserDirectoryPort,
         tweets: TweetsPort,
         impressions: ImpressionBuffer | None = None,
         home: HomeTimelineStore | None = None,

@@ -24,9 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boundaries._kernel.errors import Unavailable
+from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.dto import Author
 from boundaries.users.events import ProfileUpdated, UserRegistered
-from boundaries.users.port import UsersPort
 from modules.tweets.tables import authors
 from twitterclone.infra.sql import upsertable
 from twitterclone.infra.store import HotRead, ModuleStore
@@ -45,7 +45,7 @@ Row = tuple[int, str, str, float]
 class AuthorProjection:
     """Author summaries by id: from the module's own table, from users only for those it lacks."""
 
-    def __init__(self, store: ModuleStore, users: UsersPort, *, fill_interval_s: float = 1.0) -> None:
+    def __init__(self, store: ModuleStore, users: UserDirectoryPort, *, fill_interval_s: float = 1.0) -> None:
         self._store = store
         self._users = users
         self._fill_interval_s = fill_interval_s

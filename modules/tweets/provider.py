@@ -6,7 +6,7 @@ from dishka import Provider, Scope, provide
 
 from boundaries.media.port import MediaPort
 from boundaries.tweets.port import TweetsPort
-from boundaries.users.port import UsersPort
+from boundaries.users.directory import UserDirectoryPort
 from modules.tweets.consumer import TweetsConsumer
 from modules.tweets.service import TweetsService
 from twitterclone.infra.kernel import Kernel
@@ -18,7 +18,7 @@ class TweetsProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def service(self, kernel: Kernel, users: UsersPort, media: MediaPort) -> TweetsService:
+    def service(self, kernel: Kernel, users: UserDirectoryPort, media: MediaPort) -> TweetsService:
         return TweetsService(
             kernel.store("tweets"),
             kernel.ids,

@@ -33,8 +33,8 @@ from boundaries.tweets.errors import (
     TweetTooLong,
 )
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
+from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.dto import Author
-from boundaries.users.port import UsersPort
 from modules.tweets.authors import AuthorProjection
 from modules.tweets.tables import SEARCH_FIELDS, SQLITE_FTS_TABLE, idempotency_keys, likes, tweets
 from modules.tweets.text import normalize_text, parse_entities, search_terms
@@ -205,7 +205,7 @@ class TweetsService:
         self,
         store: ModuleStore,
         ids: IdGenerator,
-        users: UsersPort,
+        users: UserDirectoryPort,
         *,
         max_length: int = 280,
         media: MediaPort | None = None,

@@ -4,10 +4,12 @@ Clients are registered by users. Confidential clients have a 256-bit random secr
 its SHA-256 (a slow password hash buys nothing for a secret that cannot be guessed, and would
 cost a hash per token request). Authorization codes are single-use, short-lived and bound to
 the client, the redirect URI and an S256 PKCE challenge; only their SHA-256 is stored, with what
-was issued from them so that a replayed code revokes it. Refresh tokens share the first-party
-machinery (rotation, reuse detection revoking the family) with the client and scope recorded.
-Access tokens are the same short-lived JWTs as first-party ones, with a ``client_id`` claim and
-the granted ``scope``; revoking one puts its ``jti`` on a deny list until it would expire.
+was issued from them so that a replayed code revokes it. Tokens come from the module's one
+``TokenIssuer`` (tokens.py), as first-party sessions' do: refresh tokens rotate with reuse
+detection revoking the family, with the client and scope recorded; access tokens are the same
+short-lived JWTs, with a ``client_id`` claim and the granted ``scope``; revoking one puts its
+``jti`` on a deny list until it would expire. Passwords (approval, the password grant) are
+checked by ``Credentials`` (credentials.py).
 
 Every access token issued to a client is recorded (jti and expiry), so that deleting the client
 denies them all at once, besides revoking its refresh tokens and unused codes; a token being
@@ -25,13 +27,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.ids import Id
 from boundaries.users.dto import (
     OAUTH_GRANTS,
     OAUTH_SCOPES,
@@ -60,7 +62,12 @@ from boundaries.users.errors import (
     OAuthUnknownRedirect,
     OAuthUnsupportedGrantType,
     OAuthUnsupportedResponseType,
+    UserNotFound,
 )
+from modules.users.common import aware, int_id
+from modules.users.common import now as _now
+from modules.users.common import sha256 as _sha256
+from modules.users.credentials import Credentials
 from modules.users.keys import SigningKeys
 from modules.users.tables import (
     oauth_access_tokens,
@@ -70,7 +77,9 @@ from modules.users.tables import (
     revoked_access_tokens,
     users,
 )
+from modules.users.tokens import IssuedAccess, TokenIssuer
 from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.sql import insert_or_ignore
 from twitterclone.infra.store import ModuleStore, Transaction
 from twitterclone.settings import Settings
 
@@ -84,49 +93,6 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _CHALLENGE_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256, unpadded
 _VERIFIER_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")  # RFC 7636 §4.1
 _CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-@dataclass(frozen=True)
-class IssuedAccess:
-    """A signed access token and what revoking it needs."""
-
-    token: str
-    jti: str
-    expires_at: datetime
-
-
-class Accounts(Protocol):
-    """What the authorization server needs from the rest of the users service."""
-
-    async def check_login(self, command: Login) -> int: ...
-
-    async def issue_access(self, subject: str, scope: str, client_id: str | None) -> IssuedAccess: ...
-
-    async def new_refresh(
-        self,
-        tx: Transaction,
-        user_id: int,
-        family_id: int,
-        *,
-        client_id: str | None = None,
-        scope: str | None = None,
-    ) -> str: ...
-
-    async def rotate_refresh(self, refresh_token: str, client_id: str | None) -> tuple[Any, str]: ...
-
-    async def revoke_family(self, tx: Transaction, family_id: int, now: datetime) -> None: ...
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def s256(verifier: str) -> str:
@@ -191,7 +157,7 @@ def _registered(row: Any) -> RegisteredClient:
         scopes=client.scopes,
         grants=client.grants,
         bot_account=client.bot_account,
-        created_at=_aware(row.created_at),
+        created_at=aware(row.created_at),
     )
 
 
@@ -200,13 +166,15 @@ class OAuthServer:
 
     def __init__(
         self,
-        accounts: Accounts,
         store: ModuleStore,
         ids: IdGenerator,
         settings: Settings,
         keys: SigningKeys,
+        credentials: Credentials,
+        issuer: TokenIssuer,
     ) -> None:
-        self._accounts = accounts
+        self._credentials = credentials
+        self._issuer = issuer
         self._store = store
         self._ids = ids
         self._settings = settings
@@ -214,8 +182,26 @@ class OAuthServer:
 
     # ------------------------------------------------------------------- clients
 
-    async def register_client(self, owner_id: int, command: ClientRegistration) -> RegisteredClient:
+    async def register_client(self, owner_id: Id, command: ClientRegistration) -> RegisteredClient:
         """Check a registration and store the client; the secret leaves only in this answer."""
+        uid = int_id(owner_id)
+        if uid is None:
+            raise UserNotFound("no such user", field="owner_id")
+        return await self._register_client(uid, command)
+
+    async def list_clients(self, owner_id: Id) -> list[RegisteredClient]:
+        """An owner's clients that are not deleted, newest first, without their secrets."""
+        uid = int_id(owner_id)
+        return [] if uid is None else await self._list_clients(uid)
+
+    async def delete_client(self, owner_id: Id, client_id: str) -> None:
+        """Delete an owner's client and everything it holds; raises OAuthClientNotFound."""
+        uid = int_id(owner_id)
+        if uid is None or not isinstance(client_id, str):
+            raise OAuthClientNotFound("no such OAuth client", field="client_id")
+        await self._delete_client(uid, client_id)
+
+    async def _register_client(self, owner_id: int, command: ClientRegistration) -> RegisteredClient:
         scopes = sorted(set(command.scopes), key=OAUTH_SCOPES.index)
         grants = sorted(set(command.grants), key=OAUTH_GRANTS.index)
         uris = list(dict.fromkeys(command.redirect_uris))
@@ -284,8 +270,7 @@ class OAuthServer:
             created_at=now,
         )
 
-    async def list_clients(self, owner_id: int) -> list[RegisteredClient]:
-        """An owner's clients that are not deleted, newest first, without their secrets."""
+    async def _list_clients(self, owner_id: int) -> list[RegisteredClient]:
         async with self._store.read() as conn:
             rows = (
                 await conn.execute(
@@ -296,7 +281,7 @@ class OAuthServer:
             ).all()
         return [_registered(row) for row in rows]
 
-    async def delete_client(self, owner_id: int, client_id: str) -> None:
+    async def _delete_client(self, owner_id: int, client_id: str) -> None:
         """Delete an owner's client and everything it holds; idempotent for the owner.
 
         Its refresh tokens are revoked, its unused codes spent and its unexpired access tokens
@@ -338,7 +323,7 @@ class OAuthServer:
                     )
                 )
             ).all()
-            await self.deny_many(tx, [(t.jti, _aware(t.expires_at)) for t in issued])
+            await self.deny_many(tx, [(t.jti, aware(t.expires_at)) for t in issued])
             await conn.execute(
                 sa.delete(oauth_access_tokens).where(oauth_access_tokens.c.client_id == client_id)
             )
@@ -429,7 +414,7 @@ class OAuthServer:
     async def approve(self, request: AuthorizationRequest, credentials: Login) -> AuthorizationCode:
         """The user logged in and consented: issue a code bound to client, URI, scope and challenge."""
         prompt = await self.authorization_prompt(request)
-        user_id = await self._accounts.check_login(credentials)
+        user_id = await self._credentials.check_login(credentials)
         code = secrets.token_urlsafe(32)
         now = _now()
         async with self._store.transaction() as tx:
@@ -473,7 +458,7 @@ class OAuthServer:
 
     async def _issue(self, subject: str, scope: str, client_id: str) -> IssuedAccess:
         """Sign an access token for a client and record it; refused if the client was just deleted."""
-        access = await self._accounts.issue_access(subject, scope, client_id)
+        access = await self._issuer.issue_access(subject, scope, client_id)
         now = _now()
         async with self._store.transaction() as tx:
             # Shares the row lock delete_client takes: either the deletion sees this token, or
@@ -535,7 +520,7 @@ class OAuthServer:
                 "authorization code replayed; its tokens are revoked", extra={"client_id": client.client_id}
             )
             raise OAuthInvalidGrant("the authorization code was already used; its tokens are revoked")
-        if _aware(row.expires_at) <= now:
+        if aware(row.expires_at) <= now:
             raise OAuthInvalidGrant("the authorization code has expired")
         if request.redirect_uri != row.redirect_uri:
             raise OAuthInvalidGrant("redirect_uri differs from the one the code was issued for")
@@ -553,7 +538,7 @@ class OAuthServer:
                 raise OAuthInvalidGrant("the account is suspended")
             family = self._ids.next_int()
             if "refresh_token" in client.grants:
-                refresh = await self._accounts.new_refresh(
+                refresh = await self._issuer.new_refresh(
                     tx, row.user_id, family, client_id=client.client_id, scope=row.scope
                 )
             await tx.conn.execute(
@@ -566,15 +551,15 @@ class OAuthServer:
     async def _revoke_issued(self, tx: Transaction, code: Any, now: datetime) -> None:
         """Revoke what a code was exchanged for (its refresh family and its access token)."""
         if code.family_id is not None:
-            await self._accounts.revoke_family(tx, code.family_id, now)
+            await self._issuer.revoke_family(tx, code.family_id, now)
         if code.access_jti is not None and code.access_expires_at is not None:
-            await self.deny(tx, code.access_jti, _aware(code.access_expires_at))
+            await self.deny(tx, code.access_jti, aware(code.access_expires_at))
 
     async def _refresh_grant(self, client: _Client, request: TokenRequest) -> OAuthToken:
         if not request.refresh_token:
             raise OAuthInvalidRequest("refresh_token is required")
         try:
-            row, new_refresh = await self._accounts.rotate_refresh(request.refresh_token, client.client_id)
+            row, new_refresh = await self._issuer.rotate_refresh(request.refresh_token, client.client_id)
         except InvalidRefreshToken as exc:
             raise OAuthInvalidGrant(exc.detail) from exc
         family_scope = row.scope or ""
@@ -601,7 +586,7 @@ class OAuthServer:
             raise OAuthInvalidRequest("username and password are required")
         scope = self._granted_scope(request.scope, client)
         try:
-            user_id = await self._accounts.check_login(
+            user_id = await self._credentials.check_login(
                 Login(login=request.username, password=request.password)
             )
         except (InvalidCredentials, AccountSuspended) as exc:
@@ -610,7 +595,7 @@ class OAuthServer:
         refresh = None
         if "refresh_token" in client.grants:
             async with self._store.transaction() as tx:
-                refresh = await self._accounts.new_refresh(
+                refresh = await self._issuer.new_refresh(
                     tx, user_id, self._ids.next_int(), client_id=client.client_id, scope=scope
                 )
         return self._token(access, scope, refresh)
@@ -623,10 +608,9 @@ class OAuthServer:
 
     async def deny_many(self, tx: Transaction, tokens: list[tuple[str, datetime]]) -> None:
         """Put access token ids (with their expiry) on the deny list in one statement."""
-        dialect = sqlite if tx.conn.dialect.name == "sqlite" else postgresql
         if tokens:
             await tx.conn.execute(
-                dialect.insert(revoked_access_tokens).on_conflict_do_nothing(),
+                insert_or_ignore(tx.conn, revoked_access_tokens),
                 [{"jti": jti[:64], "expires_at": expires_at} for jti, expires_at in tokens],
             )
         await tx.conn.execute(
@@ -674,7 +658,7 @@ class OAuthServer:
             if row is None:
                 return False
             self._check_owner(row.client_id, requester)
-            await self._accounts.revoke_family(tx, row.family_id, _now())
+            await self._issuer.revoke_family(tx, row.family_id, _now())
         return True
 
     async def _revoke_access(self, token: str, requester: str | None) -> bool:
@@ -691,4 +675,4 @@ class OAuthServer:
         return True
 
 
-__all__ = ["CODE_TTL_S", "IssuedAccess", "OAuthError", "OAuthServer", "s256"]
+__all__ = ["CODE_TTL_S", "OAuthError", "OAuthServer", "s256"]

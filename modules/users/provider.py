@@ -1,9 +1,10 @@
-"""Wiring: the users service as the UsersPort, for the composition root."""
+"""Wiring: the users service as UsersPort and as the narrow UserDirectoryPort, for the composition root."""
 
 from __future__ import annotations
 
-from dishka import Provider, Scope, provide
+from dishka import AnyOf, Provider, Scope, provide
 
+from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.port import UsersPort
 from modules.users.service import UsersService
 from twitterclone.infra.kernel import Kernel
@@ -13,5 +14,7 @@ class UsersProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def users(self, kernel: Kernel) -> UsersPort:
+    def users(self, kernel: Kernel) -> AnyOf[UsersPort, UserDirectoryPort]:
+        # One service object answers both ports (the gateway asks for the whole port, other
+        # modules for the narrow one).
         return UsersService(kernel.store("users"), kernel.ids, kernel.settings)

@@ -159,7 +159,8 @@ class Runtime:
                 subscriptions.extend(consumer.subscriptions())
                 for job in consumer.background_jobs():
                     self._jobs.append(asyncio.ensure_future(job()))
-            await self.container.get(spec.port)  # surface wiring errors at start, not first call
+            for port in spec.ports:
+                await self.container.get(port)  # surface wiring errors at start, not first call
         if self.bus is not None:
             self.bus.subscribe(subscriptions)
         elif subscriptions:
@@ -298,7 +299,9 @@ def build_runtime(manifest: Manifest, settings: Settings, role: str = GATEWAY) -
         )
         remote_provider = Provider(scope=Scope.APP)
         for m in remote:
-            remote_provider.provide(_remote_factory(m, MODULES[m].port, transport), provides=MODULES[m].port)
+            # The narrow ports too: the same generic client, the same module name on the wire.
+            for port in MODULES[m].ports:
+                remote_provider.provide(_remote_factory(m, port, transport), provides=port)
         providers.append(remote_provider)
 
     publisher: Publisher

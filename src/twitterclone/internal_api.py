@@ -40,5 +40,6 @@ def port_routes(runtime: Runtime) -> tuple[PortServer, Router]:
 async def serve_local_ports(server: PortServer, runtime: Runtime) -> None:
     """Expose every module this process hosts (after the runtime started)."""
     for name in runtime.local_modules:
-        port_type: Any = MODULES[name].port
-        server.add(port_spec(name, port_type), await runtime.get(port_type))
+        port_type: Any
+        for port_type in MODULES[name].ports:
+            server.add(port_spec(name, port_type), await runtime.get(port_type))

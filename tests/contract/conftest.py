@@ -21,19 +21,25 @@ from twitterclone.remote.transport import AppTransport
 
 P = TypeVar("P")
 
-Bind = Callable[[str, type[Any], Any], Any]
+#: ``bind(module, PortType, service, serves=(...))``; see the fixture.
+Bind = Callable[..., Any]
 
 
 @pytest.fixture(params=["local", "http"])
 async def bind(request: pytest.FixtureRequest) -> AsyncIterator[Bind]:
-    """``bind(module, PortType, service)`` → the port as this binding serves it."""
+    """``bind(module, PortType, service)`` → the port as this binding serves it.
+
+    ``serves`` names every port the server side answers for the module (its port and narrow
+    faces, as ``internal_api.serve_local_ports`` adds them); by default only ``PortType``.
+    """
     transports: list[AppTransport] = []
 
-    def _bind(module: str, port: type[P], service: P) -> P:
+    def _bind(module: str, port: type[P], service: P, *, serves: tuple[type[Any], ...] = ()) -> P:
         if request.param == "local":
             return service
         server = PortServer()
-        server.add(port_spec(module, port), service)
+        for served in serves or (port,):
+            server.add(port_spec(module, served), service)
         transport = AppTransport(Litestar(route_handlers=[port_router(server)]))
         transports.append(transport)
         return remote_port(module, port, transport)

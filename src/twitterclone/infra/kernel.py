@@ -50,9 +50,10 @@ OptionsT = TypeVar("OptionsT", bound=ModuleOptions)
 class ModuleSpec:
     """How the composition root wires one module.
 
-    ``provider`` makes a dishka Provider that provides ``port`` (and ``consumer`` when the
-    module consumes events). ``metadata`` describes the module's tables, so tests and the
-    readiness check can see what the module expects.
+    ``provider`` makes a dishka Provider that provides ``port`` and every one of
+    ``narrow_ports`` (and ``consumer`` when the module consumes events). A narrow port is a
+    smaller face of the same service for other modules: its methods are served under the same
+    module name, so one port server answers both.
     """
 
     name: str
@@ -61,6 +62,12 @@ class ModuleSpec:
     consumer: type[Consumer] | None = None
     #: The module's manifest options, or None when it takes none.
     options: type[ModuleOptions] | None = None
+    narrow_ports: tuple[type[Any], ...] = ()
+
+    @property
+    def ports(self) -> tuple[type[Any], ...]:
+        """The port and its narrow faces: every port type the module answers."""
+        return (self.port, *self.narrow_ports)
 
 
 class Kernel:

@@ -10,33 +10,54 @@ from litestar import Request, Response, Router, post
 
 from boundaries._kernel.errors import DomainError
 from twitterclone.remote import wire
-from twitterclone.remote.portspec import PortSpec, WireError, to_wire
+from twitterclone.remote.portspec import MethodSpec, PortSpec, WireError, to_wire
 
 log = logging.getLogger("twitterclone.remote")
 
 
+def _signature(method: MethodSpec) -> tuple[Any, ...]:
+    """What a caller and the server must agree on: each argument (name, type, default), the result."""
+    args = tuple((f.name, f.type, f.default) for f in msgspec.structs.fields(method.args_type))
+    return args, method.return_type
+
+
 class PortServer:
-    """Dispatches ``POST /_port/<module>/<method>`` to local service objects."""
+    """Dispatches ``POST /_port/<module>/<method>`` to local service objects.
+
+    A module may be added with several ports (its port and narrower faces of it, all served by
+    one service object): the module then answers the union of their methods. A method that two
+    of them share must have the same parameters and return type, or the two clients would not
+    mean the same call.
+    """
 
     def __init__(self) -> None:
-        self._ports: dict[str, tuple[PortSpec, Any]] = {}
+        self._methods: dict[str, dict[str, tuple[MethodSpec, Any]]] = {}
 
     def add(self, spec: PortSpec, service: Any) -> None:
-        self._ports[spec.module] = (spec, service)
+        methods = self._methods.setdefault(spec.module, {})
+        for name, method in spec.methods.items():
+            known = methods.get(name)
+            if known is None:
+                methods[name] = (method, service)
+                continue
+            if known[1] is not service:
+                raise ValueError(f"{spec.module}.{name} is already served by another object")
+            if _signature(known[0]) != _signature(method):
+                raise ValueError(f"{spec.port.__name__}.{name} differs from the {spec.module} port's {name}")
 
     @property
     def modules(self) -> list[str]:
-        return sorted(self._ports)
+        return sorted(self._methods)
 
     async def dispatch(self, module: str, method: str, body: bytes) -> tuple[int, bytes]:
         """Run one call; returns the HTTP status and the msgpack body."""
-        entry = self._ports.get(module)
-        if entry is None:
+        methods = self._methods.get(module)
+        if methods is None:
             return 404, wire.encode(WireError(error="unknown-module", detail=f"no port {module!r} here"))
-        spec, service = entry
-        m = spec.methods.get(method)
-        if m is None:
+        entry = methods.get(method)
+        if entry is None:
             return 404, wire.encode(WireError(error="unknown-method", detail=f"{module} has no {method!r}"))
+        m, service = entry
         try:
             args = wire.decode(body, m.args_type)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -8,6 +8,7 @@ import secrets
 
 import msgspec
 import pytest
+from users_contract_kit import PASSWORD, make
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.pagination import PageRequest
@@ -34,17 +35,6 @@ from boundaries.users.errors import (
     UserNotFound,
 )
 from boundaries.users.port import UsersPort
-
-PASSWORD = "correct horse battery"
-
-
-async def make(port: UsersPort, handle: str, display_name: str = "") -> str:
-    account = await port.register(
-        Register(
-            handle=handle, email=f"{handle.lower()}@example.org", password=PASSWORD, display_name=display_name
-        )
-    )
-    return account.profile.id
 
 
 async def test_register_then_log_in_by_handle_or_email_in_any_case(users_port: UsersPort) -> None:

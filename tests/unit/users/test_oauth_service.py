@@ -1,29 +1,27 @@
-"""The users module's OAuth server, moderation and key lifecycle, against real SQLite and PostgreSQL."""
+"""The users module's OAuth server (through the service), against real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 import pytest
 import sqlalchemy as sa
+from users_testkit import PASSWORD, make_service, register
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries.users.dto import (
     AuthorizationRequest,
     ClientRegistration,
     Login,
-    Register,
     RevocationRequest,
     TokenRequest,
 )
 from boundaries.users.errors import (
-    AccountSuspended,
     InvalidCredentials,
     InvalidRefreshToken,
     NotAdmin,
@@ -34,45 +32,18 @@ from boundaries.users.errors import (
     OAuthUnauthorizedClient,
     OAuthUnknownRedirect,
     OAuthUnsupportedGrantType,
-    SigningKeyInUse,
-    SigningKeyNotFound,
 )
 from modules.users.service import UsersService
-from modules.users.tables import oauth_clients, oauth_codes, refresh_tokens
-from tests.support.databases import Storage
-from twitterclone.infra.ids import IdGenerator
+from modules.users.tables import oauth_clients, oauth_codes
 from twitterclone.infra.store import ModuleStore
-from twitterclone.settings import Settings
 
-FAST: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_kib": 8192, "argon2_parallelism": 1}
-PASSWORD = "correct horse battery"
 REDIRECT = "https://app.example/cb"
-_worker = iter(range(500, 1000))
 
 
 @pytest.fixture
-async def store(storage: Storage) -> AsyncIterator[ModuleStore]:
+def store(any_store: ModuleStore) -> ModuleStore:
     """The users store on SQLite and on PostgreSQL (the migration and every query run on both)."""
-    url, schema = (await storage.migrated(("users",)))["users"]
-    store = ModuleStore("users", url, schema=schema)
-    yield store
-    await store.dispose()
-
-
-def make_service(store: ModuleStore, **overrides: Any) -> UsersService:
-    return UsersService(store, IdGenerator(next(_worker)), Settings(**{**FAST, **overrides}))
-
-
-@pytest.fixture
-def service(store: ModuleStore) -> UsersService:
-    return make_service(store)
-
-
-async def user(service: UsersService, handle: str) -> str:
-    account = await service.register(
-        Register(handle=handle, email=f"{handle}@example.org", password=PASSWORD)
-    )
-    return account.profile.id
+    return any_store
 
 
 def pkce() -> tuple[str, str]:
@@ -121,7 +92,7 @@ def claims(token: str) -> dict[str, Any]:
 
 
 async def test_client_secret_is_stored_only_as_sha256(service: UsersService, store: ModuleStore) -> None:
-    owner = await user(service, "owner")
+    owner = await register(service, "owner")
     client = await service.register_client(owner, ClientRegistration(name="App", redirect_uris=[REDIRECT]))
     assert client.client_secret
     async with store.read() as conn:
@@ -141,13 +112,13 @@ async def test_client_secret_is_stored_only_as_sha256(service: UsersService, sto
     ],
 )
 async def test_bad_registrations_are_refused(service: UsersService, registration: ClientRegistration) -> None:
-    owner = await user(service, "owner")
+    owner = await register(service, "owner")
     with pytest.raises(InvalidInput):
         await service.register_client(owner, registration)
 
 
 async def test_only_admins_register_password_grant_clients(service: UsersService) -> None:
-    owner = await user(service, "owner")
+    owner = await register(service, "owner")
     with pytest.raises(NotAdmin):
         await service.register_client(owner, ClientRegistration(name="x", grants=["password"]))
     await service.grant_admin("owner")
@@ -159,7 +130,7 @@ async def test_only_admins_register_password_grant_clients(service: UsersService
 
 
 async def test_prompt_checks_client_redirect_scope_and_pkce(service: UsersService) -> None:
-    owner = await user(service, "owner")
+    owner = await register(service, "owner")
     client = await service.register_client(
         owner, ClientRegistration(name="App", redirect_uris=[REDIRECT], scopes=["read", "write"])
     )
@@ -184,7 +155,7 @@ async def test_prompt_checks_client_redirect_scope_and_pkce(service: UsersServic
 
 
 async def test_expired_code_is_refused(service: UsersService, store: ModuleStore) -> None:
-    owner = await user(service, "owner")
+    owner = await register(service, "owner")
     client = await service.register_client(owner, ClientRegistration(name="App", redirect_uris=[REDIRECT]))
     verifier, challenge = pkce()
     code = await service.approve_authorization(
@@ -209,7 +180,7 @@ async def test_expired_code_is_refused(service: UsersService, store: ModuleStore
 
 
 async def test_code_is_bound_to_its_client(service: UsersService) -> None:
-    owner = await user(service, "owner")
+    owner = await register(service, "owner")
     one = await service.register_client(owner, ClientRegistration(name="1", redirect_uris=[REDIRECT]))
     two = await service.register_client(owner, ClientRegistration(name="2", redirect_uris=[REDIRECT]))
     verifier, challenge = pkce()
@@ -230,7 +201,7 @@ async def test_code_is_bound_to_its_client(service: UsersService) -> None:
 
 
 async def test_approval_needs_the_right_password(service: UsersService) -> None:
-    owner = await user(service, "owner")
+    owner = await register(service, "owner")
     client = await service.register_client(owner, ClientRegistration(name="App", redirect_uris=[REDIRECT]))
     with pytest.raises(InvalidCredentials):
         await service.approve_authorization(
@@ -239,7 +210,7 @@ async def test_approval_needs_the_right_password(service: UsersService) -> None:
 
 
 async def test_code_replay_revokes_refresh_family_and_denies_the_access_token(service: UsersService) -> None:
-    owner = await user(service, "owner")
+    owner = await register(service, "owner")
     client = await service.register_client(owner, ClientRegistration(name="App", redirect_uris=[REDIRECT]))
     verifier, challenge = pkce()
     code = await service.approve_authorization(
@@ -274,7 +245,7 @@ async def test_code_replay_revokes_refresh_family_and_denies_the_access_token(se
 
 
 async def test_refresh_tokens_are_bound_to_their_client(service: UsersService) -> None:
-    owner = await user(service, "owner")
+    owner = await register(service, "owner")
     one = await service.register_client(owner, ClientRegistration(name="1", redirect_uris=[REDIRECT]))
     two = await service.register_client(owner, ClientRegistration(name="2", redirect_uris=[REDIRECT]))
     tokens = await code_tokens(service, one.client_id, "owner", one.client_secret)
@@ -302,7 +273,7 @@ async def test_refresh_tokens_are_bound_to_their_client(service: UsersService) -
 
 
 async def test_client_credentials_subjects(service: UsersService) -> None:
-    owner = await user(service, "owner")
+    owner = await register(service, "owner")
     svc = await service.register_client(
         owner, ClientRegistration(name="svc", grants=["client_credentials"], scopes=["read", "write"])
     )
@@ -340,7 +311,7 @@ async def test_client_credentials_subjects(service: UsersService) -> None:
 
 async def test_password_grant_setting(store: ModuleStore) -> None:
     on, off = make_service(store), make_service(store, oauth_password_grant=False)
-    owner = await user(on, "owner")
+    owner = await register(on, "owner")
     await on.grant_admin("owner")
     client = await on.register_client(owner, ClientRegistration(name="cli", grants=["password"]))
     request = TokenRequest(
@@ -359,7 +330,7 @@ async def test_password_grant_setting(store: ModuleStore) -> None:
 
 
 async def test_revoking_an_access_token_denies_it_until_it_expires(service: UsersService) -> None:
-    uid = await user(service, "owner")
+    uid = await register(service, "owner")
     pair = await service.authenticate(Login(login="owner", password=PASSWORD))
     jti = claims(pair.access_token)["jti"]
     await service.revoke_token(RevocationRequest(token=pair.access_token, token_type_hint="access_token"))
@@ -369,85 +340,9 @@ async def test_revoking_an_access_token_denies_it_until_it_expires(service: User
 
 
 async def test_revoking_a_refresh_token_revokes_its_family(service: UsersService) -> None:
-    await user(service, "owner")
+    await register(service, "owner")
     pair = await service.authenticate(Login(login="owner", password=PASSWORD))
     rotated = await service.refresh(pair.refresh_token)
     await service.revoke_token(RevocationRequest(token=rotated.refresh_token))
     with pytest.raises(InvalidRefreshToken):
         await service.refresh(rotated.refresh_token)
-
-
-# -------------------------------------------------------------------------- moderation
-
-
-async def test_suspension(service: UsersService, store: ModuleStore) -> None:
-    admin = await user(service, "admin")
-    eve = await user(service, "eve")
-    with pytest.raises(NotAdmin):
-        await service.suspend(eve, admin)
-    await service.grant_admin("admin")
-    svc = await service.register_client(eve, ClientRegistration(name="svc", grants=["client_credentials"]))
-    pair = await service.authenticate(Login(login="eve", password=PASSWORD))
-    status = await service.suspend(admin, eve)
-    assert status.suspended
-    assert status.role == "user"
-    assert await service.token_active(eve, claims(pair.access_token)["jti"]) is False
-    assert await service.token_active(f"client:{svc.client_id}", None) is False  # the owner's clients too
-    with pytest.raises(AccountSuspended):
-        await service.authenticate(Login(login="eve", password=PASSWORD))
-    with pytest.raises(InvalidCredentials):
-        await service.authenticate(Login(login="eve", password="wrong password"))
-    with pytest.raises(InvalidRefreshToken):
-        await service.refresh(pair.refresh_token)
-    with pytest.raises(OAuthInvalidClient):
-        await service.exchange_token(
-            TokenRequest(
-                grant_type="client_credentials", client_id=svc.client_id, client_secret=svc.client_secret
-            )
-        )
-    async with store.read() as conn:
-        live = (
-            await conn.execute(sa.select(refresh_tokens).where(refresh_tokens.c.revoked_at.is_(None)))
-        ).all()
-    assert live == []
-    assert not (await service.unsuspend(admin, eve)).suspended
-    assert await service.token_active(eve, None) is True
-
-
-async def test_unknown_subjects_are_not_active(service: UsersService) -> None:
-    assert await service.token_active("123", None) is False
-    assert await service.token_active("client:nope", None) is False
-    assert await service.token_active("not-an-id", None) is False
-
-
-# ---------------------------------------------------------------------- key lifecycle
-
-
-async def test_key_rotation_and_retirement(store: ModuleStore) -> None:
-    service = make_service(store)
-    other_process = make_service(store)
-    admin = await user(service, "admin")
-    with pytest.raises(NotAdmin):
-        await service.rotate_signing_key(admin)
-    await service.grant_admin("admin")
-    first = (await service.authenticate(Login(login="admin", password=PASSWORD))).access_token
-    key1 = jwt.get_unverified_header(first)["kid"]
-
-    key2 = await service.rotate_signing_key(admin)
-    assert key2.current
-    assert key2.kid != key1
-    second = (await service.authenticate(Login(login="admin", password=PASSWORD))).access_token
-    assert jwt.get_unverified_header(second)["kid"] == key2.kid
-    assert {k.kid for k in (await other_process.jwks()).keys} == {key1, key2.kid}
-
-    with pytest.raises(SigningKeyInUse):
-        await service.retire_signing_key(admin, key2.kid)
-    with pytest.raises(SigningKeyNotFound):
-        await service.retire_signing_key(admin, "nope")
-    retired = await service.retire_signing_key(admin, key1)
-    assert retired.retired_at is not None
-    assert retired.rotated_at is not None
-    assert not retired.current
-    assert [k.kid for k in (await service.jwks()).keys] == [key2.kid]
-    lifecycle = await service.signing_keys(admin)
-    assert [k.kid for k in lifecycle] == [key2.kid, key1]

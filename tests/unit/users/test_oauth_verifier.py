@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
+from users_testkit import FAST, PASSWORD
 
 from boundaries.users.dto import Login, Register
 from boundaries.users.port import UsersPort
 from modules.users.service import UsersService
 from twitterclone.gateway.auth import InvalidToken, TokenVerifier
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, sqlite_url
-from twitterclone.migrate import migrate
+from twitterclone.infra.store import ModuleStore
 from twitterclone.settings import Settings
-
-FAST: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_kib": 8192, "argon2_parallelism": 1}
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[ModuleStore]:
-    store = ModuleStore("users", sqlite_url(tmp_path, "users"))
-    await migrate(store)
-    yield store
-    await store.dispose()
 
 
 def service(store: ModuleStore, worker: int) -> UsersService:

@@ -1,0 +1,310 @@
+"""The social graph: follows (with counts and events), blocks, mutes, and the bulk reads fan-out needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+import sqlalchemy as sa
+
+from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.ids import Id
+from boundaries._kernel.pagination import MAX_PAGE_SIZE, Page, PageRequest
+from boundaries.users.dto import IdPage, Profile, Relationship, Silencing
+from boundaries.users.errors import Blocked, CannotFollowSelf
+from boundaries.users.events import UserFollowed, UserUnfollowed
+from modules.users.common import (
+    PROFILE_COLUMNS,
+    aware,
+    event_meta,
+    int_id,
+    now,
+    profile_of,
+    require_user,
+)
+from modules.users.tables import blocks, follows, mutes, users
+from twitterclone.infra.cursor import decode_cursor, encode_cursor
+from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.sql import insert_or_ignore
+from twitterclone.infra.store import HotRead, ModuleStore, Reader, Transaction
+
+#: The most accounts one user may follow (bounds following_ids and home timeline assembly).
+FOLLOW_CAP = 5000
+#: The most ids follower_ids hands out per call, and the most users one silencing call asks about.
+MAX_ID_PAGE = 5000
+
+#: Hot read, built once (a statement built per call costs more than running it on SQLite).
+_POPULAR_FOLLOWING = HotRead(
+    sa.select(follows.c.followee_id)
+    .select_from(follows.join(users, users.c.id == follows.c.followee_id))
+    .where(
+        follows.c.follower_id == sa.bindparam("uid"),
+        users.c.followers_count >= sa.bindparam("min_followers"),
+    )
+)
+
+
+async def _either_way(
+    conn: Reader, subject: sa.Column[int], obj: sa.Column[int], a: int, b: int
+) -> list[int]:
+    """The subjects of an a→b and a b→a edge of one table (follows, blocks), as far as they exist."""
+    rows = await conn.execute(
+        sa.select(subject).where(
+            sa.or_(sa.and_(subject == a, obj == b), sa.and_(subject == b, obj == a)),
+        )
+    )
+    return list(rows.scalars().all())
+
+
+class Graph:
+    """Who follows, blocks and mutes whom; keeps the follower counts on the users rows."""
+
+    def __init__(self, store: ModuleStore, ids: IdGenerator) -> None:
+        self._store = store
+        self._ids = ids
+
+    async def _relationship(self, conn: Reader, a: int, b: int) -> Relationship:
+        fol = await _either_way(conn, follows.c.follower_id, follows.c.followee_id, a, b)
+        blk = await _either_way(conn, blocks.c.blocker_id, blocks.c.blocked_id, a, b)
+        muting = (
+            await conn.execute(
+                sa.select(mutes.c.muter_id).where(mutes.c.muter_id == a, mutes.c.muted_id == b)
+            )
+        ).first() is not None
+        return Relationship(
+            user_id=str(a),
+            target_id=str(b),
+            following=a in fol,
+            followed_by=b in fol,
+            blocking=a in blk,
+            blocked_by=b in blk,
+            muting=muting,
+        )
+
+    async def _pair_ids(self, conn: Reader, user_id: Id, target_id: Id) -> tuple[int, int]:
+        a = await require_user(conn, user_id)
+        b = await require_user(conn, target_id)
+        return a, b
+
+    async def _remove_follow(self, tx: Transaction, follower: int, followee: int) -> bool:
+        result = await tx.conn.execute(
+            sa.delete(follows).where(follows.c.follower_id == follower, follows.c.followee_id == followee)
+        )
+        if result.rowcount != 1:
+            return False
+        await tx.conn.execute(
+            sa.update(users).where(users.c.id == follower).values(following_count=users.c.following_count - 1)
+        )
+        await tx.conn.execute(
+            sa.update(users).where(users.c.id == followee).values(followers_count=users.c.followers_count - 1)
+        )
+        await tx.emit(
+            UserUnfollowed(**event_meta(self._ids), follower_id=str(follower), followee_id=str(followee))
+        )
+        return True
+
+    # ------------------------------------------------------------------- changes
+
+    async def follow(self, follower_id: Id, followee_id: Id) -> Relationship:
+        """Follow someone; idempotent. Raises CannotFollowSelf, UserNotFound or Blocked."""
+        if follower_id == followee_id:
+            raise CannotFollowSelf("you cannot follow yourself", field="user_id")
+        async with self._store.transaction() as tx:
+            a, b = await self._pair_ids(tx.conn, follower_id, followee_id)
+            rel = await self._relationship(tx.conn, a, b)
+            if rel.blocking or rel.blocked_by:
+                raise Blocked("one of you blocks the other", field="user_id")
+            if rel.following:
+                return rel
+            count = (
+                await tx.conn.execute(sa.select(users.c.following_count).where(users.c.id == a))
+            ).scalar_one()
+            if count >= FOLLOW_CAP:
+                raise InvalidInput(f"you already follow the most accounts allowed ({FOLLOW_CAP})")
+            inserted = await tx.conn.execute(
+                insert_or_ignore(tx.conn, follows).values(follower_id=a, followee_id=b, created_at=now())
+            )
+            if inserted.rowcount == 1:
+                await tx.conn.execute(
+                    sa.update(users)
+                    .where(users.c.id == a)
+                    .values(following_count=users.c.following_count + 1)
+                )
+                await tx.conn.execute(
+                    sa.update(users)
+                    .where(users.c.id == b)
+                    .values(followers_count=users.c.followers_count + 1)
+                )
+                await tx.emit(UserFollowed(**event_meta(self._ids), follower_id=str(a), followee_id=str(b)))
+            return msgspec.structs.replace(rel, following=True)
+
+    async def unfollow(self, follower_id: Id, followee_id: Id) -> Relationship:
+        """Stop following someone; idempotent."""
+        if follower_id == followee_id:
+            raise CannotFollowSelf("you cannot unfollow yourself", field="user_id")
+        async with self._store.transaction() as tx:
+            a, b = await self._pair_ids(tx.conn, follower_id, followee_id)
+            await self._remove_follow(tx, a, b)
+            return await self._relationship(tx.conn, a, b)
+
+    async def block(self, user_id: Id, target_id: Id) -> Relationship:
+        """Block someone (and end follows both ways); idempotent."""
+        if user_id == target_id:
+            raise InvalidInput("you cannot block yourself", field="user_id")
+        async with self._store.transaction() as tx:
+            a, b = await self._pair_ids(tx.conn, user_id, target_id)
+            await tx.conn.execute(
+                insert_or_ignore(tx.conn, blocks).values(blocker_id=a, blocked_id=b, created_at=now())
+            )
+            await self._remove_follow(tx, a, b)
+            await self._remove_follow(tx, b, a)
+            return await self._relationship(tx.conn, a, b)
+
+    async def unblock(self, user_id: Id, target_id: Id) -> Relationship:
+        """Lift a block; idempotent."""
+        async with self._store.transaction() as tx:
+            a, b = await self._pair_ids(tx.conn, user_id, target_id)
+            await tx.conn.execute(sa.delete(blocks).where(blocks.c.blocker_id == a, blocks.c.blocked_id == b))
+            return await self._relationship(tx.conn, a, b)
+
+    async def mute(self, user_id: Id, target_id: Id) -> Relationship:
+        """Mute someone; idempotent."""
+        if user_id == target_id:
+            raise InvalidInput("you cannot mute yourself", field="user_id")
+        async with self._store.transaction() as tx:
+            a, b = await self._pair_ids(tx.conn, user_id, target_id)
+            await tx.conn.execute(
+                insert_or_ignore(tx.conn, mutes).values(muter_id=a, muted_id=b, created_at=now())
+            )
+            return await self._relationship(tx.conn, a, b)
+
+    async def unmute(self, user_id: Id, target_id: Id) -> Relationship:
+        """Lift a mute; idempotent."""
+        async with self._store.transaction() as tx:
+            a, b = await self._pair_ids(tx.conn, user_id, target_id)
+            await tx.conn.execute(sa.delete(mutes).where(mutes.c.muter_id == a, mutes.c.muted_id == b))
+            return await self._relationship(tx.conn, a, b)
+
+    # --------------------------------------------------------------------- reads
+
+    async def relationship(self, user_id: Id, target_id: Id) -> Relationship:
+        """How ``user_id`` stands to ``target_id``."""
+        async with self._store.read() as conn:
+            a, b = await self._pair_ids(conn, user_id, target_id)
+            return await self._relationship(conn, a, b)
+
+    async def silencing(self, actor_id: Id, user_ids: list[Id]) -> list[Silencing]:
+        """For one actor and many users, whether each user blocks or mutes the actor.
+
+        In the order asked; ids that are no user are left out; an unknown actor raises
+        UserNotFound. Two statements however many users are asked about.
+        """
+        if len(user_ids) > MAX_ID_PAGE:
+            raise InvalidInput(f"ask about at most {MAX_ID_PAGE} users at once", field="user_ids")
+        wanted = [i for i in (int_id(u) for u in user_ids) if i is not None]
+        async with self._store.read() as conn:
+            actor = await require_user(conn, actor_id)
+            if not wanted:
+                return []
+            blocking = sa.exists().where(blocks.c.blocker_id == users.c.id, blocks.c.blocked_id == actor)
+            muting = sa.exists().where(mutes.c.muter_id == users.c.id, mutes.c.muted_id == actor)
+            rows = (
+                await conn.execute(
+                    sa.select(users.c.id, blocking.label("blocking"), muting.label("muting")).where(
+                        users.c.id.in_(set(wanted))
+                    )
+                )
+            ).all()
+        by_id = {r.id: r for r in rows}
+        return [
+            Silencing(
+                user_id=str(i),
+                actor_id=str(actor),
+                blocking=bool(by_id[i].blocking),
+                muting=bool(by_id[i].muting),
+            )
+            for i in wanted
+            if i in by_id
+        ]
+
+    async def _follow_page(self, user_id: Id, page: PageRequest, *, followers: bool) -> Page[Profile]:
+        limit = max(1, min(page.limit, MAX_PAGE_SIZE))
+        anchor, other = (
+            (follows.c.followee_id, follows.c.follower_id)
+            if followers
+            else (follows.c.follower_id, follows.c.followee_id)
+        )
+        async with self._store.read() as conn:
+            uid = await require_user(conn, user_id)
+            query = (
+                sa.select(*PROFILE_COLUMNS, follows.c.created_at.label("followed_at"))
+                .select_from(follows.join(users, users.c.id == other))
+                .where(anchor == uid)
+                .order_by(follows.c.created_at.desc(), other.desc())
+                .limit(limit + 1)
+            )
+            if page.cursor:
+                at_iso, after_id = decode_cursor(page.cursor, tuple[str, int])
+                try:
+                    at = datetime.fromisoformat(at_iso)
+                except ValueError as exc:
+                    raise InvalidInput("the cursor is not one this API handed out", field="cursor") from exc
+                query = query.where(
+                    sa.or_(follows.c.created_at < at, sa.and_(follows.c.created_at == at, other < after_id))
+                )
+            rows = (await conn.execute(query)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = (
+            encode_cursor((aware(rows[-1].followed_at).isoformat(), rows[-1].id)) if more and rows else None
+        )
+        return Page(items=[profile_of(r) for r in rows], next_cursor=cursor)
+
+    async def followers(self, user_id: Id, page: PageRequest) -> Page[Profile]:
+        """Who follows a user, most recent first."""
+        return await self._follow_page(user_id, page, followers=True)
+
+    async def following(self, user_id: Id, page: PageRequest) -> Page[Profile]:
+        """Whom a user follows, most recent first."""
+        return await self._follow_page(user_id, page, followers=False)
+
+    async def follower_ids(self, user_id: Id, cursor: str | None, limit: int) -> IdPage:
+        """Follower ids in bulk (up to 5000 a call), for fan-out."""
+        limit = max(1, min(int(limit), MAX_ID_PAGE))
+        uid = int_id(user_id)
+        if uid is None:
+            return IdPage(ids=[])
+        query = (
+            sa.select(follows.c.follower_id)
+            .where(follows.c.followee_id == uid)
+            .order_by(follows.c.follower_id)
+            .limit(limit + 1)
+        )
+        if cursor:
+            query = query.where(follows.c.follower_id > decode_cursor(cursor, int))
+        async with self._store.read() as conn:
+            ids = list((await conn.execute(query)).scalars().all())
+        more = len(ids) > limit
+        ids = ids[:limit]
+        return IdPage(ids=[str(i) for i in ids], next_cursor=encode_cursor(ids[-1]) if more and ids else None)
+
+    async def following_ids(self, user_id: Id) -> list[Id]:
+        """Every id a user follows (bounded by the follow cap), for timeline assembly."""
+        uid = int_id(user_id)
+        if uid is None:
+            return []
+        async with self._store.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(follows.c.followee_id).where(follows.c.follower_id == uid).limit(FOLLOW_CAP)
+                )
+            ).scalars()
+            return [str(i) for i in rows]
+
+    async def popular_following_ids(self, user_id: Id, min_followers: int) -> list[Id]:
+        """Ids a user follows that have at least ``min_followers`` followers (hybrid timelines)."""
+        uid = int_id(user_id)
+        if uid is None:
+            return []
+        rows = await self._store.fetch(_POPULAR_FOLLOWING, {"uid": uid, "min_followers": min_followers})
+        return [str(r[0]) for r in rows]

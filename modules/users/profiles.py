@@ -1,0 +1,153 @@
+"""Public profiles: by id, by handle, in batches (profiles, author summaries), search, and updates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.ids import Id
+from boundaries._kernel.pagination import MAX_PAGE_SIZE, Page, PageRequest
+from boundaries.users.dto import Account, Author, Profile, ProfileUpdate
+from boundaries.users.errors import UserNotFound
+from boundaries.users.events import ProfileUpdated
+from modules.users.common import (
+    HANDLE_RE,
+    MAX_BIO,
+    MAX_DISPLAY_NAME,
+    PROFILE_COLUMNS,
+    event_meta,
+    existing_user_row,
+    int_id,
+    profile_of,
+    user_row,
+)
+from modules.users.handles import normalise_handle
+from modules.users.tables import users
+from twitterclone.infra.cursor import decode_cursor, encode_cursor
+from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.store import HotRead, ModuleStore
+
+#: Hot read, built once (a statement built per call costs more than running it on SQLite).
+_AUTHORS_BY_IDS = HotRead(
+    sa.select(users.c.id, users.c.handle, users.c.display_name).where(
+        users.c.id.in_(sa.bindparam("ids", expanding=True))
+    )
+)
+
+
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+class Profiles:
+    """Reads public profiles and lets a user change their own."""
+
+    def __init__(self, store: ModuleStore, ids: IdGenerator) -> None:
+        self._store = store
+        self._ids = ids
+
+    async def profile(self, user_id: Id) -> Profile:
+        """A public profile by id; raises UserNotFound."""
+        async with self._store.read() as conn:
+            row = await existing_user_row(conn, user_id)
+        return profile_of(row)
+
+    async def profile_by_handle(self, handle: str) -> Profile:
+        """A public profile by handle, ignoring case; raises UserNotFound."""
+        handle = normalise_handle(handle).lstrip("@")
+        row = None
+        if HANDLE_RE.match(handle):
+            async with self._store.read() as conn:
+                row = (
+                    await conn.execute(
+                        sa.select(*PROFILE_COLUMNS).where(users.c.handle_lower == handle.lower())
+                    )
+                ).first()
+        if row is None:
+            raise UserNotFound(f"no user has the handle {handle!r}", field="handle")
+        return profile_of(row)
+
+    async def _rows_by_ids(self, user_ids: list[Id], *columns: Any) -> list[Any]:
+        wanted = [i for i in (int_id(u) for u in user_ids) if i is not None]
+        if not wanted:
+            return []
+        async with self._store.read() as conn:
+            rows = (await conn.execute(sa.select(*columns).where(users.c.id.in_(set(wanted))))).all()
+        by_id = {r.id: r for r in rows}
+        return [by_id[i] for i in wanted if i in by_id]
+
+    async def profiles(self, user_ids: list[Id]) -> list[Profile]:
+        """Profiles for many ids in one call, in the order asked; unknown ids are left out."""
+        return [profile_of(r) for r in await self._rows_by_ids(user_ids, *PROFILE_COLUMNS)]
+
+    async def authors(self, user_ids: list[Id]) -> list[Author]:
+        """Author summaries for many ids in one call, in the order asked; unknown left out."""
+        wanted = [i for i in (int_id(u) for u in user_ids) if i is not None]
+        if not wanted:
+            return []
+        by_id = {r[0]: r for r in await self._store.fetch(_AUTHORS_BY_IDS, {"ids": list(set(wanted))})}
+        return [Author(id=str(i), handle=by_id[i][1], display_name=by_id[i][2]) for i in wanted if i in by_id]
+
+    async def search(self, prefix: str, page: PageRequest) -> Page[Profile]:
+        """Users whose handle or display name starts with ``prefix`` (ignoring case)."""
+        needle = prefix.strip().lstrip("@").lower()[:50]
+        if not needle:
+            return Page(items=[])
+        limit = max(1, min(page.limit, MAX_PAGE_SIZE))
+        pattern = _like_prefix(needle)
+        query = (
+            sa.select(*PROFILE_COLUMNS, users.c.handle_lower)
+            .where(
+                sa.or_(
+                    users.c.handle_lower.like(pattern, escape="\\"),
+                    sa.func.lower(users.c.display_name).like(pattern, escape="\\"),
+                )
+            )
+            .order_by(users.c.handle_lower)
+            .limit(limit + 1)
+        )
+        if page.cursor:
+            query = query.where(users.c.handle_lower > decode_cursor(page.cursor, str))
+        async with self._store.read() as conn:
+            rows = (await conn.execute(query)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = encode_cursor(rows[-1].handle_lower) if more and rows else None
+        return Page(items=[profile_of(r) for r in rows], next_cursor=cursor)
+
+    async def update_profile(self, user_id: Id, update: ProfileUpdate) -> Account:
+        """Change one's own display name or bio."""
+        values: dict[str, str] = {}
+        if update.display_name is not None:
+            name = update.display_name.strip()
+            if len(name) > MAX_DISPLAY_NAME:
+                raise InvalidInput(
+                    f"a display name has at most {MAX_DISPLAY_NAME} characters", field="display_name"
+                )
+            values["display_name"] = name
+        if update.bio is not None:
+            if len(update.bio) > MAX_BIO:
+                raise InvalidInput(f"a bio has at most {MAX_BIO} characters", field="bio")
+            values["bio"] = update.bio
+        uid = int_id(user_id)
+        async with self._store.transaction() as tx:
+            row = await existing_user_row(tx.conn, user_id)
+            if values.get("display_name") == "":
+                values["display_name"] = row.handle  # an empty name falls back to the handle
+            changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+            if changed:
+                await tx.conn.execute(sa.update(users).where(users.c.id == uid).values(**changed))
+                row = await user_row(tx.conn, uid)
+                await tx.emit(
+                    ProfileUpdated(
+                        **event_meta(self._ids),
+                        user_id=str(uid),
+                        handle=row.handle,
+                        display_name=row.display_name,
+                        bio=row.bio,
+                    )
+                )
+        return Account(profile=profile_of(row), email=row.email)

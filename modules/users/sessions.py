@@ -1,0 +1,119 @@
+"""First-party sessions: log in, refresh, log out, and whether an access token may still act."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from boundaries.users.dto import Jwks, Login, TokenPair, TokenSettings
+from modules.users.common import int_id, now, sha256
+from modules.users.credentials import Credentials
+from modules.users.keys import ALGORITHM, SigningKeys
+from modules.users.tables import oauth_clients, refresh_tokens, revoked_access_tokens, users
+from modules.users.tokens import TokenIssuer
+from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.store import HotRead, ModuleStore
+from twitterclone.settings import Settings
+
+#: The scope of a first-party access token: everything the user may do.
+ACCESS_SCOPE = "read write follow"
+
+#: Hot reads, built once (a statement built per call costs more than running it on SQLite).
+_DENIED = sa.exists().where(revoked_access_tokens.c.jti == sa.bindparam("jti")).label("denied")
+_USER_TOKEN_STATUS = HotRead(
+    sa.select(users.c.suspended_at.is_not(None), _DENIED).where(users.c.id == sa.bindparam("uid"))
+)
+_CLIENT_TOKEN_STATUS = HotRead(
+    sa.select(users.c.suspended_at.is_not(None), _DENIED)
+    .select_from(oauth_clients.join(users, users.c.id == oauth_clients.c.owner_id))
+    .where(oauth_clients.c.client_id == sa.bindparam("client_id"), oauth_clients.c.revoked_at.is_(None))
+)
+
+
+class Sessions:
+    """Token pairs for users who log in with a password, and the status check behind every token."""
+
+    def __init__(
+        self,
+        store: ModuleStore,
+        ids: IdGenerator,
+        settings: Settings,
+        credentials: Credentials,
+        issuer: TokenIssuer,
+        keys: SigningKeys,
+    ) -> None:
+        self._store = store
+        self._ids = ids
+        self._settings = settings
+        self._credentials = credentials
+        self._issuer = issuer
+        self._keys = keys
+
+    async def _access_token(self, user_id: int) -> str:
+        return (await self._issuer.issue_access(str(user_id), ACCESS_SCOPE, None)).token
+
+    def _pair(self, access: str, refresh: str, user_id: int) -> TokenPair:
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=self._settings.access_token_ttl_s,
+            user_id=str(user_id),
+        )
+
+    async def authenticate(self, command: Login) -> TokenPair:
+        """Check credentials and open a new token family; raises InvalidCredentials."""
+        user_id = await self._credentials.check_login(command)
+        access = await self._access_token(user_id)
+        async with self._store.transaction() as tx:
+            refresh = await self._issuer.new_refresh(tx, user_id, self._ids.next_int())
+        return self._pair(access, refresh, user_id)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate a refresh token; reuse of a rotated one revokes its whole family."""
+        row, new_refresh = await self._issuer.rotate_refresh(refresh_token, None)
+        access = await self._access_token(row.user_id)
+        return self._pair(access, new_refresh, row.user_id)
+
+    async def logout(self, refresh_token: str) -> None:
+        """Revoke the family of a refresh token; unknown tokens are ignored."""
+        digest = sha256(refresh_token)
+        async with self._store.transaction() as tx:
+            family = (
+                await tx.conn.execute(
+                    sa.select(refresh_tokens.c.family_id).where(refresh_tokens.c.token_hash == digest)
+                )
+            ).scalar_one_or_none()
+            if family is not None:
+                await self._issuer.revoke_family(tx, family, now())
+
+    async def jwks(self) -> Jwks:
+        """The public keys that verify access tokens (current and not yet retired)."""
+        return await self._keys.jwks()
+
+    async def token_settings(self) -> TokenSettings:
+        """Issuer, audience and algorithm that access tokens are signed with."""
+        return TokenSettings(
+            issuer=self._settings.jwt_issuer, audience=self._settings.jwt_audience, algorithm=ALGORITHM
+        )
+
+    async def token_active(self, subject: str, token_id: str | None) -> bool:
+        """Whether an access token's subject may act now: not suspended, and the token not revoked.
+
+        One statement either way (it runs on every authenticated request the gateway has not
+        seen within its status cache's second).
+        """
+        jti = (token_id or "")[:64]
+        if subject.startswith("client:"):
+            rows = await self._store.fetch(
+                _CLIENT_TOKEN_STATUS, {"client_id": subject.removeprefix("client:"), "jti": jti}
+            )
+        else:
+            uid = int_id(subject)
+            rows = (
+                [] if uid is None else await self._store.fetch(_USER_TOKEN_STATUS, {"uid": uid, "jti": jti})
+            )
+        if not rows:
+            return False
+        suspended, denied = rows[0]
+        if suspended:
+            return False
+        return token_id is None or not denied
