@@ -86,6 +86,16 @@ class Graph:
         b = await require_user(conn, target_id)
         return a, b
 
+    async def _add_followers(self, tx: Transaction, user_id: int, delta: int) -> int:
+        """Change a user's follower count by ``delta``; the count after (the follow events carry it)."""
+        result = await tx.conn.execute(
+            sa.update(users)
+            .where(users.c.id == user_id)
+            .values(followers_count=users.c.followers_count + delta)
+            .returning(users.c.followers_count)
+        )
+        return int(result.scalar_one())
+
     async def _remove_follow(self, tx: Transaction, follower: int, followee: int) -> bool:
         result = await tx.conn.execute(
             sa.delete(follows).where(follows.c.follower_id == follower, follows.c.followee_id == followee)
@@ -95,11 +105,14 @@ class Graph:
         await tx.conn.execute(
             sa.update(users).where(users.c.id == follower).values(following_count=users.c.following_count - 1)
         )
-        await tx.conn.execute(
-            sa.update(users).where(users.c.id == followee).values(followers_count=users.c.followers_count - 1)
-        )
+        followers = await self._add_followers(tx, followee, -1)
         await tx.emit(
-            UserUnfollowed(**event_meta(self._ids), follower_id=str(follower), followee_id=str(followee))
+            UserUnfollowed(
+                **event_meta(self._ids),
+                follower_id=str(follower),
+                followee_id=str(followee),
+                followee_followers=followers,
+            )
         )
         return True
 
@@ -130,12 +143,15 @@ class Graph:
                     .where(users.c.id == a)
                     .values(following_count=users.c.following_count + 1)
                 )
-                await tx.conn.execute(
-                    sa.update(users)
-                    .where(users.c.id == b)
-                    .values(followers_count=users.c.followers_count + 1)
+                followers = await self._add_followers(tx, b, +1)
+                await tx.emit(
+                    UserFollowed(
+                        **event_meta(self._ids),
+                        follower_id=str(a),
+                        followee_id=str(b),
+                        followee_followers=followers,
+                    )
                 )
-                await tx.emit(UserFollowed(**event_meta(self._ids), follower_id=str(a), followee_id=str(b)))
             return msgspec.structs.replace(rel, following=True)
 
     async def unfollow(self, follower_id: Id, followee_id: Id) -> Relationship:

@@ -39,6 +39,27 @@ async def test_follow_counts_and_events_change_only_on_real_change(
     assert kinds.count("UserUnfollowed") == 1
 
 
+async def test_follow_events_carry_the_followees_count_after_the_change(
+    service: UsersService, graph: Graph, store: ModuleStore
+) -> None:
+    star = await register(service, "cstar")
+    fans = [await register(service, f"cfan{i}") for i in range(3)]
+    for fan in fans:
+        await graph.follow(fan, star)
+    await graph.unfollow(fans[0], star)
+    told = [
+        (type(e).__name__, e.follower_id, e.followee_followers)
+        for e in await events(store)
+        if type(e).__name__ in ("UserFollowed", "UserUnfollowed")
+    ]
+    assert told == [
+        ("UserFollowed", fans[0], 1),
+        ("UserFollowed", fans[1], 2),
+        ("UserFollowed", fans[2], 3),
+        ("UserUnfollowed", fans[0], 2),
+    ]
+
+
 async def test_block_ends_follows_both_ways_with_events_and_stops_new_follows(
     service: UsersService, graph: Graph, store: ModuleStore
 ) -> None:
