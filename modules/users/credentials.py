@@ -9,9 +9,8 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from boundaries.users.dto import Login
+from boundaries.users.dto import Login, login_account
 from boundaries.users.errors import AccountSuspended, InvalidCredentials
-from modules.users.common import normalise_email
 from modules.users.tables import users
 from twitterclone.infra.store import ModuleStore
 from twitterclone.settings import Settings
@@ -52,7 +51,7 @@ class Credentials:
 
         Suspension is told only to someone who knows the password.
         """
-        login = normalise_email(command.login).lstrip("@")  # a handle or an email, same folding
+        login = login_account(command.login)  # a handle or an email; the throttle keys on the same
         column = users.c.email if "@" in login else users.c.handle_lower
         async with self._store.read() as conn:
             row = (
