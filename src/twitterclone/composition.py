@@ -22,7 +22,7 @@ from dishka import AsyncContainer, Provider, Scope, make_async_container
 
 from modules import analytics, media, notifications, timeline, tweets, users
 from twitterclone.identity import KEY_FILE, ServiceIdentity, load_or_create_key
-from twitterclone.infra.events import LocalBus, OutboxRelay, Publisher, Subscription
+from twitterclone.infra.events import LocalBus, OutboxRelay, Publisher, Subscription, purge_inbox_forever
 from twitterclone.infra.kernel import Kernel, ModuleSpec
 from twitterclone.infra.store import sqlite_url
 from twitterclone.manifest import MODULE_NAMES, Manifest
@@ -109,8 +109,9 @@ class Runtime:
         return await self.container.get(type_)
 
     async def start(self) -> None:
-        """Subscribe consumers, start outbox relays and background jobs."""
-        subscriptions: list[Subscription] = []
+        """Subscribe consumers, start outbox relays and background jobs (the modules', and the
+        kernel's inbox purge on every local module's store)."""
+        subscriptions: list[Subscription[Any]] = []
         for name in self.local_modules:
             spec = MODULES[name]
             if spec.consumer is not None:
@@ -119,6 +120,10 @@ class Runtime:
                 for job in consumer.background_jobs():
                     self._jobs.append(asyncio.ensure_future(job()))
             await self.container.get(spec.port)  # surface wiring errors at start, not first call
+            store = self.kernel.store(name)
+            self._jobs.append(
+                asyncio.ensure_future(purge_inbox_forever(store, self.settings.inbox_retention_s))
+            )
         if self.bus is not None:
             self.bus.subscribe(subscriptions)
         elif subscriptions:
