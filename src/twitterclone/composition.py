@@ -120,10 +120,8 @@ class Runtime:
                 for job in consumer.background_jobs():
                     self._jobs.append(asyncio.ensure_future(job()))
             await self.container.get(spec.port)  # surface wiring errors at start, not first call
-            store = self.kernel.store(name)
-            self._jobs.append(
-                asyncio.ensure_future(purge_inbox_forever(store, self.settings.inbox_retention_s))
-            )
+            purge = purge_inbox_forever(self.kernel.store(name), self.settings.inbox_retention_s)
+            self._jobs.append(asyncio.create_task(purge, name=f"inbox-purge-{name}"))
         if self.bus is not None:
             self.bus.subscribe(subscriptions)
         elif subscriptions:

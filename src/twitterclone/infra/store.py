@@ -3,7 +3,10 @@
 Each module owns one ``ModuleStore``: an engine on its own SQLite file (embedded default)
 or its own PostgreSQL schema. Writes that others care about go through
 ``store.transaction()``, whose ``emit`` writes the event to the outbox table in the same
-transaction as the change; the relay is woken once the transaction commits.
+transaction as the change; the relay is woken once the transaction commits. The inbox table
+records which events each of the module's consumers has applied: the event kernel
+(``infra/events.py``, ``Subscription.apply``) writes it in the consumer's transaction, and
+``purge_inbox`` deletes rows older than the retention window.
 """
 
 from __future__ import annotations
