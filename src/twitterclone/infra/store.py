@@ -34,6 +34,8 @@ from boundaries._kernel.events import Event
 #: Columns shared by every module's outbox. Migrations create the same shape.
 OUTBOX_TABLE = "outbox"
 INBOX_TABLE = "inbox"
+#: The index the inbox purge finds expired rows by (created by each consuming module's migration).
+INBOX_AGE_INDEX = "ix_inbox_processed_at"
 
 _event_encoder = msgspec.json.Encoder()
 #: Inbox rows deleted per transaction by ``purge_inbox``.
@@ -71,8 +73,7 @@ def inbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("consumer", sa.String(64), primary_key=True),
         sa.Column("event_id", sa.String(24), primary_key=True),
         sa.Column("processed_at", sa.Float(), nullable=False),
-        # The purge finds expired rows by age (migration 0002 of each consuming module adds it).
-        sa.Index("ix_inbox_processed_at", "processed_at"),
+        sa.Index(INBOX_AGE_INDEX, "processed_at"),
     )
 
 

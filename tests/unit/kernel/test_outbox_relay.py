@@ -14,9 +14,10 @@ import sqlalchemy as sa
 
 from boundaries._kernel.events import Event
 from boundaries.users.events import UserFollowed, UserUnfollowed
+from tests.support.consumers import kernel_store
 from twitterclone.infra.events import LocalBus, OutboxRelay, Subscription
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, Transaction, sqlite_url
+from twitterclone.infra.store import ModuleStore, Transaction
 
 ids = IdGenerator(worker_id=3)
 
@@ -30,18 +31,10 @@ def followed(n: int) -> UserFollowed:
 Handle = Callable[[Transaction, list[Event]], Awaitable[None]]
 
 
-async def make_store(tmp_path: Path, module: str) -> ModuleStore:
-    """A module's store with its outbox and inbox tables."""
-    s = ModuleStore(module, sqlite_url(tmp_path, module))
-    async with s.engine.begin() as conn:
-        await conn.run_sync(s.metadata.create_all)
-    return s
-
-
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[ModuleStore]:
     """The store of module "t": the events' source, and the consumers' module unless a test says."""
-    s = await make_store(tmp_path, "t")
+    s = await kernel_store(tmp_path, "t")
     yield s
     await s.dispose()
 
@@ -211,7 +204,7 @@ async def test_each_consumer_gets_events_in_order_and_modules_run_side_by_side(
             b_has[event.event_id].set()
 
     # Two modules ("ma", "mb"), each with its store: their consumers work at the same time.
-    ma, mb = await make_store(tmp_path, "ma"), await make_store(tmp_path, "mb")
+    ma, mb = await kernel_store(tmp_path, "ma"), await kernel_store(tmp_path, "mb")
     try:
         bus = LocalBus()
         bus.subscribe(

@@ -22,9 +22,10 @@ from redis.asyncio import Redis
 from boundaries._kernel.events import Event
 from boundaries.tweets.events import TweetLiked
 from boundaries.users.events import UserFollowed
+from tests.support.consumers import kernel_store
 from twitterclone.infra.events import OutboxRelay, Subscription
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, Transaction, sqlite_url
+from twitterclone.infra.store import ModuleStore, Transaction
 from twitterclone.infra.streams import (
     StreamConsumer,
     StreamPublisher,
@@ -66,16 +67,9 @@ async def prefix(redis: Redis) -> AsyncIterator[str]:
         await redis.delete(*keys)
 
 
-async def make_store(tmp_path: Path, name: str) -> ModuleStore:
-    store = ModuleStore(name, sqlite_url(tmp_path, name))
-    async with store.engine.begin() as conn:
-        await conn.run_sync(store.metadata.create_all)
-    return store
-
-
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[ModuleStore]:
-    s = await make_store(tmp_path, "source")
+    s = await kernel_store(tmp_path, "source")
     yield s
     await s.dispose()
 
@@ -83,7 +77,7 @@ async def store(tmp_path: Path) -> AsyncIterator[ModuleStore]:
 @pytest.fixture
 async def g(tmp_path: Path) -> AsyncIterator[ModuleStore]:
     """The store of module "g", whose consumers (groups "g.<name>") the tests run."""
-    s = await make_store(tmp_path, "g")
+    s = await kernel_store(tmp_path, "g")
     yield s
     await s.dispose()
 
@@ -129,7 +123,7 @@ async def test_outbox_events_reach_every_group_exactly_once(
     redis: Redis, prefix: str, store: ModuleStore, tmp_path: Path
 ) -> None:
     # The consuming modules, each with a real inbox and a table for the effects.
-    targets = {m: await make_store(tmp_path, m) for m in ("timeline", "notifications")}
+    targets = {m: await kernel_store(tmp_path, m) for m in ("timeline", "notifications")}
     effects: dict[str, sa.Table] = {}
     for module, target in targets.items():
         effects[module] = sa.Table(
@@ -409,7 +403,7 @@ async def test_a_slow_group_does_not_hold_up_another(redis: Redis, prefix: str, 
         fast_seen.extend(ids_of(events))
 
     # Two modules: each group holds a transaction on its own module's store.
-    slow_store, fast_store = await make_store(tmp_path, "slow"), await make_store(tmp_path, "fast")
+    slow_store, fast_store = await kernel_store(tmp_path, "slow"), await kernel_store(tmp_path, "fast")
     consumer = StreamConsumer(
         redis,
         prefix,
