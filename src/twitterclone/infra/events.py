@@ -30,7 +30,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 import msgspec
@@ -97,8 +97,11 @@ class Subscription(Generic[E]):
     event_type: type[E]
     handle: Handle[E] | None = None
     prepare: Prepare[E] | None = None
+    #: ``<module>.<name>``: the inbox key and the stream consumer group.
+    consumer: str = field(init=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "consumer", f"{self.store.module}.{self.name}")  # frozen: set once
         if (self.handle is None) == (self.prepare is None):
             raise TypeError(f"subscription {self.consumer}: give either handle or prepare")
         if not self.name or "." in self.name:
@@ -108,11 +111,6 @@ class Subscription(Generic[E]):
     def module(self) -> str:
         """The consuming module: its store, and its lane of delivery."""
         return self.store.module
-
-    @property
-    def consumer(self) -> str:
-        """``<module>.<name>``: the inbox key and the stream consumer group."""
-        return f"{self.store.module}.{self.name}"
 
     async def apply(self, events: Sequence[Event]) -> list[E]:
         """Apply ``events`` (in order) once each, in one transaction; the events applied now.

@@ -239,6 +239,26 @@ async def test_old_buckets_fall_out_and_are_pruned(service: AnalyticsService, cl
     assert (await service.trends("24h", 10)).trends == []
 
 
+async def test_a_run_of_events_counts_as_each_one_would(service: AnalyticsService) -> None:
+    """One transaction for a run: the same hashtag, tweet or day several times in it still adds up."""
+    first = posted(ALICE, hashtags=["python", "Python"])
+    second = posted(BOB, hashtags=["python"])
+    reply = posted(CAROL, hashtags=["python", "asyncio"], reply_to=(first.tweet_id, ALICE))
+    subs = {(s.event_type, s.name): s for s in AnalyticsConsumer(service).subscriptions()}
+    run = [first, second, reply]
+    assert await subs[(TweetPosted, "trends")].apply(run) == run
+    assert await subs[(TweetPosted, "counters")].apply(run) == run
+    likes = [liked(BOB, first), liked(CAROL, first), liked(CAROL, second)]
+    assert await subs[(TweetLiked, "counters")].apply(likes) == likes
+
+    trends = {t.hashtag: t.tweets for t in (await service.trends("1h", 10)).trends}
+    assert trends == {"python": 3, "asyncio": 1}
+    stats = await service.tweet_stats(ALICE, first.tweet_id)
+    assert (stats.likes, stats.replies) == (2, 1)
+    [today] = (await service.user_stats(ALICE, 1)).days
+    assert (today.tweets, today.likes, today.replies) == (1, 2, 1)
+
+
 async def test_every_handler_is_idempotent(service: AnalyticsService) -> None:
     tweet = posted(ALICE, hashtags=["once"])
     events: list[tuple[str, Event]] = [
