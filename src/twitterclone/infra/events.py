@@ -243,9 +243,9 @@ async def purge_inbox_forever(
         try:
             removed = await store.purge_inbox(time.time() - retention_s)
             if removed:
-                log.info("purged applied inbox rows", extra={"module": store.module, "rows": removed})
+                log.info("purged applied inbox rows", extra={"store": store.module, "rows": removed})
         except Exception:  # the next round tries again
-            log.exception("purging the inbox failed; will retry", extra={"module": store.module})
+            log.exception("purging the inbox failed; will retry", extra={"store": store.module})
         await asyncio.sleep(interval_s)
 
 

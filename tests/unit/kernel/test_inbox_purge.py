@@ -7,6 +7,7 @@ SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -84,7 +85,11 @@ async def test_rows_past_the_window_go_newer_stay_and_a_redelivery_inside_it_is_
     assert applied == []
 
 
-async def test_the_kernel_job_purges_each_round(store: ModuleStore) -> None:
+async def test_the_kernel_job_purges_each_round(store: ModuleStore, caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("twitterclone.events")
+    logger.addHandler(caplog.handler)  # app logs may not propagate
+    caplog.set_level(logging.INFO, logger="twitterclone.events")
+
     async def handle(tx: Transaction, events: list[UserFollowed]) -> None:
         return None
 
@@ -105,6 +110,12 @@ async def test_the_kernel_job_purges_each_round(store: ModuleStore) -> None:
     finally:
         job.cancel()
         await asyncio.gather(job, return_exceptions=True)
+        logger.removeHandler(caplog.handler)
+    # Each record once (it may reach caplog both through propagation and the handler added here).
+    purged = list(
+        {id(r): r for r in caplog.records if r.getMessage() == "purged applied inbox rows"}.values()
+    )
+    assert [(r.store, r.rows) for r in purged] == [("analytics", 1)]  # type: ignore[attr-defined]
 
 
 async def test_every_local_module_store_gets_a_purge_job(
