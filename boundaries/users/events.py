@@ -26,6 +26,8 @@ class UserFollowed(Event, frozen=True, kw_only=True, tag=True):
 
     follower_id: Id
     followee_id: Id
+    #: The followee's follower count after this follow (None from versions that did not say it).
+    followee_followers: int | None = None
 
 
 class UserUnfollowed(Event, frozen=True, kw_only=True, tag=True):
@@ -33,3 +35,5 @@ class UserUnfollowed(Event, frozen=True, kw_only=True, tag=True):
 
     follower_id: Id
     followee_id: Id
+    #: The followee's follower count after this unfollow (None from versions that did not say it).
+    followee_followers: int | None = None

@@ -39,11 +39,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive UTC datetimes; make every timestamp timezone-aware."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _int_id(value: object) -> int | None:
     return int(value) if isinstance(value, str) and is_id(value) else None
 
@@ -185,7 +180,7 @@ class MediaService:
                     content_type=head.media_content_type,
                     width=head.media_width,
                     height=head.media_height,
-                    created_at=_aware(head.created_at),
+                    created_at=head.created_at,
                     variants=sorted(variants[media_id], key=lambda v: VARIANTS.index(v.name)),
                     attached_to=str(head.attached_to) if head.attached_to is not None else None,
                 )

@@ -39,5 +39,10 @@ class TimelineConsumer(Consumer):
 
     def background_jobs(self) -> list[Callable[[], Awaitable[None]]]:
         # Impressions are written to the outbox about once a second, never per read; the home
-        # store trims the timelines fan-out wrote to, off the fan-out's path (SQL store only).
-        return [self.service.impressions.run, self.service.home.maintain]
+        # store trims the timelines fan-out wrote to, off the fan-out's path (SQL store only);
+        # authors who just became popular get their followers' edges (popular.py).
+        return [
+            self.service.impressions.run,
+            self.service.home.maintain,
+            self.service.popular.backfill_forever,
+        ]

@@ -15,10 +15,11 @@ from typing import Protocol, TypeVar
 
 import sqlalchemy as sa
 from redis.asyncio import Redis
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from modules.timeline.tables import home_timeline as ht
+from twitterclone.infra.sql import insert_or_ignore
 from twitterclone.infra.store import HotRead, ModuleStore, Transaction
 
 T = TypeVar("T")
@@ -134,11 +135,7 @@ class SqlHomeTimelines:
         self._since_trim: dict[int, int] = {}
         #: Users to trim on the next pass (over the slack, or never trimmed by this process).
         self._due: set[int] = set()
-        self._insert = (
-            sqlite.insert(ht).on_conflict_do_nothing()
-            if store.is_sqlite
-            else postgresql.insert(ht).on_conflict_do_nothing()
-        )
+        self._insert = insert_or_ignore(store.engine.dialect, ht)
         # PostgreSQL: many rows as three arrays in one statement (INSERT ... SELECT FROM unnest):
         # a third of the time of a multi-row VALUES insert for 10,000 rows, and far fewer bound values.
         arrays = (

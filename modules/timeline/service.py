@@ -3,6 +3,8 @@
 The store (a ``HomeTimelineStore``: SQL rows or Redis sorted sets) is derived data. The source
 of truth is the follow graph (users port) and the tweets (tweets port): a timeline the store
 has no usable copy of is rebuilt from them on read, and ``rebuild`` recomputes one on demand.
+Who is popular, and which popular authors each viewer follows, the module keeps itself from the
+follow events it consumes (``popular.py``), so neither a home read nor a fan-out asks users.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from boundaries.users.events import UserFollowed, UserUnfollowed
 from boundaries.users.port import UsersPort
 from modules.timeline.home import Entry, HomeTimelineStore, SqlHomeTimelines
 from modules.timeline.impressions import ImpressionBuffer
+from modules.timeline.popular import PopularFollowees
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.events import Handle, record_only
 from twitterclone.infra.ids import IdGenerator
@@ -76,6 +79,8 @@ class TimelineService:
         self.cap = settings.home_timeline_size
         self.threshold = settings.fanout_follower_threshold
         self.impressions = impressions or ImpressionBuffer(store, ids)
+        #: Which popular authors each viewer follows (kept from the follow events).
+        self.popular = PopularFollowees(store, users, self.threshold)
         #: Where home timelines are kept (SQL rows by default; Redis when the manifest says so).
         self.home: HomeTimelineStore = home or SqlHomeTimelines(store, self.cap)
 
@@ -88,9 +93,9 @@ class TimelineService:
         if not usable and await self._rebuild_on_miss(user_id):
             stored, _ = await self.home.page(int(user_id), before, page.limit + 1)
         merged = set(stored)
-        popular = await self.users.popular_following_ids(user_id, self.threshold)
+        popular = await self.popular.followees(int(user_id))
         if popular:  # hybrid: popular authors were not fanned out; merge them in now
-            for ref in await self.tweets.recent_refs(popular, HYBRID_PER_AUTHOR):
+            for ref in await self.tweets.recent_refs([str(a) for a in popular], HYBRID_PER_AUTHOR):
                 tid = int(ref.tweet_id)
                 if before is None or tid < before:
                     merged.add(tid)
@@ -180,6 +185,7 @@ class TimelineService:
                 for tweet_id, author_id in recent.get(int(e.followee_id), ())
             ]
             await self.home.add(entries, tx)
+            await self.popular.apply(tx.conn, fresh)
 
         return write
 
@@ -188,6 +194,7 @@ class TimelineService:
         once only, so a redelivery after a re-follow does not remove the back-filled tweets."""
         for e in events:
             await self.home.remove_author(int(e.follower_id), int(e.followee_id), tx)
+        await self.popular.apply(tx.conn, events)
 
     async def fan_out(self, tweet_id: Id, author_id: Id, event: Event) -> int:
         """Insert a tweet into the timelines of its author and (unless popular) every follower.
@@ -211,7 +218,7 @@ class TimelineService:
             by_author.setdefault(str(author_id), []).append((int(tweet_id), event))
         if not by_author:
             return 0
-        followers_count = {p.id: p.followers_count for p in await self.users.profiles(list(by_author))}
+        followers_count = await self.popular.follower_counts([int(a) for a in by_author])
         written = 0
         pending: list[Entry] = []
         ready: list[Event] = []  # events whose every entry is in ``pending``
@@ -223,12 +230,12 @@ class TimelineService:
             pending, ready = [], []
 
         for author_id, tweets in by_author.items():
-            if author_id not in followers_count:
+            aid = int(author_id)
+            if aid not in followers_count:
                 log.info("fan-out skipped: unknown author", extra={"author_id": author_id})
                 continue
-            aid = int(author_id)
             pending.extend((aid, tid, aid) for tid, _ in tweets)  # the author sees their own tweets
-            if followers_count[author_id] < self.threshold:
+            if followers_count[aid] < self.threshold:
                 async for followers in self._follower_pages(author_id):
                     pending.extend((f, tid, aid) for f in followers for tid, _ in tweets)
                     if len(pending) >= FANOUT_ROUND:

@@ -20,3 +20,40 @@ home_timeline = sa.Table(
     # UserUnfollowed removes one author's entries from one timeline.
     sa.Index("ix_home_timeline_user_author", "user_id", "author_id"),
 )
+
+# --- popular followees (popular.py): a projection of the follow events the module consumes ---
+
+#: Each author's follower count as the newest follow event (or users, once) told it.
+author_followers = sa.Table(
+    "author_followers",
+    metadata,
+    sa.Column("author_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("followers", sa.Integer(), nullable=False),
+    sa.Column("updated_at", sa.Float(), nullable=False),
+)
+
+#: A viewer -> a popular author they follow (whose tweets are merged in at read time).
+popular_follows = sa.Table(
+    "popular_follows",
+    metadata,
+    sa.Column("follower_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("followee_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Index("ix_popular_follows_followee", "followee_id"),
+)
+
+#: Viewers whose ``popular_follows`` are complete, for which threshold (-1: not complete), and
+#: a version every follow event of theirs bumps.
+popular_viewers = sa.Table(
+    "popular_viewers",
+    metadata,
+    sa.Column("viewer_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("complete_for", sa.Integer(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+)
+
+#: Authors who just became popular: their followers' edges are still to be added.
+popular_backfills = sa.Table(
+    "popular_backfills",
+    metadata,
+    sa.Column("author_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+)

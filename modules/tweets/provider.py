@@ -7,17 +7,18 @@ from dishka import Provider, Scope, provide
 from boundaries.media.port import MediaPort
 from boundaries.tweets.port import TweetsPort
 from boundaries.users.port import UsersPort
+from modules.tweets.consumer import TweetsConsumer
 from modules.tweets.service import TweetsService
 from twitterclone.infra.kernel import Kernel
 
 
 class TweetsProvider(Provider):
-    """Provides ``TweetsPort`` (the local service) from the kernel, the users and the media ports."""
+    """One TweetsService per process, shared by the port and the consumer."""
 
     scope = Scope.APP
 
     @provide
-    def tweets(self, kernel: Kernel, users: UsersPort, media: MediaPort) -> TweetsPort:
+    def service(self, kernel: Kernel, users: UsersPort, media: MediaPort) -> TweetsService:
         return TweetsService(
             kernel.store("tweets"),
             kernel.ids,
@@ -25,3 +26,11 @@ class TweetsProvider(Provider):
             max_length=kernel.settings.tweet_max_length,
             media=media,
         )
+
+    @provide
+    def port(self, service: TweetsService) -> TweetsPort:
+        return service
+
+    @provide
+    def consumer(self, service: TweetsService) -> TweetsConsumer:
+        return TweetsConsumer(service)

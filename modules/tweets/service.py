@@ -1,9 +1,10 @@
 """The tweets module: tweets, replies, quotes, retweets, likes, and full-text search.
 
 Every write runs in one transaction with its events (outbox). Reads hydrate in a fixed number
-of statements: the counts of every tweet involved, the viewer's likes and retweets, and one
-``users.authors`` call; what never changes about a tweet comes from an in-process cache, read
-from the table only on a miss.
+of statements: the counts of every tweet involved, the viewer's likes and retweets, and the
+authors from the module's own projection (``authors.py``; users is asked only for authors it has
+never heard of); what never changes about a tweet comes from an in-process cache, read from the
+table only on a miss.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boundaries._kernel.errors import InvalidInput
@@ -35,10 +35,13 @@ from boundaries.tweets.errors import (
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.dto import Author
 from boundaries.users.port import UsersPort
-from modules.tweets.tables import SQLITE_FTS_TABLE, idempotency_keys, likes, tweets, tweets_search_pg
-from modules.tweets.text import fts5_match, normalize_text, parse_entities, search_terms
+from modules.tweets.authors import AuthorProjection
+from modules.tweets.tables import SEARCH_FIELDS, SQLITE_FTS_TABLE, idempotency_keys, likes, tweets
+from modules.tweets.text import normalize_text, parse_entities, search_terms
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.search import Term, full_text_index
+from twitterclone.infra.sql import insert_or_ignore
 from twitterclone.infra.store import HotRead, ModuleStore, Reader, Transaction
 
 T = TypeVar("T")
@@ -76,9 +79,6 @@ _COLUMNS = (
     _t.c.quote_count,
 )
 
-# SQLite FTS5 (table ``tweets_fts``, see tables.SQLITE_FTS_TABLE); every value is a bound parameter.
-_FTS_INSERT = sa.text("INSERT INTO tweets_fts (rowid, body, tags) VALUES (:id, :body, :tags)")
-_FTS_DELETE = sa.text("DELETE FROM tweets_fts WHERE rowid = :id")
 
 #: What changes about tweets: their counts (and, by having a row at all, that they still exist).
 _COUNTS_BY_IDS = HotRead(
@@ -150,7 +150,7 @@ class StaticTweets:
                 entry = StaticTweet(
                     author_id=r.author_id,
                     text=r.text,
-                    created_at=_utc(r.created_at),
+                    created_at=r.created_at,
                     conversation_id=r.conversation_id,
                     reply_to_id=r.reply_to_id,
                     reply_to_author_id=r.reply_to_author_id,
@@ -165,18 +165,6 @@ class StaticTweets:
             while len(entries) > self._size:
                 entries.popitem(last=False)
         return found
-
-
-_FTS_SEARCH = sa.text(
-    "SELECT rowid FROM tweets_fts WHERE tweets_fts MATCH :match AND rowid < :before "
-    "ORDER BY rowid DESC LIMIT :limit"
-)
-assert SQLITE_FTS_TABLE == "tweets_fts"
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _opt_str(value: int | None) -> str | None:
@@ -224,11 +212,17 @@ class TweetsService:
         static_cache_size: int = 100_000,
     ) -> None:
         self._store = store
+        self.store = store
         self._ids = ids
         self._users = users
         self._max_length = max_length
         self._media = media
         self._static = StaticTweets(static_cache_size)
+        #: Authors' handles and display names, kept by the module from users' events.
+        self.authors = AuthorProjection(store, users)
+        self._search = full_text_index(
+            store, table="tweets", key="id", fields=SEARCH_FIELDS, fts5_table=SQLITE_FTS_TABLE
+        )
 
     # ---------------------------------------------------------------- posting
 
@@ -398,19 +392,7 @@ class TweetsService:
     async def _index_for_search(
         self, conn: AsyncConnection, tweet_id: int, text: str, hashtags: list[str]
     ) -> None:
-        tags = " ".join(hashtags)
-        if self._store.is_sqlite:
-            await conn.execute(_FTS_INSERT, {"id": tweet_id, "body": text, "tags": tags})
-        else:
-            s = tweets_search_pg
-            await conn.execute(
-                sa.update(s)
-                .where(s.c.id == tweet_id)
-                .values(
-                    text_search=sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), text),
-                    tag_search=sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), tags),
-                )
-            )
+        await self._search.add(conn, tweet_id, {"body": text, "tags": " ".join(hashtags)})
 
     async def _load_target(self, conn: AsyncConnection, tweet_id: int) -> TweetRow:
         """A tweet row to act on; a retweet stands for its original. Raises TweetNotFound."""
@@ -457,8 +439,7 @@ class TweetsService:
             ).all()
             await conn.execute(sa.delete(likes).where(likes.c.tweet_id == tid))
             await conn.execute(sa.delete(_t).where(_t.c.retweet_of_id == tid))
-            if self._store.is_sqlite:
-                await conn.execute(_FTS_DELETE, {"id": tid})
+            await self._search.remove(conn, tid)
             await conn.execute(sa.delete(_t).where(_t.c.id == tid))
             if row.reply_to_id is not None:
                 await self._decrement(conn, row.reply_to_id, _t.c.reply_count)
@@ -511,9 +492,8 @@ class TweetsService:
         async with self._store.transaction() as tx:
             target = await self._load_target(tx.conn, tid)
             now = datetime.now(UTC)
-            insert = sqlite.insert(likes) if self._store.is_sqlite else postgresql.insert(likes)
             result = await tx.conn.execute(
-                insert.values(user_id=user, tweet_id=target.id, created_at=now).on_conflict_do_nothing()
+                insert_or_ignore(tx.conn, likes).values(user_id=user, tweet_id=target.id, created_at=now)
             )
             if result.rowcount == 1:
                 await tx.conn.execute(
@@ -668,8 +648,8 @@ class TweetsService:
                 _VIEWER_FLAGS, {"viewer": viewer, "ids": list(counts)}
             ):
                 (retweeted if kind else liked).add(target)
-        author_ids = [str(a) for a in _unique_ints(static[i].author_id for i in counts)]
-        authors = {a.id: a for a in await self._users.authors(author_ids)} if author_ids else {}
+        author_ids = _unique_ints(static[i].author_id for i in counts)
+        authors = await self.authors.summaries(author_ids) if author_ids else {}
 
         def build(tid: int, *, with_retweet_of: bool, with_quoted: bool) -> Tweet:
             row = static[tid]
@@ -681,7 +661,7 @@ class TweetsService:
             return Tweet(
                 id=str(tid),
                 # An author the users module no longer knows still gets a (bare) summary.
-                author=authors.get(author_id) or Author(id=author_id, handle="", display_name=""),
+                author=authors.get(row.author_id) or Author(id=author_id, handle="", display_name=""),
                 text=row.text,
                 created_at=row.created_at,
                 conversation_id=str(row.conversation_id),
@@ -753,26 +733,12 @@ class TweetsService:
         if not terms:
             return Page(items=[])
         async with self._store.read() as conn:
-            if self._store.is_sqlite:
-                result = await conn.execute(
-                    _FTS_SEARCH, {"match": fts5_match(terms), "before": before, "limit": page.limit + 1}
-                )
-            else:
-                s = tweets_search_pg
-                simple: sa.ColumnElement[Any] = sa.literal_column("'simple'::regconfig")
-                conditions = [
-                    (s.c.tag_search if t.hashtag else s.c.text_search).op("@@")(
-                        sa.func.phraseto_tsquery(simple, t.phrase)
-                    )
-                    for t in terms
-                ]
-                result = await conn.execute(
-                    sa.select(s.c.id)
-                    .where(*conditions, s.c.id < before)
-                    .order_by(s.c.id.desc())
-                    .limit(page.limit + 1)
-                )
-            ids = [int(i) for i in result.scalars()]
+            ids = await self._search.search(
+                conn,
+                [Term(field="tags" if t.hashtag else "body", phrase=t.phrase) for t in terms],
+                before,
+                page.limit + 1,
+            )
         return await self._page(ids, viewer_id, page.limit)
 
     async def recent_refs(self, author_ids: list[Id], limit_per_author: int) -> list[TweetRef]:
@@ -798,4 +764,4 @@ class TweetsService:
                 stmt = parts[0] if len(parts) == 1 else sa.union_all(*parts)
                 refs.extend((r[0], r[1], r[2]) for r in (await conn.execute(stmt)).all())
         refs.sort(key=lambda r: r[0], reverse=True)
-        return [TweetRef(tweet_id=str(i), author_id=str(a), created_at=_utc(c)) for i, a, c in refs]
+        return [TweetRef(tweet_id=str(i), author_id=str(a), created_at=c) for i, a, c in refs]

@@ -6,13 +6,16 @@ at the port. Full-text search is dialect-specific and lives outside this MetaDat
 * SQLite: an FTS5 virtual table ``tweets_fts`` (rowid = tweet id; columns ``body`` and ``tags``),
   written and deleted in the same transaction as the tweet row.
 * PostgreSQL: two ``tsvector`` columns on ``tweets`` (``text_search``, ``tag_search``) with GIN
-  indexes, filled by the service on insert (see ``tweets_search_pg``).
+  indexes, filled by the service on insert.
+
+Both are the kernel's ``FullTextIndex`` (``twitterclone.infra.search``), made by ``search_index``.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import TSVECTOR
+
+from twitterclone.infra.sql import UtcDateTime
 
 metadata = sa.MetaData()
 
@@ -22,7 +25,7 @@ tweets = sa.Table(
     sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=False),
     sa.Column("author_id", sa.BigInteger(), nullable=False),
     sa.Column("text", sa.Text(), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("conversation_id", sa.BigInteger(), nullable=False),
     sa.Column("reply_to_id", sa.BigInteger(), nullable=True),
     sa.Column("reply_to_author_id", sa.BigInteger(), nullable=True),
@@ -54,7 +57,7 @@ likes = sa.Table(
     metadata,
     sa.Column("user_id", sa.BigInteger(), primary_key=True, autoincrement=False),
     sa.Column("tweet_id", sa.BigInteger(), primary_key=True, autoincrement=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Index("ix_likes_tweet_id", "tweet_id"),
 )
 
@@ -65,17 +68,22 @@ idempotency_keys = sa.Table(
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("body_hash", sa.String(64), nullable=False),
     sa.Column("tweet_id", sa.BigInteger(), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
-#: PostgreSQL only: the search columns of ``tweets`` (created by the migration on PostgreSQL).
-tweets_search_pg = sa.Table(
-    "tweets",
-    sa.MetaData(),
-    sa.Column("id", sa.BigInteger(), primary_key=True),
-    sa.Column("text_search", TSVECTOR()),
-    sa.Column("tag_search", TSVECTOR()),
+#: The users module's author summaries, as the tweets module last heard of them (a projection fed
+#: by UserRegistered and ProfileUpdated). ``updated_at`` is the time of the event (or of the read
+#: from users) that wrote the row: an older one never overwrites a newer one.
+authors = sa.Table(
+    "authors",
+    metadata,
+    sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("handle", sa.String(15), nullable=False),
+    sa.Column("display_name", sa.String(50), nullable=False),
+    sa.Column("updated_at", sa.Float(), nullable=False),
 )
 
+#: The search index's fields: the tsvector column of each on PostgreSQL, the FTS5 column on SQLite.
+SEARCH_FIELDS = {"body": "text_search", "tags": "tag_search"}
 #: SQLite only: the FTS5 table (rowid = tweet id). Not schema-mapped (SQLite has none).
 SQLITE_FTS_TABLE = "tweets_fts"

@@ -88,9 +88,3 @@ def search_terms(query: str) -> list[SearchTerm]:
         if len(terms) == MAX_SEARCH_TERMS:
             break
     return terms
-
-
-def fts5_match(terms: list[SearchTerm]) -> str:
-    """An FTS5 MATCH expression: every term must match (text in ``body``, hashtags in ``tags``)."""
-    # Tokens hold only letters and digits, so quoting them cannot break out of the string.
-    return " AND ".join(f'{"tags" if t.hashtag else "body"} : "{t.phrase}"' for t in terms)

@@ -573,4 +573,5 @@ async def test_consumer_subscribes_every_event_and_runs_the_flush_job(world: Wor
         ("UserFollowed", "timeline.follow"),
         ("UserUnfollowed", "timeline.follow"),
     }
-    assert len(consumer.background_jobs()) == 2  # the impressions flush, the home store's trims
+    # The impressions flush, the home store's trims, the popular authors' back-fill.
+    assert len(consumer.background_jobs()) == 3

@@ -314,12 +314,14 @@ async def test_idempotency_keys_belong_to_their_author(service: TweetsService) -
 
 
 async def test_get_many_keeps_order_drops_missing_and_calls_users_once(
-    service: TweetsService, users: FakeUsers
+    store: ModuleStore, service: TweetsService, users: FakeUsers
 ) -> None:
     a = await service.post(ALICE, post("a"), None)
     b = await service.post(BOB, post("b", quote_of_id=a.id), None)
     c = await service.retweet(CAROL, b.id)
     await service.like(CAROL, a.id)
+    # A fresh process over the same store: no author known yet (no events, nothing learnt).
+    service = TweetsService(store, IdGenerator(worker_id=9), cast(UsersPort, users))
     users.authors_calls.clear()
 
     got = await service.get_many([c.id, "77777", a.id, "bogus", b.id, a.id], CAROL)
@@ -327,6 +329,10 @@ async def test_get_many_keeps_order_drops_missing_and_calls_users_once(
     assert [t.id for t in got] == [c.id, a.id, b.id]
     assert len(users.authors_calls) == 1
     assert set(users.authors_calls[0]) == {ALICE, BOB, CAROL}
+    assert got[1].author.handle == "alice"
+    # Known now: the next read asks users nothing.
+    await service.get_many([c.id, a.id, b.id], CAROL)
+    assert len(users.authors_calls) == 1
     retweet, first, quote = got
     assert retweet.retweet_of is not None
     assert retweet.retweet_of.quoted is not None  # a retweeted quote still shows what it quotes
@@ -342,12 +348,13 @@ async def test_get_many_keeps_order_drops_missing_and_calls_users_once(
 
 
 async def test_get_many_of_a_large_batch_is_still_one_users_call(
-    service: TweetsService, users: FakeUsers
+    store: ModuleStore, service: TweetsService, users: FakeUsers
 ) -> None:
     ids = [
         (await service.post(author, post(f"t{i}"), None)).id
         for i, author in enumerate([ALICE, BOB, CAROL] * 10)
     ]
+    service = TweetsService(store, IdGenerator(worker_id=9), cast(UsersPort, users))  # knows no author
     users.authors_calls.clear()
     got = await service.get_many(list(reversed(ids)), BOB)
     assert [t.id for t in got] == list(reversed(ids))

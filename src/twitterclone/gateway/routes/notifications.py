@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import Body, HeaderParameter, QueryParameter
+from litestar.params import Body, HeaderParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from boundaries._kernel.errors import InvalidInput
@@ -18,18 +18,14 @@ from boundaries.notifications.dto import MarkRead, Notification, UnreadCount
 from boundaries.notifications.port import NotificationsPort
 from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.params import BEARER, Cursor, Limit
 from twitterclone.gateway.problems import errors
 
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 #: How long one wait lasts before the stream sends a keep-alive comment.
 KEEPALIVE_S = 15.0
 #: How long a browser waits before reconnecting after the stream drops (SSE ``retry``), in ms.
 RECONNECT_MS = 3000
 
-Cursor = Annotated[
-    str | None, QueryParameter(name="cursor", description="From a previous page's next_cursor.")
-]
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size, 1-100.")]
 LastEventId = Annotated[
     str | None,
     HeaderParameter(

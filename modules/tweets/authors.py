@@ -1,0 +1,128 @@
+"""The tweets module's copy of its authors' summaries (handle, display name).
+
+Hydrating a page of tweets needs each author's handle and display name. The users module owns
+them; asking it on every read made each home read cross one more process when split, and made
+reads fail whenever users was down. So the module keeps a projection, ``authors``, fed by the
+users module's events (``UserRegistered``, ``ProfileUpdated``), and asks users only for the
+authors it has never heard of (accounts older than the projection, or whose event is still on
+its way). What it learns that way is written to the projection off the read path, by a
+background job, so a read never waits for SQLite's writer.
+
+Every write keeps the newer of two versions (``updated_at``: the event's time, or the time of the
+read from users), so a late or redelivered event never brings an old name back: applying an
+event twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from boundaries._kernel.errors import Unavailable
+from boundaries.users.dto import Author
+from boundaries.users.events import ProfileUpdated, UserRegistered
+from boundaries.users.port import UsersPort
+from modules.tweets.tables import authors
+from twitterclone.infra.sql import upsertable
+from twitterclone.infra.store import HotRead, ModuleStore
+
+log = logging.getLogger("twitterclone.tweets")
+
+_BY_IDS = HotRead(
+    sa.select(authors.c.id, authors.c.handle, authors.c.display_name).where(
+        authors.c.id.in_(sa.bindparam("ids", expanding=True))
+    )
+)
+#: (id, handle, display name, updated_at)
+Row = tuple[int, str, str, float]
+
+
+class AuthorProjection:
+    """Author summaries by id: from the module's own table, from users only for those it lacks."""
+
+    def __init__(self, store: ModuleStore, users: UsersPort, *, fill_interval_s: float = 1.0) -> None:
+        self._store = store
+        self._users = users
+        self._fill_interval_s = fill_interval_s
+        #: Learnt from users on reads, waiting to be written: id -> row.
+        self._learnt: dict[int, Row] = {}
+        #: How many authors were asked of users (for tests and metrics).
+        self.asked = 0
+
+    async def summaries(self, ids: Sequence[int]) -> dict[int, Author]:
+        """The summaries of ``ids`` that anyone knows; unknown ids (or users down) are left out."""
+        found = {
+            r[0]: Author(id=str(r[0]), handle=r[1], display_name=r[2])
+            for r in await self._store.fetch(_BY_IDS, {"ids": list(ids)})
+        }
+        missing = [i for i in ids if i not in found and i not in self._learnt]
+        found.update((i, _author(self._learnt[i])) for i in ids if i not in found and i in self._learnt)
+        if not missing:
+            return found
+        self.asked += len(missing)
+        now = time.time()
+        try:
+            fetched = await self._users.authors([str(i) for i in missing])
+        except Unavailable:
+            # Users is down: these few authors show bare for now; the tweets themselves still do.
+            log.warning("users unavailable; authors left bare", extra={"authors": len(missing)})
+            return found
+        for a in fetched:
+            self._learnt[int(a.id)] = (int(a.id), a.handle, a.display_name, now)
+            found[int(a.id)] = a
+        return found
+
+    async def apply(self, conn: AsyncConnection, rows: Iterable[Row]) -> None:
+        """Write rows, each only over an older version (in the caller's transaction)."""
+        values = [{"id": i, "handle": h, "display_name": d, "updated_at": t} for i, h, d, t in rows]
+        if not values:
+            return
+        stmt = upsertable(conn, authors)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[authors.c.id],
+                set_={
+                    "handle": stmt.excluded.handle,
+                    "display_name": stmt.excluded.display_name,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+                where=authors.c.updated_at <= stmt.excluded.updated_at,
+            ),
+            values,
+        )
+
+    async def apply_events(
+        self, conn: AsyncConnection, events: Iterable[UserRegistered | ProfileUpdated]
+    ) -> None:
+        """Apply users' events: the newest version of each account wins."""
+        await self.apply(
+            conn,
+            ((int(e.user_id), e.handle, e.display_name, e.occurred_at.timestamp()) for e in events),
+        )
+
+    async def fill(self) -> int:
+        """Write what reads learnt from users to the projection; how many rows."""
+        if not self._learnt:
+            return 0
+        learnt, self._learnt = self._learnt, {}
+        async with self._store.transaction() as tx:
+            await self.apply(tx.conn, learnt.values())
+        return len(learnt)
+
+    async def fill_forever(self) -> None:
+        """A background job: ``fill`` every ``fill_interval_s``."""
+        while True:
+            await asyncio.sleep(self._fill_interval_s)
+            try:
+                await self.fill()
+            except Exception:  # the next round tries again; reads meanwhile ask users again
+                log.exception("author projection fill failed")
+
+
+def _author(row: Row) -> Author:
+    return Author(id=str(row[0]), handle=row[1], display_name=row[2])

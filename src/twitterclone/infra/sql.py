@@ -1,0 +1,66 @@
+"""SQL that differs between the two storages (SQLite, PostgreSQL), written once for every module.
+
+Modules build statements with SQLAlchemy Core and never ask which database they are on: where
+the dialects differ (inserts that skip or update on a conflict, what a timestamp column hands
+back), they use these helpers instead.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+
+#: What a dialect-specific insert is taken for: a connection, a dialect, or a dialect's name.
+DialectLike = sa.Connection | Any | Dialect | str
+
+
+def _dialect_name(where: DialectLike) -> str:
+    if isinstance(where, str):
+        return where
+    if isinstance(where, Dialect):
+        return str(where.name)
+    return str(where.dialect.name)  # a (sync or async) connection or engine
+
+
+def upsertable(where: DialectLike, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that can take ``on_conflict_do_nothing`` / ``on_conflict_do_update``.
+
+    Both dialects spell those clauses (and ``.excluded``) the same way, so the caller writes one
+    statement. ``where`` is the connection it will run on (or its dialect or dialect name).
+    """
+    if _dialect_name(where) == "sqlite":
+        return sqlite.insert(table)
+    return postgresql.insert(table)
+
+
+def insert_or_ignore(where: DialectLike, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT whose rows that collide with an existing key are skipped (not an error)."""
+    return upsertable(where, table).on_conflict_do_nothing()
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The same instant as an aware UTC datetime (a naive one is taken to be UTC already)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp that always comes back aware, in UTC, whatever the database.
+
+    SQLite keeps no time zone and hands back naive datetimes; PostgreSQL's ``timestamptz`` hands
+    back aware ones. Values written are turned to UTC, values read are made aware, so no module
+    needs a "naive means UTC" fix of its own. The column type in the database is the same as
+    ``DateTime(timezone=True)``, so no migration is needed to use it.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)

@@ -1,0 +1,141 @@
+"""The kernel's storage helpers behave the same on SQLite and PostgreSQL.
+
+``insert_or_ignore``/``upsertable`` (conflicts skipped or updated), ``UtcDateTime`` (always
+aware UTC back), and the full-text index (FTS5 or tsvector columns) — each run on both storages
+against the tweets module's migrated tables, where the module uses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from modules.tweets.tables import SEARCH_FIELDS, SQLITE_FTS_TABLE, likes, tweets
+from tests.support.databases import Storage
+from twitterclone.infra.search import Term, full_text_index
+from twitterclone.infra.sql import as_utc, insert_or_ignore, upsertable
+from twitterclone.infra.store import ModuleStore
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(storage: Storage) -> AsyncIterator[ModuleStore]:
+    (url, schema) = (await storage.migrated(["tweets"]))["tweets"]
+    s = ModuleStore("tweets", url, schema=schema)
+    yield s
+    await s.dispose()
+
+
+def _tweet(tweet_id: int, text: str, created_at: datetime = T0) -> dict[str, object]:
+    return {
+        "id": tweet_id,
+        "author_id": 1,
+        "text": text,
+        "created_at": created_at,
+        "conversation_id": tweet_id,
+        "entities": {},
+        "media_ids": [],
+    }
+
+
+async def test_insert_or_ignore_skips_a_row_whose_key_exists(store: ModuleStore) -> None:
+    async with store.transaction() as tx:
+        first = await tx.conn.execute(
+            insert_or_ignore(tx.conn, likes).values(user_id=1, tweet_id=2, created_at=T0)
+        )
+        again = await tx.conn.execute(
+            insert_or_ignore(tx.conn, likes).values(user_id=1, tweet_id=2, created_at=T0 + timedelta(1))
+        )
+    assert (first.rowcount, again.rowcount) == (1, 0)
+    async with store.read() as conn:
+        rows = (await conn.execute(sa.select(likes.c.created_at))).scalars().all()
+    assert rows == [T0]  # the first write stands
+
+
+async def test_upsertable_updates_on_conflict_with_the_excluded_row(store: ModuleStore) -> None:
+    async with store.transaction() as tx:
+        for when in (T0, T0 + timedelta(hours=1)):
+            stmt = upsertable(tx.conn, likes).values(user_id=1, tweet_id=2, created_at=when)
+            await tx.conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[likes.c.user_id, likes.c.tweet_id],
+                    set_={"created_at": stmt.excluded.created_at},
+                )
+            )
+    async with store.read() as conn:
+        assert (await conn.execute(sa.select(likes.c.created_at))).scalars().all() == [
+            T0 + timedelta(hours=1)
+        ]
+
+
+async def test_timestamps_come_back_aware_in_utc_whatever_was_written(store: ModuleStore) -> None:
+    paris = timezone(timedelta(hours=1))
+    async with store.transaction() as tx:
+        await tx.conn.execute(
+            sa.insert(tweets),
+            [
+                _tweet(1, "aware elsewhere", T0.astimezone(paris)),
+                _tweet(2, "naive means utc", T0.replace(tzinfo=None)),
+            ],
+        )
+    async with store.read() as conn:
+        got = (await conn.execute(sa.select(tweets.c.created_at).order_by(tweets.c.id))).scalars().all()
+    assert got == [T0, T0]
+    assert all(g.tzinfo is not None and g.utcoffset() == timedelta(0) for g in got)
+
+
+def test_as_utc_keeps_the_instant() -> None:
+    moment = datetime(2026, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=-4)))
+    assert as_utc(moment) == moment
+    assert as_utc(moment).utcoffset() == timedelta(0)
+    assert as_utc(datetime(2026, 5, 1, 12, 0)) == datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+async def test_full_text_index_finds_every_term_newest_first_below_the_cursor(store: ModuleStore) -> None:
+    index = full_text_index(
+        store, table="tweets", key="id", fields=SEARCH_FIELDS, fts5_table=SQLITE_FTS_TABLE
+    )
+    docs = {
+        10: ("red apples and green pears", "fruit"),
+        11: ("green apples", "fruit autumn"),
+        12: ("a red car", "cars"),
+    }
+    async with store.transaction() as tx:
+        for doc_id, (body, tags) in docs.items():
+            await tx.conn.execute(sa.insert(tweets).values(**_tweet(doc_id, body)))
+            await index.add(tx.conn, doc_id, {"body": body, "tags": tags})
+
+    async def ids(*terms: Term, before: int = 100, limit: int = 10) -> list[int]:
+        async with store.read() as conn:
+            return await index.search(conn, list(terms), before, limit)
+
+    assert await ids(Term("body", "apples")) == [11, 10]
+    assert await ids(Term("body", "apples"), Term("tags", "autumn")) == [11]
+    assert await ids(Term("body", "red apples")) == [10]  # a phrase, in order
+    assert await ids(Term("body", "apples red")) == []
+    assert await ids(Term("tags", "red")) == []  # fields are apart
+    assert await ids(Term("body", "apples"), before=11) == [10]
+    assert await ids(Term("body", "red"), limit=1) == [12]
+    assert await ids() == []
+
+    async with store.transaction() as tx:
+        await index.remove(tx.conn, 12)
+        await tx.conn.execute(sa.delete(tweets).where(tweets.c.id == 12))
+    assert await ids(Term("body", "red")) == [10]
+
+
+@pytest.mark.parametrize(
+    "term",
+    [Term("nope", "word"), Term("body", 'word" OR "x'), Term("body", "two  spaces"), Term("body", "")],
+)
+async def test_full_text_index_refuses_terms_it_cannot_quote_safely(store: ModuleStore, term: Term) -> None:
+    index = full_text_index(
+        store, table="tweets", key="id", fields=SEARCH_FIELDS, fts5_table=SQLITE_FTS_TABLE
+    )
+    async with store.read() as conn:
+        with pytest.raises(ValueError, match=r"field|phrase"):
+            await index.search(conn, [term], 100, 10)
