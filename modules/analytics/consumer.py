@@ -1,15 +1,19 @@
-"""The events the analytics module consumes, each under a stable consumer name."""
+"""The events the analytics module consumes: counters (``analytics.counters``) and trends.
+
+Every handler runs in the transaction in which the kernel records its events in the module's
+inbox, and gets only events not applied before: all of analytics' effects are in its store.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 from boundaries.timeline.events import TimelineServed
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.events import UserFollowed
-from modules.analytics.service import COUNTERS, TRENDS, AnalyticsService
-from twitterclone.infra.events import BatchHandler, Handler, Subscription
+from modules.analytics.service import AnalyticsService
+from twitterclone.infra.events import Subscription, subscribe
 from twitterclone.infra.kernel import Consumer
 
 
@@ -20,27 +24,19 @@ class AnalyticsConsumer(Consumer):
         self._service = service
         self._prune_interval_s = prune_interval_s
 
-    def subscriptions(self) -> list[Subscription]:
+    def subscriptions(self) -> list[Subscription[Any]]:
         s = self._service
+        store = s.store
         return [
-            Subscription(TweetPosted, COUNTERS, _handler(s.on_tweet_posted)),
-            Subscription(TweetPosted, TRENDS, _handler(s.on_tweet_posted_trends)),
-            Subscription(TweetLiked, COUNTERS, _handler(s.on_tweet_liked)),
-            Subscription(TweetUnliked, COUNTERS, _handler(s.on_tweet_unliked)),
-            Subscription(Retweeted, COUNTERS, _handler(s.on_retweeted)),
-            Subscription(TweetDeleted, COUNTERS, _handler(s.on_tweet_deleted)),
-            Subscription(UserFollowed, COUNTERS, _handler(s.on_user_followed), _batch(s.on_users_followed)),
-            Subscription(TimelineServed, COUNTERS, _handler(s.on_timeline_served)),
+            subscribe(store, "counters", TweetPosted, handle=s.count_tweets_posted),
+            subscribe(store, "trends", TweetPosted, handle=s.bucket_hashtags),
+            subscribe(store, "counters", TweetLiked, handle=s.count_likes),
+            subscribe(store, "counters", TweetUnliked, handle=s.count_unlikes),
+            subscribe(store, "counters", Retweeted, handle=s.count_retweets),
+            subscribe(store, "counters", TweetDeleted, handle=s.mark_deleted),
+            subscribe(store, "counters", UserFollowed, handle=s.count_follows),
+            subscribe(store, "counters", TimelineServed, handle=s.count_impressions),
         ]
 
     def background_jobs(self) -> list[Callable[[], Awaitable[None]]]:
         return [lambda: self._service.prune_forever(self._prune_interval_s)]
-
-
-def _handler(method: Any) -> Handler:
-    # Each handler takes its own event type; the bus only hands it events of that type.
-    return cast(Handler, method)
-
-
-def _batch(method: Any) -> BatchHandler:
-    return cast(BatchHandler, method)

@@ -1,8 +1,9 @@
 """Analytics: engagement counters per tweet, daily stats per user, trending hashtags.
 
-Everything is derived from other modules' events; every handler applies its effect through
-``store.apply_once`` so a redelivered event changes nothing. Days and trend buckets come
-from the event's own time (not the time it is consumed), so a replay lands in the same place.
+Everything is derived from other modules' events. Each handler gets a transaction and the
+events its consumer has not applied before (the kernel records them in the inbox in that
+transaction), so a redelivered event changes nothing. Days and trend buckets come from the
+event's own time (not the time it is consumed), so a replay lands in the same place.
 """
 
 from __future__ import annotations
@@ -36,10 +37,6 @@ log = logging.getLogger("twitterclone.analytics")
 MAX_DAYS = 90
 MAX_TRENDS = 50
 
-#: Consumer names (they key the inbox): one for counters, one for trend buckets.
-COUNTERS = "analytics.counters"
-TRENDS = "analytics.trends"
-
 
 @dataclass(frozen=True, slots=True)
 class TrendWindowSpec:
@@ -61,7 +58,7 @@ class AnalyticsService:
     """Implements AnalyticsPort; its ``on_*`` methods are the event handlers."""
 
     def __init__(self, store: ModuleStore, *, clock: Callable[[], float] = time.time) -> None:
-        self._store = store
+        self.store = store
         self._clock = clock
 
     # ------------------------------------------------------------------ reads (the port)
@@ -71,7 +68,7 @@ class AnalyticsService:
         if not is_id(tweet_id):
             raise StatsNotFound("no stats for this tweet", field="tweet_id")
         t = tweet_stats
-        async with self._store.read() as conn:
+        async with self.store.read() as conn:
             row = (await conn.execute(sa.select(t).where(t.c.tweet_id == int(tweet_id)))).first()
         if row is None or row.author_id is None or row.deleted:
             raise StatsNotFound("no stats for this tweet", field="tweet_id")
@@ -95,7 +92,7 @@ class AnalyticsService:
         found: dict[date, Any] = {}
         if is_id(user_id):
             d = user_daily
-            async with self._store.read() as conn:
+            async with self.store.read() as conn:
                 rows = (
                     await conn.execute(
                         sa.select(d).where(d.c.user_id == int(user_id), d.c.day >= first, d.c.day <= today)
@@ -147,7 +144,7 @@ class AnalyticsService:
             .order_by(score.desc(), count.desc(), h.c.hashtag)
             .limit(limit)
         )
-        async with self._store.read() as conn:
+        async with self.store.read() as conn:
             rows = (await conn.execute(query)).all()
         return Trends(
             window=window,
@@ -157,12 +154,12 @@ class AnalyticsService:
         )
 
     # ------------------------------------------------------------------ event handlers
+    # Each gets the transaction that records its events in the inbox, and only new events.
 
-    async def on_tweet_posted(self, event: TweetPosted) -> None:
+    async def count_tweets_posted(self, tx: Transaction, events: list[TweetPosted]) -> None:
         """A tweet for its author's day; a reply for its parent and the parent's author."""
-        day = _day(event.created_at)
-
-        async def effect(tx: Transaction) -> None:
+        for event in events:
+            day = _day(event.created_at)
             await _bump_tweets(tx.conn, {int(event.tweet_id): _author(event.author_id)}, {})
             await _bump_days(tx.conn, day, "tweets", {int(event.author_id): 1})
             if event.reply_to_id is not None:
@@ -172,76 +169,71 @@ class AnalyticsService:
                 if parent_author is not None:
                     await _bump_days(tx.conn, day, "replies", {parent_author: 1})
 
-        await self._store.apply_once(COUNTERS, event, effect)
-
-    async def on_tweet_posted_trends(self, event: TweetPosted) -> None:
-        """The tweet's hashtags into the trend buckets of every window."""
-        tags = list(dict.fromkeys(tag.lstrip("#").lower() for tag in event.hashtags if tag.lstrip("#")))
-        if not tags:
-            return
-        at = event.created_at.timestamp()
+    async def bucket_hashtags(self, tx: Transaction, events: list[TweetPosted]) -> None:
+        """The tweets' hashtags into the trend buckets of every window."""
         now = self._clock()
         rows: list[dict[str, Any]] = []
-        for name, spec in WINDOWS.items():
-            if at < now - spec.length_s - spec.bucket_s:
-                continue  # already outside this window: nothing to count
-            bucket = int(at // spec.bucket_s) * spec.bucket_s
-            rows.extend(
-                {"window": name, "hashtag": tag[:280], "bucket_start": bucket, "tweets": 1} for tag in tags
+        for event in events:
+            tags = list(dict.fromkeys(tag.lstrip("#").lower() for tag in event.hashtags if tag.lstrip("#")))
+            at = event.created_at.timestamp()
+            for name, spec in WINDOWS.items():
+                if at < now - spec.length_s - spec.bucket_s:
+                    continue  # already outside this window: nothing to count
+                bucket = int(at // spec.bucket_s) * spec.bucket_s
+                rows.extend(
+                    {"window": name, "hashtag": tag[:280], "bucket_start": bucket, "tweets": 1}
+                    for tag in tags
+                )
+        # One row per bucket and tag per statement (an upsert may not touch a row twice).
+        merged: Counter[tuple[str, str, int]] = Counter()
+        for row in rows:
+            merged[(row["window"], row["hashtag"], row["bucket_start"])] += row["tweets"]
+        if merged:
+            await _upsert_add(
+                tx.conn,
+                hashtag_buckets,
+                ["window", "hashtag", "bucket_start"],
+                [
+                    {"window": w, "hashtag": h, "bucket_start": b, "tweets": n}
+                    for (w, h, b), n in merged.items()
+                ],
+                ["tweets"],
             )
 
-        async def effect(tx: Transaction) -> None:
-            if rows:
-                await _upsert_add(
-                    tx.conn, hashtag_buckets, ["window", "hashtag", "bucket_start"], rows, ["tweets"]
-                )
+    async def count_likes(self, tx: Transaction, events: list[TweetLiked]) -> None:
+        for event in events:
+            await self._engagement(tx, event.occurred_at, "likes", 1, event.tweet_id, event.author_id)
 
-        await self._store.apply_once(TRENDS, event, effect)
+    async def count_unlikes(self, tx: Transaction, events: list[TweetUnliked]) -> None:
+        for event in events:
+            await self._engagement(tx, event.occurred_at, "likes", -1, event.tweet_id, event.author_id)
 
-    async def on_tweet_liked(self, event: TweetLiked) -> None:
-        await self._engagement(event, "likes", 1, event.tweet_id, event.author_id)
+    async def count_retweets(self, tx: Transaction, events: list[Retweeted]) -> None:
+        for event in events:
+            await self._engagement(tx, event.occurred_at, "retweets", 1, event.tweet_id, event.author_id)
 
-    async def on_tweet_unliked(self, event: TweetUnliked) -> None:
-        await self._engagement(event, "likes", -1, event.tweet_id, event.author_id)
+    async def count_follows(self, tx: Transaction, events: list[UserFollowed]) -> None:
+        """New followers per followee and day: one upsert per day."""
+        per_day: dict[date, Counter[int]] = {}
+        for event in events:
+            per_day.setdefault(_day(event.occurred_at), Counter())[int(event.followee_id)] += 1
+        for day, counts in per_day.items():
+            await _bump_days(tx.conn, day, "new_followers", counts)
 
-    async def on_retweeted(self, event: Retweeted) -> None:
-        await self._engagement(event, "retweets", 1, event.tweet_id, event.author_id)
-
-    async def on_user_followed(self, event: UserFollowed) -> None:
-        day = _day(event.occurred_at)
-
-        async def effect(tx: Transaction) -> None:
-            await _bump_days(tx.conn, day, "new_followers", {int(event.followee_id): 1})
-
-        await self._store.apply_once(COUNTERS, event, effect)
-
-    async def on_users_followed(self, events: list[UserFollowed]) -> None:
-        """A run of UserFollowed at once (the relay's batch): one transaction, one upsert per day."""
-
-        async def effect(tx: Transaction, fresh: list[UserFollowed]) -> None:
-            per_day: dict[date, Counter[int]] = {}
-            for event in fresh:
-                per_day.setdefault(_day(event.occurred_at), Counter())[int(event.followee_id)] += 1
-            for day, counts in per_day.items():
-                await _bump_days(tx.conn, day, "new_followers", counts)
-
-        await self._store.apply_many(COUNTERS, events, effect)
-
-    async def on_timeline_served(self, event: TimelineServed) -> None:
-        """The event's impressions, for each tweet and for its author's day.
+    async def count_impressions(self, tx: Transaction, events: list[TimelineServed]) -> None:
+        """The events' impressions, for each tweet and for its author's day.
 
         Impressions of a tweet whose TweetPosted has not arrived yet count for the tweet but
         not for the author's day (the author is not known yet).
         """
-        shown: Counter[int] = Counter()
-        for tweet_id, times in event.impressions():
-            if is_id(tweet_id) and times > 0:
-                shown[int(tweet_id)] += times
-        if not shown:
-            return
-        day = _day(event.occurred_at)
-
-        async def effect(tx: Transaction) -> None:
+        for event in events:
+            shown: Counter[int] = Counter()
+            for tweet_id, times in event.impressions():
+                if is_id(tweet_id) and times > 0:
+                    shown[int(tweet_id)] += times
+            if not shown:
+                continue
+            day = _day(event.occurred_at)
             await _bump_tweets(tx.conn, dict.fromkeys(shown), {"impressions": dict(shown)})
             t = tweet_stats
             authors = (
@@ -257,20 +249,14 @@ class AnalyticsService:
             if per_author:
                 await _bump_days(tx.conn, day, "impressions", dict(per_author))
 
-        await self._store.apply_once(COUNTERS, event, effect)
-
-    async def on_tweet_deleted(self, event: TweetDeleted) -> None:
+    async def mark_deleted(self, tx: Transaction, events: list[TweetDeleted]) -> None:
         """A deleted tweet has no stats any more (its counters stop mattering)."""
-        tid = int(event.tweet_id)
-
-        async def effect(tx: Transaction) -> None:
-            t = tweet_stats
-            stmt = _insert(tx.conn, t).values(tweet_id=tid, deleted=True)
+        t = tweet_stats
+        for event in events:
+            stmt = _insert(tx.conn, t).values(tweet_id=int(event.tweet_id), deleted=True)
             await tx.conn.execute(
                 stmt.on_conflict_do_update(index_elements=[t.c.tweet_id], set_={"deleted": True})
             )
-
-        await self._store.apply_once(COUNTERS, event, effect)
 
     # ------------------------------------------------------------------ maintenance
 
@@ -279,7 +265,7 @@ class AnalyticsService:
         now = self._clock()
         h = hashtag_buckets
         removed = 0
-        async with self._store.transaction() as tx:
+        async with self.store.transaction() as tx:
             for name, spec in WINDOWS.items():
                 oldest = now - spec.length_s - spec.bucket_s
                 result = await tx.conn.execute(
@@ -299,15 +285,12 @@ class AnalyticsService:
 
     # ------------------------------------------------------------------ internals
 
-    async def _engagement(self, event: Any, column: str, delta: int, tweet_id: str, author_id: str) -> None:
-        day = _day(event.occurred_at)
+    async def _engagement(
+        self, tx: Transaction, at: datetime, column: str, delta: int, tweet_id: str, author_id: str
+    ) -> None:
         tid, aid = int(tweet_id), int(author_id)
-
-        async def effect(tx: Transaction) -> None:
-            await _bump_tweets(tx.conn, {tid: aid}, {column: {tid: delta}})
-            await _bump_days(tx.conn, day, column, {aid: delta})
-
-        await self._store.apply_once(COUNTERS, event, effect)
+        await _bump_tweets(tx.conn, {tid: aid}, {column: {tid: delta}})
+        await _bump_days(tx.conn, _day(at), column, {aid: delta})
 
 
 def _insert(conn: AsyncConnection, table: sa.Table) -> Any:

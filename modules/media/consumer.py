@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from boundaries._kernel.events import Event
 from boundaries.tweets.events import TweetDeleted, TweetPosted
 from modules.media.service import MediaService
-from twitterclone.infra.events import Subscription
+from twitterclone.infra.events import Handle, Subscription, record_only, subscribe
 from twitterclone.infra.kernel import Consumer
+from twitterclone.infra.store import Transaction
 
 log = logging.getLogger("twitterclone.media")
 
@@ -21,30 +22,37 @@ SWEEP_INTERVAL_S = 300.0
 class MediaConsumer(Consumer):
     """Attaches media to posted tweets, removes the media of deleted ones, sweeps leftovers.
 
-    Both handlers are naturally idempotent (conditional updates, idempotent deletes), so a
-    redelivered event changes nothing.
+    Attaching is a conditional update in the transaction that records the event in the inbox.
+    Removing deletes blob files, which no transaction covers: it runs before that transaction
+    (``prepare``) and is idempotent (rows are marked ``deleting``, then blobs and rows go; a run
+    cut short is finished by the redelivery, or by the sweep), so the inbox row commits only
+    once the files are gone.
     """
 
     def __init__(self, service: MediaService, *, sweep_interval_s: float = SWEEP_INTERVAL_S) -> None:
         self.service = service
         self.sweep_interval_s = sweep_interval_s
 
-    def subscriptions(self) -> list[Subscription]:
+    def subscriptions(self) -> list[Subscription[Any]]:
+        store = self.service.store
         return [
-            Subscription(TweetPosted, "media.attach", self.on_tweet_posted),
-            Subscription(TweetDeleted, "media.cleanup", self.on_tweet_deleted),
+            subscribe(store, "attach", TweetPosted, handle=self.attach_media),
+            subscribe(store, "cleanup", TweetDeleted, prepare=self.remove_media),
         ]
 
     def background_jobs(self) -> list[Callable[[], Awaitable[None]]]:
         return [self.sweep_forever]
 
-    async def on_tweet_posted(self, event: Event) -> None:
-        if isinstance(event, TweetPosted) and event.media_ids:
-            await self.service.attach(event.tweet_id, event.author_id, event.media_ids)
+    async def attach_media(self, tx: Transaction, events: list[TweetPosted]) -> None:
+        for event in events:
+            if event.media_ids:
+                await self.service.attach(tx, event.tweet_id, event.author_id, event.media_ids)
 
-    async def on_tweet_deleted(self, event: Event) -> None:
-        if isinstance(event, TweetDeleted) and event.media_ids:
-            await self.service.remove_for_tweet(event.tweet_id, event.author_id, event.media_ids)
+    async def remove_media(self, events: list[TweetDeleted]) -> Handle[TweetDeleted]:
+        for event in events:
+            if event.media_ids:
+                await self.service.remove_for_tweet(event.tweet_id, event.author_id, event.media_ids)
+        return record_only
 
     async def sweep_forever(self) -> None:
         """Every few minutes, remove uploads never attached within the grace period."""

@@ -20,7 +20,7 @@ from modules.media.blobs import BlobNotFound, BlobStore
 from modules.media.images import ProcessedImage, process_image
 from modules.media.tables import media, media_variants
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore
+from twitterclone.infra.store import ModuleStore, Transaction
 from twitterclone.settings import Settings
 
 log = logging.getLogger("twitterclone.media")
@@ -57,7 +57,7 @@ class MediaService:
     """Implements MediaPort over the module's store and a blob store."""
 
     def __init__(self, store: ModuleStore, ids: IdGenerator, settings: Settings, blobs: BlobStore) -> None:
-        self._store = store
+        self.store = store
         self._ids = ids
         self._settings = settings
         self.blobs = blobs
@@ -97,7 +97,7 @@ class MediaService:
             for row, rendition in zip(rows, image.renditions, strict=True):
                 written.append(row["blob_key"])
                 await self.blobs.put(row["blob_key"], rendition.data)
-            async with self._store.transaction() as tx:
+            async with self.store.transaction() as tx:
                 await tx.conn.execute(
                     media.insert().values(
                         id=media_id,
@@ -152,7 +152,7 @@ class MediaService:
             .select_from(media.join(media_variants, media_variants.c.media_id == media.c.id))
             .where(media.c.id.in_(wanted), media.c.deleting.is_(False))
         )
-        async with self._store.read() as conn:
+        async with self.store.read() as conn:
             result = (await conn.execute(query)).all()
         heads: dict[int, Any] = {}
         variants: dict[int, list[MediaVariant]] = {}
@@ -203,7 +203,7 @@ class MediaService:
                 media.c.deleting.is_(False),
             )
         )
-        async with self._store.read() as conn:
+        async with self.store.read() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             raise MediaNotFound("no such media")
@@ -225,7 +225,7 @@ class MediaService:
         wanted = [_int_id(m) for m in media_ids]
         if owner is None or any(m is None for m in wanted):
             raise InvalidInput("media ids must be ids (decimal strings)", field="media_ids")
-        async with self._store.read() as conn:
+        async with self.store.read() as conn:
             rows = (
                 await conn.execute(
                     sa.select(media.c.id, media.c.owner_id, media.c.attached_to).where(
@@ -246,26 +246,26 @@ class MediaService:
 
     # -- consumers and jobs (not on the port) -------------------------------------------
 
-    async def attach(self, tweet_id: Id, author_id: Id, media_ids: list[Id]) -> int:
-        """Mark the author's unattached media as shown in ``tweet_id``; idempotent."""
+    async def attach(self, tx: Transaction, tweet_id: Id, author_id: Id, media_ids: list[Id]) -> int:
+        """Mark the author's unattached media as shown in ``tweet_id``, in ``tx``; idempotent."""
         tweet, author, wanted = _int_id(tweet_id), _int_id(author_id), _int_ids(media_ids)
         if tweet is None or author is None or not wanted:
             return 0
-        async with self._store.transaction() as tx:
-            result = await tx.conn.execute(
-                sa.update(media)
-                .where(
-                    media.c.id.in_(wanted),
-                    media.c.owner_id == author,
-                    media.c.attached_to.is_(None),
-                    media.c.deleting.is_(False),
-                )
-                .values(attached_to=tweet)
+        result = await tx.conn.execute(
+            sa.update(media)
+            .where(
+                media.c.id.in_(wanted),
+                media.c.owner_id == author,
+                media.c.attached_to.is_(None),
+                media.c.deleting.is_(False),
             )
+            .values(attached_to=tweet)
+        )
         return int(result.rowcount or 0)
 
     async def remove_for_tweet(self, tweet_id: Id, author_id: Id, media_ids: list[Id]) -> int:
-        """Delete the media of a deleted tweet (rows and blobs); idempotent.
+        """Delete the media of a deleted tweet (rows and blobs); idempotent, and safe to run again
+        after an interruption (rows are marked first, then blobs go, then rows).
 
         Only the author's media that are attached to this tweet (or to none yet, when the
         deletion overtook the attachment) go; media shown in another tweet stay.
@@ -273,7 +273,7 @@ class MediaService:
         tweet, author, wanted = _int_id(tweet_id), _int_id(author_id), _int_ids(media_ids)
         if tweet is None or author is None or not wanted:
             return 0
-        async with self._store.transaction() as tx:
+        async with self.store.transaction() as tx:
             await tx.conn.execute(
                 sa.update(media)
                 .where(
@@ -293,7 +293,7 @@ class MediaService:
         """
         grace = self._settings.media_unattached_grace_s if grace_s is None else grace_s
         cutoff = _now() - timedelta(seconds=grace)
-        async with self._store.transaction() as tx:
+        async with self.store.transaction() as tx:
             await tx.conn.execute(
                 sa.update(media)
                 .where(
@@ -314,7 +314,7 @@ class MediaService:
             select_ids = sa.select(media.c.id).where(media.c.deleting.is_(True))
             if only is not None:
                 select_ids = select_ids.where(media.c.id.in_(only))
-            async with self._store.read() as conn:
+            async with self.store.read() as conn:
                 ids = list((await conn.execute(select_ids.limit(PURGE_BATCH))).scalars())
                 if not ids:
                     return purged
@@ -329,7 +329,7 @@ class MediaService:
             # attempt (a redelivery, the next sweep) finishes the job.
             for key in keys:
                 await self.blobs.delete(key)
-            async with self._store.transaction() as tx:
+            async with self.store.transaction() as tx:
                 await tx.conn.execute(sa.delete(media_variants).where(media_variants.c.media_id.in_(ids)))
                 await tx.conn.execute(sa.delete(media).where(media.c.id.in_(ids), media.c.deleting.is_(True)))
             purged += len(ids)

@@ -1,13 +1,18 @@
-"""The events the notifications module consumes, each under a stable consumer name."""
+"""The events the notifications module consumes, each under a stable consumer name.
+
+The ``notify_*`` handlers ask the users port about blocks and mutes before the kernel opens
+its transaction (``prepare``), then write the notifications in it; all their effects are in
+the module's store, except waking the recipients' waiters, which happens after the commit.
+"""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted
 from boundaries.users.events import UserFollowed
 from modules.notifications.service import NotificationsService
-from twitterclone.infra.events import BatchHandler, Handler, Subscription
+from twitterclone.infra.events import Subscription, subscribe
 from twitterclone.infra.kernel import Consumer
 
 
@@ -17,26 +22,13 @@ class NotificationsConsumer(Consumer):
     def __init__(self, service: NotificationsService) -> None:
         self._service = service
 
-    def subscriptions(self) -> list[Subscription]:
+    def subscriptions(self) -> list[Subscription[Any]]:
         s = self._service
+        store = s.store
         return [
-            Subscription(TweetPosted, "notifications.mentions", _handler(s.on_tweet_posted)),
-            Subscription(TweetLiked, "notifications.likes", _handler(s.on_tweet_liked)),
-            Subscription(Retweeted, "notifications.retweets", _handler(s.on_retweeted)),
-            Subscription(
-                UserFollowed,
-                "notifications.follows",
-                _handler(s.on_user_followed),
-                _batch(s.on_users_followed),  # a burst of follows: one transaction
-            ),
-            Subscription(TweetDeleted, "notifications.cleanup", _handler(s.on_tweet_deleted)),
+            subscribe(store, "mentions", TweetPosted, prepare=s.notify_mentions),
+            subscribe(store, "likes", TweetLiked, prepare=s.notify_likes),
+            subscribe(store, "retweets", Retweeted, prepare=s.notify_retweets),
+            subscribe(store, "follows", UserFollowed, prepare=s.notify_follows),
+            subscribe(store, "cleanup", TweetDeleted, handle=s.remove_deleted),
         ]
-
-
-def _handler(method: Any) -> Handler:
-    # Each handler takes its own event type; the bus only hands it events of that type.
-    return cast(Handler, method)
-
-
-def _batch(method: Any) -> BatchHandler:
-    return cast(BatchHandler, method)

@@ -1,8 +1,9 @@
 """Notifications: made from other modules' events, read per user, and waited for (live stream).
 
-A notification is created once per (event, recipient, kind): the consumers dedupe through
-the store's inbox and a unique constraint backs that up. Nobody is notified of their own
-actions, nor of actions by an account they block or mute (asked of the users port).
+A notification is created once per (event, recipient, kind): the kernel hands each consumer
+only events its inbox has not recorded, in the transaction that records them, and a unique
+constraint backs that up. Nobody is notified of their own actions, nor of actions by an
+account they block or mute (asked of the users port before the transaction opens).
 
 Waiting for new notifications is in-process: the consumer wakes the recipient's waiters
 after its transaction commits. Waiters also re-read every ``poll_interval_s`` so that a
@@ -14,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,6 +33,7 @@ from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.events import UserFollowed
 from modules.notifications.tables import deleted_tweets, notifications, read_markers
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
+from twitterclone.infra.events import Handle
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore, Reader, Transaction
 
@@ -41,6 +43,8 @@ log = logging.getLogger("twitterclone.notifications")
 MAX_WAIT_S = 30.0
 #: The most notifications one wait returns (a stream simply asks again for the rest).
 MAX_WAIT_BATCH = 100
+
+E = TypeVar("E", bound=Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +59,8 @@ class _Candidate:
 
 
 class NotificationsService:
-    """Implements NotificationsPort; its ``on_*`` methods are the event handlers."""
+    """Implements NotificationsPort; its ``notify_*`` and ``remove_deleted`` methods are the
+    event handlers (``consumer.py`` subscribes them)."""
 
     def __init__(
         self,
@@ -65,7 +70,7 @@ class NotificationsService:
         *,
         poll_interval_s: float = 5.0,
     ) -> None:
-        self._store = store
+        self.store = store
         self._ids = ids
         self._users = users
         self._poll_interval_s = poll_interval_s
@@ -82,7 +87,7 @@ class NotificationsService:
         if before is not None:
             query = query.where(n.c.id < before)
         query = query.order_by(n.c.id.desc()).limit(page.limit + 1)
-        async with self._store.read() as conn:
+        async with self.store.read() as conn:
             marker = await self._marker(conn, uid)
             rows = (await conn.execute(query)).all()
         items = [_to_dto(row, marker) for row in rows[: page.limit]]
@@ -92,7 +97,7 @@ class NotificationsService:
     async def unread_count(self, user_id: Id) -> UnreadCount:
         """How many of a user's notifications are unread."""
         uid = _user(user_id)
-        async with self._store.read() as conn:
+        async with self.store.read() as conn:
             return UnreadCount(unread=await self._unread(conn, uid))
 
     async def mark_read(self, user_id: Id, up_to_id: Id | None) -> UnreadCount:
@@ -101,7 +106,7 @@ class NotificationsService:
         if up_to_id is not None and not is_id(up_to_id):
             raise InvalidInput("up_to_id is not an id", field="up_to_id")
         n, m = notifications, read_markers
-        async with self._store.transaction() as tx:
+        async with self.store.transaction() as tx:
             newest = (
                 await tx.conn.execute(sa.select(sa.func.max(n.c.id)).where(n.c.recipient_id == uid))
             ).scalar_one_or_none()
@@ -150,47 +155,35 @@ class NotificationsService:
                     del self._waiters[uid]
 
     # ------------------------------------------------------------------ event handlers
+    # ``notify_*`` run before the kernel's transaction (they ask users about blocks and mutes)
+    # and return what to write in it; they get only events not applied before.
 
-    async def on_tweet_posted(self, event: TweetPosted) -> None:
+    async def notify_mentions(self, events: list[TweetPosted]) -> Handle[TweetPosted]:
         """Mentions and replies: the replied-to author gets one reply, not also a mention."""
-        candidates: list[_Candidate] = []
-        if event.reply_to_author_id is not None:
-            candidates.append(
-                _Candidate(event.reply_to_author_id, "reply", event.author_id, event.tweet_id, event.tweet_id)
-            )
-        for mentioned in dict.fromkeys(event.mentioned_user_ids):
-            if mentioned != event.reply_to_author_id:
-                candidates.append(
-                    _Candidate(mentioned, "mention", event.author_id, event.tweet_id, event.tweet_id)
-                )
-        await self._notify("notifications.mentions", event, candidates)
+        return await self._notifier(events, _mentions_and_replies)
 
-    async def on_tweet_liked(self, event: TweetLiked) -> None:
-        candidate = _Candidate(event.author_id, "like", event.user_id, event.tweet_id, event.tweet_id)
-        await self._notify("notifications.likes", event, [candidate])
-
-    async def on_retweeted(self, event: Retweeted) -> None:
-        candidate = _Candidate(event.author_id, "retweet", event.user_id, event.tweet_id, event.retweet_id)
-        await self._notify("notifications.retweets", event, [candidate])
-
-    async def on_user_followed(self, event: UserFollowed) -> None:
-        candidate = _Candidate(event.followee_id, "follow", event.follower_id, None, None)
-        await self._notify("notifications.follows", event, [candidate])
-
-    async def on_users_followed(self, events: list[UserFollowed]) -> None:
-        """A run of UserFollowed at once (the relay's batch): one transaction for all of them."""
-        await self._notify_many(
-            "notifications.follows",
-            [(e, [_Candidate(e.followee_id, "follow", e.follower_id, None, None)]) for e in events],
+    async def notify_likes(self, events: list[TweetLiked]) -> Handle[TweetLiked]:
+        return await self._notifier(
+            events, lambda e: [_Candidate(e.author_id, "like", e.user_id, e.tweet_id, e.tweet_id)]
         )
 
-    async def on_tweet_deleted(self, event: TweetDeleted) -> None:
-        """Notifications about a deleted tweet (or by a deleted retweet) go away with it."""
-        tid = int(event.tweet_id)
-        n = notifications
+    async def notify_retweets(self, events: list[Retweeted]) -> Handle[Retweeted]:
+        return await self._notifier(
+            events, lambda e: [_Candidate(e.author_id, "retweet", e.user_id, e.tweet_id, e.retweet_id)]
+        )
 
-        async def effect(tx: Transaction) -> None:
-            dialect: Any = sqlite if tx.conn.dialect.name == "sqlite" else postgresql
+    async def notify_follows(self, events: list[UserFollowed]) -> Handle[UserFollowed]:
+        return await self._notifier(
+            events, lambda e: [_Candidate(e.followee_id, "follow", e.follower_id, None, None)]
+        )
+
+    async def remove_deleted(self, tx: Transaction, events: list[TweetDeleted]) -> None:
+        """Notifications about a deleted tweet (or by a deleted retweet) go away with it; the
+        tweet is remembered, so an event about it that arrives later notifies nobody."""
+        n = notifications
+        dialect: Any = sqlite if tx.conn.dialect.name == "sqlite" else postgresql
+        for event in events:
+            tid = int(event.tweet_id)
             await tx.conn.execute(
                 dialect.insert(deleted_tweets)
                 .values(tweet_id=tid, deleted_at=event.occurred_at)
@@ -198,22 +191,15 @@ class NotificationsService:
             )
             await tx.conn.execute(sa.delete(n).where(sa.or_(n.c.tweet_id == tid, n.c.source_id == tid)))
 
-        await self._store.apply_once("notifications.cleanup", event, effect)
-
     # ------------------------------------------------------------------ internals
 
-    async def _notify(self, consumer: str, event: Event, candidates: list[_Candidate]) -> None:
-        await self._notify_many(consumer, [(event, candidates)])
-
-    async def _notify_many(self, consumer: str, items: list[tuple[Event, list[_Candidate]]]) -> None:
-        """Notify for several events of one consumer, in order, in one transaction."""
-        # Not for one's own actions; then ask the users port (outside the transaction) about
-        # blocks and mutes. A users port that cannot answer makes the handler fail: retried later.
+    async def _notifier(self, events: list[E], candidates_of: Callable[[E], list[_Candidate]]) -> Handle[E]:
+        """Ask users about blocks and mutes (outside any transaction); return the writes of the
+        notifications that remain, for the transaction that records the events."""
+        # Not for one's own actions. A users port that cannot answer makes this fail: retried later.
         wanted = [
-            (event, c) for event, candidates in items for c in candidates if c.recipient_id != c.actor_id
+            (event, c) for event in events for c in candidates_of(event) if c.recipient_id != c.actor_id
         ]
-        if not wanted:
-            return
         relations = await asyncio.gather(
             *(self._users.relationship(c.recipient_id, c.actor_id) for _, c in wanted)
         )
@@ -235,11 +221,9 @@ class NotificationsService:
                     "created_at": created_at,
                 }
             )
-        if not rows_of:
-            return
 
-        async def effect(tx: Transaction, fresh: list[Event]) -> None:
-            rows = [row for event in fresh for row in rows_of[event.event_id]]
+        async def write(tx: Transaction, fresh: list[E]) -> None:
+            rows = [row for event in fresh for row in rows_of.get(event.event_id, ())]
             tweet_ids = {r["tweet_id"] for r in rows if r["tweet_id"] is not None} | {
                 r["source_id"] for r in rows if r["source_id"] is not None
             }
@@ -262,10 +246,14 @@ class NotificationsService:
             dialect: Any = sqlite if tx.conn.dialect.name == "sqlite" else postgresql
             values = [{**row, "id": self._ids.next_int()} for row in rows]
             await tx.conn.execute(dialect.insert(notifications).values(values).on_conflict_do_nothing())
+            recipients = {row["recipient_id"] for row in rows}
 
-        events = [event for event, _ in items if event.event_id in rows_of]
-        fresh = await self._store.apply_many(consumer, events, effect)
-        self._wake(row["recipient_id"] for event in fresh for row in rows_of[event.event_id])
+            async def wake() -> None:
+                self._wake(recipients)
+
+            tx.after_commit(wake)
+
+        return write
 
     def _wake(self, recipients: Iterable[int]) -> None:
         for uid in recipients:
@@ -280,7 +268,7 @@ class NotificationsService:
             .order_by(n.c.id.asc())
             .limit(MAX_WAIT_BATCH)
         )
-        async with self._store.read() as conn:
+        async with self.store.read() as conn:
             rows = (await conn.execute(query)).all()
             marker = await self._marker(conn, uid) if rows else 0
         return [_to_dto(row, marker) for row in rows]
@@ -300,6 +288,20 @@ class NotificationsService:
             )
         ).scalar_one()
         return int(count)
+
+
+def _mentions_and_replies(event: TweetPosted) -> list[_Candidate]:
+    candidates: list[_Candidate] = []
+    if event.reply_to_author_id is not None:
+        candidates.append(
+            _Candidate(event.reply_to_author_id, "reply", event.author_id, event.tweet_id, event.tweet_id)
+        )
+    for mentioned in dict.fromkeys(event.mentioned_user_ids):
+        if mentioned != event.reply_to_author_id:
+            candidates.append(
+                _Candidate(mentioned, "mention", event.author_id, event.tweet_id, event.tweet_id)
+            )
+    return candidates
 
 
 def _user(user_id: str) -> int:

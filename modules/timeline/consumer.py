@@ -1,13 +1,20 @@
-"""The timeline module's event consumers and its impressions job."""
+"""The timeline module's event consumers and its background jobs.
+
+Fan-out (``timeline.fan_out``) and removal of deleted tweets (``timeline.cleanup``) write
+home timelines before the kernel's transaction, idempotently (see the service's event
+handlers); the follow graph (``timeline.follow``) writes in that transaction, so a follow or
+unfollow is applied once even when delivered again after a later change.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetPosted
 from boundaries.users.events import UserFollowed, UserUnfollowed
-from modules.timeline.service import FOLLOW_CONSUMER, TimelineService
-from twitterclone.infra.events import Subscription
+from modules.timeline.service import TimelineService
+from twitterclone.infra.events import Subscription, subscribe
 from twitterclone.infra.kernel import Consumer
 
 
@@ -17,16 +24,17 @@ class TimelineConsumer(Consumer):
     def __init__(self, service: TimelineService) -> None:
         self.service = service
 
-    def subscriptions(self) -> list[Subscription]:
+    def subscriptions(self) -> list[Subscription[Any]]:
         s = self.service
-        # Runs of consecutive events go to the batch forms: one write round for many tweets,
-        # one transaction for many follows (same effect as the one-by-one handlers).
+        store = s.store
+        # The kernel hands each a run of consecutive events at once: one profiles call and
+        # shared write rounds for many tweets, one transaction for many follows.
         return [
-            Subscription(TweetPosted, "timeline.fan_out", s.on_tweet_posted, s.on_tweets_posted),
-            Subscription(Retweeted, "timeline.fan_out", s.on_retweeted, s.on_retweets),
-            Subscription(TweetDeleted, "timeline.cleanup", s.on_tweet_deleted),
-            Subscription(UserFollowed, FOLLOW_CONSUMER, s.on_user_followed, s.on_users_followed),
-            Subscription(UserUnfollowed, FOLLOW_CONSUMER, s.on_user_unfollowed, s.on_users_unfollowed),
+            subscribe(store, "fan_out", TweetPosted, prepare=s.fan_out_posts),
+            subscribe(store, "fan_out", Retweeted, prepare=s.fan_out_retweets),
+            subscribe(store, "cleanup", TweetDeleted, prepare=s.remove_deleted),
+            subscribe(store, "follow", UserFollowed, prepare=s.backfill),
+            subscribe(store, "follow", UserUnfollowed, handle=s.remove_unfollowed),
         ]
 
     def background_jobs(self) -> list[Callable[[], Awaitable[None]]]:

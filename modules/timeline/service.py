@@ -13,7 +13,6 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import TypeVar
 
 from prometheus_client import Histogram
 
@@ -33,13 +32,12 @@ from modules.timeline.home import Entry, HomeTimelineStore, SqlHomeTimelines
 from modules.timeline.impressions import ImpressionBuffer
 from modules.timeline.popular import PopularFollowees
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
+from twitterclone.infra.events import Handle, record_only
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore
+from twitterclone.infra.store import ModuleStore, Transaction
 from twitterclone.settings import Settings
 
 log = logging.getLogger("twitterclone.timeline")
-
-E = TypeVar("E", bound=Event)
 
 #: Follower ids asked for per users.follower_ids call during fan-out.
 FOLLOWER_PAGE = 5000
@@ -53,8 +51,6 @@ BACKFILL_PER_AUTHOR = 50
 HYBRID_PER_AUTHOR = 100
 #: Fewest tweets per followee asked for when a timeline is rebuilt.
 REBUILD_MIN_PER_AUTHOR = 50
-
-FOLLOW_CONSUMER = "timeline.follow"
 
 #: Fan-out lag: from the event (the tweet's commit) until every follower's timeline has it.
 FANOUT_LAG = Histogram(
@@ -131,82 +127,74 @@ class TimelineService:
         return RebuildResult(entries=count)
 
     # --- events ------------------------------------------------------------------------------
+    # The handlers ``consumer.py`` subscribes. Each gets only events its consumer has not applied
+    # before; the kernel records them in the inbox in a transaction on this module's store.
+    # Fan-out and removals page through users (remote calls: no transaction may be held across
+    # them) and write in rounds of their own, so they run before that transaction (``prepare``)
+    # and are idempotent: inserts keep existing entries (SQL: insert-or-ignore, Redis: ZADD)
+    # and removals of what is gone remove nothing, so a run cut short and run again by the
+    # redelivery ends where one whole run would.
 
-    async def on_tweet_posted(self, event: Event) -> None:
-        """TweetPosted: fan the tweet out to the author's and their followers' timelines."""
-        await self.on_tweets_posted([event])
+    async def fan_out_posts(self, events: list[TweetPosted]) -> Handle[TweetPosted]:
+        """TweetPosted: fan the tweets out to their authors' and followers' timelines."""
+        await self.fan_out_many([(e.tweet_id, e.author_id, e) for e in events])
+        return record_only
 
-    async def on_tweets_posted(self, events: list[Event]) -> None:
-        """A run of TweetPosted events at once (one profiles call, shared writes)."""
-        await self.fan_out_many([(e.tweet_id, e.author_id, e) for e in _only(events, TweetPosted)])
+    async def fan_out_retweets(self, events: list[Retweeted]) -> Handle[Retweeted]:
+        """Retweeted: fan the retweets out to the retweeters' and their followers' timelines."""
+        await self.fan_out_many([(e.retweet_id, e.user_id, e) for e in events])
+        return record_only
 
-    async def on_retweeted(self, event: Event) -> None:
-        """Retweeted: fan the retweet out to the retweeter's and their followers' timelines."""
-        await self.on_retweets([event])
+    async def remove_deleted(self, events: list[TweetDeleted]) -> Handle[TweetDeleted]:
+        """TweetDeleted: remove the tweets from every home timeline."""
+        for event in events:
+            author_id = event.author_id
 
-    async def on_retweets(self, events: list[Event]) -> None:
-        """A run of Retweeted events at once."""
-        await self.fan_out_many([(e.retweet_id, e.user_id, e) for e in _only(events, Retweeted)])
+            async def holders(author_id: Id = author_id) -> AsyncIterator[list[int]]:
+                # Who may hold it: the author, and (fan-out or back-fill) their followers.
+                yield [int(author_id)]
+                cursor: str | None = None
+                while True:
+                    try:
+                        page = await self.users.follower_ids(author_id, cursor, FOLLOWER_PAGE)
+                    except UserNotFound:
+                        return
+                    yield [int(f) for f in page.ids]
+                    cursor = page.next_cursor
+                    if not cursor or not page.ids:
+                        return
 
-    async def on_tweet_deleted(self, event: Event) -> None:
-        """TweetDeleted: remove the tweet from every home timeline (naturally idempotent)."""
-        assert isinstance(event, TweetDeleted)
-        author_id = event.author_id
+            await self.home.remove_tweet(int(event.tweet_id), holders)
+        return record_only
 
-        async def holders() -> AsyncIterator[list[int]]:
-            # Who may hold it: the author, and (fan-out or back-fill) their followers.
-            yield [int(author_id)]
-            cursor: str | None = None
-            while True:
-                try:
-                    page = await self.users.follower_ids(author_id, cursor, FOLLOWER_PAGE)
-                except UserNotFound:
-                    return
-                yield [int(f) for f in page.ids]
-                cursor = page.next_cursor
-                if not cursor or not page.ids:
-                    return
+    async def backfill(self, events: list[UserFollowed]) -> Handle[UserFollowed]:
+        """UserFollowed: back-fill the followers' timelines with the followees' recent tweets.
 
-        await self.home.remove_tweet(int(event.tweet_id), holders)
-
-    async def on_user_followed(self, event: Event) -> None:
-        """UserFollowed: back-fill the follower's timeline with the followee's recent tweets."""
-        await self.on_users_followed([event])
-
-    async def on_users_followed(self, events: list[Event]) -> None:
-        """A run of UserFollowed events: one tweets call for every followee, one transaction."""
-        followed = _only(events, UserFollowed)
-        # Ask the tweets port before the transaction: no lock is held across a remote call.
-        followees = list(dict.fromkeys(e.followee_id for e in followed))
+        Asks the tweets port (one call for every followee) before the transaction; the entries
+        are written in it (SQL store), so a redelivery after an unfollow cannot bring them back.
+        """
+        followees = list(dict.fromkeys(e.followee_id for e in events))
         recent: dict[int, list[tuple[int, int]]] = {}  # followee -> (tweet id, author id)
         for ref in await self.tweets.recent_refs(followees, BACKFILL_PER_AUTHOR):
             recent.setdefault(int(ref.author_id), []).append((int(ref.tweet_id), int(ref.author_id)))
-        async with self.store.transaction() as tx:
-            # Once only: a redelivery after an unfollow must not bring the tweets back.
-            fresh = await tx.first_deliveries(FOLLOW_CONSUMER, [e.event_id for e in followed])
+
+        async def write(tx: Transaction, fresh: list[UserFollowed]) -> None:
             entries = [
                 (int(e.follower_id), tweet_id, author_id)
-                for e in followed
-                if e.event_id in fresh
+                for e in fresh
                 for tweet_id, author_id in recent.get(int(e.followee_id), ())
             ]
             await self.home.add(entries, tx)
-            await self.popular.apply(tx.conn, [e for e in followed if e.event_id in fresh])
+            await self.popular.apply(tx.conn, fresh)
 
-    async def on_user_unfollowed(self, event: Event) -> None:
-        """UserUnfollowed: remove the followee's entries from the follower's timeline."""
-        await self.on_users_unfollowed([event])
+        return write
 
-    async def on_users_unfollowed(self, events: list[Event]) -> None:
-        """A run of UserUnfollowed events, in order, in one transaction."""
-        unfollowed = _only(events, UserUnfollowed)
-        async with self.store.transaction() as tx:
-            # Once only: a redelivery after a re-follow must not remove the back-filled tweets.
-            fresh = await tx.first_deliveries(FOLLOW_CONSUMER, [e.event_id for e in unfollowed])
-            for e in unfollowed:
-                if e.event_id in fresh:
-                    await self.home.remove_author(int(e.follower_id), int(e.followee_id), tx)
-            await self.popular.apply(tx.conn, [e for e in unfollowed if e.event_id in fresh])
+    async def remove_unfollowed(self, tx: Transaction, events: list[UserUnfollowed]) -> None:
+        """UserUnfollowed: remove the followees' entries from the followers' timelines, in order;
+        once only, so a redelivery after a re-follow does not remove the back-filled tweets."""
+        for e in events:
+            await self.home.remove_author(int(e.follower_id), int(e.followee_id), tx)
+        await self.popular.apply(tx.conn, events)
 
     async def fan_out(self, tweet_id: Id, author_id: Id, event: Event) -> int:
         """Insert a tweet into the timelines of its author and (unless popular) every follower.
@@ -301,16 +289,6 @@ class TimelineService:
         entries = self._newest(await self._source_refs(user_id, following), int(user_id))
         await self.home.fill(int(user_id), entries)
         return bool(entries)
-
-
-def _only(events: Iterable[Event], kind: type[E]) -> list[E]:
-    """The events, checked to be of one type (a subscription only ever gets its own type)."""
-    out: list[E] = []
-    for event in events:
-        if not isinstance(event, kind):
-            raise TypeError(f"expected {kind.__name__}, got {type(event).__name__}")
-        out.append(event)
-    return out
 
 
 def _observe_lag(events: Iterable[Event]) -> None:

@@ -1,17 +1,20 @@
-"""The events the tweets module consumes: users' accounts, for its author projection."""
+"""The events the tweets module consumes: users' accounts, for its author projection.
+
+Both event types go to one consumer (``tweets.authors``), written in the transaction in which
+the kernel records them in the module's inbox; the projection keeps the newest version of each
+account, so the order they come in does not matter either.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
-from boundaries._kernel.events import Event
 from boundaries.users.events import ProfileUpdated, UserRegistered
 from modules.tweets.service import TweetsService
-from twitterclone.infra.events import Subscription
+from twitterclone.infra.events import Subscription, subscribe
 from twitterclone.infra.kernel import Consumer
-
-#: Keys the inbox and the stream consumer group.
-AUTHORS = "tweets.authors"
+from twitterclone.infra.store import Transaction
 
 
 class TweetsConsumer(Consumer):
@@ -21,20 +24,16 @@ class TweetsConsumer(Consumer):
         self._authors = service.authors
         self._store = service.store
 
-    def subscriptions(self) -> list[Subscription]:
+    def subscriptions(self) -> list[Subscription[Any]]:
         return [
-            Subscription(UserRegistered, AUTHORS, self.on_account, self.on_accounts),
-            Subscription(ProfileUpdated, AUTHORS, self.on_account, self.on_accounts),
+            subscribe(self._store, "authors", UserRegistered, handle=self.apply_accounts),
+            subscribe(self._store, "authors", ProfileUpdated, handle=self.apply_accounts),
         ]
 
     def background_jobs(self) -> list[Callable[[], Awaitable[None]]]:
         return [self._authors.fill_forever]
 
-    async def on_account(self, event: Event) -> None:
-        await self.on_accounts([event])
-
-    async def on_accounts(self, events: list[Event]) -> None:
-        # Naturally idempotent: the newer version of an account always wins.
-        accounts = [e for e in events if isinstance(e, UserRegistered | ProfileUpdated)]
-        async with self._store.transaction() as tx:
-            await self._authors.apply_events(tx.conn, accounts)
+    async def apply_accounts(
+        self, tx: Transaction, events: Sequence[UserRegistered | ProfileUpdated]
+    ) -> None:
+        await self._authors.apply_events(tx.conn, events)

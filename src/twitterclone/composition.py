@@ -22,7 +22,7 @@ from dishka import AsyncContainer, Provider, Scope, make_async_container
 
 from modules import analytics, media, notifications, timeline, tweets, users
 from twitterclone.identity import KEY_FILE, ServiceIdentity, load_or_create_key
-from twitterclone.infra.events import LocalBus, OutboxRelay, Publisher, Subscription
+from twitterclone.infra.events import LocalBus, OutboxRelay, Publisher, Subscription, purge_inbox_forever
 from twitterclone.infra.kernel import Kernel, ModuleOptions, ModuleSpec
 from twitterclone.infra.store import sqlite_url
 from twitterclone.manifest import MODULE_NAMES, Manifest, ManifestError, convert_table
@@ -150,8 +150,9 @@ class Runtime:
         return await self.container.get(type_)
 
     async def start(self) -> None:
-        """Subscribe consumers, start outbox relays and background jobs."""
-        subscriptions: list[Subscription] = []
+        """Subscribe consumers, start outbox relays and background jobs (the modules', and the
+        kernel's inbox purge on every local module's store)."""
+        subscriptions: list[Subscription[Any]] = []
         for name in self.local_modules:
             spec = MODULES[name]
             if spec.consumer is not None:
@@ -161,6 +162,8 @@ class Runtime:
                     self._jobs.append(asyncio.ensure_future(job()))
             for port in spec.ports:
                 await self.container.get(port)  # surface wiring errors at start, not first call
+            purge = purge_inbox_forever(self.kernel.store(name), self.settings.inbox_retention_s)
+            self._jobs.append(asyncio.create_task(purge, name=f"inbox-purge-{name}"))
         if self.bus is not None:
             self.bus.subscribe(subscriptions)
         elif subscriptions:

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
+from alembic import command, op
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from twitterclone.infra.store import ModuleStore
+from twitterclone.infra.store import INBOX_AGE_INDEX, INBOX_TABLE, ModuleStore
 from twitterclone.manifest import MODULE_NAMES, Manifest
 from twitterclone.settings import Settings
 
@@ -180,3 +180,19 @@ async def migrate_deployment(
         finally:
             await store.dispose()
     return results
+
+
+def inbox_age_index() -> tuple[Callable[[], None], Callable[[], None]]:
+    """``upgrade`` and ``downgrade`` of a module's migration that indexes its inbox by age.
+
+    The kernel's purge deletes inbox rows older than the retention window; without the index
+    every pass would read the whole inbox. Each consuming module's lineage has one such step.
+    """
+
+    def upgrade() -> None:
+        op.create_index(INBOX_AGE_INDEX, INBOX_TABLE, ["processed_at"])
+
+    def downgrade() -> None:
+        op.drop_index(INBOX_AGE_INDEX, table_name=INBOX_TABLE)
+
+    return upgrade, downgrade

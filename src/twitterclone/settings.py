@@ -51,6 +51,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     media_max_pixels: int = 40_000_000
     #: Uploads never attached to a tweet are removed after this many seconds.
     media_unattached_grace_s: int = 86_400
+    #: Applied events are remembered in each consumer's inbox (to recognise a redelivery) this
+    #: many seconds, then purged. Longer than the outbox keeps published events (a day) and
+    #: than any redelivery can come late; default a week.
+    inbox_retention_s: Annotated[float, msgspec.Meta(gt=86_400)] = 7 * 86_400.0
     #: The deployment's service identity key (default: <data_dir>/service-identity.pem).
     service_key_file: str = ""
     #: When set, replaces the manifest's ``database.url`` (credentials come from a secret, not the file).

@@ -1,4 +1,10 @@
-"""Event delivery: subscriptions, the in-process bus, and the outbox relay.
+"""Event delivery: subscriptions, how the kernel applies them, the in-process bus, the relay.
+
+A module consumes events through ``Subscription`` declarations: its store (so its module),
+a name, an event type, and a handler. The kernel owns everything around the handler: it
+opens a transaction on the module's store, records the events in the module's inbox in that
+transaction, and hands the handler only the events that consumer has not applied before,
+so a redelivered event changes nothing and no handler has to remember to check.
 
 Delivery is at-least-once. The relay claims a batch of unpublished outbox rows (with a lease,
 so two processes on one store do not both take a row), hands the batch to the publisher, and
@@ -7,11 +13,15 @@ consumer that fails is retried with backoff without holding up the other consume
 other events.
 
 Ordering: each consumer gets the events of one relay in outbox order, one after the other
-(a retried event comes again after later ones). The consumers of one module take their turns;
-different modules' consumers run concurrently (their stores are separate), as the consumer
-groups of a stream do, so a slow module does not hold up the others' events of the same batch.
-A subscription may add a ``batch_handler`` that applies a run of consecutive events at once
-(for example in one transaction); it must have the effect of ``handler`` on each in turn.
+(a retried event comes again after later ones). The consumers of one module (its lane) take
+their turns; different modules' consumers run concurrently (their stores are separate), as
+the consumer groups of a stream do, so a slow module does not hold up the others' events of
+the same batch. A run of consecutive events of one subscription is applied at once (one
+transaction); when that fails, the events are applied one by one, so a poison event fails
+alone.
+
+Applied inbox rows are kept for a retention window (``TWITTERCLONE_INBOX_RETENTION_S``),
+far longer than any redelivery, then purged by ``purge_inbox_forever``.
 """
 
 from __future__ import annotations
@@ -20,22 +30,33 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 import msgspec
 import sqlalchemy as sa
 
 from boundaries._kernel.events import Event
 from boundaries.catalog import EVENT_TYPES
-from twitterclone.infra.store import ModuleStore
+from twitterclone.infra.store import ModuleStore, Transaction
 
 log = logging.getLogger("twitterclone.events")
 
-Handler = Callable[[Event], Awaitable[None]]
-#: Applies several events of one type, in order, as ``Handler`` would one by one.
-BatchHandler = Callable[[list[Event]], Awaitable[None]]
+E = TypeVar("E", bound=Event)
+
+#: Applies events, in order, inside the transaction that records them in the inbox. It gets
+#: only events its consumer has not applied before, each once, all of its subscription's type.
+Handle: TypeAlias = Callable[[Transaction, list[E]], Awaitable[None]]
+#: Runs before that transaction, outside any, on the events not applied before: remote calls
+#: (nothing may hold a transaction across one) and effects outside the store. It returns the
+#: ``Handle`` for the transaction (usually a closure over what it learnt). It may run again
+#: for the same events (a crash before the commit, a failed batch retried one by one), so what
+#: it changes outside the store must be idempotent.
+Prepare: TypeAlias = Callable[[list[E]], Awaitable[Handle[E]]]
+
 _OutboxRow = Any  # (seq, event_type, payload, pending, attempts)
+#: Event ids per inbox statement (3 bound values a row, well under every driver's limit).
+_INBOX_CHUNK = 500
 
 
 def _make_decoder() -> msgspec.json.Decoder[Event]:
@@ -53,36 +74,135 @@ def decode_event(payload: bytes) -> Event:
     return _decoder.decode(payload)
 
 
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """``consumer`` handles events of ``event_type`` with ``handler``.
+async def record_only(tx: Transaction, events: Sequence[Event]) -> None:
+    """A ``Handle`` with nothing to do in the store: the transaction only records the inbox rows."""
 
-    The consumer name is stable (it keys the inbox and the stream consumer group),
-    for example ``"timeline.fan_out"``.
+
+@dataclass(frozen=True, slots=True)
+class Subscription(Generic[E]):
+    """One consumer of one event type, declared by its module.
+
+    ``store`` is the consuming module's store: the module (``store.module``) is the consumer's
+    lane, and the transaction the handler gets is on that store. The consumer name
+    ``<module>.<name>`` keys the inbox and names the stream consumer group, so it must never
+    change; one consumer may subscribe to several event types (one ``Subscription`` each), and
+    then sees them in their common order.
+
+    Give exactly one of ``handle`` (everything happens in the transaction) or ``prepare``
+    (something must happen before it; see ``Prepare``).
     """
 
-    event_type: type[Event]
-    consumer: str
-    handler: Handler
-    #: Optional: applies a run of consecutive events of ``event_type`` at once (one transaction
-    #: instead of one each). When it raises, the run is handed to ``handler`` event by event, so
-    #: an event that cannot be applied fails alone.
-    batch_handler: BatchHandler | None = None
+    store: ModuleStore
+    name: str
+    event_type: type[E]
+    handle: Handle[E] | None = None
+    prepare: Prepare[E] | None = None
+    #: ``<module>.<name>``: the inbox key and the stream consumer group.
+    consumer: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "consumer", f"{self.store.module}.{self.name}")  # frozen: set once
+        if (self.handle is None) == (self.prepare is None):
+            raise TypeError(f"subscription {self.consumer}: give either handle or prepare")
+        if not self.name or "." in self.name:
+            raise ValueError(f"subscription name {self.name!r}: a non-empty word without '.'")
+
+    @property
+    def module(self) -> str:
+        """The consuming module: its store, and its lane of delivery."""
+        return self.store.module
+
+    async def apply(self, events: Sequence[Event]) -> list[E]:
+        """Apply ``events`` (in order) once each, in one transaction; the events applied now.
+
+        Events this consumer applied before, and repeats within ``events``, are left out; the
+        rest are recorded in the inbox in the same transaction as the handler's writes, so the
+        effect and the record commit together or not at all. Raises what the handler raises.
+        """
+        unique: dict[str, E] = {}
+        for event in events:
+            if not isinstance(event, self.event_type):
+                raise TypeError(
+                    f"{self.consumer} takes {self.event_type.__name__}, not {type(event).__name__}"
+                )
+            unique.setdefault(event.event_id, event)
+        todo = list(unique.values())
+        handle = self.handle
+        if self.prepare is not None:
+            # Skip what was applied before: a redelivery makes no remote calls, no outside effects.
+            todo = await self._unseen(todo)
+            if not todo:
+                return []
+            handle = await self.prepare(todo)
+        assert handle is not None
+        async with self.store.transaction() as tx:
+            fresh = await self._record(tx, todo)
+            if fresh:
+                await handle(tx, fresh)
+        return fresh
+
+    async def _unseen(self, events: list[E]) -> list[E]:
+        inbox = self.store.inbox
+        seen: set[str] = set()
+        async with self.store.read() as conn:
+            for start in range(0, len(events), _INBOX_CHUNK):
+                ids = [e.event_id for e in events[start : start + _INBOX_CHUNK]]
+                rows = await conn.execute(
+                    sa.select(inbox.c.event_id).where(
+                        inbox.c.consumer == self.consumer, inbox.c.event_id.in_(ids)
+                    )
+                )
+                seen.update(str(r[0]) for r in rows)
+        return [e for e in events if e.event_id not in seen]
+
+    async def _record(self, tx: Transaction, events: list[E]) -> list[E]:
+        """Insert the inbox rows (skipping those already there); the events not recorded before.
+
+        One insert per chunk that returns the ids it recorded: a batch costs one round trip.
+        """
+        fresh: set[str] = set()
+        now = time.time()
+        for start in range(0, len(events), _INBOX_CHUNK):
+            rows = [
+                {"consumer": self.consumer, "event_id": e.event_id, "processed_at": now}
+                for e in events[start : start + _INBOX_CHUNK]
+            ]
+            result = await tx.conn.execute(self.store.inbox_insert, rows)
+            fresh.update(str(r[0]) for r in result)
+        return [e for e in events if e.event_id in fresh]
 
 
-async def apply_run(sub: Subscription, events: list[Event]) -> list[BaseException | None]:
+def subscribe(
+    store: ModuleStore,
+    name: str,
+    event_type: type[E],
+    *,
+    handle: Handle[E] | None = None,
+    prepare: Prepare[E] | None = None,
+) -> Subscription[Any]:
+    """Declare a ``Subscription``; the way modules write them.
+
+    The handler is checked against ``event_type`` here, whatever list the subscription goes in
+    (``Subscription(...)`` written straight into a ``list[Subscription[Any]]`` would take
+    its event type from that list's ``Any`` and check nothing).
+    """
+    return Subscription(store, name, event_type, handle, prepare)
+
+
+async def apply_run(sub: Subscription[Any], events: list[Event]) -> list[BaseException | None]:
     """Hand consecutive events to one subscription, in order; the error of each (None: applied).
 
-    A run of two or more goes to the subscription's ``batch_handler`` when it has one, and event
-    by event to ``handler`` when it has none or the batch failed. Failures are logged here.
+    A run goes to the subscription at once (one transaction); when that fails and the run has
+    more than one event, each event is applied alone, so only the ones that cannot be applied
+    fail. Failures are logged here.
     """
-    if len(events) > 1 and sub.batch_handler is not None:
+    if len(events) > 1:
         try:
-            await sub.batch_handler(events)
+            await sub.apply(events)
             return [None] * len(events)
         except Exception:
             log.warning(
-                "batch handler failed; applying the events one by one",
+                "batch failed; applying the events one by one",
                 exc_info=True,
                 extra={
                     "consumer": sub.consumer,
@@ -93,7 +213,7 @@ async def apply_run(sub: Subscription, events: list[Event]) -> list[BaseExceptio
     errors: list[BaseException | None] = []
     for event in events:
         try:
-            await sub.handler(event)
+            await sub.apply([event])
             errors.append(None)
         except Exception as exc:
             log.exception(
@@ -106,6 +226,27 @@ async def apply_run(sub: Subscription, events: list[Event]) -> list[BaseExceptio
             )
             errors.append(exc)
     return errors
+
+
+async def purge_inbox_forever(
+    store: ModuleStore, retention_s: float, *, interval_s: float = 3600.0, first_after_s: float = 60.0
+) -> None:
+    """Every ``interval_s`` (first after ``first_after_s``), delete inbox rows older than ``retention_s``.
+
+    A background job of the kernel, one per local module store. The retention must be longer
+    than any redelivery can come late (the outbox keeps published rows a day; a stream entry is
+    redelivered within minutes, or when a stopped consumer restarts): a redelivery within it is
+    still recognised; one after it would be applied again.
+    """
+    await asyncio.sleep(first_after_s)
+    while True:
+        try:
+            removed = await store.purge_inbox(time.time() - retention_s)
+            if removed:
+                log.info("purged applied inbox rows", extra={"store": store.module, "rows": removed})
+        except Exception:  # the next round tries again
+            log.exception("purging the inbox failed; will retry", extra={"store": store.module})
+        await asyncio.sleep(interval_s)
 
 
 class Publisher(Protocol):
@@ -128,9 +269,9 @@ class LocalBus:
     """In-process delivery: each event is handed straight to its subscribers' handlers."""
 
     def __init__(self) -> None:
-        self._subs: dict[str, list[Subscription]] = {}
+        self._subs: dict[str, list[Subscription[Any]]] = {}
 
-    def subscribe(self, subscriptions: Iterable[Subscription]) -> None:
+    def subscribe(self, subscriptions: Iterable[Subscription[Any]]) -> None:
         for sub in subscriptions:
             self._subs.setdefault(sub.event_type.__name__, []).append(sub)
 
@@ -143,23 +284,22 @@ class LocalBus:
     async def publish_many(self, items: Sequence[tuple[Event, list[str]]]) -> list[list[str]]:
         """One lane per module, the lanes side by side; in a lane, one consumer after the other.
 
-        A lane holds the consumers of one module (named ``<module>.<name>``): it hands each of
+        A lane holds the consumers of one module (``Subscription.module``): it hands each of
         them, in the order they first appear in the batch, all of its events in outbox order,
         in runs (see ``apply_run``). Keeping one module's consumers in sequence keeps the order
         its writes commit in (a tweet's fan-out before its deletion's cleanup), while other
         modules' consumers, on other stores, work at the same time. A consumer named in
         ``consumers`` that has no subscription here (any more) is skipped.
         """
-        lanes: dict[str, dict[str, list[tuple[int, Subscription, Event]]]] = {}
+        lanes: dict[str, dict[str, list[tuple[int, Subscription[Any], Event]]]] = {}
         for i, (event, consumers) in enumerate(items):
             wanted = set(consumers)
             for sub in self._subs.get(type(event).__name__, []):
                 if sub.consumer in wanted:
-                    module = sub.consumer.partition(".")[0]
-                    lanes.setdefault(module, {}).setdefault(sub.consumer, []).append((i, sub, event))
+                    lanes.setdefault(sub.module, {}).setdefault(sub.consumer, []).append((i, sub, event))
         failed: list[list[str]] = [[] for _ in items]
 
-        async def run_lane(lane: dict[str, list[tuple[int, Subscription, Event]]]) -> None:
+        async def run_lane(lane: dict[str, list[tuple[int, Subscription[Any], Event]]]) -> None:
             for consumer, entries in lane.items():
                 for sub, run in _runs(entries):
                     errors = await apply_run(sub, [event for _, event in run])
@@ -175,11 +315,11 @@ class LocalBus:
 
 
 def _runs(
-    lane: list[tuple[int, Subscription, Event]],
-) -> Iterator[tuple[Subscription, list[tuple[int, Event]]]]:
+    lane: list[tuple[int, Subscription[Any], Event]],
+) -> Iterator[tuple[Subscription[Any], list[tuple[int, Event]]]]:
     """Split one consumer's events into runs of consecutive events of the same subscription."""
     run: list[tuple[int, Event]] = []
-    current: Subscription | None = None
+    current: Subscription[Any] | None = None
     for i, sub, event in lane:
         if current is not None and sub is not current:
             yield current, run

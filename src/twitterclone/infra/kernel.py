@@ -18,10 +18,10 @@ from twitterclone.settings import Settings
 
 
 class Consumer:
-    """Base of a module's event consumer: it lists its subscriptions."""
+    """Base of a module's event consumer: it declares its subscriptions (see ``Subscription``)."""
 
-    def subscriptions(self) -> list[Subscription]:
-        """The events this module consumes, each with a stable consumer name."""
+    def subscriptions(self) -> list[Subscription[Any]]:
+        """The events this module consumes, each with a stable consumer name and its handler."""
         return []
 
     def background_jobs(self) -> list[Callable[[], Awaitable[None]]]:

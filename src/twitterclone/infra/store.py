@@ -3,7 +3,10 @@
 Each module owns one ``ModuleStore``: an engine on its own SQLite file (embedded default)
 or its own PostgreSQL schema. Writes that others care about go through
 ``store.transaction()``, whose ``emit`` writes the event to the outbox table in the same
-transaction as the change; the relay is woken once the transaction commits.
+transaction as the change; the relay is woken once the transaction commits. The inbox table
+records which events each of the module's consumers has applied: the event kernel
+(``infra/events.py``, ``Subscription.apply``) writes it in the consumer's transaction, and
+``purge_inbox`` deletes rows older than the retention window.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import msgspec
 import sqlalchemy as sa
@@ -31,11 +34,12 @@ from boundaries._kernel.events import Event
 #: Columns shared by every module's outbox. Migrations create the same shape.
 OUTBOX_TABLE = "outbox"
 INBOX_TABLE = "inbox"
+#: The index the inbox purge finds expired rows by (created by each consuming module's migration).
+INBOX_AGE_INDEX = "ix_inbox_processed_at"
 
 _event_encoder = msgspec.json.Encoder()
-E = TypeVar("E", bound=Event)
-#: Inbox rows per insert statement (3 bound values each, well under every driver's limit).
-_INBOX_CHUNK = 500
+#: Inbox rows deleted per transaction by ``purge_inbox``.
+_PURGE_CHUNK = 5000
 
 
 def outbox_table(metadata: sa.MetaData) -> sa.Table:
@@ -69,6 +73,7 @@ def inbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("consumer", sa.String(64), primary_key=True),
         sa.Column("event_id", sa.String(24), primary_key=True),
         sa.Column("processed_at", sa.Float(), nullable=False),
+        sa.Index(INBOX_AGE_INDEX, "processed_at"),
     )
 
 
@@ -151,6 +156,7 @@ class Transaction:
         self.conn = conn
         self._store = store
         self.emitted = 0
+        self._after_commit: list[Callable[[], Awaitable[None]]] = []
 
     async def emit(self, *events: Event) -> None:
         """Write events to the outbox, atomically with everything else in this transaction."""
@@ -171,32 +177,14 @@ class Transaction:
         )
         self.emitted += len(events)
 
-    async def first_delivery(self, consumer: str, event_id: str) -> bool:
-        """Record that ``consumer`` applies ``event_id``; False if it already did (skip it).
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` once this transaction has committed (not at all if it rolls back).
 
-        Call it inside the transaction that applies the event's effect, so the effect and
-        the record commit together: a redelivered event then changes nothing.
+        For effects outside the database that must not be seen before the change is (waking
+        waiters, removing files). An error in a callback reaches the caller of
+        ``transaction()``; the transaction stays committed.
         """
-        return event_id in await self.first_deliveries(consumer, [event_id])
-
-    async def first_deliveries(self, consumer: str, event_ids: Iterable[str]) -> set[str]:
-        """``first_delivery`` for many events in one statement: the ids not applied before.
-
-        One insert that skips the ids already recorded and returns the ones it recorded, so a
-        batch of events costs one round trip, not two per event.
-        """
-        ids = list(dict.fromkeys(event_ids))
-        fresh: set[str] = set()
-        now = time.time()
-        for start in range(0, len(ids), _INBOX_CHUNK):
-            rows = [
-                {"consumer": consumer, "event_id": event_id, "processed_at": now}
-                for event_id in ids[start : start + _INBOX_CHUNK]
-            ]
-            # One compiled statement whatever the count (several rows: one multi-row insert).
-            result = await self.conn.execute(self._store.inbox_insert, rows)
-            fresh.update(str(r[0]) for r in result)
-        return fresh
+        self._after_commit.append(callback)
 
 
 class ModuleStore:
@@ -211,7 +199,8 @@ class ModuleStore:
         self.outbox = outbox_table(self.metadata)
         self.inbox = inbox_table(self.metadata)
         dialect: Any = sqlite if self.is_sqlite else postgresql
-        #: Records inbox rows, skipping those already there; returns the event ids it recorded.
+        #: Records inbox rows, skipping those already there; returns the event ids it recorded
+        #: (the event kernel, ``infra/events.py``, is its only user).
         self.inbox_insert = (
             dialect.insert(self.inbox).on_conflict_do_nothing().returning(self.inbox.c.event_id)
         )
@@ -231,6 +220,8 @@ class ModuleStore:
             yield tx
         if tx.emitted:
             self.wake_relay()
+        for callback in tx._after_commit:
+            await callback()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Reader]:
@@ -284,36 +275,24 @@ class ModuleStore:
             return reader
         return None
 
-    async def apply_once(
-        self, consumer: str, event: Event, effect: Callable[[Transaction], Awaitable[None]]
-    ) -> bool:
-        """Apply ``effect`` for ``event`` unless ``consumer`` already did; True when applied."""
-        async with self.transaction() as tx:
-            if not await tx.first_delivery(consumer, event.event_id):
-                return False
-            await effect(tx)
-            return True
+    async def purge_inbox(self, older_than: float, *, chunk: int = _PURGE_CHUNK) -> int:
+        """Delete inbox rows recorded before ``older_than`` (a Unix time); return how many went.
 
-    async def apply_many(
-        self,
-        consumer: str,
-        events: Sequence[E],
-        effect: Callable[[Transaction, list[E]], Awaitable[None]],
-    ) -> list[E]:
-        """``apply_once`` for a run of events in one transaction (one commit for all of them).
-
-        ``effect`` gets, in order, the events ``consumer`` has not applied before (each once);
-        they are returned. Use it for a subscription's ``batch_handler``.
+        In chunks of ``chunk`` rows, one short transaction each, so SQLite's single writer is
+        never held for long however many rows have piled up.
         """
-        unique: dict[str, E] = {}
-        for event in events:
-            unique.setdefault(event.event_id, event)
-        async with self.transaction() as tx:
-            fresh_ids = await tx.first_deliveries(consumer, unique)
-            fresh = [e for e in unique.values() if e.event_id in fresh_ids]
-            if fresh:
-                await effect(tx, fresh)
-        return fresh
+        t = self.inbox
+        removed = 0
+        while True:
+            oldest = sa.select(t.c.consumer, t.c.event_id).where(t.c.processed_at < older_than).limit(chunk)
+            async with self.transaction() as tx:
+                result = await tx.conn.execute(
+                    sa.delete(t).where(sa.tuple_(t.c.consumer, t.c.event_id).in_(oldest))
+                )
+            gone = int(result.rowcount or 0)
+            removed += gone
+            if gone < chunk:
+                return removed
 
     def wake_relay(self) -> None:
         """Tell this module's relay that the outbox has new rows."""

@@ -6,10 +6,12 @@ has it. ``StreamConsumer`` reads those streams in consumer groups named after th
 (``"timeline.fan_out"``): every group sees every event of its types, and the processes of one
 service share a group, so each event is handled by one of them.
 
-Delivery is at-least-once. An entry is acknowledged only after its handler returns; a failed
-or abandoned entry stays pending and is claimed again once idle (``XAUTOCLAIM``); an entry
-that failed ``max_deliveries`` times goes to ``<prefix>deadletter:<group>`` for an operator.
-Handlers are idempotent (the inbox), so a redelivery changes nothing.
+Delivery is at-least-once. An entry is acknowledged only after its subscription applied it
+(``Subscription.apply``: one transaction per read, one by one when that fails); a failed or
+abandoned entry stays pending and is claimed again once idle (``XAUTOCLAIM``); an entry that
+failed ``max_deliveries`` times goes to ``<prefix>deadletter:<group>`` for an operator. The
+kernel records each applied event in the consuming module's inbox in the same transaction as
+its effect, so a redelivery changes nothing.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ class StreamPublisher:
 class _Group:
     name: str
     #: stream key -> the subscription that handles its entries
-    streams: dict[str, Subscription]
+    streams: dict[str, Subscription[Any]]
 
 
 class StreamConsumer:
@@ -154,7 +156,7 @@ class StreamConsumer:
         self,
         redis: Redis,
         prefix: str,
-        subscriptions: list[Subscription],
+        subscriptions: list[Subscription[Any]],
         *,
         instance: str,
         block_ms: int = 1000,
@@ -175,7 +177,7 @@ class StreamConsumer:
         self.claim_interval_s = claim_interval_s
         self.trim_interval_s = trim_interval_s
         self.stop_timeout_s = stop_timeout_s
-        groups: dict[str, dict[str, Subscription]] = {}
+        groups: dict[str, dict[str, Subscription[Any]]] = {}
         for sub in subscriptions:
             key = stream_key(prefix, sub.event_type.__name__)
             streams = groups.setdefault(sub.consumer, {})
@@ -325,11 +327,11 @@ class StreamConsumer:
         await self._handle_entries(group, stream, fresh)
 
     async def _handle_entries(self, group: _Group, stream: str, entries: list[_Entry]) -> None:
-        """Handle entries in order and acknowledge the handled ones (one XACK for all of them).
+        """Apply entries in order and acknowledge the applied ones (one XACK for all of them).
 
-        With a ``batch_handler``, the run goes to it at once (falling back to one by one if it
-        fails); otherwise entry by entry, stopping between two when ``stop()`` was called (the
-        rest stay pending: this instance re-reads them on start, or another claims them).
+        The read goes to the subscription as one run (``apply_run``: one transaction, one by
+        one if that fails). Nothing starts once ``stop()`` was called (the entries stay pending:
+        this instance re-reads them on start, or another claims them).
         """
         sub = group.streams[stream]
         done: list[str] = []
@@ -347,23 +349,14 @@ class StreamConsumer:
             except Exception as exc:
                 self._failed(group, stream, entry_id, _text(_field(fields, "id")), exc)
         try:
-            if sub.batch_handler is not None and len(ready) > 1 and not self._stop.is_set():
-                errors = await apply_run(sub, [event for _, event in ready])
-                for (entry_id, _), error in zip(ready, errors, strict=True):
-                    if error is None:
-                        done.append(entry_id)
-                    else:
-                        self._remember_error(group.name, stream, entry_id, error)
+            if not ready or self._stop.is_set():
                 return
-            for entry_id, event in ready:
-                if self._stop.is_set():
-                    return
-                try:
-                    await sub.handler(event)
-                except Exception as exc:
-                    self._failed(group, stream, entry_id, event.event_id, exc)
-                    continue
-                done.append(entry_id)
+            errors = await apply_run(sub, [event for _, event in ready])
+            for (entry_id, _), error in zip(ready, errors, strict=True):
+                if error is None:
+                    done.append(entry_id)
+                else:
+                    self._remember_error(group.name, stream, entry_id, error)
         finally:
             if done:
                 await self.redis.xack(stream, group.name, *done)

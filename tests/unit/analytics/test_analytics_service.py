@@ -8,12 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.events import Event
 from boundaries.analytics.errors import NotStatsOwner, StatsNotFound
 from boundaries.timeline.events import TimelineServed
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.events import UserFollowed
 from modules.analytics.consumer import AnalyticsConsumer
 from modules.analytics.service import AnalyticsService
+from tests.support.consumers import apply
 from tests.support.databases import Storage
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore
@@ -21,6 +23,11 @@ from twitterclone.infra.store import ModuleStore
 ALICE, BOB, CAROL = "2001", "2002", "2003"
 IDS = IdGenerator(9)
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
+
+
+async def feed(service: AnalyticsService, event: Event, *, name: str | None = None) -> None:
+    """Deliver one event as the kernel does (to the consumer ``name``d, or every one)."""
+    await apply(AnalyticsConsumer(service).subscriptions(), event, name=name)
 
 
 class Clock:
@@ -98,14 +105,14 @@ def served(viewer: str, *tweets: TweetPosted, at: datetime = NOW) -> TimelineSer
 
 async def test_tweet_counters_follow_engagement(service: AnalyticsService) -> None:
     tweet = posted(ALICE)
-    await service.on_tweet_posted(tweet)
-    await service.on_tweet_liked(liked(BOB, tweet))
-    await service.on_tweet_liked(liked(CAROL, tweet))
-    await service.on_tweet_unliked(unliked(CAROL, tweet))
-    await service.on_retweeted(retweeted(BOB, tweet))
-    await service.on_tweet_posted(posted(BOB, reply_to=(tweet.tweet_id, ALICE)))
-    await service.on_timeline_served(served(BOB, tweet))
-    await service.on_timeline_served(served(CAROL, tweet))
+    await feed(service, tweet, name="counters")
+    await feed(service, liked(BOB, tweet))
+    await feed(service, liked(CAROL, tweet))
+    await feed(service, unliked(CAROL, tweet))
+    await feed(service, retweeted(BOB, tweet))
+    await feed(service, posted(BOB, reply_to=(tweet.tweet_id, ALICE)), name="counters")
+    await feed(service, served(BOB, tweet))
+    await feed(service, served(CAROL, tweet))
 
     stats = await service.tweet_stats(ALICE, tweet.tweet_id)
     assert (stats.impressions, stats.likes, stats.retweets, stats.replies) == (2, 1, 1, 1)
@@ -113,13 +120,13 @@ async def test_tweet_counters_follow_engagement(service: AnalyticsService) -> No
 
 async def test_a_batch_summed_over_viewers_counts_every_viewer(service: AnalyticsService) -> None:
     first, second = posted(ALICE), posted(ALICE)
-    await service.on_tweet_posted(first)
-    await service.on_tweet_posted(second)
+    await feed(service, first, name="counters")
+    await feed(service, second, name="counters")
     batch = TimelineServed(
         event_id=IDS.next(), occurred_at=NOW, tweet_ids=[first.tweet_id, second.tweet_id], counts=[3, 1]
     )
-    await service.on_timeline_served(batch)
-    await service.on_timeline_served(batch)  # a redelivery counts nothing twice
+    await feed(service, batch)
+    await feed(service, batch)  # a redelivery counts nothing twice
 
     assert (await service.tweet_stats(ALICE, first.tweet_id)).impressions == 3
     assert (await service.tweet_stats(ALICE, second.tweet_id)).impressions == 1
@@ -128,7 +135,7 @@ async def test_a_batch_summed_over_viewers_counts_every_viewer(service: Analytic
 
 async def test_only_the_author_sees_tweet_stats(service: AnalyticsService) -> None:
     tweet = posted(ALICE)
-    await service.on_tweet_posted(tweet)
+    await feed(service, tweet, name="counters")
     with pytest.raises(NotStatsOwner):
         await service.tweet_stats(BOB, tweet.tweet_id)
     with pytest.raises(StatsNotFound):
@@ -139,18 +146,18 @@ async def test_only_the_author_sees_tweet_stats(service: AnalyticsService) -> No
 
 async def test_impressions_before_the_tweet_is_known_still_count(service: AnalyticsService) -> None:
     tweet = posted(ALICE)
-    await service.on_timeline_served(served(BOB, tweet))
+    await feed(service, served(BOB, tweet))
     with pytest.raises(StatsNotFound):  # the author is not known yet
         await service.tweet_stats(ALICE, tweet.tweet_id)
-    await service.on_tweet_posted(tweet)
+    await feed(service, tweet, name="counters")
     assert (await service.tweet_stats(ALICE, tweet.tweet_id)).impressions == 1
 
 
 async def test_deleted_tweet_has_no_stats(service: AnalyticsService) -> None:
     tweet = posted(ALICE)
-    await service.on_tweet_posted(tweet)
-    await service.on_tweet_deleted(
-        TweetDeleted(event_id=IDS.next(), occurred_at=NOW, tweet_id=tweet.tweet_id, author_id=ALICE)
+    await feed(service, tweet, name="counters")
+    await feed(
+        service, TweetDeleted(event_id=IDS.next(), occurred_at=NOW, tweet_id=tweet.tweet_id, author_id=ALICE)
     )
     with pytest.raises(StatsNotFound):
         await service.tweet_stats(ALICE, tweet.tweet_id)
@@ -159,16 +166,16 @@ async def test_deleted_tweet_has_no_stats(service: AnalyticsService) -> None:
 async def test_user_stats_by_utc_day_oldest_first_with_zero_days(service: AnalyticsService) -> None:
     yesterday = NOW - timedelta(days=1)
     old = posted(ALICE, at=yesterday)
-    await service.on_tweet_posted(old)
-    await service.on_tweet_liked(liked(BOB, old, at=yesterday))
+    await feed(service, old, name="counters")
+    await feed(service, liked(BOB, old, at=yesterday))
     new = posted(ALICE)
-    await service.on_tweet_posted(new)
-    await service.on_tweet_posted(posted(BOB, reply_to=(new.tweet_id, ALICE)))
-    await service.on_retweeted(retweeted(CAROL, new))
-    await service.on_timeline_served(served(BOB, old, new))
-    await service.on_timeline_served(served(CAROL, new))
-    await service.on_user_followed(
-        UserFollowed(event_id=IDS.next(), occurred_at=NOW, follower_id=BOB, followee_id=ALICE)
+    await feed(service, new, name="counters")
+    await feed(service, posted(BOB, reply_to=(new.tweet_id, ALICE)), name="counters")
+    await feed(service, retweeted(CAROL, new))
+    await feed(service, served(BOB, old, new))
+    await feed(service, served(CAROL, new))
+    await feed(
+        service, UserFollowed(event_id=IDS.next(), occurred_at=NOW, follower_id=BOB, followee_id=ALICE)
     )
 
     stats = await service.user_stats(ALICE, 3)
@@ -198,11 +205,11 @@ async def test_user_stats_days_bounds(service: AnalyticsService) -> None:
 async def test_trends_rank_by_decayed_counts(service: AnalyticsService) -> None:
     # #old: 3 tweets 50 minutes ago; #new: 2 tweets just now. Decay puts #new first in 1h.
     for _ in range(3):
-        await service.on_tweet_posted_trends(posted(ALICE, at=NOW - timedelta(minutes=50), hashtags=["old"]))
+        await feed(service, posted(ALICE, at=NOW - timedelta(minutes=50), hashtags=["old"]), name="trends")
     for _ in range(2):
-        await service.on_tweet_posted_trends(posted(BOB, hashtags=["New", "new"]))
+        await feed(service, posted(BOB, hashtags=["New", "new"]), name="trends")
     # Outside the 1h window, inside 24h.
-    await service.on_tweet_posted_trends(posted(CAROL, at=NOW - timedelta(hours=5), hashtags=["yesterday"]))
+    await feed(service, posted(CAROL, at=NOW - timedelta(hours=5), hashtags=["yesterday"]), name="trends")
 
     hour = await service.trends("1h", 10)
     assert [(t.hashtag, t.tweets) for t in hour.trends] == [("new", 2), ("old", 3)]
@@ -222,7 +229,7 @@ async def test_trends_validation(service: AnalyticsService) -> None:
 
 
 async def test_old_buckets_fall_out_and_are_pruned(service: AnalyticsService, clock: Clock) -> None:
-    await service.on_tweet_posted_trends(posted(ALICE, hashtags=["python"]))
+    await feed(service, posted(ALICE, hashtags=["python"]), name="trends")
     clock.at = NOW + timedelta(hours=2)
     assert (await service.trends("1h", 10)).trends == []
     assert [t.hashtag for t in (await service.trends("24h", 10)).trends] == ["python"]
@@ -232,18 +239,38 @@ async def test_old_buckets_fall_out_and_are_pruned(service: AnalyticsService, cl
     assert (await service.trends("24h", 10)).trends == []
 
 
+async def test_a_run_of_events_counts_as_each_one_would(service: AnalyticsService) -> None:
+    """One transaction for a run: the same hashtag, tweet or day several times in it still adds up."""
+    first = posted(ALICE, hashtags=["python", "Python"])
+    second = posted(BOB, hashtags=["python"])
+    reply = posted(CAROL, hashtags=["python", "asyncio"], reply_to=(first.tweet_id, ALICE))
+    subs = {(s.event_type, s.name): s for s in AnalyticsConsumer(service).subscriptions()}
+    run = [first, second, reply]
+    assert await subs[(TweetPosted, "trends")].apply(run) == run
+    assert await subs[(TweetPosted, "counters")].apply(run) == run
+    likes = [liked(BOB, first), liked(CAROL, first), liked(CAROL, second)]
+    assert await subs[(TweetLiked, "counters")].apply(likes) == likes
+
+    trends = {t.hashtag: t.tweets for t in (await service.trends("1h", 10)).trends}
+    assert trends == {"python": 3, "asyncio": 1}
+    stats = await service.tweet_stats(ALICE, first.tweet_id)
+    assert (stats.likes, stats.replies) == (2, 1)
+    [today] = (await service.user_stats(ALICE, 1)).days
+    assert (today.tweets, today.likes, today.replies) == (1, 2, 1)
+
+
 async def test_every_handler_is_idempotent(service: AnalyticsService) -> None:
     tweet = posted(ALICE, hashtags=["once"])
-    events = [
-        (service.on_tweet_posted, tweet),
-        (service.on_tweet_posted_trends, tweet),
-        (service.on_tweet_liked, liked(BOB, tweet)),
-        (service.on_retweeted, retweeted(BOB, tweet)),
-        (service.on_timeline_served, served(BOB, tweet)),
+    events: list[tuple[str, Event]] = [
+        ("counters", tweet),
+        ("trends", tweet),
+        ("counters", liked(BOB, tweet)),
+        ("counters", retweeted(BOB, tweet)),
+        ("counters", served(BOB, tweet)),
     ]
     for _ in range(3):
-        for handler, event in events:
-            await handler(event)  # type: ignore[operator]
+        for name, event in events:
+            await feed(service, event, name=name)
     stats = await service.tweet_stats(ALICE, tweet.tweet_id)
     assert (stats.impressions, stats.likes, stats.retweets) == (1, 1, 1)
     assert (await service.trends("1h", 5)).trends[0].tweets == 1

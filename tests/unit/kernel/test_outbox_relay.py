@@ -1,10 +1,11 @@
-"""The outbox relay: at-least-once, per-consumer retries, nothing from rolled-back work."""
+"""The outbox relay and the in-process bus: at-least-once, per-consumer retries, nothing from
+rolled-back work, ordering per consumer and per module lane, runs applied at once."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,9 +14,10 @@ import sqlalchemy as sa
 
 from boundaries._kernel.events import Event
 from boundaries.users.events import UserFollowed, UserUnfollowed
+from tests.support.consumers import kernel_store
 from twitterclone.infra.events import LocalBus, OutboxRelay, Subscription
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, sqlite_url
+from twitterclone.infra.store import ModuleStore, Transaction
 
 ids = IdGenerator(worker_id=3)
 
@@ -26,41 +28,56 @@ def followed(n: int) -> UserFollowed:
     )
 
 
+Handle = Callable[[Transaction, list[Event]], Awaitable[None]]
+
+
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[ModuleStore]:
-    s = ModuleStore("test", sqlite_url(tmp_path, "test"))
-    async with s.engine.begin() as conn:
-        await conn.run_sync(s.metadata.create_all)
+    """The store of module "t": the events' source, and the consumers' module unless a test says."""
+    s = await kernel_store(tmp_path, "t")
     yield s
     await s.dispose()
+
+
+def ids_of(events: Sequence[Event]) -> list[str]:
+    return [e.event_id for e in events]
+
+
+async def inbox(store: ModuleStore) -> set[tuple[str, str]]:
+    async with store.read() as conn:
+        rows = await conn.execute(sa.select(store.inbox.c.consumer, store.inbox.c.event_id))
+        return {(r[0], r[1]) for r in rows}
 
 
 async def test_every_consumer_gets_each_event_and_a_failure_is_retried_alone(store: ModuleStore) -> None:
     seen_a: list[str] = []
     seen_b: list[str] = []
-    fail_once = {"left": 1}
+    events = [followed(i) for i in range(3)]
+    b_fails_on = {events[0].event_id}
 
-    async def a(event: Event) -> None:
-        seen_a.append(event.event_id)
+    async def a(tx: Transaction, batch: list[Event]) -> None:
+        seen_a.extend(ids_of(batch))
 
-    async def b(event: Event) -> None:
-        if fail_once["left"]:
-            fail_once["left"] -= 1
+    async def b(tx: Transaction, batch: list[Event]) -> None:
+        if b_fails_on & set(ids_of(batch)):
             raise RuntimeError("b is down")
-        seen_b.append(event.event_id)
+        seen_b.extend(ids_of(batch))
 
     bus = LocalBus()
-    bus.subscribe([Subscription(UserFollowed, "t.a", a), Subscription(UserFollowed, "t.b", b)])
+    bus.subscribe(
+        [Subscription(store, "a", UserFollowed, handle=a), Subscription(store, "b", UserFollowed, handle=b)]
+    )
     relay = OutboxRelay(store, bus, max_backoff_s=0.01)
-    events = [followed(i) for i in range(3)]
     async with store.transaction() as tx:
         await tx.emit(*events)
 
     await relay.relay_once()
     assert seen_a == [e.event_id for e in events]
-    assert len(seen_b) == 2  # the first delivery to b failed, the others went through
+    assert len(seen_b) == 2  # the delivery of the first event to b failed, the others went through
     assert await relay.backlog() == 1
+    assert ("t.b", events[0].event_id) not in await inbox(store)  # rolled back with the failure
 
+    b_fails_on.clear()
     await asyncio.sleep(0.6)  # past the first backoff
     await relay.relay_once()
     assert sorted(seen_b) == sorted(e.event_id for e in events)
@@ -71,11 +88,11 @@ async def test_every_consumer_gets_each_event_and_a_failure_is_retried_alone(sto
 async def test_rolled_back_transaction_publishes_nothing(store: ModuleStore) -> None:
     got: list[Event] = []
 
-    async def handler(event: Event) -> None:
-        got.append(event)
+    async def handler(tx: Transaction, events: list[Event]) -> None:
+        got.extend(events)
 
     bus = LocalBus()
-    bus.subscribe([Subscription(UserFollowed, "t.h", handler)])
+    bus.subscribe([Subscription(store, "h", UserFollowed, handle=handler)])
 
     async def failing_change() -> None:
         async with store.transaction() as tx:
@@ -91,11 +108,11 @@ async def test_rolled_back_transaction_publishes_nothing(store: ModuleStore) -> 
 async def test_running_relay_delivers_soon_after_commit(store: ModuleStore) -> None:
     delivered = asyncio.Event()
 
-    async def handler(event: Event) -> None:
-        delivered.set()
+    async def handler(tx: Transaction, events: list[Event]) -> None:
+        tx.after_commit(lambda: asyncio.sleep(0, delivered.set()))
 
     bus = LocalBus()
-    bus.subscribe([Subscription(UserFollowed, "t.h", handler)])
+    bus.subscribe([Subscription(store, "h", UserFollowed, handle=handler)])
     relay = OutboxRelay(store, bus, poll_interval_s=30)  # only the wake-up can make it fast
     relay.start()
     try:
@@ -107,30 +124,33 @@ async def test_running_relay_delivers_soon_after_commit(store: ModuleStore) -> N
         await relay.stop()
 
 
-async def test_apply_once_dedupes_by_consumer_and_event(store: ModuleStore) -> None:
+async def test_a_subscription_applies_each_event_once_per_consumer(store: ModuleStore) -> None:
     table = sa.Table("effects", store.metadata, sa.Column("n", sa.Integer))
     async with store.engine.begin() as conn:
         await conn.run_sync(table.create)
     event = followed(1)
 
-    async def effect(tx: object) -> None:
-        await tx.conn.execute(table.insert().values(n=1))  # type: ignore[attr-defined]
+    async def effect(tx: Transaction, events: list[UserFollowed]) -> None:
+        await tx.conn.execute(table.insert(), [{"n": 1} for _ in events])
 
-    assert await store.apply_once("c1", event, effect) is True
-    assert await store.apply_once("c1", event, effect) is False
-    assert await store.apply_once("c2", event, effect) is True
+    c1 = Subscription(store, "c1", UserFollowed, handle=effect)
+    c2 = Subscription(store, "c2", UserFollowed, handle=effect)
+    assert await c1.apply([event]) == [event]
+    assert await c1.apply([event]) == []
+    assert await c2.apply([event]) == [event]
     async with store.read() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one() == 2
+    assert await inbox(store) == {("t.c1", event.event_id), ("t.c2", event.event_id)}
 
 
 async def test_lease_keeps_a_second_relay_off_claimed_rows(store: ModuleStore) -> None:
     calls: list[str] = []
 
-    async def handler(event: Event) -> None:
-        calls.append(event.event_id)
+    async def handler(tx: Transaction, events: list[Event]) -> None:
+        calls.extend(ids_of(events))
 
     bus = LocalBus()
-    bus.subscribe([Subscription(UserFollowed, "t.h", handler)])
+    bus.subscribe([Subscription(store, "h", UserFollowed, handle=handler)])
     async with store.transaction() as tx:
         await tx.emit(followed(1))
     r1, r2 = OutboxRelay(store, bus), OutboxRelay(store, bus)
@@ -164,47 +184,63 @@ def unfollowed(n: int) -> UserUnfollowed:
     )
 
 
-async def test_each_consumer_gets_events_in_order_and_modules_run_side_by_side(store: ModuleStore) -> None:
+async def test_each_consumer_gets_events_in_order_and_modules_run_side_by_side(
+    store: ModuleStore, tmp_path: Path
+) -> None:
     events = [followed(i) for i in range(20)]
     seen: dict[str, list[str]] = {"a": [], "b": []}
     b_has: dict[str, asyncio.Event] = {e.event_id: asyncio.Event() for e in events}
 
-    async def a(event: Event) -> None:
-        # Waits for b to have handled the same event: one after the other, this would never finish.
-        await asyncio.wait_for(b_has[event.event_id].wait(), 2)
-        seen["a"].append(event.event_id)
+    async def a(tx: Transaction, batch: list[Event]) -> None:
+        for event in batch:
+            # Waits for b to have handled the same event: one after the other, this would never finish.
+            await asyncio.wait_for(b_has[event.event_id].wait(), 2)
+            seen["a"].append(event.event_id)
 
-    async def b(event: Event) -> None:
-        await asyncio.sleep(0)
-        seen["b"].append(event.event_id)
-        b_has[event.event_id].set()
+    async def b(tx: Transaction, batch: list[Event]) -> None:
+        for event in batch:
+            await asyncio.sleep(0)
+            seen["b"].append(event.event_id)
+            b_has[event.event_id].set()
 
-    bus = LocalBus()
-    # Two modules ("ma", "mb"): their consumers work at the same time.
-    bus.subscribe([Subscription(UserFollowed, "ma.a", a), Subscription(UserFollowed, "mb.b", b)])
-    async with store.transaction() as tx:
-        await tx.emit(*events)
+    # Two modules ("ma", "mb"), each with its store: their consumers work at the same time.
+    ma, mb = await kernel_store(tmp_path, "ma"), await kernel_store(tmp_path, "mb")
+    try:
+        bus = LocalBus()
+        bus.subscribe(
+            [Subscription(ma, "a", UserFollowed, handle=a), Subscription(mb, "b", UserFollowed, handle=b)]
+        )
+        async with store.transaction() as tx:
+            await tx.emit(*events)
 
-    assert await OutboxRelay(store, bus).relay_once() == 20
-    assert seen["a"] == seen["b"] == [e.event_id for e in events]
+        assert await OutboxRelay(store, bus).relay_once() == 20
+        assert seen["a"] == seen["b"] == [e.event_id for e in events]
+        assert {c for c, _ in await inbox(ma)} == {"ma.a"}
+        assert len(await inbox(ma)) == 20
+        assert {c for c, _ in await inbox(mb)} == {"mb.b"}
+        assert len(await inbox(mb)) == 20
+    finally:
+        await ma.dispose()
+        await mb.dispose()
 
 
 async def test_the_consumers_of_one_module_take_turns(store: ModuleStore) -> None:
     calls: list[tuple[str, str]] = []
 
-    def handler(name: str) -> Callable[[Event], Awaitable[None]]:
-        async def handle(event: Event) -> None:
-            await asyncio.sleep(0)
-            calls.append((name, event.event_id))
+    def handler(name: str) -> Handle:
+        async def handle(tx: Transaction, events: list[Event]) -> None:
+            for event in events:
+                await asyncio.sleep(0)
+                calls.append((name, event.event_id))
 
         return handle
 
     bus = LocalBus()
     bus.subscribe(
         [
-            Subscription(UserFollowed, "m.first", handler("first")),
-            Subscription(UserFollowed, "m.second", handler("second")),
-            Subscription(UserUnfollowed, "m.second", handler("second")),
+            Subscription(store, "first", UserFollowed, handle=handler("first")),
+            Subscription(store, "second", UserFollowed, handle=handler("second")),
+            Subscription(store, "second", UserUnfollowed, handle=handler("second")),
         ]
     )
     f1, u1, f2 = followed(1), unfollowed(1), followed(2)
@@ -223,20 +259,17 @@ async def test_the_consumers_of_one_module_take_turns(store: ModuleStore) -> Non
     ]
 
 
-async def test_runs_of_one_subscription_go_to_its_batch_handler_in_order(store: ModuleStore) -> None:
+async def test_runs_of_one_subscription_are_applied_at_once_in_order(store: ModuleStore) -> None:
     calls: list[tuple[str, list[str]]] = []
 
-    async def one(event: Event) -> None:
-        calls.append((type(event).__name__, [event.event_id]))
-
-    async def many(events: list[Event]) -> None:
-        calls.append(("batch", [e.event_id for e in events]))
+    async def handle(tx: Transaction, events: list[Event]) -> None:
+        calls.append((type(events[0]).__name__, ids_of(events)))
 
     bus = LocalBus()
     bus.subscribe(
         [
-            Subscription(UserFollowed, "t.follow", one, many),
-            Subscription(UserUnfollowed, "t.follow", one),
+            Subscription(store, "follow", UserFollowed, handle=handle),
+            Subscription(store, "follow", UserUnfollowed, handle=handle),
         ]
     )
     f1, f2, u1, f3 = followed(1), followed(2), unfollowed(1), followed(3)
@@ -246,9 +279,9 @@ async def test_runs_of_one_subscription_go_to_its_batch_handler_in_order(store: 
     await OutboxRelay(store, bus).relay_once()
 
     assert calls == [
-        ("batch", [f1.event_id, f2.event_id]),
+        ("UserFollowed", [f1.event_id, f2.event_id]),  # one transaction for the run
         ("UserUnfollowed", [u1.event_id]),
-        ("UserFollowed", [f3.event_id]),  # a run of one goes to the plain handler
+        ("UserFollowed", [f3.event_id]),
     ]
 
 
@@ -260,26 +293,22 @@ async def test_a_failing_batch_is_retried_one_by_one_and_only_the_bad_event_wait
     applied: list[str] = []
     batches: list[int] = []
 
-    async def one(event: Event) -> None:
-        if event.event_id == poison:
-            raise ValueError("cannot apply this one")
-        applied.append(event.event_id)
-
-    async def many(batch: list[Event]) -> None:
+    async def handle(tx: Transaction, batch: list[Event]) -> None:
         batches.append(len(batch))
         if any(e.event_id == poison for e in batch):
-            raise ValueError("cannot apply the batch")
+            raise ValueError("cannot apply this")
         applied.extend(e.event_id for e in batch)
 
     bus = LocalBus()
-    bus.subscribe([Subscription(UserFollowed, "t.h", one, many)])
+    bus.subscribe([Subscription(store, "h", UserFollowed, handle=handle)])
     relay = OutboxRelay(store, bus, max_backoff_s=0.01)
     async with store.transaction() as tx:
         await tx.emit(*events)
 
     await relay.relay_once()
-    assert batches == [4]
+    assert batches == [4, 1, 1, 1, 1]  # the run, then each event alone
     assert applied == [e.event_id for e in events if e.event_id != poison]
+    assert await inbox(store) == {("t.h", e.event_id) for e in events if e.event_id != poison}
     assert await relay.backlog() == 1
     async with store.read() as conn:
         row = (
@@ -299,11 +328,11 @@ async def test_a_batch_is_claimed_and_completed_in_one_statement_each(store: Mod
         if statement.lstrip().upper().startswith("UPDATE"):
             statements.append(statement)
 
-    async def handler(event: Event) -> None:
+    async def handler(tx: Transaction, events: list[Event]) -> None:
         return None
 
     bus = LocalBus()
-    bus.subscribe([Subscription(UserFollowed, "t.h", handler)])
+    bus.subscribe([Subscription(store, "h", UserFollowed, handle=handler)])
     async with store.transaction() as tx:
         await tx.emit(*(followed(i) for i in range(50)))
     sa.event.listen(store.engine.sync_engine, "before_cursor_execute", record)
@@ -315,12 +344,109 @@ async def test_a_batch_is_claimed_and_completed_in_one_statement_each(store: Mod
     assert await OutboxRelay(store, bus).backlog() == 0
 
 
-async def test_first_deliveries_records_a_batch_and_skips_what_was_applied(store: ModuleStore) -> None:
+async def test_a_run_is_recorded_in_one_statement_and_repeats_are_left_out(store: ModuleStore) -> None:
     a, b, c = followed(1), followed(2), followed(3)
-    async with store.transaction() as tx:
-        assert await tx.first_deliveries("c1", [a.event_id, b.event_id]) == {a.event_id, b.event_id}
-    async with store.transaction() as tx:
-        got = await tx.first_deliveries("c1", [a.event_id, c.event_id, c.event_id])
-        assert got == {c.event_id}
-        assert await tx.first_deliveries("c2", [a.event_id]) == {a.event_id}
-        assert await tx.first_delivery("c1", b.event_id) is False
+    got: list[list[str]] = []
+
+    async def handle(tx: Transaction, events: list[UserFollowed]) -> None:
+        got.append(ids_of(events))
+
+    c1 = Subscription(store, "c1", UserFollowed, handle=handle)
+    inserts: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            inserts.append(statement)
+
+    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        assert await c1.apply([a, b]) == [a, b]
+    finally:
+        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+    assert len(inserts) == 1  # both inbox rows in one statement
+    assert await c1.apply([a, c, c]) == [c]
+    assert await Subscription(store, "c2", UserFollowed, handle=handle).apply([a]) == [a]
+    assert await c1.apply([b]) == []
+    assert got == [ids_of([a, b]), ids_of([c]), ids_of([a])]  # the handler never saw a repeat
+
+
+async def test_prepare_runs_before_the_transaction_and_only_for_new_events(store: ModuleStore) -> None:
+    prepared: list[list[str]] = []
+    written: list[list[str]] = []
+    users_down = True
+
+    async def prepare(
+        events: list[UserFollowed],
+    ) -> Callable[[Transaction, list[UserFollowed]], Awaitable[None]]:
+        # Outside any transaction: SQLite's writer is free (a remote call here holds nothing).
+        async with store.transaction() as own:
+            await own.conn.execute(sa.select(1))
+        prepared.append(ids_of(events))
+        if users_down:
+            raise ConnectionError("users is down")
+        learnt = {e.event_id: e.follower_id for e in events}
+
+        async def write(tx: Transaction, fresh: list[UserFollowed]) -> None:
+            written.append([learnt[e.event_id] for e in fresh])
+
+        return write
+
+    sub = Subscription(store, "p", UserFollowed, prepare=prepare)
+    a, b = followed(1), followed(2)
+    with pytest.raises(ConnectionError):
+        await sub.apply([a])
+    assert await inbox(store) == set()  # nothing recorded: the redelivery applies it
+    users_down = False
+    assert await sub.apply([a]) == [a]
+    assert await sub.apply([a, b, a]) == [b]
+    assert await sub.apply([a, b]) == []
+    assert prepared == [ids_of([a]), ids_of([a]), ids_of([b])]  # never for what was applied
+    assert written == [["1"], ["2"]]
+
+
+async def test_a_failing_handler_rolls_back_its_writes_and_its_inbox_rows(store: ModuleStore) -> None:
+    table = sa.Table("effects", store.metadata, sa.Column("n", sa.Integer))
+    async with store.engine.begin() as conn:
+        await conn.run_sync(table.create)
+    broken = True
+    committed: list[int] = []
+
+    async def handle(tx: Transaction, events: list[UserFollowed]) -> None:
+        await tx.conn.execute(table.insert().values(n=len(events)))
+        tx.after_commit(lambda: asyncio.sleep(0, committed.append(len(events))))
+        if broken:
+            raise RuntimeError("half way")
+
+    sub = Subscription(store, "h", UserFollowed, handle=handle)
+    event = followed(1)
+    with pytest.raises(RuntimeError):
+        await sub.apply([event])
+    async with store.read() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one() == 0
+    assert await inbox(store) == set()
+    assert committed == []  # after-commit work waits for a commit
+    broken = False
+    assert await sub.apply([event]) == [event]
+    assert committed == [1]
+    assert await inbox(store) == {("t.h", event.event_id)}
+
+
+async def test_a_subscription_is_declared_whole_and_takes_only_its_event_type(store: ModuleStore) -> None:
+    async def handle(tx: Transaction, events: list[UserFollowed]) -> None:
+        return None
+
+    async def prepare(
+        events: list[UserFollowed],
+    ) -> Callable[[Transaction, list[UserFollowed]], Awaitable[None]]:
+        return handle
+
+    sub = Subscription(store, "h", UserFollowed, handle=handle)
+    assert (sub.module, sub.consumer) == ("t", "t.h")
+    with pytest.raises(TypeError, match="takes UserFollowed, not UserUnfollowed"):
+        await sub.apply([unfollowed(1)])
+    with pytest.raises(TypeError, match="either handle or prepare"):
+        Subscription(store, "h", UserFollowed)
+    with pytest.raises(TypeError, match="either handle or prepare"):
+        Subscription(store, "h", UserFollowed, handle=handle, prepare=prepare)
+    with pytest.raises(ValueError, match="a non-empty word"):
+        Subscription(store, "t.h", UserFollowed, handle=handle)  # the module comes from the store

@@ -27,6 +27,7 @@ from media_samples import (  # type: ignore[import-not-found]
 from PIL import Image
 
 from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.events import Event
 from boundaries.media.dto import Upload
 from boundaries.media.errors import (
     CorruptImage,
@@ -41,6 +42,7 @@ from modules.media.blobs import LocalBlobStore
 from modules.media.consumer import MediaConsumer
 from modules.media.service import MediaService
 from modules.media.tables import media, media_variants
+from tests.support.consumers import apply
 from tests.support.databases import SchemaPool
 from twitterclone.infra.events import decode_event
 from twitterclone.infra.ids import IdGenerator
@@ -63,6 +65,10 @@ class World:
         self.ids = IdGenerator(1)
         self.service = MediaService(self.store, self.ids, self.settings, self.blobs)
         self.consumer = MediaConsumer(self.service)
+
+    async def deliver(self, event: Event) -> None:
+        """Apply one event through the consumer's subscriptions, as the kernel does."""
+        await apply(self.consumer.subscriptions(), event)
 
     def files(self) -> set[str]:
         return {p.name for p in self.root.iterdir()} if self.root.exists() else set()
@@ -347,21 +353,21 @@ async def test_check_attachable(world: World) -> None:
 async def test_tweet_posted_attaches_and_double_delivery_changes_nothing(world: World) -> None:
     m = await world.upload(png())
     event = posted("5000", [m.id])
-    await world.consumer.on_tweet_posted(event)
+    await world.deliver(event)
     [after_first] = await world.service.get_many([m.id])
     assert after_first.attached_to == "5000"
-    await world.consumer.on_tweet_posted(event)
+    await world.deliver(event)
     assert await world.service.get_many([m.id]) == [after_first]
     # Attached media cannot go into another tweet, and another tweet cannot take it over.
     with pytest.raises(InvalidInput):
         await world.service.check_attachable(OWNER, [m.id])
-    await world.consumer.on_tweet_posted(posted("5001", [m.id]))
+    await world.deliver(posted("5001", [m.id]))
     assert (await world.service.get_many([m.id]))[0].attached_to == "5000"
 
 
 async def test_tweet_posted_does_not_attach_someone_elses_media(world: World) -> None:
     theirs = await world.upload(png(), owner=OTHER)
-    await world.consumer.on_tweet_posted(posted("5000", [theirs.id], author=OWNER))
+    await world.deliver(posted("5000", [theirs.id], author=OWNER))
     assert (await world.service.get_many([theirs.id]))[0].attached_to is None
 
 
@@ -370,23 +376,23 @@ async def test_tweet_deleted_removes_media_and_blobs_and_double_delivery_changes
 ) -> None:
     keep = await world.upload(png())
     gone = await world.upload(jpeg_with_metadata())
-    await world.consumer.on_tweet_posted(posted("5000", [gone.id]))
+    await world.deliver(posted("5000", [gone.id]))
     event = deleted("5000", [gone.id])
-    await world.consumer.on_tweet_deleted(event)
+    await world.deliver(event)
     assert await world.service.get_many([gone.id, keep.id]) == [keep]
     with pytest.raises(MediaNotFound):
         await world.service.content(gone.id, "thumb")
     assert len(world.files()) == 3
     assert all(name.startswith(keep.id) for name in world.files())
-    await world.consumer.on_tweet_deleted(event)
+    await world.deliver(event)
     assert await world.service.get_many([keep.id]) == [keep]
     assert await world.rows() == (1, 3)
 
 
 async def test_tweet_deleted_keeps_media_shown_in_another_tweet(world: World) -> None:
     m = await world.upload(png())
-    await world.consumer.on_tweet_posted(posted("5000", [m.id]))
-    await world.consumer.on_tweet_deleted(deleted("6000", [m.id]))
+    await world.deliver(posted("5000", [m.id]))
+    await world.deliver(deleted("6000", [m.id]))
     assert [x.id for x in await world.service.get_many([m.id])] == [m.id]
 
 
@@ -407,9 +413,9 @@ async def test_an_interrupted_removal_is_finished_by_the_redelivery(world: World
     world.service.blobs = FlakyDeletes(world.root)
     event = deleted("5000", [m.id])
     with pytest.raises(OSError, match="hiccup"):  # the relay will deliver it again
-        await world.consumer.on_tweet_deleted(event)
+        await world.deliver(event)
     assert await world.service.get_many([m.id]) == []  # already invisible
-    await world.consumer.on_tweet_deleted(event)
+    await world.deliver(event)
     assert world.files() == set()
     assert await world.rows() == (0, 0)
 
@@ -420,7 +426,7 @@ async def test_an_interrupted_removal_is_finished_by_the_redelivery(world: World
 async def test_sweep_removes_uploads_never_attached_after_the_grace_period(world: World) -> None:
     attached = await world.upload(png())
     orphan = await world.upload(gif())
-    await world.consumer.on_tweet_posted(posted("5000", [attached.id]))
+    await world.deliver(posted("5000", [attached.id]))
 
     assert await world.service.sweep_unattached() == 0  # default grace: a day
     assert len(await world.service.get_many([attached.id, orphan.id])) == 2

@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 
 from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.events import Event
 from boundaries._kernel.pagination import PageRequest
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted
 from boundaries.users.dto import Relationship
@@ -18,6 +19,7 @@ from boundaries.users.events import UserFollowed
 from boundaries.users.port import UsersPort
 from modules.notifications.consumer import NotificationsConsumer
 from modules.notifications.service import NotificationsService
+from tests.support.consumers import apply
 from tests.support.databases import Storage
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore
@@ -63,6 +65,11 @@ async def service(storage: Storage, users: FakeUsers) -> AsyncIterator[Notificat
     store = ModuleStore("notifications", url, schema=schema)
     yield NotificationsService(store, IDS, cast(UsersPort, users), poll_interval_s=0.2)
     await store.dispose()
+
+
+async def feed(service: NotificationsService, event: Event) -> None:
+    """Deliver one event as the kernel does (raises what the handler raises)."""
+    await apply(NotificationsConsumer(service).subscriptions(), event)
 
 
 def _now() -> datetime:
@@ -118,12 +125,12 @@ async def test_mention_reply_like_retweet_follow_each_notify_the_right_person(
     service: NotificationsService,
 ) -> None:
     tweet = posted(ALICE, mentions=[BOB])
-    await service.on_tweet_posted(tweet)
+    await feed(service, tweet)
     reply = posted(BOB, reply_to=(tweet.tweet_id, ALICE))
-    await service.on_tweet_posted(reply)
-    await service.on_tweet_liked(liked(CAROL, ALICE, tweet.tweet_id))
-    await service.on_retweeted(retweeted(CAROL, ALICE, tweet.tweet_id))
-    await service.on_user_followed(followed(BOB, ALICE))
+    await feed(service, reply)
+    await feed(service, liked(CAROL, ALICE, tweet.tweet_id))
+    await feed(service, retweeted(CAROL, ALICE, tweet.tweet_id))
+    await feed(service, followed(BOB, ALICE))
 
     assert await kinds(service, BOB) == [("mention", ALICE, tweet.tweet_id)]
     assert await kinds(service, ALICE) == [
@@ -137,20 +144,18 @@ async def test_mention_reply_like_retweet_follow_each_notify_the_right_person(
 
 async def test_a_reply_that_also_mentions_the_author_notifies_once(service: NotificationsService) -> None:
     parent = posted(ALICE)
-    await service.on_tweet_posted(parent)
-    await service.on_tweet_posted(
-        posted(BOB, reply_to=(parent.tweet_id, ALICE), mentions=[ALICE, CAROL, CAROL])
-    )
+    await feed(service, parent)
+    await feed(service, posted(BOB, reply_to=(parent.tweet_id, ALICE), mentions=[ALICE, CAROL, CAROL]))
     assert [k for k, _, _ in await kinds(service, ALICE)] == ["reply"]
     assert [k for k, _, _ in await kinds(service, CAROL)] == ["mention"]
 
 
 async def test_own_actions_never_notify(service: NotificationsService, users: FakeUsers) -> None:
     tweet = posted(ALICE, mentions=[ALICE])
-    await service.on_tweet_posted(tweet)
-    await service.on_tweet_posted(posted(ALICE, reply_to=(tweet.tweet_id, ALICE)))
-    await service.on_tweet_liked(liked(ALICE, ALICE, tweet.tweet_id))
-    await service.on_retweeted(retweeted(ALICE, ALICE, tweet.tweet_id))
+    await feed(service, tweet)
+    await feed(service, posted(ALICE, reply_to=(tweet.tweet_id, ALICE)))
+    await feed(service, liked(ALICE, ALICE, tweet.tweet_id))
+    await feed(service, retweeted(ALICE, ALICE, tweet.tweet_id))
     assert await kinds(service, ALICE) == []
     assert (await service.unread_count(ALICE)).unread == 0
 
@@ -158,12 +163,12 @@ async def test_own_actions_never_notify(service: NotificationsService, users: Fa
 async def test_blocked_or_muted_actors_do_not_notify(service: NotificationsService, users: FakeUsers) -> None:
     users.blocks.add((BOB, ALICE))  # bob blocks alice
     users.mutes.add((CAROL, ALICE))  # carol mutes alice
-    await service.on_tweet_posted(posted(ALICE, mentions=[BOB, CAROL]))
-    await service.on_user_followed(followed(ALICE, BOB))
+    await feed(service, posted(ALICE, mentions=[BOB, CAROL]))
+    await feed(service, followed(ALICE, BOB))
     assert await kinds(service, BOB) == []
     assert await kinds(service, CAROL) == []
     # Someone else still reaches bob.
-    await service.on_user_followed(followed(CAROL, BOB))
+    await feed(service, followed(CAROL, BOB))
     assert await kinds(service, BOB) == [("follow", CAROL, None)]
 
 
@@ -171,8 +176,8 @@ async def test_redelivered_events_notify_once(service: NotificationsService) -> 
     tweet = posted(ALICE, mentions=[BOB])
     like = liked(BOB, ALICE, tweet.tweet_id)
     for _ in range(3):
-        await service.on_tweet_posted(tweet)
-        await service.on_tweet_liked(like)
+        await feed(service, tweet)
+        await feed(service, like)
     assert len(await kinds(service, BOB)) == 1
     assert len(await kinds(service, ALICE)) == 1
     assert (await service.unread_count(ALICE)).unread == 1
@@ -184,15 +189,15 @@ async def test_failing_users_port_raises_so_the_relay_retries(
     users.fail = True
     event = posted(ALICE, mentions=[BOB])
     with pytest.raises(ConnectionError):
-        await service.on_tweet_posted(event)
+        await feed(service, event)
     users.fail = False
-    await service.on_tweet_posted(event)  # the retry is not swallowed by the inbox
+    await feed(service, event)  # the retry is not swallowed by the inbox
     assert [k for k, _, _ in await kinds(service, BOB)] == ["mention"]
 
 
 async def test_pages_are_newest_first_with_a_cursor(service: NotificationsService) -> None:
     for _ in range(5):
-        await service.on_user_followed(followed(BOB, ALICE))
+        await feed(service, followed(BOB, ALICE))
     first = await service.notifications(ALICE, PageRequest(limit=2))
     second = await service.notifications(ALICE, PageRequest(limit=2, cursor=first.next_cursor))
     third = await service.notifications(ALICE, PageRequest(limit=2, cursor=second.next_cursor))
@@ -204,7 +209,7 @@ async def test_pages_are_newest_first_with_a_cursor(service: NotificationsServic
 
 async def test_mark_read_up_to_an_id_then_all(service: NotificationsService) -> None:
     for _ in range(4):
-        await service.on_user_followed(followed(BOB, ALICE))
+        await feed(service, followed(BOB, ALICE))
     items = (await service.notifications(ALICE, PageRequest())).items
     assert (await service.unread_count(ALICE)).unread == 4
     assert all(not n.read for n in items)
@@ -218,11 +223,11 @@ async def test_mark_read_up_to_an_id_then_all(service: NotificationsService) -> 
 
     assert (await service.mark_read(ALICE, None)).unread == 0
     # A later notification is unread again: "all" meant all that existed.
-    await service.on_user_followed(followed(CAROL, ALICE))
+    await feed(service, followed(CAROL, ALICE))
     assert (await service.unread_count(ALICE)).unread == 1
     # An id far in the future does not pre-read what comes next.
     assert (await service.mark_read(ALICE, "9" * 18)).unread == 0
-    await service.on_user_followed(followed(CAROL, ALICE))
+    await feed(service, followed(CAROL, ALICE))
     assert (await service.unread_count(ALICE)).unread == 1
 
 
@@ -236,31 +241,32 @@ async def test_deleting_a_tweet_removes_its_notifications_even_late_ones(
     service: NotificationsService,
 ) -> None:
     tweet = posted(ALICE, mentions=[BOB])
-    await service.on_tweet_posted(tweet)
+    await feed(service, tweet)
     rt = retweeted(BOB, ALICE, tweet.tweet_id)
     other = posted(CAROL, mentions=[BOB])
-    await service.on_tweet_posted(other)
-    await service.on_retweeted(rt)
+    await feed(service, other)
+    await feed(service, rt)
     assert len(await kinds(service, ALICE)) == 1
 
     # Undoing the retweet deletes the retweet itself: its notification goes.
-    await service.on_tweet_deleted(
-        TweetDeleted(event_id=IDS.next(), occurred_at=_now(), tweet_id=rt.retweet_id, author_id=BOB)
+    await feed(
+        service, TweetDeleted(event_id=IDS.next(), occurred_at=_now(), tweet_id=rt.retweet_id, author_id=BOB)
     )
     assert await kinds(service, ALICE) == []
 
-    await service.on_tweet_deleted(
-        TweetDeleted(event_id=IDS.next(), occurred_at=_now(), tweet_id=tweet.tweet_id, author_id=ALICE)
+    await feed(
+        service,
+        TweetDeleted(event_id=IDS.next(), occurred_at=_now(), tweet_id=tweet.tweet_id, author_id=ALICE),
     )
     assert await kinds(service, BOB) == [("mention", CAROL, other.tweet_id)]
     # A like of the deleted tweet that arrives late notifies nobody.
-    await service.on_tweet_liked(liked(CAROL, ALICE, tweet.tweet_id))
+    await feed(service, liked(CAROL, ALICE, tweet.tweet_id))
     assert await kinds(service, ALICE) == []
 
 
 async def test_wait_for_new_returns_at_once_when_there_are_newer(service: NotificationsService) -> None:
-    await service.on_user_followed(followed(BOB, ALICE))
-    await service.on_user_followed(followed(CAROL, ALICE))
+    await feed(service, followed(BOB, ALICE))
+    await feed(service, followed(CAROL, ALICE))
     started = time.monotonic()
     got = await service.wait_for_new(ALICE, None, 5)
     assert time.monotonic() - started < 1
@@ -269,13 +275,13 @@ async def test_wait_for_new_returns_at_once_when_there_are_newer(service: Notifi
 
 
 async def test_wait_for_new_wakes_when_a_notification_arrives(service: NotificationsService) -> None:
-    await service.on_user_followed(followed(BOB, ALICE))
+    await feed(service, followed(BOB, ALICE))
     newest = (await service.notifications(ALICE, PageRequest(limit=1))).items[0].id
 
     async def later() -> None:
         await asyncio.sleep(0.1)
-        await service.on_user_followed(followed(CAROL, BOB))  # someone else's: no wake-up result
-        await service.on_user_followed(followed(CAROL, ALICE))
+        await feed(service, followed(CAROL, BOB))  # someone else's: no wake-up result
+        await feed(service, followed(CAROL, ALICE))
 
     task = asyncio.create_task(later())
     started = time.monotonic()

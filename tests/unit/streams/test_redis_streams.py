@@ -22,9 +22,10 @@ from redis.asyncio import Redis
 from boundaries._kernel.events import Event
 from boundaries.tweets.events import TweetLiked
 from boundaries.users.events import UserFollowed
+from tests.support.consumers import kernel_store
 from twitterclone.infra.events import OutboxRelay, Subscription
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, Transaction, sqlite_url
+from twitterclone.infra.store import ModuleStore, Transaction
 from twitterclone.infra.streams import (
     StreamConsumer,
     StreamPublisher,
@@ -66,18 +67,23 @@ async def prefix(redis: Redis) -> AsyncIterator[str]:
         await redis.delete(*keys)
 
 
-async def make_store(tmp_path: Path, name: str) -> ModuleStore:
-    store = ModuleStore(name, sqlite_url(tmp_path, name))
-    async with store.engine.begin() as conn:
-        await conn.run_sync(store.metadata.create_all)
-    return store
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[ModuleStore]:
+    s = await kernel_store(tmp_path, "source")
+    yield s
+    await s.dispose()
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[ModuleStore]:
-    s = await make_store(tmp_path, "source")
+async def g(tmp_path: Path) -> AsyncIterator[ModuleStore]:
+    """The store of module "g", whose consumers (groups "g.<name>") the tests run."""
+    s = await kernel_store(tmp_path, "g")
     yield s
     await s.dispose()
+
+
+def ids_of(events: list[Event]) -> list[str]:
+    return [e.event_id for e in events]
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 5.0) -> None:
@@ -116,30 +122,33 @@ async def group_pending(redis: Redis, key: str, group: str) -> int:
 async def test_outbox_events_reach_every_group_exactly_once(
     redis: Redis, prefix: str, store: ModuleStore, tmp_path: Path
 ) -> None:
-    target = await make_store(tmp_path, "target")  # the consuming module, with a real inbox
-    effects = sa.Table(
-        "effects", target.metadata, sa.Column("consumer", sa.String), sa.Column("event_id", sa.String)
-    )
-    async with target.engine.begin() as conn:
-        await conn.run_sync(effects.create)
+    # The consuming modules, each with a real inbox and a table for the effects.
+    targets = {m: await kernel_store(tmp_path, m) for m in ("timeline", "notifications")}
+    effects: dict[str, sa.Table] = {}
+    for module, target in targets.items():
+        effects[module] = sa.Table(
+            "effects", target.metadata, sa.Column("consumer", sa.String), sa.Column("event_id", sa.String)
+        )
+        async with target.engine.begin() as conn:
+            await conn.run_sync(effects[module].create)
 
     calls: Counter[tuple[str, str]] = Counter()
 
-    def handler(consumer: str) -> Callable[[Event], Awaitable[None]]:
-        async def handle(event: Event) -> None:
-            calls[(consumer, event.event_id)] += 1
-
-            async def effect(tx: Transaction) -> None:
-                await tx.conn.execute(effects.insert().values(consumer=consumer, event_id=event.event_id))
-
-            await target.apply_once(consumer, event, effect)
+    def handler(module: str) -> Callable[[Transaction, list[Event]], Awaitable[None]]:
+        async def handle(tx: Transaction, events: list[Event]) -> None:
+            consumer = f"{module}.{'fan_out' if module == 'timeline' else 'notify'}"
+            for event in events:
+                calls[(consumer, event.event_id)] += 1
+            await tx.conn.execute(
+                effects[module].insert(), [{"consumer": consumer, "event_id": e.event_id} for e in events]
+            )
 
         return handle
 
     subs = [
-        Subscription(UserFollowed, "timeline.fan_out", handler("timeline.fan_out")),
-        Subscription(UserFollowed, "notifications.notify", handler("notifications.notify")),
-        Subscription(TweetLiked, "notifications.notify", handler("notifications.notify")),
+        Subscription(targets["timeline"], "fan_out", UserFollowed, handle=handler("timeline")),
+        Subscription(targets["notifications"], "notify", UserFollowed, handle=handler("notifications")),
+        Subscription(targets["notifications"], "notify", TweetLiked, handle=handler("notifications")),
     ]
     publisher = StreamPublisher(redis, prefix)
     relay = OutboxRelay(store, publisher)
@@ -157,32 +166,36 @@ async def test_outbox_events_reach_every_group_exactly_once(
             assert await publisher.publish(event, ["stream"]) == []
 
         async def rows() -> list[tuple[str, str]]:
-            async with target.read() as conn:
-                return [
-                    (r[0], r[1])
-                    for r in await conn.execute(sa.select(effects.c.consumer, effects.c.event_id))
-                ]
+            found: list[tuple[str, str]] = []
+            for module, target in targets.items():
+                async with target.read() as conn:
+                    table = effects[module]
+                    found += [
+                        (r[0], r[1])
+                        for r in await conn.execute(sa.select(table.c.consumer, table.c.event_id))
+                    ]
+            return found
 
         async def all_acked() -> bool:
             backlog = await stream_backlog(redis, prefix)
             return all(b.lag == 0 and b.pending == 0 for b in backlog.values()) and len(backlog) == 2
 
         await eventually(all_acked)
+        assert await redis.xlen(stream_key(prefix, "UserFollowed")) == 7  # the re-sent ones were read too
         got = await rows()
         assert sorted(got) == sorted(
             [("timeline.fan_out", e.event_id) for e in follows]
             + [("notifications.notify", e.event_id) for e in [*follows, *likes]]
         )
-        # Each stream entry reached each group's handler once; only the re-sent ones came twice.
-        assert calls == Counter(
-            {pair: 2 if pair[1] in {e.event_id for e in follows[:2]} else 1 for pair in got}
-        )
+        # The re-sent entries reached each group, and the kernel kept them from the handlers.
+        assert calls == Counter(dict.fromkeys(got, 1))
         backlog = await stream_backlog(redis, prefix)
         assert backlog["notifications.notify"].event_types == ("TweetLiked", "UserFollowed")
         assert backlog["timeline.fan_out"].event_types == ("UserFollowed",)
     finally:
         await asyncio.wait_for(consumer.stop(), 5)
-        await target.dispose()
+        for target in targets.values():
+            await target.dispose()
 
 
 async def test_redis_down_keeps_the_event_in_the_outbox_until_redis_takes_it(
@@ -213,26 +226,32 @@ async def test_redis_down_keeps_the_event_in_the_outbox_until_redis_takes_it(
 
 
 async def test_failing_handler_is_retried_alone_and_dead_lettered_after_max_deliveries(
-    redis: Redis, prefix: str
+    redis: Redis, prefix: str, g: ModuleStore
 ) -> None:
     flaky, poison = followed(1), followed(2)
     calls: dict[str, int] = {flaky.event_id: 0, poison.event_id: 0}
     done: list[str] = []
     other: list[str] = []
 
-    async def fragile(event: Event) -> None:
+    async def fragile(tx: Transaction, batch: list[Event]) -> None:
+        if len(batch) > 1:  # when a read brings both, the run fails and each is applied alone
+            raise RuntimeError("handler broke")
+        [event] = batch
         calls[event.event_id] += 1
         if event.event_id == poison.event_id or calls[event.event_id] <= 2:
             raise RuntimeError("handler broke")
         done.append(event.event_id)
 
-    async def steady(event: Event) -> None:
-        other.append(event.event_id)
+    async def steady(tx: Transaction, batch: list[Event]) -> None:
+        other.extend(ids_of(batch))
 
     consumer = StreamConsumer(
         redis,
         prefix,
-        [Subscription(UserFollowed, "g.fragile", fragile), Subscription(UserFollowed, "g.steady", steady)],
+        [
+            Subscription(g, "fragile", UserFollowed, handle=fragile),
+            Subscription(g, "steady", UserFollowed, handle=steady),
+        ],
         instance="proc-1",
         block_ms=50,
         min_idle_ms=30,
@@ -266,7 +285,7 @@ async def test_failing_handler_is_retried_alone_and_dead_lettered_after_max_deli
 
 
 async def test_entries_of_a_dead_consumer_are_claimed_and_a_restarted_one_rereads_its_own(
-    redis: Redis, prefix: str
+    redis: Redis, prefix: str, g: ModuleStore
 ) -> None:
     key = stream_key(prefix, "UserFollowed")
     group = "g.crash"
@@ -280,16 +299,16 @@ async def test_entries_of_a_dead_consumer_are_claimed_and_a_restarted_one_reread
 
     handled: list[tuple[str, str]] = []
 
-    def handler(instance: str) -> Callable[[Event], Awaitable[None]]:
-        async def handle(event: Event) -> None:
-            handled.append((instance, event.event_id))
+    def handler(instance: str) -> Callable[[Transaction, list[Event]], Awaitable[None]]:
+        async def handle(tx: Transaction, events: list[Event]) -> None:
+            handled.extend((instance, event.event_id) for event in events)
 
         return handle
 
     b = StreamConsumer(
         redis,
         prefix,
-        [Subscription(UserFollowed, group, handler("proc-b"))],
+        [Subscription(g, "crash", UserFollowed, handle=handler("proc-b"))],
         instance="proc-b",
         block_ms=50,
         min_idle_ms=100,
@@ -317,7 +336,7 @@ async def test_entries_of_a_dead_consumer_are_claimed_and_a_restarted_one_reread
     a = StreamConsumer(
         redis,
         prefix,
-        [Subscription(UserFollowed, group, handler("proc-a"))],
+        [Subscription(g, "crash", UserFollowed, handle=handler("proc-a"))],
         instance="proc-a",
         block_ms=50,
         min_idle_ms=60_000,
@@ -371,22 +390,27 @@ async def test_trim_never_removes_unacknowledged_entries(redis: Redis, prefix: s
     assert await redis.xlen(stream_key(prefix, "TweetLiked")) == 1
 
 
-async def test_a_slow_group_does_not_hold_up_another(redis: Redis, prefix: str) -> None:
+async def test_a_slow_group_does_not_hold_up_another(redis: Redis, prefix: str, tmp_path: Path) -> None:
     release = asyncio.Event()
     slow_seen: list[str] = []
     fast_seen: list[str] = []
 
-    async def slow(event: Event) -> None:
+    async def slow(tx: Transaction, events: list[Event]) -> None:
         await release.wait()
-        slow_seen.append(event.event_id)
+        slow_seen.extend(ids_of(events))
 
-    async def fast(event: Event) -> None:
-        fast_seen.append(event.event_id)
+    async def fast(tx: Transaction, events: list[Event]) -> None:
+        fast_seen.extend(ids_of(events))
 
+    # Two modules: each group holds a transaction on its own module's store.
+    slow_store, fast_store = await kernel_store(tmp_path, "slow"), await kernel_store(tmp_path, "fast")
     consumer = StreamConsumer(
         redis,
         prefix,
-        [Subscription(UserFollowed, "g.slow", slow), Subscription(UserFollowed, "g.fast", fast)],
+        [
+            Subscription(slow_store, "g", UserFollowed, handle=slow),
+            Subscription(fast_store, "g", UserFollowed, handle=fast),
+        ],
         instance="proc-1",
         block_ms=50,
     )
@@ -412,19 +436,23 @@ async def test_a_slow_group_does_not_hold_up_another(redis: Redis, prefix: str) 
     finally:
         release.set()
         await asyncio.wait_for(consumer.stop(), 5)
+        await slow_store.dispose()
+        await fast_store.dispose()
 
 
-async def test_stop_is_prompt_and_lets_a_running_handler_finish(redis: Redis, prefix: str) -> None:
+async def test_stop_is_prompt_and_lets_a_running_handler_finish(
+    redis: Redis, prefix: str, g: ModuleStore
+) -> None:
     started = asyncio.Event()
     finished: list[str] = []
 
-    async def handler(event: Event) -> None:
+    async def handler(tx: Transaction, events: list[Event]) -> None:
         started.set()
         await asyncio.sleep(0.3)
-        finished.append(event.event_id)
+        finished.extend(ids_of(events))
 
     idle = StreamConsumer(
-        redis, prefix, [Subscription(TweetLiked, "g.idle", handler)], instance="p", block_ms=10_000
+        redis, prefix, [Subscription(g, "idle", TweetLiked, handle=handler)], instance="p", block_ms=10_000
     )
     await idle.start()
     await asyncio.sleep(0.1)  # now blocked in XREADGROUP for up to 10 s
@@ -433,7 +461,7 @@ async def test_stop_is_prompt_and_lets_a_running_handler_finish(redis: Redis, pr
     assert time.monotonic() - t0 < 1.0
 
     busy = StreamConsumer(
-        redis, prefix, [Subscription(UserFollowed, "g.busy", handler)], instance="p", block_ms=10_000
+        redis, prefix, [Subscription(g, "busy", UserFollowed, handle=handler)], instance="p", block_ms=10_000
     )
     await busy.start()
     event = followed(1)
@@ -445,16 +473,18 @@ async def test_stop_is_prompt_and_lets_a_running_handler_finish(redis: Redis, pr
 
 
 async def test_consumer_started_before_redis_has_the_stream_gets_earlier_events(
-    redis: Redis, prefix: str
+    redis: Redis, prefix: str, g: ModuleStore
 ) -> None:
     seen: list[str] = []
 
-    async def handler(event: Event) -> None:
-        seen.append(event.event_id)
+    async def handler(tx: Transaction, events: list[Event]) -> None:
+        seen.extend(ids_of(events))
 
     early = followed(1)
     await StreamPublisher(redis, prefix).publish(early, ["stream"])  # before any group exists
-    consumer = StreamConsumer(redis, prefix, [Subscription(UserFollowed, "g.late", handler)], instance="p")
+    consumer = StreamConsumer(
+        redis, prefix, [Subscription(g, "late", UserFollowed, handle=handler)], instance="p"
+    )
     await consumer.start()
     try:
 
@@ -466,23 +496,19 @@ async def test_consumer_started_before_redis_has_the_stream_gets_earlier_events(
         await asyncio.wait_for(consumer.stop(), 5)
 
 
-async def test_a_batch_handler_gets_each_read_in_one_call_and_a_failing_batch_goes_one_by_one(
-    redis: Redis, prefix: str, store: ModuleStore
+async def test_each_read_is_applied_as_one_run_and_a_failing_run_goes_one_by_one(
+    redis: Redis, prefix: str, store: ModuleStore, g: ModuleStore
 ) -> None:
     events = [followed(i) for i in range(6)]
     poison = events[3].event_id
-    batches: list[list[str]] = []
-    singles: list[str] = []
+    calls: list[list[str]] = []
+    applied: list[str] = []
 
-    async def one(event: Event) -> None:
-        if event.event_id == poison:
-            raise ValueError("cannot apply this one")
-        singles.append(event.event_id)
-
-    async def many(batch: list[Event]) -> None:
-        batches.append([e.event_id for e in batch])
+    async def handle(tx: Transaction, batch: list[Event]) -> None:
+        calls.append(ids_of(batch))
         if any(e.event_id == poison for e in batch):
-            raise ValueError("cannot apply the batch")
+            raise ValueError("cannot apply this")
+        applied.extend(ids_of(batch))
 
     # Published through the relay in one pipelined round trip, in outbox order.
     await emit(store, *events)
@@ -493,7 +519,7 @@ async def test_a_batch_handler_gets_each_read_in_one_call_and_a_failing_batch_go
     consumer = StreamConsumer(
         redis,
         prefix,
-        [Subscription(UserFollowed, "g.batch", one, many)],
+        [Subscription(g, "batch", UserFollowed, handle=handle)],
         instance="p",
         block_ms=50,
         min_idle_ms=60_000,
@@ -502,11 +528,15 @@ async def test_a_batch_handler_gets_each_read_in_one_call_and_a_failing_batch_go
     try:
 
         async def handled() -> bool:
-            return len(singles) == 5
+            return len(applied) == 5
 
         await eventually(handled)
-        assert batches == [[e.event_id for e in events]]  # the whole read, in order, once
-        assert singles == [e.event_id for e in events if e.event_id != poison]
+        # The whole read, in order, once; then each event alone.
+        assert calls == [ids_of(events), *([e.event_id] for e in events)]
+        assert applied == [e.event_id for e in events if e.event_id != poison]
         assert await group_pending(redis, key, "g.batch") == 1  # only the poison waits for a retry
+        async with g.read() as conn:
+            recorded = set((await conn.execute(sa.select(g.inbox.c.event_id))).scalars())
+        assert recorded == set(applied)
     finally:
         await asyncio.wait_for(consumer.stop(), 5)

@@ -16,9 +16,11 @@ from boundaries._kernel.pagination import PageRequest
 from boundaries.tweets.events import TweetPosted
 from boundaries.tweets.port import TweetsPort
 from boundaries.users.port import UsersPort
+from modules.timeline.consumer import TimelineConsumer
 from modules.timeline.home import RedisHomeTimelines, SqlHomeTimelines
 from modules.timeline.provider import home_store
 from modules.timeline.service import TimelineService
+from tests.support.consumers import apply
 from tests.support.databases import redis_url
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.kernel import Kernel
@@ -40,7 +42,8 @@ class World:
     async def post(self, author: str) -> str:
         tweet_id = self.tweets.post(author)
         now = datetime.now(UTC)
-        await self.service.on_tweet_posted(
+        await apply(
+            TimelineConsumer(self.service).subscriptions(),
             TweetPosted(
                 event_id=self.ids.next(),
                 occurred_at=now,
@@ -49,7 +52,7 @@ class World:
                 created_at=now,
                 text="hi",
                 conversation_id=tweet_id,
-            )
+            ),
         )
         return tweet_id
 

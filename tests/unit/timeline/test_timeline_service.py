@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from timeline_fakes import FakeTweets, FakeUsers
 
+from boundaries._kernel.events import Event
 from boundaries._kernel.pagination import PageRequest
 from boundaries.timeline.errors import InvalidCursor
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetPosted
@@ -29,6 +30,7 @@ from modules.timeline.consumer import TimelineConsumer
 from modules.timeline.home import COMPLETE, RedisHomeTimelines, SqlHomeTimelines
 from modules.timeline.service import TimelineService
 from modules.timeline.tables import home_timeline
+from tests.support.consumers import apply
 from tests.support.databases import SchemaPool
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore, sqlite_url
@@ -54,6 +56,10 @@ class World:
     def redis(self) -> RedisHomeTimelines | None:
         home = self.service.home
         return home if isinstance(home, RedisHomeTimelines) else None
+
+    async def deliver(self, event: Event) -> None:
+        """Apply one event through the module's subscriptions, as the kernel does."""
+        await apply(TimelineConsumer(self.service).subscriptions(), event)
 
     async def stored(self, user_id: str) -> list[str]:
         """The user's stored home timeline, newest first (what fan-out wrote)."""
@@ -102,7 +108,7 @@ class World:
     async def post(self, author_id: str) -> str:
         """A tweet exists in the tweets fake and its TweetPosted was handled."""
         tweet_id = self.tweets.post(author_id)
-        await self.service.on_tweet_posted(self.posted(tweet_id, author_id))
+        await self.deliver(self.posted(tweet_id, author_id))
         return tweet_id
 
     def followed(self, follower: str, followee: str) -> UserFollowed:
@@ -209,7 +215,7 @@ async def test_retweet_goes_to_the_retweeters_followers(world: World) -> None:
     original = world.tweets.post(ALICE)
     retweet = world.tweets.retweet(BOB, original)
 
-    await world.service.on_retweeted(
+    await world.deliver(
         Retweeted(
             event_id=world.ids.next(),
             occurred_at=datetime.now(UTC),
@@ -227,7 +233,7 @@ async def test_retweet_goes_to_the_retweeters_followers(world: World) -> None:
 
 
 async def test_unknown_author_is_skipped_without_error(world: World) -> None:
-    await world.service.on_tweet_posted(world.posted(world.ids.next(), "999"))
+    await world.deliver(world.posted(world.ids.next(), "999"))
     assert await world.row_count() == 0
 
 
@@ -237,7 +243,7 @@ async def test_fan_out_lag_is_recorded(world: World) -> None:
     count_before = REGISTRY.get_sample_value(f"{name}_count") or 0.0
     sum_before = REGISTRY.get_sample_value(f"{name}_sum") or 0.0
 
-    await world.service.on_tweet_posted(world.posted(world.tweets.post(ALICE), ALICE, ago_s=2.0))
+    await world.deliver(world.posted(world.tweets.post(ALICE), ALICE, ago_s=2.0))
 
     assert REGISTRY.get_sample_value(f"{name}_count") == count_before + 1
     assert (REGISTRY.get_sample_value(f"{name}_sum") or 0.0) - sum_before >= 2.0
@@ -308,7 +314,7 @@ async def test_cap_holds_after_a_back_fill_too(make_world: MakeWorld) -> None:
     carol = await world.post(CAROL)  # newer than all of ALICE's
 
     world.users.follow(BOB, ALICE)
-    await world.service.on_user_followed(world.followed(BOB, ALICE))
+    await world.deliver(world.followed(BOB, ALICE))
     await world.service.home.settle()
 
     assert await world.stored(BOB) == [carol, alice[4], alice[3]]
@@ -351,7 +357,7 @@ async def test_deleted_tweet_leaves_every_timeline(world: World) -> None:
     deleted = TweetDeleted(
         event_id=world.ids.next(), occurred_at=datetime.now(UTC), tweet_id=gone, author_id=ALICE
     )
-    await world.service.on_tweet_deleted(deleted)
+    await world.deliver(deleted)
 
     for user in (ALICE, BOB, CAROL):
         assert await world.stored(user) == [keep]
@@ -363,14 +369,14 @@ async def test_follow_back_fills_and_unfollow_removes(world: World) -> None:
     alice_tweets = [world.tweets.post(ALICE) for _ in range(60)]  # posted before BOB followed
 
     world.users.follow(BOB, ALICE)
-    await world.service.on_user_followed(world.followed(BOB, ALICE))
+    await world.deliver(world.followed(BOB, ALICE))
 
     stored = await world.stored(BOB)
     assert stored[:50] == alice_tweets[::-1][:50]  # the 50 newest of ALICE
     assert stored[50:] == [carol_tweet]
 
     world.users.unfollow(BOB, ALICE)
-    await world.service.on_user_unfollowed(world.unfollowed(BOB, ALICE))
+    await world.deliver(world.unfollowed(BOB, ALICE))
 
     assert await world.stored(BOB) == [carol_tweet]
     assert await world.home_ids(BOB) == [carol_tweet]
@@ -381,31 +387,31 @@ async def test_redelivered_events_change_nothing(world: World) -> None:
     world.users.follow(CAROL, ALICE)
     tweet = world.tweets.post(ALICE)
     posted = world.posted(tweet, ALICE)
-    await world.service.on_tweet_posted(posted)
-    await world.service.on_tweet_posted(posted)
+    await world.deliver(posted)
+    await world.deliver(posted)
     assert await world.row_count() == 3
     assert await world.stored(BOB) == [tweet]
 
     # A follow redelivered after the unfollow must not bring the tweets back.
     dave_tweet = world.tweets.post(DAVE)
     followed = world.followed(BOB, DAVE)
-    await world.service.on_user_followed(followed)
+    await world.deliver(followed)
     unfollowed = world.unfollowed(BOB, DAVE)
-    await world.service.on_user_unfollowed(unfollowed)
-    await world.service.on_user_followed(followed)
+    await world.deliver(unfollowed)
+    await world.deliver(followed)
     assert dave_tweet not in await world.stored(BOB)
 
     # An unfollow redelivered after a re-follow must not remove the back-filled tweets.
     refollowed = world.followed(BOB, DAVE)
-    await world.service.on_user_followed(refollowed)
-    await world.service.on_user_unfollowed(unfollowed)
+    await world.deliver(refollowed)
+    await world.deliver(unfollowed)
     assert await world.stored(BOB) == [dave_tweet, tweet]
 
     deleted = TweetDeleted(
         event_id=world.ids.next(), occurred_at=datetime.now(UTC), tweet_id=tweet, author_id=ALICE
     )
-    await world.service.on_tweet_deleted(deleted)
-    await world.service.on_tweet_deleted(deleted)
+    await world.deliver(deleted)
+    await world.deliver(deleted)
     assert await world.stored(BOB) == [dave_tweet]
     assert await world.stored(CAROL) == []
 

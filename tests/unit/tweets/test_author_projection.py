@@ -18,6 +18,7 @@ from boundaries.users.events import ProfileUpdated, UserRegistered
 from boundaries.users.port import UsersPort
 from modules.tweets.consumer import TweetsConsumer
 from modules.tweets.service import TweetsService
+from tests.support.consumers import apply
 from tests.unit.tweets.conftest import FakeUsers
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore
@@ -57,7 +58,7 @@ async def test_authors_known_from_events_hydrate_with_users_down(
     tweet = await new_service(store, users).post(ALICE, PostTweet(text="hello"), None)
     down = DownUsers()
     service = new_service(store, down)
-    await TweetsConsumer(service).on_accounts([registered(ALICE, "alice")])
+    await apply(TweetsConsumer(service).subscriptions(), registered(ALICE, "alice"))
 
     (got,) = await service.get_many([tweet.id], None)
 
@@ -108,9 +109,9 @@ async def test_the_newest_version_of_an_account_wins_whatever_the_order(
     elif order == "replayed":
         events = events + events[:2]
     service = new_service(store, DownUsers())
-    consumer = TweetsConsumer(service)
+    subscriptions = TweetsConsumer(service).subscriptions()
     for event in events:
-        await consumer.on_account(event)
+        await apply(subscriptions, event)
 
     got = await service.authors.summaries([int(ALICE)])
 
@@ -122,8 +123,9 @@ async def test_an_old_read_from_users_does_not_undo_a_newer_event(
 ) -> None:
     service = new_service(store, users)
     await service.authors.summaries([int(ALICE)])  # learnt "alice" from users just now
-    await TweetsConsumer(service).on_accounts(
-        [renamed(ALICE, "alice", "Renamed later", datetime.now(UTC) + timedelta(seconds=5))]
+    await apply(
+        TweetsConsumer(service).subscriptions(),
+        renamed(ALICE, "alice", "Renamed later", datetime.now(UTC) + timedelta(seconds=5)),
     )
     await service.authors.fill()
 

@@ -1,0 +1,15 @@
+"""notifications: the inbox indexed by age, for the kernel's purge of applied inbox rows.
+
+Revision ID: 0002_notifications_inbox_age
+Revises: 0001_notifications_initial
+Create Date: 2026-12-04 00:00:00
+"""
+
+from twitterclone.migrate import inbox_age_index
+
+revision = "0002_notifications_inbox_age"
+down_revision = "0001_notifications_initial"
+branch_labels = None
+depends_on = None
+
+upgrade, downgrade = inbox_age_index()

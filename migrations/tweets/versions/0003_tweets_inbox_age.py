@@ -1,0 +1,15 @@
+"""tweets: the inbox indexed by age, for the kernel's purge of applied inbox rows.
+
+Revision ID: 0003_tweets_inbox_age
+Revises: tweets_0002_authors
+Create Date: 2026-12-04 00:00:00
+"""
+
+from twitterclone.migrate import inbox_age_index
+
+revision = "0003_tweets_inbox_age"
+down_revision = "tweets_0002_authors"
+branch_labels = None
+depends_on = None
+
+upgrade, downgrade = inbox_age_index()
