@@ -47,6 +47,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Largest accepted image upload in bytes, and the most pixels a decoded image may have.
     media_max_bytes: int = 5 * 1024 * 1024
     media_max_pixels: int = 40_000_000
+    #: The most memory one image may take once decoded (pixels x bytes per pixel, checked from
+    #: the header before decoding): 64 MiB holds a 16-megapixel colour picture.
+    media_max_decoded_bytes: Annotated[int, msgspec.Meta(ge=1)] = 64 * 1024 * 1024
+    #: Image work runs on its own threads, this many per process; this many more uploads may
+    #: wait for one, and past that an upload gets a fast 503 ``media-busy``.
+    media_image_workers: Annotated[int, msgspec.Meta(ge=1)] = 1
+    media_image_queue: Annotated[int, msgspec.Meta(ge=0)] = 4
     #: Uploads never attached to a tweet are removed after this many seconds.
     media_unattached_grace_s: int = 86_400
     #: The deployment's service identity key (default: <data_dir>/service-identity.pem).
