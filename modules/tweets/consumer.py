@@ -1,7 +1,10 @@
-"""The events the tweets module consumes: users' accounts, for its author projection."""
+"""The events the tweets module consumes (users' accounts, for its author projection), and its
+background jobs: filling the projection, expiring old Idempotency-Keys."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from boundaries._kernel.events import Event
@@ -10,16 +13,22 @@ from modules.tweets.service import TweetsService
 from twitterclone.infra.events import Subscription
 from twitterclone.infra.kernel import Consumer
 
+log = logging.getLogger("twitterclone.tweets")
+
 #: Keys the inbox and the stream consumer group.
 AUTHORS = "tweets.authors"
+#: The key cleanup runs this many times per window, at least every second and at most hourly.
+EXPIRY_ROUNDS_PER_WINDOW = 24
 
 
 class TweetsConsumer(Consumer):
     """Keeps the author projection current; fills it with what reads learnt from users."""
 
     def __init__(self, service: TweetsService) -> None:
+        self._service = service
         self._authors = service.authors
         self._store = service.store
+        self.expiry_interval_s = min(max(service.idempotency_ttl_s / EXPIRY_ROUNDS_PER_WINDOW, 1.0), 3600.0)
 
     def subscriptions(self) -> list[Subscription]:
         return [
@@ -28,7 +37,18 @@ class TweetsConsumer(Consumer):
         ]
 
     def background_jobs(self) -> list[Callable[[], Awaitable[None]]]:
-        return [self._authors.fill_forever]
+        return [self._authors.fill_forever, self.expire_idempotency_keys_forever]
+
+    async def expire_idempotency_keys_forever(self) -> None:
+        """Delete Idempotency-Keys past their window, so the table holds one window's worth."""
+        while True:
+            await asyncio.sleep(self.expiry_interval_s)
+            try:
+                removed = await self._service.expire_idempotency_keys()
+                if removed:
+                    log.info("expired idempotency keys", extra={"count": removed})
+            except Exception:  # the next round tries again; reads already ignore expired keys
+                log.exception("idempotency key expiry failed")
 
     async def on_account(self, event: Event) -> None:
         await self.on_accounts([event])

@@ -56,6 +56,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     media_image_queue: Annotated[int, msgspec.Meta(ge=0)] = 4
     #: Uploads never attached to a tweet are removed after this many seconds.
     media_unattached_grace_s: int = 86_400
+    #: How long a tweet's Idempotency-Key is remembered (seconds); a reuse after that posts anew.
+    tweets_idempotency_ttl_s: Annotated[int, msgspec.Meta(ge=1)] = 86_400
     #: The deployment's service identity key (default: <data_dir>/service-identity.pem).
     service_key_file: str = ""
     #: Every public request gets this many seconds; downstream calls share the budget.
