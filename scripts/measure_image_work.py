@@ -19,33 +19,21 @@ import os
 import signal
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from collections import Counter
 from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for its test helpers
+from tests.support.images import expanding_png
+
 PASSWORD = "correct horse battery"  # noqa: S105 - a throwaway account on a throwaway server
 #: A request taking longer than this is counted as timed out.
 TIMEOUT_S = 30.0
-
-
-def expanding_png(side: int) -> bytes:
-    """An all-zero RGBA PNG of side x side pixels: tiny on the wire, large once decoded."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    packer = zlib.compressobj(9)
-    row = b"\x00" * (side * 4 + 1)
-    idat = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def descendants(pid: int) -> list[int]:
@@ -88,7 +76,7 @@ async def login(client: httpx.AsyncClient) -> float:
 
 
 async def measure(url: str, server_pid: int, uploads: int, seconds: float, side: int) -> None:
-    bomb = expanding_png(side)
+    bomb = expanding_png(side, side)
     async with httpx.AsyncClient(base_url=url, timeout=TIMEOUT_S) as client:
         for _ in range(600):  # the server may take a while to start on a busy machine
             with contextlib.suppress(httpx.TransportError):

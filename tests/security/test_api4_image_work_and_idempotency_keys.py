@@ -9,10 +9,8 @@ forever.
 from __future__ import annotations
 
 import sqlite3
-import struct
 import threading
 import time
-import zlib
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -25,20 +23,8 @@ from modules.media import service as media_service
 from tests.conftest import Api
 from tests.security.conftest import MakeClient
 from tests.security.test_api1_drafts_and_canonical_ids import png
+from tests.support.images import expanding_png
 from twitterclone.settings import Settings
-
-
-def expanding_png(width: int, height: int) -> bytes:
-    """A tiny RGBA PNG (all rows zero) that decodes to ``width * height * 4`` bytes."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    packer = zlib.compressobj(9)
-    row = b"\x00" * (width * 4 + 1)
-    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def test_an_image_that_expands_past_the_decoded_budget_is_refused_unread(
