@@ -28,6 +28,13 @@ class InvalidInput(DomainError):
     status = 422
 
 
+class InvalidCursor(InvalidInput):
+    """A page cursor this API did not hand out: edited, truncated or out of range (400)."""
+
+    code = "invalid-cursor"
+    status = 400
+
+
 class NotFound(DomainError):
     """The thing asked for does not exist, or is not visible to the caller (404)."""
 

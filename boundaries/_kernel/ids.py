@@ -1,16 +1,39 @@
-"""Identifiers as they travel: Snowflake ids are 64-bit integers sent as decimal strings."""
+"""Identifiers as they travel: Snowflake ids are 64-bit integers sent as decimal strings.
+
+An id has exactly one spelling, its canonical decimal form: ``0123`` is not ``123``. Every
+module parses ids with ``parse_id`` (or checks them with ``is_id``), so no second spelling
+reaches a comparison or a query, and two ids are equal exactly when their strings are.
+"""
 
 from typing import Annotated
 
 import msgspec
 
+#: The largest id: Snowflakes are signed 64-bit integers, never negative.
+MAX_ID = 2**63 - 1
+
 #: A Snowflake id (41-bit ms time, 10-bit worker, 12-bit sequence) as a decimal string.
 Id = Annotated[
     str,
-    msgspec.Meta(pattern=r"^[0-9]{1,20}$", description="A 64-bit id as a decimal string."),
+    msgspec.Meta(
+        pattern=r"^(0|[1-9][0-9]{0,18})$",
+        description="A 64-bit id as a decimal string (canonical: no leading zeros).",
+    ),
 ]
 
 
 def is_id(value: str) -> bool:
-    """Tell whether ``value`` is a well-formed id string."""
-    return value.isascii() and value.isdigit() and 0 < len(value) <= 20 and int(value) < 2**63
+    """Tell whether ``value`` is an id in its canonical spelling (no sign, no leading zero)."""
+    return (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isdigit()
+        and 0 < len(value) <= 19
+        and (value[0] != "0" or value == "0")
+        and int(value) <= MAX_ID
+    )
+
+
+def parse_id(value: object) -> int | None:
+    """The integer an id string stands for; None when ``value`` is not a canonical id."""
+    return int(value) if isinstance(value, str) and is_id(value) else None

@@ -30,7 +30,7 @@ class MediaVariant(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Media(msgspec.Struct, frozen=True, kw_only=True):
-    """An uploaded image and its renditions."""
+    """An uploaded image and its renditions; a draft until ``attached_to`` names a tweet."""
 
     id: Id
     owner_id: Id
@@ -48,3 +48,5 @@ class MediaContent(msgspec.Struct, frozen=True, kw_only=True):
     content_type: str
     etag: str
     data: bytes
+    #: Shown in a tweet (public); False for a draft, which only its owner may fetch.
+    attached: bool = True

@@ -1,6 +1,6 @@
 """Errors the media port raises."""
 
-from boundaries._kernel.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from boundaries._kernel.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unavailable
 
 
 class MediaNotFound(NotFound):
@@ -21,3 +21,9 @@ class MediaTooLarge(PayloadTooLarge):
 
 class NotMediaOwner(Forbidden):
     code = "not-media-owner"
+
+
+class MediaBusy(Unavailable):
+    """Every image worker is busy and the waiting line is full: try again shortly."""
+
+    code = "media-busy"

@@ -15,12 +15,12 @@ class MediaPort(Protocol):
         """Store an image (checked by decoding, stripped of metadata) and its renditions."""
         ...
 
-    async def get_many(self, media_ids: list[Id]) -> list[Media]:
-        """Metadata of many media in one call, in the order asked; unknown ones left out."""
+    async def get_many(self, media_ids: list[Id], viewer_id: Id | None = None) -> list[Media]:
+        """Metadata of many media in the order asked; unknown ones, and others' drafts, left out."""
         ...
 
-    async def content(self, media_id: Id, variant: Variant) -> MediaContent:
-        """The bytes of one rendition; raises MediaNotFound."""
+    async def content(self, media_id: Id, variant: Variant, viewer_id: Id | None = None) -> MediaContent:
+        """The bytes of one rendition; raises MediaNotFound (also for someone else's draft)."""
         ...
 
     async def check_attachable(self, owner_id: Id, media_ids: list[Id]) -> None:

@@ -1,7 +1,5 @@
 """Errors the timeline port raises."""
 
-from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.errors import InvalidCursor
 
-
-class InvalidCursor(InvalidInput):
-    code = "invalid-cursor"
+__all__ = ["InvalidCursor"]

@@ -12,12 +12,12 @@ from typing import Any, get_args
 import sqlalchemy as sa
 
 from boundaries._kernel.errors import InvalidInput
-from boundaries._kernel.ids import Id, is_id
+from boundaries._kernel.ids import Id, parse_id
 from boundaries.media.dto import Media, MediaContent, MediaVariant, Upload, Variant
 from boundaries.media.errors import MediaNotFound, MediaTooLarge, NotMediaOwner, UnsupportedMediaType
 from boundaries.media.events import MediaUploaded
 from modules.media.blobs import BlobNotFound, BlobStore
-from modules.media.images import ProcessedImage, process_image
+from modules.media.images import ImageWorkers, ProcessedImage, process_image
 from modules.media.tables import media, media_variants
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore, Transaction
@@ -39,15 +39,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _int_id(value: object) -> int | None:
-    return int(value) if isinstance(value, str) and is_id(value) else None
-
-
 def _int_ids(values: Iterable[object]) -> list[int]:
     """Valid ids of ``values`` as ints, first occurrence order, duplicates and junk dropped."""
     seen: dict[int, None] = {}
     for value in values:
-        as_int = _int_id(value)
+        as_int = parse_id(value)
         if as_int is not None:
             seen.setdefault(as_int, None)
     return list(seen)
@@ -61,12 +57,14 @@ class MediaService:
         self._ids = ids
         self._settings = settings
         self.blobs = blobs
+        #: Decoding and re-encoding run here, bounded, never on the default executor.
+        self.images = ImageWorkers(settings.media_image_workers, settings.media_image_queue)
 
     # -- the port -----------------------------------------------------------------------
 
     async def upload(self, upload: Upload) -> Media:
         """Store an image (checked by decoding, stripped of metadata) and its renditions."""
-        owner = _int_id(upload.owner_id)
+        owner = parse_id(upload.owner_id)
         if owner is None:
             raise InvalidInput("owner_id is not a valid id", field="owner_id")
         max_bytes = self._settings.media_max_bytes
@@ -74,7 +72,12 @@ class MediaService:
             raise MediaTooLarge(f"the file is {len(upload.data)} bytes; at most {max_bytes} are accepted")
         if not upload.data:
             raise UnsupportedMediaType("the file is empty")
-        image = await asyncio.to_thread(process_image, upload.data, self._settings.media_max_pixels)
+        image = await self.images.run(
+            process_image,
+            upload.data,
+            self._settings.media_max_pixels,
+            self._settings.media_max_decoded_bytes,
+        )
 
         media_id = self._ids.next_int()
         now = _now()
@@ -126,8 +129,12 @@ class MediaService:
             raise
         return _to_media(media_id, owner, image, now, rows)
 
-    async def get_many(self, media_ids: list[Id]) -> list[Media]:
-        """Metadata of many media in one call, in the order asked; unknown ones left out."""
+    async def get_many(self, media_ids: list[Id], viewer_id: Id | None = None) -> list[Media]:
+        """Metadata of many media in one call, in the order asked; unknown ones left out.
+
+        A draft (not yet attached to a tweet) is seen by its owner only: for anyone else, or
+        no viewer, it is left out like an unknown id.
+        """
         if len(media_ids) > MAX_BATCH:
             raise InvalidInput(f"ask for at most {MAX_BATCH} media at once", field="media_ids")
         wanted = _int_ids(media_ids)
@@ -150,7 +157,7 @@ class MediaService:
                 media_variants.c.etag,
             )
             .select_from(media.join(media_variants, media_variants.c.media_id == media.c.id))
-            .where(media.c.id.in_(wanted), media.c.deleting.is_(False))
+            .where(media.c.id.in_(wanted), media.c.deleting.is_(False), _visible_to(viewer_id))
         )
         async with self.store.read() as conn:
             result = (await conn.execute(query)).all()
@@ -187,20 +194,26 @@ class MediaService:
             )
         return found
 
-    async def content(self, media_id: Id, variant: Variant) -> MediaContent:
-        """The bytes of one rendition; raises MediaNotFound."""
+    async def content(self, media_id: Id, variant: Variant, viewer_id: Id | None = None) -> MediaContent:
+        """The bytes of one rendition; raises MediaNotFound (also for someone else's draft)."""
         if variant not in VARIANTS:
             raise InvalidInput(f"variant must be one of {', '.join(VARIANTS)}", field="variant")
-        as_int = _int_id(media_id)
+        as_int = parse_id(media_id)
         if as_int is None:
             raise MediaNotFound("no such media")
         query = (
-            sa.select(media_variants.c.blob_key, media_variants.c.content_type, media_variants.c.etag)
+            sa.select(
+                media_variants.c.blob_key,
+                media_variants.c.content_type,
+                media_variants.c.etag,
+                media.c.attached_to,
+            )
             .select_from(media_variants.join(media, media.c.id == media_variants.c.media_id))
             .where(
                 media_variants.c.media_id == as_int,
                 media_variants.c.name == variant,
                 media.c.deleting.is_(False),
+                _visible_to(viewer_id),
             )
         )
         async with self.store.read() as conn:
@@ -211,7 +224,9 @@ class MediaService:
             data = await self.blobs.get(row.blob_key)
         except BlobNotFound:  # removed between the query and the read
             raise MediaNotFound("no such media") from None
-        return MediaContent(content_type=row.content_type, etag=row.etag, data=data)
+        return MediaContent(
+            content_type=row.content_type, etag=row.etag, data=data, attached=row.attached_to is not None
+        )
 
     async def check_attachable(self, owner_id: Id, media_ids: list[Id]) -> None:
         """Raise unless every id is the owner's and not attached to another tweet."""
@@ -221,8 +236,8 @@ class MediaService:
             raise InvalidInput(f"a tweet carries at most {MAX_MEDIA_PER_TWEET} images", field="media_ids")
         if len(set(media_ids)) != len(media_ids):
             raise InvalidInput("the same image is listed twice", field="media_ids")
-        owner = _int_id(owner_id)
-        wanted = [_int_id(m) for m in media_ids]
+        owner = parse_id(owner_id)
+        wanted = [parse_id(m) for m in media_ids]
         if owner is None or any(m is None for m in wanted):
             raise InvalidInput("media ids must be ids (decimal strings)", field="media_ids")
         async with self.store.read() as conn:
@@ -248,7 +263,7 @@ class MediaService:
 
     async def attach(self, tx: Transaction, tweet_id: Id, author_id: Id, media_ids: list[Id]) -> int:
         """Mark the author's unattached media as shown in ``tweet_id``, in ``tx``; idempotent."""
-        tweet, author, wanted = _int_id(tweet_id), _int_id(author_id), _int_ids(media_ids)
+        tweet, author, wanted = parse_id(tweet_id), parse_id(author_id), _int_ids(media_ids)
         if tweet is None or author is None or not wanted:
             return 0
         result = await tx.conn.execute(
@@ -270,7 +285,7 @@ class MediaService:
         Only the author's media that are attached to this tweet (or to none yet, when the
         deletion overtook the attachment) go; media shown in another tweet stay.
         """
-        tweet, author, wanted = _int_id(tweet_id), _int_id(author_id), _int_ids(media_ids)
+        tweet, author, wanted = parse_id(tweet_id), parse_id(author_id), _int_ids(media_ids)
         if tweet is None or author is None or not wanted:
             return 0
         async with self.store.transaction() as tx:
@@ -343,6 +358,14 @@ class MediaService:
         for key, result in zip(keys, results, strict=True):
             if isinstance(result, BaseException):  # pragma: no cover - best effort on a failing path
                 log.error("could not delete the blob of a failed upload", extra={"blob_key": key})
+
+
+def _visible_to(viewer_id: Id | None) -> sa.ColumnElement[bool]:
+    """Media shown in a tweet are visible to all; a draft only to its owner."""
+    viewer = parse_id(viewer_id)
+    if viewer is None:
+        return media.c.attached_to.is_not(None)
+    return sa.or_(media.c.attached_to.is_not(None), media.c.owner_id == viewer)
 
 
 def _to_media(

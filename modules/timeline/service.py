@@ -16,9 +16,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 
 from prometheus_client import Histogram
 
-from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.events import Event
-from boundaries._kernel.ids import Id, is_id
+from boundaries._kernel.ids import Id, parse_id
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.timeline.dto import RebuildResult
 from boundaries.timeline.errors import InvalidCursor
@@ -303,10 +302,7 @@ def _observe_lag(events: Iterable[Event]) -> None:
 def _decode_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
-    try:
-        value = decode_cursor(cursor, str)
-    except InvalidInput:
-        raise InvalidCursor("the cursor is not one this API handed out", field="cursor") from None
-    if not is_id(value):
+    position = parse_id(decode_cursor(cursor, str))
+    if position is None:
         raise InvalidCursor("the cursor is not one this API handed out", field="cursor")
-    return int(value)
+    return position

@@ -25,6 +25,7 @@ class TweetsProvider(Provider):
             users,
             max_length=kernel.settings.tweet_max_length,
             media=media,
+            idempotency_ttl_s=kernel.settings.tweets_idempotency_ttl_s,
         )
 
     @provide

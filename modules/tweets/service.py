@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
@@ -50,6 +50,8 @@ TweetRow = sa.Row[*tuple[Any, ...]]
 
 #: Longest Idempotency-Key accepted.
 MAX_IDEMPOTENCY_KEY = 128
+#: Expired Idempotency-Keys deleted per transaction by the cleanup job.
+IDEMPOTENCY_PURGE_BATCH = 500
 #: recent_refs returns at most this many refs per author.
 MAX_REFS_PER_AUTHOR = 800
 #: Authors per recent_refs statement (SQLite caps compound selects at 500).
@@ -210,8 +212,11 @@ class TweetsService:
         max_length: int = 280,
         media: MediaPort | None = None,
         static_cache_size: int = 100_000,
+        idempotency_ttl_s: float = 86_400,
     ) -> None:
         self._store = store
+        #: How long an Idempotency-Key is remembered; after that a reuse posts a new tweet.
+        self.idempotency_ttl_s = idempotency_ttl_s
         self.store = store
         self._ids = ids
         self._users = users
@@ -274,6 +279,7 @@ class TweetsService:
                     earlier = await self._replayed(tx.conn, author, idempotency_key, body_hash)
                     if earlier is not None:
                         return earlier
+                    await self._forget_expired_key(tx.conn, author, idempotency_key)
                 return await self._insert_tweet(
                     tx, author, text, entities, media_ids, reply_to, quote_of, idempotency_key, body_hash
                 )
@@ -288,11 +294,13 @@ class TweetsService:
         return _tweet_id(value)
 
     async def _replayed(self, conn: Reader, author: int, key: str, body_hash: str) -> int | None:
-        """The tweet an earlier post with this key made; raise when the body differs."""
+        """The tweet an earlier post with this key made within the window; raise when the body differs."""
         k = idempotency_keys
         row = (
             await conn.execute(
-                sa.select(k.c.body_hash, k.c.tweet_id).where(k.c.author_id == author, k.c.key == key)
+                sa.select(k.c.body_hash, k.c.tweet_id).where(
+                    k.c.author_id == author, k.c.key == key, k.c.created_at > self._idempotency_cutoff()
+                )
             )
         ).first()
         if row is None:
@@ -302,6 +310,37 @@ class TweetsService:
                 "this Idempotency-Key was already used with a different tweet", field="Idempotency-Key"
             )
         return int(row.tweet_id)
+
+    def _idempotency_cutoff(self) -> datetime:
+        return datetime.now(UTC) - timedelta(seconds=self.idempotency_ttl_s)
+
+    async def _forget_expired_key(self, conn: AsyncConnection, author: int, key: str) -> None:
+        """Make room for a reuse of ``key`` after its window (the cleanup job may not have run)."""
+        k = idempotency_keys
+        await conn.execute(
+            sa.delete(k).where(
+                k.c.author_id == author, k.c.key == key, k.c.created_at <= self._idempotency_cutoff()
+            )
+        )
+
+    async def expire_idempotency_keys(self) -> int:
+        """Delete the Idempotency-Keys older than the window, in batches; return how many went."""
+        k = idempotency_keys
+        removed = 0
+        while True:
+            async with self._store.transaction() as tx:
+                oldest = (
+                    sa.select(k.c.author_id, k.c.key)
+                    .where(k.c.created_at <= self._idempotency_cutoff())
+                    .limit(IDEMPOTENCY_PURGE_BATCH)
+                )
+                rows = (await tx.conn.execute(oldest)).all()
+                if not rows:
+                    return removed
+                await tx.conn.execute(
+                    sa.delete(k).where(sa.tuple_(k.c.author_id, k.c.key).in_([tuple(r) for r in rows]))
+                )
+            removed += len(rows)
 
     async def _tweet_or_gone(self, tweet_id: int, viewer_id: str) -> Tweet:
         found = await self.get_many([str(tweet_id)], viewer_id)

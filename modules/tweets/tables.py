@@ -69,6 +69,7 @@ idempotency_keys = sa.Table(
     sa.Column("body_hash", sa.String(64), nullable=False),
     sa.Column("tweet_id", sa.BigInteger(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_idempotency_keys_created_at", "created_at"),
 )
 
 #: The users module's author summaries, as the tweets module last heard of them (a projection fed

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from boundaries._kernel.errors import Unauthorized
+from twitterclone.infra.files import private_dir
 
 SERVICE_TOKEN_TYP = "svc+jwt"  # noqa: S105 - a JWT type, not a secret
 AUDIENCE_PREFIX = "twitterclone:"
@@ -32,8 +33,8 @@ class InvalidServiceToken(Unauthorized):
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """Read the deployment's service key, creating it atomically when it does not exist yet."""
+    private_dir(path.parent)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )

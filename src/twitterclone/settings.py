@@ -49,12 +49,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Largest accepted image upload in bytes, and the most pixels a decoded image may have.
     media_max_bytes: int = 5 * 1024 * 1024
     media_max_pixels: int = 40_000_000
+    #: The most memory one image may take once decoded (pixels x bytes per pixel, checked from
+    #: the header before decoding): 64 MiB holds a 16-megapixel colour picture.
+    media_max_decoded_bytes: Annotated[int, msgspec.Meta(ge=1)] = 64 * 1024 * 1024
+    #: Image work runs on its own threads, this many per process; this many more uploads may
+    #: wait for one, and past that an upload gets a fast 503 ``media-busy``.
+    media_image_workers: Annotated[int, msgspec.Meta(ge=1)] = 1
+    media_image_queue: Annotated[int, msgspec.Meta(ge=0)] = 4
     #: Uploads never attached to a tweet are removed after this many seconds.
     media_unattached_grace_s: int = 86_400
     #: Applied events are remembered in each consumer's inbox (to recognise a redelivery) this
     #: many seconds, then purged. Longer than the outbox keeps published events (a day) and
     #: than any redelivery can come late; default a week.
     inbox_retention_s: Annotated[float, msgspec.Meta(gt=86_400)] = 7 * 86_400.0
+    #: How long a tweet's Idempotency-Key is remembered (seconds); a reuse after that posts anew.
+    tweets_idempotency_ttl_s: Annotated[int, msgspec.Meta(ge=1)] = 86_400
     #: The deployment's service identity key (default: <data_dir>/service-identity.pem).
     service_key_file: str = ""
     #: When set, replaces the manifest's ``database.url`` (credentials come from a secret, not the file).

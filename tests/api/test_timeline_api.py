@@ -99,7 +99,7 @@ def test_home_pages_go_strictly_older_with_the_cursor(
 @pytest.mark.parametrize(
     ("params", "status", "problem"),
     [
-        ({"cursor": "garbage!"}, 422, "/problems/invalid-cursor"),
+        ({"cursor": "garbage!"}, 400, "/problems/invalid-cursor"),
         ({"limit": 0}, 400, "/problems/invalid-request"),
         ({"limit": 101}, 400, "/problems/invalid-request"),
     ],

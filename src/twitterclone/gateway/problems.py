@@ -7,7 +7,7 @@ when the app is built rather than written on each handler:
 - 400 ``invalid-request`` when it takes input (a body, path, query or header parameters: what
   Litestar validates), plus ``bad-request`` for a JSON body nested too deeply;
 - 413 ``payload-too-large`` when it reads a body under the app's body limit;
-- 422 ``invalid-cursor`` when it takes a ``cursor``;
+- 400 ``invalid-cursor`` when it takes a ``cursor``;
 - 401 and 403 from its guards (each guard says what it refuses, see ``refuses``) and 401 from
   the ``user``/``viewer`` dependencies (no token, or a bad one);
 - 429 ``rate-limited`` under the rate-limited prefixes, when limiting is on.

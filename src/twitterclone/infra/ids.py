@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from twitterclone.infra.files import open_private, private_dir
+
 #: 2020-01-01T00:00:00Z in milliseconds: the ids' epoch.
 EPOCH_MS = 1_577_836_800_000
 WORKER_BITS = 10
@@ -97,11 +99,11 @@ def claim_worker_id(directory: Path) -> int:
     """
     import fcntl
 
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     start = os.getpid() & MAX_WORKER
     for offset in range(MAX_WORKER + 1):
         candidate = (start + offset) & MAX_WORKER
-        f = open(directory / f"{candidate}.lock", "a")  # noqa: SIM115 - held open on purpose
+        f = os.fdopen(open_private(directory / f"{candidate}.lock", os.O_WRONLY | os.O_APPEND), "a")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.util.typing import TupleAny
 
 from boundaries._kernel.events import Event
+from twitterclone.infra.files import private_dir, private_file
 
 #: Columns shared by every module's outbox. Migrations create the same shape.
 OUTBOX_TABLE = "outbox"
@@ -319,9 +320,9 @@ class ModuleStore:
 
 
 def sqlite_url(data_dir: Path, module: str) -> str:
-    """The embedded default: one SQLite file per module under the data directory."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite+aiosqlite:///{(data_dir / f'{module}.db').resolve()}"
+    """The embedded default: one SQLite file per module under the data directory (private)."""
+    database = private_file(private_dir(data_dir) / f"{module}.db")  # -wal/-shm take its mode
+    return f"sqlite+aiosqlite:///{database.resolve()}"
 
 
 def _make_engine(url: str, *, schema: str | None, echo: bool) -> AsyncEngine:

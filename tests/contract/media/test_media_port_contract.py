@@ -55,15 +55,26 @@ async def test_the_type_is_decided_by_decoding(media_port: MediaPort) -> None:
 
 async def test_get_many_in_the_order_asked_unknown_left_out(media_port: MediaPort) -> None:
     a = await upload(media_port)
-    b = await upload(media_port, owner=BOB)
-    assert await media_port.get_many([b.id, "424242", a.id]) == [b, a]
-    assert await media_port.get_many([]) == []
+    b = await upload(media_port)
+    assert await media_port.get_many([b.id, "424242", a.id], ALICE) == [b, a]
+    assert await media_port.get_many([], ALICE) == []
+
+
+async def test_a_draft_is_its_owners_only(media_port: MediaPort) -> None:
+    mine = await upload(media_port)
+    theirs = await upload(media_port, owner=BOB)
+    assert await media_port.get_many([theirs.id, mine.id], ALICE) == [mine]
+    assert await media_port.get_many([theirs.id, mine.id]) == []  # no viewer: no drafts
+    assert (await media_port.content(mine.id, "thumb", ALICE)).attached is False
+    for viewer in (BOB, None):
+        with pytest.raises(MediaNotFound):
+            await media_port.content(mine.id, "thumb", viewer)
 
 
 async def test_content_is_the_bytes_behind_the_etag(media_port: MediaPort) -> None:
     media = await upload(media_port, data=image("WEBP"))
     for variant in media.variants:
-        content = await media_port.content(media.id, variant.name)
+        content = await media_port.content(media.id, variant.name, ALICE)
         assert content.content_type == "image/webp"
         assert content.etag == variant.etag == f'"{hashlib.sha256(content.data).hexdigest()}"'
         assert Image.open(io.BytesIO(content.data)).size == (variant.width, variant.height)

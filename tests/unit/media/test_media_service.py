@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from boundaries._kernel.events import Event
 from boundaries.media.dto import Upload
 from boundaries.media.errors import (
     CorruptImage,
+    MediaBusy,
     MediaNotFound,
     MediaTooLarge,
     NotMediaOwner,
@@ -40,6 +43,7 @@ from boundaries.media.events import MediaUploaded
 from boundaries.tweets.events import TweetDeleted, TweetPosted
 from modules.media.blobs import LocalBlobStore
 from modules.media.consumer import MediaConsumer
+from modules.media.images import ImageWorkers
 from modules.media.service import MediaService
 from modules.media.tables import media, media_variants
 from tests.support.consumers import apply
@@ -141,7 +145,7 @@ async def test_jpeg_with_exif_and_gps_is_stored_without_any_metadata(world: Worl
     uploaded = await world.upload(jpeg_with_metadata())
     assert uploaded.content_type == "image/jpeg"
     for variant in ("original", "display", "thumb"):
-        content = await world.service.content(uploaded.id, variant)
+        content = await world.service.content(uploaded.id, variant, OWNER)
         assert content.content_type == "image/jpeg"
         assert b"Exif" not in content.data
         assert b"secret comment" not in content.data
@@ -155,7 +159,7 @@ async def test_exif_orientation_is_applied_before_stripping(world: World) -> Non
     # Orientation 6: the camera was turned; the upright picture is taller than wide.
     uploaded = await world.upload(jpeg_with_metadata(size=(64, 32), orientation=6))
     assert (uploaded.width, uploaded.height) == (32, 64)
-    img = decode((await world.service.content(uploaded.id, "original")).data)
+    img = decode((await world.service.content(uploaded.id, "original", OWNER)).data)
     assert img.size == (32, 64)
     top, bottom = img.getpixel((16, 4)), img.getpixel((16, 60))
     assert isinstance(top, tuple)
@@ -180,7 +184,7 @@ async def test_accepted_formats_keep_their_format(
     assert uploaded.content_type == content_type
     assert [v.name for v in uploaded.variants] == ["original", "display", "thumb"]
     for variant in uploaded.variants:
-        content = await world.service.content(uploaded.id, variant.name)
+        content = await world.service.content(uploaded.id, variant.name, OWNER)
         img = decode(content.data)
         assert img.format == fmt
         assert (img.width, img.height) == (variant.width, variant.height)
@@ -197,7 +201,7 @@ async def test_renditions_fit_their_boxes_and_keep_the_aspect_ratio(world: World
 
 async def test_animated_gif_is_stored_as_its_first_frame(world: World) -> None:
     uploaded = await world.upload(gif(frames=3))
-    img = Image.open(io.BytesIO((await world.service.content(uploaded.id, "original")).data))
+    img = Image.open(io.BytesIO((await world.service.content(uploaded.id, "original", OWNER)).data))
     assert getattr(img, "n_frames", 1) == 1
 
 
@@ -264,6 +268,72 @@ async def test_pixel_limit_comes_from_the_settings(tmp_path: Path) -> None:
         await w.store.dispose()
 
 
+def grey_png(size: tuple[int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", size, 120).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_decoded_size_limit_counts_bytes_per_pixel_from_the_header(tmp_path: Path) -> None:
+    # 100x100 takes 40,000 bytes in colour (4 per pixel) and 10,000 in grey (1 per pixel).
+    w = World(tmp_path, media_max_decoded_bytes=40_000)
+    await migrate(w.store)
+    try:
+        await w.upload(png(size=(100, 100)))
+        await w.upload(grey_png((200, 200)))
+        too_big = [png(size=(101, 100)), png(size=(101, 100), mode="RGB"), grey_png((201, 200))]
+        for data in too_big:
+            with pytest.raises(MediaTooLarge, match="decoded"):
+                await w.upload(data)
+        assert await w.rows() == (2, 6)
+    finally:
+        await w.store.dispose()
+
+
+async def test_image_work_is_bounded_and_a_job_holds_its_slot_until_its_thread_ends() -> None:
+    workers = ImageWorkers(workers=1, queue=1)
+    started, release = threading.Event(), threading.Event()
+
+    def job(n: int) -> int:
+        started.set()
+        release.wait(5)
+        assert threading.current_thread().name.startswith("media-image")
+        return n
+
+    first = asyncio.create_task(workers.run(job, 1))
+    second = asyncio.create_task(workers.run(job, 2))
+    await asyncio.to_thread(started.wait, 5)
+    with pytest.raises(MediaBusy):
+        await workers.run(job, 3)
+    first.cancel()  # the caller gives up; its job still runs, so its slot stays taken
+    await asyncio.sleep(0.05)
+    with pytest.raises(MediaBusy):
+        await workers.run(job, 4)
+    release.set()
+    assert await second == 2
+    for _ in range(500):  # the cancelled caller's job ends on its thread, then frees its slot
+        if not workers.admitted:
+            break
+        await asyncio.sleep(0.01)
+    assert workers.admitted == 0
+    assert await workers.run(job, 5) == 5
+
+
+async def test_a_draft_is_visible_to_its_owner_only_until_it_is_attached(world: World) -> None:
+    draft = await world.upload(png())
+    assert await world.service.get_many([draft.id]) == []
+    assert await world.service.get_many([draft.id], OTHER) == []
+    assert await world.service.get_many([draft.id], OWNER) == [draft]
+    for viewer in (None, OTHER):
+        with pytest.raises(MediaNotFound):
+            await world.service.content(draft.id, "thumb", viewer)
+    assert not (await world.service.content(draft.id, "thumb", OWNER)).attached
+    await world.deliver(posted("5000", [draft.id]))
+    for viewer in (None, OTHER, OWNER):
+        assert [m.id for m in await world.service.get_many([draft.id], viewer)] == [draft.id]
+        assert (await world.service.content(draft.id, "thumb", viewer)).attached
+
+
 class FailingBlobs(LocalBlobStore):
     """Writes blobs until the ``fail_on``-th put, which fails."""
 
@@ -308,7 +378,7 @@ async def test_a_failing_commit_removes_every_blob_of_the_upload(world: World) -
 async def test_get_many_keeps_the_order_asked_and_leaves_out_unknown_ids(world: World) -> None:
     a = await world.upload(png())
     b = await world.upload(gif())
-    found = await world.service.get_many([b.id, "999", a.id, "not-an-id", b.id])
+    found = await world.service.get_many([b.id, "999", a.id, "not-an-id", b.id], OWNER)
     assert [m.id for m in found] == [b.id, a.id]
     assert found[1] == a
     assert msgspec.json.decode(msgspec.json.encode(found[0])) == msgspec.json.decode(msgspec.json.encode(b))
@@ -316,9 +386,9 @@ async def test_get_many_keeps_the_order_asked_and_leaves_out_unknown_ids(world: 
 
 async def test_content_of_unknown_media_is_not_found(world: World) -> None:
     with pytest.raises(MediaNotFound):
-        await world.service.content("12345", "original")
+        await world.service.content("12345", "original", OWNER)
     with pytest.raises(MediaNotFound):
-        await world.service.content("abc", "original")
+        await world.service.content("abc", "original", OWNER)
 
 
 async def test_blobs_are_written_under_generated_names(world: World) -> None:
@@ -354,21 +424,21 @@ async def test_tweet_posted_attaches_and_double_delivery_changes_nothing(world: 
     m = await world.upload(png())
     event = posted("5000", [m.id])
     await world.deliver(event)
-    [after_first] = await world.service.get_many([m.id])
+    [after_first] = await world.service.get_many([m.id], OWNER)
     assert after_first.attached_to == "5000"
     await world.deliver(event)
-    assert await world.service.get_many([m.id]) == [after_first]
+    assert await world.service.get_many([m.id], OWNER) == [after_first]
     # Attached media cannot go into another tweet, and another tweet cannot take it over.
     with pytest.raises(InvalidInput):
         await world.service.check_attachable(OWNER, [m.id])
     await world.deliver(posted("5001", [m.id]))
-    assert (await world.service.get_many([m.id]))[0].attached_to == "5000"
+    assert (await world.service.get_many([m.id], OWNER))[0].attached_to == "5000"
 
 
 async def test_tweet_posted_does_not_attach_someone_elses_media(world: World) -> None:
     theirs = await world.upload(png(), owner=OTHER)
     await world.deliver(posted("5000", [theirs.id], author=OWNER))
-    assert (await world.service.get_many([theirs.id]))[0].attached_to is None
+    assert (await world.service.get_many([theirs.id], OTHER))[0].attached_to is None
 
 
 async def test_tweet_deleted_removes_media_and_blobs_and_double_delivery_changes_nothing(
@@ -379,13 +449,13 @@ async def test_tweet_deleted_removes_media_and_blobs_and_double_delivery_changes
     await world.deliver(posted("5000", [gone.id]))
     event = deleted("5000", [gone.id])
     await world.deliver(event)
-    assert await world.service.get_many([gone.id, keep.id]) == [keep]
+    assert await world.service.get_many([gone.id, keep.id], OWNER) == [keep]
     with pytest.raises(MediaNotFound):
-        await world.service.content(gone.id, "thumb")
+        await world.service.content(gone.id, "thumb", OWNER)
     assert len(world.files()) == 3
     assert all(name.startswith(keep.id) for name in world.files())
     await world.deliver(event)
-    assert await world.service.get_many([keep.id]) == [keep]
+    assert await world.service.get_many([keep.id], OWNER) == [keep]
     assert await world.rows() == (1, 3)
 
 
@@ -393,7 +463,7 @@ async def test_tweet_deleted_keeps_media_shown_in_another_tweet(world: World) ->
     m = await world.upload(png())
     await world.deliver(posted("5000", [m.id]))
     await world.deliver(deleted("6000", [m.id]))
-    assert [x.id for x in await world.service.get_many([m.id])] == [m.id]
+    assert [x.id for x in await world.service.get_many([m.id], OWNER)] == [m.id]
 
 
 class FlakyDeletes(LocalBlobStore):
@@ -414,7 +484,7 @@ async def test_an_interrupted_removal_is_finished_by_the_redelivery(world: World
     event = deleted("5000", [m.id])
     with pytest.raises(OSError, match="hiccup"):  # the relay will deliver it again
         await world.deliver(event)
-    assert await world.service.get_many([m.id]) == []  # already invisible
+    assert await world.service.get_many([m.id], OWNER) == []  # already invisible
     await world.deliver(event)
     assert world.files() == set()
     assert await world.rows() == (0, 0)
@@ -429,10 +499,10 @@ async def test_sweep_removes_uploads_never_attached_after_the_grace_period(world
     await world.deliver(posted("5000", [attached.id]))
 
     assert await world.service.sweep_unattached() == 0  # default grace: a day
-    assert len(await world.service.get_many([attached.id, orphan.id])) == 2
+    assert len(await world.service.get_many([attached.id, orphan.id], OWNER)) == 2
 
     assert await world.service.sweep_unattached(grace_s=0) == 1
-    assert [m.id for m in await world.service.get_many([attached.id, orphan.id])] == [attached.id]
+    assert [m.id for m in await world.service.get_many([attached.id, orphan.id], OWNER)] == [attached.id]
     assert {name.split("-")[0] for name in world.files()} == {attached.id}
     assert await world.rows() == (1, 3)
     assert await world.service.sweep_unattached(grace_s=0) == 0

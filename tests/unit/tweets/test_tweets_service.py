@@ -310,6 +310,20 @@ async def test_idempotency_keys_belong_to_their_author(service: TweetsService) -
     assert a.id != b.id
 
 
+async def test_idempotency_keys_expire_after_their_window(service: TweetsService) -> None:
+    kept = await service.post(ALICE, post("kept"), "key-1")
+    await service.post(BOB, post("gone"), "key-2")
+    service.idempotency_ttl_s = 3600
+    assert await service.expire_idempotency_keys() == 0
+    assert (await service.post(ALICE, post("kept"), "key-1")).id == kept.id
+
+    service.idempotency_ttl_s = 0  # every key is now past its window
+    anew = await service.post(ALICE, post("kept"), "key-1")  # the reuse posts, the key moves on
+    assert anew.id != kept.id
+    assert await service.expire_idempotency_keys() == 2
+    assert await service.expire_idempotency_keys() == 0
+
+
 # ------------------------------------------------------------------ hydration
 
 

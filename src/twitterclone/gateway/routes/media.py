@@ -16,7 +16,13 @@ from litestar.types import Receive, ReceiveMessage
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries.media.dto import Media, Upload, Variant
-from boundaries.media.errors import CorruptImage, MediaNotFound, MediaTooLarge, UnsupportedMediaType
+from boundaries.media.errors import (
+    CorruptImage,
+    MediaBusy,
+    MediaNotFound,
+    MediaTooLarge,
+    UnsupportedMediaType,
+)
 from boundaries.media.port import MediaPort
 from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
@@ -28,6 +34,8 @@ from twitterclone.settings import Settings
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 #: Renditions never change under their URL (a new upload gets a new id).
 IMMUTABLE = "public, max-age=31536000, immutable"
+#: A draft's bytes are its owner's: no shared cache keeps them, the browser revalidates.
+DRAFT = "private, no-cache"
 
 
 @dataclass
@@ -87,14 +95,16 @@ class MediaController(Controller):
         summary="Upload an image (JPEG, PNG, GIF or WebP); metadata is stripped",
         description=(
             "multipart/form-data with the image in the field `file`. The type is decided from "
-            "the content. Answers 413 above the size or pixel limit, 422 for other files."
+            "the content. Answers 413 above the size, pixel or decoded-size limit, 422 for other "
+            "files, 503 when every image worker is busy. The upload is a draft, visible to its "
+            "owner only, until a tweet shows it."
         ),
         status_code=201,
         security=BEARER,
         guards=[WRITE, upload_body_limit],
         request_max_body_size=None,  # the guard enforces the upload's own limit
         # InvalidInput: a caller that is no user (a service client) cannot own media.
-        responses=errors(MediaTooLarge, UnsupportedMediaType, CorruptImage, InvalidInput),
+        responses=errors(MediaTooLarge, UnsupportedMediaType, CorruptImage, InvalidInput, MediaBusy),
     )
     @inject
     async def upload(
@@ -110,12 +120,15 @@ class MediaController(Controller):
         "/{media_id:str}",
         operation_id="getMedia",
         summary="An image's metadata and renditions",
+        description="A draft (not yet in a tweet) is found by its owner only.",
         guards=[READ],
         responses=errors(MediaNotFound),
     )
     @inject
-    async def get_media(self, media_id: MediaId, port: FromDishka[MediaPort]) -> Media:
-        found = await port.get_many([media_id])
+    async def get_media(
+        self, media_id: MediaId, viewer: NamedDependency[Principal | None], port: FromDishka[MediaPort]
+    ) -> Media:
+        found = await port.get_many([media_id], viewer.user_id if viewer else None)
         if not found:
             raise MediaNotFound("no such media")
         return found[0]
@@ -124,6 +137,7 @@ class MediaController(Controller):
         "/{media_id:str}/{variant:str}",
         operation_id="getMediaContent",
         summary="The bytes of one rendition (original, display or thumb), cacheable forever",
+        description="A draft (not yet in a tweet) is served to its owner only, and privately.",
         response_description="The image bytes, with a strong ETag; 304 when If-None-Match matches.",
         guards=[READ],
         responses=errors(MediaNotFound)
@@ -134,11 +148,13 @@ class MediaController(Controller):
         self,
         media_id: MediaId,
         variant: Annotated[Variant, PathParameter(description="original, display or thumb")],
+        viewer: NamedDependency[Principal | None],
         port: FromDishka[MediaPort],
         if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
     ) -> Response[bytes]:
-        content = await port.content(media_id, variant)
-        headers = {"ETag": content.etag, "Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff"}
+        content = await port.content(media_id, variant, viewer.user_id if viewer else None)
+        cache = IMMUTABLE if content.attached else DRAFT
+        headers = {"ETag": content.etag, "Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
         if _etag_matches(if_none_match, content.etag):
             return Response(b"", status_code=304, headers=headers)
         return Response(content.data, media_type=content.content_type, headers=headers)
