@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import statistics
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -26,6 +28,8 @@ import httpx
 
 #: How often the attackers drip a byte, in seconds.
 DRIP_S = 1.0
+#: Seconds the attackers run before the legitimate client starts.
+WARM_UP_S = 2.0
 
 
 @dataclass
@@ -62,26 +66,48 @@ class Report:
 
 
 async def attack(base_url: str, token: str, *, connections: int = 500, duration_s: float = 20.0) -> Report:
-    """Run the attack and the legitimate client for ``duration_s``; the report of both."""
+    """Run the attack and the legitimate client for ``duration_s``; the report of both.
+
+    The attackers run in a process of their own, so that the legitimate client's latency is the
+    server's, not that of an event loop shared with 500 dripping connections.
+    """
     url = urlsplit(base_url)
     host, port = url.hostname or "127.0.0.1", url.port or 80
     report = Report(connections, duration_s)
     stop = asyncio.Event()
-    half = connections // 2
-    attackers = [
-        asyncio.create_task(_drip(host, port, _header_drip(host), report.header_outcomes, stop))
-        for _ in range(half)
-    ] + [
-        asyncio.create_task(_drip(host, port, _body_drip(host), report.body_outcomes, stop))
-        for _ in range(connections - half)
-    ]
-    await asyncio.sleep(2.0)  # every attacking connection is open and dripping before measuring
-    legitimate = asyncio.create_task(_legitimate_client(base_url, token, report, stop))
-    await asyncio.sleep(duration_s)
-    stop.set()
-    await legitimate
-    await asyncio.gather(*attackers)
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        attackers = loop.run_in_executor(pool, _attackers, host, port, connections, WARM_UP_S + duration_s)
+        await asyncio.sleep(WARM_UP_S)  # every attacking connection is open and dripping before measuring
+        legitimate = asyncio.create_task(_legitimate_client(base_url, token, report, stop))
+        await asyncio.sleep(duration_s)
+        stop.set()
+        await legitimate
+        report.header_outcomes, report.body_outcomes = await attackers
     return report
+
+
+def _attackers(host: str, port: int, connections: int, duration_s: float) -> tuple[list[str], list[str]]:
+    """In the attackers' process: hold ``connections`` dripping for ``duration_s``; their outcomes."""
+
+    async def run() -> tuple[list[str], list[str]]:
+        header_outcomes: list[str] = []
+        body_outcomes: list[str] = []
+        stop = asyncio.Event()
+        half = connections // 2
+        tasks = [
+            asyncio.create_task(_drip(host, port, _header_drip(host), header_outcomes, stop))
+            for _ in range(half)
+        ] + [
+            asyncio.create_task(_drip(host, port, _body_drip(host), body_outcomes, stop))
+            for _ in range(connections - half)
+        ]
+        await asyncio.sleep(duration_s)
+        stop.set()
+        await asyncio.gather(*tasks)
+        return header_outcomes, body_outcomes
+
+    return asyncio.run(run())
 
 
 def _header_drip(host: str) -> tuple[bytes, bytes]:
