@@ -116,8 +116,8 @@ class Admission:
 class BodyLimits:
     """How a request body must arrive before the request may take a slot.
 
-    The whole body within ``timeout_s`` plus one second per ``min_rate_bytes_s`` bytes received,
-    and at most ``max_bytes`` (the largest body any route accepts; routes enforce their own).
+    The whole body within ``timeout_s`` plus one second per ``min_rate_bytes_s`` bytes received;
+    past ``max_bytes`` (the largest body any route accepts) reading stops and the route refuses it.
     """
 
     max_bytes: int
@@ -161,32 +161,35 @@ def hold_as_stream(scope: Scope, at_end: Callable[[], None]) -> None:
 def admission_middleware(
     app: ASGIApp, admission: Admission, *, request_timeout_s: float, body: BodyLimits
 ) -> ASGIApp:
-    """Wrap ``app``: read the body (408/413), then take a slot (503), then run within the deadline (504)."""
+    """Wrap ``app``: read the body (408), then take a slot (503), then run within the deadline (504)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _exempt(scope["path"]):  # type: ignore[comparison-overlap]
             with deadline_scope(request_timeout_s):
                 await app(scope, receive, send)
             return
-        received = await _read_body(scope, receive, send, body)
-        if received is None:  # answered (408, 413) or the client went away
+        replayed = await _read_body(scope, receive, send, body)
+        if replayed is None:  # answered 408, or the client went away
             return
         with deadline_scope(request_timeout_s):
             started = time.monotonic()
             if not await admission.acquire():
                 await _overloaded(scope, send, admission, time.monotonic() - started)
                 return
-            await _run_admitted(app, scope, _replay(received, receive), send, admission)
+            await _run_admitted(app, scope, replayed, send, admission)
 
     return middleware
 
 
-async def _read_body(scope: Scope, receive: Receive, send: Send, limits: BodyLimits) -> bytes | None:
-    """The whole body, or None after answering 408/413 (or when the client disconnected)."""
+async def _read_body(scope: Scope, receive: Receive, send: Send, limits: BodyLimits) -> Receive | None:
+    """A receive that replays the body read, or None after a 408 (or when the client disconnected).
+
+    A body larger than any route accepts is not read further: the app gets what has come (the
+    routes refuse it with their own 413 on that, or on its declared length) and nothing waits.
+    """
     declared = _header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limits.max_bytes:
-        await _too_large(scope, send, limits)
-        return None
+        return receive
     loop = asyncio.get_running_loop()
     started = loop.time()
     chunks: list[bytes] = []
@@ -206,23 +209,21 @@ async def _read_body(scope: Scope, receive: Receive, send: Send, limits: BodyLim
             return None
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > limits.max_bytes:
-            await _too_large(scope, send, limits)
-            return None
         chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+        more = bool(message.get("more_body", False))
+        if not more or size > limits.max_bytes:
+            return _replay(b"".join(chunks), more, receive)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that hands the app the body already read, then waits on the client as before."""
+def _replay(body: bytes, more_body: bool, receive: Receive) -> Receive:
+    """A receive that hands the app the body already read, then reads on from the client."""
     pending = True
 
     async def replayed() -> Any:
         nonlocal pending
         if pending:
             pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": more_body}
         return await receive()
 
     return replayed
@@ -271,11 +272,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 def _exempt(path: str) -> bool:
     return any(path == p or (p.endswith("/") and path.startswith(p)) for p in EXEMPT)
-
-
-async def _too_large(scope: Scope, send: Send, limits: BodyLimits) -> None:
-    detail = f"the request body is larger than any route accepts ({limits.max_bytes} bytes)"
-    await send_problem(scope, send, 413, "payload-too-large", detail, [(b"connection", b"close")])
 
 
 async def _overloaded(scope: Scope, send: Send, admission: Admission, waited_s: float) -> None:

@@ -160,17 +160,29 @@ async def test_a_body_that_never_comes_holds_no_slot_and_gets_408() -> None:
     assert json.loads(messages[1]["body"])["type"] == "/problems/request-timeout"
 
 
-async def test_a_body_larger_than_any_route_accepts_is_413_before_it_is_read() -> None:
+async def test_a_body_larger_than_any_route_accepts_goes_to_the_route_without_waiting_for_the_rest() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def refusing(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(await receive())  # a route sees the size and refuses at once (its own 413)
+        await send({"type": "http.response.start", "status": 413, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
     gate = Admission(max_active=1, max_wait_s=0.0, max_queue=0)
-    app = admission_middleware(_ok_app(), gate, request_timeout_s=5, body=BODY)
-    messages: list[dict[str, Any]] = []
+    app = admission_middleware(refusing, gate, request_timeout_s=5, body=BODY)
+    chunks = [b"x" * 600, b"x" * 600]
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"x" * 600, "more_body": True}
+        if not chunks:
+            await asyncio.Event().wait()  # the rest never comes: nobody may wait for it
+        return {"type": "http.request", "body": chunks.pop(0), "more_body": True}
 
-    scope = {"type": "http", "path": "/api/tweets", "method": "POST", "headers": []}
-    await app(scope, receive, lambda m: _append(messages, m))
+    messages: list[dict[str, Any]] = []
+    scope = {"type": "http", "path": "/api/media", "method": "POST", "headers": []}
+    await asyncio.wait_for(app(scope, receive, lambda m: _append(messages, m)), 1)
     assert messages[0]["status"] == 413
+    assert len(seen[0]["body"]) == 1200
+    assert seen[0]["more_body"] is True
     assert gate.active == 0
 
 
