@@ -1,5 +1,6 @@
 """Data the users module accepts and returns."""
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated
 
@@ -36,6 +37,16 @@ class Login(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
     login: Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+def login_account(login: str) -> str:
+    """The account a login names, the same for every spelling of it: NFKC (full-width and styled
+    forms fold onto ASCII), surrounding spaces dropped, lower case, no leading ``@``.
+
+    Logins that give the same answer name the same account (a handle, or an email address),
+    so whatever counts attempts per account (the gateway's login throttle) keys on this.
+    """
+    return unicodedata.normalize("NFKC", login).strip().lower().lstrip("@")
 
 
 class RefreshRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from dishka import Provider, Scope, provide
 
 from boundaries.timeline.port import TimelinePort
@@ -10,21 +12,25 @@ from boundaries.users.port import UsersPort
 from modules.timeline.consumer import TimelineConsumer
 from modules.timeline.home import HomeTimelineStore, RedisHomeTimelines, SqlHomeTimelines
 from modules.timeline.service import TimelineService
-from twitterclone.infra.kernel import Kernel
+from twitterclone.infra.kernel import Kernel, ModuleOptions
 from twitterclone.infra.store import ModuleStore
 
-#: Where home timelines can be kept (manifest: ``[modules.timeline] options = { home_store = ... }``).
-HOME_STORES = ("sql", "redis")
+
+class TimelineOptions(ModuleOptions, frozen=True):
+    """The timeline module's choices (manifest: ``[modules.timeline] options = { home_store = ... }``)."""
+
+    #: Where home timelines are kept: the module's SQL tables, or Redis (derived data, rebuildable).
+    home_store: Literal["sql", "redis"] = "sql"
+
+    def needs_redis(self) -> bool:
+        return self.home_store == "redis"
 
 
 def home_store(kernel: Kernel, store: ModuleStore) -> HomeTimelineStore:
     """The home timeline store the manifest chose: the module's SQL tables (default) or Redis."""
-    choice = kernel.options("timeline").get("home_store", "sql")
-    if choice == "redis":
+    if kernel.options("timeline", TimelineOptions).home_store == "redis":
         return RedisHomeTimelines(kernel.redis, kernel.key_prefix, kernel.settings.home_timeline_size)
-    if choice == "sql":
-        return SqlHomeTimelines(store, kernel.settings.home_timeline_size)
-    raise ValueError(f"timeline option home_store is {choice!r}; allowed: {', '.join(HOME_STORES)}")
+    return SqlHomeTimelines(store, kernel.settings.home_timeline_size)
 
 
 class TimelineProvider(Provider):

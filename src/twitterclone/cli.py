@@ -30,11 +30,16 @@ MANIFEST_HELP = "Deployment manifest (default: $TWITTERCLONE_MANIFEST, else depl
 
 
 def _load(manifest: str | None) -> tuple[Settings, Manifest]:
+    """Settings and the manifest, modules' options included, checked before anything starts."""
+    from twitterclone.composition import module_options
+
     settings = _settings(manifest)
     try:
-        return settings, load_manifest(settings.manifest)
+        loaded = load_manifest(settings.manifest)
+        module_options(loaded)
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from exc
+    return settings, loaded
 
 
 @main.command()

@@ -23,9 +23,9 @@ from dishka import AsyncContainer, Provider, Scope, make_async_container
 from modules import analytics, media, notifications, timeline, tweets, users
 from twitterclone.identity import KEY_FILE, ServiceIdentity, load_or_create_key
 from twitterclone.infra.events import LocalBus, OutboxRelay, Publisher, Subscription
-from twitterclone.infra.kernel import Kernel, ModuleSpec
+from twitterclone.infra.kernel import Kernel, ModuleOptions, ModuleSpec
 from twitterclone.infra.store import sqlite_url
-from twitterclone.manifest import MODULE_NAMES, Manifest
+from twitterclone.manifest import MODULE_NAMES, Manifest, ManifestError, convert_table
 from twitterclone.registry import (
     InProcessRegistry,
     Instance,
@@ -50,6 +50,28 @@ _SPECS: tuple[ModuleSpec, ...] = (
     analytics.MODULE,
 )
 MODULES: dict[str, ModuleSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def module_options(manifest: Manifest) -> dict[str, ModuleOptions]:
+    """Every module's ``[modules.<m>] options``, validated against the type its spec declares.
+
+    Raises ManifestError (the file, the key, the allowed values) for an unknown option, a bad
+    value, options given to a module that takes none, or a choice that needs [redis] without it.
+    """
+    chosen: dict[str, ModuleOptions] = {}
+    for name, spec in MODULES.items():
+        raw, key = manifest.module(name).options, f"modules.{name}.options"
+        if spec.options is None:
+            if raw:
+                raise ManifestError(
+                    f"{manifest.source}: unknown key '{key}.{next(iter(raw))}'; {name} takes no options"
+                )
+            continue
+        options = convert_table(raw, spec.options, source=manifest.source, key=key)
+        if options.needs_redis() and manifest.redis is None:
+            raise ManifestError(f"{manifest.source}: key '{key}' needs a [redis] section (url)")
+        chosen[name] = options
+    return chosen
 
 
 def store_locations(manifest: Manifest, settings: Settings) -> dict[str, tuple[str, str | None]]:
@@ -214,7 +236,7 @@ def build_runtime(manifest: Manifest, settings: Settings, role: str = GATEWAY) -
         store_locations(manifest, settings),
         redis_url=manifest.redis.url if manifest.redis else None,
         key_prefix=manifest.redis.prefix if manifest.redis else "tc:",
-        module_options={m: manifest.module(m).options for m in MODULES},
+        module_options=module_options(manifest),
     )
     registry = make_registry(manifest, kernel)
     kernel_provider = Provider(scope=Scope.APP)

@@ -1,14 +1,17 @@
 """Deployment manifests: which module runs where, and which stores they use.
 
 A manifest is TOML validated with msgspec. A malformed one is refused with a message that
-names the file, the key, and (for closed choices) the allowed values.
+names the file, the key, and (for closed choices) the allowed values. Each module's own
+``options`` table is kept as written here and validated against the type the module declares
+(see ``twitterclone.infra.kernel.ModuleOptions``) by the composition root, with
+``convert_table``: the manifest knows no module's options.
 """
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import msgspec
 
@@ -89,8 +92,9 @@ class ModuleConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     replicas: int = 1
     host: str = "127.0.0.1"
     port: int | None = None
-    #: Module-specific choices, e.g. timeline's ``home_store = "redis"``.
-    options: dict[str, str] = {}
+    #: The module's own choices, e.g. timeline's ``home_store = "redis"``; the module's options
+    #: type validates them (at start, in the composition root).
+    options: dict[str, Any] = {}
 
 
 class Manifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -104,6 +108,8 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     events: EventsConfig = EventsConfig()
     security: SecurityConfig = SecurityConfig()
     modules: dict[str, ModuleConfig] = {}
+    #: Where the manifest was read from, for error messages (set by ``parse_manifest``, not a key).
+    source: str = "<manifest>"
 
     def module(self, name: str) -> ModuleConfig:
         return self.modules.get(name, ModuleConfig())
@@ -146,14 +152,10 @@ def parse_manifest(text: str, *, source: str = "<manifest>") -> Manifest:
                 f"{source}: unknown module {unknown[0]!r} under [modules]; allowed: {', '.join(MODULE_NAMES)}"
             )
         for name, section in modules.items():  # one by one, so an error names the module
-            try:
-                msgspec.convert(section, ModuleConfig)
-            except msgspec.ValidationError as exc:
-                raise ManifestError(f"{source}: {_explain(str(exc), prefix=f'modules.{name}')}") from exc
-    try:
-        manifest = msgspec.convert(raw, Manifest)
-    except msgspec.ValidationError as exc:
-        raise ManifestError(f"{source}: {_explain(str(exc))}") from exc
+            convert_table(section, ModuleConfig, source=source, key=f"modules.{name}")
+    if "source" in raw:
+        raise ManifestError(f"{source}: unknown key 'source'")
+    manifest = msgspec.structs.replace(convert_table(raw, Manifest, source=source), source=source)
     for name in MODULE_NAMES:
         db = manifest.database_for(name)
         if db.kind == "postgresql" and not db.url:
@@ -181,16 +183,37 @@ def parse_manifest(text: str, *, source: str = "<manifest>") -> Manifest:
                     f"{source}: modules.{name} is remote but key 'events.transport' is 'inprocess'; "
                     "events between processes need: redis-streams"
                 )
-    needs_redis = (
-        manifest.registry.backend == "redis"
-        or manifest.events.transport == "redis-streams"
-        or any(manifest.module(m).options.get("home_store") == "redis" for m in MODULE_NAMES)
-    )
+    needs_redis = manifest.registry.backend == "redis" or manifest.events.transport == "redis-streams"
     if needs_redis and manifest.redis is None:
-        raise ManifestError(
-            f"{source}: a [redis] section (url) is required by the registry, events or a store"
-        )
+        raise ManifestError(f"{source}: a [redis] section (url) is required by the registry or the events")
     return manifest
+
+
+T = TypeVar("T")
+
+
+def convert_table(raw: Any, kind: type[T], *, source: str, key: str = "") -> T:
+    """Validate one table of a manifest (at ``key``) as ``kind``, a msgspec Struct.
+
+    A mistake is a ``ManifestError`` naming the file, the key and, for a closed choice (a
+    ``Literal`` field of ``kind``, or one of the manifest's own), the allowed values.
+    """
+    try:
+        return msgspec.convert(raw, kind)
+    except msgspec.ValidationError as exc:
+        raise ManifestError(
+            f"{source}: {_explain(str(exc), key, {**_CHOICES, **_literal_choices(kind)})}"
+        ) from exc
+
+
+def _literal_choices(kind: type[Any]) -> dict[str, str]:
+    """The allowed values of each closed-choice (``Literal``) field of a Struct, in declared order."""
+    fields = get_type_hints(kind) if isinstance(kind, type) and issubclass(kind, msgspec.Struct) else {}
+    return {
+        name: ", ".join(str(v) for v in get_args(hint))
+        for name, hint in fields.items()
+        if get_origin(hint) is Literal
+    }
 
 
 _CHOICES = {
@@ -201,7 +224,7 @@ _CHOICES = {
 }
 
 
-def _explain(message: str, prefix: str = "") -> str:
+def _explain(message: str, prefix: str, choices: dict[str, str]) -> str:
     # msgspec: "Invalid enum value 'x' - at `$.modules.users.placement`"
     text, _, where = message.partition(" - at `$")
     key = ".".join(p for p in (prefix, where.rstrip("`").lstrip(".")) if p)
@@ -212,5 +235,5 @@ def _explain(message: str, prefix: str = "") -> str:
     if not key:
         return text
     leaf = key.rsplit(".", 1)[-1]
-    hint = f"; allowed: {_CHOICES[leaf]}" if leaf in _CHOICES and "enum" in text.lower() else ""
+    hint = f"; allowed: {choices[leaf]}" if leaf in choices and "enum" in text.lower() else ""
     return f"key '{key}': {text}{hint}"

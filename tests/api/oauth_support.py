@@ -47,8 +47,7 @@ def register_client(client: TestClient[Litestar], owner: User, **body: Any) -> d
     return dict(r.json())
 
 
-def authorize(
-    client: TestClient[Litestar],
+def consent_form(
     client_id: str,
     challenge: str,
     *,
@@ -57,9 +56,9 @@ def authorize(
     scope: str = "read",
     state: str = "xyz",
     redirect_uri: str = REDIRECT,
-) -> Any:
-    """POST the consent form as a browser would (after GET showed the page)."""
-    form = {
+) -> dict[str, str]:
+    """The consent form a browser posts to /oauth/authorize: the request echoed back, the user's answer."""
+    return {
         "response_type": "code",
         "client_id": client_id,
         "redirect_uri": redirect_uri,
@@ -71,6 +70,13 @@ def authorize(
         "password": password,
         "consent": "allow",
     }
+
+
+def authorize(
+    client: TestClient[Litestar], client_id: str, challenge: str, *, login: str, **answers: str
+) -> Any:
+    """POST the consent form as a browser would (after GET showed the page); see consent_form."""
+    form = consent_form(client_id, challenge, login=login, **answers)
     return client.post("/oauth/authorize", data=form, follow_redirects=False)
 
 

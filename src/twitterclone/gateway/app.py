@@ -24,8 +24,16 @@ from twitterclone.gateway.admission import Admission, BodyLimits, admission_midd
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
 from twitterclone.gateway.headers import security_headers_middleware
 from twitterclone.gateway.middleware import edge_middleware, request_id_middleware
+from twitterclone.gateway.paths import canonical_path_middleware
 from twitterclone.gateway.problems import EXCEPTION_HANDLERS, document_errors
-from twitterclone.gateway.ratelimit import LIMITED_PREFIXES, RatePolicy, build_limiter, rate_limit_middleware
+from twitterclone.gateway.ratelimit import (
+    LIMITED_PREFIXES,
+    LoginThrottle,
+    RatePolicy,
+    build_limiter,
+    rate_limit_middleware,
+    route_finder,
+)
 from twitterclone.gateway.routes.admin import AdminController
 from twitterclone.gateway.routes.analytics import AnalyticsController
 from twitterclone.gateway.routes.health import HealthController
@@ -138,12 +146,14 @@ def create_app(
     # Every operation lists the error answers it can give (derived from its guards and inputs).
     document_errors(app, rate_limited=LIMITED_PREFIXES if settings.rate_limit_enabled else ())
     if settings.rate_limit_enabled:  # inside the request id, so that a 429 carries one
+        limiter, policy = build_limiter(settings, runtime.kernel), RatePolicy(settings)
+        app.state.login_throttle = LoginThrottle(limiter, policy)  # handlers charge accounts with it
         app.asgi_handler = rate_limit_middleware(
             app.asgi_handler,
-            limiter=build_limiter(settings, runtime.kernel),
-            policy=RatePolicy(settings),
+            limiter=limiter,
+            policy=policy,
             verifier=lambda: getattr(app.state, "token_verifier", None),
-            max_body_bytes=settings.max_body_bytes,
+            route_of=route_finder(app),
         )
     admission = Admission(
         settings.admission_max_active, settings.admission_max_wait_s, settings.admission_max_queue
@@ -160,7 +170,9 @@ def create_app(
         app.asgi_handler, admission, request_timeout_s=settings.request_timeout_s, body=body
     )
     # The request id outside admission, so that even unrouted requests (404, 405) and the
-    # middlewares' own answers (408, 413, 503, 504) carry one; the edge sets the trace first so the
-    # request's log line carries it; the security headers outermost, on every answer.
+    # middlewares' own answers (408, 503, 504) carry one; the edge sets the trace first so the
+    # request's log line carries it; the security headers outside them all, on every answer.
     app.asgi_handler = security_headers_middleware(edge_middleware(request_id_middleware(gated)))
+    # Before anything looks at the path: one spelling of it from here on (see gateway/paths.py).
+    app.asgi_handler = canonical_path_middleware(app.asgi_handler)
     return app

@@ -1,28 +1,39 @@
 """Rate limits at the gateway: which buckets a request is charged against, and the 429 answer.
 
 Every /api and /oauth request is charged per client address and, with a valid access token,
-per user. Some routes add stricter buckets: logging in (per address, and per target account
-whatever the address), registering, token requests, posting and following (each with a burst
-budget and an hourly cap). The buckets live in the process (monolith) or in Redis (split), see
-``twitterclone.infra.ratelimit``. Responses of limited routes carry ``RateLimit-*`` headers;
-a refused request gets a 429 problem with ``Retry-After``.
+per user. Some routes add stricter buckets, declared on the route handler itself
+(``opt=limited(RateRule.LOGIN)``) and looked up from the handler the router matches, so no
+spelling of a path can reach a handler without its rule: logging in (per address), registering,
+token requests, posting and following (each with a burst budget and an hourly cap).
+
+Logging in is also charged per target account, whatever the address. The account is the one the
+handler parsed from the body: the handler calls ``charge_login_account`` with it before any
+password is checked, so the throttle and the password check always read the same field of the
+same parse, whatever Content-Type the client claimed, and a refused attempt costs no hash.
+
+The buckets live in the process (monolith) or in Redis (split), see
+``twitterclone.infra.ratelimit``. Responses of limited routes carry ``RateLimit-*`` headers for
+the most constraining bucket; a refused request gets a 429 problem with ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import math
 import time
-import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qs
 
 import msgspec
+from litestar import Litestar, Request
 from litestar.datastructures import MutableScopeHeaders
-from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+from litestar.exceptions import HTTPException, TooManyRequestsException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from boundaries.users.dto import login_account
 from twitterclone.gateway.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Problem
 from twitterclone.infra.kernel import Kernel
 from twitterclone.infra.ratelimit import Bucket, Budget, Decision, InProcessLimiter, RateLimiter, RedisLimiter
@@ -30,14 +41,38 @@ from twitterclone.settings import Settings
 
 log = logging.getLogger("twitterclone.ratelimit")
 
-LOGIN_PATH = "/api/auth/login"
-#: Routes that check a password, and the body field naming the account (JSON or form).
-PASSWORD_FIELDS = {LOGIN_PATH: "login", "/oauth/authorize": "login", "/oauth/token": "username"}
-REGISTER_PATH = "/api/auth/register"
-TOKEN_PATHS = frozenset({"/api/auth/refresh", "/oauth/token", "/api/oauth/token"})
-POST_PATH = "/api/tweets"
-FOLLOW_PREFIX = "/api/users/me/following/"
+#: Canonical paths under these prefixes are charged the per-address and per-user budgets.
 LIMITED_PREFIXES = ("/api/", "/oauth/")
+#: Where a handler's rule lives in its ``opt``.
+RULE_OPT = "rate_rule"
+#: Where the request's rate decisions are kept (scope state), so its answer reports the tightest.
+_DECISIONS = "rate_decisions"
+
+
+class RateRule(enum.Enum):
+    """The stricter budgets a route adds to the per-address and per-user ones."""
+
+    #: Checks a password: per address here, per account through ``charge_login_account``.
+    LOGIN = enum.auto()
+    REGISTER = enum.auto()
+    #: Issues tokens (refresh, OAuth token endpoint).
+    TOKEN = enum.auto()
+    #: Publishes something others see (tweets, replies, quotes, retweets): per user.
+    POST = enum.auto()
+    FOLLOW = enum.auto()
+
+
+def limited(rule: RateRule) -> dict[str, Any]:
+    """A route handler's ``opt=``: the rate rule the route is charged against."""
+    return {RULE_OPT: rule}
+
+
+def rule_of(handler: BaseRouteHandler | None) -> RateRule | None:
+    """The rate rule a route handler declares, if any."""
+    if handler is None:
+        return None
+    rule = handler.opt.get(RULE_OPT)
+    return rule if isinstance(rule, RateRule) else None
 
 
 class RatePolicy:
@@ -53,49 +88,37 @@ class RatePolicy:
 
         self.address = budget("rate_address")
         self.user = budget("rate_user")
-        self.login_address = budget("rate_login_address")
         self.login_account = budget("rate_login_account")
-        self.register_address = budget("rate_register_address")
-        self.token_address = budget("rate_token_address")
-        self.post_user = budget("rate_post_user")
-        self.post_hourly = budget("rate_post_hourly")
-        self.follow_user = budget("rate_follow_user")
-        self.follow_hourly = budget("rate_follow_hourly")
+        #: Each rule's buckets: (bucket name, charged per "address" or per "user", budget).
+        self.rules: Mapping[RateRule, tuple[tuple[str, str, Budget], ...]] = {
+            RateRule.LOGIN: (("login-addr", "address", budget("rate_login_address")),),
+            RateRule.REGISTER: (("register-addr", "address", budget("rate_register_address")),),
+            RateRule.TOKEN: (("token-addr", "address", budget("rate_token_address")),),
+            RateRule.POST: (
+                ("post", "user", budget("rate_post_user")),
+                ("post-h", "user", budget("rate_post_hourly")),
+            ),
+            RateRule.FOLLOW: (
+                ("follow", "user", budget("rate_follow_user")),
+                ("follow-h", "user", budget("rate_follow_hourly")),
+            ),
+        }
         self.proxy_hops = settings.rate_trusted_proxy_hops
 
-    def buckets(
-        self, method: str, path: str, address: str, user_id: str | None, account: str | None = None
-    ) -> list[Bucket]:
-        """The buckets a request is charged against (``path`` without a trailing slash)."""
+    def buckets(self, rule: RateRule | None, address: str, user_id: str | None) -> list[Bucket]:
+        """The buckets a request to a route with ``rule`` is charged against."""
         buckets = [Bucket("addr", address, self.address)]
         if user_id is not None:
             buckets.append(Bucket("user", user_id, self.user))
-        if method == "POST":
-            if account is not None:
-                buckets.append(Bucket("login-acct", account, self.login_account))
-            if path == LOGIN_PATH or path == "/oauth/authorize":
-                buckets.append(Bucket("login-addr", address, self.login_address))
-            elif path == REGISTER_PATH:
-                buckets.append(Bucket("register-addr", address, self.register_address))
-            elif path in TOKEN_PATHS:
-                buckets.append(Bucket("token-addr", address, self.token_address))
-            elif path == POST_PATH and user_id is not None:
-                buckets += [
-                    Bucket("post", user_id, self.post_user),
-                    Bucket("post-h", user_id, self.post_hourly),
-                ]
-        elif method == "PUT" and user_id is not None:
-            if path.startswith(FOLLOW_PREFIX):
-                buckets += [
-                    Bucket("follow", user_id, self.follow_user),
-                    Bucket("follow-h", user_id, self.follow_hourly),
-                ]
-            elif path.startswith("/api/tweets/") and path.endswith("/retweet"):
-                buckets += [
-                    Bucket("post", user_id, self.post_user),
-                    Bucket("post-h", user_id, self.post_hourly),
-                ]
+        for name, per, budget in self.rules.get(rule, ()) if rule is not None else ():
+            subject = address if per == "address" else user_id
+            if subject is not None:  # per-user rules apply to requests with a verified token
+                buckets.append(Bucket(name, subject, budget))
         return buckets
+
+    def account_bucket(self, login: str) -> Bucket:
+        """The per-account login bucket of the account ``login`` names (any spelling, any address)."""
+        return Bucket("login-acct", account_key(login), self.login_account)
 
     def client_address(self, scope: Scope) -> str:
         """The caller's address: the peer, or the entry a trusted proxy added to X-Forwarded-For."""
@@ -111,14 +134,43 @@ class RatePolicy:
 
 
 def account_key(login: str) -> str:
-    """The same account whatever the spelling (case, full-width forms, spaces), hashed.
+    """The limiter's key for the account a login names, hashed so logins (emails) are never stored.
 
-    Mirrors the users module's normalisation (NFKC, then casefold) so that a throttled
-    account cannot be reached again by spelling its handle differently; hashed so that
-    logins (emails) are never stored in the limiter.
+    Which spellings name one account is the users boundary's rule (``login_account``), not
+    the limiter's: a throttled account cannot be reached again by spelling it differently.
     """
-    normal = unicodedata.normalize("NFKC", login).strip().casefold().lstrip("@")
-    return hashlib.sha256(normal.encode()).hexdigest()[:32]
+    return hashlib.sha256(login_account(login).encode()).hexdigest()[:32]
+
+
+class LoginThrottle:
+    """The per-account login budget, charged by the handlers that check a password."""
+
+    def __init__(self, limiter: RateLimiter, policy: RatePolicy) -> None:
+        self._limiter = limiter
+        self._policy = policy
+
+    async def charge(self, scope: Scope, login: str) -> None:
+        """Take one attempt from the account's budget; raise a 429 when it is spent."""
+        decision = await self._limiter.hit([self._policy.account_bucket(login)])
+        scope.setdefault("state", {}).setdefault(_DECISIONS, []).append(decision)
+        if not decision.allowed:
+            retry = _retry_after(decision)
+            log.info("login throttled", extra={"path": scope["path"], "retry_after_s": retry})
+            raise TooManyRequestsException(
+                detail=f"too many requests; retry in {retry} s",
+                headers=dict([("retry-after", str(retry)), *_headers(decision)]),
+            )
+
+
+async def charge_login_account(request: Request[Any, Any, Any], login: str) -> None:
+    """Charge the per-account login budget for ``login`` (as the handler parsed it); 429 when spent.
+
+    A handler that checks a password calls this first, so a refused attempt costs no hash.
+    Does nothing when rate limiting is off.
+    """
+    throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
+    if throttle is not None:
+        await throttle.charge(request.scope, login)
 
 
 def build_limiter(settings: Settings, kernel: Kernel) -> RateLimiter:
@@ -160,15 +212,24 @@ def _headers(decision: Decision) -> list[tuple[str, str]]:
     ]
 
 
-async def _send_problem(
-    scope: Scope, send: Send, status: int, code: str, title: str, detail: str, headers: list[tuple[str, str]]
-) -> None:
+def _retry_after(decision: Decision) -> int:
+    return max(1, math.ceil(decision.retry_after_s))
+
+
+def _tightest(decisions: list[Decision]) -> Decision:
+    """The decision the answer reports: a refusal, or else the bucket with the fewest tokens left."""
+    return min(decisions, key=lambda d: (d.allowed, d.remaining, -d.reset_s))
+
+
+async def _send_rate_limited(scope: Scope, send: Send, decision: Decision) -> None:
+    retry = _retry_after(decision)
+    log.info("rate limited", extra={"path": scope["path"], "retry_after_s": retry})
     body = msgspec.json.encode(
         Problem(
-            type=PROBLEM_BASE + code,
-            title=title,
-            status=status,
-            detail=detail,
+            type=PROBLEM_BASE + "rate-limited",
+            title="Too many requests",
+            status=429,
+            detail=f"too many requests; retry in {retry} s",
             instance=scope["path"],
             request_id=scope.get("state", {}).get("request_id"),
         )
@@ -176,51 +237,28 @@ async def _send_problem(
     raw = [
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),
-        *((k.encode(), v.encode()) for k, v in headers),
+        (b"retry-after", str(retry).encode()),
+        *((k.encode(), v.encode()) for k, v in _headers(decision)),
     ]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.start", "status": 429, "headers": raw})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-class _TooLarge(Exception):
-    pass
+def route_finder(app: Litestar) -> Callable[[str, str], BaseRouteHandler | None]:
+    """The handler the app's router answers ``method path`` with (None: 404 or 405).
 
+    The router's own lookup (and its cache), so the limiter and the router cannot disagree on
+    which route a path is.
+    """
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The whole body (up to ``limit`` bytes), and whether the client disconnected meanwhile."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message: dict[str, Any] = dict(await receive())
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks), True
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks), False
-
-
-def _account_of(body: bytes, field: str, scope: Scope) -> str | None:
-    """The account a password request names (JSON or form body), or None."""
-    content_type = b""
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            content_type = value.lower()
-            break
-    login: object = None
-    if content_type.startswith(b"application/x-www-form-urlencoded"):
-        values = parse_qs(body.decode("latin-1"), max_num_fields=50).get(field)
-        login = values[0] if values else None
-    else:
+    def find(path: str, method: str) -> BaseRouteHandler | None:
         try:
-            data = msgspec.json.decode(body)
-        except (msgspec.DecodeError, RecursionError):  # the route answers 400 for a bad body
+            handler: BaseRouteHandler = app.asgi_router.handle_routing(path=path, method=method)[1]
+        except HTTPException:
             return None
-        login = data.get(field) if isinstance(data, dict) else None
-    return login if isinstance(login, str) and 0 < len(login) <= 254 else None
+        return handler
+
+    return find
 
 
 def rate_limit_middleware(
@@ -229,9 +267,13 @@ def rate_limit_middleware(
     limiter: RateLimiter,
     policy: RatePolicy,
     verifier: Callable[[], Any],
-    max_body_bytes: int,
+    route_of: Callable[[str, str], BaseRouteHandler | None],
 ) -> ASGIApp:
-    """Wrap the gateway's ASGI handler; ``verifier()`` returns the app's TokenVerifier (or None)."""
+    """Wrap the gateway's ASGI handler (behind the edge, which made ``scope["path"]`` canonical).
+
+    ``verifier()`` returns the app's TokenVerifier (or None); ``route_of(path, method)`` the
+    handler the router will answer with, whose declared ``RateRule`` adds its buckets.
+    """
     identities = _IdentityCache()
 
     async def user_of(scope: Scope) -> str | None:
@@ -259,54 +301,24 @@ def rate_limit_middleware(
         return user_id
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIXES):  # type: ignore[comparison-overlap]
+        path = scope["path"]
+        if scope["type"] != "http" or not path.startswith(LIMITED_PREFIXES):  # type: ignore[comparison-overlap]
             await app(scope, receive, send)
             return
-        method = str(scope.get("method", "GET"))
-        path = scope["path"].rstrip("/") or "/"
-        address = policy.client_address(scope)
-        account = None
-        field = PASSWORD_FIELDS.get(path) if method == "POST" else None
-        if field is not None:
-            # The account's bucket needs the login from the body: read it here, replay it below.
-            try:
-                body, disconnected = await _read_body(receive, max_body_bytes)
-            except _TooLarge:
-                await _send_problem(
-                    scope,
-                    send,
-                    413,
-                    "payload-too-large",
-                    "Payload too large",
-                    "the request body is too large",
-                    [],
-                )
-                return
-            account = _account_of(body, field, scope)
-            receive = _replay(body, disconnected, receive)
-        user_id = await user_of(scope)
-        decision = await limiter.hit(
-            policy.buckets(method, path, address, user_id, account_key(account) if account else None)
-        )
-        headers = _headers(decision)
+        rule = rule_of(route_of(path, str(scope.get("method", "GET"))))
+        buckets = policy.buckets(rule, policy.client_address(scope), await user_of(scope))
+        decision = await limiter.hit(buckets)
         if not decision.allowed:
-            retry = max(1, math.ceil(decision.retry_after_s))
-            log.info("rate limited", extra={"path": path, "retry_after_s": retry})
-            await _send_problem(
-                scope,
-                send,
-                429,
-                "rate-limited",
-                "Too many requests",
-                f"too many requests; retry in {retry} s",
-                [("retry-after", str(retry)), *headers],
-            )
+            await _send_rate_limited(scope, send, decision)
             return
+        # The handler may charge more (a login's account) and add its decision here.
+        decisions: list[Decision] = [decision]
+        scope.setdefault("state", {})[_DECISIONS] = decisions
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 mutable = MutableScopeHeaders.from_message(message)
-                for name, value in headers:
+                for name, value in _headers(_tightest(decisions)):
                     mutable[name] = value
             await send(message)
 
@@ -315,19 +327,16 @@ def rate_limit_middleware(
     return middleware
 
 
-def _replay(body: bytes, disconnected: bool, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> ReceiveMessage:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        if disconnected:
-            return {"type": "http.disconnect"}
-        return await receive()
-
-    return replay
-
-
-__all__ = ["RatePolicy", "account_key", "build_limiter", "rate_limit_middleware"]
+__all__ = [
+    "LIMITED_PREFIXES",
+    "LoginThrottle",
+    "RatePolicy",
+    "RateRule",
+    "account_key",
+    "build_limiter",
+    "charge_login_account",
+    "limited",
+    "rate_limit_middleware",
+    "route_finder",
+    "rule_of",
+]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from dishka import Provider
 from redis.asyncio import Redis
 
@@ -28,6 +29,23 @@ class Consumer:
         return []
 
 
+class ModuleOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of a module's own choices in the manifest (``[modules.<m>] options = { ... }``).
+
+    A module subclasses it (with ``frozen=True`` again, for type checkers), using typed fields
+    (a ``Literal`` for a closed choice), and names the subclass in its ``ModuleSpec``; the
+    composition root validates the manifest's table against it at start, with errors naming
+    the file, the key and the allowed values.
+    """
+
+    def needs_redis(self) -> bool:
+        """Whether these choices keep something in the deployment's Redis (then [redis] is required)."""
+        return False
+
+
+OptionsT = TypeVar("OptionsT", bound=ModuleOptions)
+
+
 @dataclass(frozen=True)
 class ModuleSpec:
     """How the composition root wires one module.
@@ -41,6 +59,8 @@ class ModuleSpec:
     port: type[Any]
     provider: Callable[[], Provider]
     consumer: type[Consumer] | None = None
+    #: The module's manifest options, or None when it takes none.
+    options: type[ModuleOptions] | None = None
 
 
 class Kernel:
@@ -53,7 +73,7 @@ class Kernel:
         *,
         redis_url: str | None = None,
         key_prefix: str = "tc:",
-        module_options: dict[str, dict[str, str]] | None = None,
+        module_options: Mapping[str, ModuleOptions | Mapping[str, Any]] | None = None,
     ) -> None:
         self.settings = settings
         worker_id = settings.worker_id
@@ -68,9 +88,17 @@ class Kernel:
         self.key_prefix = key_prefix
         self._options = module_options or {}
 
-    def options(self, module: str) -> dict[str, str]:
-        """Module-specific choices from the manifest (``[modules.<m>] options``)."""
-        return dict(self._options.get(module, {}))
+    def options(self, module: str, kind: type[OptionsT]) -> OptionsT:
+        """``module``'s choices from the manifest (``[modules.<m>] options``), as its ``kind``.
+
+        The composition root hands them over validated; a plain table (tests) is converted here.
+        """
+        given = self._options.get(module, {})
+        if isinstance(given, kind):
+            return given
+        if isinstance(given, ModuleOptions):
+            raise TypeError(f"{module}'s options are {type(given).__name__}, not {kind.__name__}")
+        return msgspec.convert(dict(given), kind)
 
     @property
     def has_redis(self) -> bool:

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from litestar.routes import HTTPRoute
 from redis.asyncio import Redis
 
-from twitterclone.gateway.ratelimit import RatePolicy, account_key, build_limiter
+from tests.conftest import MONOLITH
+from twitterclone.gateway.app import create_app
+from twitterclone.gateway.ratelimit import RatePolicy, RateRule, account_key, build_limiter, rule_of
 from twitterclone.infra.kernel import Kernel
 from twitterclone.infra.ratelimit import Bucket, Budget, InProcessLimiter, RateLimiter, RedisLimiter
+from twitterclone.manifest import load_manifest
 from twitterclone.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -167,23 +172,48 @@ def test_the_manifest_decides_the_backend() -> None:
     assert isinstance(limiter, RedisLimiter)
 
 
-def test_policy_charges_strict_routes_on_top_of_the_defaults() -> None:
+def test_policy_charges_a_routes_rule_on_top_of_the_defaults() -> None:
     policy = RatePolicy(Settings())
 
-    def rules(method: str, path: str, user: str | None = "u1", account: str | None = None) -> set[str]:
-        return {b.rule for b in policy.buckets(method, path, "10.0.0.1", user, account)}
+    def rules(rule: RateRule | None, user: str | None = "u1") -> set[str]:
+        return {b.rule for b in policy.buckets(rule, "10.0.0.1", user)}
 
-    assert rules("GET", "/api/tweets/1") == {"addr", "user"}
-    assert rules("GET", "/api/tweets/1", user=None) == {"addr"}
-    assert rules("POST", "/api/auth/login", None, "k") == {"addr", "login-addr", "login-acct"}
-    assert rules("POST", "/oauth/authorize", None, "k") == {"addr", "login-addr", "login-acct"}
-    assert rules("POST", "/oauth/token", None, "k") == {"addr", "token-addr", "login-acct"}
-    assert rules("POST", "/api/auth/register", None) == {"addr", "register-addr"}
-    assert rules("POST", "/api/auth/refresh", None) == {"addr", "token-addr"}
-    assert rules("POST", "/api/tweets") == {"addr", "user", "post", "post-h"}
-    assert rules("PUT", "/api/tweets/9/retweet") == {"addr", "user", "post", "post-h"}
-    assert rules("PUT", "/api/users/me/following/9") == {"addr", "user", "follow", "follow-h"}
-    assert rules("DELETE", "/api/users/me/following/9") == {"addr", "user"}
+    assert rules(None) == {"addr", "user"}
+    assert rules(None, user=None) == {"addr"}
+    assert rules(RateRule.LOGIN, None) == {"addr", "login-addr"}
+    assert rules(RateRule.REGISTER, None) == {"addr", "register-addr"}
+    assert rules(RateRule.TOKEN, None) == {"addr", "token-addr"}
+    assert rules(RateRule.POST) == {"addr", "user", "post", "post-h"}
+    assert rules(RateRule.FOLLOW) == {"addr", "user", "follow", "follow-h"}
+    # Per-user rules need a verified token; without one the route refuses the request anyway.
+    assert rules(RateRule.POST, None) == {"addr"}
+    assert policy.account_bucket("ALICE") == policy.account_bucket("@alice")
+
+
+#: The routes with a stricter rule, as SECURITY.md's table lists them; every other route has none.
+RULED_ROUTES = {
+    ("POST", "/api/auth/login"): RateRule.LOGIN,
+    ("POST", "/oauth/authorize"): RateRule.LOGIN,
+    ("POST", "/api/auth/register"): RateRule.REGISTER,
+    ("POST", "/api/auth/refresh"): RateRule.TOKEN,
+    ("POST", "/oauth/token"): RateRule.TOKEN,
+    ("POST", "/api/tweets"): RateRule.POST,
+    ("PUT", "/api/tweets/{tweet_id:str}/retweet"): RateRule.POST,
+    ("PUT", "/api/users/me/following/{user_id:str}"): RateRule.FOLLOW,
+}
+
+
+def test_rules_are_declared_on_exactly_the_routes_the_policy_names(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=str(tmp_path), manifest=str(MONOLITH)), load_manifest(MONOLITH))
+    declared = {
+        (method, route.path): rule_of(handler)
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        for method in handler.http_methods
+        if rule_of(handler) is not None
+    }
+    assert declared == RULED_ROUTES
 
 
 def test_client_address_trusts_forwarded_for_only_behind_configured_proxies() -> None:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+import msgspec
 import pytest
 
 from boundaries.users.events import UserFollowed, UserUnfollowed
@@ -48,11 +49,16 @@ def popular(store: ModuleStore, users: FakeUsers, threshold: int = THRESHOLD) ->
 _clock = [T0]
 
 
+def _now() -> datetime:
+    """Now, and always later than the last event (events happen when the test applies them)."""
+    _clock[0] = max(datetime.now(UTC), _clock[0] + timedelta(microseconds=1))
+    return _clock[0]
+
+
 def followed(follower: int, followee: int, n: int | None) -> UserFollowed:
-    _clock[0] += timedelta(seconds=1)
     return UserFollowed(
         event_id=IDS.next(),
-        occurred_at=_clock[0],
+        occurred_at=_now(),
         follower_id=str(follower),
         followee_id=str(followee),
         followee_followers=n,
@@ -60,10 +66,9 @@ def followed(follower: int, followee: int, n: int | None) -> UserFollowed:
 
 
 def unfollowed(follower: int, followee: int, n: int | None) -> UserUnfollowed:
-    _clock[0] += timedelta(seconds=1)
     return UserUnfollowed(
         event_id=IDS.next(),
-        occurred_at=_clock[0],
+        occurred_at=_now(),
         follower_id=str(follower),
         followee_id=str(followee),
         followee_followers=n,
@@ -185,9 +190,7 @@ async def test_a_late_older_count_does_not_overwrite_a_newer_one(
 ) -> None:
     p = popular(store, users)
     newer, older = followed(2, STAR, 3), unfollowed(VIEWER, STAR, 2)
-    newer = UserFollowed(
-        **{**{f: getattr(newer, f) for f in newer.__struct_fields__}, "occurred_at": T0 + timedelta(days=1)}
-    )
+    newer = msgspec.structs.replace(newer, occurred_at=_now() + timedelta(days=1))
     await apply(p, newer)
     await apply(p, older)  # older (by its time), applied later: the count stays 3
     assert await p.popular([STAR]) == {STAR}

@@ -24,13 +24,9 @@ from boundaries.users.errors import NotAdmin, SigningKeyInUse, SigningKeyNotFoun
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.auth import InvalidToken, Principal, TokenVerifier, current_principal, requires
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.params import BEARER, TweetId, UserId
 from twitterclone.gateway.problems import errors, refuses
 
-ID_PATTERN = r"^[0-9]{1,20}$"
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-UserId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A user id (decimal string).")]
-TweetId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A tweet id (decimal string).")]
 Kid = Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="A signing key id.")]
 
 

@@ -6,19 +6,15 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import QueryParameter
 
 from boundaries.analytics.dto import Trends, TrendWindow, TweetStats, UserStats
 from boundaries.analytics.errors import NotStatsOwner, StatsNotFound
 from boundaries.analytics.port import AnalyticsPort
 from twitterclone.gateway.auth import READ, Principal
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.params import BEARER, TweetId
 from twitterclone.gateway.problems import errors
-
-ID_PATTERN = r"^[0-9]{1,20}$"
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-TweetId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A tweet id (decimal string).")]
 
 
 class AnalyticsController(Controller):

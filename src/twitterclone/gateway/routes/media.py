@@ -20,6 +20,7 @@ from boundaries.media.errors import CorruptImage, MediaNotFound, MediaTooLarge, 
 from boundaries.media.port import MediaPort
 from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.params import BEARER, MediaId
 from twitterclone.gateway.problems import answer, errors, refuses
 from twitterclone.settings import Settings
 
@@ -27,8 +28,6 @@ from twitterclone.settings import Settings
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 #: Renditions never change under their URL (a new upload gets a new id).
 IMMUTABLE = "public, max-age=31536000, immutable"
-
-MediaId = Annotated[str, PathParameter(pattern=r"^[0-9]{1,20}$", description="A media id (decimal string).")]
 
 
 @dataclass
@@ -91,7 +90,7 @@ class MediaController(Controller):
             "the content. Answers 413 above the size or pixel limit, 422 for other files."
         ),
         status_code=201,
-        security=[{"bearer": []}],
+        security=BEARER,
         guards=[WRITE, upload_body_limit],
         request_max_body_size=None,  # the guard enforces the upload's own limit
         # InvalidInput: a caller that is no user (a service client) cannot own media.

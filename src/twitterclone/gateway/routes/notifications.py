@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import Body, HeaderParameter, QueryParameter
+from litestar.params import Body, HeaderParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from boundaries._kernel.errors import InvalidInput
@@ -20,12 +20,12 @@ from boundaries.notifications.port import NotificationsPort
 from twitterclone.gateway.admission import hold_as_stream
 from twitterclone.gateway.auth import READ, WRITE, Principal, authority_check
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.params import BEARER, Cursor, Limit
 from twitterclone.gateway.problems import errors
 from twitterclone.gateway.streams import StreamGate, StreamsFull, TooManyStreams
 from twitterclone.remote.deadline import deadline_scope
 from twitterclone.settings import Settings
 
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 #: How long one wait lasts before the stream sends a keep-alive comment.
 KEEPALIVE_S = 15.0
 #: Time a stream's port call gets beyond the wait it asks for (its deadline, when split).
@@ -35,10 +35,6 @@ LAPSED = "the access token has expired or was revoked, or the account is suspend
 #: How long a browser waits before reconnecting after the stream drops (SSE ``retry``), in ms.
 RECONNECT_MS = 3000
 
-Cursor = Annotated[
-    str | None, QueryParameter(name="cursor", description="From a previous page's next_cursor.")
-]
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size, 1-100.")]
 LastEventId = Annotated[
     str | None,
     HeaderParameter(

@@ -47,9 +47,10 @@ from boundaries.users.errors import (
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.auth import Principal, requires
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.params import BEARER
 from twitterclone.gateway.problems import answer, errors
+from twitterclone.gateway.ratelimit import RateRule, charge_login_account, limited
 
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 #: Answers that carry tokens or codes are never cached (RFC 6749 §5.1).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 #: The consent page: no scripts, no external assets, never framed (clickjacking), never cached.
@@ -336,39 +337,42 @@ class OAuthController(Controller):
         | answer(401, str, "The consent page again: the login or the password is wrong", MediaType.HTML)
         | answer(403, str, "The consent page again: the account is suspended", MediaType.HTML),
         exception_handlers=AUTHORIZE_ERROR_HANDLERS,
+        opt=limited(RateRule.LOGIN),
     )
     @inject
     async def authorize(
         self,
+        request: Request[Any, Any, Any],
         data: Annotated[AuthorizeForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
         users: FromDishka[UsersPort],
     ) -> Response[Any]:
         fields = msgspec.structs.asdict(data)
-        request = _convert(
+        asked = _convert(
             {k: fields[k] for k in msgspec.structs.asdict(AuthorizationRequest())}, AuthorizationRequest
         )
         try:
-            prompt = await users.authorization_prompt(request)
+            prompt = await users.authorization_prompt(asked)
         except OAuthError as exc:
             return (
-                _error_redirect(request.redirect_uri, exc, request.state)
+                _error_redirect(asked.redirect_uri, exc, asked.state)
                 if exc.redirectable
                 else _error_page(exc)
             )
         if data.consent != "allow":
             return _error_redirect(
-                prompt.redirect_uri, OAuthAccessDenied("the user denied the request"), request.state
+                prompt.redirect_uri, OAuthAccessDenied("the user denied the request"), asked.state
             )
         if not data.login or not data.password or len(data.login) > 254 or len(data.password) > 1024:
-            return _consent_page(request, prompt, "Enter your handle or email and your password.", 400)
+            return _consent_page(asked, prompt, "Enter your handle or email and your password.", 400)
+        await charge_login_account(request, data.login)  # before the password costs a hash
         try:
-            code = await users.approve_authorization(request, Login(login=data.login, password=data.password))
+            code = await users.approve_authorization(asked, Login(login=data.login, password=data.password))
         except InvalidCredentials:
-            return _consent_page(request, prompt, "The login or the password is wrong.", 401)
+            return _consent_page(asked, prompt, "The login or the password is wrong.", 401)
         except AccountSuspended:
-            return _consent_page(request, prompt, "This account is suspended.", 403)
+            return _consent_page(asked, prompt, "This account is suspended.", 403)
         except OAuthError as exc:
-            return _error_redirect(prompt.redirect_uri, exc, request.state)
+            return _error_redirect(prompt.redirect_uri, exc, asked.state)
         params = {"code": code.code}
         if code.state:
             params["state"] = code.state
@@ -380,6 +384,7 @@ class OAuthController(Controller):
         summary="Exchange a grant for tokens (code, refresh token, client credentials, password)",
         status_code=200,
         responses=OAUTH_ERRORS,
+        opt=limited(RateRule.TOKEN),
     )
     @inject
     async def token(
@@ -388,6 +393,8 @@ class OAuthController(Controller):
         data: Annotated[TokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
         users: FromDishka[UsersPort],
     ) -> Response[OAuthToken]:
+        if data.username:  # the password grant: the account's login budget, before any hash
+            await charge_login_account(request, data.username)
         client_id, secret = _client_auth(request, data.client_id, data.client_secret)
         fields = {**msgspec.structs.asdict(data), "client_id": client_id, "client_secret": secret}
         token = await users.exchange_token(_convert(fields, TokenRequest))

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import PathParameter, QueryParameter
 
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
 from boundaries.timeline.dto import RebuildResult
@@ -14,15 +11,7 @@ from boundaries.timeline.port import TimelinePort
 from boundaries.tweets.dto import Tweet
 from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
-
-ID_PATTERN = r"^[0-9]{1,20}$"
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-UserId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A user id (decimal string).")]
-Cursor = Annotated[
-    str | None, QueryParameter(name="cursor", description="From a previous page's next_cursor.")
-]
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size, 1-100.")]
+from twitterclone.gateway.params import BEARER, Cursor, Limit, UserId
 
 
 class TimelineController(Controller):

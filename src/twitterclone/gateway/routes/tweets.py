@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
+from litestar.params import Body, HeaderParameter, QueryParameter
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
@@ -23,16 +23,10 @@ from boundaries.tweets.errors import (
 from boundaries.tweets.port import TweetsPort
 from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.params import BEARER, Cursor, Limit, TweetId
 from twitterclone.gateway.problems import errors
+from twitterclone.gateway.ratelimit import RateRule, limited
 
-ID_PATTERN = r"^[0-9]{1,20}$"
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-TweetId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A tweet id (decimal string).")]
-Cursor = Annotated[
-    str | None, QueryParameter(name="cursor", description="From a previous page's next_cursor.")
-]
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size, 1-100.")]
 #: What acting on a tweet may answer: no such tweet, or a caller that is no user (a service client).
 ACT_ON_TWEET = errors(TweetNotFound, InvalidInput)
 
@@ -70,6 +64,7 @@ class TweetsController(Controller):
             MediaNotFound,
             NotMediaOwner,
         ),
+        opt=limited(RateRule.POST),
     )
     @inject
     async def post_tweet(
@@ -165,6 +160,7 @@ class TweetsController(Controller):
         security=BEARER,
         guards=[WRITE],
         responses=ACT_ON_TWEET,
+        opt=limited(RateRule.POST),
     )
     @inject
     async def retweet(

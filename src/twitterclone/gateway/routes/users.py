@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Body, PathParameter, QueryParameter
@@ -36,17 +36,11 @@ from boundaries.users.errors import (
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.auth import FOLLOW, READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.params import BEARER, Cursor, Limit, UserId
 from twitterclone.gateway.problems import errors
+from twitterclone.gateway.ratelimit import RateRule, charge_login_account, limited
 
-ID_PATTERN = r"^[0-9]{1,20}$"
 HANDLE_PATTERN = r"^@?[A-Za-z0-9_]{1,15}$"
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-
-UserId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A user id (decimal string).")]
-Cursor = Annotated[
-    str | None, QueryParameter(name="cursor", description="From a previous page's next_cursor.")
-]
-Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=100, description="Page size, 1-100.")]
 
 
 RelationshipAction = Literal["follow", "unfollow", "block", "unblock", "mute", "unmute"]
@@ -59,6 +53,7 @@ def _relationship_route(
     summary: str,
     action: RelationshipAction,
     raises: tuple[type[DomainError], ...],
+    rule: RateRule | None = None,
 ) -> HTTPRouteHandler:
     """One of the six follow/block/mute routes: ``PUT|DELETE <prefix>/{user_id}``.
 
@@ -81,6 +76,7 @@ def _relationship_route(
         status_code=200,
         guards=[FOLLOW],
         responses=errors(UserNotFound, *raises),
+        opt=limited(rule) if rule else None,
     )(inject(handler))
 
 
@@ -101,6 +97,7 @@ class AuthController(Controller):
         ),
         status_code=201,
         responses=errors(HandleTaken, EmailTaken, InvalidInput),
+        opt=limited(RateRule.REGISTER),
     )
     @inject
     async def register(self, data: Annotated[Register, Body()], users: FromDishka[UsersPort]) -> Account:
@@ -112,9 +109,13 @@ class AuthController(Controller):
         summary="Log in with handle or email; get tokens",
         status_code=200,
         responses=errors(InvalidCredentials, AccountSuspended),
+        opt=limited(RateRule.LOGIN),
     )
     @inject
-    async def login(self, data: Annotated[Login, Body()], users: FromDishka[UsersPort]) -> TokenPair:
+    async def login(
+        self, request: Request[Any, Any, Any], data: Annotated[Login, Body()], users: FromDishka[UsersPort]
+    ) -> TokenPair:
+        await charge_login_account(request, data.login)  # before the password costs a hash
         return await users.authenticate(data)
 
     @post(
@@ -123,6 +124,7 @@ class AuthController(Controller):
         summary="Rotate a refresh token",
         status_code=200,
         responses=errors(InvalidRefreshToken),
+        opt=limited(RateRule.TOKEN),
     )
     @inject
     async def refresh(
@@ -260,7 +262,13 @@ class UsersController(Controller):
         return await users.relationship(user.user_id, user_id)
 
     follow = _relationship_route(
-        put, "/me/following", "follow", "Follow a user", "follow", (CannotFollowSelf, Blocked, InvalidInput)
+        put,
+        "/me/following",
+        "follow",
+        "Follow a user",
+        "follow",
+        (CannotFollowSelf, Blocked, InvalidInput),
+        RateRule.FOLLOW,
     )
     unfollow = _relationship_route(
         delete, "/me/following", "unfollow", "Stop following a user", "unfollow", (CannotFollowSelf,)
