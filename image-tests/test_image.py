@@ -30,11 +30,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from twitterclone.bench.server import free_port  # noqa: E402
-
 from tests.support.databases import create_database, drop_database, redis_url  # noqa: E402
 from twitterclone import kubernetes  # noqa: E402
 from twitterclone.manifest import load_manifest  # noqa: E402
+from twitterclone_bench.server import free_port  # noqa: E402
 
 IMAGE = os.environ.get("IMAGE", "localhost/twitterclone:0.1.0")
 ENV = {**os.environ, "CONTAINERS_CONF": str(ROOT / "deploy" / "podman" / "containers.conf")}

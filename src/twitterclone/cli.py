@@ -128,15 +128,17 @@ def _serve(
                 f"mtls is on but {missing[0]} is missing; run `twitterclone dev-certs`"
             )
     # Connection handling (granian's defaults unless given): the listen backlog; backpressure, the most
-    # connections one worker holds at once (an idle keep-alive connection holds one); and how long an idle
-    # keep-alive connection (or a request's headers) may take, granian's http1 header read timeout.
+    # connections one worker holds at once (an idle keep-alive connection holds one). And how long a
+    # request's headers (or an idle keep-alive connection) may take, granian's http1 header read
+    # timeout: TWITTERCLONE_HEADER_READ_TIMEOUT_S, so a client sending headers a byte a second
+    # (slowloris) is cut off; the body has its own timeout in the app (gateway/admission.py).
     tuning: dict[str, object] = {}
     if backlog is not None:
         tuning["backlog"] = backlog
     if backpressure is not None:
         tuning["backpressure"] = backpressure
-    if keep_alive_s is not None:
-        tuning["http1_settings"] = HTTP1Settings(header_read_timeout=round(keep_alive_s * 1000))
+    header_read_s = settings.header_read_timeout_s if keep_alive_s is None else keep_alive_s
+    tuning["http1_settings"] = HTTP1Settings(header_read_timeout=round(header_read_s * 1000))
     Granian(
         target,
         factory=True,
@@ -170,7 +172,7 @@ def _serve(
     "--keep-alive-timeout",
     type=click.FloatRange(min=1),
     help="Seconds an idle keep-alive connection (or a request's headers) may take before the server "
-    "closes it (default: granian's, 30).",
+    "closes it (default: $TWITTERCLONE_HEADER_READ_TIMEOUT_S, 10).",
 )
 def run(
     manifest: str | None,

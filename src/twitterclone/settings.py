@@ -77,6 +77,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     admission_max_active: Annotated[int, msgspec.Meta(ge=1)] = 64
     admission_max_wait_s: Annotated[float, msgspec.Meta(ge=0)] = 0.05
     admission_max_queue: Annotated[int, msgspec.Meta(ge=0)] = 512
+    #: Slow clients (slowloris): seconds a client has to send a request's headers (granian's http1
+    #: header read timeout, which also bounds an idle keep-alive connection), and its body: the
+    #: body must arrive within ``body_read_timeout_s``, extended by one second per
+    #: ``body_min_rate_bytes_s`` bytes received, so a large upload on a fair link is not cut off.
+    header_read_timeout_s: Annotated[float, msgspec.Meta(ge=1)] = 10.0
+    body_read_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    body_min_rate_bytes_s: Annotated[int, msgspec.Meta(ge=1)] = 65_536
+    #: Long-lived streams (SSE): at most this many open per user and per process; an open stream
+    #: re-checks its token and account every ``stream_recheck_s`` seconds and closes when they lapse.
+    streams_per_user: Annotated[int, msgspec.Meta(ge=1)] = 5
+    streams_max: Annotated[int, msgspec.Meta(ge=1)] = 512
+    stream_recheck_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     #: Log level of the application loggers.
     log_level: str = "INFO"
     #: argon2id cost parameters (memory in KiB).

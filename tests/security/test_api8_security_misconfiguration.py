@@ -84,6 +84,23 @@ def test_security_headers_are_on_every_response(make_client: MakeClient) -> None
         assert r.headers["referrer-policy"] == "no-referrer"
 
 
+def test_answers_made_before_routing_carry_the_security_headers(make_client: MakeClient) -> None:
+    """The middlewares' own answers (here 503 overloaded) are stamped like every other."""
+    client = make_client(admission_max_active=1, admission_max_wait_s=0)
+    admission = client.app.state.admission
+    admission.active = admission.max_active  # every slot taken
+    try:
+        r = client.get("/api/users/search", params={"q": "a"})
+    finally:
+        admission.active = 0
+    assert r.status_code == 503
+    assert r.json()["type"] == "/problems/overloaded"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["x-request-id"]
+
+
 def _preflight(client: TestClient[Litestar], origin: str) -> Any:
     return client.options(
         "/api/users/me",

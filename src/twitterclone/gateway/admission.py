@@ -7,6 +7,15 @@ ones wait in a FIFO queue, and one that cannot start within ``max_wait_s`` (or f
 full) gets a ``503 /problems/overloaded`` with ``Retry-After``, costing microseconds. So the
 requests that are served keep their latency, and the excess is refused quickly and visibly.
 
+A request takes its slot only once its whole body has arrived: the body is read first, within
+``BodyLimits`` (a total time, extended by the bytes received, and a size), so a client that
+announces a body and sends it a byte a second costs a connection and a coroutine, never a slot,
+and is answered ``408`` when its time is up. Once admitted, a request runs within the public
+deadline (``TWITTERCLONE_REQUEST_TIMEOUT_S``): past it the work is cancelled and the answer is a
+``504 /problems/deadline-exceeded``. A request that turns into a long-lived stream (SSE) calls
+``hold_as_stream``: it gives its slot back and leaves the deadline, and is counted and capped by
+the stream gate instead (gateway/streams.py).
+
 Probes and metrics (``/livez``, ``/readyz``, ``/metrics``) and internal port calls are never
 queued: an orchestrator must see a busy process as alive, and a service call is part of a public
 request that was already admitted somewhere.
@@ -24,18 +33,27 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-import msgspec
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge
+
+from twitterclone.gateway.problems import send_problem
+from twitterclone.remote.deadline import deadline_scope, deadline_var, remaining_s
 
 #: Paths that bypass admission (exact, or a prefix ending in "/").
 EXEMPT = ("/livez", "/readyz", "/metrics", "/_port/")
 
 SHED = Counter("twitterclone_requests_shed_total", "Requests refused with 503 because the process was full.")
 QUEUED = Gauge("twitterclone_requests_queued", "Requests waiting for a slot to start.")
-
-_encoder = msgspec.json.Encoder()
+BODY_TIMEOUTS = Counter(
+    "twitterclone_request_body_timeouts_total", "Requests answered 408 because their body came too slowly."
+)
+DEADLINES_EXCEEDED = Counter(
+    "twitterclone_requests_deadline_exceeded_total", "Requests cancelled past their deadline."
+)
 
 
 class Admission:
@@ -94,45 +112,171 @@ class Admission:
         return False
 
 
-def admission_middleware(app: ASGIApp, admission: Admission) -> ASGIApp:
-    """Wrap ``app`` so that HTTP requests past the capacity get a fast 503 problem."""
+@dataclass(frozen=True, kw_only=True)
+class BodyLimits:
+    """How a request body must arrive before the request may take a slot.
+
+    The whole body within ``timeout_s`` plus one second per ``min_rate_bytes_s`` bytes received;
+    past ``max_bytes`` (the largest body any route accepts) reading stops and the route refuses it.
+    """
+
+    max_bytes: int
+    timeout_s: float
+    min_rate_bytes_s: int
+
+
+@dataclass
+class _Lease:
+    """What an admitted request holds: its slot, the timer of its deadline, work to do at its end."""
+
+    admission: Admission
+    timer: asyncio.Timeout
+    held: bool = True
+    at_end: list[Callable[[], None]] = field(default_factory=list)
+
+    def give_back(self) -> None:
+        if self.held:
+            self.held = False
+            self.admission.release()
+
+
+_LEASE = "twitterclone.admission_lease"
+
+
+def hold_as_stream(scope: Scope, at_end: Callable[[], None]) -> None:
+    """Turn the running request into a long-lived stream: give its slot back and lift its deadline.
+
+    ``at_end`` runs once the response is over, however it ends (done, client gone, cancelled).
+    Called by a stream's handler after it has authorised and counted the stream.
+    """
+    lease: _Lease | None = scope.get("state", {}).get(_LEASE)
+    if lease is None:  # not admitted through the middleware (an exempt path, a unit test)
+        raise RuntimeError("hold_as_stream needs a request admitted by admission_middleware")
+    lease.give_back()
+    lease.timer.reschedule(None)
+    lease.at_end.append(at_end)
+    deadline_var.set(None)  # the stream's own calls set their own deadlines
+
+
+def admission_middleware(
+    app: ASGIApp, admission: Admission, *, request_timeout_s: float, body: BodyLimits
+) -> ASGIApp:
+    """Wrap ``app``: read the body (408), then take a slot (503), then run within the deadline (504)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _exempt(scope["path"]):  # type: ignore[comparison-overlap]
-            await app(scope, receive, send)
+            with deadline_scope(request_timeout_s):
+                await app(scope, receive, send)
             return
-        started = time.monotonic()
-        if not await admission.acquire():
-            await _overloaded(send, admission, time.monotonic() - started)
+        replayed = await _read_body(scope, receive, send, body)
+        if replayed is None:  # answered 408, or the client went away
             return
-        try:
-            await app(scope, receive, send)
-        finally:
-            admission.release()
+        with deadline_scope(request_timeout_s):
+            started = time.monotonic()
+            if not await admission.acquire():
+                await _overloaded(scope, send, admission, time.monotonic() - started)
+                return
+            await _run_admitted(app, scope, replayed, send, admission)
 
     return middleware
+
+
+async def _read_body(scope: Scope, receive: Receive, send: Send, limits: BodyLimits) -> Receive | None:
+    """A receive that replays the body read, or None after a 408 (or when the client disconnected).
+
+    A body larger than any route accepts is not read further: the app gets what has come (the
+    routes refuse it with their own 413 on that, or on its declared length) and nothing waits.
+    """
+    declared = _header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limits.max_bytes:
+        return receive
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        allowed = limits.timeout_s + size / limits.min_rate_bytes_s - (loop.time() - started)
+        try:
+            async with asyncio.timeout(max(allowed, 0)):
+                message = await receive()
+        except TimeoutError:
+            BODY_TIMEOUTS.inc()
+            took = loop.time() - started
+            detail = f"the request body did not arrive in time ({size} bytes in {took:.0f} s)"
+            await send_problem(scope, send, 408, "request-timeout", detail, [(b"connection", b"close")])
+            return None
+        if message["type"] != "http.request":  # http.disconnect
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)
+        more = bool(message.get("more_body", False))
+        if not more or size > limits.max_bytes:
+            return _replay(b"".join(chunks), more, receive)
+
+
+def _replay(body: bytes, more_body: bool, receive: Receive) -> Receive:
+    """A receive that hands the app the body already read, then reads on from the client."""
+    pending = True
+
+    async def replayed() -> Any:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": more_body}
+        return await receive()
+
+    return replayed
+
+
+async def _run_admitted(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, admission: Admission
+) -> None:
+    """Run an admitted request within its deadline; give its slot back when it ends."""
+    responded = False
+
+    async def tracking_send(message: Message) -> None:
+        nonlocal responded
+        if message["type"] == "http.response.start":
+            responded = True
+        await send(message)
+
+    lease: _Lease | None = None
+    try:
+        async with asyncio.timeout(max(remaining_s() or 0.0, 0.0)) as timer:
+            lease = _Lease(admission, timer)
+            scope.setdefault("state", {})[_LEASE] = lease
+            await app(scope, receive, tracking_send)
+    except TimeoutError:
+        if not timer.expired():
+            raise  # the app's own timeout, not the deadline
+        DEADLINES_EXCEEDED.inc()
+        if not responded:  # otherwise the response is cut short: the connection tells the client
+            detail = "the request ran past its deadline and was cancelled; retry later"
+            await send_problem(scope, send, 504, "deadline-exceeded", detail, [(b"retry-after", b"1")])
+    finally:
+        if lease is None:
+            admission.release()
+        else:
+            lease.give_back()
+            for end in lease.at_end:
+                end()
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _exempt(path: str) -> bool:
     return any(path == p or (p.endswith("/") and path.startswith(p)) for p in EXEMPT)
 
 
-async def _overloaded(send: Send, admission: Admission, waited_s: float) -> None:
-    body = _encoder.encode(
-        {
-            "type": "/problems/overloaded",
-            "title": "Service Unavailable",
-            "status": 503,
-            "detail": (
-                f"the server is at capacity ({admission.max_active} requests running, "
-                f"waited {waited_s * 1000:.0f} ms for a slot); retry after a second"
-            ),
-        }
+async def _overloaded(scope: Scope, send: Send, admission: Admission, waited_s: float) -> None:
+    detail = (
+        f"the server is at capacity ({admission.max_active} requests running, "
+        f"waited {waited_s * 1000:.0f} ms for a slot); retry after a second"
     )
-    headers = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", b"1"),
-    ]
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    await send_problem(scope, send, 503, "overloaded", detail, [(b"retry-after", b"1")])

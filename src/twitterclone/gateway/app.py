@@ -20,7 +20,7 @@ from litestar.static_files import create_static_files_router
 
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime, build_runtime
-from twitterclone.gateway.admission import Admission, admission_middleware
+from twitterclone.gateway.admission import Admission, BodyLimits, admission_middleware
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
 from twitterclone.gateway.headers import security_headers_middleware
 from twitterclone.gateway.middleware import edge_middleware, request_id_middleware
@@ -37,12 +37,13 @@ from twitterclone.gateway.ratelimit import (
 from twitterclone.gateway.routes.admin import AdminController
 from twitterclone.gateway.routes.analytics import AnalyticsController
 from twitterclone.gateway.routes.health import HealthController
-from twitterclone.gateway.routes.media import MediaController
+from twitterclone.gateway.routes.media import MULTIPART_OVERHEAD_BYTES, MediaController
 from twitterclone.gateway.routes.notifications import NotificationsController
 from twitterclone.gateway.routes.oauth import OAuthClientsController, OAuthController
 from twitterclone.gateway.routes.timeline import TimelineController
 from twitterclone.gateway.routes.tweets import TweetsController
 from twitterclone.gateway.routes.users import AuthController, JwksController, UsersController
+from twitterclone.gateway.streams import StreamGate
 from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
@@ -154,16 +155,24 @@ def create_app(
             verifier=lambda: getattr(app.state, "token_verifier", None),
             route_of=route_finder(app),
         )
-    app.asgi_handler = security_headers_middleware(app.asgi_handler)  # on every answer, 429 too
-    # Outermost, so that even unrouted requests (404, 405) carry a request id; the edge sets the
-    # trace first so the request's log line carries it.
     admission = Admission(
         settings.admission_max_active, settings.admission_max_wait_s, settings.admission_max_queue
     )
     app.state.admission = admission
-    app.asgi_handler = edge_middleware(
-        request_id_middleware(admission_middleware(app.asgi_handler, admission)), settings.request_timeout_s
+    app.state.streams = StreamGate(settings.streams_per_user, settings.streams_max)
+    # The largest body any route accepts: the app-wide limit, or an upload's (routes check their own).
+    body = BodyLimits(
+        max_bytes=max(settings.max_body_bytes, settings.media_max_bytes + MULTIPART_OVERHEAD_BYTES),
+        timeout_s=settings.body_read_timeout_s,
+        min_rate_bytes_s=settings.body_min_rate_bytes_s,
     )
+    gated = admission_middleware(
+        app.asgi_handler, admission, request_timeout_s=settings.request_timeout_s, body=body
+    )
+    # The request id outside admission, so that even unrouted requests (404, 405) and the
+    # middlewares' own answers (408, 503, 504) carry one; the edge sets the trace first so the
+    # request's log line carries it; the security headers outside them all, on every answer.
+    app.asgi_handler = security_headers_middleware(edge_middleware(request_id_middleware(gated)))
     # Before anything looks at the path: one spelling of it from here on (see gateway/paths.py).
     app.asgi_handler = canonical_path_middleware(app.asgi_handler)
     return app

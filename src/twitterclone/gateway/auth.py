@@ -253,6 +253,28 @@ async def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
     return principal
 
 
+def authority_check(connection: ASGIConnection[Any, Any, Any, Any]) -> Callable[[], Awaitable[bool]]:
+    """For a long-lived response: a check, to repeat while it lasts, that its token still stands.
+
+    It asks the verifier again, so it fails once the token expires, is revoked, its key is
+    retired or its account suspended (within ``status_cache_s``). An error reaching the users
+    module also fails it: a stream whose authority cannot be confirmed is closed.
+    """
+    token = _bearer(connection)
+    verifier: TokenVerifier = connection.app.state.token_verifier
+
+    async def still_authorised() -> bool:
+        if token is None:
+            return False
+        try:
+            await verifier.verify(token)
+        except (DomainError, OSError, TimeoutError):
+            return False
+        return True
+
+    return still_authorised
+
+
 async def require_user(request: Request[Any, Any, Any]) -> Principal:
     """Dependency ``user``: the authenticated caller, or a 401 problem.
 

@@ -11,7 +11,6 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from twitterclone.logs import request_id_var
-from twitterclone.remote.deadline import deadline_scope
 from twitterclone.remote.tracing import new_traceparent, parse_traceparent, traceparent_var
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -72,11 +71,11 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-def edge_middleware(app: ASGIApp, timeout_s: float) -> ASGIApp:
-    """Where a public request enters: give it a deadline and a trace that every hop inherits.
+def edge_middleware(app: ASGIApp) -> ASGIApp:
+    """Where a public request enters: give it a trace that every hop inherits.
 
-    The deadline bounds every downstream call of the request (see twitterclone.remote.deadline);
-    the W3C ``traceparent`` is kept when the client sent a valid one, started otherwise.
+    The W3C ``traceparent`` is kept when the client sent a valid one, started otherwise. The
+    request's deadline starts later, once its body has arrived (see gateway/admission.py).
     """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,8 +90,7 @@ def edge_middleware(app: ASGIApp, timeout_s: float) -> ASGIApp:
         parsed = parse_traceparent(incoming)
         trace = traceparent_var.set(str(parsed) if parsed else new_traceparent())
         try:
-            with deadline_scope(timeout_s):
-                await app(scope, receive, send)
+            await app(scope, receive, send)
         finally:
             traceparent_var.reset(trace)
 

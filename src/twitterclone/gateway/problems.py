@@ -35,6 +35,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import Scope, Send
 
 from boundaries._kernel.errors import DomainError
 from boundaries.timeline.errors import InvalidCursor
@@ -51,6 +52,7 @@ _TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    408: "Request timeout",
     409: "Conflict",
     413: "Payload too large",
     415: "Unsupported media type",
@@ -58,6 +60,7 @@ _TITLES = {
     429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
+    504: "Gateway timeout",
 }
 
 _CODES = {
@@ -95,6 +98,9 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     invalid_params: list[InvalidParam] | None = None
 
 
+_problem_encoder = msgspec.json.Encoder()
+
+
 def problem_response(
     request: Request[Any, Any, Any],
     status: int,
@@ -116,9 +122,40 @@ def problem_response(
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+async def send_problem(
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    detail: str,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    """Answer with a problem from plain ASGI, for middlewares that answer before routing."""
+    body = _problem_encoder.encode(
+        Problem(
+            type=PROBLEM_BASE + code,
+            title=_TITLES.get(status, "Error"),
+            status=status,
+            detail=detail,
+            instance=scope.get("path"),
+            request_id=scope.get("state", {}).get("request_id"),
+        )
+    )
+    start_headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": start_headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
     params = [InvalidParam(name=exc.field, reason=exc.detail)] if exc.field else None
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if exc.status == 401 else None
+    retry_after = getattr(exc, "retry_after_s", None)  # a refusal that says when to come back
+    if isinstance(retry_after, int):
+        headers = {"Retry-After": str(retry_after)}
     return problem_response(request, exc.status, exc.code, exc.detail, invalid_params=params, headers=headers)
 
 
@@ -322,4 +359,5 @@ __all__ = [
     "errors",
     "problem_response",
     "refuses",
+    "send_problem",
 ]
