@@ -5,7 +5,7 @@ Backends: ``InProcessRegistry`` (monolith, tests), ``StaticRegistry`` (addresses
 registered while it runs.
 """
 
-from twitterclone.registry.base import Instance, Registry, split_address
+from twitterclone.registry.base import Instance, Registry, RegistryStateUnknown, split_address
 from twitterclone.registry.memory import InProcessRegistry
 from twitterclone.registry.redis_backend import RedisRegistry
 from twitterclone.registry.registration import Registration
@@ -17,6 +17,7 @@ __all__ = [
     "RedisRegistry",
     "Registration",
     "Registry",
+    "RegistryStateUnknown",
     "StaticRegistry",
     "split_address",
 ]

@@ -37,7 +37,7 @@ import msgspec
 
 from boundaries._kernel.errors import Unavailable
 from twitterclone.logs import request_id_var
-from twitterclone.registry.base import Instance, Registry
+from twitterclone.registry.base import Instance, Registry, RegistryStateUnknown
 from twitterclone.remote import wire
 from twitterclone.remote.balancer import Endpoint, P2CBalancer
 from twitterclone.remote.blame import DOWNSTREAM, FAILURE_HEADER
@@ -248,6 +248,12 @@ class HttpTransport:
         while True:
             try:
                 instances = await self._registry.resolve(pool.service)
+            except RegistryStateUnknown as exc:  # "unknown" is not "none": keep the last known
+                if pool.resolve_error is None:
+                    log.info(
+                        "registry lost its state; keeping known instances", extra={"service": pool.service}
+                    )
+                pool.resolve_error = str(exc)
             except Exception as exc:  # keep the last known instances; try again next round
                 pool.resolve_error = f"{type(exc).__name__}: {exc}"
                 log.warning("resolving instances failed", extra={"service": pool.service}, exc_info=True)
