@@ -44,6 +44,8 @@ log = logging.getLogger("twitterclone.gateway")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
+#: Retry-After of a 503 from a dependency that is down: about one breaker backoff (docs/fallbacks.md).
+UNAVAILABLE_RETRY_AFTER_S = "1"
 
 _TITLES = {
     400: "Bad request",
@@ -119,6 +121,8 @@ def problem_response(
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
     params = [InvalidParam(name=exc.field, reason=exc.detail)] if exc.field else None
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if exc.status == 401 else None
+    if exc.status == 503:  # a dependency is down or its breakers are open: come back shortly
+        headers = {"Retry-After": UNAVAILABLE_RETRY_AFTER_S}
     return problem_response(request, exc.status, exc.code, exc.detail, invalid_params=params, headers=headers)
 
 
