@@ -80,7 +80,8 @@ def test_hanging_a_single_replica_service_fails_fast(stack: Stack, request: pyte
     )
     verify(stack, r.load)
     notifications = r.route("notifications")
-    assert notifications.failed_slow <= 6, "calls to a hung service kept waiting out their timeout"
+    # finding 5: one attempt timeout (2 s), then the breaker fails calls fast; not the 5 s deadline
+    assert notifications.p99_s < 3.0, f"notifications p99 {notifications.p99_s:.2f}s while it hung"
     assert notifications.recovery_s <= 2.5
 
 
