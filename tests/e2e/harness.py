@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 from rich.console import Console
 
@@ -74,6 +75,15 @@ class Deployment:
         )
         self.launcher.start()
         self.wait_ready()
+
+
+def report(request: pytest.FixtureRequest, line: str) -> None:
+    """Show a figure in every run, outside pytest's output capture."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
 
 
 def _env(d: Deployment) -> dict[str, str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.harness import Deployment, deployment
+from tests.e2e.harness import Deployment, deployment, report
 from tests.e2e.scenarios import Account, eventually, sign_up
 from tests.faults.load import Figures, Load
 from tests.support.servers import PostgresCluster, RedisServer
@@ -155,13 +155,14 @@ def fault_round(
     return Round(name, load, fault_at, healed_at, figures)
 
 
-def report(request: pytest.FixtureRequest, line: str) -> None:
-    """Show a figure in every run, outside pytest's output capture."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is not None and capture is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(line)
+def kill_and_restart(stack: Stack, request: pytest.FixtureRequest, name: str, proc: Process) -> Round:
+    """SIGKILL a process (nothing deregisters), start it again after the outage."""
+    return fault_round(stack, request, name, lambda: stack.kill(proc), lambda: stack.restart(proc))
+
+
+def pause_and_resume(stack: Stack, request: pytest.FixtureRequest, name: str, proc: Process) -> Round:
+    """SIGSTOP a process (it keeps its sockets, answers nothing), SIGCONT it after the outage."""
+    return fault_round(stack, request, name, lambda: stack.pause(proc), lambda: stack.resume(proc))
 
 
 def verify(stack: Stack, load: Load, *, notifications: bool = True, within_s: float = 60.0) -> None:

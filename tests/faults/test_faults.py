@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.stack import Stack, fault_round, split_stack, verify
+from tests.faults.stack import Stack, fault_round, kill_and_restart, pause_and_resume, split_stack, verify
 
 pytestmark = pytest.mark.slow
 
@@ -37,10 +37,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_killing_a_replica_of_a_replicated_service(stack: Stack, request: pytest.FixtureRequest) -> None:
-    victim = stack.process("timeline", 1)
-    r = fault_round(
-        stack, request, "kill timeline replica", lambda: stack.kill(victim), lambda: stack.restart(victim)
-    )
+    r = kill_and_restart(stack, request, "kill timeline replica", stack.process("timeline", 1))
     verify(stack, r.load)
     everything = r.route("all")
     assert everything.failed_fast + everything.failed_slow <= 2, "a dead replica was visible to clients"
@@ -49,10 +46,7 @@ def test_killing_a_replica_of_a_replicated_service(stack: Stack, request: pytest
 def test_killing_and_restarting_a_single_replica_service(
     stack: Stack, request: pytest.FixtureRequest
 ) -> None:
-    tweets = stack.process("tweets")
-    r = fault_round(
-        stack, request, "kill tweets, restart", lambda: stack.kill(tweets), lambda: stack.restart(tweets)
-    )
+    r = kill_and_restart(stack, request, "kill tweets, restart", stack.process("tweets"))
     verify(stack, r.load)
     home = r.route("home")
     assert home.failed_slow == 0, "reads waited on a dead service instead of failing fast"
@@ -61,10 +55,7 @@ def test_killing_and_restarting_a_single_replica_service(
 
 
 def test_hanging_a_replica_then_resuming_it(stack: Stack, request: pytest.FixtureRequest) -> None:
-    victim = stack.process("timeline", 0)
-    r = fault_round(
-        stack, request, "SIGSTOP timeline replica", lambda: stack.pause(victim), lambda: stack.resume(victim)
-    )
+    r = pause_and_resume(stack, request, "SIGSTOP timeline replica", stack.process("timeline", 0))
     verify(stack, r.load)
     home = r.route("home")
     # finding 5: a hung instance costs a hedge delay, not the request's deadline
@@ -74,10 +65,7 @@ def test_hanging_a_replica_then_resuming_it(stack: Stack, request: pytest.Fixtur
 
 
 def test_hanging_a_single_replica_service_fails_fast(stack: Stack, request: pytest.FixtureRequest) -> None:
-    victim = stack.process("notifications")
-    r = fault_round(
-        stack, request, "SIGSTOP notifications", lambda: stack.pause(victim), lambda: stack.resume(victim)
-    )
+    r = pause_and_resume(stack, request, "SIGSTOP notifications", stack.process("notifications"))
     verify(stack, r.load)
     notifications = r.route("notifications")
     # finding 5: one attempt timeout (2 s), then the breaker fails calls fast; not the 5 s deadline
@@ -92,10 +80,7 @@ def test_killing_and_restarting_postgresql(stack: Stack, request: pytest.Fixture
 
 
 def test_killing_and_restarting_the_gateway(stack: Stack, request: pytest.FixtureRequest) -> None:
-    gateway = stack.process("gateway")
-    r = fault_round(
-        stack, request, "kill gateway, restart", lambda: stack.kill(gateway), lambda: stack.restart(gateway)
-    )
+    r = kill_and_restart(stack, request, "kill gateway, restart", stack.process("gateway"))
     verify(stack, r.load)
     assert r.route("all").recovery_s <= 2.0
 

@@ -111,7 +111,10 @@ class PostgresCluster:
             f.write(
                 f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
                 f"unix_socket_directories = '{self.dir}'\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 300\n"
+                # fsync off is safe against a killed server (the OS keeps what was written), not
+                # against a crashed machine; synchronous_commit stays on: a killed server must
+                # keep every commit it acknowledged, or the suite would lose writes itself.
+                "fsync = off\nfull_page_writes = off\nmax_connections = 300\n"
             )
 
     @property
