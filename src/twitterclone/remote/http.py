@@ -18,9 +18,10 @@ When a retry is safe:
 
 An idempotent call that has no answer after ``hedge_after_s`` gets a backup attempt on another
 instance (a hedged request, Dean & Barroso's "The Tail at Scale"; Finagle's backup requests),
-paid from the same retry budget; the first answer wins, and an attempt outrun by a backup that
-started later counts as a failure of its instance, so a hung (SIGSTOPped) instance costs callers
-a hedge delay rather than a deadline, and is ejected after a few calls.
+paid from a budget of its own (10 % of calls), so a slow spell cannot spend the retries. The
+first answer wins, and an attempt outrun by a backup that started later counts as a failure of
+its instance, so a hung (SIGSTOPped) instance costs callers a hedge delay rather than a
+deadline, and is ejected after a few calls.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ log = logging.getLogger("twitterclone.remote")
 
 #: Statuses that mean "this instance could not serve it now": worth another instance for idempotent calls.
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+
+#: Backup attempts may add at most this share of calls (Finagle's backup requests allow 1 %; a
+#: hung instance among two needs more to hide it until its breaker opens).
+HEDGE_BUDGET_RATIO = 0.1
 
 #: Failures raised before the request was written to any socket: safe to retry for every method.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -89,6 +94,8 @@ class _Pool:
 
     service: str
     budget: RetryBudget
+    #: Backup attempts have a budget of their own, so a slow spell cannot spend the retries.
+    hedges: RetryBudget = field(default_factory=lambda: RetryBudget(HEDGE_BUDGET_RATIO, cap=5.0))
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     ordered: list[Endpoint] = field(default_factory=list)
     in_flight: int = 0
@@ -288,6 +295,7 @@ class HttpTransport:
         self, pool: _Pool, module: str, method: str, body: bytes, idempotent: bool
     ) -> tuple[int, bytes]:
         pool.budget.deposit()
+        pool.hedges.deposit()
         path = wire.call_path(module, method)
         tried: set[str] = set()
         attempt = 1
@@ -361,9 +369,8 @@ class HttpTransport:
         instance and a token of the retry budget, like any retry. Returns (outcome, attempts).
         """
         assert self._hedge_after_s is not None
-        tasks: dict[asyncio.Task[_Outcome], Endpoint] = {
-            asyncio.create_task(self._attempt(first, module, path, body, limit_s)): first
-        }
+        first_task = asyncio.create_task(self._attempt(first, module, path, body, limit_s))
+        tasks: dict[asyncio.Task[_Outcome], Endpoint] = {first_task: first}
         outrun: list[Endpoint] = []
         try:
             done, _ = await asyncio.wait(tasks, timeout=min(self._hedge_after_s, limit_s))
@@ -372,10 +379,10 @@ class HttpTransport:
             backup = None
             if any(e.key not in tried and e.breaker.available() for e in pool.ordered):
                 backup = self._pick(pool, tried)
-            if backup is None or not pool.budget.try_spend():
+            if backup is None or not pool.hedges.try_spend():
                 if backup is not None:
                     backup.breaker.release()
-                return await next(iter(tasks)), 1
+                return await first_task, 1
             tried.add(backup.key)
             left = max(0.001, limit_s - self._hedge_after_s)
             tasks[asyncio.create_task(self._attempt(backup, module, path, body, left))] = backup
@@ -385,8 +392,11 @@ class HttpTransport:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     outcome = task.result()
-                    if outcome.status is not None and outcome.status not in RETRYABLE_STATUSES:
-                        outrun += [tasks[loser] for loser in pending]  # beaten by a later start
+                    if outcome.status is not None and (
+                        outcome.status not in RETRYABLE_STATUSES or outcome.downstream
+                    ):
+                        if first_task in pending:  # beaten by an attempt that started later
+                            outrun.append(first)
                         return outcome, 2
                     last = outcome
             assert last is not None
