@@ -77,6 +77,25 @@ class AuthorProjection:
             found[int(a.id)] = a
         return found
 
+    async def ids_by_handles(self, handles: Sequence[str]) -> dict[str, str]:
+        """Mentioned handles (any case) to ids, from this projection alone: the fallback for
+        posting while users is down. A handle the projection does not know stays unresolved,
+        as one users does not know does."""
+        lowered = {h.lower() for h in handles}
+        if not lowered:
+            return {}
+        async with self._store.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(authors.c.id, authors.c.handle).where(
+                        sa.func.lower(authors.c.handle).in_(lowered)
+                    )
+                )
+            ).all()
+        found = {str(r.handle).lower(): str(r.id) for r in rows}
+        found.update((r[1].lower(), str(r[0])) for r in self._learnt.values() if r[1].lower() in lowered)
+        return {h: found[h.lower()] for h in handles if h.lower() in found}
+
     async def apply(self, conn: AsyncConnection, rows: Iterable[Row]) -> None:
         """Write rows, each only over an older version (in the caller's transaction)."""
         values = [{"id": i, "handle": h, "display_name": d, "updated_at": t} for i, h, d, t in rows]

@@ -10,6 +10,7 @@ table only on a miss.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boundaries._kernel.errors import InvalidInput
+from boundaries._kernel.errors import InvalidInput, Unavailable
 from boundaries._kernel.ids import Id, is_id
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.media.port import MediaPort
@@ -45,6 +46,8 @@ from twitterclone.infra.sql import insert_or_ignore
 from twitterclone.infra.store import HotRead, ModuleStore, Reader, Transaction
 
 T = TypeVar("T")
+
+log = logging.getLogger("twitterclone.tweets")
 #: A row of ``tweets`` as selected with ``_COLUMNS``.
 TweetRow = sa.Row[*tuple[Any, ...]]
 
@@ -266,7 +269,7 @@ class TweetsService:
             await self._media.check_attachable(author_id, media_ids)
 
         parsed = parse_entities(text)
-        resolved = await self._users.ids_by_handles(parsed.mentions) if parsed.mentions else {}
+        resolved = await self._resolve_mentions(parsed.mentions) if parsed.mentions else {}
         entities = Entities(
             hashtags=parsed.hashtags,
             mentions=[Mention(handle=h, user_id=resolved.get(h)) for h in parsed.mentions],
@@ -292,6 +295,15 @@ class TweetsService:
         if value is None:
             return None
         return _tweet_id(value)
+
+    async def _resolve_mentions(self, handles: list[str]) -> dict[str, Id]:
+        """Mentioned handles to ids: users knows; while users is down, the author projection
+        answers (posting stays up; a handle it has not heard of stays unresolved)."""
+        try:
+            return await self._users.ids_by_handles(handles)
+        except Unavailable:
+            log.warning("users unavailable; mentions resolved from the author projection")
+            return await self.authors.ids_by_handles(handles)
 
     async def _replayed(self, conn: Reader, author: int, key: str, body_hash: str) -> int | None:
         """The tweet an earlier post with this key made within the window; raise when the body differs."""

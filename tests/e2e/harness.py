@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 from rich.console import Console
 
@@ -76,6 +77,15 @@ class Deployment:
         self.wait_ready()
 
 
+def report(request: pytest.FixtureRequest, line: str) -> None:
+    """Show a figure in every run, outside pytest's output capture."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+
 def _env(d: Deployment) -> dict[str, str]:
     return {"TWITTERCLONE_DATA_DIR": str(d.data_dir), **CHEAP_ARGON2}
 
@@ -122,10 +132,21 @@ def _toml(raw: dict[str, Any]) -> str:
 
 
 @contextmanager
-def deployment(name: str, tmp_path: Path, *, mtls: bool = False) -> Iterator[Deployment]:
+def deployment(
+    name: str,
+    tmp_path: Path,
+    *,
+    mtls: bool = False,
+    redis: str | None = None,
+    database_url: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[Deployment]:
     """Start every process of ``deployments/<name>.toml``, isolated for this test.
 
     With ``mtls``, services speak TLS and demand client certificates from a fresh dev CA.
+    ``redis`` and ``database_url`` point the deployment at servers the test owns (the fault
+    suite kills them); by default it gets its own key prefix and database on the shared ones.
+    ``env`` adds settings (``TWITTERCLONE_*``) for every process.
     """
     raw = tomllib.loads((ROOT / "deployments" / f"{name}.toml").read_text())
     if mtls:
@@ -139,11 +160,11 @@ def deployment(name: str, tmp_path: Path, *, mtls: bool = False) -> Iterator[Dep
                 section["port"] = base + 5 * (i + 1)
         prefix = f"tc:e2e:{uuid.uuid4().hex[:10]}:"
         if raw.get("database", {}).get("kind") == "postgresql":
-            db_url = stack.enter_context(_sync_postgres())
-            raw["database"]["url"] = db_url
+            raw["database"]["url"] = database_url or stack.enter_context(_sync_postgres())
         if "redis" in raw:
-            raw["redis"] = {"url": redis_url(), "prefix": prefix}
-            stack.callback(_delete_keys, prefix)
+            raw["redis"] = {"url": redis or redis_url(), "prefix": prefix}
+            if redis is None:
+                stack.callback(_delete_keys, prefix)
         manifest_path = tmp_path / f"{name}.toml"
         manifest_path.write_text(_toml(raw))
         manifest = parse_manifest(manifest_path.read_text(), source=str(manifest_path))
@@ -152,8 +173,8 @@ def deployment(name: str, tmp_path: Path, *, mtls: bool = False) -> Iterator[Dep
         asyncio.run(migrate_deployment(manifest, settings))
         if mtls:
             make_dev_certs(data_dir / manifest.security.certs_dir, days=1)
-        env = {"TWITTERCLONE_DATA_DIR": str(data_dir), **CHEAP_ARGON2}
-        launcher = Launcher(str(manifest_path), manifest, data_dir / "logs", Console(quiet=True), env)
+        process_env = {"TWITTERCLONE_DATA_DIR": str(data_dir), **CHEAP_ARGON2, **(env or {})}
+        launcher = Launcher(str(manifest_path), manifest, data_dir / "logs", Console(quiet=True), process_env)
         d = Deployment(name, manifest, launcher, f"http://127.0.0.1:{base}", data_dir)
         launcher.start()
         stack.callback(lambda: d.launcher.stop())

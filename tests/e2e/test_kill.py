@@ -17,7 +17,7 @@ import httpx
 import pytest
 import redis
 
-from tests.e2e.harness import deployment
+from tests.e2e.harness import deployment, report
 from tests.e2e.scenarios import Account, eventually, sign_up
 from tests.support.databases import redis_url
 
@@ -75,16 +75,6 @@ def _registered(prefix: str, service: str, address: str) -> bool:
         client.close()
 
 
-@pytest.mark.slow
-def _report(request: pytest.FixtureRequest, line: str) -> None:
-    """Show a figure in every run, outside pytest's output capture."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is not None and capture is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(line)
-
-
 def test_killing_a_timeline_replica_and_notifications_loses_nothing(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -132,7 +122,7 @@ def test_killing_a_timeline_replica_and_notifications_loses_nothing(
         window = [o for o in load.outcomes if killed_at <= o[0] < restarted_at]
         errors = [o for o in window if not o[2]]
         rate = len(errors) / max(1, len(window))
-        _report(
+        report(
             request,
             f"kill test: kill window {len(window)} requests, {len(errors)} errors ({rate:.2%}); "
             f"dead instance left the registry after {left_after:.1f}s; "

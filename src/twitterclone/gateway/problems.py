@@ -45,6 +45,8 @@ log = logging.getLogger("twitterclone.gateway")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
+#: Retry-After of a 503 from a dependency that is down: about one breaker backoff (docs/fallbacks.md).
+UNAVAILABLE_RETRY_AFTER_S = "1"
 
 _TITLES = {
     400: "Bad request",
@@ -156,6 +158,8 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
     retry_after = getattr(exc, "retry_after_s", None)  # a refusal that says when to come back
     if isinstance(retry_after, int):
         headers = {"Retry-After": str(retry_after)}
+    elif exc.status == 503:  # a dependency is down or its breakers are open: come back shortly
+        headers = {"Retry-After": UNAVAILABLE_RETRY_AFTER_S}
     return problem_response(request, exc.status, exc.code, exc.detail, invalid_params=params, headers=headers)
 
 

@@ -10,6 +10,10 @@ from typing import Any, TypeVar
 import msgspec
 from dishka import Provider
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from twitterclone.infra.events import Subscription
 from twitterclone.infra.ids import IdGenerator, claim_worker_id
@@ -70,6 +74,28 @@ class ModuleSpec:
         return (self.port, *self.narrow_ports)
 
 
+def redis_client(url: str) -> Redis:
+    """A Redis client that outlives a Redis restart.
+
+    ``from_url`` alone retries nothing: after Redis restarts, every pooled connection is dead and
+    each one fails its next command once (``Error UNKNOWN while writing to socket``), for as long
+    as the pool keeps handing them out. So: a command that fails on a connection error or a
+    timeout is retried on a fresh connection (three times, 10 to 200 ms jittered backoff), and a
+    connection idle for more than 5 s is checked with a PING before it is used. A retried write
+    may apply twice if the first try reached Redis and the answer was lost; everything written to
+    Redis is idempotent or deduplicated downstream (stream entries carry event ids; timelines are
+    sorted sets; registry entries are overwritten; a rate-limit token charged twice is harmless).
+    """
+    return Redis.from_url(
+        url,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        health_check_interval=5,
+        socket_connect_timeout=1.0,
+        socket_keepalive=True,
+    )
+
+
 class Kernel:
     """The infrastructure one process shares among its local modules."""
 
@@ -117,7 +143,7 @@ class Kernel:
         if self._redis_url is None:
             raise RuntimeError("this deployment's manifest has no [redis] section")
         if self._redis is None:
-            self._redis = Redis.from_url(self._redis_url)
+            self._redis = redis_client(self._redis_url)
         return self._redis
 
     def store(self, module: str) -> ModuleStore:

@@ -218,16 +218,39 @@ return out
 class RedisLimiter:
     """Buckets in Redis, shared by every process of a split deployment: one EVALSHA a request.
 
-    Keys are ``<prefix><rule>:<subject>`` and expire once the bucket would be full again. When
-    Redis does not answer, requests pass (and a warning is logged): rate limiting protects the
-    service, it must not become the reason it is down.
+    Keys are ``<prefix><rule>:<subject>`` and expire once the bucket would be full again.
+
+    When Redis does not answer, the limiter neither fails open nor closed: it falls back to
+    buckets in this process (``InProcessLimiter``) and logs a warning. Failing closed would turn
+    a Redis outage (data the deployment calls rebuildable) into a total outage; failing open
+    would leave login and registration unlimited exactly when someone may be hammering them.
+    With the fallback every gateway process still enforces each budget on its own, so a
+    deployment of N gateway processes admits at most N times the budget until Redis is back. After
+    a failure Redis is left alone for ``retry_redis_after_s`` (requests do not each wait out a
+    dead connection), then tried again; its buckets start full, as after any restart.
     """
 
-    def __init__(self, redis: Redis | Callable[[], Redis], prefix: str) -> None:
+    def __init__(
+        self,
+        redis: Redis | Callable[[], Redis],
+        prefix: str,
+        *,
+        retry_redis_after_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._script: tuple[Redis, object] | None = None
-        self._last_warning = 0.0
+        self._last_warning = -math.inf
+        self._fallback = InProcessLimiter(clock=clock)
+        self._retry_redis_after_s = retry_redis_after_s
+        self._redis_down_until = -math.inf
+        self._clock = clock
+
+    @property
+    def degraded(self) -> bool:
+        """True while requests are charged against this process's buckets (Redis is down)."""
+        return self._clock() < self._redis_down_until
 
     def _client(self) -> Redis:
         return self._redis() if callable(self._redis) and not isinstance(self._redis, Redis) else self._redis
@@ -245,17 +268,21 @@ class RedisLimiter:
         args: list[int] = [cost]
         for b in buckets:
             args += [b.budget.capacity, max(1, round(b.budget.period_s * 1000))]
+        if self.degraded:
+            return await self._fallback.hit(buckets, cost)
         script = self._bound_script()
         try:
             reply = await script(keys=keys, args=args)  # type: ignore[operator]
         except RedisError as exc:
-            now = time.monotonic()
+            now = self._clock()
+            self._redis_down_until = now + self._retry_redis_after_s
             if now - self._last_warning > 10:
                 self._last_warning = now
                 log.warning(
-                    "rate limiter: Redis unavailable; letting requests pass", extra={"error": str(exc)}
+                    "rate limiter: Redis unavailable; limiting in this process until it is back",
+                    extra={"error": str(exc)},
                 )
-            return ALLOW_ALL
+            return await self._fallback.hit(buckets, cost)
         allowed_flag, *milli = (int(x) for x in reply)
         allowed = allowed_flag == 1
         # The script already subtracted the cost when it allowed; put it back for the shared arithmetic.

@@ -6,7 +6,7 @@ headless Services, under Kubernetes). ``Registration`` keeps one process
 registered while it runs.
 """
 
-from twitterclone.registry.base import Instance, Registry, split_address
+from twitterclone.registry.base import Instance, Registry, RegistryStateUnknown, split_address
 from twitterclone.registry.memory import InProcessRegistry
 from twitterclone.registry.redis_backend import RedisRegistry
 from twitterclone.registry.registration import Registration
@@ -18,6 +18,7 @@ __all__ = [
     "RedisRegistry",
     "Registration",
     "Registry",
+    "RegistryStateUnknown",
     "StaticRegistry",
     "split_address",
 ]

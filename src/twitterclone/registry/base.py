@@ -24,6 +24,12 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.scheme}://{self.address}"
 
 
+class RegistryStateUnknown(Exception):
+    """The registry cannot tell which instances exist: it lost its state (say, its Redis came
+    back empty after a restart). "Unknown" is not "none": callers keep the instances they last
+    knew until the instances re-register."""
+
+
 class Registry(Protocol):
     """Where processes announce themselves and callers find them."""
 
@@ -40,7 +46,11 @@ class Registry(Protocol):
         ...
 
     async def resolve(self, service: str) -> list[Instance]:
-        """The healthy instances of ``service``, ordered by instance id."""
+        """The healthy instances of ``service``, ordered by instance id.
+
+        Raises ``RegistryStateUnknown`` when the backend can tell it has lost its state rather
+        than that the service has no instance (an empty list means "none").
+        """
         ...
 
     def watch(self, service: str) -> AsyncIterator[list[Instance]]:

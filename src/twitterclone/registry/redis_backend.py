@@ -9,6 +9,11 @@ Layout (``<prefix>`` is the deployment's key prefix):
   also holds timelines and caches and grows with users, not with instances. Ids whose key has
   expired are pruned by ``resolve`` with a script that removes an id only if its key is still
   absent, so a prune can never race away an instance that re-registered in between.
+- ``<prefix>registry-known:<service>`` — "this service has had instances lately": written with
+  every registration, expiring with the index. An empty answer *with* it means the service has
+  no instance; *without* it, the registry lost its state (Redis restarted empty, or was
+  flushed), so ``resolve`` raises ``RegistryStateUnknown`` and callers keep the instances they
+  knew until heartbeats re-register them, instead of routing to nobody for a heartbeat period.
 
 An instance killed without deregistering disappears from ``resolve`` within ``ttl_s``.
 """
@@ -23,7 +28,7 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
-from twitterclone.registry.base import Instance, check_service_name
+from twitterclone.registry.base import Instance, RegistryStateUnknown, check_service_name
 
 log = logging.getLogger("twitterclone.registry")
 
@@ -73,6 +78,9 @@ class RedisRegistry:
     def index_key(self, service: str) -> str:
         return f"{self._prefix}registry-index:{service}"
 
+    def known_key(self, service: str) -> str:
+        return f"{self._prefix}registry-known:{service}"
+
     async def register(self, instance: Instance) -> None:
         """Write the instance with a fresh TTL and add it to its service's index."""
         check_service_name(instance.service)
@@ -85,6 +93,7 @@ class RedisRegistry:
             )
             pipe.sadd(index, instance.instance_id)
             pipe.pexpire(index, self._ttl_ms * _INDEX_TTL_FACTOR)
+            pipe.set(self.known_key(instance.service), b"1", px=self._ttl_ms * _INDEX_TTL_FACTOR)
             await pipe.execute()
 
     async def heartbeat(self, instance: Instance) -> None:
@@ -99,10 +108,15 @@ class RedisRegistry:
             await pipe.execute()
 
     async def resolve(self, service: str) -> list[Instance]:
-        """Instances of ``service`` whose key has not expired, ordered by instance id."""
+        """Instances of ``service`` whose key has not expired, ordered by instance id.
+
+        Raises ``RegistryStateUnknown`` when nothing is found because the registry lost its state.
+        """
         index = self.index_key(service)
         ids = sorted(_text(m) for m in await _wait(self._redis.smembers(index)))
         if not ids:
+            if not await self._redis.exists(self.known_key(service)):
+                raise RegistryStateUnknown(f"the registry has no record of {service!r}: it lost its state")
             return []
         keys = [self.instance_key(service, i) for i in ids]
         values: list[Any] = await _wait(self._redis.mget(keys))
@@ -131,7 +145,7 @@ class RedisRegistry:
         while True:
             try:
                 current = await self.resolve(service)
-            except (aioredis.RedisError, OSError):
+            except (aioredis.RedisError, OSError, RegistryStateUnknown):
                 log.warning("registry watch failed; retrying", extra={"service": service}, exc_info=True)
             else:
                 if current != last:

@@ -11,13 +11,19 @@ from twitterclone.registry.base import Instance, Registry
 
 log = logging.getLogger("twitterclone.registry")
 
+#: The longest wait before retrying a failed beat: the registry's return is noticed this fast.
+_RETRY_MAX_S = 0.25
+
 
 class Registration:
     """Registers ``instance`` and heartbeats every ``interval_s`` until stopped.
 
     The registry being unreachable never stops the process: a failed register or heartbeat is
-    logged and retried sooner (``interval_s / 4``) until it succeeds again. Use ``interval_s`` well
-    under the registry's TTL (a third of it tolerates two lost heartbeats).
+    logged and retried sooner (``interval_s / 4``, at most every 0.25 s) until it succeeds again.
+    Every beat writes the whole entry, so the first beat that reaches a registry that came back
+    empty (a Redis restarted without its data) re-registers at once; callers meanwhile keep the
+    instances they knew (``RegistryStateUnknown``). Use ``interval_s`` well under the registry's
+    TTL (a third of it tolerates two lost heartbeats).
     """
 
     def __init__(self, registry: Registry, instance: Instance, interval_s: float = 2.0) -> None:
@@ -68,7 +74,7 @@ class Registration:
 
     async def _loop(self, *, retry_soon: bool) -> None:
         while True:
-            await asyncio.sleep(self.interval_s / 4 if retry_soon else self.interval_s)
+            await asyncio.sleep(min(self.interval_s / 4, _RETRY_MAX_S) if retry_soon else self.interval_s)
             retry_soon = not await self._beat(first=False)
 
     async def _beat(self, *, first: bool) -> bool:

@@ -9,6 +9,7 @@ import msgspec
 
 from boundaries._kernel.errors import Unavailable
 from twitterclone.remote import wire
+from twitterclone.remote.blame import note_downstream_failure
 from twitterclone.remote.portspec import MethodSpec, WireError, from_wire, port_spec
 
 P = TypeVar("P")
@@ -37,9 +38,15 @@ def _remote_method(module: str, m: MethodSpec, transport: Transport, proto_fn: A
         bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
         body = wire.encode(m.args_type(**{p: bound.arguments[p] for p in m.params}))
-        status, payload = await transport.call(module, m.name, body, idempotent=m.idempotent)
+        try:
+            status, payload = await transport.call(module, m.name, body, idempotent=m.idempotent)
+        except Unavailable:
+            note_downstream_failure()  # if we are serving a call: this failure is not ours
+            raise
         if status == 200:
             return wire.decode(payload, m.return_type)
+        if status >= 500:
+            note_downstream_failure()
         try:
             err = wire.decode(payload, WireError)
         except (msgspec.DecodeError, msgspec.ValidationError):

@@ -11,7 +11,17 @@ When a retry is safe:
 - any method, idempotent or not, when the request provably never left this process (the
   connection could not be established), as Finagle does for "requeueable" failures; a
   non-idempotent call that may have reached a server is never sent twice;
-- never after a 4xx or any other answer, never past the deadline, never beyond the budget.
+- never after a 4xx or any other answer, never past the deadline, never beyond the budget;
+- never to an instance this call already tried (a hung or failing instance would do it again);
+- never after a 503 the instance relayed from its own dependency (``remote/blame.py``): every
+  instance would relay it, and it does not count against the instance's breaker either.
+
+An idempotent call that has no answer after ``hedge_after_s`` gets a backup attempt on another
+instance (a hedged request, Dean & Barroso's "The Tail at Scale"; Finagle's backup requests),
+paid from a budget of its own (10 % of calls), so a slow spell cannot spend the retries. The
+first answer wins, and an attempt outrun by a backup that started later counts as a failure of
+its instance, so a hung (SIGSTOPped) instance costs callers a hedge delay rather than a
+deadline, and is ejected after a few calls.
 """
 
 from __future__ import annotations
@@ -28,9 +38,10 @@ import msgspec
 
 from boundaries._kernel.errors import Unavailable
 from twitterclone.logs import request_id_var
-from twitterclone.registry.base import Instance, Registry
+from twitterclone.registry.base import Instance, Registry, RegistryStateUnknown
 from twitterclone.remote import wire
 from twitterclone.remote.balancer import Endpoint, P2CBalancer
+from twitterclone.remote.blame import DOWNSTREAM, FAILURE_HEADER
 from twitterclone.remote.breaker import BreakerState, CircuitBreaker
 from twitterclone.remote.budget import RetryBudget
 from twitterclone.remote.deadline import DEADLINE_HEADER, current_deadline_ms, now_ms, remaining_s
@@ -40,6 +51,10 @@ log = logging.getLogger("twitterclone.remote")
 
 #: Statuses that mean "this instance could not serve it now": worth another instance for idempotent calls.
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+
+#: Backup attempts may add at most this share of calls (Finagle's backup requests allow 1 %; a
+#: hung instance among two needs more to hide it until its breaker opens).
+HEDGE_BUDGET_RATIO = 0.1
 
 #: Failures raised before the request was written to any socket: safe to retry for every method.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -79,6 +94,8 @@ class _Pool:
 
     service: str
     budget: RetryBudget
+    #: Backup attempts have a budget of their own, so a slow spell cannot spend the retries.
+    hedges: RetryBudget = field(default_factory=lambda: RetryBudget(HEDGE_BUDGET_RATIO, cap=5.0))
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     ordered: list[Endpoint] = field(default_factory=list)
     in_flight: int = 0
@@ -94,6 +111,7 @@ class _Outcome:
     content: bytes = b""
     error: str = ""
     sent: bool = True  # False only when the request provably never left this process
+    downstream: bool = False  # the instance answered with a dependency's failure, not its own
 
 
 class HttpTransport:
@@ -112,6 +130,7 @@ class HttpTransport:
         refresh_interval_s: float = 1.0,
         client: httpx.AsyncClient | None = None,
         max_attempts: int = 3,
+        hedge_after_s: float | None = 0.25,
         breaker_factory: Callable[[], CircuitBreaker] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -126,6 +145,8 @@ class HttpTransport:
         self._retry_budget_ratio = retry_budget_ratio
         self._refresh_interval_s = refresh_interval_s
         self._max_attempts = max_attempts
+        #: An idempotent call not answered within this gets a backup attempt on another instance.
+        self._hedge_after_s = hedge_after_s
         self._breaker_factory = breaker_factory or CircuitBreaker
         self._balancer = P2CBalancer(rng)
         self._owns_client = client is None
@@ -234,6 +255,12 @@ class HttpTransport:
         while True:
             try:
                 instances = await self._registry.resolve(pool.service)
+            except RegistryStateUnknown as exc:  # "unknown" is not "none": keep the last known
+                if pool.resolve_error is None:
+                    log.info(
+                        "registry lost its state; keeping known instances", extra={"service": pool.service}
+                    )
+                pool.resolve_error = str(exc)
             except Exception as exc:  # keep the last known instances; try again next round
                 pool.resolve_error = f"{type(exc).__name__}: {exc}"
                 log.warning("resolving instances failed", extra={"service": pool.service}, exc_info=True)
@@ -268,6 +295,7 @@ class HttpTransport:
         self, pool: _Pool, module: str, method: str, body: bytes, idempotent: bool
     ) -> tuple[int, bytes]:
         pool.budget.deposit()
+        pool.hedges.deposit()
         path = wire.call_path(module, method)
         tried: set[str] = set()
         attempt = 1
@@ -275,8 +303,8 @@ class HttpTransport:
             remaining = remaining_s()
             if remaining is not None and remaining <= 0:
                 raise Unavailable(f"deadline exceeded calling {module}.{method}")
-            ep = self._balancer.pick(pool.ordered, avoid=tried)
-            if ep is None or not ep.breaker.allow():
+            ep = self._pick(pool, tried)
+            if ep is None:
                 if not pool.ordered:
                     raise Unavailable(f"no instance of {pool.service} is registered")
                 raise Unavailable(f"every instance of {pool.service} is failing (circuit open)")
@@ -284,12 +312,28 @@ class HttpTransport:
             timeout = (
                 self._default_timeout_s if remaining is None else min(self._default_timeout_s, remaining)
             )
-            outcome = await self._attempt(ep, module, path, body, timeout)
-            if outcome.status is not None and outcome.status not in RETRYABLE_STATUSES:
+            if (
+                idempotent
+                and attempt < self._max_attempts
+                and self._hedge_after_s is not None
+                and timeout >= 2 * self._hedge_after_s  # else no time left for a backup to help
+            ):
+                outcome, attempts = await self._hedged(pool, ep, tried, module, path, body, timeout)
+                attempt += attempts - 1
+            else:
+                outcome = await self._attempt(ep, module, path, body, timeout)
+            if outcome.status is not None and (
+                outcome.status not in RETRYABLE_STATUSES or outcome.downstream
+            ):
+                # An answer; a downstream failure is one too: every instance would relay it.
                 return outcome.status, outcome.content
             may_retry = (idempotent or not outcome.sent) and attempt < self._max_attempts
             left = remaining_s()
-            if may_retry and (left is None or left > 0) and pool.budget.try_spend():
+            # A retry goes to an instance this call has not tried: the one that just failed or
+            # hung would most likely do it again, and waiting on it twice is how a hung
+            # instance used to cost a whole deadline.
+            elsewhere = any(e.key not in tried and e.breaker.available() for e in pool.ordered)
+            if may_retry and elsewhere and (left is None or left > 0) and pool.budget.try_spend():
                 attempt += 1
                 continue
             if outcome.status is not None:
@@ -300,6 +344,74 @@ class HttpTransport:
                 extra={"call": f"{module}.{method}", "address": ep.instance.address, "error": outcome.error},
             )
             raise Unavailable(f"{pool.service} did not answer {module}.{method}: {outcome.error}")
+
+    def _pick(self, pool: _Pool, tried: set[str]) -> Endpoint | None:
+        ep = self._balancer.pick(pool.ordered, avoid=tried)
+        if ep is None or not ep.breaker.allow():
+            return None
+        return ep
+
+    async def _hedged(
+        self,
+        pool: _Pool,
+        first: Endpoint,
+        tried: set[str],
+        module: str,
+        path: str,
+        body: bytes,
+        limit_s: float,
+    ) -> tuple[_Outcome, int]:
+        """One attempt, and a backup on another instance if it has not answered in ``hedge_after_s``.
+
+        The first good outcome wins and the other attempt is cancelled; the loser, still
+        pending after a later-started attempt answered, is counted as a failure of its
+        instance (a hung instance is ejected after a few calls). A backup needs another usable
+        instance and a token of the retry budget, like any retry. Returns (outcome, attempts).
+        """
+        assert self._hedge_after_s is not None
+        first_task = asyncio.create_task(self._attempt(first, module, path, body, limit_s))
+        tasks: dict[asyncio.Task[_Outcome], Endpoint] = {first_task: first}
+        outrun: list[Endpoint] = []
+        try:
+            done, _ = await asyncio.wait(tasks, timeout=min(self._hedge_after_s, limit_s))
+            if done:
+                return next(iter(done)).result(), 1
+            backup = None
+            if any(e.key not in tried and e.breaker.available() for e in pool.ordered):
+                backup = self._pick(pool, tried)
+            if backup is None or not pool.hedges.try_spend():
+                if backup is not None:
+                    backup.breaker.release()
+                return await first_task, 1
+            tried.add(backup.key)
+            left = max(0.001, limit_s - self._hedge_after_s)
+            tasks[asyncio.create_task(self._attempt(backup, module, path, body, left))] = backup
+            last: _Outcome | None = None
+            pending = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    outcome = task.result()
+                    if outcome.status is not None and (
+                        outcome.status not in RETRYABLE_STATUSES or outcome.downstream
+                    ):
+                        if first_task in pending:  # beaten by an attempt that started later
+                            outrun.append(first)
+                        return outcome, 2
+                    last = outcome
+            assert last is not None
+            return last, 2
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            for ep in outrun:
+                before = ep.breaker.state
+                ep.failures += 1
+                ep.breaker.record_failure()
+                self._log_transition(ep, before)
 
     async def _attempt(self, ep: Endpoint, module: str, path: str, body: bytes, limit_s: float) -> _Outcome:
         headers = self._headers(module, limit_s)
@@ -323,10 +435,15 @@ class HttpTransport:
             ep.breaker.release()
             raise
         else:
-            outcome = _Outcome(status=response.status_code, content=response.content)
+            outcome = _Outcome(
+                status=response.status_code,
+                content=response.content,
+                downstream=response.headers.get(FAILURE_HEADER) == DOWNSTREAM,
+            )
         finally:
             ep.in_flight -= 1
-        if outcome.status is None or outcome.status >= 500:
+        if outcome.status is None or (outcome.status >= 500 and not outcome.downstream):
+            # Its own failure: no answer in time, or a 5xx it did not relay from a dependency.
             ep.failures += 1
             ep.breaker.record_failure()
         else:

@@ -10,6 +10,7 @@ from litestar import Request, Response, Router, post
 
 from boundaries._kernel.errors import DomainError
 from twitterclone.remote import wire
+from twitterclone.remote.blame import failure_headers, serving_call
 from twitterclone.remote.portspec import MethodSpec, PortSpec, WireError, to_wire
 
 log = logging.getLogger("twitterclone.remote")
@@ -81,7 +82,14 @@ def port_router(server: PortServer, guard: Any = None) -> Router:
         guards=[guard] if guard else None,
     )
     async def port_call(request: Request[Any, Any, Any], module: str, method: str) -> Response[bytes]:
-        status, payload = await server.dispatch(module, method, await request.body())
-        return Response(payload, status_code=status, media_type=wire.CONTENT_TYPE)
+        body = await request.body()
+        with serving_call() as served:
+            status, payload = await server.dispatch(module, method, body)
+        return Response(
+            payload,
+            status_code=status,
+            media_type=wire.CONTENT_TYPE,
+            headers=failure_headers(status, served),
+        )
 
     return Router(path=wire.PATH_PREFIX, route_handlers=[port_call])

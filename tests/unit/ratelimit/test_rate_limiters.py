@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -154,13 +155,26 @@ async def test_redis_bucket_refills_with_time(redis: Redis, prefix: str) -> None
     assert (await limiter.hit(bucket)).allowed
 
 
-async def test_redis_outage_lets_requests_pass() -> None:
+async def test_redis_outage_limits_in_this_process_until_redis_is_back(redis: Redis, prefix: str) -> None:
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    now = [0.0]
+    limiter = RedisLimiter(dead, prefix, clock=lambda: now[0])
+    bucket = [Bucket("login", "10.0.0.9", Budget(2, 60.0))]
     try:
-        decision = await RedisLimiter(dead, "tc:test:dead:").hit([Bucket("addr", "x", Budget(1, 60.0))])
-        assert decision.allowed
+        assert (await limiter.hit(bucket)).allowed  # neither closed: requests still pass ...
+        assert limiter.degraded
+        assert (await limiter.hit(bucket)).allowed
+        started = time.perf_counter()
+        refused = await limiter.hit(bucket)  # ... nor open: the budget holds in this process
+        assert not refused.allowed
+        assert refused.retry_after_s > 0
+        assert time.perf_counter() - started < 0.05  # a dead Redis is not asked on every request
     finally:
         await dead.aclose()
+    limiter._redis = redis  # Redis is back (the same client reconnecting, in production)
+    now[0] += 1.5
+    assert (await limiter.hit(bucket)).allowed  # Redis again: its bucket starts full
+    assert not limiter.degraded
 
 
 def test_the_manifest_decides_the_backend() -> None:

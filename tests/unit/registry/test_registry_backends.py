@@ -12,14 +12,17 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
+from boundaries._kernel.errors import Unavailable
 from twitterclone.registry import (
     InProcessRegistry,
     Instance,
     RedisRegistry,
     Registration,
+    RegistryStateUnknown,
     StaticRegistry,
     split_address,
 )
+from twitterclone.remote.http import HttpTransport
 
 REDIS_URL = os.environ.get("TWITTERCLONE_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -175,6 +178,46 @@ async def test_redis_watch_sees_register_deregister_and_expiry(
     assert await next_list(watch) == ["a"]
     assert await next_list(watch, within_s=2.5) == []  # "a" never heartbeats: gone after the TTL
     await watch.aclose()  # type: ignore[attr-defined]
+
+
+async def test_redis_registry_that_lost_its_state_is_unknown_not_empty(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    reg = RedisRegistry(redis_client, prefix, ttl_s=5)
+    await reg.register(inst("a"))
+    await reg.register(inst("b"))
+    await reg.deregister(inst("b"))
+    assert [i.instance_id for i in await reg.resolve("tweets")] == ["a"]
+    await reg.deregister(inst("a"))
+    assert await reg.resolve("tweets") == []  # every instance left: that is "none"
+    await reg.register(inst("a"))
+    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}*")]
+    await redis_client.delete(*keys)  # what a Redis restarted without its data looks like
+    with pytest.raises(RegistryStateUnknown):
+        await reg.resolve("tweets")
+    await reg.heartbeat(inst("a"))
+    assert [i.instance_id for i in await reg.resolve("tweets")] == ["a"]
+
+
+async def test_callers_keep_known_instances_while_the_registry_is_empty(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    reg = RedisRegistry(redis_client, prefix, ttl_s=5)
+    await reg.register(inst("a", port=9001))
+    await reg.register(inst("b", port=9002))
+    transport = HttpTransport(None, reg, refresh_interval_s=0.05)
+    try:
+        with pytest.raises(Unavailable):  # nobody listens there; the call only starts resolving
+            await transport.call("tweets", "whoami", b"", idempotent=True)
+        keys = [k async for k in redis_client.scan_iter(match=f"{prefix}*")]
+        await redis_client.delete(*keys)
+        await asyncio.sleep(0.3)  # several refreshes of an empty registry
+        assert sorted(row.instance_id for row in transport.snapshot()) == ["a", "b"]
+        await reg.register(inst("a", port=9001))  # fresh news replaces what was kept
+        await asyncio.sleep(0.3)
+        assert [row.instance_id for row in transport.snapshot()] == ["a"]
+    finally:
+        await transport.close()
 
 
 # -- Registration -------------------------------------------------------------------------------

@@ -35,6 +35,10 @@ class DownUsers(FakeUsers):
         self.authors_calls.append(list(user_ids))
         raise Unavailable("users is down")
 
+    async def ids_by_handles(self, handles: list[str]) -> dict[str, str]:
+        self.handle_calls.append(list(handles))
+        raise Unavailable("users is down")
+
 
 def registered(user_id: str, handle: str, at: datetime = T0) -> UserRegistered:
     return UserRegistered(
@@ -131,3 +135,15 @@ async def test_an_old_read_from_users_does_not_undo_a_newer_event(
 
     got = await new_service(store, DownUsers()).authors.summaries([int(ALICE)])
     assert got[int(ALICE)].display_name == "Renamed later"
+
+
+async def test_posting_with_mentions_works_while_users_is_down(store: ModuleStore) -> None:
+    down = DownUsers()
+    service = new_service(store, down)
+    await apply(TweetsConsumer(service).subscriptions(), registered(BOB, "Bob"))
+
+    tweet = await service.post(ALICE, PostTweet(text="hi @bob and @nobody"), None)
+
+    mentions = {m.handle: m.user_id for m in tweet.entities.mentions}
+    assert mentions == {"bob": BOB, "nobody": None}  # resolved from the projection, as users would
+    assert down.handle_calls == [["bob", "nobody"]]
