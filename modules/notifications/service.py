@@ -30,6 +30,7 @@ from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.notifications.dto import Notification, NotificationKind, UnreadCount
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted
 from boundaries.users.directory import UserDirectoryPort
+from boundaries.users.errors import UserNotFound
 from boundaries.users.events import UserFollowed
 from modules.notifications.tables import deleted_tweets, notifications, read_markers
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
@@ -193,6 +194,26 @@ class NotificationsService:
 
     # ------------------------------------------------------------------ internals
 
+    async def _reachable(self, pairs: set[tuple[Id, Id]]) -> set[tuple[Id, Id]]:
+        """The (actor, recipient) pairs where the recipient neither blocks nor mutes the actor.
+
+        One users call per actor, however many recipients (``silencing``); an actor or a
+        recipient users no longer knows reaches nobody.
+        """
+        by_actor: dict[Id, list[Id]] = {}
+        for actor, recipient in pairs:
+            by_actor.setdefault(actor, []).append(recipient)
+
+        async def ask(actor: Id, recipients: list[Id]) -> list[tuple[Id, Id]]:
+            try:
+                answers = await self._users.silencing(actor, recipients)
+            except UserNotFound:
+                return []
+            return [(actor, a.user_id) for a in answers if not (a.blocking or a.muting)]
+
+        found = await asyncio.gather(*(ask(actor, recipients) for actor, recipients in by_actor.items()))
+        return {pair for pairs_of_actor in found for pair in pairs_of_actor}
+
     async def _notifier(self, events: list[E], candidates_of: Callable[[E], list[_Candidate]]) -> Handle[E]:
         """Ask users about blocks and mutes (outside any transaction); return the writes of the
         notifications that remain, for the transaction that records the events."""
@@ -200,12 +221,10 @@ class NotificationsService:
         wanted = [
             (event, c) for event in events for c in candidates_of(event) if c.recipient_id != c.actor_id
         ]
-        relations = await asyncio.gather(
-            *(self._users.relationship(c.recipient_id, c.actor_id) for _, c in wanted)
-        )
+        reachable = await self._reachable({(c.actor_id, c.recipient_id) for _, c in wanted})
         rows_of: dict[str, list[dict[str, Any]]] = {}
-        for (event, c), rel in zip(wanted, relations, strict=True):
-            if rel.blocking or rel.muting:
+        for event, c in wanted:
+            if (c.actor_id, c.recipient_id) not in reachable:
                 continue
             created_at = (
                 event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=UTC)

@@ -19,9 +19,9 @@ from boundaries._kernel.events import Event
 from boundaries._kernel.pagination import PageRequest
 from boundaries.timeline.events import TimelineServed
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
-from boundaries.users.dto import Relationship
+from boundaries.users.directory import UserDirectoryPort
+from boundaries.users.dto import Silencing
 from boundaries.users.events import UserFollowed
-from boundaries.users.port import UsersPort
 from modules.analytics.consumer import AnalyticsConsumer
 from modules.analytics.service import AnalyticsService
 from modules.notifications.consumer import NotificationsConsumer
@@ -40,14 +40,11 @@ IDS = IdGenerator(11)
 class QuietUsers:
     """Dave mutes alice; nobody else blocks or mutes anyone."""
 
-    async def relationship(self, user_id: str, target_id: str) -> Relationship:
-        return Relationship(
-            user_id=user_id,
-            target_id=target_id,
-            following=False,
-            followed_by=False,
-            muting=(user_id, target_id) == (DAVE, ALICE),
-        )
+    async def silencing(self, actor_id: str, user_ids: list[str]) -> list[Silencing]:
+        return [
+            Silencing(user_id=u, actor_id=actor_id, blocking=False, muting=(u, actor_id) == (DAVE, ALICE))
+            for u in user_ids
+        ]
 
 
 class Modules:
@@ -69,7 +66,7 @@ async def modules(tmp_path: Path) -> AsyncIterator[Modules]:
     a_store = ModuleStore("analytics", sqlite_url(tmp_path, "analytics"))
     for store in (n_store, a_store):
         await migrate(store)
-    notifications = NotificationsService(n_store, IDS, cast(UsersPort, QuietUsers()))
+    notifications = NotificationsService(n_store, IDS, cast(UserDirectoryPort, QuietUsers()))
     analytics = AnalyticsService(a_store, clock=lambda: NOW.timestamp())
     bus = LocalBus()
     bus.subscribe(NotificationsConsumer(notifications).subscriptions())

@@ -14,9 +14,10 @@ from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.events import Event
 from boundaries._kernel.pagination import PageRequest
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted
-from boundaries.users.dto import Relationship
+from boundaries.users.directory import UserDirectoryPort
+from boundaries.users.dto import Silencing
+from boundaries.users.errors import UserNotFound
 from boundaries.users.events import UserFollowed
-from boundaries.users.port import UsersPort
 from modules.notifications.consumer import NotificationsConsumer
 from modules.notifications.service import NotificationsService
 from tests.support.consumers import apply
@@ -29,27 +30,31 @@ IDS = IdGenerator(7)
 
 
 class FakeUsers:
-    """Only what notifications asks of users: how a recipient stands to an actor."""
+    """Only what notifications asks of users: whether recipients block or mute an actor."""
 
     def __init__(self) -> None:
         self.blocks: set[tuple[str, str]] = set()
         self.mutes: set[tuple[str, str]] = set()
+        self.gone: set[str] = set()  # accounts users no longer knows
         self.calls = 0
         self.fail = False
 
-    async def relationship(self, user_id: str, target_id: str) -> Relationship:
+    async def silencing(self, actor_id: str, user_ids: list[str]) -> list[Silencing]:
         self.calls += 1
         if self.fail:
             raise ConnectionError("users is down")
-        return Relationship(
-            user_id=user_id,
-            target_id=target_id,
-            following=False,
-            followed_by=False,
-            blocking=(user_id, target_id) in self.blocks,
-            blocked_by=(target_id, user_id) in self.blocks,
-            muting=(user_id, target_id) in self.mutes,
-        )
+        if actor_id in self.gone:
+            raise UserNotFound(f"no user {actor_id}")
+        return [
+            Silencing(
+                user_id=u,
+                actor_id=actor_id,
+                blocking=(u, actor_id) in self.blocks,
+                muting=(u, actor_id) in self.mutes,
+            )
+            for u in user_ids
+            if u not in self.gone
+        ]
 
 
 @pytest.fixture
@@ -63,7 +68,7 @@ async def service(storage: Storage, users: FakeUsers) -> AsyncIterator[Notificat
         "notifications"
     ]  # SQLite file or PostgreSQL schema
     store = ModuleStore("notifications", url, schema=schema)
-    yield NotificationsService(store, IDS, cast(UsersPort, users), poll_interval_s=0.2)
+    yield NotificationsService(store, IDS, cast(UserDirectoryPort, users), poll_interval_s=0.2)
     await store.dispose()
 
 
@@ -119,6 +124,26 @@ def followed(follower: str, followee: str) -> UserFollowed:
 async def kinds(service: NotificationsService, user: str) -> list[tuple[str, str, str | None]]:
     page = await service.notifications(user, PageRequest(limit=100))
     return [(n.kind, n.actor_id, n.tweet_id) for n in page.items]
+
+
+async def test_one_users_call_per_actor_however_many_recipients(
+    service: NotificationsService, users: FakeUsers
+) -> None:
+    users.mutes.add((CAROL, ALICE))
+    users.gone.add("1009")
+    await feed(service, posted(ALICE, mentions=[BOB, CAROL, "1009"]))
+    assert users.calls == 1
+    assert await kinds(service, BOB) != []
+    assert await kinds(service, CAROL) == []  # muted ALICE
+    assert await kinds(service, "1009") == []  # no such account any more
+
+
+async def test_an_actor_users_no_longer_knows_notifies_nobody(
+    service: NotificationsService, users: FakeUsers
+) -> None:
+    users.gone.add(ALICE)
+    await feed(service, posted(ALICE, mentions=[BOB]))  # applied, not retried forever
+    assert await kinds(service, BOB) == []
 
 
 async def test_mention_reply_like_retweet_follow_each_notify_the_right_person(
