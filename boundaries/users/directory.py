@@ -9,7 +9,7 @@ answers both; an architecture test keeps the two in step.
 from typing import Protocol
 
 from boundaries._kernel.ids import Id
-from boundaries.users.dto import Author, IdPage, Profile, Relationship, Silencing
+from boundaries.users.dto import Author, IdPage, Profile, Silencing
 
 
 class UserDirectoryPort(Protocol):
@@ -25,10 +25,6 @@ class UserDirectoryPort(Protocol):
 
     async def profiles(self, user_ids: list[Id]) -> list[Profile]:
         """Profiles for many ids in one call, in the order asked; unknown ids are left out."""
-        ...
-
-    async def relationship(self, user_id: Id, target_id: Id) -> Relationship:
-        """How ``user_id`` stands to ``target_id``."""
         ...
 
     async def silencing(self, actor_id: Id, user_ids: list[Id]) -> list[Silencing]:
