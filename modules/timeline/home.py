@@ -91,10 +91,6 @@ class HomeTimelineStore(Protocol):
         """Remove one author's tweets from one timeline."""
         ...
 
-    async def settle(self) -> None:
-        """Finish deferred work now (trimming timelines back to the cap), e.g. before checking sizes."""
-        ...
-
     async def maintain(self) -> None:
         """Deferred work, forever (a background job of the module); returns at once if there is none."""
         ...
@@ -112,9 +108,9 @@ class SqlHomeTimelines:
     trims the users with ``trim_slack`` or more of them, or never trimmed by this process, each
     once however many entries arrived meanwhile, ``TRIM_CHUNK`` users per transaction so SQLite's
     writer is never held for long. A timeline therefore holds at most ``cap + trim_slack`` entries
-    (plus what arrived since the last pass), newest first, so pages look the same; ``settle``
-    trims everything to the exact cap. The counts live in memory: after a restart each timeline
-    is trimmed again on its first write.
+    (plus what arrived since the last pass), newest first, so pages look the same;
+    ``trim_pending(everyone=True)`` trims everything to the exact cap. The counts live in
+    memory: after a restart each timeline is trimmed again on its first write.
     """
 
     volatile = False
@@ -182,9 +178,6 @@ class SqlHomeTimelines:
             return
         async with self.store.transaction() as own:
             await self._write(own.conn, entries)
-
-    async def settle(self) -> None:
-        await self.trim_pending(everyone=True)
 
     async def maintain(self) -> None:
         while True:
@@ -365,9 +358,6 @@ class RedisHomeTimelines:
                 for user_id in chunk:
                     pipe.zremrangebylex(self.key(user_id), low, high)
                 await pipe.execute()
-
-    async def settle(self) -> None:
-        return None  # every write trims its timeline at once (one Lua script)
 
     async def maintain(self) -> None:
         return None

@@ -195,14 +195,6 @@ class TimelineService:
             await self.home.remove_author(int(e.follower_id), int(e.followee_id), tx)
         await self.popular.apply(tx.conn, events)
 
-    async def fan_out(self, tweet_id: Id, author_id: Id, event: Event) -> int:
-        """Insert a tweet into the timelines of its author and (unless popular) every follower.
-
-        Returns how many timelines were written. Inserts ignore existing rows, so a
-        redelivered event changes nothing.
-        """
-        return await self.fan_out_many([(tweet_id, author_id, event)])
-
     async def fan_out_many(self, posts: Sequence[tuple[Id, Id, Event]]) -> int:
         """Fan out several tweets (tweet id, author id, event) at once; return the entries written.
 

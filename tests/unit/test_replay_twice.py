@@ -133,9 +133,9 @@ def scenario() -> list[Event]:
             user_id=CAROL,
             created_at=_at(10),
         ),
-        TimelineServed(event_id=IDS.next(), occurred_at=_at(9), viewer_id=BOB, tweet_ids=[t1, t2, t3]),
-        TimelineServed(event_id=IDS.next(), occurred_at=_at(8), viewer_id=CAROL, tweet_ids=[t1, t3]),
-        TimelineServed(event_id=IDS.next(), occurred_at=_at(7), viewer_id=DAVE, tweet_ids=[t1]),
+        TimelineServed(event_id=IDS.next(), occurred_at=_at(9), tweet_ids=[t1, t2, t3], counts=[1, 1, 1]),
+        TimelineServed(event_id=IDS.next(), occurred_at=_at(8), tweet_ids=[t1, t3], counts=[1, 1]),
+        TimelineServed(event_id=IDS.next(), occurred_at=_at(7), tweet_ids=[t1], counts=[1]),
         TweetDeleted(event_id=IDS.next(), occurred_at=_at(2), tweet_id=t3, author_id=CAROL),
     ]
 

@@ -98,8 +98,10 @@ def retweeted(user: str, tweet: TweetPosted) -> Retweeted:
 
 
 def served(viewer: str, *tweets: TweetPosted, at: datetime = NOW) -> TimelineServed:
+    # One read by ``viewer``: each tweet shown once. The event names no viewer (impressions are
+    # counted, not attributed); the timeline module sums many reads into one event.
     return TimelineServed(
-        event_id=IDS.next(), occurred_at=at, viewer_id=viewer, tweet_ids=[t.tweet_id for t in tweets]
+        event_id=IDS.next(), occurred_at=at, tweet_ids=[t.tweet_id for t in tweets], counts=[1] * len(tweets)
     )
 
 

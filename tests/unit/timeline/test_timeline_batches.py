@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from test_timeline_service import ALICE, BOB, CAROL, DAVE, STAR, MakeWorld, World, make_world, world
+from timeline_fakes import settle
 
 from boundaries._kernel.events import Event
 from boundaries.tweets.events import Retweeted
@@ -149,7 +150,7 @@ async def test_sql_trims_off_the_write_path_within_the_slack(sql_store: ModuleSt
     assert sorted(await home.tweet_ids(user)) == list(range(7, 17))
 
     await home.add([(user, 17, 1)])
-    await home.settle()  # everything written to, exactly
+    await settle(home)  # everything written to, exactly
     assert sorted(await home.tweet_ids(user)) == list(range(8, 18))
 
     job = asyncio.create_task(home.maintain())

@@ -9,6 +9,7 @@ from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.tweets.dto import Tweet, TweetRef
 from boundaries.users.dto import Author, IdPage, Profile
 from boundaries.users.errors import UserNotFound
+from modules.timeline.home import HomeTimelineStore, SqlHomeTimelines
 from twitterclone.infra.ids import IdGenerator, id_time
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -131,3 +132,10 @@ class FakeTweets:
         self.user_tweets_calls.append((author_id, viewer_id, page))
         mine = sorted((t for t, (a, _) in self.tweets.items() if a == author_id), key=int, reverse=True)
         return Page(items=[self._tweet(t) for t in mine[: page.limit]], next_cursor=None)
+
+
+async def settle(home: HomeTimelineStore) -> None:
+    """Finish a home store's deferred work (the SQL store trims off the fan-out's path; Redis
+    trims on every write), so a test can check exact sizes."""
+    if isinstance(home, SqlHomeTimelines):
+        await home.trim_pending(everyone=True)
