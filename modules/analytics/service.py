@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boundaries._kernel.errors import InvalidInput
@@ -30,6 +29,7 @@ from boundaries.timeline.events import TimelineServed
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.events import UserFollowed
 from modules.analytics.tables import hashtag_buckets, tweet_stats, user_daily
+from twitterclone.infra.sql import as_utc, upsertable
 from twitterclone.infra.store import ModuleStore, Transaction
 
 log = logging.getLogger("twitterclone.analytics")
@@ -253,7 +253,7 @@ class AnalyticsService:
         """A deleted tweet has no stats any more (its counters stop mattering)."""
         t = tweet_stats
         for event in events:
-            stmt = _insert(tx.conn, t).values(tweet_id=int(event.tweet_id), deleted=True)
+            stmt = upsertable(tx.conn, t).values(tweet_id=int(event.tweet_id), deleted=True)
             await tx.conn.execute(
                 stmt.on_conflict_do_update(index_elements=[t.c.tweet_id], set_={"deleted": True})
             )
@@ -293,11 +293,6 @@ class AnalyticsService:
         await _bump_days(tx.conn, _day(at), column, {aid: delta})
 
 
-def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    dialect: Any = sqlite if conn.dialect.name == "sqlite" else postgresql
-    return dialect.insert(table)
-
-
 async def _upsert_add(
     conn: AsyncConnection,
     table: sa.Table,
@@ -307,7 +302,7 @@ async def _upsert_add(
     extra_set: Mapping[str, Any] | None = None,
 ) -> None:
     """Insert rows, or add their counters to the existing rows (one statement)."""
-    stmt = _insert(conn, table).values(rows)
+    stmt = upsertable(conn, table).values(rows)
     set_: dict[str, Any] = {c: table.c[c] + stmt.excluded[c] for c in counters}
     if extra_set:
         set_.update({k: v(stmt) if callable(v) else v for k, v in extra_set.items()})
@@ -349,9 +344,7 @@ def _author(author_id: str | None) -> int | None:
 
 
 def _day(moment: datetime) -> date:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).date()
+    return as_utc(moment).date()
 
 
 def _as_date(value: Any) -> date:

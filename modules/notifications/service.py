@@ -17,11 +17,10 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.events import Event
@@ -36,6 +35,7 @@ from modules.notifications.tables import deleted_tweets, notifications, read_mar
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.events import Handle
 from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.sql import as_utc, greatest, insert_or_ignore, upsertable
 from twitterclone.infra.store import ModuleStore, Reader, Transaction
 
 log = logging.getLogger("twitterclone.notifications")
@@ -114,13 +114,10 @@ class NotificationsService:
             if newest is not None:
                 # Capped at the newest existing one: a huge id must not pre-read future notifications.
                 target = int(newest) if up_to_id is None else min(int(up_to_id), int(newest))
-                dialect: Any = sqlite if tx.conn.dialect.name == "sqlite" else postgresql
-                stmt = dialect.insert(m).values(user_id=uid, read_up_to=target)
+                stmt = upsertable(tx.conn, m).values(user_id=uid, read_up_to=target)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=[m.c.user_id],
-                    set_={"read_up_to": sa.func.max(m.c.read_up_to, stmt.excluded.read_up_to)}
-                    if tx.conn.dialect.name == "sqlite"
-                    else {"read_up_to": sa.func.greatest(m.c.read_up_to, stmt.excluded.read_up_to)},
+                    set_={"read_up_to": greatest(m.c.read_up_to, stmt.excluded.read_up_to)},
                 )
                 await tx.conn.execute(stmt)
             unread = await self._unread(tx.conn, uid)
@@ -182,13 +179,10 @@ class NotificationsService:
         """Notifications about a deleted tweet (or by a deleted retweet) go away with it; the
         tweet is remembered, so an event about it that arrives later notifies nobody."""
         n = notifications
-        dialect: Any = sqlite if tx.conn.dialect.name == "sqlite" else postgresql
         for event in events:
             tid = int(event.tweet_id)
             await tx.conn.execute(
-                dialect.insert(deleted_tweets)
-                .values(tweet_id=tid, deleted_at=event.occurred_at)
-                .on_conflict_do_nothing()
+                insert_or_ignore(tx.conn, deleted_tweets).values(tweet_id=tid, deleted_at=event.occurred_at)
             )
             await tx.conn.execute(sa.delete(n).where(sa.or_(n.c.tweet_id == tid, n.c.source_id == tid)))
 
@@ -226,9 +220,7 @@ class NotificationsService:
         for event, c in wanted:
             if (c.actor_id, c.recipient_id) not in reachable:
                 continue
-            created_at = (
-                event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=UTC)
-            )
+            created_at = as_utc(event.occurred_at)
             rows_of.setdefault(event.event_id, []).append(
                 {
                     "recipient_id": int(c.recipient_id),
@@ -262,9 +254,8 @@ class NotificationsService:
                 return
             # Ids are taken inside the transaction (SQLite: under the store's write lock), so ids
             # commit in order and a stream that has seen id N never misses a smaller one later.
-            dialect: Any = sqlite if tx.conn.dialect.name == "sqlite" else postgresql
             values = [{**row, "id": self._ids.next_int()} for row in rows]
-            await tx.conn.execute(dialect.insert(notifications).values(values).on_conflict_do_nothing())
+            await tx.conn.execute(insert_or_ignore(tx.conn, notifications).values(values))
             recipients = {row["recipient_id"] for row in rows}
 
             async def wake() -> None:
@@ -329,9 +320,7 @@ def _user(user_id: str) -> int:
 
 
 def _to_dto(row: Any, marker: int) -> Notification:
-    created_at: datetime = row.created_at
-    if created_at.tzinfo is None:  # SQLite hands naive datetimes back
-        created_at = created_at.replace(tzinfo=UTC)
+    created_at: datetime = row.created_at  # aware UTC (UtcDateTime)
     return Notification(
         id=str(row.id),
         kind=row.kind,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from twitterclone.infra.sql import UtcDateTime
+
 metadata = sa.MetaData()
 
 #: One row per (event, recipient, kind): a redelivered event can never notify twice.
@@ -19,7 +21,7 @@ notifications = sa.Table(
     # The tweet whose deletion removes the notification too (the retweet itself for retweets).
     sa.Column("source_id", sa.BigInteger(), nullable=True),
     sa.Column("event_id", sa.String(24), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("event_id", "recipient_id", "kind", name="ux_notifications_event"),
     sa.Index("ix_notifications_recipient", "recipient_id", "id"),
     sa.Index("ix_notifications_tweet", "tweet_id"),
@@ -39,5 +41,5 @@ deleted_tweets = sa.Table(
     "deleted_tweets",
     metadata,
     sa.Column("tweet_id", sa.BigInteger(), primary_key=True, autoincrement=False),
-    sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deleted_at", UtcDateTime(), nullable=False),
 )

@@ -39,11 +39,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def aware(value: datetime) -> datetime:
-    """SQLite hands back naive UTC datetimes; make every timestamp timezone-aware."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def int_id(value: str) -> int | None:
     """A well-formed id as the integer the tables store; None for anything else."""
     return int(value) if isinstance(value, str) and is_id(value) else None
@@ -100,7 +95,7 @@ def profile_of(row: Any) -> Profile:
         handle=row.handle,
         display_name=row.display_name,
         bio=row.bio,
-        created_at=aware(row.created_at),
+        created_at=row.created_at,
         followers_count=row.followers_count,
         following_count=row.following_count,
     )

@@ -15,7 +15,6 @@ from boundaries.users.errors import Blocked, CannotFollowSelf
 from boundaries.users.events import UserFollowed, UserUnfollowed
 from modules.users.common import (
     PROFILE_COLUMNS,
-    aware,
     event_meta,
     int_id,
     now,
@@ -271,9 +270,7 @@ class Graph:
             rows = (await conn.execute(query)).all()
         more = len(rows) > limit
         rows = rows[:limit]
-        cursor = (
-            encode_cursor((aware(rows[-1].followed_at).isoformat(), rows[-1].id)) if more and rows else None
-        )
+        cursor = encode_cursor((rows[-1].followed_at.isoformat(), rows[-1].id)) if more and rows else None
         return Page(items=[profile_of(r) for r in rows], next_cursor=cursor)
 
     async def followers(self, user_id: Id, page: PageRequest) -> Page[Profile]:

@@ -47,10 +47,6 @@ def public_jwk(kid: str, key: Ed25519PrivateKey) -> Jwk:
     return Jwk(kty="OKP", kid=kid, alg=ALGORITHM, use="sig", crv="Ed25519", x=_b64url(raw))
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _new_pem() -> str:
     return (
         Ed25519PrivateKey.generate()
@@ -159,10 +155,10 @@ class SigningKeys:
         return [
             SigningKey(
                 kid=r.kid,
-                created_at=_aware(r.created_at) or datetime.now(UTC),
+                created_at=r.created_at or datetime.now(UTC),
                 current=r.kid == current_kid,
-                rotated_at=_aware(r.rotated_at),
-                retired_at=_aware(r.retired_at),
+                rotated_at=r.rotated_at,
+                retired_at=r.retired_at,
             )
             for r in rows
         ]

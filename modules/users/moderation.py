@@ -11,7 +11,7 @@ from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import Id
 from boundaries.users.dto import AccountStatus, SigningKey
 from boundaries.users.errors import NotAdmin, UserNotFound
-from modules.users.common import aware, existing_user_row, int_id, now, require_user, user_row
+from modules.users.common import existing_user_row, int_id, now, require_user, user_row
 from modules.users.keys import SigningKeys
 from modules.users.tables import oauth_codes, refresh_tokens, users
 from twitterclone.infra.store import ModuleStore, Reader
@@ -25,7 +25,7 @@ def _status(row: Any) -> AccountStatus:
         handle=row.handle,
         role=row.role,
         suspended=row.suspended_at is not None,
-        suspended_at=aware(row.suspended_at) if row.suspended_at is not None else None,
+        suspended_at=row.suspended_at if row.suspended_at is not None else None,
     )
 
 

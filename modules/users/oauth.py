@@ -64,7 +64,7 @@ from boundaries.users.errors import (
     OAuthUnsupportedResponseType,
     UserNotFound,
 )
-from modules.users.common import aware, int_id
+from modules.users.common import int_id
 from modules.users.common import now as _now
 from modules.users.common import sha256 as _sha256
 from modules.users.credentials import Credentials
@@ -157,7 +157,7 @@ def _registered(row: Any) -> RegisteredClient:
         scopes=client.scopes,
         grants=client.grants,
         bot_account=client.bot_account,
-        created_at=aware(row.created_at),
+        created_at=row.created_at,
     )
 
 
@@ -323,7 +323,7 @@ class OAuthServer:
                     )
                 )
             ).all()
-            await self.deny_many(tx, [(t.jti, aware(t.expires_at)) for t in issued])
+            await self.deny_many(tx, [(t.jti, t.expires_at) for t in issued])
             await conn.execute(
                 sa.delete(oauth_access_tokens).where(oauth_access_tokens.c.client_id == client_id)
             )
@@ -520,7 +520,7 @@ class OAuthServer:
                 "authorization code replayed; its tokens are revoked", extra={"client_id": client.client_id}
             )
             raise OAuthInvalidGrant("the authorization code was already used; its tokens are revoked")
-        if aware(row.expires_at) <= now:
+        if row.expires_at <= now:
             raise OAuthInvalidGrant("the authorization code has expired")
         if request.redirect_uri != row.redirect_uri:
             raise OAuthInvalidGrant("redirect_uri differs from the one the code was issued for")
@@ -553,7 +553,7 @@ class OAuthServer:
         if code.family_id is not None:
             await self._issuer.revoke_family(tx, code.family_id, now)
         if code.access_jti is not None and code.access_expires_at is not None:
-            await self.deny(tx, code.access_jti, aware(code.access_expires_at))
+            await self.deny(tx, code.access_jti, code.access_expires_at)
 
     async def _refresh_grant(self, client: _Client, request: TokenRequest) -> OAuthToken:
         if not request.refresh_token:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from twitterclone.infra.sql import UtcDateTime
+
 metadata = sa.MetaData()
 
-_ts = sa.DateTime(timezone=True)
+_ts = UtcDateTime()
 
 users = sa.Table(
     "users",

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from boundaries.users.errors import InvalidRefreshToken
-from modules.users.common import aware, now, sha256, user_row
+from modules.users.common import now, sha256, user_row
 from modules.users.keys import SigningKeys
 from modules.users.tables import refresh_tokens
 from twitterclone.infra.store import ModuleStore, Transaction
@@ -100,7 +100,7 @@ class TokenIssuer:
             if (
                 row is None
                 or row.revoked_at is not None
-                or aware(row.expires_at) <= at
+                or row.expires_at <= at
                 or row.client_id != client_id  # a client's token works only for that client
             ):
                 raise InvalidRefreshToken(BAD_REFRESH)

@@ -2,7 +2,7 @@
 
 Modules build statements with SQLAlchemy Core and never ask which database they are on: where
 the dialects differ (inserts that skip or update on a conflict, what a timestamp column hands
-back), they use these helpers instead.
+back, the larger of two values), they use these helpers instead.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 
 #: What a dialect-specific insert is taken for: a connection, a dialect, or a dialect's name.
 DialectLike = sa.Connection | Any | Dialect | str
@@ -64,3 +65,16 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)
+
+
+class greatest(sa.sql.functions.GenericFunction[Any]):
+    """The largest of its arguments: ``greatest(a, b)`` on PostgreSQL, ``max(a, b)`` on SQLite
+    (whose scalar ``max`` with two or more arguments is the same function)."""
+
+    name = "greatest"
+    inherit_cache = True
+
+
+@compiles(greatest, "sqlite")
+def _greatest_on_sqlite(element: greatest, compiler: Any, **kw: Any) -> str:
+    return f"max({compiler.process(element.clauses, **kw)})"

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from modules.tweets.tables import SEARCH_FIELDS, SQLITE_FTS_TABLE, likes, tweets
 from tests.support.databases import Storage
 from twitterclone.infra.search import Term, full_text_index
-from twitterclone.infra.sql import as_utc, insert_or_ignore, upsertable
+from twitterclone.infra.sql import as_utc, greatest, insert_or_ignore, upsertable
 from twitterclone.infra.store import ModuleStore
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -139,3 +139,9 @@ async def test_full_text_index_refuses_terms_it_cannot_quote_safely(store: Modul
     async with store.read() as conn:
         with pytest.raises(ValueError, match=r"field|phrase"):
             await index.search(conn, [term], 100, 10)
+
+
+async def test_greatest_is_the_larger_value_on_both_storages(store: ModuleStore) -> None:
+    async with store.read() as conn:
+        got = (await conn.execute(sa.select(greatest(sa.literal(3), sa.literal(7), sa.literal(5))))).scalar()
+    assert got == 7
