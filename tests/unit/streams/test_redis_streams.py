@@ -272,8 +272,15 @@ async def test_failing_handler_is_retried_alone_and_dead_lettered_after_max_deli
         assert other == [flaky.event_id, poison.event_id]  # the other group got both, once, at once
         assert done == [flaky.event_id]  # succeeded on its third delivery, through XAUTOCLAIM
         assert calls == {flaky.event_id: 3, poison.event_id: 3}
-        assert await group_pending(redis, key, "g.fragile") == 0
-        assert await group_pending(redis, key, "g.steady") == 0
+
+        async def both_acknowledged() -> bool:  # acknowledged after the handler's transaction
+            return (
+                await group_pending(redis, key, "g.fragile")
+                == await group_pending(redis, key, "g.steady")
+                == 0
+            )
+
+        await eventually(both_acknowledged)
         [(_, dead)] = await xrange(redis, deadletter_key(prefix, "g.fragile"))
         assert dead[b"id"].decode() == poison.event_id
         assert b"handler broke" in dead[b"error"]
@@ -322,7 +329,12 @@ async def test_entries_of_a_dead_consumer_are_claimed_and_a_restarted_one_reread
 
         await eventually(b_took_over)
         assert sorted(handled) == sorted(("proc-b", e.event_id) for e in first)
-        assert await group_pending(redis, key, group) == 0
+
+        # The handler runs inside the transaction; the entries are acknowledged after it commits.
+        async def b_acknowledged() -> bool:
+            return await group_pending(redis, key, group) == 0
+
+        await eventually(b_acknowledged)
     finally:
         await asyncio.wait_for(b.stop(), 5)
 
@@ -349,7 +361,11 @@ async def test_entries_of_a_dead_consumer_are_claimed_and_a_restarted_one_reread
 
         await eventually(a_recovered)
         assert sorted(handled) == sorted(("proc-a", e.event_id) for e in second)
-        assert await group_pending(redis, key, group) == 0
+
+        async def a_acknowledged() -> bool:
+            return await group_pending(redis, key, group) == 0
+
+        await eventually(a_acknowledged)
     finally:
         await asyncio.wait_for(a.stop(), 5)
 
