@@ -202,7 +202,11 @@ async def test_redis_registry_that_lost_its_state_is_unknown_not_empty(
 async def test_callers_keep_known_instances_while_the_registry_is_empty(
     redis_client: aioredis.Redis, prefix: str
 ) -> None:
-    reg = RedisRegistry(redis_client, prefix, ttl_s=5)
+    # The transport's refresher gets a client of its own: closing the transport cancels it in the
+    # middle of a command, and the connection that leaves must not be the one this test's
+    # fixtures go on using (a CI run once hung here, waiting on the shared connection).
+    own = aioredis.Redis.from_url(REDIS_URL)
+    reg = RedisRegistry(own, prefix, ttl_s=5)
     await reg.register(inst("a", port=9001))
     await reg.register(inst("b", port=9002))
     transport = HttpTransport(None, reg, refresh_interval_s=0.05)
@@ -218,6 +222,7 @@ async def test_callers_keep_known_instances_while_the_registry_is_empty(
         assert [row.instance_id for row in transport.snapshot()] == ["a"]
     finally:
         await transport.close()
+        await own.aclose()
 
 
 # -- Registration -------------------------------------------------------------------------------
