@@ -44,7 +44,7 @@ from boundaries.tweets.port import TweetsPort
 from boundaries.users.dto import Register
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime, build_runtime
-from twitterclone.infra.events import Publisher
+from twitterclone.infra.events import Publisher, Replay
 from twitterclone.manifest import MODULE_NAMES, Manifest, load_manifest, parse_manifest
 from twitterclone.migrate import migrate_deployment
 from twitterclone.settings import Settings
@@ -197,9 +197,17 @@ class CountingPublisher:
         self.events += 1
         return await self.inner.publish(event, consumers)
 
-    async def publish_many(self, items: Sequence[tuple[Event, list[str]]]) -> list[list[str]]:
+    async def publish_many(
+        self, items: Sequence[tuple[Event, list[str]]], *, source: str | None = None
+    ) -> list[list[str]]:
         self.events += len(items)
-        return await self.inner.publish_many(items)
+        return await self.inner.publish_many(items, source=source)
+
+    async def replays(self, source: str) -> list[Replay]:
+        return await self.inner.replays(source)
+
+    async def replayed(self, source: str, replays: list[Replay]) -> None:
+        await self.inner.replayed(source, replays)
 
 
 def published(runtime: Runtime) -> int:

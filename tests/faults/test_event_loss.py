@@ -5,9 +5,10 @@ Redis stream; Redis is killed and restarted empty (the split manifest keeps noth
 notifications resumes. Every acknowledged post must still give its mention notification,
 exactly once.
 
-This fails today: the outbox marks an event published once Redis has accepted it, so the
-events vanish with the stream. It is not in ``make faults`` until the event kernel keeps them
-(the fix belongs to infra/events.py and infra/streams.py); run it with ``make faults-events``.
+It failed before the outboxes kept published events to publish again (15 of 15 lost): the
+outbox marked an event published once Redis had accepted it, so the events vanished with the
+stream. Now the relays see that Redis lacks their epoch marker and publish again what they keep,
+and notifications, re-creating its group, asks for its event types once more.
 """
 
 from __future__ import annotations

@@ -249,6 +249,29 @@ async def purge_inbox_forever(
         await asyncio.sleep(interval_s)
 
 
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """A publisher's request to a relay: publish again the events it had already published.
+
+    ``event_types`` None means every type. The relay puts its published outbox rows (kept for
+    its retention window) of those types back in line, before anything newer; the consumers'
+    inboxes drop what they had applied already.
+    """
+
+    event_types: frozenset[str] | None
+    #: why, for the log
+    reason: str
+    #: the publisher's own note, handed back to it in ``replayed``
+    token: str = ""
+
+
+class PublisherLost(Exception):
+    """The publisher no longer holds what it was given (e.g. Redis came back empty).
+
+    Raised by ``publish_many`` before it delivers anything; the relay asks ``replays`` at once.
+    """
+
+
 class Publisher(Protocol):
     """Where a relay hands events: in-process subscribers, or a stream."""
 
@@ -260,8 +283,22 @@ class Publisher(Protocol):
         """Deliver to ``consumers``; return those that failed (to retry later)."""
         ...
 
-    async def publish_many(self, items: Sequence[tuple[Event, list[str]]]) -> list[list[str]]:
-        """Deliver each event to its consumers (in order per consumer); the failed consumers of each."""
+    async def publish_many(
+        self, items: Sequence[tuple[Event, list[str]]], *, source: str | None = None
+    ) -> list[list[str]]:
+        """Deliver each event to its consumers (in order per consumer); the failed consumers of each.
+
+        ``source`` is the relaying module; a publisher that can lose what it was given raises
+        ``PublisherLost`` (delivering nothing) when it has lost that module's events.
+        """
+        ...
+
+    async def replays(self, source: str) -> list[Replay]:
+        """What the relay of ``source`` must publish again (nothing, for a publisher that keeps all)."""
+        ...
+
+    async def replayed(self, source: str, replays: list[Replay]) -> None:
+        """The relay of ``source`` has put ``replays`` back in line: do not ask for them again."""
         ...
 
 
@@ -281,7 +318,16 @@ class LocalBus:
     async def publish(self, event: Event, consumers: list[str]) -> list[str]:
         return (await self.publish_many([(event, consumers)]))[0]
 
-    async def publish_many(self, items: Sequence[tuple[Event, list[str]]]) -> list[list[str]]:
+    async def replays(self, source: str) -> list[Replay]:
+        """In-process delivery loses nothing it was given: the handlers ran before ``publish`` returned."""
+        return []
+
+    async def replayed(self, source: str, replays: list[Replay]) -> None:
+        return None
+
+    async def publish_many(
+        self, items: Sequence[tuple[Event, list[str]]], *, source: str | None = None
+    ) -> list[list[str]]:
         """One lane per module, the lanes side by side; in a lane, one consumer after the other.
 
         A lane holds the consumers of one module (``Subscription.module``): it hands each of
@@ -343,6 +389,7 @@ class OutboxRelay:
         lease_s: float = 30.0,
         max_backoff_s: float = 60.0,
         retention_s: float = 86_400.0,
+        replay_check_s: float = 1.0,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -351,9 +398,13 @@ class OutboxRelay:
         self.lease_s = lease_s
         self.max_backoff_s = max_backoff_s
         self.retention_s = retention_s
+        self.replay_check_s = replay_check_s
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_cleanup = 0.0
+        self._last_replay_check = float("-inf")
+        #: the publisher said it lost this module's events: ask for replays before the next claim
+        self._lost = False
 
     def start(self) -> None:
         if self._task is None:
@@ -378,17 +429,70 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay pass failed", extra={"source_module": self.store.module})
                 moved = 0
-            if moved < self.batch_size and not self._stopping:
+            if moved < self.batch_size and not self._stopping and not self._lost:
                 await self.store.wait_for_events(self.poll_interval_s)
 
     async def relay_once(self) -> int:
-        """Claim and deliver one batch of due rows; return how many were handled."""
+        """Claim and deliver one batch of due rows; return how many were handled.
+
+        First (at most every ``replay_check_s``, and at once after ``PublisherLost``) it asks
+        the publisher whether published rows must go again (``_replay``).
+        """
+        if self._lost or time.monotonic() - self._last_replay_check >= self.replay_check_s:
+            await self._replay()
         rows = await self._claim()
         if rows:
             await self._deliver(rows)
         if time.time() - self._last_cleanup > 300:
             await self._cleanup()
         return len(rows)
+
+    async def _replay(self) -> None:
+        """Put published rows back in line when the publisher lost them or a consumer asks.
+
+        The rows (kept ``retention_s`` after publication) become unpublished again, so the next
+        claims take them in outbox order before anything newer; consumers that had applied them
+        find them in their inbox. If the publisher cannot be asked now, publishing goes on: a
+        stream publisher checks again, atomically, with every append.
+        """
+        self._last_replay_check = time.monotonic()
+        try:
+            replays = await self.publisher.replays(self.store.module)
+        except Exception as exc:
+            log.warning(
+                "could not ask the publisher for replays; will ask again",
+                extra={"source_module": self.store.module, "error": repr(exc)},
+            )
+            return
+        if replays:
+            t = self.store.outbox
+            reset = 0
+            async with self.store.transaction() as tx:
+                for replay in replays:
+                    stmt = sa.update(t).where(t.c.published_at.is_not(None))
+                    if replay.event_types is not None:
+                        stmt = stmt.where(t.c.event_type.in_(sorted(replay.event_types)))
+                    result = await tx.conn.execute(
+                        stmt.values(
+                            published_at=None,
+                            pending=None,
+                            attempts=0,
+                            next_attempt_at=0,
+                            lease_until=0,
+                            last_error=None,
+                        )
+                    )
+                    reset += max(0, result.rowcount)
+            log.warning(
+                "publishing events again",
+                extra={
+                    "source_module": self.store.module,
+                    "rows": reset,
+                    "reasons": [r.reason for r in replays],
+                },
+            )
+            await self.publisher.replayed(self.store.module, replays)
+        self._lost = False
 
     async def _claim(self) -> list[_OutboxRow]:
         t = self.store.outbox
@@ -442,7 +546,12 @@ class OutboxRelay:
             item_seqs.append(seq)
         if items:
             try:
-                outcomes = await self.publisher.publish_many(items)
+                outcomes = await self.publisher.publish_many(items, source=self.store.module)
+            except PublisherLost:
+                # Nothing was delivered: give the rows back as they were and replay first.
+                self._lost = True
+                await self._release([row[0] for row in rows])
+                return
             except Exception as exc:  # the publisher is down: retry the whole batch
                 log.exception(
                     "could not publish outbox rows",
@@ -491,6 +600,14 @@ class OutboxRelay:
                         last_error=sa.bindparam("b_error"),
                     ),
                     retries,
+                )
+
+    async def _release(self, seqs: list[int]) -> None:
+        t = self.store.outbox
+        async with self.store.transaction() as tx:
+            for start in range(0, len(seqs), 500):
+                await tx.conn.execute(
+                    sa.update(t).where(t.c.seq.in_(seqs[start : start + 500])).values(lease_until=0)
                 )
 
     async def _cleanup(self) -> None:

@@ -12,6 +12,14 @@ abandoned entry stays pending and is claimed again once idle (``XAUTOCLAIM``); a
 failed ``max_deliveries`` times goes to ``<prefix>deadletter:<group>`` for an operator. The
 kernel records each applied event in the consuming module's inbox in the same transaction as
 its effect, so a redelivery changes nothing.
+
+Redis may come back empty (the split manifest keeps nothing on disk), and a group may vanish
+with entries it had not acknowledged. Streams are rebuilt from the outboxes, which keep
+published rows for a retention window: an empty Redis lacks each relay's epoch marker
+(``epoch_key``), so the relay puts everything it keeps back in line before it appends anything
+new (the append checks the marker in the same script); and a consumer that has to create its
+group asks, in the same script, for what the outboxes keep of that event type (``replays_key``).
+Consumers' inboxes drop what they had applied already.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from boundaries._kernel.events import Event
-from twitterclone.infra.events import Subscription, apply_run, decode_event
+from twitterclone.infra.events import PublisherLost, Replay, Subscription, apply_run, decode_event
 
 log = logging.getLogger("twitterclone.streams")
 
@@ -44,6 +52,58 @@ _Entry = tuple[bytes | str, dict[Any, Any]]
 def stream_key(prefix: str, event_type: str) -> str:
     """The stream that holds every event of ``event_type``."""
     return f"{prefix}events:{event_type}"
+
+
+def epoch_key(prefix: str, source: str) -> str:
+    """Set once the relay of ``source`` has put everything this Redis lacks back in line.
+
+    An empty Redis lacks it: the relay then publishes its retained rows again (``Replay``).
+    """
+    return f"{prefix}events-epoch:{source}"
+
+
+def replays_key(prefix: str) -> str:
+    """The stream of replay requests: a consumer group was created, it wants what the outboxes keep."""
+    return f"{prefix}events-replays"
+
+
+def replay_cursor_key(prefix: str, source: str) -> str:
+    """The last replay request the relay of ``source`` has acted on."""
+    return f"{prefix}events-replays-cursor:{source}"
+
+
+#: Replay requests kept (approximately); far more than consumer groups are ever created at once.
+_REPLAYS_MAXLEN = 10_000
+
+#: Appends the events only if this Redis still holds the source's epoch marker (KEYS[1]), so an
+#: event never reaches an empty Redis ahead of the older ones the relay must publish again.
+#: KEYS[2..]: each event's stream; ARGV[1]: MAXLEN ('' for none); then id, type, payload each.
+_XADD_IF_EPOCH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+for i = 2, #KEYS do
+  local a = (i - 2) * 3 + 2
+  if ARGV[1] == '' then
+    redis.call('XADD', KEYS[i], '*', 'id', ARGV[a], 'type', ARGV[a + 1], 'payload', ARGV[a + 2])
+  else
+    redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '*',
+      'id', ARGV[a], 'type', ARGV[a + 1], 'payload', ARGV[a + 2])
+  end
+end
+return #KEYS - 1
+"""
+
+#: Creates a consumer group (KEYS[1]: stream, ARGV[1]: group) from the stream's start and, only
+#: if it did not exist, asks the relays to publish again what they keep of its event type
+#: (ARGV[2]) on the replay stream (KEYS[2]; ARGV[3]: its MAXLEN): 1 created, 0 existed.
+_CREATE_GROUP = """
+local ok = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+if type(ok) == 'table' and ok.err then
+  if string.find(ok.err, 'BUSYGROUP', 1, true) then return 0 end
+  return ok
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'group', ARGV[1], 'type', ARGV[2])
+return 1
+"""
 
 
 def deadletter_key(prefix: str, group: str) -> str:
@@ -81,6 +141,7 @@ class StreamPublisher:
         self.redis = redis
         self.prefix = prefix
         self.maxlen_approx = maxlen_approx
+        self._xadd_if_epoch = redis.register_script(_XADD_IF_EPOCH)
 
     def consumers_of(self, event_type: str) -> list[str]:
         """Every event goes to its stream; consumer groups fan it out from there."""
@@ -90,16 +151,57 @@ class StreamPublisher:
         """Append ``event`` to its stream; ``["stream"]`` if Redis did not take it (retry later)."""
         return (await self.publish_many([(event, consumers)]))[0]
 
-    async def publish_many(self, items: Sequence[tuple[Event, list[str]]]) -> list[list[str]]:
-        """Append every event to the stream of its type, in order, in one pipelined round trip.
+    async def replays(self, source: str) -> list[Replay]:
+        """What the relay of ``source`` must publish again.
+
+        Everything it keeps, when this Redis lacks its epoch marker (it came back empty, or
+        never had this module's events); otherwise the event types of the consumer groups
+        created since its last look (``StreamConsumer`` asks when it creates a group: a new
+        consumer, or a group that vanished while its consumer was away).
+        """
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(epoch_key(self.prefix, source))
+            pipe.get(replay_cursor_key(self.prefix, source))
+            pipe.xrevrange(replays_key(self.prefix), count=1)
+            has_epoch, cursor, newest = await pipe.execute()
+        if not has_epoch:
+            latest = _text(newest[0][0]) if newest else ""
+            return [Replay(None, "Redis lacks this module's events (no epoch marker)", latest)]
+        start = f"({_text(cursor)}" if cursor else "-"
+        entries: Any = await self.redis.xrange(replays_key(self.prefix), min=start, max="+", count=1000)
+        if not entries:
+            return []
+        types = sorted({_text(_field(fields, "type")) for _, fields in entries} - {""})
+        groups = sorted({_text(_field(fields, "group")) for _, fields in entries} - {""})
+        last = _text(entries[-1][0])
+        return [Replay(frozenset(types), f"consumer groups created: {', '.join(groups)}", last)]
+
+    async def replayed(self, source: str, replays: list[Replay]) -> None:
+        """Record that the relay of ``source`` acted on ``replays`` (the marker, the request cursor)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for replay in replays:
+                if replay.event_types is None:
+                    pipe.set(epoch_key(self.prefix, source), str(time.time()))
+                if replay.token:
+                    pipe.set(replay_cursor_key(self.prefix, source), replay.token)
+            await pipe.execute()
+
+    async def publish_many(
+        self, items: Sequence[tuple[Event, list[str]]], *, source: str | None = None
+    ) -> list[list[str]]:
+        """Append every event to the stream of its type, in order, in one round trip.
 
         Each event whose XADD Redis refused (or all of them, when Redis is unreachable) gets
-        ``["stream"]``: the relay keeps it in the outbox and retries it.
+        ``["stream"]``: the relay keeps it in the outbox and retries it. With ``source`` (the
+        relay's module) the appends happen in one script, and only while Redis holds that
+        module's epoch marker; without it, ``PublisherLost`` (nothing was appended).
         """
         failed: list[list[str]] = [[] for _ in items]
         todo = [(i, event) for i, (event, consumers) in enumerate(items) if consumers]
         if not todo:
             return failed
+        if source is not None:
+            return await self._publish_checked(source, items, todo)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for _, event in todo:
@@ -134,6 +236,30 @@ class StreamPublisher:
                 )
                 failed[i] = [STREAM_CONSUMER]
         return failed
+
+    async def _publish_checked(
+        self, source: str, items: Sequence[tuple[Event, list[str]]], todo: list[tuple[int, Event]]
+    ) -> list[list[str]]:
+        keys: list[Any] = [epoch_key(self.prefix, source)]
+        args: list[Any] = ["" if self.maxlen_approx is None else self.maxlen_approx]
+        for _, event in todo:
+            event_type = type(event).__name__
+            keys.append(stream_key(self.prefix, event_type))
+            args += [event.event_id, event_type, _encoder.encode(event)]
+        try:
+            appended = await self._xadd_if_epoch(keys=keys, args=args)
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "could not append events to their streams; the outbox keeps them",
+                extra={"events": len(todo), "error": repr(exc)},
+            )
+            failed: list[list[str]] = [[] for _ in items]
+            for i, _ in todo:
+                failed[i] = [STREAM_CONSUMER]
+            return failed
+        if int(appended) < 0:
+            raise PublisherLost(f"Redis lacks the epoch marker of {source}")
+        return [[] for _ in items]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +311,7 @@ class StreamConsumer:
                 raise ValueError(f"{sub.consumer} subscribes twice to {sub.event_type.__name__}")
             streams[key] = sub
         self._groups = [_Group(name, streams) for name, streams in groups.items()]
+        self._create_group = redis.register_script(_CREATE_GROUP)
         self._event_types = sorted({s.event_type.__name__ for s in subscriptions})
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -274,13 +401,23 @@ class StreamConsumer:
         return [(_text(stream), list(entries or [])) for stream, entries in reply or []]
 
     async def _ensure_group(self, group: _Group) -> None:
-        for key in group.streams:
-            try:
-                # "0": a group made after events were published still gets them.
-                await self.redis.xgroup_create(key, group.name, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+        """Create the group on each of its streams where it is missing, and ask for a replay there.
+
+        It reads from the stream's start ("0"), and, in the same script, asks the relays to
+        publish again what their outboxes keep of that event type: the group is new, or it
+        vanished (Redis came back empty, the stream was deleted) with entries it had not
+        acknowledged. What it had applied already, its inbox drops.
+        """
+        for key, sub in group.streams.items():
+            created = await self._create_group(
+                keys=[key, replays_key(self.prefix)],
+                args=[group.name, sub.event_type.__name__, _REPLAYS_MAXLEN],
+            )
+            if int(created):
+                log.warning(
+                    "created consumer group; asked the relays to publish their retained events again",
+                    extra={"consumer": group.name, "event_type": sub.event_type.__name__},
+                )
 
     async def _recover_own(self, group: _Group) -> None:
         """Handle the entries this instance took before it stopped (or crashed) without acking."""
