@@ -175,7 +175,9 @@ class Runtime:
             )
             await self.stream_consumer.start()
         for name in self.local_modules:
-            relay = OutboxRelay(self.kernel.store(name), self.publisher)
+            relay = OutboxRelay(
+                self.kernel.store(name), self.publisher, retention_s=self.settings.outbox_retention_s
+            )
             relay.start()
             self.relays.append(relay)
 

@@ -62,6 +62,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: many seconds, then purged. Longer than the outbox keeps published events (a day) and
     #: than any redelivery can come late; default a week.
     inbox_retention_s: Annotated[float, msgspec.Meta(gt=86_400)] = 7 * 86_400.0
+    #: Published events stay in their module's outbox this many seconds, to be published again
+    #: when Redis comes back empty or a consumer group has to be created again (streams are
+    #: rebuilt from them). Shorter than ``inbox_retention_s``, so a replayed event is recognised.
+    outbox_retention_s: Annotated[float, msgspec.Meta(ge=60)] = 86_400.0
     #: How long a tweet's Idempotency-Key is remembered (seconds); a reuse after that posts anew.
     tweets_idempotency_ttl_s: Annotated[int, msgspec.Meta(ge=1)] = 86_400
     #: The deployment's service identity key (default: <data_dir>/service-identity.pem).
@@ -120,6 +124,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_follow_hourly: str = "400/3600"
     #: Proxies in front of the gateway whose X-Forwarded-For entries are trusted (0: use the peer address).
     rate_trusted_proxy_hops: int = 0
+
+    def __post_init__(self) -> None:
+        if self.outbox_retention_s >= self.inbox_retention_s:
+            raise ValueError(
+                f"{PREFIX}OUTBOX_RETENTION_S must be shorter than {PREFIX}INBOX_RETENTION_S "
+                "(an event published again must still be recognised by the inboxes)"
+            )
 
     @property
     def data_path(self) -> Path:

@@ -34,6 +34,7 @@ from twitterclone.infra.streams import (
     replays_key,
     stream_key,
 )
+from twitterclone.settings import Settings, SettingsError
 
 REDIS_URL = os.environ.get("TWITTERCLONE_REDIS_URL", "redis://127.0.0.1:6379/0")
 ids = IdGenerator(worker_id=6)
@@ -233,3 +234,11 @@ async def test_in_process_delivery_never_asks_for_replays(source: ModuleStore) -
 
 async def _applied(applied: Counter[str], events: list[Event]) -> bool:
     return all(applied[e.event_id] >= 1 for e in events)
+
+
+def test_the_outbox_retention_must_be_shorter_than_the_inbox_retention() -> None:
+    assert Settings.from_env({"TWITTERCLONE_OUTBOX_RETENTION_S": "3600"}).outbox_retention_s == 3600
+    with pytest.raises(SettingsError, match="TWITTERCLONE_OUTBOX_RETENTION_S must be shorter"):
+        Settings.from_env(
+            {"TWITTERCLONE_OUTBOX_RETENTION_S": "200000", "TWITTERCLONE_INBOX_RETENTION_S": "100000"}
+        )
