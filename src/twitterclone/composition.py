@@ -152,6 +152,7 @@ class Runtime:
     async def start(self) -> None:
         """Subscribe consumers, start outbox relays and background jobs (the modules', and the
         kernel's inbox purge on every local module's store)."""
+        await self.kernel.start()
         subscriptions: list[Subscription[Any]] = []
         for name in self.local_modules:
             spec = MODULES[name]
@@ -280,6 +281,7 @@ def build_runtime(manifest: Manifest, settings: Settings, role: str = GATEWAY) -
         redis_url=manifest.redis.url if manifest.redis else None,
         key_prefix=manifest.redis.prefix if manifest.redis else "tc:",
         module_options=module_options(manifest),
+        leased_worker_id=manifest.redis is not None,
     )
     registry = make_registry(manifest, kernel)
     kernel_provider = Provider(scope=Scope.APP)

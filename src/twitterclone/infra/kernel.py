@@ -16,7 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from twitterclone.infra.events import Subscription
-from twitterclone.infra.ids import IdGenerator, claim_worker_id
+from twitterclone.infra.ids import IdGenerator, WorkerLease, claim_worker_id
 from twitterclone.infra.store import ModuleStore
 from twitterclone.settings import Settings
 
@@ -107,18 +107,26 @@ class Kernel:
         redis_url: str | None = None,
         key_prefix: str = "tc:",
         module_options: Mapping[str, ModuleOptions | Mapping[str, Any]] | None = None,
+        leased_worker_id: bool = False,
     ) -> None:
+        """``leased_worker_id``: take the Snowflake worker id as a lease in Redis (deployments
+        whose processes may run on several machines) rather than a lock file in the data
+        directory; ids are made only once ``start()`` took it. A ``worker_id`` setting wins."""
         self.settings = settings
-        worker_id = settings.worker_id
-        if worker_id is None:
-            worker_id = claim_worker_id(settings.data_path / "worker-ids")
-        self.ids = IdGenerator(worker_id)
-        self._store_urls = store_urls
-        self._stores: dict[str, ModuleStore] = {}
         self._redis_url = redis_url
         self._redis: Redis | None = None
         #: Every Redis key this deployment writes starts with it.
         self.key_prefix = key_prefix
+        #: The worker id lease, when the id is held cluster-wide (see ``infra/ids.py``).
+        self.worker_lease: WorkerLease | None = None
+        worker_id = settings.worker_id
+        if worker_id is None and leased_worker_id:
+            self.worker_lease = WorkerLease(lambda: self.redis, key_prefix)
+        elif worker_id is None:
+            worker_id = claim_worker_id(settings.data_path / "worker-ids")
+        self.ids = IdGenerator(worker_id, lease=self.worker_lease)
+        self._store_urls = store_urls
+        self._stores: dict[str, ModuleStore] = {}
         self._options = module_options or {}
 
     def options(self, module: str, kind: type[OptionsT]) -> OptionsT:
@@ -161,7 +169,14 @@ class Kernel:
     def data_path(self) -> Path:
         return self.settings.data_path
 
+    async def start(self) -> None:
+        """Take the worker id lease (when there is one) and keep it renewed."""
+        if self.worker_lease is not None:
+            await self.worker_lease.start()
+
     async def dispose(self) -> None:
+        if self.worker_lease is not None:
+            await self.worker_lease.stop()
         for store in self._stores.values():
             await store.dispose()
         if self._redis is not None:

@@ -42,6 +42,9 @@ class HealthController(Controller):
                 checks[name] = "ok" if await is_at_head(store) else "migrations pending"
             except Exception as exc:  # a store that cannot answer is simply not ready
                 checks[name] = f"unreachable: {type(exc).__name__}"
+        lease = runtime.kernel.worker_lease
+        if lease is not None:
+            checks["worker_id"] = "ok" if lease.held else "no worker id lease held"
         ready = all(v == "ok" for v in checks.values())
         return Response(
             Health(status="ok" if ready else "unavailable", checks=checks), status_code=200 if ready else 503
