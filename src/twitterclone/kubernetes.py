@@ -42,6 +42,10 @@ DRAIN_S = 10
 #: Non-root user and group of the image (Containerfile).
 UID = 10001
 KUBERNETES_VERSION = "1.35.0"
+#: Who may scrape ``/metrics``: pods labelled so in a namespace named so (the usual shape of a
+#: kube-prometheus install); a kustomize patch on ``network-prometheus.yaml`` changes them.
+PROMETHEUS_NAMESPACE = "monitoring"
+PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,7 @@ def render(manifest: Manifest, image: str, *, source: str = "<manifest>") -> dic
         "manifest-configmap.yaml": [_configmap(manifest, config)],
         "migrate-job.yaml": [_migrate_job(manifest, image, digest)],
         "network-default-deny.yaml": [_default_deny(manifest)],
+        "network-prometheus.yaml": [_prometheus_policy(manifest)],
         "ingress.yaml": [_ingress(manifest)],
     }
     allowed = callers(manifest)
@@ -352,7 +357,9 @@ def _deployment(manifest: Manifest, proc: Process, image: str, config_sha: str) 
         "kind": "Deployment",
         "metadata": _meta(manifest, f"{APP}-{proc.name}", proc.name),
         "spec": {
-            "replicas": proc.replicas,
+            # With an autoscaler the count is its own: a `replicas` here would be set back on
+            # every `kubectl apply` (Kubernetes' advice: leave it out under an HPA).
+            **({} if proc.autoscale is not None else {"replicas": proc.replicas}),
             "revisionHistoryLimit": 5,
             "strategy": strategy,
             "selector": {"matchLabels": _labels(manifest, proc.name)},
@@ -470,6 +477,35 @@ def _default_deny(manifest: Manifest) -> dict[str, Any]:
                 "matchLabels": {"app.kubernetes.io/name": APP, "app.kubernetes.io/instance": manifest.name}
             },
             "policyTypes": ["Ingress"],
+        },
+    }
+
+
+def _prometheus_policy(manifest: Manifest) -> dict[str, Any]:
+    """Prometheus (``PROMETHEUS_*``) may reach every process's port, where ``/metrics`` is served."""
+    ports = sorted({proc.port for proc in processes(manifest)})
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(manifest, f"{APP}-allow-prometheus", "network"),
+        "spec": {
+            "podSelector": {
+                "matchLabels": {"app.kubernetes.io/name": APP, "app.kubernetes.io/instance": manifest.name}
+            },
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": PROMETHEUS_NAMESPACE}
+                            },
+                            "podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)},
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": port} for port in ports],
+                }
+            ],
         },
     }
 

@@ -74,7 +74,8 @@ def test_a_deployment_per_process_with_the_manifests_replicas_and_ranges() -> No
     for m in manifest.remote_modules:
         cfg = manifest.module(m)
         spec = deployments[f"twitterclone-{m}"]["spec"]
-        assert spec["replicas"] == cfg.replicas
+        # Under an autoscaler the Deployment names no count (`kubectl apply` would reset it).
+        assert spec.get("replicas") == (cfg.replicas if cfg.autoscale is None else None)
         container = spec["template"]["spec"]["containers"][0]
         assert container["ports"][0]["containerPort"] == cfg.port
         assert container["args"][container["args"].index("--service") + 1] == m
@@ -90,7 +91,8 @@ def test_a_deployment_per_process_with_the_manifests_replicas_and_ranges() -> No
             )
     gateway_scale = manifest.gateway.autoscale
     assert gateway_scale is not None
-    assert deployments["twitterclone-gateway"]["spec"]["replicas"] == gateway_scale.min
+    assert "replicas" not in deployments["twitterclone-gateway"]["spec"]
+    assert scalers["twitterclone-gateway"]["spec"]["minReplicas"] == gateway_scale.min
     assert sorted(objects(files, "PodDisruptionBudget")) == sorted(deployments)
 
 
@@ -239,3 +241,16 @@ def test_the_command_writes_a_directory_kustomize_can_read(tmp_path: Path) -> No
     )
     assert bad.exit_code != 0
     assert "postgresql" in bad.output
+
+
+def test_prometheus_alone_may_scrape_every_process() -> None:
+    manifest = load_manifest(SPLIT)
+    (policy,) = rendered()["network-prometheus.yaml"]
+    assert policy["kind"] == "NetworkPolicy"
+    (rule,) = policy["spec"]["ingress"]
+    (peer,) = rule["from"]  # one peer with both selectors: Prometheus pods in the monitoring namespace
+    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
+    ports = {p["port"] for p in rule["ports"]}
+    assert ports == {manifest.gateway.port, *(manifest.module(m).port for m in manifest.remote_modules)}
+    assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] == manifest.name
