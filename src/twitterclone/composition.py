@@ -37,6 +37,7 @@ from twitterclone.registry import (
 from twitterclone.registry.dns import DnsRegistry
 from twitterclone.remote.client import remote_port
 from twitterclone.remote.http import HttpTransport
+from twitterclone.remote.portspec import port_spec
 from twitterclone.settings import Settings
 
 log = logging.getLogger("twitterclone.composition")
@@ -91,6 +92,26 @@ def port_dependencies() -> dict[str, tuple[str, ...]]:
                     needs.add(parts[1])
         graph[name] = tuple(sorted(needs))
     return graph
+
+
+def port_grants() -> dict[str, dict[str, frozenset[str]]]:
+    """The port methods each module may call on each other module, from its providers' factories.
+
+    A factory parameter typed by a port of ``boundaries.<m>`` (the full port or a narrow face
+    of it) grants its methods on ``m``; nothing else is granted. The same declaration as
+    ``port_dependencies``, down to methods: it is what internal calls are authorised by. The
+    gateway is not in it: it serves the public API and may call every method.
+    """
+    grants: dict[str, dict[str, set[str]]] = {name: {} for name in MODULES}
+    for name, spec in MODULES.items():
+        for factory in spec.provider().factories:
+            for key in [*factory.dependencies, *factory.kw_dependencies.values()]:
+                hint = key.type_hint
+                parts = getattr(hint, "__module__", "").split(".")
+                if len(parts) > 1 and parts[0] == "boundaries" and parts[1] in MODULES and parts[1] != name:
+                    methods = port_spec(parts[1], hint).methods
+                    grants[name].setdefault(parts[1], set()).update(methods)
+    return {name: {m: frozenset(ms) for m, ms in targets.items()} for name, targets in grants.items()}
 
 
 def store_locations(manifest: Manifest, settings: Settings) -> dict[str, tuple[str, str | None]]:

@@ -2,6 +2,10 @@
 
 ``POST /_port/<module>/<method>`` (the generic port server) behind service tokens. Service
 processes serve it; so does a gateway that hosts modules in a split deployment.
+
+A valid token is not enough: its caller must be granted the method. A service may call only the
+methods of the ports its module's providers ask for (``composition.port_grants``: the graph the
+code declares, method by method); the gateway, which serves the public API, may call any.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from litestar import Router
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from twitterclone.composition import MODULES, Runtime
+from boundaries._kernel.errors import Forbidden
+from twitterclone.composition import GATEWAY, MODULES, Runtime, port_grants
 from twitterclone.identity import InvalidServiceToken
 from twitterclone.remote.portspec import port_spec
 from twitterclone.remote.server import PortServer, port_router
@@ -20,6 +25,7 @@ from twitterclone.remote.server import PortServer, port_router
 
 def port_routes(runtime: Runtime) -> tuple[PortServer, Router]:
     """The generic port server of a process and its route, behind service-token checks."""
+    grants = port_grants()
 
     async def require_service_token(
         connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
@@ -31,7 +37,10 @@ def port_routes(runtime: Runtime) -> tuple[PortServer, Router]:
         scheme, _sep, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise InvalidServiceToken("internal calls need a service token")
-        identity.verify(token.strip(), connection.path_params["module"])
+        module, method = connection.path_params["module"], connection.path_params["method"]
+        caller = identity.verify(token.strip(), module)
+        if caller != GATEWAY and method not in grants.get(caller, {}).get(module, frozenset()):
+            raise Forbidden(f"{caller} may not call {module}.{method}")
 
     server = PortServer()
     return server, port_router(server, require_service_token)
