@@ -47,7 +47,8 @@ async def runtime(
     locations = await storage.migrated(list(MODULES))
     # This test's own schemas (the manifest would name them after the modules, shared by all tests).
     monkeypatch.setattr(composition, "store_locations", lambda _manifest, _settings: locations)
-    settings = Settings(data_dir=str(storage.data_dir), **FAST_ARGON2)
+    # One process: a fixed worker id, not a lease (a fresh Redis prefix makes a lease wait ~8 s).
+    settings = Settings(data_dir=str(storage.data_dir), worker_id=1, **FAST_ARGON2)
     rt = build_runtime(manifest, settings)
     await rt.start()
     try:
