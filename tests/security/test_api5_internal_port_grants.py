@@ -25,7 +25,7 @@ from litestar.testing import TestClient
 from boundaries.users.port import UsersPort
 from tests.conftest import FAST_ARGON2
 from tests.support.servers import free_port
-from twitterclone.composition import port_grants, service_key_path
+from twitterclone.composition import MODULES, port_dependencies, port_grants, service_key_path
 from twitterclone.identity import ServiceIdentity, load_or_create_key
 from twitterclone.infra.store import ModuleStore, sqlite_url
 from twitterclone.manifest import Manifest, parse_manifest
@@ -145,3 +145,12 @@ def _raw(client: TestClient[Litestar], settings: Settings, caller: str, method: 
         headers={"authorization": f"Bearer {identity.token_for('users')}", "content-type": wire.CONTENT_TYPE},
     )
     return r.status_code, r.content
+
+
+def test_the_grants_are_the_declared_dependency_graph_down_to_methods() -> None:
+    grants = port_grants()
+    assert {m: tuple(sorted(targets)) for m, targets in grants.items()} == port_dependencies()
+    for targets in grants.values():
+        for target, methods in targets.items():
+            served = {name for port in MODULES[target].ports for name in port_spec(target, port).methods}
+            assert methods <= served  # methods the target serves (its port and narrow faces)
