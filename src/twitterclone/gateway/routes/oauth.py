@@ -211,6 +211,10 @@ def _client_auth(
     if not header:
         return client_id, secret
     scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        # Mastodon clients send their access token on every request, this one too: it is not
+        # client authentication, and the form's credentials (if any) decide.
+        return client_id, secret
     if scheme.lower() != "basic":
         raise OAuthInvalidRequest("client authentication uses HTTP Basic or the form, nothing else")
     if secret:
