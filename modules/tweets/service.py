@@ -37,7 +37,7 @@ from boundaries.tweets.errors import (
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.dto import Author
-from modules.tweets.audience import PUBLIC, Audience, Viewpoint, listed, shareable
+from modules.tweets.audience import PUBLIC, Viewpoint, listed, shareable
 from modules.tweets.authors import AuthorProjection
 from modules.tweets.tables import SEARCH_FIELDS, SQLITE_FTS_TABLE, idempotency_keys, likes, tweets
 from modules.tweets.text import normalize_text, parse_entities, search_terms
@@ -125,12 +125,12 @@ class StaticTweet(msgspec.Struct, frozen=True, gc=False):
     media_ids: list[str]
     visibility: Visibility = "public"
 
-    def audience(self) -> Audience:
-        """Who this tweet is for (see ``audience.py``)."""
+    def addressed(self) -> frozenset[int]:
+        """The users it mentions, and the author it replies to (who may see it when not open)."""
         addressed = {int(m.user_id) for m in self.entities.mentions if m.user_id is not None}
         if self.reply_to_author_id is not None:
             addressed.add(self.reply_to_author_id)
-        return Audience(author_id=self.author_id, visibility=self.visibility, addressed=frozenset(addressed))
+        return frozenset(addressed)
 
 
 class StaticTweets:
@@ -500,8 +500,8 @@ class TweetsService:
                 row = (await self._static.load(conn, [original])).get(original)
         if row is None:
             raise TweetNotFound(f"no tweet {tweet_id}")
-        viewpoint = await Viewpoint.of(self._users, actor, [row.author_id])
-        if not viewpoint.may_see(row.audience()):
+        viewpoint = await Viewpoint.of(self._users, actor, [row])
+        if not viewpoint.may_see(row):
             raise TweetNotFound(f"no tweet {tweet_id}")
         return row
 
@@ -754,8 +754,8 @@ class TweetsService:
             static.update(await self._static.load(conn, [i for i in nested if i not in static]))
         # Who may see what: one users call for the page's authors (none for anonymous readers
         # or a page of the viewer's own tweets); what the viewer may not see is treated as gone.
-        viewpoint = await Viewpoint.of(self._users, viewer, (r.author_id for r in static.values()), feed=feed)
-        static = {i: r for i, r in static.items() if viewpoint.may_see(r.audience())}
+        viewpoint = await Viewpoint.of(self._users, viewer, static.values(), feed=feed)
+        static = {i: r for i, r in static.items() if viewpoint.may_see(r)}
         # Deleted tweets have no row: they drop out here, cached or not.
         counts = (
             {
@@ -831,7 +831,7 @@ class TweetsService:
         # too; direct tweets only to their author. A block either way shows nothing.
         shown = ["public", "unlisted", "private", "direct"]
         if viewer != author:
-            viewpoint = await Viewpoint.of(self._users, viewer, [author])
+            viewpoint = await Viewpoint.about(self._users, viewer, [author], [author])
             if viewpoint.hides_author(author):
                 return Page(items=[])
             shown = ["public", "unlisted", "private"] if viewpoint.follows(author) else ["public", "unlisted"]

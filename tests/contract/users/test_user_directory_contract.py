@@ -100,17 +100,25 @@ async def test_standings_say_how_one_viewer_stands_to_many_users(
     await users_port.block(blocker, viewer)
     await users_port.mute(viewer, muted)
     await users_port.follow(nobody, viewer)  # being followed is no standing of the viewer's
-    answers = await directory.standings(viewer, [nobody, muted, "999", blocker, followed, blocked, viewer])
+    everyone = [nobody, muted, "999", blocker, followed, blocked, viewer]
+    answers = await directory.standings(viewer, everyone, everyone)
     assert [(s.user_id, s.following, s.blocking, s.blocked_by, s.muting) for s in answers] == [
         (muted, False, False, False, True),
         (blocker, False, False, True, False),
         (followed, True, False, False, True),
         (blocked, False, True, False, False),
     ]
-    assert await directory.standings(viewer, []) == []
-    assert await directory.standings("999", [followed]) == []
+    # Follows are told only where asked; blocks and mutes only for the users asked about.
+    assert [
+        (s.user_id, s.following, s.muting) for s in await directory.standings(viewer, [followed], [])
+    ] == [(followed, False, True)]
+    assert [(s.user_id, s.following) for s in await directory.standings(viewer, [], [followed, muted])] == [
+        (followed, True)
+    ]
+    assert await directory.standings(viewer, [], []) == []
+    assert await directory.standings("999", [followed], [followed]) == []
     with pytest.raises(InvalidInput):
-        await directory.standings(viewer, [followed] * 5001)
+        await directory.standings(viewer, [followed] * 5001, [])
     # The actor's own block shows in silencing as ``blocked``.
     [s] = await directory.silencing(viewer, [blocked])
     assert (s.blocking, s.blocked) == (False, True)
