@@ -162,3 +162,12 @@ def test_a_mute_hides_the_muted_user_from_the_muters_timelines_only(client: Clie
     assert client.put(f"/api/tweets/{hers['id']}/like", headers=bob.headers).status_code == 200
     # Others see Bob's tweet in the public timeline.
     assert muted["id"] in ids(client, "/api/timeline/public", carol)
+
+
+def test_notifications_from_before_the_block_leave_the_blockers_list(client: Client, api: Api) -> None:
+    alice, bob, carol = api.user("alice"), api.user("bob"), api.user("carol")
+    post(client, bob, "hey @alice")
+    post(client, carol, "hey @alice")
+    api.eventually(lambda: len(notifications(client, alice)) == 2, timeout_s=3)
+    relate(client, alice, "blocking", bob)
+    assert notifications(client, alice) == [("mention", carol.id)]
