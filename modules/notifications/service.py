@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -96,7 +96,7 @@ class NotificationsService:
         items = [_to_dto(row, marker) for row in await self._still_heard(uid, shown)]
         return Page(items=items, next_cursor=next_cursor)
 
-    async def _still_heard(self, uid: int, rows: list[Any]) -> list[Any]:
+    async def _still_heard(self, uid: int, rows: Sequence[Any]) -> Sequence[Any]:
         """Leave out notifications from actors the recipient has blocked, been blocked by or
         muted since they were made (one users call per page; none when the page is empty)."""
         actors = list(dict.fromkeys(str(r.actor_id) for r in rows if r.actor_id != uid))

@@ -53,29 +53,60 @@ class Audience(Protocol):
 class Viewpoint:
     """One viewer's standing to a page's authors, and the verdicts that follow from it."""
 
-    def __init__(self, viewer: int | None, standings: dict[int, Standing], *, feed: bool) -> None:
+    def __init__(
+        self,
+        viewer: int | None,
+        standings: dict[int, Standing],
+        *,
+        feed: bool,
+        asked: frozenset[int] = frozenset(),
+        follows_asked: frozenset[int] = frozenset(),
+    ) -> None:
         self.viewer = viewer
         self._standings = standings
         self._feed = feed
+        #: Whom users was asked about (silences), and about whose follows: a later page part
+        #: (``known=``) asks only about the others.
+        self.asked = asked
+        self.follows_asked = follows_asked
 
     @classmethod
     async def of(
-        cls, users: UserDirectoryPort, viewer: int | None, tweets: Iterable[Audience], *, feed: bool = False
+        cls,
+        users: UserDirectoryPort,
+        viewer: int | None,
+        tweets: Iterable[Audience],
+        *,
+        feed: bool = False,
+        known: Viewpoint | None = None,
     ) -> Viewpoint:
         """The viewer's standing to the authors of ``tweets``: one users call (none for anonymous
-        readers or the viewer's own tweets). Follows are asked only where they decide something:
-        followers-only tweets that do not address the viewer."""
+        readers, the viewer's own tweets, or authors ``known`` already answers for). Follows are
+        asked only where they decide something: followers-only tweets not addressed to the viewer."""
         if viewer is None:
             return cls(viewer, {}, feed=feed)
+        asked = known.asked if known is not None else frozenset()
+        follows_asked = known.follows_asked if known is not None else frozenset()
         authors: dict[int, None] = {}
         follows: dict[int, None] = {}
         for t in tweets:
-            if t.author_id == viewer:
+            author = t.author_id
+            if author == viewer:
                 continue
-            authors[t.author_id] = None
-            if t.visibility == PRIVATE and viewer not in t.addressed():
-                follows[t.author_id] = None
-        return await cls.about(users, viewer, authors, follows, feed=feed)
+            if author not in asked:
+                authors[author] = None
+            if t.visibility == PRIVATE and author not in follows_asked and viewer not in t.addressed():
+                follows[author] = None
+        fresh = await cls.about(users, viewer, authors, follows, feed=feed)
+        if known is None:
+            return fresh
+        return cls(
+            viewer,
+            {**known._standings, **fresh._standings},
+            feed=feed,
+            asked=asked | fresh.asked,
+            follows_asked=follows_asked | fresh.follows_asked,
+        )
 
     @classmethod
     async def about(
@@ -88,12 +119,18 @@ class Viewpoint:
         feed: bool = False,
     ) -> Viewpoint:
         """The viewer's standing to some authors (and whether they follow ``follows``)."""
-        others = [str(a) for a in authors if a != viewer]
-        if viewer is None or not others:
+        others = [a for a in authors if a != viewer]
+        followed = [a for a in follows if a != viewer]
+        if viewer is None or not (others or followed):
             return cls(viewer, {}, feed=feed)
-        followed = [str(a) for a in follows if a != viewer]
-        answers = await users.standings(str(viewer), others, followed)
-        return cls(viewer, {int(s.user_id): s for s in answers}, feed=feed)
+        answers = await users.standings(str(viewer), [str(a) for a in others], [str(a) for a in followed])
+        return cls(
+            viewer,
+            {int(s.user_id): s for s in answers},
+            feed=feed,
+            asked=frozenset(others),
+            follows_asked=frozenset(followed),
+        )
 
     def standing(self, user: int) -> Standing:
         return self._standings.get(user, _NO_STANDING)

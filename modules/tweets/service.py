@@ -728,7 +728,9 @@ class TweetsService:
         """Hydration for a timeline: as get_many, and also leaves out what the viewer muted."""
         return await self._hydrate(tweet_ids, viewer_id, feed=True)
 
-    async def _hydrate(self, tweet_ids: list[Id], viewer_id: Id | None, *, feed: bool) -> list[Tweet]:
+    async def _hydrate(
+        self, tweet_ids: list[Id], viewer_id: Id | None, *, feed: bool, known: Viewpoint | None = None
+    ) -> list[Tweet]:
         """Many tweets as ``viewer_id`` may see them (``feed``: as a timeline shows them).
 
         What never changes about a tweet (its text, author, entities, references) comes from an
@@ -754,7 +756,7 @@ class TweetsService:
             static.update(await self._static.load(conn, [i for i in nested if i not in static]))
         # Who may see what: one users call for the page's authors (none for anonymous readers
         # or a page of the viewer's own tweets); what the viewer may not see is treated as gone.
-        viewpoint = await Viewpoint.of(self._users, viewer, static.values(), feed=feed)
+        viewpoint = await Viewpoint.of(self._users, viewer, static.values(), feed=feed, known=known)
         static = {i: r for i, r in static.items() if viewpoint.may_see(r)}
         # Deleted tweets have no row: they drop out here, cached or not.
         counts = (
@@ -812,12 +814,18 @@ class TweetsService:
         ]
 
     async def _page(
-        self, ids: list[int], viewer_id: Id | None, limit: int, *, feed: bool = False
+        self,
+        ids: list[int],
+        viewer_id: Id | None,
+        limit: int,
+        *,
+        feed: bool = False,
+        known: Viewpoint | None = None,
     ) -> Page[Tweet]:
         """Hydrate up to ``limit`` of ``ids`` (fetched as limit + 1 to know if more follow)."""
         more = len(ids) > limit
         ids = ids[:limit]
-        items = await self._hydrate([str(i) for i in ids], viewer_id, feed=feed)
+        items = await self._hydrate([str(i) for i in ids], viewer_id, feed=feed, known=known)
         return Page(items=items, next_cursor=encode_cursor(ids[-1]) if more and ids else None)
 
     async def user_tweets(self, author_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
@@ -830,6 +838,7 @@ class TweetsService:
         # A profile shows others the author's open tweets, and followers the followers-only ones
         # too; direct tweets only to their author. A block either way shows nothing.
         shown = ["public", "unlisted", "private", "direct"]
+        viewpoint: Viewpoint | None = None
         if viewer != author:
             viewpoint = await Viewpoint.about(self._users, viewer, [author], [author])
             if viewpoint.hides_author(author):
@@ -846,7 +855,7 @@ class TweetsService:
                     )
                 ).scalars()
             )
-        return await self._page(ids, viewer_id, page.limit)
+        return await self._page(ids, viewer_id, page.limit, known=viewpoint)
 
     async def replies(self, tweet_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
         """Direct replies to a tweet the viewer may see, oldest first (those they may see)."""
