@@ -9,7 +9,7 @@ answers both; an architecture test keeps the two in step.
 from typing import Protocol
 
 from boundaries._kernel.ids import Id
-from boundaries.users.dto import Author, IdPage, Profile, Silencing
+from boundaries.users.dto import Author, IdPage, Profile, Silencing, Standing
 
 
 class UserDirectoryPort(Protocol):
@@ -29,6 +29,12 @@ class UserDirectoryPort(Protocol):
 
     async def silencing(self, actor_id: Id, user_ids: list[Id]) -> list[Silencing]:
         """Whether each of many users (up to 5000) blocks or mutes one actor; unknown users left out."""
+        ...
+
+    async def standings(self, viewer_id: Id, user_ids: list[Id], follow_ids: list[Id]) -> list[Standing]:
+        """How one viewer stands to users: blocks either way and mutes between the viewer and
+        ``user_ids``, and whether the viewer follows each of ``follow_ids`` (up to 5000 each).
+        Only users in some such relation are listed (first asked first); the rest stand in none."""
         ...
 
     async def follower_ids(self, user_id: Id, cursor: str | None, limit: int) -> IdPage:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -91,9 +91,23 @@ class NotificationsService:
         async with self.store.read() as conn:
             marker = await self._marker(conn, uid)
             rows = (await conn.execute(query)).all()
-        items = [_to_dto(row, marker) for row in rows[: page.limit]]
-        next_cursor = encode_cursor(int(items[-1].id)) if len(rows) > page.limit else None
+        shown = rows[: page.limit]
+        next_cursor = encode_cursor(int(shown[-1].id)) if len(rows) > page.limit else None
+        items = [_to_dto(row, marker) for row in await self._still_heard(uid, shown)]
         return Page(items=items, next_cursor=next_cursor)
+
+    async def _still_heard(self, uid: int, rows: Sequence[Any]) -> Sequence[Any]:
+        """Leave out notifications from actors the recipient has blocked, been blocked by or
+        muted since they were made (one users call per page; none when the page is empty)."""
+        actors = list(dict.fromkeys(str(r.actor_id) for r in rows if r.actor_id != uid))
+        if not actors:
+            return rows
+        silenced = {
+            int(s.user_id)
+            for s in await self._users.standings(str(uid), actors, [])
+            if s.blocking or s.blocked_by or s.muting
+        }
+        return [r for r in rows if r.actor_id not in silenced] if silenced else rows
 
     async def unread_count(self, user_id: Id) -> UnreadCount:
         """How many of a user's notifications are unread."""
@@ -189,7 +203,8 @@ class NotificationsService:
     # ------------------------------------------------------------------ internals
 
     async def _reachable(self, pairs: set[tuple[Id, Id]]) -> set[tuple[Id, Id]]:
-        """The (actor, recipient) pairs where the recipient neither blocks nor mutes the actor.
+        """The (actor, recipient) pairs where the recipient neither blocks nor mutes the actor, and
+        the actor does not block the recipient (who may then not see what the actor posts).
 
         One users call per actor, however many recipients (``silencing``); an actor or a
         recipient users no longer knows reaches nobody.
@@ -203,7 +218,8 @@ class NotificationsService:
                 answers = await self._users.silencing(actor, recipients)
             except UserNotFound:
                 return []
-            return [(actor, a.user_id) for a in answers if not (a.blocking or a.muting)]
+            # A block either way: the actor's posts do not reach the recipient, nor the reverse.
+            return [(actor, a.user_id) for a in answers if not (a.blocking or a.muting or a.blocked)]
 
         found = await asyncio.gather(*(ask(actor, recipients) for actor, recipients in by_actor.items()))
         return {pair for pairs_of_actor in found for pair in pairs_of_actor}
@@ -281,6 +297,7 @@ class NotificationsService:
         async with self.store.read() as conn:
             rows = (await conn.execute(query)).all()
             marker = await self._marker(conn, uid) if rows else 0
+        # New ones across a block or mute are never made (``_reachable``): no filter needed here.
         return [_to_dto(row, marker) for row in rows]
 
     @staticmethod

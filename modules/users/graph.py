@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import Id
 from boundaries._kernel.pagination import MAX_PAGE_SIZE, Page, PageRequest
-from boundaries.users.dto import IdPage, Profile, Relationship, Silencing
+from boundaries.users.dto import IdPage, Profile, Relationship, Silencing, Standing
 from boundaries.users.errors import Blocked, CannotFollowSelf
 from boundaries.users.events import UserFollowed, UserUnfollowed
 from modules.users.common import (
@@ -41,6 +41,32 @@ _POPULAR_FOLLOWING = HotRead(
         users.c.followers_count >= sa.bindparam("min_followers"),
     )
 )
+#: Blocks either way and mutes between a viewer and many users, in one statement: (user id, kind)
+#: where kind is 1 blocked by the viewer, 2 blocking the viewer, 3 muted by the viewer.
+_SILENCES = HotRead(
+    sa.union_all(
+        sa.select(blocks.c.blocked_id, sa.literal(1)).where(
+            blocks.c.blocker_id == sa.bindparam("viewer"),
+            blocks.c.blocked_id.in_(sa.bindparam("ids", expanding=True)),
+        ),
+        sa.select(blocks.c.blocker_id, sa.literal(2)).where(
+            blocks.c.blocked_id == sa.bindparam("viewer"),
+            blocks.c.blocker_id.in_(sa.bindparam("ids", expanding=True)),
+        ),
+        sa.select(mutes.c.muted_id, sa.literal(3)).where(
+            mutes.c.muter_id == sa.bindparam("viewer"),
+            mutes.c.muted_id.in_(sa.bindparam("ids", expanding=True)),
+        ),
+    )
+)
+#: Which of many users a viewer follows (kind 0).
+_FOLLOWING_AMONG = HotRead(
+    sa.select(follows.c.followee_id, sa.literal(0)).where(
+        follows.c.follower_id == sa.bindparam("viewer"),
+        follows.c.followee_id.in_(sa.bindparam("ids", expanding=True)),
+    )
+)
+_STANDING_FLAGS = ("following", "blocking", "blocked_by", "muting")
 
 
 async def _either_way(
@@ -223,11 +249,15 @@ class Graph:
                 return []
             blocking = sa.exists().where(blocks.c.blocker_id == users.c.id, blocks.c.blocked_id == actor)
             muting = sa.exists().where(mutes.c.muter_id == users.c.id, mutes.c.muted_id == actor)
+            blocked = sa.exists().where(blocks.c.blocker_id == actor, blocks.c.blocked_id == users.c.id)
             rows = (
                 await conn.execute(
-                    sa.select(users.c.id, blocking.label("blocking"), muting.label("muting")).where(
-                        users.c.id.in_(set(wanted))
-                    )
+                    sa.select(
+                        users.c.id,
+                        blocking.label("blocking"),
+                        muting.label("muting"),
+                        blocked.label("blocked"),
+                    ).where(users.c.id.in_(set(wanted)))
                 )
             ).all()
         by_id = {r.id: r for r in rows}
@@ -237,10 +267,35 @@ class Graph:
                 actor_id=str(actor),
                 blocking=bool(by_id[i].blocking),
                 muting=bool(by_id[i].muting),
+                blocked=bool(by_id[i].blocked),
             )
             for i in wanted
             if i in by_id
         ]
+
+    async def standings(self, viewer_id: Id, user_ids: list[Id], follow_ids: list[Id]) -> list[Standing]:
+        """How one viewer stands to users: blocks either way and mutes with ``user_ids``, follows
+        of ``follow_ids``; only users in some relation, first asked first.
+
+        One statement for the silences and one for the follows (none when no follow is asked):
+        the hot path of every page a signed-in viewer reads. An unknown viewer or user simply
+        stands in no relation.
+        """
+        if len(user_ids) > MAX_ID_PAGE or len(follow_ids) > MAX_ID_PAGE:
+            raise InvalidInput(f"ask about at most {MAX_ID_PAGE} users at once", field="user_ids")
+        viewer = int_id(viewer_id)
+        if viewer is None:
+            return []
+        flags: dict[int, dict[str, bool]] = {}
+        for query, asked in ((_SILENCES, user_ids), (_FOLLOWING_AMONG, follow_ids)):
+            wanted = [i for i in (int_id(u) for u in asked) if i is not None and i != viewer]
+            if wanted:
+                for user, kind in await self._store.fetch(query, {"viewer": viewer, "ids": wanted}):
+                    flags.setdefault(int(user), {})[_STANDING_FLAGS[kind]] = True
+        if not flags:
+            return []
+        order = (i for i in (int_id(u) for u in (*user_ids, *follow_ids)) if i is not None)
+        return [Standing(user_id=str(i), **flags[i]) for i in dict.fromkeys(order) if i in flags]
 
     async def _follow_page(self, user_id: Id, page: PageRequest, *, followers: bool) -> Page[Profile]:
         limit = max(1, min(page.limit, MAX_PAGE_SIZE))
