@@ -200,7 +200,14 @@ def _unique_ints(values: Iterable[int | None]) -> list[int]:
 
 
 def _page_before(page: PageRequest) -> int:
-    return _MAX_BIGINT if page.cursor is None else decode_cursor(page.cursor, int)
+    before = _MAX_BIGINT if page.cursor is None else decode_cursor(page.cursor, int)
+    return before if page.max_id is None else min(before, int(page.max_id))
+
+
+def _page_after(page: PageRequest) -> int:
+    """The lower id bound of a page (exclusive): ``since_id`` or ``min_id``, the higher of them."""
+    bounds = [int(b) for b in (page.since_id, page.min_id) if b is not None]
+    return max(bounds) if bounds else -1
 
 
 class TweetsService:
@@ -742,21 +749,27 @@ class TweetsService:
     async def user_tweets(self, author_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
         """A user's tweets and retweets, newest first."""
         author = _as_int(author_id)
-        before = _page_before(page)
+        before, after = _page_before(page), _page_after(page)
         if author is None:
             return Page(items=[])
+        newest_first = page.min_id is None  # min_id: the page just above it, read upwards
         async with self._store.read() as conn:
             ids = list(
                 (
                     await conn.execute(
                         sa.select(_t.c.id)
-                        .where(_t.c.author_id == author, _t.c.id < before)
-                        .order_by(_t.c.id.desc())
+                        .where(_t.c.author_id == author, _t.c.id < before, _t.c.id > after)
+                        .order_by(_t.c.id.desc() if newest_first else _t.c.id)
                         .limit(page.limit + 1)
                     )
                 ).scalars()
             )
-        return await self._page(ids, viewer_id, page.limit)
+        if newest_first:
+            return await self._page(ids, viewer_id, page.limit)
+        ids = sorted(ids[: page.limit], reverse=True)
+        items = await self.get_many([str(i) for i in ids], viewer_id)
+        # Older statuses follow (min_id's own at least): the next page continues below this one.
+        return Page(items=items, next_cursor=encode_cursor(ids[-1]) if ids else None)
 
     async def replies(self, tweet_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
         """Direct replies to a tweet, oldest first."""
