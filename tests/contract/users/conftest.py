@@ -14,7 +14,7 @@ import pytest
 
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.port import UsersPort
-from modules import users
+from modules import media, users
 from tests.contract.conftest import Bind
 from tests.support.databases import Storage
 from tests.support.wiring import wired
@@ -30,7 +30,8 @@ class UsersPorts:
 
 @pytest.fixture
 async def users_ports(storage: Storage, bind: Bind) -> AsyncIterator[UsersPorts]:
-    async with wired(storage, (users.MODULE,)) as container:
+    # Media is real too: it checks the images a profile shows.
+    async with wired(storage, (users.MODULE, media.MODULE)) as container:
         service = await container.get(UsersPort)
         assert await container.get(UserDirectoryPort) is service  # one service answers both
         yield UsersPorts(
