@@ -146,6 +146,8 @@ class Profiles:
             ("avatar", update.avatar_id),
             ("header", update.header_id),
         )
+        if update.avatar_id and update.avatar_id == update.header_id:
+            raise InvalidInput("one image cannot be both the avatar and the header", field="header_id")
         if any(choice is not None for _, choice in images):
             async with self._store.read() as conn:
                 current = await existing_user_row(conn, user_id)

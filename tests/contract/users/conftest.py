@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from boundaries.media.port import MediaPort
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.port import UsersPort
 from modules import media, users
@@ -26,6 +27,8 @@ class UsersPorts:
 
     port: UsersPort
     directory: UserDirectoryPort
+    #: The media module the users module checks profile images with (bound locally).
+    media: MediaPort
 
 
 @pytest.fixture
@@ -37,6 +40,7 @@ async def users_ports(storage: Storage, bind: Bind) -> AsyncIterator[UsersPorts]
         yield UsersPorts(
             port=bind("users", UsersPort, service, serves=users.MODULE.ports),
             directory=bind("users", UserDirectoryPort, service, serves=users.MODULE.ports),
+            media=await container.get(MediaPort),
         )
 
 
