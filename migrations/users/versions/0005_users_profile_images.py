@@ -5,7 +5,7 @@ Downgrading drops the columns (the profile images are forgotten; the media modul
 to its sweep only when a profile changes them, so old ones then stay until removed by hand).
 
 Revision ID: 0005_users_profile_images
-Revises: 0004_users_follows_by_followee
+Revises: 0005_users_apps_and_grants (re-chained after the oauth-accounts branch when both were merged)
 Create Date: 2026-12-04 00:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_users_profile_images"
-down_revision: str | None = "0004_users_follows_by_followee"
+down_revision: str | None = "0005_users_apps_and_grants"
 branch_labels = None
 depends_on = None
 
