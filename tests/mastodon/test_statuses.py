@@ -88,11 +88,9 @@ def test_bad_status_input_answers_422_with_an_error(client: TestClient[Litestar]
     )
     assert broken.status_code == 422
     assert "error" in broken.json()
-    # What this server cannot honour yet is refused, never silently published publicly.
-    direct = client.post(
-        "/api/v1/statuses", json={"status": "secret", "visibility": "direct"}, headers=alice.headers
-    )
-    assert direct.status_code == 422
+    for body in ({"status": "hi", "visibility": "secret"}, {"status": "hi", "language": "english"}):
+        r = client.post("/api/v1/statuses", json=body, headers=alice.headers)
+        assert r.status_code == 422, (body, r.text)
 
 
 def test_an_idempotency_key_answers_the_first_status(client: TestClient[Litestar], alice: User) -> None:
@@ -157,3 +155,59 @@ def test_writes_need_a_token_and_the_scope(client: TestClient[Litestar]) -> None
     assert r.status_code == 401
     assert r.json().keys() == {"error"}
     assert r.headers["content-type"] == "application/json"
+
+
+def test_visibility_warning_and_language_round_trip(
+    client: TestClient[Litestar], masto: Masto, alice: User, bob: User
+) -> None:
+    status = masto.post(alice, "spoilers ahead", visibility="unlisted", spoiler_text="film", language="en-GB")
+    assert (status["visibility"], status["spoiler_text"], status["sensitive"], status["language"]) == (
+        "unlisted",
+        "film",
+        True,
+        "en",
+    )
+    private = client.post(
+        "/api/v1/statuses", data={"status": "followers only", "visibility": "private"}, headers=alice.headers
+    )
+    assert private.json()["visibility"] == "private"
+    # bob does not follow alice: her followers-only status is not found for him
+    assert client.get(f"/api/v1/statuses/{private.json()['id']}", headers=bob.headers).status_code == 404
+    # and it cannot be reblogged by anyone
+    assert (
+        client.post(f"/api/v1/statuses/{private.json()['id']}/reblog", headers=alice.headers).status_code
+        == 403
+    )
+
+
+def test_bookmarks_pins_and_who_favourited(
+    client: TestClient[Litestar], masto: Masto, alice: User, bob: User
+) -> None:
+    first = masto.post(alice, "first")
+    second = masto.post(alice, "second")
+    for status in (first, second):
+        marked = client.post(f"/api/v1/statuses/{status['id']}/bookmark", headers=bob.headers)
+        assert marked.status_code == 200 and marked.json()["bookmarked"] is True
+        assert (
+            client.post(f"/api/v1/statuses/{status['id']}/favourite", headers=bob.headers).status_code == 200
+        )
+    page = client.get("/api/v1/bookmarks", params={"limit": 1}, headers=bob.headers)
+    assert [s["id"] for s in page.json()] == [second["id"]]  # newest bookmark first
+    nxt = page.headers["link"].split(";")[0].strip("<>")
+    assert 'rel="next"' in page.headers["link"]
+    assert [s["id"] for s in client.get(nxt, headers=bob.headers).json()] == [first["id"]]
+    favs = masto.get("/api/v1/favourites", bob)
+    assert [s["id"] for s in favs] == [second["id"], first["id"]]
+    unmarked = client.post(f"/api/v1/statuses/{first['id']}/unbookmark", headers=bob.headers)
+    assert unmarked.json()["bookmarked"] is False
+
+    by = masto.get(f"/api/v1/statuses/{first['id']}/favourited_by")
+    assert [a["id"] for a in by] == [bob.id]
+    client.post(f"/api/v1/statuses/{first['id']}/reblog", headers=bob.headers)
+    assert [a["acct"] for a in masto.get(f"/api/v1/statuses/{first['id']}/reblogged_by")] == ["bob"]
+
+    pinned = client.post(f"/api/v1/statuses/{first['id']}/pin", headers=alice.headers)
+    assert pinned.status_code == 200 and pinned.json()["pinned"] is True
+    assert client.post(f"/api/v1/statuses/{first['id']}/pin", headers=bob.headers).status_code == 422
+    pins = masto.get(f"/api/v1/accounts/{alice.id}/statuses", pinned="true")
+    assert [s["id"] for s in pins] == [first["id"]]

@@ -11,12 +11,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.pagination import PageRequest
-from boundaries.tweets.dto import Tweet
+from boundaries.media.dto import Upload
+from boundaries.media.port import MediaPort
+from boundaries.tweets.dto import UserTweetsFilter
 from boundaries.tweets.port import TweetsPort
 from boundaries.users.dto import ProfileUpdate
 from boundaries.users.dto import Relationship as NativeRelationship
@@ -25,7 +27,7 @@ from boundaries.users.port import UsersPort
 from twitterclone.gateway.auth import Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.mastodon import entities as m
-from twitterclone.gateway.mastodon.body import body_operation, convert, raw_params
+from twitterclone.gateway.mastodon.body import BadParams, body_operation, convert, raw_params
 from twitterclone.gateway.mastodon.deps import TAG, may_answer
 from twitterclone.gateway.mastodon.paging import (
     Limit,
@@ -43,9 +45,8 @@ from twitterclone.gateway.mastodon.scopes import scope
 from twitterclone.gateway.mastodon.shaping import Shaper, relationship
 from twitterclone.gateway.params import BEARER
 from twitterclone.gateway.ratelimit import RateRule, limited
+from twitterclone.gateway.routes.media import upload_body_limit
 
-#: At most this many pages of a user's statuses are read to fill one filtered page.
-MAX_FILTER_ROUNDS = 5
 #: At most this many relationships in one call (Mastodon caps id[] too).
 MAX_RELATIONSHIPS = 40
 
@@ -55,6 +56,9 @@ class CredentialsUpdate(msgspec.Struct, frozen=True, kw_only=True):
 
     display_name: Annotated[str, msgspec.Meta(max_length=50)] | None = None
     note: Annotated[str, msgspec.Meta(max_length=160)] | None = None
+    #: Image files (multipart), or "" to remove the image.
+    avatar: str | None = None
+    header: str | None = None
 
 
 class FollowOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,9 +109,10 @@ class AccountsController(Controller):
         operation_id="mastodonUpdateCredentials",
         summary="Change one's display name or note (bio)",
         security=BEARER,
-        guards=[scope("write:accounts")],
+        guards=[scope("write:accounts"), upload_body_limit],
         operation_class=body_operation(CredentialsUpdate),
-        opt=may_answer(404),
+        request_max_body_size=None,  # images: the upload guard enforces the media limit
+        opt=may_answer(404, 413, 422),
     )
     @inject
     async def update_credentials(
@@ -115,17 +120,28 @@ class AccountsController(Controller):
         request: Request[Any, Any, Any],
         user: NamedDependency[Principal],
         users: FromDishka[UsersPort],
+        media: FromDishka[MediaPort],
         shaper: NamedDependency[Shaper],
     ) -> m.CredentialAccount:
         params = await raw_params(request)
-        for unsupported in ("avatar", "header"):
-            if params.get(unsupported) not in (None, ""):
-                raise InvalidInput(f"{unsupported} images are not supported yet", field=unsupported)
         form = convert(params, CredentialsUpdate)
-        account = await users.update_profile(
-            user.user_id, ProfileUpdate(display_name=form.display_name, bio=form.note)
+        images: dict[str, str] = {}
+        for role in ("avatar", "header"):
+            value = params.get(role)
+            if isinstance(value, UploadFile):  # a new image: uploaded here, then shown by the profile
+                upload = Upload(owner_id=user.user_id, filename=value.filename, data=await value.read())
+                images[role] = (await media.upload(upload)).id
+            elif value == "":
+                images[role] = ""  # Mastodon clients clear an image with an empty field
+            elif value is not None:
+                raise BadParams(f"{role} must be an image file (multipart/form-data)")
+        update = ProfileUpdate(
+            display_name=form.display_name,
+            bio=form.note,
+            avatar_id=images.get("avatar"),
+            header_id=images.get("header"),
         )
-        return shaper.credential_account(account)
+        return shaper.credential_account(await users.update_profile(user.user_id, update))
 
     @get(
         "/lookup",
@@ -229,39 +245,21 @@ class AccountsController(Controller):
         pinned: Flag = False,
     ) -> Response[list[m.Status]]:
         await users.profile(account_id)  # 404 for an unknown account, as Mastodon answers
-        if pinned:
-            return Response([], media_type="application/json")  # pinning is not stored yet
         viewer_id = viewer.user_id if viewer else None
-        page = id_page(max_id, since_id, min_id, limit)
-
-        def keep(t: Tweet) -> bool:
-            if exclude_replies and t.reply_to_id is not None:
-                return False
-            if exclude_reblogs and t.retweet_of_id is not None:
-                return False
-            return not (only_media and not (t.retweet_of or t).media_ids)
-
-        found: list[Tweet] = []
-        more = True
-        request_page = page
-        # A filter may leave a page short: read older pages to fill it (only when paging back,
-        # since a min_id/since_id page is bounded from below by what the client already has).
-        rounds = MAX_FILTER_ROUNDS if page.min_id is None and page.since_id is None else 1
-        for _ in range(rounds):
-            got = await tweets.user_tweets(account_id, viewer_id, request_page)
-            found.extend(t for t in got.items if keep(t))
-            if rounds > 1:
-                more = got.next_cursor is not None
-            if len(found) >= page.limit or got.next_cursor is None or not got.items:
-                break
-            request_page = msgspec.structs.replace(request_page, max_id=got.items[-1].id)
-        found = found[: page.limit]
-        statuses, _ = await shaper.statuses(found, viewer_id)
-        return Response(
-            statuses,
-            media_type="application/json",
-            headers=id_links(request, [s.id for s in statuses], more=more),
+        filters = UserTweetsFilter(
+            exclude_replies=exclude_replies,
+            exclude_retweets=exclude_reblogs,
+            only_media=only_media,
+            pinned=pinned,
         )
+        found = await tweets.user_tweets(
+            account_id, viewer_id, id_page(max_id, since_id, min_id, limit), filters
+        )
+        statuses, _ = await shaper.statuses(found.items, viewer_id)
+        if pinned:  # pins are few (at most 5) and ordered by pin, not by id: one page
+            return Response(statuses, media_type="application/json")
+        links = id_links(request, [s.id for s in statuses], more=found.next_cursor is not None)
+        return Response(statuses, media_type="application/json", headers=links)
 
     @get(
         "/{account_id:str}/followers",

@@ -14,8 +14,7 @@ from litestar import Controller, Request, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 
-from boundaries._kernel.errors import InvalidInput
-from boundaries.media.dto import Upload
+from boundaries.media.dto import Focus, MediaUpdate, Upload
 from boundaries.media.errors import MediaNotFound
 from boundaries.media.port import MediaPort
 from twitterclone.gateway.auth import Principal
@@ -37,11 +36,15 @@ class MediaForm(msgspec.Struct, frozen=True, kw_only=True):
     focus: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
-def _unsupported(form: MediaForm) -> None:
-    if form.description:
-        raise InvalidInput("alt text is not supported yet", field="description")
-    if form.focus:
-        raise InvalidInput("focal points are not supported yet", field="focus")
+def _focus(text: str | None) -> Focus | None:
+    """Mastodon's focus parameter, ``"x,y"`` with each in -1..1."""
+    if text is None or text == "":
+        return None
+    try:
+        x, y = (float(part) for part in text.split(","))
+        return msgspec.convert({"x": x, "y": y}, Focus)
+    except (ValueError, msgspec.ValidationError) as exc:
+        raise BadParams('focus must be two numbers from -1.0 to 1.0, as "x,y"') from exc
 
 
 async def _upload(
@@ -51,8 +54,15 @@ async def _upload(
     file = params.get("file")
     if not isinstance(file, UploadFile):
         raise BadParams("Validation failed: File can't be blank (send it as multipart/form-data)")
-    _unsupported(convert(params, MediaForm))
-    stored = await media.upload(Upload(owner_id=user.user_id, filename=file.filename, data=await file.read()))
+    form = convert(params, MediaForm)
+    upload = Upload(
+        owner_id=user.user_id,
+        filename=file.filename,
+        data=await file.read(),
+        description=form.description or None,
+        focus=_focus(form.focus),
+    )
+    stored = await media.upload(upload)
     return shaper.attachment(stored)
 
 
@@ -132,7 +142,7 @@ class MediaController(Controller):
         security=BEARER,
         guards=[scope("write:media")],
         operation_class=body_operation(MediaForm),
-        opt=may_answer(404, 422),
+        opt=may_answer(403, 404, 422),
     )
     @inject
     async def update_media(
@@ -144,8 +154,5 @@ class MediaController(Controller):
         shaper: NamedDependency[Shaper],
     ) -> m.MediaAttachment:
         form = convert(await raw_params(request), MediaForm)
-        found = await media.get_many([media_id], user.user_id)
-        if not found or found[0].owner_id != user.user_id:
-            raise MediaNotFound("Record not found")
-        _unsupported(form)
-        return shaper.attachment(found[0])
+        update = MediaUpdate(description=form.description, focus=_focus(form.focus))
+        return shaper.attachment(await media.update(user.user_id, media_id, update))

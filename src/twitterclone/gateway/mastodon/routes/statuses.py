@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, QueryParameter
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import is_id
-from boundaries._kernel.pagination import MAX_PAGE_SIZE, PageRequest
+from boundaries._kernel.pagination import Page
 from boundaries.tweets.dto import PostTweet, Tweet
 from boundaries.tweets.errors import TweetNotFound
 from boundaries.tweets.port import TweetsPort
@@ -25,15 +25,13 @@ from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.mastodon import entities as m
 from twitterclone.gateway.mastodon.body import body_operation, read_body
 from twitterclone.gateway.mastodon.deps import TAG, may_answer
+from twitterclone.gateway.mastodon.paging import Limit, MaxId, cursor_links, cursor_page
 from twitterclone.gateway.mastodon.params import IdList, StatusId
 from twitterclone.gateway.mastodon.scopes import scope
 from twitterclone.gateway.mastodon.shaping import Shaper
 from twitterclone.gateway.params import BEARER
 from twitterclone.gateway.ratelimit import RateRule, limited
 
-#: How far up a reply chain the context reads, and how many descendants it shows.
-MAX_ANCESTORS = 40
-MAX_DESCENDANTS = 60
 #: Statuses one GET /api/v1/statuses?id[]= may ask for.
 MAX_MANY = 40
 
@@ -61,23 +59,35 @@ class StatusForm(msgspec.Struct, frozen=True, kw_only=True):
     scheduled_at: str | None = None
 
 
+def _language(code: str | None) -> str | None:
+    """ISO 639-1 from what clients send (``en``, ``en-US``, ``EN``); "" means none."""
+    if not code:
+        return None
+    return code.replace("_", "-").split("-")[0].lower()
+
+
 def _post_command(form: StatusForm) -> PostTweet:
-    """The tweet a status form asks for, refusing what this server cannot honour (422)."""
-    if form.visibility not in (None, "public"):
-        raise InvalidInput(f"{form.visibility} visibility is not supported yet", field="visibility")
-    if form.spoiler_text:
-        raise InvalidInput("content warnings are not supported yet", field="spoiler_text")
+    """The tweet a status form asks for; what the tweets port rejects answers 422 there."""
     if form.scheduled_at:
         raise InvalidInput("scheduled statuses are not supported", field="scheduled_at")
-    if form.in_reply_to_id is not None and not is_id(form.in_reply_to_id):
+    if form.in_reply_to_id is not None and form.in_reply_to_id != "" and not is_id(form.in_reply_to_id):
         raise TweetNotFound("Record not found")
     for media_id in form.media_ids:
         if not is_id(media_id):
             raise InvalidInput(f"{media_id!r} is not a media id", field="media_ids")
     if not form.status.strip() and not form.media_ids:
         raise InvalidInput("Validation failed: Text can't be blank", field="status")
+    language = _language(form.language)
+    if language is not None and (len(language) != 2 or not language.isalpha()):
+        raise InvalidInput(f"{form.language!r} is not an ISO 639-1 language", field="language")
     return PostTweet(
-        text=form.status, reply_to_id=form.in_reply_to_id or None, media_ids=list(form.media_ids)
+        text=form.status,
+        reply_to_id=form.in_reply_to_id or None,
+        media_ids=list(form.media_ids),
+        visibility=form.visibility or "public",
+        spoiler_text=form.spoiler_text,
+        sensitive=form.sensitive,
+        language=language,
     )
 
 
@@ -185,27 +195,10 @@ class StatusesController(Controller):
         shaper: NamedDependency[Shaper],
     ) -> m.Context:
         viewer_id = viewer.user_id if viewer else None
-        tweet = await tweets.get(status_id, viewer_id)
-        ancestors: list[Tweet] = []
-        parent_id = tweet.reply_to_id
-        while parent_id is not None and len(ancestors) < MAX_ANCESTORS:
-            try:
-                parent = await tweets.get(parent_id, viewer_id)
-            except TweetNotFound:
-                break  # deleted, or not visible to the viewer: the chain stops there
-            ancestors.append(parent)
-            parent_id = parent.reply_to_id
-        ancestors.reverse()
-        descendants: list[Tweet] = []
-        queue = [tweet.id]
-        while queue and len(descendants) < MAX_DESCENDANTS:
-            replies = await tweets.replies(queue.pop(0), viewer_id, PageRequest(limit=MAX_PAGE_SIZE))
-            for reply in replies.items:
-                descendants.append(reply)
-                queue.append(reply.id)
-        descendants = descendants[:MAX_DESCENDANTS]
-        shaped, _ = await shaper.statuses([*ancestors, *descendants], viewer_id)
-        return m.Context(ancestors=shaped[: len(ancestors)], descendants=shaped[len(ancestors) :])
+        found = await tweets.context(status_id, viewer_id)
+        shaped, _ = await shaper.statuses([*found.ancestors, *found.descendants], viewer_id)
+        split = len(found.ancestors)
+        return m.Context(ancestors=shaped[:split], descendants=shaped[split:])
 
     @post(
         "/{status_id:str}/favourite",
@@ -289,3 +282,151 @@ class StatusesController(Controller):
             original = original.retweet_of
         await tweets.undo_retweet(user.user_id, original.id)
         return await shaper.one_status(await tweets.get(original.id, user.user_id), user.user_id)
+
+    async def _toggle(
+        self, action: str, status_id: str, user: Principal, tweets: TweetsPort, shaper: Shaper
+    ) -> m.Status:
+        tweet: Tweet = await getattr(tweets, action)(user.user_id, status_id)
+        return await shaper.one_status(tweet, user.user_id)
+
+    @post(
+        "/{status_id:str}/bookmark",
+        operation_id="mastodonBookmark",
+        summary="Bookmark a status",
+        status_code=200,
+        security=BEARER,
+        guards=[scope("write:bookmarks")],
+        opt=may_answer(404, 422),
+    )
+    @inject
+    async def bookmark(
+        self,
+        status_id: StatusId,
+        user: NamedDependency[Principal],
+        tweets: FromDishka[TweetsPort],
+        shaper: NamedDependency[Shaper],
+    ) -> m.Status:
+        return await self._toggle("bookmark", status_id, user, tweets, shaper)
+
+    @post(
+        "/{status_id:str}/unbookmark",
+        operation_id="mastodonUnbookmark",
+        summary="Remove a bookmark",
+        status_code=200,
+        security=BEARER,
+        guards=[scope("write:bookmarks")],
+        opt=may_answer(404, 422),
+    )
+    @inject
+    async def unbookmark(
+        self,
+        status_id: StatusId,
+        user: NamedDependency[Principal],
+        tweets: FromDishka[TweetsPort],
+        shaper: NamedDependency[Shaper],
+    ) -> m.Status:
+        return await self._toggle("unbookmark", status_id, user, tweets, shaper)
+
+    @post(
+        "/{status_id:str}/pin",
+        operation_id="mastodonPin",
+        summary="Pin one's own status to one's profile (at most 5)",
+        status_code=200,
+        security=BEARER,
+        guards=[scope("write:accounts")],
+        opt=may_answer(404, 422),
+    )
+    @inject
+    async def pin(
+        self,
+        status_id: StatusId,
+        user: NamedDependency[Principal],
+        tweets: FromDishka[TweetsPort],
+        shaper: NamedDependency[Shaper],
+    ) -> m.Status:
+        return await self._toggle("pin", status_id, user, tweets, shaper)
+
+    @post(
+        "/{status_id:str}/unpin",
+        operation_id="mastodonUnpin",
+        summary="Unpin a status",
+        status_code=200,
+        security=BEARER,
+        guards=[scope("write:accounts")],
+        opt=may_answer(404, 422),
+    )
+    @inject
+    async def unpin(
+        self,
+        status_id: StatusId,
+        user: NamedDependency[Principal],
+        tweets: FromDishka[TweetsPort],
+        shaper: NamedDependency[Shaper],
+    ) -> m.Status:
+        return await self._toggle("unpin", status_id, user, tweets, shaper)
+
+    async def _accounts_page(
+        self,
+        request: Request[Any, Any, Any],
+        action: str,
+        status_id: str,
+        viewer_id: str | None,
+        tweets: TweetsPort,
+        shaper: Shaper,
+        max_id: str | None,
+        limit: int | None,
+    ) -> Response[list[m.Account]]:
+        await tweets.get(status_id, viewer_id)  # 404 unless the caller may see the status
+        page: Page[str] = await getattr(tweets, action)(status_id, cursor_page(max_id, limit))
+        accounts = await shaper.accounts(page.items)
+        return Response(
+            [accounts[i] for i in page.items if i in accounts],
+            media_type="application/json",
+            headers=cursor_links(request, page.next_cursor),
+        )
+
+    @get(
+        "/{status_id:str}/favourited_by",
+        operation_id="mastodonFavouritedBy",
+        summary="Who favourited a status, most recent first",
+        guards=[scope("read:statuses")],
+        opt=may_answer(404),
+    )
+    @inject
+    async def favourited_by(
+        self,
+        request: Request[Any, Any, Any],
+        status_id: StatusId,
+        viewer: NamedDependency[Principal | None],
+        tweets: FromDishka[TweetsPort],
+        shaper: NamedDependency[Shaper],
+        max_id: MaxId = None,
+        limit: Limit = None,
+    ) -> Response[list[m.Account]]:
+        viewer_id = viewer.user_id if viewer else None
+        return await self._accounts_page(
+            request, "liked_by", status_id, viewer_id, tweets, shaper, max_id, limit
+        )
+
+    @get(
+        "/{status_id:str}/reblogged_by",
+        operation_id="mastodonRebloggedBy",
+        summary="Who reblogged a status, most recent first",
+        guards=[scope("read:statuses")],
+        opt=may_answer(404),
+    )
+    @inject
+    async def reblogged_by(
+        self,
+        request: Request[Any, Any, Any],
+        status_id: StatusId,
+        viewer: NamedDependency[Principal | None],
+        tweets: FromDishka[TweetsPort],
+        shaper: NamedDependency[Shaper],
+        max_id: MaxId = None,
+        limit: Limit = None,
+    ) -> Response[list[m.Account]]:
+        viewer_id = viewer.user_id if viewer else None
+        return await self._accounts_page(
+            request, "retweeted_by", status_id, viewer_id, tweets, shaper, max_id, limit
+        )

@@ -23,11 +23,10 @@ from twitterclone.gateway.mastodon.paging import (
     MaxId,
     MinId,
     SinceId,
-    cursor_links,
-    cursor_page,
     id_links,
     id_page,
 )
+from twitterclone.gateway.mastodon.params import Flag
 from twitterclone.gateway.mastodon.scopes import scope
 from twitterclone.gateway.mastodon.shaping import Shaper
 from twitterclone.gateway.params import BEARER
@@ -74,9 +73,40 @@ class TimelinesController(Controller):
         return statuses_response(request, statuses, id_links(request, [s.id for s in statuses], more=more))
 
     @get(
+        "/public",
+        operation_id="mastodonPublicTimeline",
+        summary="Public statuses of everyone on this server, newest first",
+        guards=[scope("read:statuses")],
+    )
+    @inject
+    async def public(
+        self,
+        request: Request[Any, Any, Any],
+        viewer: NamedDependency[Principal | None],
+        tweets: FromDishka[TweetsPort],
+        shaper: NamedDependency[Shaper],
+        max_id: MaxId = None,
+        since_id: SinceId = None,
+        min_id: MinId = None,
+        limit: Limit = None,
+        local: Flag = False,
+        remote: Flag = False,
+        only_media: Flag = False,
+    ) -> Response[list[m.Status]]:
+        del local  # every account is local here
+        viewer_id = viewer.user_id if viewer else None
+        if remote:  # no federation: nothing remote
+            return statuses_response(request, [], {})
+        page = await tweets.public_timeline(viewer_id, id_page(max_id, since_id, min_id, limit))
+        items = [t for t in page.items if t.media_ids] if only_media else page.items
+        statuses, _ = await shaper.statuses(items, viewer_id)
+        ids = [t.id for t in page.items]  # paging follows the list read, filtered or not
+        return statuses_response(request, statuses, id_links(request, ids, more=page.next_cursor is not None))
+
+    @get(
         "/tag/{hashtag:str}",
         operation_id="mastodonTagTimeline",
-        summary="Statuses with a hashtag, newest first",
+        summary="Public statuses with a hashtag, newest first",
         guards=[scope("read:statuses")],
     )
     @inject
@@ -88,9 +118,18 @@ class TimelinesController(Controller):
         tweets: FromDishka[TweetsPort],
         shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
+        since_id: SinceId = None,
+        min_id: MinId = None,
         limit: Limit = None,
+        local: Flag = False,
+        only_media: Flag = False,
     ) -> Response[list[m.Status]]:
+        del local
         viewer_id = viewer.user_id if viewer else None
-        page = await tweets.search(f"#{hashtag.lstrip('#')}", viewer_id, cursor_page(max_id, limit, 20))
-        statuses, _ = await shaper.statuses(page.items, viewer_id)
-        return statuses_response(request, statuses, cursor_links(request, page.next_cursor))
+        page = await tweets.tag_timeline(
+            hashtag.lstrip("#"), viewer_id, id_page(max_id, since_id, min_id, limit)
+        )
+        items = [t for t in page.items if t.media_ids] if only_media else page.items
+        statuses, _ = await shaper.statuses(items, viewer_id)
+        ids = [t.id for t in page.items]
+        return statuses_response(request, statuses, id_links(request, ids, more=page.next_cursor is not None))
