@@ -187,7 +187,8 @@ def test_bookmarks_pins_and_who_favourited(
     second = masto.post(alice, "second")
     for status in (first, second):
         marked = client.post(f"/api/v1/statuses/{status['id']}/bookmark", headers=bob.headers)
-        assert marked.status_code == 200 and marked.json()["bookmarked"] is True
+        assert marked.status_code == 200
+        assert marked.json()["bookmarked"] is True
         assert (
             client.post(f"/api/v1/statuses/{status['id']}/favourite", headers=bob.headers).status_code == 200
         )
@@ -207,7 +208,8 @@ def test_bookmarks_pins_and_who_favourited(
     assert [a["acct"] for a in masto.get(f"/api/v1/statuses/{first['id']}/reblogged_by")] == ["bob"]
 
     pinned = client.post(f"/api/v1/statuses/{first['id']}/pin", headers=alice.headers)
-    assert pinned.status_code == 200 and pinned.json()["pinned"] is True
+    assert pinned.status_code == 200
+    assert pinned.json()["pinned"] is True
     assert client.post(f"/api/v1/statuses/{first['id']}/pin", headers=bob.headers).status_code == 422
     pins = masto.get(f"/api/v1/accounts/{alice.id}/statuses", pinned="true")
     assert [s["id"] for s in pins] == [first["id"]]

@@ -69,7 +69,8 @@ def test_home_pages_follow_the_link_header_and_id_bounds(
         posted[4],
     ]
     bad = client.get(home, params={"max_id": "not-an-id"}, headers=bob.headers)
-    assert bad.status_code == 422 and "error" in bad.json()
+    assert bad.status_code == 422
+    assert "error" in bad.json()
 
 
 def test_account_statuses_filters_and_paging(
@@ -81,12 +82,14 @@ def test_account_statuses_filters_and_paging(
     client.post(f"/api/v1/statuses/{root['id']}/reblog", headers=alice.headers)
     path = f"/api/v1/accounts/{alice.id}/statuses"
     everything = masto.get(path)
-    assert len(everything) == 3 and everything[0]["reblog"]["id"] == root["id"]
+    assert len(everything) == 3
+    assert everything[0]["reblog"]["id"] == root["id"]
     assert [s["id"] for s in masto.get(path, exclude_replies="true", exclude_reblogs="true")] == [plain["id"]]
     assert [s["id"] for s in masto.get(path, exclude_reblogs="true")] == [reply["id"], plain["id"]]
     assert masto.get(path, only_media="true") == []
     r = client.get(path, params={"limit": 1})
-    assert len(r.json()) == 1 and next_link(r) is not None
+    assert len(r.json()) == 1
+    assert next_link(r) is not None
     assert client.get("/api/v1/accounts/4242/statuses").status_code == 404
 
 
