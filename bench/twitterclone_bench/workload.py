@@ -70,7 +70,8 @@ class Workload:
         if route == "home":
             return Request("home", "GET", f"{self.base}/api/timeline/home?limit=20", actor.headers)
         if route == "mastodon_home":
-            return Request("mastodon_home", "GET", f"{self.base}/api/v1/timelines/home?limit=20", actor.headers)
+            url = f"{self.base}/api/v1/timelines/home?limit=20"
+            return Request("mastodon_home", "GET", url, actor.headers)
         if route == "user_timeline":
             who = self.followees.get(actor.index)
             target = self.by_index[self.rng.choice(who)] if who else self.rng.choice(self.actors)
