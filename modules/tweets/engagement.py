@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -18,13 +18,18 @@ from twitterclone.infra.store import ModuleStore
 _MAX_BIGINT = 2**63 - 1
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _micros(at: datetime) -> int:
+    """A like's time as whole microseconds since the epoch (exact: no float on the way)."""
     aware = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return int(aware.timestamp() * 1_000_000)
+    return (aware - _EPOCH) // _MICROSECOND
 
 
 def _from_micros(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1_000_000, UTC)
+    return _EPOCH + value * _MICROSECOND
 
 
 class Engagement:
