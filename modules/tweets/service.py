@@ -930,13 +930,13 @@ class TweetsService:
         """The tweets a user liked, newest like first."""
         return await self.engagement.favourites(_actor(user_id), page)
 
-    async def liked_by(self, tweet_id: Id, page: PageRequest) -> Page[Id]:
-        """Who liked a tweet (user ids), newest like first. Raises TweetNotFound."""
-        return await self.engagement.liked_by(_tweet_id(tweet_id), page)
+    async def liked_by(self, tweet_id: Id, page: PageRequest, viewer_id: Id | None = None) -> Page[Id]:
+        """Who liked a tweet the viewer may see (user ids), newest like first. Raises TweetNotFound."""
+        return await self.engagement.liked_by(_tweet_id(tweet_id), page, viewer_id)
 
-    async def retweeted_by(self, tweet_id: Id, page: PageRequest) -> Page[Id]:
-        """Who retweeted a tweet (user ids), newest retweet first. Raises TweetNotFound."""
-        return await self.engagement.retweeted_by(_tweet_id(tweet_id), page)
+    async def retweeted_by(self, tweet_id: Id, page: PageRequest, viewer_id: Id | None = None) -> Page[Id]:
+        """Who retweeted a tweet the viewer may see (user ids), newest retweet first. Raises TweetNotFound."""
+        return await self.engagement.retweeted_by(_tweet_id(tweet_id), page, viewer_id)
 
     async def context(self, tweet_id: Id, viewer_id: Id | None) -> Context:
         """The reply chain above a tweet and the replies under it (both bounded). Raises TweetNotFound."""

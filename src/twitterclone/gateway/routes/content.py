@@ -102,13 +102,17 @@ class TweetContentController(Controller):
     async def liked_by(
         self,
         tweet_id: TweetId,
+        viewer: NamedDependency[Principal | None],
         tweets: FromDishka[TweetsPort],
         users: FromDishka[UsersPort],
         cursor: Cursor = None,
         limit: Limit = DEFAULT_PAGE_SIZE,
     ) -> Page[Profile]:
         return await _profiles(
-            users, await tweets.liked_by(tweet_id, PageRequest(cursor=cursor, limit=limit))
+            users,
+            await tweets.liked_by(
+                tweet_id, PageRequest(cursor=cursor, limit=limit), viewer.user_id if viewer else None
+            ),
         )
 
     @get(
@@ -122,13 +126,16 @@ class TweetContentController(Controller):
     async def retweeted_by(
         self,
         tweet_id: TweetId,
+        viewer: NamedDependency[Principal | None],
         tweets: FromDishka[TweetsPort],
         users: FromDishka[UsersPort],
         cursor: Cursor = None,
         limit: Limit = DEFAULT_PAGE_SIZE,
     ) -> Page[Profile]:
         page = PageRequest(cursor=cursor, limit=limit)
-        return await _profiles(users, await tweets.retweeted_by(tweet_id, page))
+        return await _profiles(
+            users, await tweets.retweeted_by(tweet_id, page, viewer.user_id if viewer else None)
+        )
 
     @get(
         "/{tweet_id:str}/context",
