@@ -44,6 +44,7 @@ from twitterclone.gateway.routes.timeline import TimelineController
 from twitterclone.gateway.routes.tweets import TweetsController
 from twitterclone.gateway.routes.users import AuthController, JwksController, UsersController
 from twitterclone.gateway.streams import StreamGate
+from twitterclone.gateway.web import TEMPLATE_CONFIG, build_session_store, session_user_id, web_handlers
 from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
@@ -93,6 +94,12 @@ def create_app(
             jwks_max_age_s=settings.jwks_max_age_s,
             status_cache_s=settings.access_status_cache_s,
         )
+        kernel = runtime.kernel  # web sessions in Redis when the manifest has it (every replica sees them)
+        app.state.web_sessions = build_session_store(
+            kernel.redis if kernel.has_redis else None,
+            kernel.key_prefix,
+            settings.refresh_token_ttl_days * 86_400,
+        )
         if runtime.is_split and "TWITTERCLONE_SERVICE_PORT" in os.environ:  # started by `serve`/`up`
             await runtime.register(
                 os.environ.get("TWITTERCLONE_SERVICE_HOST", manifest.gateway.host),
@@ -122,7 +129,16 @@ def create_app(
     cors = settings.cors_origin_list
     prometheus = PrometheusConfig(app_name="twitterclone", prefix="twitterclone", group_path=True)
     app = Litestar(
-        route_handlers=[api, HealthController, *PUBLIC_CONTROLLERS, assets, PrometheusController, *internal],
+        route_handlers=[
+            api,
+            HealthController,
+            *PUBLIC_CONTROLLERS,
+            assets,
+            PrometheusController,
+            *internal,
+            *web_handlers(),
+        ],
+        template_config=TEMPLATE_CONFIG,
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[prometheus.middleware],
@@ -154,6 +170,7 @@ def create_app(
             policy=policy,
             verifier=lambda: getattr(app.state, "token_verifier", None),
             route_of=route_finder(app),
+            cookie_user=session_user_id,
         )
     admission = Admission(
         settings.admission_max_active, settings.admission_max_wait_s, settings.admission_max_queue
