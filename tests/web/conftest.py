@@ -79,4 +79,4 @@ def browsers(client: TestClient[Litestar]) -> Iterator[Any]:
     def make() -> Browser:
         return Browser(client)
 
-    yield make
+    return make
