@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect, Template
 from litestar.template import TemplateConfig
 
@@ -181,6 +181,7 @@ def unexpected_error_page(request: Request[Any, Any, Any], exc: Exception) -> Re
 
 WEB_EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     DomainError: domain_error_page,
+    ValidationException: http_error_page,  # the app's problem handler is keyed on it: override it here
     HTTPException: http_error_page,
     Exception: unexpected_error_page,
 }
