@@ -6,22 +6,19 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-import swagger_ui_bundle
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from litestar.static_files import create_static_files_router
 
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.admission import Admission, BodyLimits, admission_middleware
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
+from twitterclone.gateway.docs import LocalSwaggerUI, docs_assets_router
 from twitterclone.gateway.headers import security_headers_middleware
 from twitterclone.gateway.middleware import edge_middleware, request_id_middleware
 from twitterclone.gateway.paths import canonical_path_middleware
@@ -68,8 +65,6 @@ API_CONTROLLERS: list[type] = [
 #: Route groups outside /api (e.g. /.well-known/jwks.json).
 PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController]
 
-SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
-
 
 def create_app(
     settings: Settings | None = None,
@@ -109,16 +104,8 @@ def create_app(
     port_server, port_router = port_routes(runtime)
     internal = [port_router] if runtime.is_split else []
     api = Router(path="/api", route_handlers=API_CONTROLLERS, dependencies=dict(AUTH_DEPENDENCIES))
-    assets = create_static_files_router(
-        path="/schema/assets", directories=[SWAGGER_ASSETS], include_in_schema=False, name="swagger-assets"
-    )
-    docs = SwaggerRenderPlugin(
-        path="/",
-        js_url="/schema/assets/swagger-ui-bundle.js",
-        css_url="/schema/assets/swagger-ui.css",
-        standalone_preset_js_url="/schema/assets/swagger-ui-standalone-preset.js",
-        favicon="<link rel='icon' type='image/png' href='/schema/assets/favicon-32x32.png'>",
-    )
+    assets = docs_assets_router()  # Swagger UI 5 (renders OpenAPI 3.1) from a local package
+    docs = LocalSwaggerUI()
     cors = settings.cors_origin_list
     prometheus = PrometheusConfig(app_name="twitterclone", prefix="twitterclone", group_path=True)
     app = Litestar(
