@@ -12,7 +12,9 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.plugins.prometheus import PrometheusConfig
+from litestar.template.config import TemplateConfig
 
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime, build_runtime
@@ -21,6 +23,8 @@ from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
 from twitterclone.gateway.docs import LocalSwaggerUI, docs_assets_router
 from twitterclone.gateway.headers import security_headers_middleware
 from twitterclone.gateway.middleware import edge_middleware, request_id_middleware
+from twitterclone.gateway.ops.routes import TEMPLATES as OPS_TEMPLATES
+from twitterclone.gateway.ops.routes import OpsController, ops_assets_router, ops_lifespan
 from twitterclone.gateway.paths import canonical_path_middleware
 from twitterclone.gateway.problems import EXCEPTION_HANDLERS, document_errors
 from twitterclone.gateway.ratelimit import (
@@ -45,6 +49,9 @@ from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
 from twitterclone.manifest import Manifest
+from twitterclone.runtime_metrics import MetricsController
+from twitterclone.runtime_metrics import install as install_runtime_metrics
+from twitterclone.runtime_metrics import uninstall as uninstall_runtime_metrics
 from twitterclone.settings import Settings, load_deployment
 
 log = logging.getLogger("twitterclone.gateway")
@@ -62,8 +69,8 @@ API_CONTROLLERS: list[type] = [
     AdminController,
 ]
 
-#: Route groups outside /api (e.g. /.well-known/jwks.json).
-PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController]
+#: Route groups outside /api (e.g. /.well-known/jwks.json; /ops, the operations view).
+PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController, OpsController]
 
 
 def create_app(
@@ -83,6 +90,7 @@ def create_app(
         await serve_local_ports(port_server, runtime)
         app.state.dishka_container = runtime.container
         app.state.runtime = runtime
+        app.state.runtime_metrics = install_runtime_metrics(runtime)
         app.state.token_verifier = TokenVerifier(
             lambda: runtime.get(UsersPort),
             jwks_max_age_s=settings.jwks_max_age_s,
@@ -98,6 +106,7 @@ def create_app(
         try:
             yield
         finally:
+            uninstall_runtime_metrics(app.state.runtime_metrics)
             await runtime.stop()
 
     # In a split deployment the modules hosted here are called by other services too.
@@ -109,8 +118,17 @@ def create_app(
     cors = settings.cors_origin_list
     prometheus = PrometheusConfig(app_name="twitterclone", prefix="twitterclone", group_path=True)
     app = Litestar(
-        route_handlers=[api, HealthController, *PUBLIC_CONTROLLERS, assets, PrometheusController, *internal],
-        lifespan=[lifespan],
+        route_handlers=[
+            api,
+            HealthController,
+            *PUBLIC_CONTROLLERS,
+            assets,
+            ops_assets_router(),
+            MetricsController,
+            *internal,
+        ],
+        lifespan=[lifespan, ops_lifespan],
+        template_config=TemplateConfig(directory=[OPS_TEMPLATES], engine=JinjaTemplateEngine),
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[prometheus.middleware],
         cors_config=CORSConfig(allow_origins=cors, allow_credentials=False) if cors else None,
