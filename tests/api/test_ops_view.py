@@ -15,6 +15,9 @@ from litestar.testing import TestClient
 from tests.api.oauth_support import make_admin
 from tests.conftest import Api, User
 
+#: What the view shows for a figure it cannot tell yet (an en dash).
+UNKNOWN = "\u2013"
+
 
 @pytest.fixture
 def admin(client: TestClient[Litestar], api: Api) -> User:
@@ -71,7 +74,7 @@ def test_traffic_and_fan_out_appear_in_the_live_part(
         return r.text
 
     api.eventually(lambda: _gateway_rps(panel()) > 0, timeout_s=5)
-    api.eventually(lambda: "Fan-out lag" in panel() and "p99 –" not in panel(), timeout_s=5)
+    api.eventually(lambda: "Fan-out lag" in panel() and f"p99 {UNKNOWN}" not in panel(), timeout_s=5)
     html = panel()
     assert "<html" not in html  # a fragment, put in place by the page's script
     assert re.search(r"<th scope=\"row\">timeline</th><td>gateway</td><td>\d+</td>", html)
@@ -81,4 +84,4 @@ def _gateway_rps(html: str) -> float:
     row = re.search(r'<tr data-service="gateway">(.*?)</tr>', html, re.S)
     assert row is not None
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
-    return float(cells[1]) if cells[1] not in ("–", "") else 0.0
+    return float(cells[1]) if cells[1] not in (UNKNOWN, "") else 0.0

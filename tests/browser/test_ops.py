@@ -20,15 +20,16 @@ from tests.browser.conftest import NewPage, Screenshot, grant_admin, page_errors
 from tests.e2e.harness import Deployment
 from tests.e2e.scenarios import Account, sign_up
 
+#: What the view shows for a figure it cannot tell yet (an en dash).
+UNKNOWN = "\u2013"
+
 
 def _admin(d: Deployment, handle: str) -> Account:
+    """A new account made administrator (the role is checked per request, so its token serves)."""
     with httpx.Client(base_url=d.base_url, timeout=10) as client:
-        sign_up(client, handle)
+        account = sign_up(client, handle)
     grant_admin(d, handle)
-    with httpx.Client(base_url=d.base_url, timeout=10) as client:
-        from tests.e2e.scenarios import log_in
-
-        return log_in(client, handle, "")
+    return account
 
 
 class Traffic:
@@ -89,7 +90,7 @@ def test_the_monolith_view_renders_in_the_browser(
 def _wait_for_traffic(page: Page) -> None:
     """The live part updates by itself until the gateway's request rate shows."""
     rate = page.locator('tr[data-service="gateway"] td').nth(1)
-    expect(rate).not_to_have_text("–", timeout=15_000)
+    expect(rate).not_to_have_text(UNKNOWN, timeout=15_000)
     expect(rate).not_to_have_text("0.0", timeout=15_000)
 
 
