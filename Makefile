@@ -9,7 +9,7 @@ UV     := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run up test lint typecheck architecture unit migrate fmt clean bench deploy image image-test faults faults-events web-assets
+.PHONY: browser run up test lint typecheck architecture unit migrate fmt clean bench deploy image image-test faults faults-events web-assets
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen
@@ -59,8 +59,8 @@ image: $(HTMX_JS)
 image-test: $(VENV)/.synced image
 	$(BIN)/pytest image-tests
 
-## test: architecture contracts, lint, types, then the whole pytest suite
-test: $(VENV)/.synced $(HTMX_JS) architecture lint typecheck
+## test: architecture contracts, lint, types, then the whole pytest suite (browser tests included)
+test: $(VENV)/.synced $(HTMX_JS) browser architecture lint typecheck
 	$(BIN)/pytest
 
 ## faults: kill services, PostgreSQL, Redis and the gateway of a split deployment under load (a few minutes)
@@ -70,6 +70,10 @@ faults: $(VENV)/.synced
 ## faults-events: events while a consumer is behind and Redis restarts empty (issue 16, finding 1: fails today)
 faults-events: $(VENV)/.synced
 	TWITTERCLONE_FAULTS=test_event_loss.py timeout 600 $(BIN)/pytest -q -p no:cacheprovider tests/faults
+
+## browser: Debian's chromium for the browser tests (apt-get when root; otherwise says what to install)
+browser:
+	@scripts/ensure-chromium.sh
 
 architecture: $(VENV)/.synced
 	$(BIN)/lint-imports

@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 
 from tests.conftest import Api
 
-UNDOCUMENTED_PREFIXES = ("/schema", "/metrics")
+UNDOCUMENTED_PREFIXES = ("/schema", "/metrics", "/ops/assets")
 
 
 def routed_operations(app: Litestar) -> set[tuple[str, str]]:

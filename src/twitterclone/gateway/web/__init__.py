@@ -17,7 +17,7 @@ from twitterclone.gateway.web.account import AccountPages
 from twitterclone.gateway.web.activity import ActivityPages
 from twitterclone.gateway.web.common import WEB_DEPENDENCIES
 from twitterclone.gateway.web.people import PeoplePages
-from twitterclone.gateway.web.render import STATIC, TEMPLATE_CONFIG, WEB_EXCEPTION_HANDLERS
+from twitterclone.gateway.web.render import STATIC, WEB_EXCEPTION_HANDLERS, web_template_config
 from twitterclone.gateway.web.session import build_session_store, session_user_id
 from twitterclone.gateway.web.tweets import TweetPages
 
@@ -42,4 +42,4 @@ def web_handlers() -> list[ControllerRouterHandler]:
     return [pages, static]
 
 
-__all__ = ["TEMPLATE_CONFIG", "build_session_store", "session_user_id", "web_handlers"]
+__all__ = ["build_session_store", "session_user_id", "web_handlers", "web_template_config"]

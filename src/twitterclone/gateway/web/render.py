@@ -71,7 +71,12 @@ def build_environment() -> Environment:
 
 
 ENVIRONMENT = build_environment()
-TEMPLATE_CONFIG = TemplateConfig(instance=JinjaTemplateEngine.from_environment(ENVIRONMENT))
+
+
+def web_template_config(*more_directories: Path) -> TemplateConfig[JinjaTemplateEngine]:
+    """The app's templates: the web client's, then those of other server-rendered faces (ops)."""
+    ENVIRONMENT.loader = FileSystemLoader([TEMPLATES, *more_directories])
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(ENVIRONMENT))
 
 
 def render_fragment(name: str, **context: Any) -> str:
