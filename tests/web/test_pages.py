@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from tests.api.oauth_support import bearer, code_flow, register_client
 from tests.conftest import Api
 from tests.support.images import expanding_png
 from tests.web.conftest import Browser
@@ -154,7 +155,7 @@ def test_settings_change_the_profile(browsers: Callable[[], Browser]) -> None:
     alice.sign_up("alice")
     r = alice.submit("/settings/profile", {"display_name": "Alice A", "bio": "hello there"}, page="/settings")
     assert r.status_code == 200
-    assert "Saved." in r.text
+    assert "Profile saved." in r.text
     assert "Alice A" in alice.get("/u/alice").text
     assert "hello there" in alice.get("/u/alice").text
 
@@ -176,3 +177,86 @@ def test_infinite_scroll_pages_by_cursor(browsers: Callable[[], Browser], api: A
     assert len(set(seen)) == 25
     plain = alice.get(more.group(1).replace("&amp;", "&"))  # without JavaScript: a whole page
     assert "<html" in plain.text
+
+
+def test_images_carry_their_alt_text(browsers: Callable[[], Browser], api: Api) -> None:
+    alice, bob = browsers(), browsers()
+    alice.sign_up("alice")
+    bob.sign_up("bob")
+    r = alice.request(
+        "POST",
+        "/compose",
+        data={"csrf": alice.csrf("/compose"), "text": "described", "alt": 'a "white" <square>'},
+        files={"image": ("square.png", expanding_png(8, 8), "image/png")},
+    )
+    assert r.status_code == 303, r.text
+    alt = 'alt="a &#34;white&#34; &lt;square&gt;"'
+    assert alt in alice.get(r.headers["location"]).text  # the author sees it at once
+    # Others once the media module has heard of the tweet (until then the image is a draft).
+    api.eventually(lambda: alt in bob.get(r.headers["location"]).text, timeout_s=3)
+    assert alt in bob.get("/u/alice").text
+
+
+def test_settings_avatar_password_and_authorised_apps(browsers: Callable[[], Browser], api: Api) -> None:
+    alice = browsers()
+    alice.sign_up("alice")
+    r = alice.request(
+        "POST",
+        "/settings/avatar",
+        data={"csrf": alice.csrf("/settings")},
+        files={"avatar": ("me.png", expanding_png(16, 16), "image/png")},
+    )
+    assert r.status_code == 200, r.text
+    assert "Avatar saved." in r.text
+    avatar = re.search(
+        r'<img class="avatar" src="(/api/media/\d+/thumb)" alt="Avatar of @alice"',
+        browsers().get("/u/alice").text,
+    )
+    assert avatar
+    assert browsers().get(avatar.group(1)).status_code == 200  # a profile image is public
+
+    wrong = alice.submit(
+        "/settings/password", {"current_password": "nope", "new_password": "a new password"}, page="/settings"
+    )
+    assert wrong.status_code == 422
+    assert 'id="current_password-error">that is not your password' in wrong.text
+    other = browsers()  # a second session of alice's, which the change must end
+    other.sign_in("alice")
+    assert "Sign out" in other.get("/").text
+    changed = alice.submit(
+        "/settings/password",
+        {"current_password": "correct horse battery", "new_password": "a new password"},
+        page="/settings",
+    )
+    assert changed.status_code == 303
+    assert "tc_session=" in " ".join(changed.headers.get_list("set-cookie"))  # a new session here
+    assert "Password changed." in alice.get(changed.headers["location"]).text
+    # The other session ends (within the gateway's token-status cache, about a second).
+    api.eventually(lambda: other.get("/settings").status_code == 303, timeout_s=3)
+    assert browsers().sign_in("alice", "a new password").status_code == 303
+
+    settings_page = alice.get("/settings").text
+    assert "You have not authorised any app." in settings_page
+
+
+def test_settings_list_and_revoke_an_authorised_app(browsers: Callable[[], Browser], api: Api) -> None:
+    owner = api.user("appmaker")
+    app = register_client(api.client, owner, name="Nice Reader")
+    alice = browsers()
+    alice.sign_up("alice")
+    granted = code_flow(api.client, app, "alice", scope="read")
+    assert api.client.get("/api/users/me", headers=bearer(granted["access_token"])).status_code == 200
+
+    page = alice.get("/settings").text
+    assert "Nice Reader" in page
+    action = re.search(r'action="(/settings/apps/[^"]+/revoke)"', page)
+    assert action
+    r = alice.submit(action.group(1).replace("&amp;", "&"), page="/settings")
+    assert r.status_code == 200
+    assert "Access revoked." in r.text
+    assert "Nice Reader" not in r.text
+    # The app's token stops (within the gateway's token-status cache, about a second).
+    api.eventually(
+        lambda: api.client.get("/api/users/me", headers=bearer(granted["access_token"])).status_code == 401,
+        timeout_s=3,
+    )

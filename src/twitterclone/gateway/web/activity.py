@@ -25,6 +25,7 @@ from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage,
 from boundaries._kernel.errors import DomainError, InvalidInput
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from boundaries.analytics.port import AnalyticsPort
+from boundaries.media.port import MediaPort
 from boundaries.notifications.port import NotificationsPort
 from boundaries.timeline.port import TimelinePort
 from boundaries.tweets.port import TweetsPort
@@ -33,7 +34,7 @@ from twitterclone.gateway.admission import hold_as_stream
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.params import ID_PATTERN, Cursor
 from twitterclone.gateway.streams import StreamGate
-from twitterclone.gateway.web.common import read_form
+from twitterclone.gateway.web.common import media_alts, read_form
 from twitterclone.gateway.web.render import back, page, render_fragment
 from twitterclone.gateway.web.session import SESSION_STATE_KEY, WebSession, current_session
 from twitterclone.remote.deadline import deadline_scope
@@ -111,6 +112,7 @@ class ActivityPages(Controller):
         web: NamedDependency[WebSession | None],
         users: FromDishka[UsersPort],
         tweets: FromDishka[TweetsPort],
+        media: FromDishka[MediaPort],
         analytics: FromDishka[AnalyticsPort],
         q: Query = "",
         cursor: Cursor = None,
@@ -135,8 +137,9 @@ class ActivityPages(Controller):
                 found = page_of.items
                 if page_of.next_cursor:
                     next_url = f"/search?q={quote(query, safe='')}&cursor={page_of.next_cursor}"
+        alts = await media_alts(media, found, viewer)
         if request.htmx and cursor:
-            return page(request, web, "_feed.html", tweets=found, next_url=next_url)
+            return page(request, web, "_feed.html", tweets=found, next_url=next_url, alts=alts)
         trends = await analytics.trends("24h", TRENDS_SHOWN)
         return page(
             request,
@@ -146,6 +149,7 @@ class ActivityPages(Controller):
             q=query,
             people=people,
             tweets=found,
+            alts=alts,
             next_url=next_url,
             trends=trends.trends,
             error=error,
@@ -160,6 +164,7 @@ class ActivityPages(Controller):
         settings: FromDishka[Settings],
         notifications: FromDishka[NotificationsPort],
         timeline: FromDishka[TimelinePort],
+        media: FromDishka[MediaPort],
         after: AfterId = None,
         home: Annotated[bool, QueryParameter(name="home", required=False)] = False,
     ) -> ServerSentEvent:
@@ -171,6 +176,7 @@ class ActivityPages(Controller):
             me,
             notifications,
             timeline,
+            media,
             home_after=(int(after) if after else 0) if home else None,
             recheck_s=settings.stream_recheck_s,
         )
@@ -192,6 +198,7 @@ async def _live(
     me: WebSession,
     notifications: NotificationsPort,
     timeline: TimelinePort,
+    media: MediaPort,
     *,
     home_after: int | None,
     recheck_s: float,
@@ -219,9 +226,10 @@ async def _live(
             if home_after is not None:
                 latest = await timeline.home_timeline(me.user_id, PageRequest(limit=DEFAULT_PAGE_SIZE))
                 new = [t for t in latest.items if int(t.id) > home_after]
+                alts = await media_alts(media, new, me.user_id)
                 for tweet in reversed(new):
                     html = render_fragment(
-                        "_tweet.html", tweet=tweet, session=me, csrf=me.csrf, full_path="/"
+                        "_tweet.html", tweet=tweet, alts=alts, session=me, csrf=me.csrf, full_path="/"
                     )
                     yield ServerSentEventMessage(event="tweet", id=tweet.id, data=" ".join(html.split("\n")))
                 if new:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -10,6 +11,8 @@ from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 
+from boundaries.media.port import MediaPort
+from boundaries.tweets.dto import Tweet
 from twitterclone.gateway.web.session import CSRF_FIELD, WebSession, check_csrf, current_session
 
 
@@ -51,6 +54,20 @@ async def read_form(request: Request[Any, Any, Any], session: WebSession | None)
     token = data.get(CSRF_FIELD)
     check_csrf(request, session, token if isinstance(token, str) else None)
     return Form(data)
+
+
+async def media_alts(media: MediaPort, tweets: Iterable[Tweet], viewer_id: str | None) -> dict[str, str]:
+    """The alt text of every image the tweets show (with retweeted and quoted ones): one batch
+    call to the media port, and none at all when no tweet has an image."""
+    ids: list[str] = []
+    for tweet in tweets:
+        for shown in (tweet, tweet.retweet_of, tweet.quoted, tweet.retweet_of and tweet.retweet_of.quoted):
+            if shown is not None:
+                ids.extend(shown.media_ids)
+    if not ids:
+        return {}
+    found = await media.get_many(list(dict.fromkeys(ids)), viewer_id)
+    return {m.id: m.description for m in found if m.description}
 
 
 _FIELD_HINTS = {

@@ -12,6 +12,7 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, PageRequest
+from boundaries.media.port import MediaPort
 from boundaries.timeline.port import TimelinePort
 from boundaries.users.dto import Relationship
 from boundaries.users.port import UsersPort
@@ -19,7 +20,7 @@ from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.params import Cursor, UserId
 from twitterclone.gateway.ratelimit import RateRule, limited
 from twitterclone.gateway.routes.users import HANDLE_PATTERN
-from twitterclone.gateway.web.common import read_form
+from twitterclone.gateway.web.common import media_alts, read_form
 from twitterclone.gateway.web.render import back, page
 from twitterclone.gateway.web.session import WebSession
 
@@ -42,6 +43,7 @@ class PeoplePages(Controller):
         web: NamedDependency[WebSession | None],
         users: FromDishka[UsersPort],
         timeline: FromDishka[TimelinePort],
+        media: FromDishka[MediaPort],
         cursor: Cursor = None,
     ) -> Template:
         profile = await users.profile_by_handle(handle)
@@ -50,8 +52,9 @@ class PeoplePages(Controller):
             profile.id, viewer, PageRequest(cursor=cursor, limit=DEFAULT_PAGE_SIZE)
         )
         next_url = f"/u/{profile.handle}?cursor={tweets.next_cursor}" if tweets.next_cursor else None
+        alts = await media_alts(media, tweets.items, viewer)
         if request.htmx and cursor:
-            return page(request, web, "_feed.html", tweets=tweets.items, next_url=next_url)
+            return page(request, web, "_feed.html", tweets=tweets.items, next_url=next_url, alts=alts)
         relationship: Relationship | None = None
         if web is not None and web.user_id != profile.id:
             relationship = await users.relationship(web.user_id, profile.id)
@@ -63,6 +66,7 @@ class PeoplePages(Controller):
             relationship=relationship,
             tweets=tweets.items,
             next_url=next_url,
+            alts=alts,
         )
 
     @get("/u/{handle:str}/followers", name="web-followers")

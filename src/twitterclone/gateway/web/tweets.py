@@ -28,15 +28,10 @@ from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.params import ID_PATTERN, Cursor, TweetId
 from twitterclone.gateway.ratelimit import RateRule, limited
 from twitterclone.gateway.routes.media import upload_body_limit
-from twitterclone.gateway.web.common import Form, read_form
+from twitterclone.gateway.web.common import Form, media_alts, read_form
 from twitterclone.gateway.web.render import back, page, safe_next
 from twitterclone.gateway.web.session import WebSession
 from twitterclone.settings import Settings
-
-#: How many ancestors of a reply the tweet page shows above it.
-MAX_ANCESTORS = 10
-#: Replies shown under a tweet.
-REPLIES_SHOWN = 50
 
 OptionalId = Annotated[str | None, QueryParameter(pattern=ID_PATTERN, required=False)]
 
@@ -54,15 +49,17 @@ class TweetPages(Controller):
         request: HTMXRequest,
         web: NamedDependency[WebSession | None],
         timeline: FromDishka[TimelinePort],
+        media: FromDishka[MediaPort],
         settings: FromDishka[Settings],
         cursor: Cursor = None,
     ) -> Template:
         if web is None:
             return page(request, None, "welcome.html")
-        # One hydrated page call, as the JSON home route makes; nothing else on the way.
+        # One hydrated page call, as the JSON home route makes (and the images' alt text, if any).
         items = await timeline.home_timeline(web.user_id, PageRequest(cursor=cursor, limit=DEFAULT_PAGE_SIZE))
         context: dict[str, Any] = {
             "tweets": items.items,
+            "alts": await media_alts(media, items.items, web.user_id),
             "next_url": f"/?cursor={items.next_cursor}" if items.next_cursor else None,
             "max_length": settings.tweet_max_length,
         }
@@ -79,16 +76,19 @@ class TweetPages(Controller):
         request: HTMXRequest,
         me: NamedDependency[WebSession],
         tweets: FromDishka[TweetsPort],
+        media: FromDishka[MediaPort],
         settings: FromDishka[Settings],
         reply_to: OptionalId = None,
         quote: OptionalId = None,
     ) -> Template:
         reply_tweet = await tweets.get(reply_to, me.user_id) if reply_to else None
         quoted = await tweets.get(quote, me.user_id) if quote else None
+        shown = [t for t in (reply_tweet, quoted) if t is not None]
         return page(
             request,
             me,
             "compose.html",
+            alts=await media_alts(media, shown, me.user_id),
             reply_tweet=reply_tweet,
             quoted=quoted,
             max_length=settings.tweet_max_length,
@@ -121,7 +121,12 @@ class TweetPages(Controller):
             image = form.file("image")
             if image is not None:
                 uploaded = await media.upload(
-                    Upload(owner_id=me.user_id, filename=image.filename, data=await image.read())
+                    Upload(
+                        owner_id=me.user_id,
+                        filename=image.filename,
+                        data=await image.read(),
+                        description=values["alt"] or None,
+                    )
                 )
                 media_ids.append(uploaded.id)
             command = msgspec.convert(
@@ -172,7 +177,13 @@ class TweetPages(Controller):
                 values=values,
             )
         if request.htmx and form.text("next") == "/":
-            return page(request, me, "_tweet_new.html", tweet=posted)
+            return page(
+                request,
+                me,
+                "_tweet_new.html",
+                tweet=posted,
+                alts=await media_alts(media, [posted], me.user_id),
+            )
         return back(request, form.text("next"), f"/tweets/{posted.id}")
 
     @get("/tweets/{tweet_id:str}", name="web-tweet")
@@ -183,26 +194,20 @@ class TweetPages(Controller):
         tweet_id: TweetId,
         web: NamedDependency[WebSession | None],
         tweets: FromDishka[TweetsPort],
+        media: FromDishka[MediaPort],
         settings: FromDishka[Settings],
     ) -> Template:
         viewer = web.user_id if web else None
         tweet = await tweets.get(tweet_id, viewer)
-        ancestors: list[Tweet] = []
-        parent = tweet.reply_to_id
-        while parent and len(ancestors) < MAX_ANCESTORS:
-            found = await _maybe(tweets, parent, viewer)
-            if found is None:
-                break
-            ancestors.insert(0, found)
-            parent = found.reply_to_id
-        replies = await tweets.replies(tweet_id, viewer, PageRequest(limit=REPLIES_SHOWN))
+        thread = await tweets.context(tweet_id, viewer)
         return page(
             request,
             web,
             "tweet.html",
             tweet=tweet,
-            ancestors=ancestors,
-            replies=replies.items,
+            ancestors=thread.ancestors,
+            replies=thread.descendants,
+            alts=await media_alts(media, [tweet, *thread.ancestors, *thread.descendants], viewer),
             max_length=settings.tweet_max_length,
             errors={},
             values={},
@@ -216,10 +221,11 @@ class TweetPages(Controller):
         tweet_id: TweetId,
         me: NamedDependency[WebSession],
         tweets: FromDishka[TweetsPort],
+        media: FromDishka[MediaPort],
     ) -> Template | Redirect:
         form = await read_form(request, me)
         tweet = await tweets.like(me.user_id, tweet_id)
-        return _acted(request, me, form, tweet)
+        return await _acted(request, me, form, tweet, media)
 
     @post("/tweets/{tweet_id:str}/unlike", name="web-unlike")
     @inject
@@ -229,10 +235,11 @@ class TweetPages(Controller):
         tweet_id: TweetId,
         me: NamedDependency[WebSession],
         tweets: FromDishka[TweetsPort],
+        media: FromDishka[MediaPort],
     ) -> Template | Redirect:
         form = await read_form(request, me)
         tweet = await tweets.unlike(me.user_id, tweet_id)
-        return _acted(request, me, form, tweet)
+        return await _acted(request, me, form, tweet, media)
 
     @post("/tweets/{tweet_id:str}/retweet", name="web-retweet", opt=limited(RateRule.POST))
     @inject
@@ -242,10 +249,11 @@ class TweetPages(Controller):
         tweet_id: TweetId,
         me: NamedDependency[WebSession],
         tweets: FromDishka[TweetsPort],
+        media: FromDishka[MediaPort],
     ) -> Template | Redirect:
         form = await read_form(request, me)
         await tweets.retweet(me.user_id, tweet_id)
-        return _acted(request, me, form, await tweets.get(tweet_id, me.user_id))
+        return await _acted(request, me, form, await tweets.get(tweet_id, me.user_id), media)
 
     @post("/tweets/{tweet_id:str}/unretweet", name="web-unretweet")
     @inject
@@ -255,10 +263,11 @@ class TweetPages(Controller):
         tweet_id: TweetId,
         me: NamedDependency[WebSession],
         tweets: FromDishka[TweetsPort],
+        media: FromDishka[MediaPort],
     ) -> Template | Redirect:
         form = await read_form(request, me)
         await tweets.undo_retweet(me.user_id, tweet_id)
-        return _acted(request, me, form, await tweets.get(tweet_id, me.user_id))
+        return await _acted(request, me, form, await tweets.get(tweet_id, me.user_id), media)
 
     @post("/tweets/{tweet_id:str}/delete", name="web-delete")
     @inject
@@ -286,8 +295,12 @@ async def _maybe(tweets: TweetsPort, tweet_id: str | None, viewer: str | None) -
         return None
 
 
-def _acted(request: HTMXRequest, me: WebSession, form: Form, tweet: Tweet) -> Template | Redirect:
+async def _acted(
+    request: HTMXRequest, me: WebSession, form: Form, tweet: Tweet, media: MediaPort
+) -> Template | Redirect:
     """The tweet again (HTMX swaps it in place), or back to the page the form was on."""
     if request.htmx:
-        return page(request, me, "_tweet.html", tweet=tweet)
+        return page(
+            request, me, "_tweet.html", tweet=tweet, alts=await media_alts(media, [tweet], me.user_id)
+        )
     return back(request, form.text("next"), f"/tweets/{tweet.id}")
