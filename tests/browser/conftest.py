@@ -44,13 +44,15 @@ OUTPUT = Path(os.environ.get("TWITTERCLONE_TEST_OUTPUT", ROOT / "test-output"))
 SCREENSHOTS = OUTPUT / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running on the main thread
+# while it is open, and the tests that run after the browser tests (tests/web, …) use asyncio.run.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(playwright: Playwright) -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -28,6 +29,7 @@ from boundaries.analytics.port import AnalyticsPort
 from boundaries.media.port import MediaPort
 from boundaries.notifications.port import NotificationsPort
 from boundaries.timeline.port import TimelinePort
+from boundaries.tweets.dto import Tweet
 from boundaries.tweets.port import TweetsPort
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.admission import hold_as_stream
@@ -48,6 +50,8 @@ WAIT_MARGIN_S = 5.0
 KEEPALIVE_S = 15.0
 #: How long a browser waits before reconnecting after the stream drops, in ms.
 RECONNECT_MS = 3000
+#: How long a new tweet whose images are still drafts is held back from the live stream.
+MEDIA_WAIT_S = 3.0
 #: Trends shown beside search.
 TRENDS_SHOWN = 10
 
@@ -193,6 +197,31 @@ async def _still_signed_in(request: HTMXRequest, sid: str) -> bool:
     return session is not None and session.sid == sid
 
 
+def _age_s(tweet: Tweet) -> float:
+    created = tweet.created_at if tweet.created_at.tzinfo else tweet.created_at.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - created).total_seconds()
+
+
+async def _images(media: MediaPort, tweets: list[Tweet], viewer_id: str) -> tuple[dict[str, str], set[str]]:
+    """The alt text of the tweets' images, and the tweets whose images others cannot see yet."""
+    wanted = {t.id: _media_ids(t) for t in tweets}
+    ids = list(dict.fromkeys(i for ids in wanted.values() for i in ids))
+    if not ids:
+        return {}, set()
+    found = await media.get_many(ids, viewer_id)
+    visible = {m.id for m in found}  # another's draft is left out: not visible yet
+    alts = {m.id: m.description for m in found if m.description}
+    return alts, {tweet_id for tweet_id, ids in wanted.items() if not set(ids) <= visible}
+
+
+def _media_ids(tweet: Tweet) -> list[str]:
+    ids: list[str] = []
+    for shown in (tweet, tweet.retweet_of, tweet.quoted):
+        if shown is not None:
+            ids.extend(shown.media_ids)
+    return ids
+
+
 async def _live(
     request: HTMXRequest,
     me: WebSession,
@@ -226,14 +255,15 @@ async def _live(
             if home_after is not None:
                 latest = await timeline.home_timeline(me.user_id, PageRequest(limit=DEFAULT_PAGE_SIZE))
                 new = [t for t in latest.items if int(t.id) > home_after]
-                alts = await media_alts(media, new, me.user_id)
-                for tweet in reversed(new):
+                alts, pending = await _images(media, new, me.user_id)
+                for tweet in reversed(new):  # oldest first
+                    if tweet.id in pending and _age_s(tweet) < MEDIA_WAIT_S:
+                        break  # its images are drafts until media hears of the tweet: next round
                     html = render_fragment(
                         "_tweet.html", tweet=tweet, alts=alts, session=me, csrf=me.csrf, full_path="/"
                     )
                     yield ServerSentEventMessage(event="tweet", id=tweet.id, data=" ".join(html.split("\n")))
-                if new:
-                    home_after = int(new[0].id)
+                    home_after = int(tweet.id)
                     quiet_since = time.monotonic()
         if time.monotonic() - quiet_since >= KEEPALIVE_S:
             yield ServerSentEventMessage(data=None, comment="keep-alive")
