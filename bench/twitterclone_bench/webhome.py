@@ -92,9 +92,11 @@ def run_web_home(authors: int, requests_n: int, rounds: int, out_dir: str) -> No
                 for name, (path, client, headers) in routes.items():
                     samples[name].append(_phase(client, path, headers, requests_n, server.pid))
             web.close()
-    result = {}
+    result: dict[str, dict[str, object]] = {}
+    medians: dict[str, float] = {}
     for name, runs in samples.items():
         cpu = sorted(r["server_cpu_ms"] for r in runs)
+        medians[name] = cpu[len(cpu) // 2]
         result[name] = {
             "server_cpu_ms_per_request_median": round(cpu[len(cpu) // 2], 3),
             "server_cpu_ms_per_request_runs": [round(c, 3) for c in cpu],
