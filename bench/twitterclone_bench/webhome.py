@@ -103,9 +103,7 @@ def run_web_home(authors: int, requests_n: int, rounds: int, out_dir: str) -> No
             "wall_ms_per_request_median": round(sorted(r["wall_ms"] for r in runs)[len(runs) // 2], 3),
             "bytes": runs[-1]["bytes"],
         }
-    ratio = (
-        result["web"]["server_cpu_ms_per_request_median"] / result["json"]["server_cpu_ms_per_request_median"]
-    )
+    ratio = medians["web"] / medians["json"]
     report = {
         "what": "server CPU per home read: GET / (web page) vs GET /api/timeline/home?limit=20 (JSON)",
         "setup": {
