@@ -195,7 +195,26 @@ def test_signing_in_is_throttled_like_the_api(tmp_path: Path) -> None:
     asyncio.run(migrate_all(manifest, settings))
     with TestClient(create_app(settings, manifest)) as client:
         browser = Browser(client)
-        answers = [browser.sign_in("someone", "wrong password").status_code for _ in range(4)]
-        assert answers == [401, 401, 401, 429]
+        answers = [browser.sign_in("someone", "wrong password") for _ in range(4)]
+        assert [a.status_code for a in answers] == [401, 401, 401, 429]
+        assert answers[-1].headers["content-type"].startswith("text/html")  # a page, with when to retry
+        assert "Slow down" in answers[-1].text
+        assert int(answers[-1].headers["retry-after"]) >= 1
         # The API's login shares the address's budget: the same rule, declared on both handlers.
         assert client.post("/api/auth/login", json={"login": "x", "password": "y"}).status_code == 429
+
+
+def test_posting_from_the_pages_is_charged_per_user(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=str(tmp_path / "data"), manifest=str(MONOLITH), rate_post_user="2/60", **FAST_ARGON2
+    )
+    manifest = load_manifest(MONOLITH)
+    import asyncio  # noqa: PLC0415
+
+    asyncio.run(migrate_all(manifest, settings))
+    with TestClient(create_app(settings, manifest)) as client:
+        alice, bob = Browser(client), Browser(client)
+        alice.sign_up("alice")
+        bob.sign_up("bob")
+        assert [alice.post(f"post {n}").status_code for n in range(3)] == [303, 303, 429]
+        assert bob.post("bob's own budget").status_code == 303  # per user, not per address

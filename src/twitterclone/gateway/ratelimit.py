@@ -221,9 +221,37 @@ def _tightest(decisions: list[Decision]) -> Decision:
     return min(decisions, key=lambda d: (d.allowed, d.remaining, -d.reset_s))
 
 
+#: What a person whose form was refused sees (the web client's routes, outside LIMITED_PREFIXES).
+_HTML_429 = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    '<title>Slow down · twitterclone</title><link rel="stylesheet" href="/static/app.css"></head>'
+    '<body><main id="main"><section class="card error-page"><h1>Slow down</h1>'
+    "<p>Too many attempts in a short time; try again in {retry} s.</p>"
+    '<p><a href="/">Go to the home page</a>.</p></section></main></body></html>'
+)
+
+
 async def _send_rate_limited(scope: Scope, send: Send, decision: Decision) -> None:
     retry = _retry_after(decision)
     log.info("rate limited", extra={"path": scope["path"], "retry_after_s": retry})
+    if not scope["path"].startswith(LIMITED_PREFIXES):  # a web page's form: a page, not a problem
+        page = _HTML_429.format(retry=retry).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(page)).encode()),
+                    (b"retry-after", str(retry).encode()),
+                    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'"),
+                    *((k.encode(), v.encode()) for k, v in _headers(decision)),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": page, "more_body": False})
+        return
     body = msgspec.json.encode(
         Problem(
             type=PROBLEM_BASE + "rate-limited",
