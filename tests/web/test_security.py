@@ -209,7 +209,7 @@ def test_posting_from_the_pages_is_charged_per_user(tmp_path: Path) -> None:
         data_dir=str(tmp_path / "data"), manifest=str(MONOLITH), rate_post_user="2/60", **FAST_ARGON2
     )
     manifest = load_manifest(MONOLITH)
-    import asyncio  # noqa: PLC0415
+    import asyncio
 
     asyncio.run(migrate_all(manifest, settings))
     with TestClient(create_app(settings, manifest)) as client:
