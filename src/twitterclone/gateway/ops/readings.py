@@ -102,6 +102,8 @@ class Sample:
     registry_error: str = ""
     streams: list[StreamGroup] | None = None
     streams_error: str = ""
+    #: chart points derived from this sample and an earlier one, computed once (ops/view.py)
+    points: dict[str, float | None] = field(default_factory=dict)
 
 
 def _housekeeping(path: str) -> bool:
