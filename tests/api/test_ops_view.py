@@ -85,3 +85,12 @@ def _gateway_rps(html: str) -> float:
     assert row is not None
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
     return float(cells[1]) if cells[1] not in (UNKNOWN, "") else 0.0
+
+
+def test_the_gateways_public_metrics_carry_no_internals(client: TestClient[Litestar], admin: User) -> None:
+    panel = client.get("/ops/panel", headers=admin.headers).text
+    assert re.search(r"<th scope=\"row\">users</th><td>gateway</td><td>\d+</td>", panel)  # read in-process
+    public = client.get("/metrics").text
+    assert "twitterclone_requests_total" in public
+    for internal in ("twitterclone_outbox_backlog", "twitterclone_remote_", "twitterclone_process_info"):
+        assert internal not in public

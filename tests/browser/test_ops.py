@@ -131,3 +131,29 @@ def test_a_killed_replica_goes_down_and_comes_back_in_the_split_view(
         assert came_back_s < 60
         assert page_errors(page) == []
         screenshot(page, "ops")
+
+
+def test_the_hybrid_view_shows_which_calls_stay_in_the_gateway(
+    tmp_path: Path, new_page: NewPage, screenshot: Screenshot, traffic: list[Traffic]
+) -> None:
+    with served("hybrid", tmp_path) as d:
+        admin = _admin(d, "opshybrid")
+        _start(traffic, d)
+        page = new_page(headers=admin.headers)
+        page.goto(f"{d.base_url}/ops")
+        wide = page.locator("svg.topology.wide")
+        expect(page.locator("p.sub")).to_contain_text("(hybrid)")
+        expect(wide.locator("g.module.in-gateway")).to_have_count(3)  # users, tweets, timeline
+        expect(wide.locator("g.module.service")).to_have_count(3)  # media, notifications, analytics
+        # timeline -> tweets, timeline -> users, tweets -> users stay in one process;
+        # tweets -> media and notifications -> users cross the network.
+        expect(wide.locator("line.call.local")).to_have_count(3)
+        expect(wide.locator("line.call.remote")).to_have_count(2)
+        for module in ("media", "notifications", "analytics"):
+            box = wide.locator(f'g.module[data-module="{module}"]')
+            expect(box).to_have_class("module service health-up", timeout=15_000)
+        services = page.locator("table.services tbody tr")
+        expect(services).to_have_count(4)  # the gateway and three services
+        _wait_for_traffic(page)
+        assert page_errors(page) == []
+        screenshot(page, "ops-hybrid")
