@@ -25,3 +25,23 @@ class IdempotencyKeyReused(Conflict):
 
 class InvalidMedia(InvalidInput):
     code = "invalid-media"
+
+
+class TooManyPins(InvalidInput):
+    """Pinning past the cap (``MAX_PINS``): unpin one first."""
+
+    code = "too-many-pins"
+
+
+class NotPinnable(InvalidInput):
+    """Only one's own tweets (not retweets) can be pinned."""
+
+    code = "not-pinnable"
+
+
+class InvalidLanguage(InvalidInput):
+    code = "invalid-language"
+
+
+class SpoilerTooLong(InvalidInput):
+    code = "spoiler-too-long"

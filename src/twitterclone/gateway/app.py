@@ -12,9 +12,7 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig
-from litestar.template.config import TemplateConfig
 
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime, build_runtime
@@ -40,11 +38,17 @@ from twitterclone.gateway.routes.analytics import AnalyticsController
 from twitterclone.gateway.routes.health import HealthController
 from twitterclone.gateway.routes.media import MULTIPART_OVERHEAD_BYTES, MediaController
 from twitterclone.gateway.routes.notifications import NotificationsController
-from twitterclone.gateway.routes.oauth import OAuthClientsController, OAuthController
+from twitterclone.gateway.routes.oauth import (
+    AuthorizedAppsController,
+    OAuthClientsController,
+    OAuthController,
+    OAuthMetadataController,
+)
 from twitterclone.gateway.routes.timeline import TimelineController
 from twitterclone.gateway.routes.tweets import TweetsController
 from twitterclone.gateway.routes.users import AuthController, JwksController, UsersController
 from twitterclone.gateway.streams import StreamGate
+from twitterclone.gateway.web import build_session_store, session_user_id, web_handlers, web_template_config
 from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
@@ -65,10 +69,11 @@ API_CONTROLLERS: list[type] = [
     AnalyticsController,
     OAuthClientsController,
     AdminController,
+    AuthorizedAppsController,
 ]
 
 #: Route groups outside /api (e.g. /.well-known/jwks.json; /ops, the operations view).
-PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController, OpsController]
+PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController, OAuthMetadataController, OpsController]
 
 
 def create_app(
@@ -94,6 +99,12 @@ def create_app(
             lambda: runtime.get(UsersPort),
             jwks_max_age_s=settings.jwks_max_age_s,
             status_cache_s=settings.access_status_cache_s,
+        )
+        kernel = runtime.kernel  # web sessions in Redis when the manifest has it (every replica sees them)
+        app.state.web_sessions = build_session_store(
+            kernel.redis if kernel.has_redis else None,
+            kernel.key_prefix,
+            settings.refresh_token_ttl_days * 86_400,
         )
         if runtime.is_split and "TWITTERCLONE_SERVICE_PORT" in os.environ:  # started by `serve`/`up`
             await runtime.register(
@@ -124,9 +135,11 @@ def create_app(
             ops_assets_router(),
             MetricsController,
             *internal,
+            *web_handlers(),
         ],
         lifespan=[lifespan, ops_lifespan],
-        template_config=TemplateConfig(directory=[OPS_TEMPLATES], engine=JinjaTemplateEngine),
+        # One Jinja environment for every server-rendered face: the web client's and the ops view's.
+        template_config=web_template_config(OPS_TEMPLATES),
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[prometheus.middleware],
         cors_config=CORSConfig(allow_origins=cors, allow_credentials=False) if cors else None,
@@ -157,6 +170,7 @@ def create_app(
             policy=policy,
             verifier=lambda: getattr(app.state, "token_verifier", None),
             route_of=route_finder(app),
+            cookie_user=session_user_id,
         )
     admission = Admission(
         settings.admission_max_active, settings.admission_max_wait_s, settings.admission_max_queue

@@ -23,7 +23,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -268,11 +268,14 @@ def rate_limit_middleware(
     policy: RatePolicy,
     verifier: Callable[[], Any],
     route_of: Callable[[str, str], BaseRouteHandler | None],
+    cookie_user: Callable[[Request[Any, Any, Any]], Awaitable[str | None]] | None = None,
 ) -> ASGIApp:
     """Wrap the gateway's ASGI handler (behind the edge, which made ``scope["path"]`` canonical).
 
     ``verifier()`` returns the app's TokenVerifier (or None); ``route_of(path, method)`` the
     handler the router will answer with, whose declared ``RateRule`` adds its buckets.
+    Outside ``LIMITED_PREFIXES`` (the web client's forms) only POSTs to a handler that declares
+    a rule are charged, per address and, with a session cookie (``cookie_user``), per user.
     """
     identities = _IdentityCache()
 
@@ -302,11 +305,20 @@ def rate_limit_middleware(
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
-        if scope["type"] != "http" or not path.startswith(LIMITED_PREFIXES):  # type: ignore[comparison-overlap]
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await app(scope, receive, send)
             return
-        rule = rule_of(route_of(path, str(scope.get("method", "GET"))))
-        buckets = policy.buckets(rule, policy.client_address(scope), await user_of(scope))
+        method = str(scope.get("method", "GET"))
+        if path.startswith(LIMITED_PREFIXES):
+            rule = rule_of(route_of(path, method))
+            user_id = await user_of(scope)
+        else:
+            rule = rule_of(route_of(path, method)) if method == "POST" else None
+            if rule is None:
+                await app(scope, receive, send)
+                return
+            user_id = await cookie_user(Request(scope)) if cookie_user is not None else None
+        buckets = policy.buckets(rule, policy.client_address(scope), user_id)
         decision = await limiter.hit(buckets)
         if not decision.allowed:
             await _send_rate_limited(scope, send, decision)
