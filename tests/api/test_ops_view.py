@@ -33,6 +33,11 @@ def test_only_administrators_see_the_ops_view(client: TestClient[Litestar], api:
     assert r.status_code == 403
     assert r.json()["type"] == "/problems/admin-only"
     assert client.get("/ops/panel", headers=someone.headers).status_code == 403
+    # A browser with no session is sent to sign in, and brought back here afterwards.
+    r = client.get("/ops", headers={"accept": "text/html,*/*"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/signin?next=/ops"
+    assert client.get("/ops/panel", headers={"accept": "text/html"}).status_code == 401
 
 
 def test_the_monolith_runs_every_module_in_the_gateway(
