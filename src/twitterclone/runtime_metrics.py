@@ -16,6 +16,10 @@ Metrics (all labelled by the downstream ``service``; per instance also ``instanc
   ``twitterclone_retry_budget_capacity`` (a budget in use has fewer tokens than its capacity);
 - ``twitterclone_outbox_backlog{module}``: rows not yet handed to the event transport;
 - ``twitterclone_process_info{role}``: which service this process is (1).
+
+Service processes publish these on their ``/metrics`` (their internal port). The gateway does
+not: its ``/metrics`` is on the public port, and instance addresses and breaker states are the
+deployment's internals; the ops view reads the gateway's own figures in its process.
 """
 
 from __future__ import annotations
@@ -153,7 +157,7 @@ class MetricsController(Controller):
 
     @get(operation_id="metrics", summary="Prometheus metrics of this process")
     async def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        collector: RuntimeMetrics | None = getattr(request.app.state, "runtime_metrics", None)
-        if collector is not None:
-            await collector.refresh()
+        figures: RuntimeMetrics | None = getattr(request.app.state, "runtime_metrics", None)
+        if figures is not None and figures in _INSTALLED.runtimes:
+            await figures.refresh()
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

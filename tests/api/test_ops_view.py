@@ -33,6 +33,11 @@ def test_only_administrators_see_the_ops_view(client: TestClient[Litestar], api:
     assert r.status_code == 403
     assert r.json()["type"] == "/problems/admin-only"
     assert client.get("/ops/panel", headers=someone.headers).status_code == 403
+    # A browser with no session is sent to sign in, and brought back here afterwards.
+    r = client.get("/ops", headers={"accept": "text/html,*/*"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/signin?next=/ops"
+    assert client.get("/ops/panel", headers={"accept": "text/html"}).status_code == 401
 
 
 def test_the_monolith_runs_every_module_in_the_gateway(
@@ -85,3 +90,12 @@ def _gateway_rps(html: str) -> float:
     assert row is not None
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
     return float(cells[1]) if cells[1] not in (UNKNOWN, "") else 0.0
+
+
+def test_the_gateways_public_metrics_carry_no_internals(client: TestClient[Litestar], admin: User) -> None:
+    panel = client.get("/ops/panel", headers=admin.headers).text
+    assert re.search(r"<th scope=\"row\">users</th><td>gateway</td><td>\d+</td>", panel)  # read in-process
+    public = client.get("/metrics").text
+    assert "twitterclone_requests_total" in public
+    for internal in ("twitterclone_outbox_backlog", "twitterclone_remote_", "twitterclone_process_info"):
+        assert internal not in public

@@ -166,6 +166,7 @@ def grant_admin(d: Deployment, handle: str) -> None:
         section["placement"] = "local"
         section.pop("port", None)
         section.pop("replicas", None)
+        section.pop("autoscale", None)
     local = d.data_dir.parent / f"{d.name}-admin.toml"
     local.write_text(_toml(raw))
     env = dict(os.environ, TWITTERCLONE_DATA_DIR=str(d.data_dir))

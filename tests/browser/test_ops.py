@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import NewPage, Screenshot, grant_admin, page_errors, served
 from tests.e2e.harness import Deployment
-from tests.e2e.scenarios import Account, sign_up
+from tests.e2e.scenarios import PASSWORD, Account, sign_up
 
 #: What the view shows for a figure it cannot tell yet (an en dash).
 UNKNOWN = "\u2013"
@@ -72,13 +72,19 @@ def _start(traffic: list[Traffic], d: Deployment) -> None:
     traffic.append(t)
 
 
-def test_the_monolith_view_renders_in_the_browser(
+def test_an_administrator_signed_in_to_the_web_client_sees_the_monolith_view(
     monolith: Deployment, new_page: NewPage, screenshot: Screenshot, traffic: list[Traffic]
 ) -> None:
-    admin = _admin(monolith, "opsmono")
+    _admin(monolith, "opsmono")
     _start(traffic, monolith)
-    page = new_page(headers=admin.headers)
+    # A person: opens /ops, is asked to sign in (the web client's page), and lands back on /ops.
+    page = new_page()
     page.goto(f"{monolith.base_url}/ops")
+    expect(page).to_have_url(f"{monolith.base_url}/signin?next=/ops")
+    page.get_by_label("Handle or email").fill("opsmono")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{monolith.base_url}/ops")
     expect(page.locator("h1")).to_have_text("Operations")
     expect(page.locator("svg.topology.wide g.module")).to_have_count(6)
     expect(page.locator("svg.topology.wide g.module.in-gateway")).to_have_count(6)
@@ -131,3 +137,29 @@ def test_a_killed_replica_goes_down_and_comes_back_in_the_split_view(
         assert came_back_s < 60
         assert page_errors(page) == []
         screenshot(page, "ops")
+
+
+def test_the_hybrid_view_shows_which_calls_stay_in_the_gateway(
+    tmp_path: Path, new_page: NewPage, screenshot: Screenshot, traffic: list[Traffic]
+) -> None:
+    with served("hybrid", tmp_path) as d:
+        admin = _admin(d, "opshybrid")
+        _start(traffic, d)
+        page = new_page(headers=admin.headers)
+        page.goto(f"{d.base_url}/ops")
+        wide = page.locator("svg.topology.wide")
+        expect(page.locator("p.sub")).to_contain_text("(hybrid)")
+        expect(wide.locator("g.module.in-gateway")).to_have_count(3)  # users, tweets, timeline
+        expect(wide.locator("g.module.service")).to_have_count(3)  # media, notifications, analytics
+        # timeline -> tweets, timeline -> users, tweets -> users stay in one process;
+        # tweets -> media and notifications -> users cross the network.
+        expect(wide.locator("line.call.local")).to_have_count(3)
+        expect(wide.locator("line.call.remote")).to_have_count(2)
+        for module in ("media", "notifications", "analytics"):
+            box = wide.locator(f'g.module[data-module="{module}"]')
+            expect(box).to_have_class("module service health-up", timeout=15_000)
+        services = page.locator("table.services tbody tr")
+        expect(services).to_have_count(4)  # the gateway and three services
+        _wait_for_traffic(page)
+        assert page_errors(page) == []
+        screenshot(page, "ops-hybrid")

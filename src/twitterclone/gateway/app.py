@@ -53,9 +53,7 @@ from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
 from twitterclone.manifest import Manifest
-from twitterclone.runtime_metrics import MetricsController
-from twitterclone.runtime_metrics import install as install_runtime_metrics
-from twitterclone.runtime_metrics import uninstall as uninstall_runtime_metrics
+from twitterclone.runtime_metrics import MetricsController, RuntimeMetrics
 from twitterclone.settings import Settings, load_deployment
 
 log = logging.getLogger("twitterclone.gateway")
@@ -95,7 +93,8 @@ def create_app(
         await serve_local_ports(port_server, runtime)
         app.state.dishka_container = runtime.container
         app.state.runtime = runtime
-        app.state.runtime_metrics = install_runtime_metrics(runtime)
+        # Read in this process by the ops view, never published on the public /metrics.
+        app.state.runtime_metrics = RuntimeMetrics(runtime)
         app.state.token_verifier = TokenVerifier(
             lambda: runtime.get(UsersPort),
             jwks_max_age_s=settings.jwks_max_age_s,
@@ -117,7 +116,6 @@ def create_app(
         try:
             yield
         finally:
-            uninstall_runtime_metrics(app.state.runtime_metrics)
             await runtime.stop()
 
     # In a split deployment the modules hosted here are called by other services too.

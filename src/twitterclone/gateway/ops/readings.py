@@ -2,7 +2,8 @@
 
 Nothing here keeps its own count of anything. A sample is made of:
 
-- each process's Prometheus metrics: the gateway's own registry, read in this process, and
+- each process's Prometheus metrics: the gateway's own registry and runtime figures, read in
+  this process (they are not on its public ``/metrics``), and
   every service instance's ``/metrics``, fetched over HTTP (with this process's client
   certificate when the deployment uses mutual TLS). They carry request counts and latency
   histograms (Litestar's Prometheus middleware), fan-out lag (the timeline module), and each
@@ -102,6 +103,8 @@ class Sample:
     registry_error: str = ""
     streams: list[StreamGroup] | None = None
     streams_error: str = ""
+    #: chart points derived from this sample and an earlier one, computed once (ops/view.py)
+    points: dict[str, float | None] = field(default_factory=dict)
 
 
 def _housekeeping(path: str) -> bool:
@@ -225,9 +228,11 @@ class Reader:
         return found, "; ".join(sorted(errors))
 
     async def _own(self) -> ProcessReading:
+        families = list(REGISTRY.collect())
         if self.own is not None:
             await self.own.refresh()
-        return read_families(GATEWAY, self.gateway_address, REGISTRY.collect())
+            families += self.own.collect()
+        return read_families(GATEWAY, self.gateway_address, families)
 
     async def _scrape(self, service: str, address: str) -> ProcessReading:
         try:

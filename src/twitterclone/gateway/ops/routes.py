@@ -4,8 +4,9 @@ Both answer server-rendered HTML (Jinja2 through Litestar; templates/). The page
 without JavaScript; with it, a small script of ours (static/ops.js, no inline code: the page's
 Content-Security-Policy forbids it) replaces the live part with ``/ops/panel`` every second.
 
-Who may look: the same check as /api/admin (a first-party token of an account whose role is
-admin in the users module right now).
+Who may look: an administrator (the role in the users module right now, as for /api/admin),
+signed in to the web client (its session cookie) or sending a first-party bearer token. A
+browser that is neither is sent to the web client's sign-in page, which brings it back here.
 """
 
 from __future__ import annotations
@@ -16,19 +17,24 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from litestar import Controller, Litestar, Request, get
+from litestar import Controller, Litestar, Request, Response, get
+from litestar.connection import ASGIConnection
 from litestar.enums import MediaType
-from litestar.response import Template
+from litestar.handlers.base import BaseRouteHandler
+from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
+from boundaries.users.errors import NotAdmin
 from twitterclone.composition import Runtime
-from twitterclone.gateway.auth import requires
+from twitterclone.gateway.auth import InvalidToken, current_principal, requires
 from twitterclone.gateway.ops.readings import Reader
 from twitterclone.gateway.ops.sampler import Sampler
 from twitterclone.gateway.ops.view import OpsView, build_view
 from twitterclone.gateway.params import BEARER
-from twitterclone.gateway.routes.admin import admin_only
+from twitterclone.gateway.problems import domain_error_handler, refuses
+from twitterclone.gateway.routes.admin import ensure_admin
+from twitterclone.gateway.web.session import current_session
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -76,13 +82,37 @@ async def ops_lifespan(app: Litestar) -> AsyncIterator[None]:
             await client.aclose()
 
 
+@refuses(InvalidToken, NotAdmin)
+async def ops_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Refuse anyone but an administrator: by bearer token, or by the web client's session."""
+    principal = await current_principal(connection)
+    if principal is None:
+        session = await current_session(connection)
+        principal = session.principal if session is not None else None
+    if principal is None:
+        raise InvalidToken("sign in as an administrator, or send an access token (Authorization: Bearer …)")
+    await ensure_admin(connection, principal)
+
+
+def _sign_in_first(request: Request[Any, Any, Any], exc: InvalidToken) -> Response[Any]:
+    """A browser opening the page without a session goes to sign in (and comes back); else a 401."""
+    if request.method == "GET" and request.url.path.rstrip("/") == "/ops" and _wants_html(request):
+        return Redirect("/signin?next=/ops", status_code=303)
+    return domain_error_handler(request, exc)
+
+
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
 class OpsController(Controller):
     """The deployment at work: placement and health, traffic, breakers, budgets, events."""
 
     path = "/ops"
     tags = ["ops"]
-    guards = [requires("read", first_party=True), admin_only]
+    guards = [requires("read", first_party=True), ops_admin]
     security = BEARER
+    exception_handlers = {InvalidToken: _sign_in_first}
 
     @get(
         "/",

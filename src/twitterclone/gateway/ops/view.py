@@ -115,6 +115,7 @@ def shape_of(runtime: Runtime) -> str:
 
 def build_view(runtime: Runtime, samples: Sequence[Sample]) -> OpsView:
     """The page's content from the samples so far (the last one is now)."""
+    _derive_points(runtime, samples)
     last = samples[-1]
     before = _at_or_before(samples, last.at - WINDOW_S)
     calls = _calls()
@@ -136,6 +137,26 @@ def build_view(runtime: Runtime, samples: Sequence[Sample]) -> OpsView:
         pipeline=_pipeline(runtime, samples),
         notes=notes,
     )
+
+
+def _derive_points(runtime: Runtime, samples: Sequence[Sample]) -> None:
+    """Each sample's chart points, against the sample ``CHART_SPAN`` before it (once per sample)."""
+    for i, b in enumerate(samples):
+        if b.points:
+            continue
+        a = samples[max(0, i - CHART_SPAN)]
+        points: dict[str, float | None] = {}
+        for name in _services(runtime):
+            rps = _rate(name, a, b, lambda r: r.requests)
+            err = _rate(name, a, b, lambda r: r.errors)
+            points[f"{name}:rps"] = rps
+            points[f"{name}:err"] = None if not rps or err is None else 100 * err / rps
+            points[f"{name}:p99"] = _ms(quantile(0.99, {}, _buckets(name, a, b, lambda r: r.latency)))
+        fan_from = samples[max(0, i - 2 * CHART_SPAN)]
+        points["fanout:p99"] = _ms(quantile(0.99, {}, _buckets(None, fan_from, b, lambda r: r.fanout)))
+        points["outbox"] = float(sum(_outbox(runtime, b).values()))
+        points["streams:lag"] = None if b.streams is None else float(sum(g.lag or 0 for g in b.streams))
+        b.points = points
 
 
 @functools.cache
@@ -230,14 +251,9 @@ def _service(
     else:
         replicas = [r for box in picture.boxes if box.module == name for r in box.replicas]
         up, total = sum(1 for r in replicas if r.health == "up"), len(replicas)
-    rps_series, err_series, p99_series = [], [], []
-    for i in range(1, len(samples)):
-        a, b = samples[max(0, i - CHART_SPAN)], samples[i]
-        rps = _rate(name, a, b, lambda r: r.requests)
-        err = _rate(name, a, b, lambda r: r.errors)
-        rps_series.append(rps)
-        err_series.append(None if not rps or err is None else 100 * err / rps)
-        p99_series.append(_ms(quantile(0.99, {}, _buckets(name, a, b, lambda r: r.latency))))
+    rps_series = [s.points.get(f"{name}:rps") for s in samples[1:]]
+    err_series = [s.points.get(f"{name}:err") for s in samples[1:]]
+    p99_series = [s.points.get(f"{name}:p99") for s in samples[1:]]
     return ServiceFigures(
         name=name,
         replicas_up=up,
@@ -305,10 +321,7 @@ def _pipeline(runtime: Runtime, samples: Sequence[Sample]) -> Pipeline:
     rows = [(m, "gateway" if m in local else m, outbox[m]) for m in MODULE_NAMES if m in outbox]
     fan_before = _at_or_before(samples, last.at - FANOUT_WINDOW_S)
     fanout = _buckets(None, fan_before, last, lambda r: r.fanout)
-    fan_series = []
-    for i in range(1, len(samples)):
-        a, b = samples[max(0, i - 2 * CHART_SPAN)], samples[i]
-        fan_series.append(_ms(quantile(0.99, {}, _buckets(None, a, b, lambda r: r.fanout))))
+    fan_series = [s.points.get("fanout:p99") for s in samples[1:]]
     streams = last.streams
     if runtime.manifest.events.transport == "redis-streams":
         transport = "Redis Streams (one consumer group per consumer)"
@@ -326,7 +339,7 @@ def _pipeline(runtime: Runtime, samples: Sequence[Sample]) -> Pipeline:
         transport=transport,
         outbox=rows,
         outbox_chart=chart(
-            [float(sum(_outbox(runtime, s).values())) for s in samples],
+            [s.points.get("outbox") for s in samples],
             unit="",
             label="outbox rows waiting, all modules",
         ),
@@ -339,21 +352,22 @@ def _pipeline(runtime: Runtime, samples: Sequence[Sample]) -> Pipeline:
     )
 
 
-CHART_W = 180
+CHART_W = 140
 CHART_H = 36
+#: At most this many points per chart (a longer history is reduced to each stretch's largest value).
+CHART_POINTS = 100
 
 
 def chart(values: Sequence[float | None], *, unit: str, label: str) -> Chart:
     """Polyline points for ``values`` (oldest first; a gap where a value is unknown is drawn as 0)."""
-    shown = [0.0 if v is None else float(v) for v in values][-300:]
+    shown = [0.0 if v is None else float(v) for v in values]
+    if len(shown) > CHART_POINTS:
+        size = len(shown) / CHART_POINTS
+        shown = [max(shown[int(i * size) : int((i + 1) * size)]) for i in range(CHART_POINTS)]
     peak = max(shown, default=0.0)
-    top = peak if peak > 0 else 1.0
-    n = len(shown)
-    step = CHART_W / max(1, n - 1)
-    points = " ".join(
-        f"{round(i * step, 1)},{round(CHART_H - 2 - (v / top) * (CHART_H - 4), 1)}"
-        for i, v in enumerate(shown)
-    )
+    scale = (CHART_H - 4) / (peak if peak > 0 else 1.0)
+    step = CHART_W / max(1, len(shown) - 1)
+    points = " ".join(f"{i * step:.1f},{CHART_H - 2 - v * scale:.1f}" for i, v in enumerate(shown))
     return Chart(points=points, width=CHART_W, height=CHART_H, peak=f"{_short(peak)}{unit}", label=label)
 
 
