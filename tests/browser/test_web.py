@@ -14,11 +14,12 @@ import io
 import os
 import shutil
 import time
+from pathlib import Path
 
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ROOT, SCREENSHOTS, NewPage, Screenshot, page_errors
+from tests.browser.conftest import ROOT, SCREENSHOTS, NewPage, Screenshot, page_errors, served
 from tests.e2e.harness import Deployment
 
 PASSWORD = "correct horse battery"
@@ -185,3 +186,23 @@ def test_pages_work_at_phone_width_with_the_keyboard(monolith: Deployment, new_p
     # Nothing wider than the screen.
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
+
+
+def test_the_web_client_on_the_split_deployment(tmp_path: Path, new_page: NewPage) -> None:
+    """The same pages when every module is a service of its own: sessions in Redis, ports over HTTP."""
+    with served("split", tmp_path) as d:
+        origin = d.base_url
+        reader, author = new_page(), new_page()
+        sign_up(reader, origin, "splitreader", "Split Reader")
+        sign_up(author, origin, "splitauthor", "Split Author")
+        follow(reader, origin, "splitauthor")
+        reader.goto(f"{origin}/")
+        author.goto(f"{origin}/")
+        author.get_by_label("What is happening?").fill("Hello from the split deployment @splitreader")
+        author.get_by_role("button", name="Post").click()
+        arrived = reader.locator("#timeline article", has_text="from the split deployment")
+        expect(arrived).to_be_visible(timeout=5000)  # live, across services
+        expect(reader.locator("#unread")).to_have_attribute("data-count", "1", timeout=5000)
+        reader.get_by_role("link", name="Notifications").click()
+        expect(reader.get_by_text("mentioned you")).to_be_visible()
+        assert page_errors(reader) == []
