@@ -260,3 +260,25 @@ def test_settings_list_and_revoke_an_authorised_app(browsers: Callable[[], Brows
         lambda: api.client.get("/api/users/me", headers=bearer(granted["access_token"])).status_code == 401,
         timeout_s=3,
     )
+
+
+def test_a_content_warning_hides_the_text_until_opened(browsers: Callable[[], Browser], api: Api) -> None:
+    alice = browsers()
+    alice.sign_up("alice")
+    r = api.client.post(
+        "/api/tweets",
+        json={"text": "the ending of the film", "spoiler_text": "film spoilers"},
+        headers={"Authorization": "Bearer " + api.login("alice", "correct horse battery")["access_token"]},
+    )
+    assert r.status_code == 201, r.text
+    page = browsers().get(f"/tweets/{r.json()['id']}").text
+    assert '<details class="warning"><summary>Content warning: film spoilers</summary>' in page
+    assert page.index("film spoilers") < page.index("the ending of the film")
+
+
+def test_compose_with_a_content_warning(browsers: Callable[[], Browser]) -> None:
+    alice = browsers()
+    alice.sign_up("alice")
+    r = alice.post("who did it", spoiler_text="mystery spoilers")
+    assert r.status_code == 303
+    assert "Content warning: mystery spoilers</summary>" in browsers().get(r.headers["location"]).text

@@ -114,7 +114,7 @@ class TweetPages(Controller):
     ) -> Template | Redirect:
         form = await read_form(request, me)
         text, reply_to, quote = form.text("text", strip=False), form.text("reply_to"), form.text("quote_of")
-        values = {"text": text, "alt": form.text("alt")}
+        values = {"text": text, "alt": form.text("alt"), "spoiler_text": form.text("spoiler_text")}
         errors: dict[str, str] = {}
         media_ids: list[str] = []
         try:
@@ -135,6 +135,7 @@ class TweetPages(Controller):
                     "reply_to_id": reply_to or None,
                     "quote_of_id": quote or None,
                     "media_ids": media_ids,
+                    "spoiler_text": values["spoiler_text"],
                 },
                 PostTweet,
             )
