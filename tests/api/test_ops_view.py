@@ -38,6 +38,11 @@ def test_only_administrators_see_the_ops_view(client: TestClient[Litestar], api:
     assert r.status_code == 303
     assert r.headers["location"] == "/signin?next=/ops"
     assert client.get("/ops/panel", headers={"accept": "text/html"}).status_code == 401
+    # Someone signed in but not an administrator, in a browser: a readable page, not JSON.
+    page = client.get("/ops", headers={**someone.headers, "accept": "text/html"})
+    assert page.status_code == 403
+    assert page.headers["content-type"].startswith("text/html")
+    assert "this needs an administrator" in page.text
 
 
 def test_the_monolith_runs_every_module_in_the_gateway(

@@ -5,7 +5,7 @@ launched through its executable path; Playwright never downloads one. Its absenc
 that says what to install, not a skip.
 
 Fixtures:
-- ``chromium``: one browser per test session;
+- ``chromium``: one browser per test module (closed before other tests run);
 - ``new_page(width=…, headers=…)``: a fresh browser context and page (closed after the test);
   ``page`` is one at desktop width. ``page_errors(page)`` lists what the page logged as errors;
 - ``monolith``: the monolith manifest served by a real granian process on free ports
@@ -44,8 +44,8 @@ OUTPUT = Path(os.environ.get("TWITTERCLONE_TEST_OUTPUT", ROOT / "test-output"))
 SCREENSHOTS = OUTPUT / "screenshots"
 
 
-# Module scope, not session: Playwright's sync API keeps an event loop running on the main thread
-# while it is open, and the tests that run after the browser tests (tests/web, …) use asyncio.run.
+# Module scope, not session: Playwright's sync API keeps an event loop running on this thread
+# while it is open, and the rest of the suite (asyncio.run, pytest-asyncio) must not meet it.
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:

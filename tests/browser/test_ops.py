@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import NewPage, Screenshot, grant_admin, page_errors, served
 from tests.e2e.harness import Deployment
 from tests.e2e.scenarios import PASSWORD, Account, sign_up
+from twitterclone.composition import port_dependencies
 
 #: What the view shows for a figure it cannot tell yet (an en dash).
 UNKNOWN = "\u2013"
@@ -113,7 +114,8 @@ def test_a_killed_replica_goes_down_and_comes_back_in_the_split_view(
         replica = page.locator(f'svg.topology.wide g.replica[data-address="{victim.spec.address}"]')
         timeline = page.locator('svg.topology.wide g.module[data-module="timeline"]')
         expect(page.locator("svg.topology.wide g.module.service")).to_have_count(6)
-        expect(page.locator("svg.topology.wide line.call.remote")).to_have_count(5)
+        edges = sum(len(callees) for callees in port_dependencies().values())
+        expect(page.locator("svg.topology.wide line.call.remote")).to_have_count(edges)
         expect(replica).to_have_attribute("data-health", "up", timeout=15_000)
         expect(timeline).to_have_class("module service health-up", timeout=15_000)
         _wait_for_traffic(page)
@@ -151,10 +153,16 @@ def test_the_hybrid_view_shows_which_calls_stay_in_the_gateway(
         expect(page.locator("p.sub")).to_contain_text("(hybrid)")
         expect(wide.locator("g.module.in-gateway")).to_have_count(3)  # users, tweets, timeline
         expect(wide.locator("g.module.service")).to_have_count(3)  # media, notifications, analytics
-        # timeline -> tweets, timeline -> users, tweets -> users stay in one process;
-        # tweets -> media and notifications -> users cross the network.
-        expect(wide.locator("line.call.local")).to_have_count(3)
-        expect(wide.locator("line.call.remote")).to_have_count(2)
+        # Calls among users, tweets and timeline stay in the gateway's process (e.g. timeline ->
+        # tweets); calls to or from the others cross the network (e.g. tweets -> media).
+        in_gateway = set(d.manifest.local_modules)
+        calls = [(a, b) for a, callees in port_dependencies().items() for b in callees]
+        local = [c for c in calls if c[0] in in_gateway and c[1] in in_gateway]
+        assert ("timeline", "tweets") in local
+        assert ("tweets", "media") in calls
+        assert ("tweets", "media") not in local
+        expect(wide.locator("line.call.local")).to_have_count(len(local))
+        expect(wide.locator("line.call.remote")).to_have_count(len(calls) - len(local))
         for module in ("media", "notifications", "analytics"):
             box = wide.locator(f'g.module[data-module="{module}"]')
             expect(box).to_have_class("module service health-up", timeout=15_000)

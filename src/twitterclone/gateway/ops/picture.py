@@ -1,10 +1,12 @@
-"""The deployment as a picture: geometry for the server-rendered SVG (templates/ops_picture.svg.j2).
+r"""The deployment as a picture: geometry for the server-rendered SVG (templates/ops_picture.svg.j2).
 
 Six module boxes on a fixed grid chosen so that no call line crosses a box:
 
-    timeline ── tweets ── media
-        ╲        │
-    notifications ── users    analytics
+    timeline --> tweets --> media
+         \         |       /
+    notifications --> users    analytics
+
+(timeline and tweets call users; users calls media.)
 
 Each box says where its module runs (inside the gateway process, or its own service) and, for
 a service, lists its replicas with address and health. Lines are the calls between modules from

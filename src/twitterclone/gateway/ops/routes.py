@@ -25,6 +25,7 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
+from boundaries._kernel.errors import DomainError
 from boundaries.users.errors import NotAdmin
 from twitterclone.composition import Runtime
 from twitterclone.gateway.auth import InvalidToken, current_principal, requires
@@ -34,6 +35,7 @@ from twitterclone.gateway.ops.view import OpsView, build_view
 from twitterclone.gateway.params import BEARER
 from twitterclone.gateway.problems import domain_error_handler, refuses
 from twitterclone.gateway.routes.admin import ensure_admin
+from twitterclone.gateway.web.render import domain_error_page
 from twitterclone.gateway.web.session import current_session
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -94,11 +96,14 @@ async def ops_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
     await ensure_admin(connection, principal)
 
 
-def _sign_in_first(request: Request[Any, Any, Any], exc: InvalidToken) -> Response[Any]:
-    """A browser opening the page without a session goes to sign in (and comes back); else a 401."""
-    if request.method == "GET" and request.url.path.rstrip("/") == "/ops" and _wants_html(request):
+def _refused(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    """A browser opening the page without a session goes to sign in (and comes back here); other
+    refusals are a readable page for a browser, a problem document for anyone else."""
+    if not _wants_html(request):
+        return domain_error_handler(request, exc)
+    if isinstance(exc, InvalidToken) and request.url.path.rstrip("/") == "/ops":
         return Redirect("/signin?next=/ops", status_code=303)
-    return domain_error_handler(request, exc)
+    return domain_error_page(request, exc)
 
 
 def _wants_html(request: Request[Any, Any, Any]) -> bool:
@@ -112,7 +117,7 @@ class OpsController(Controller):
     tags = ["ops"]
     guards = [requires("read", first_party=True), ops_admin]
     security = BEARER
-    exception_handlers = {InvalidToken: _sign_in_first}
+    exception_handlers = {InvalidToken: _refused, NotAdmin: _refused}
 
     @get(
         "/",
