@@ -43,7 +43,6 @@ from twitterclone.gateway.routes.oauth import (
     AuthorizedAppsController,
     OAuthClientsController,
     OAuthController,
-    OAuthMetadataController,
 )
 from twitterclone.gateway.routes.timeline import TimelineController
 from twitterclone.gateway.routes.tweets import TweetsController
@@ -76,7 +75,7 @@ API_CONTROLLERS: list[type] = [
 ]
 
 #: Route groups outside /api (e.g. /.well-known/jwks.json; /ops, the operations view).
-PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController, OAuthMetadataController, OpsController]
+PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController, OpsController]
 
 
 def create_app(

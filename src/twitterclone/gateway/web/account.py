@@ -180,7 +180,7 @@ class AccountPages(Controller):
             field = "current_password" if "current_password" in str(exc) else "new_password"
             hint = "enter your current password" if field == "current_password" else "at least 8 characters"
             return await _settings_page(request, me, users, 422, {field: hint})
-        await charge_login_account(request, me.handle)  # a password check, budgeted like a sign-in
+        await charge_login_account(request, me.user_id)  # a password check, budgeted as the API's is
         try:
             pair = await users.change_password(me.user_id, change)
         except WrongPassword:
