@@ -9,7 +9,7 @@ UV     := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run up test lint typecheck architecture unit migrate fmt clean bench deploy image image-test faults faults-events
+.PHONY: browser run up test lint typecheck architecture unit migrate fmt clean bench deploy image image-test faults faults-events web-assets
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen
@@ -19,8 +19,18 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check "uv==0.13.8"
 
+## web-assets: the web client's browser assets (htmx) from web/package-lock.json, served from our own origin
+HTMX_JS := src/twitterclone/gateway/web/static/vendor/htmx.min.js
+web-assets: $(HTMX_JS)
+
+$(HTMX_JS): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the web client's assets: apt-get install npm (Debian) or install Node.js 18+" >&2; exit 1; }
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(dir $@)
+	cp web/node_modules/htmx.org/dist/htmx.min.js $@
+
 ## run: migrate every module and serve the monolith on http://127.0.0.1:8000
-run: $(VENV)/.synced
+run: $(VENV)/.synced $(HTMX_JS)
 	$(BIN)/twitterclone migrate
 	$(BIN)/twitterclone run
 
@@ -42,15 +52,15 @@ deploy: $(VENV)/.synced
 	$(BIN)/twitterclone render kubernetes --manifest deployments/split.toml --image $(IMAGE) --out deploy/split
 
 ## image: the container image (Containerfile) on a debootstrapped Debian base; needs root (podman)
-image:
+image: $(HTMX_JS)
 	bash deploy/podman/image.sh build
 
 ## image-test: build the image, run the monolith container and the rendered Deployments (podman kube play)
 image-test: $(VENV)/.synced image
 	$(BIN)/pytest image-tests
 
-## test: architecture contracts, lint, types, then the whole pytest suite
-test: $(VENV)/.synced architecture lint typecheck
+## test: architecture contracts, lint, types, then the whole pytest suite (browser tests included)
+test: $(VENV)/.synced $(HTMX_JS) browser architecture lint typecheck
 	$(BIN)/pytest
 
 ## faults: kill services, PostgreSQL, Redis and the gateway of a split deployment under load (a few minutes)
@@ -60,6 +70,10 @@ faults: $(VENV)/.synced
 ## faults-events: only the events fault: a consumer is behind while Redis restarts empty (issue 16, finding 1)
 faults-events: $(VENV)/.synced
 	TWITTERCLONE_FAULTS=test_event_loss.py timeout 600 $(BIN)/pytest -q -p no:cacheprovider tests/faults
+
+## browser: Debian's chromium for the browser tests (apt-get when root; otherwise says what to install)
+browser:
+	@scripts/ensure-chromium.sh
 
 architecture: $(VENV)/.synced
 	$(BIN)/lint-imports
@@ -76,4 +90,4 @@ fmt: $(VENV)/.synced
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .tools data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools data web/node_modules $(HTMX_JS) .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,7 @@ from twitterclone_bench.adapter_cost_command import adapter_cost
 from twitterclone_bench.connections_command import connections
 from twitterclone_bench.fanout_command import fanout
 from twitterclone_bench.relay_command import relay
+from twitterclone_bench.webhome_command import web_home
 
 
 @click.group(invoke_without_command=True)
@@ -84,3 +85,4 @@ bench.add_command(connections)
 bench.add_command(adapter_cost)
 bench.add_command(fanout)
 bench.add_command(relay)
+bench.add_command(web_home)

@@ -38,6 +38,8 @@ base() {
 
 build() {
     base
+    # The web client's htmx (web/package-lock.json) is copied into src/ before the image copies src.
+    make --no-print-directory web-assets
     # RUN steps reach PyPI with the host's CA bundle mounted for the build, never baked in.
     local uv_version  # the uv the Makefile bootstraps, so the image locks the same way
     uv_version=$(grep -oE 'uv==[0-9.]+' Makefile | head -1 | cut -d= -f3)

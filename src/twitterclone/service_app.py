@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 
 from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.middleware import request_id_middleware
@@ -26,6 +26,9 @@ from twitterclone.logs import configure_logging
 from twitterclone.manifest import Manifest
 from twitterclone.remote.deadline import deadline_middleware
 from twitterclone.remote.tracing import traceparent_middleware
+from twitterclone.runtime_metrics import MetricsController
+from twitterclone.runtime_metrics import install as install_runtime_metrics
+from twitterclone.runtime_metrics import uninstall as uninstall_runtime_metrics
 from twitterclone.settings import Settings, load_deployment
 
 log = logging.getLogger("twitterclone.service")
@@ -56,6 +59,7 @@ def create_service_app(
         await runtime.start()
         await serve_local_ports(server, runtime)
         app.state.runtime = runtime
+        app.state.runtime_metrics = install_runtime_metrics(runtime)
         app.state.dishka_container = runtime.container
         await runtime.register(host, port)
         tune_for_serving()
@@ -63,11 +67,12 @@ def create_service_app(
         try:
             yield
         finally:
+            uninstall_runtime_metrics(app.state.runtime_metrics)
             await runtime.stop()
 
     prometheus = PrometheusConfig(app_name=f"twitterclone-{role}", prefix="twitterclone", group_path=True)
     app = Litestar(
-        route_handlers=[router, HealthController, PrometheusController],
+        route_handlers=[router, HealthController, MetricsController],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[prometheus.middleware],

@@ -40,7 +40,11 @@ def test_docs_page_loads_its_assets_locally(client: TestClient[Litestar]) -> Non
     assert page.status_code == 200
     assert "cdn." not in page.text
     assert "unpkg" not in page.text
-    for asset in ["/schema/assets/swagger-ui-bundle.js", "/schema/assets/swagger-ui.css"]:
+    for asset in [
+        "/schema/assets/swagger-ui-bundle.js",
+        "/schema/assets/swagger-ui.css",
+        "/schema/assets/swagger-init.js",
+    ]:
         assert asset in page.text
         assert client.get(asset).status_code == 200
 

@@ -6,26 +6,25 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-import swagger_ui_bundle
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from litestar.static_files import create_static_files_router
+from litestar.plugins.prometheus import PrometheusConfig
 
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.admission import Admission, BodyLimits, admission_middleware
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
+from twitterclone.gateway.docs import LocalSwaggerUI, docs_assets_router
 from twitterclone.gateway.headers import security_headers_middleware
 from twitterclone.gateway.mastodon.errors import mastodon_aware
 from twitterclone.gateway.mastodon.router import document_mastodon_errors, mastodon_router
 from twitterclone.gateway.middleware import edge_middleware, request_id_middleware
+from twitterclone.gateway.ops.routes import TEMPLATES as OPS_TEMPLATES
+from twitterclone.gateway.ops.routes import OpsController, ops_assets_router, ops_lifespan
 from twitterclone.gateway.paths import canonical_path_middleware
 from twitterclone.gateway.problems import EXCEPTION_HANDLERS, document_errors
 from twitterclone.gateway.ratelimit import (
@@ -51,10 +50,12 @@ from twitterclone.gateway.routes.timeline import TimelineController
 from twitterclone.gateway.routes.tweets import TweetsController
 from twitterclone.gateway.routes.users import AuthController, JwksController, UsersController
 from twitterclone.gateway.streams import StreamGate
+from twitterclone.gateway.web import build_session_store, session_user_id, web_handlers, web_template_config
 from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
 from twitterclone.manifest import Manifest
+from twitterclone.runtime_metrics import MetricsController, RuntimeMetrics
 from twitterclone.settings import Settings, load_deployment
 
 log = logging.getLogger("twitterclone.gateway")
@@ -75,10 +76,8 @@ API_CONTROLLERS: list[type] = [
     MyCollectionsController,
 ]
 
-#: Route groups outside /api (e.g. /.well-known/jwks.json).
-PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController]
-
-SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+#: Route groups outside /api (e.g. /.well-known/jwks.json; /ops, the operations view).
+PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController, OpsController]
 
 
 def create_app(
@@ -98,10 +97,18 @@ def create_app(
         await serve_local_ports(port_server, runtime)
         app.state.dishka_container = runtime.container
         app.state.runtime = runtime
+        # Read in this process by the ops view, never published on the public /metrics.
+        app.state.runtime_metrics = RuntimeMetrics(runtime)
         app.state.token_verifier = TokenVerifier(
             lambda: runtime.get(UsersPort),
             jwks_max_age_s=settings.jwks_max_age_s,
             status_cache_s=settings.access_status_cache_s,
+        )
+        kernel = runtime.kernel  # web sessions in Redis when the manifest has it (every replica sees them)
+        app.state.web_sessions = build_session_store(
+            kernel.redis if kernel.has_redis else None,
+            kernel.key_prefix,
+            settings.refresh_token_ttl_days * 86_400,
         )
         if runtime.is_split and "TWITTERCLONE_SERVICE_PORT" in os.environ:  # started by `serve`/`up`
             await runtime.register(
@@ -120,16 +127,8 @@ def create_app(
     internal = [port_router] if runtime.is_split else []
     api = Router(path="/api", route_handlers=API_CONTROLLERS, dependencies=dict(AUTH_DEPENDENCIES))
     mastodon = mastodon_router()  # the Mastodon client API (/api/v1, /api/v2), see docs/mastodon.md
-    assets = create_static_files_router(
-        path="/schema/assets", directories=[SWAGGER_ASSETS], include_in_schema=False, name="swagger-assets"
-    )
-    docs = SwaggerRenderPlugin(
-        path="/",
-        js_url="/schema/assets/swagger-ui-bundle.js",
-        css_url="/schema/assets/swagger-ui.css",
-        standalone_preset_js_url="/schema/assets/swagger-ui-standalone-preset.js",
-        favicon="<link rel='icon' type='image/png' href='/schema/assets/favicon-32x32.png'>",
-    )
+    assets = docs_assets_router()  # Swagger UI 5 (renders OpenAPI 3.1) from a local package
+    docs = LocalSwaggerUI()
     cors = settings.cors_origin_list
     prometheus = PrometheusConfig(app_name="twitterclone", prefix="twitterclone", group_path=True)
     app = Litestar(
@@ -139,10 +138,14 @@ def create_app(
             HealthController,
             *PUBLIC_CONTROLLERS,
             assets,
-            PrometheusController,
+            ops_assets_router(),
+            MetricsController,
             *internal,
+            *web_handlers(),
         ],
-        lifespan=[lifespan],
+        lifespan=[lifespan, ops_lifespan],
+        # One Jinja environment for every server-rendered face: the web client's and the ops view's.
+        template_config=web_template_config(OPS_TEMPLATES),
         exception_handlers=mastodon_aware(EXCEPTION_HANDLERS),  # unrouted /api/v1 requests too
         middleware=[prometheus.middleware],
         cors_config=CORSConfig(allow_origins=cors, allow_credentials=False) if cors else None,
@@ -174,6 +177,7 @@ def create_app(
             policy=policy,
             verifier=lambda: getattr(app.state, "token_verifier", None),
             route_of=route_finder(app),
+            cookie_user=session_user_id,
         )
     admission = Admission(
         settings.admission_max_active, settings.admission_max_wait_s, settings.admission_max_queue

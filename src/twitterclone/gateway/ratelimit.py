@@ -23,7 +23,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -221,9 +221,37 @@ def _tightest(decisions: list[Decision]) -> Decision:
     return min(decisions, key=lambda d: (d.allowed, d.remaining, -d.reset_s))
 
 
+#: What a person whose form was refused sees (the web client's routes, outside LIMITED_PREFIXES).
+_HTML_429 = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    '<title>Slow down · twitterclone</title><link rel="stylesheet" href="/static/app.css"></head>'
+    '<body><main id="main"><section class="card error-page"><h1>Slow down</h1>'
+    "<p>Too many attempts in a short time; try again in {retry} s.</p>"
+    '<p><a href="/">Go to the home page</a>.</p></section></main></body></html>'
+)
+
+
 async def _send_rate_limited(scope: Scope, send: Send, decision: Decision) -> None:
     retry = _retry_after(decision)
     log.info("rate limited", extra={"path": scope["path"], "retry_after_s": retry})
+    if not scope["path"].startswith(LIMITED_PREFIXES):  # a web page's form: a page, not a problem
+        page = _HTML_429.format(retry=retry).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(page)).encode()),
+                    (b"retry-after", str(retry).encode()),
+                    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'"),
+                    *((k.encode(), v.encode()) for k, v in _headers(decision)),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": page, "more_body": False})
+        return
     body = msgspec.json.encode(
         Problem(
             type=PROBLEM_BASE + "rate-limited",
@@ -272,11 +300,14 @@ def rate_limit_middleware(
     policy: RatePolicy,
     verifier: Callable[[], Any],
     route_of: Callable[[str, str], BaseRouteHandler | None],
+    cookie_user: Callable[[Request[Any, Any, Any]], Awaitable[str | None]] | None = None,
 ) -> ASGIApp:
     """Wrap the gateway's ASGI handler (behind the edge, which made ``scope["path"]`` canonical).
 
     ``verifier()`` returns the app's TokenVerifier (or None); ``route_of(path, method)`` the
     handler the router will answer with, whose declared ``RateRule`` adds its buckets.
+    Outside ``LIMITED_PREFIXES`` (the web client's forms) only POSTs to a handler that declares
+    a rule are charged, per address and, with a session cookie (``cookie_user``), per user.
     """
     identities = _IdentityCache()
 
@@ -306,11 +337,20 @@ def rate_limit_middleware(
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
-        if scope["type"] != "http" or not path.startswith(LIMITED_PREFIXES):  # type: ignore[comparison-overlap]
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await app(scope, receive, send)
             return
-        rule = rule_of(route_of(path, str(scope.get("method", "GET"))))
-        buckets = policy.buckets(rule, policy.client_address(scope), await user_of(scope))
+        method = str(scope.get("method", "GET"))
+        if path.startswith(LIMITED_PREFIXES):
+            rule = rule_of(route_of(path, method))
+            user_id = await user_of(scope)
+        else:
+            rule = rule_of(route_of(path, method)) if method == "POST" else None
+            if rule is None:
+                await app(scope, receive, send)
+                return
+            user_id = await cookie_user(Request(scope)) if cookie_user is not None else None
+        buckets = policy.buckets(rule, policy.client_address(scope), user_id)
         decision = await limiter.hit(buckets)
         if not decision.allowed:
             await _send_rate_limited(scope, send, decision)

@@ -86,6 +86,9 @@ class ServiceStatus(msgspec.Struct, frozen=True, kw_only=True):
     retries_refused: int
     budget_tokens: float
     resolve_error: str | None
+    #: first attempts (each deposits into the retry budget) and the budget's size
+    calls: int = 0
+    budget_cap: float = 0.0
 
 
 @dataclass
@@ -214,9 +217,16 @@ class HttpTransport:
                 retries_refused=p.budget.refused,
                 budget_tokens=round(p.budget.tokens, 3),
                 resolve_error=p.resolve_error,
+                calls=p.budget.deposits,
+                budget_cap=p.budget.cap,
             )
             for p in (self._pools[s] for s in sorted(self._pools))
         ]
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client calls go through (with this process's certificate under mutual TLS)."""
+        return self._client
 
     async def close(self) -> None:
         """Stop background refreshes and close the HTTP client (if this transport created it)."""

@@ -207,14 +207,21 @@ def test_policy_charges_a_routes_rule_on_top_of_the_defaults() -> None:
 #: The routes with a stricter rule, as SECURITY.md's table lists them; every other route has none.
 RULED_ROUTES = {
     ("POST", "/api/auth/login"): RateRule.LOGIN,
-    ("POST", "/oauth/authorize"): RateRule.LOGIN,
     ("POST", "/api/auth/password"): RateRule.LOGIN,
+    ("POST", "/oauth/authorize"): RateRule.LOGIN,
     ("POST", "/api/auth/register"): RateRule.REGISTER,
     ("POST", "/api/auth/refresh"): RateRule.TOKEN,
     ("POST", "/oauth/token"): RateRule.TOKEN,
     ("POST", "/api/tweets"): RateRule.POST,
     ("PUT", "/api/tweets/{tweet_id:str}/retweet"): RateRule.POST,
     ("PUT", "/api/users/me/following/{user_id:str}"): RateRule.FOLLOW,
+    # The web client's forms: the same rules as the API routes they stand beside.
+    ("POST", "/signin"): RateRule.LOGIN,
+    ("POST", "/settings/password"): RateRule.LOGIN,
+    ("POST", "/signup"): RateRule.REGISTER,
+    ("POST", "/compose"): RateRule.POST,
+    ("POST", "/tweets/{tweet_id:str}/retweet"): RateRule.POST,
+    ("POST", "/users/{user_id:str}/follow"): RateRule.FOLLOW,
 }
 
 

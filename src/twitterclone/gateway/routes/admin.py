@@ -36,6 +36,11 @@ async def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
     principal = await current_principal(connection)
     if principal is None:
         raise InvalidToken("this route needs an access token (Authorization: Bearer …)")
+    await ensure_admin(connection, principal)
+
+
+async def ensure_admin(connection: ASGIConnection[Any, Any, Any, Any], principal: Principal) -> None:
+    """Raise NotAdmin unless the caller's account is an active administrator in the users store now."""
     users: UsersPort = await connection.app.state.dishka_container.get(UsersPort)
     try:
         status = await users.account_status(principal.user_id)

@@ -4,15 +4,15 @@ The images themselves live in the media module; these columns name the ones a pr
 Downgrading drops the columns (the profile images are forgotten; the media module releases them
 to its sweep only when a profile changes them, so old ones then stay until removed by hand).
 
-Revision ID: 0005_users_profile_images
-Revises: 0005_users_apps_and_grants (re-chained after the oauth-accounts branch when both were merged)
+Revision ID: 0006_users_profile_images (renumbered after oauth-accounts' 0005 when merged into web)
+Revises: 0005_users_apps_and_grants
 Create Date: 2026-12-04 00:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_users_profile_images"
+revision: str = "0006_users_profile_images"
 down_revision: str | None = "0005_users_apps_and_grants"
 branch_labels = None
 depends_on = None

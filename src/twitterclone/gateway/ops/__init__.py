@@ -1,0 +1,1 @@
+"""The operations view (/ops): the deployment at work, read from what it already knows."""
