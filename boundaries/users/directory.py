@@ -31,9 +31,10 @@ class UserDirectoryPort(Protocol):
         """Whether each of many users (up to 5000) blocks or mutes one actor; unknown users left out."""
         ...
 
-    async def standings(self, viewer_id: Id, user_ids: list[Id]) -> list[Standing]:
-        """How one viewer stands to many users (up to 5000): only those followed, blocked either
-        way or muted are listed (in the order asked); the rest stand in no relation."""
+    async def standings(self, viewer_id: Id, user_ids: list[Id], follow_ids: list[Id]) -> list[Standing]:
+        """How one viewer stands to users: blocks either way and mutes between the viewer and
+        ``user_ids``, and whether the viewer follows each of ``follow_ids`` (up to 5000 each).
+        Only users in some such relation are listed (first asked first); the rest stand in none."""
         ...
 
     async def follower_ids(self, user_id: Id, cursor: str | None, limit: int) -> IdPage:

@@ -170,10 +170,13 @@ class AnalyticsService:
                     await _bump_days(tx.conn, day, "replies", {parent_author: 1})
 
     async def bucket_hashtags(self, tx: Transaction, events: list[TweetPosted]) -> None:
-        """The tweets' hashtags into the trend buckets of every window."""
+        """The public tweets' hashtags into the trend buckets of every window (a tag used only in
+        unlisted, followers-only or direct tweets must not surface in trends: Mastodon's rule)."""
         now = self._clock()
         rows: list[dict[str, Any]] = []
         for event in events:
+            if event.visibility != "public":
+                continue
             tags = list(dict.fromkeys(tag.lstrip("#").lower() for tag in event.hashtags if tag.lstrip("#")))
             at = event.created_at.timestamp()
             for name, spec in WINDOWS.items():

@@ -21,7 +21,7 @@ holds someone else's tweet.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import Protocol
 
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.dto import Standing
@@ -36,34 +36,101 @@ OPEN = frozenset({PUBLIC, UNLISTED})
 _NO_STANDING = Standing(user_id="")
 
 
-@dataclass(frozen=True, slots=True)
-class Audience:
-    """What decides who sees one tweet: its author, visibility, and who it addresses."""
+class Audience(Protocol):
+    """What decides who sees one tweet: its author, visibility, and whom it addresses."""
 
-    author_id: int
-    visibility: str
-    #: The users it mentions, and the author it replies to.
-    addressed: frozenset[int]
+    @property
+    def author_id(self) -> int: ...
+
+    @property
+    def visibility(self) -> str: ...
+
+    def addressed(self) -> frozenset[int]:
+        """The users it mentions, and the author it replies to."""
+        ...
 
 
 class Viewpoint:
     """One viewer's standing to a page's authors, and the verdicts that follow from it."""
 
-    def __init__(self, viewer: int | None, standings: dict[int, Standing], *, feed: bool) -> None:
+    def __init__(
+        self,
+        viewer: int | None,
+        standings: dict[int, Standing],
+        *,
+        feed: bool,
+        asked: frozenset[int] = frozenset(),
+        follows_asked: frozenset[int] = frozenset(),
+    ) -> None:
         self.viewer = viewer
         self._standings = standings
         self._feed = feed
+        #: Whom users was asked about (silences), and about whose follows: a later page part
+        #: (``known=``) asks only about the others.
+        self.asked = asked
+        self.follows_asked = follows_asked
 
     @classmethod
     async def of(
-        cls, users: UserDirectoryPort, viewer: int | None, authors: Iterable[int], *, feed: bool = False
+        cls,
+        users: UserDirectoryPort,
+        viewer: int | None,
+        tweets: Iterable[Audience],
+        *,
+        feed: bool = False,
+        known: Viewpoint | None = None,
     ) -> Viewpoint:
-        """The viewer's standing to ``authors``: one users call, none for anonymous or own pages."""
-        others = list(dict.fromkeys(a for a in authors if a != viewer))
-        if viewer is None or not others:
+        """The viewer's standing to the authors of ``tweets``: one users call (none for anonymous
+        readers, the viewer's own tweets, or authors ``known`` already answers for). Follows are
+        asked only where they decide something: followers-only tweets not addressed to the viewer."""
+        if viewer is None:
             return cls(viewer, {}, feed=feed)
-        answers = await users.standings(str(viewer), [str(a) for a in others])
-        return cls(viewer, {int(s.user_id): s for s in answers}, feed=feed)
+        asked = known.asked if known is not None else frozenset()
+        follows_asked = known.follows_asked if known is not None else frozenset()
+        authors: dict[int, None] = {}
+        follows: dict[int, None] = {}
+        for t in tweets:
+            author = t.author_id
+            if author == viewer:
+                continue
+            if author not in asked:
+                authors[author] = None
+            if t.visibility == PRIVATE and author not in follows_asked and viewer not in t.addressed():
+                follows[author] = None
+        fresh = await cls.about(users, viewer, authors, follows, feed=feed)
+        if known is None:
+            return fresh
+        return cls(
+            viewer,
+            {**known._standings, **fresh._standings},
+            feed=feed,
+            asked=asked | fresh.asked,
+            follows_asked=follows_asked | fresh.follows_asked,
+        )
+
+    @classmethod
+    async def about(
+        cls,
+        users: UserDirectoryPort,
+        viewer: int | None,
+        authors: Iterable[int],
+        follows: Iterable[int] = (),
+        *,
+        feed: bool = False,
+    ) -> Viewpoint:
+        """The viewer's standing to some authors (and whether they follow ``follows``)."""
+        others = [a for a in authors if a != viewer]
+        followed = [a for a in follows if a != viewer]
+        if viewer is None or not (others or followed):
+            return cls(viewer, {}, feed=feed)
+        answers = await users.standings(str(viewer), [str(a) for a in others], [str(a) for a in followed])
+        return cls(
+            viewer,
+            {int(s.user_id): s for s in answers},
+            feed=feed,
+            asked=frozenset(others),
+            follows_asked=frozenset(followed),
+        )
 
     def standing(self, user: int) -> Standing:
         return self._standings.get(user, _NO_STANDING)
@@ -72,22 +139,23 @@ class Viewpoint:
         """Whether everything of ``author`` is hidden: a block either way (or a mute, in a feed)."""
         if author == self.viewer:
             return False
-        s = self.standing(author)
-        return s.blocking or s.blocked_by or (self._feed and s.muting)
+        s = self._standings.get(author)
+        return s is not None and (s.blocking or s.blocked_by or (self._feed and s.muting))
 
     def may_see(self, tweet: Audience) -> bool:
         """Whether the viewer may see this tweet at all."""
-        if tweet.author_id == self.viewer:
+        author = tweet.author_id
+        if author == self.viewer:
             return True
-        if self.hides_author(tweet.author_id):
+        if self._standings and self.hides_author(author):
             return False
         if tweet.visibility in OPEN:
             return True
         if self.viewer is None:
             return False
-        if self.viewer in tweet.addressed:
+        if self.viewer in tweet.addressed():
             return True
-        return tweet.visibility == PRIVATE and self.standing(tweet.author_id).following
+        return tweet.visibility == PRIVATE and self.standing(author).following
 
     def follows(self, author: int) -> bool:
         return author == self.viewer or self.standing(author).following

@@ -50,7 +50,7 @@ from boundaries.tweets.errors import (
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.dto import Author
-from modules.tweets.audience import PUBLIC, Audience, Viewpoint, listed, shareable
+from modules.tweets.audience import PUBLIC, Viewpoint, listed, shareable
 from modules.tweets.authors import AuthorProjection
 from modules.tweets.bookmarks import Bookmarks
 from modules.tweets.conversation import Conversations
@@ -169,12 +169,12 @@ class StaticTweet(msgspec.Struct, frozen=True, gc=False):
     sensitive: bool = False
     language: str | None = None
 
-    def audience(self) -> Audience:
-        """Who this tweet is for (see ``audience.py``)."""
+    def addressed(self) -> frozenset[int]:
+        """The users it mentions, and the author it replies to (who may see it when not open)."""
         addressed = {int(m.user_id) for m in self.entities.mentions if m.user_id is not None}
         if self.reply_to_author_id is not None:
             addressed.add(self.reply_to_author_id)
-        return Audience(author_id=self.author_id, visibility=self.visibility, addressed=frozenset(addressed))
+        return frozenset(addressed)
 
 
 class StaticTweets:
@@ -579,8 +579,8 @@ class TweetsService:
                 row = (await self._static.load(conn, [original])).get(original)
         if row is None:
             raise TweetNotFound(f"no tweet {tweet_id}")
-        viewpoint = await Viewpoint.of(self._users, actor, [row.author_id])
-        if not viewpoint.may_see(row.audience()):
+        viewpoint = await Viewpoint.of(self._users, actor, [row])
+        if not viewpoint.may_see(row):
             raise TweetNotFound(f"no tweet {tweet_id}")
         return row
 
@@ -809,7 +809,9 @@ class TweetsService:
         """Hydration for a timeline: as get_many, and also leaves out what the viewer muted."""
         return await self._hydrate(tweet_ids, viewer_id, feed=True)
 
-    async def _hydrate(self, tweet_ids: list[Id], viewer_id: Id | None, *, feed: bool) -> list[Tweet]:
+    async def _hydrate(
+        self, tweet_ids: list[Id], viewer_id: Id | None, *, feed: bool, known: Viewpoint | None = None
+    ) -> list[Tweet]:
         """Many tweets as ``viewer_id`` may see them (``feed``: as a timeline shows them).
 
         What never changes about a tweet (its text, author, entities, references) comes from an
@@ -835,8 +837,8 @@ class TweetsService:
             static.update(await self._static.load(conn, [i for i in nested if i not in static]))
         # Who may see what: one users call for the page's authors (none for anonymous readers
         # or a page of the viewer's own tweets); what the viewer may not see is treated as gone.
-        viewpoint = await Viewpoint.of(self._users, viewer, (r.author_id for r in static.values()), feed=feed)
-        static = {i: r for i, r in static.items() if viewpoint.may_see(r.audience())}
+        viewpoint = await Viewpoint.of(self._users, viewer, static.values(), feed=feed, known=known)
+        static = {i: r for i, r in static.items() if viewpoint.may_see(r)}
         # Deleted tweets have no row: they drop out here, cached or not.
         counts: dict[int, Counts] = {}
         pinned: set[int] = set()
@@ -899,12 +901,18 @@ class TweetsService:
         ]
 
     async def _page(
-        self, ids: list[int], viewer_id: Id | None, limit: int, *, feed: bool = False
+        self,
+        ids: list[int],
+        viewer_id: Id | None,
+        limit: int,
+        *,
+        feed: bool = False,
+        known: Viewpoint | None = None,
     ) -> Page[Tweet]:
         """Hydrate up to ``limit`` of ``ids`` (fetched as limit + 1 to know if more follow)."""
         more = len(ids) > limit
         ids = ids[:limit]
-        items = await self._hydrate([str(i) for i in ids], viewer_id, feed=feed)
+        items = await self._hydrate([str(i) for i in ids], viewer_id, feed=feed, known=known)
         return Page(items=items, next_cursor=encode_cursor(ids[-1]) if more and ids else None)
 
     async def _id_bounded(
@@ -914,6 +922,7 @@ class TweetsService:
         page: PageRequest,
         *,
         feed: bool = False,
+        known: Viewpoint | None = None,
     ) -> Page[Tweet]:
         """A page of the tweets matching ``condition``, by id: the cursor or ``max_id`` above,
         ``since_id``/``min_id`` below; ``min_id`` reads the page just above it, newest first."""
@@ -931,9 +940,9 @@ class TweetsService:
                 ).scalars()
             )
         if newest_first:
-            return await self._page(ids, viewer_id, page.limit, feed=feed)
+            return await self._page(ids, viewer_id, page.limit, feed=feed, known=known)
         ids = sorted(ids[: page.limit], reverse=True)
-        items = await self._hydrate([str(i) for i in ids], viewer_id, feed=feed)
+        items = await self._hydrate([str(i) for i in ids], viewer_id, feed=feed, known=known)
         # Older tweets follow (min_id's own at least): the next page continues below this one.
         return Page(items=items, next_cursor=encode_cursor(ids[-1]) if ids else None)
 
@@ -949,8 +958,9 @@ class TweetsService:
         # A profile shows others the author's open tweets, and followers the followers-only ones
         # too; direct tweets only to their author. A block either way shows nothing.
         shown = ["public", "unlisted", "private", "direct"]
+        viewpoint: Viewpoint | None = None
         if viewer != author:
-            viewpoint = await Viewpoint.of(self._users, viewer, [author])
+            viewpoint = await Viewpoint.about(self._users, viewer, [author], [author])
             if viewpoint.hides_author(author):
                 return Page(items=[])
             shown = ["public", "unlisted", "private"] if viewpoint.follows(author) else ["public", "unlisted"]
@@ -958,7 +968,10 @@ class TweetsService:
             return await self.pin_lists.pinned(author, viewer_id, page)
         narrowed = _narrowed(author, filters) if filters is not None else []
         return await self._id_bounded(
-            sa.and_(_t.c.author_id == author, _t.c.visibility.in_(shown), *narrowed), viewer_id, page
+            sa.and_(_t.c.author_id == author, _t.c.visibility.in_(shown), *narrowed),
+            viewer_id,
+            page,
+            known=viewpoint,
         )
 
     async def replies(self, tweet_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:

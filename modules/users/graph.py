@@ -41,14 +41,10 @@ _POPULAR_FOLLOWING = HotRead(
         users.c.followers_count >= sa.bindparam("min_followers"),
     )
 )
-#: How a viewer stands to many users, in one statement: (user id, kind) where kind is
-#: 0 followed by the viewer, 1 blocked by the viewer, 2 blocking the viewer, 3 muted by the viewer.
-_STANDINGS = HotRead(
+#: Blocks either way and mutes between a viewer and many users, in one statement: (user id, kind)
+#: where kind is 1 blocked by the viewer, 2 blocking the viewer, 3 muted by the viewer.
+_SILENCES = HotRead(
     sa.union_all(
-        sa.select(follows.c.followee_id, sa.literal(0)).where(
-            follows.c.follower_id == sa.bindparam("viewer"),
-            follows.c.followee_id.in_(sa.bindparam("ids", expanding=True)),
-        ),
         sa.select(blocks.c.blocked_id, sa.literal(1)).where(
             blocks.c.blocker_id == sa.bindparam("viewer"),
             blocks.c.blocked_id.in_(sa.bindparam("ids", expanding=True)),
@@ -61,6 +57,13 @@ _STANDINGS = HotRead(
             mutes.c.muter_id == sa.bindparam("viewer"),
             mutes.c.muted_id.in_(sa.bindparam("ids", expanding=True)),
         ),
+    )
+)
+#: Which of many users a viewer follows (kind 0).
+_FOLLOWING_AMONG = HotRead(
+    sa.select(follows.c.followee_id, sa.literal(0)).where(
+        follows.c.follower_id == sa.bindparam("viewer"),
+        follows.c.followee_id.in_(sa.bindparam("ids", expanding=True)),
     )
 )
 _STANDING_FLAGS = ("following", "blocking", "blocked_by", "muting")
@@ -270,24 +273,29 @@ class Graph:
             if i in by_id
         ]
 
-    async def standings(self, viewer_id: Id, user_ids: list[Id]) -> list[Standing]:
-        """How one viewer stands to many users: only those in some relation, in the order asked.
+    async def standings(self, viewer_id: Id, user_ids: list[Id], follow_ids: list[Id]) -> list[Standing]:
+        """How one viewer stands to users: blocks either way and mutes with ``user_ids``, follows
+        of ``follow_ids``; only users in some relation, first asked first.
 
-        One statement however many users are asked about (the hot path of every hydrated page
-        a signed-in viewer reads); an unknown viewer or user simply stands in no relation.
+        One statement for the silences and one for the follows (none when no follow is asked):
+        the hot path of every page a signed-in viewer reads. An unknown viewer or user simply
+        stands in no relation.
         """
-        if len(user_ids) > MAX_ID_PAGE:
+        if len(user_ids) > MAX_ID_PAGE or len(follow_ids) > MAX_ID_PAGE:
             raise InvalidInput(f"ask about at most {MAX_ID_PAGE} users at once", field="user_ids")
         viewer = int_id(viewer_id)
-        wanted = list(
-            dict.fromkeys(i for i in (int_id(u) for u in user_ids) if i is not None and i != viewer)
-        )
-        if viewer is None or not wanted:
+        if viewer is None:
             return []
         flags: dict[int, dict[str, bool]] = {}
-        for user, kind in await self._store.fetch(_STANDINGS, {"viewer": viewer, "ids": wanted}):
-            flags.setdefault(int(user), {})[_STANDING_FLAGS[kind]] = True
-        return [Standing(user_id=str(i), **flags[i]) for i in wanted if i in flags]
+        for query, asked in ((_SILENCES, user_ids), (_FOLLOWING_AMONG, follow_ids)):
+            wanted = [i for i in (int_id(u) for u in asked) if i is not None and i != viewer]
+            if wanted:
+                for user, kind in await self._store.fetch(query, {"viewer": viewer, "ids": wanted}):
+                    flags.setdefault(int(user), {})[_STANDING_FLAGS[kind]] = True
+        if not flags:
+            return []
+        order = (i for i in (int_id(u) for u in (*user_ids, *follow_ids)) if i is not None)
+        return [Standing(user_id=str(i), **flags[i]) for i in dict.fromkeys(order) if i in flags]
 
     async def _follow_page(self, user_id: Id, page: PageRequest, *, followers: bool) -> Page[Profile]:
         limit = max(1, min(page.limit, MAX_PAGE_SIZE))

@@ -20,7 +20,7 @@ from boundaries._kernel.pagination import PageRequest
 from boundaries.timeline.events import TimelineServed
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.directory import UserDirectoryPort
-from boundaries.users.dto import Silencing
+from boundaries.users.dto import Silencing, Standing
 from boundaries.users.events import UserFollowed
 from modules.analytics.consumer import AnalyticsConsumer
 from modules.analytics.service import AnalyticsService
@@ -45,6 +45,9 @@ class QuietUsers:
             Silencing(user_id=u, actor_id=actor_id, blocking=False, muting=(u, actor_id) == (DAVE, ALICE))
             for u in user_ids
         ]
+
+    async def standings(self, viewer_id: str, user_ids: list[str], follow_ids: list[str]) -> list[Standing]:
+        return [Standing(user_id=ALICE, muting=True)] if viewer_id == DAVE and ALICE in user_ids else []
 
 
 class Modules:

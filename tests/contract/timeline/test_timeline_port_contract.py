@@ -124,3 +124,36 @@ async def test_rebuild_matches_what_home_shows(timeline_port: TimelinePort, worl
     assert result.entries == 4
     assert (await timeline_port.rebuild(bob)).entries == 4
     assert await ids(timeline_port, bob) == before
+
+
+async def test_home_delivers_each_visibility_to_its_audience(
+    timeline_port: TimelinePort, world: World
+) -> None:
+    alice, fan, named = [await world.register(h) for h in ("alice", "fan", "named")]
+    await world.users.follow(fan, alice)
+    await world.users.follow(named, alice)
+    unlisted = (await world.tweets.post(alice, PostTweet(text="u", visibility="unlisted"), None)).id
+    private = (await world.tweets.post(alice, PostTweet(text="p", visibility="private"), None)).id
+    direct = (await world.tweets.post(alice, PostTweet(text="d @named", visibility="direct"), None)).id
+    await world.settle()
+    assert await ids(timeline_port, alice) == [direct, private, unlisted]
+    assert await ids(timeline_port, fan) == [private, unlisted]
+    assert await ids(timeline_port, named) == [direct, private, unlisted]
+
+
+async def test_home_filters_blocks_and_mutes_made_after_the_fan_out(
+    timeline_port: TimelinePort, world: World
+) -> None:
+    alice, bob, carol, dave = [await world.register(h) for h in ("alice", "bob", "carol", "dave")]
+    for followee in (alice, carol, dave):
+        await world.users.follow(bob, followee)
+    hers = await world.post(alice, "fanned out before the block")
+    boost = (await world.tweets.retweet(carol, hers)).id
+    daves = await world.post(dave, "muted later")
+    kept = await world.post(carol, "kept")
+    await world.settle()
+    assert await ids(timeline_port, bob) == [kept, daves, boost, hers]
+    await world.users.block(alice, bob)
+    await world.users.mute(bob, dave)
+    # At once, before any event is applied: the read filters.
+    assert await ids(timeline_port, bob) == [kept]

@@ -85,3 +85,40 @@ async def test_fan_out_reads_answer_what_the_whole_port_answers(
             )
     assert sorted(await directory.following_ids(fans[0])) == sorted([star, near])
     assert await directory.popular_following_ids(fans[0], 3) == [star]
+
+
+async def test_standings_say_how_one_viewer_stands_to_many_users(
+    users_port: UsersPort, directory: UserDirectoryPort
+) -> None:
+    viewer = await make(users_port, "viewer")
+    followed, blocked, blocker, muted, nobody = [
+        await make(users_port, h) for h in ("followed", "blocked", "blocker", "muted", "nobody")
+    ]
+    await users_port.follow(viewer, followed)
+    await users_port.mute(viewer, followed)
+    await users_port.block(viewer, blocked)
+    await users_port.block(blocker, viewer)
+    await users_port.mute(viewer, muted)
+    await users_port.follow(nobody, viewer)  # being followed is no standing of the viewer's
+    everyone = [nobody, muted, "999", blocker, followed, blocked, viewer]
+    answers = await directory.standings(viewer, everyone, everyone)
+    assert [(s.user_id, s.following, s.blocking, s.blocked_by, s.muting) for s in answers] == [
+        (muted, False, False, False, True),
+        (blocker, False, False, True, False),
+        (followed, True, False, False, True),
+        (blocked, False, True, False, False),
+    ]
+    # Follows are told only where asked; blocks and mutes only for the users asked about.
+    assert [
+        (s.user_id, s.following, s.muting) for s in await directory.standings(viewer, [followed], [])
+    ] == [(followed, False, True)]
+    assert [(s.user_id, s.following) for s in await directory.standings(viewer, [], [followed, muted])] == [
+        (followed, True)
+    ]
+    assert await directory.standings(viewer, [], []) == []
+    assert await directory.standings("999", [followed], [followed]) == []
+    with pytest.raises(InvalidInput):
+        await directory.standings(viewer, [followed] * 5001, [])
+    # The actor's own block shows in silencing as ``blocked``.
+    [s] = await directory.silencing(viewer, [blocked])
+    assert (s.blocking, s.blocked) == (False, True)

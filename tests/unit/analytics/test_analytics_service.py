@@ -57,6 +57,7 @@ def posted(
     at: datetime = NOW,
     hashtags: list[str] | None = None,
     reply_to: tuple[str, str] | None = None,
+    visibility: str = "public",
 ) -> TweetPosted:
     tweet_id = IDS.next()
     return TweetPosted(
@@ -70,6 +71,7 @@ def posted(
         reply_to_id=reply_to[0] if reply_to else None,
         reply_to_author_id=reply_to[1] if reply_to else None,
         hashtags=hashtags or [],
+        visibility=visibility,
     )
 
 
@@ -221,6 +223,13 @@ async def test_trends_rank_by_decayed_counts(service: AnalyticsService) -> None:
     day = await service.trends("24h", 10)
     assert [t.hashtag for t in day.trends] == ["old", "new", "yesterday"]
     assert (await service.trends("24h", 1)).trends[0].hashtag == "old"
+
+
+async def test_only_public_tweets_make_trends(service: AnalyticsService) -> None:
+    for visibility in ("unlisted", "private", "direct"):
+        await feed(service, posted(ALICE, hashtags=["hidden"], visibility=visibility), name="trends")
+    await feed(service, posted(BOB, hashtags=["shown"]), name="trends")
+    assert [t.hashtag for t in (await service.trends("1h", 10)).trends] == ["shown"]
 
 
 async def test_trends_validation(service: AnalyticsService) -> None:

@@ -15,7 +15,7 @@ from boundaries._kernel.events import Event
 from boundaries._kernel.pagination import PageRequest
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted
 from boundaries.users.directory import UserDirectoryPort
-from boundaries.users.dto import Silencing
+from boundaries.users.dto import Silencing, Standing
 from boundaries.users.errors import UserNotFound
 from boundaries.users.events import UserFollowed
 from modules.notifications.consumer import NotificationsConsumer
@@ -39,6 +39,20 @@ class FakeUsers:
         self.calls = 0
         self.fail = False
 
+    async def standings(self, viewer_id: str, user_ids: list[str], follow_ids: list[str]) -> list[Standing]:
+        if self.fail:
+            raise ConnectionError("users is down")
+        return [
+            Standing(
+                user_id=u,
+                blocking=(viewer_id, u) in self.blocks,
+                blocked_by=(u, viewer_id) in self.blocks,
+                muting=(viewer_id, u) in self.mutes,
+            )
+            for u in user_ids
+            if (viewer_id, u) in self.blocks or (u, viewer_id) in self.blocks or (viewer_id, u) in self.mutes
+        ]
+
     async def silencing(self, actor_id: str, user_ids: list[str]) -> list[Silencing]:
         self.calls += 1
         if self.fail:
@@ -51,6 +65,7 @@ class FakeUsers:
                 actor_id=actor_id,
                 blocking=(u, actor_id) in self.blocks,
                 muting=(u, actor_id) in self.mutes,
+                blocked=(actor_id, u) in self.blocks,
             )
             for u in user_ids
             if u not in self.gone
@@ -195,6 +210,28 @@ async def test_blocked_or_muted_actors_do_not_notify(service: NotificationsServi
     # Someone else still reaches bob.
     await feed(service, followed(CAROL, BOB))
     assert await kinds(service, BOB) == [("follow", CAROL, None)]
+
+
+async def test_an_actor_who_blocks_the_recipient_does_not_notify_them(
+    service: NotificationsService, users: FakeUsers
+) -> None:
+    users.blocks.add((ALICE, BOB))  # alice blocks bob: bob may not see her tweet
+    await feed(service, posted(ALICE, mentions=[BOB, CAROL]))
+    assert await kinds(service, BOB) == []
+    assert [k for k, _, _ in await kinds(service, CAROL)] == ["mention"]
+
+
+async def test_a_block_or_mute_made_later_hides_earlier_notifications(
+    service: NotificationsService, users: FakeUsers
+) -> None:
+    await feed(service, followed(ALICE, BOB))
+    await feed(service, followed(CAROL, BOB))
+    assert [actor for _, actor, _ in await kinds(service, BOB)] == [CAROL, ALICE]
+    users.blocks.add((ALICE, BOB))  # alice blocks bob: bob hears from her no more either
+    assert [actor for _, actor, _ in await kinds(service, BOB)] == [CAROL]
+    users.blocks.clear()
+    users.mutes.add((BOB, CAROL))
+    assert [actor for _, actor, _ in await kinds(service, BOB)] == [ALICE]
 
 
 async def test_redelivered_events_notify_once(service: NotificationsService) -> None:

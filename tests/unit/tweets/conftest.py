@@ -30,7 +30,7 @@ class FakeUsers:
         self.handle_calls: list[list[str]] = []
         #: (viewer, user) -> how the viewer stands to the user; none by default.
         self.standing: dict[tuple[str, str], Standing] = {}
-        self.standings_calls: list[tuple[str, list[str]]] = []
+        self.standings_calls: list[tuple[str, list[str]]] = []  # (viewer, user_ids)
 
     def add(self, user_id: str, handle: str) -> str:
         self.accounts[user_id] = Author(id=user_id, handle=handle, display_name=handle.title())
@@ -45,9 +45,10 @@ class FakeUsers:
         by_handle = {a.handle.lower(): a.id for a in self.accounts.values()}
         return {h: by_handle[h.lower()] for h in handles if h.lower() in by_handle}
 
-    async def standings(self, viewer_id: str, user_ids: list[str]) -> list[Standing]:
+    async def standings(self, viewer_id: str, user_ids: list[str], follow_ids: list[str]) -> list[Standing]:
         self.standings_calls.append((viewer_id, list(user_ids)))
-        return [self.standing[viewer_id, u] for u in user_ids if (viewer_id, u) in self.standing]
+        asked = dict.fromkeys([*user_ids, *follow_ids])
+        return [self.standing[viewer_id, u] for u in asked if (viewer_id, u) in self.standing]
 
 
 class FakeMedia:

@@ -1,4 +1,5 @@
-"""Timelines: one's home timeline (/api/timeline/home) and a user's tweets (/api/users/{id}/tweets)."""
+"""Timelines: one's home timeline (/api/timeline/home), the public and hashtag timelines
+(/api/timeline/public, /api/timeline/tags/{tag}) and a user's tweets (/api/users/{id}/tweets)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,23 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
+from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
 from boundaries.timeline.dto import RebuildResult
 from boundaries.timeline.port import TimelinePort
 from boundaries.tweets.dto import Tweet, UserTweetsFilter
+from boundaries.tweets.port import TweetsPort
 from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.params import BEARER, Cursor, Limit, UserId
+from twitterclone.gateway.problems import errors
+
+Tag = Annotated[
+    str,
+    PathParameter(min_length=1, max_length=100, description="A hashtag, without the # (any case)."),
+]
 
 
 def _flag(description: str) -> QueryParameter:
@@ -49,6 +58,44 @@ class TimelineController(Controller):
         limit: Limit = DEFAULT_PAGE_SIZE,
     ) -> Page[Tweet]:
         return await timeline.home_timeline(user.user_id, PageRequest(cursor=cursor, limit=limit))
+
+    @get(
+        "/timeline/public",
+        operation_id="getPublicTimeline",
+        summary="Everyone's public tweets (no retweets), newest first",
+        guards=[READ],
+    )
+    @inject
+    async def public(
+        self,
+        viewer: NamedDependency[Principal | None],
+        tweets: FromDishka[TweetsPort],
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+    ) -> Page[Tweet]:
+        return await tweets.public_timeline(
+            viewer.user_id if viewer else None, PageRequest(cursor=cursor, limit=limit)
+        )
+
+    @get(
+        "/timeline/tags/{tag:str}",
+        operation_id="getTagTimeline",
+        summary="Public tweets carrying a hashtag, newest first",
+        guards=[READ],
+        responses=errors(InvalidInput),
+    )
+    @inject
+    async def tag(
+        self,
+        tag: Tag,
+        viewer: NamedDependency[Principal | None],
+        tweets: FromDishka[TweetsPort],
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+    ) -> Page[Tweet]:
+        return await tweets.tag_timeline(
+            tag, viewer.user_id if viewer else None, PageRequest(cursor=cursor, limit=limit)
+        )
 
     @post(
         "/timeline/home/rebuild",

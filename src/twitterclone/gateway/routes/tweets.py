@@ -18,6 +18,7 @@ from boundaries.tweets.errors import (
     InvalidMedia,
     NotTweetAuthor,
     TweetNotFound,
+    TweetNotShareable,
     TweetTooLong,
 )
 from boundaries.tweets.port import TweetsPort
@@ -60,7 +61,8 @@ class TweetsController(Controller):
             InvalidMedia,
             InvalidInput,
             IdempotencyKeyReused,
-            TweetNotFound,  # the tweet replied to or quoted
+            TweetNotFound,  # the tweet replied to or quoted (or one the author may not see)
+            TweetNotShareable,  # quoting a followers-only or direct tweet
             MediaNotFound,
             NotMediaOwner,
         ),
@@ -159,7 +161,7 @@ class TweetsController(Controller):
         summary="Retweet a tweet (returns the retweet)",
         security=BEARER,
         guards=[WRITE],
-        responses=ACT_ON_TWEET,
+        responses=errors(TweetNotFound, InvalidInput, TweetNotShareable),
         opt=limited(RateRule.POST),
     )
     @inject
