@@ -1,6 +1,6 @@
 """The OAuth server as Mastodon clients use it (Mastodon.py 2.3.3, toot 0.52.1): apps registered
 without an account, the out-of-band code flow without PKCE, the password and client-credentials
-grants, JSON or form bodies, RFC 8414 metadata, revocation answering ``{}``.
+grants, JSON or form bodies, revocation answering ``{}``.
 
 Apps are registered through the users port here (the Mastodon adapter's POST /api/v1/apps calls
 the same ``register_app``); every other step is HTTP, as the clients send it.
@@ -172,8 +172,6 @@ def _password_grant_is_off(client: TestClient[Litestar]) -> None:
     )
     assert r.status_code == 400
     assert r.json()["error"] == "unsupported_grant_type"
-    meta = client.get("/.well-known/oauth-authorization-server").json()
-    assert "password" not in meta["grant_types_supported"]
 
 
 def test_an_app_token_stands_for_the_app_not_an_account(client: TestClient[Litestar], api: Api) -> None:
@@ -213,7 +211,12 @@ def test_token_and_revoke_take_json_or_forms_and_answer_oauth_errors(
         "/oauth/token", json={"grant_type": "password", "username": "alice", "password": PASSWORD, **creds}
     ).json()
     assert client.get("/api/users/me", headers=bearer(granted["access_token"])).status_code == 200
-    revoked = client.post("/oauth/revoke", json={"token": granted["access_token"], **creds})
+    # Mastodon.py also sends the token it revokes as its bearer token: that is not client auth.
+    revoked = client.post(
+        "/oauth/revoke",
+        json={"token": granted["access_token"], **creds},
+        headers=bearer(granted["access_token"]),
+    )
     assert revoked.status_code == 200, revoked.text
     assert revoked.json() == {}
     assert client.get("/api/users/me", headers=bearer(granted["access_token"])).status_code == 401
@@ -253,22 +256,3 @@ def test_granular_scopes_are_mastodons_and_never_widen(client: TestClient[Litest
         r = password_grant(scope)
         assert r.status_code == 400, scope
         assert r.json()["error"] == "invalid_scope", scope
-
-
-def test_the_server_publishes_its_metadata(client: TestClient[Litestar]) -> None:
-    meta = client.get("/.well-known/oauth-authorization-server")
-    assert meta.status_code == 200
-    body = meta.json()
-    assert body["token_endpoint"].endswith("/oauth/token")
-    assert body["authorization_endpoint"].endswith("/oauth/authorize")
-    assert body["revocation_endpoint"].endswith("/oauth/revoke")
-    assert set(body["grant_types_supported"]) == {
-        "authorization_code",
-        "client_credentials",
-        "refresh_token",
-        "password",
-    }
-    assert {"read", "write", "follow", "push", "profile", "read:statuses", "write:media"} <= set(
-        body["scopes_supported"]
-    )
-    assert body["code_challenge_methods_supported"] == ["S256"]
