@@ -215,6 +215,12 @@ RULED_ROUTES = {
     ("POST", "/api/tweets"): RateRule.POST,
     ("PUT", "/api/tweets/{tweet_id:str}/retweet"): RateRule.POST,
     ("PUT", "/api/users/me/following/{user_id:str}"): RateRule.FOLLOW,
+    # The Mastodon client API: the same budgets for the same acts.
+    ("POST", "/api/v1/accounts"): RateRule.REGISTER,
+    ("POST", "/api/v1/apps"): RateRule.REGISTER,
+    ("POST", "/api/v1/statuses"): RateRule.POST,
+    ("POST", "/api/v1/statuses/{status_id:str}/reblog"): RateRule.POST,
+    ("POST", "/api/v1/accounts/{account_id:str}/follow"): RateRule.FOLLOW,
 }
 
 
