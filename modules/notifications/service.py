@@ -151,6 +151,8 @@ class NotificationsService:
             if row is None:
                 raise NotificationNotFound("no such notification")
             marker = await self._marker(conn, uid)
+        if not await self._still_heard(uid, [row]):
+            raise NotificationNotFound("no such notification")  # from someone blocked or muted since
         return _to_dto(row, marker)
 
     async def dismiss(self, user_id: Id, notification_id: Id) -> None:

@@ -222,6 +222,12 @@ RULED_ROUTES = {
     ("POST", "/compose"): RateRule.POST,
     ("POST", "/tweets/{tweet_id:str}/retweet"): RateRule.POST,
     ("POST", "/users/{user_id:str}/follow"): RateRule.FOLLOW,
+    # The Mastodon client API: the same budgets for the same acts.
+    ("POST", "/api/v1/accounts"): RateRule.REGISTER,
+    ("POST", "/api/v1/apps"): RateRule.REGISTER,
+    ("POST", "/api/v1/statuses"): RateRule.POST,
+    ("POST", "/api/v1/statuses/{status_id:str}/reblog"): RateRule.POST,
+    ("POST", "/api/v1/accounts/{account_id:str}/follow"): RateRule.FOLLOW,
 }
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from litestar import Litestar, Router
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Operation
 from litestar.routes import HTTPRoute
 
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES
@@ -71,6 +75,27 @@ def document_mastodon_errors(app: Litestar, *, rate_limited: tuple[str, ...] = (
                     media_type="application/json",
                 )
             handler.responses = dict(sorted(kept.items()))
+            handler.operation_class = _without_litestar_400(handler.operation_class)
+
+
+def _without_litestar_400(base: type[Operation]) -> type[Operation]:
+    """``base`` without the 400 Litestar adds to an operation that validates input: here every
+    input error is Mastodon's 422 (documented above), never a 400."""
+    if getattr(base, "mastodon_errors_only", False):
+        return base
+
+    @dataclass
+    class MastodonOperation(base):  # type: ignore[valid-type,misc]
+        mastodon_errors_only: ClassVar[bool] = True
+
+        def __post_init__(self) -> None:
+            parent = getattr(super(), "__post_init__", None)
+            if parent is not None:
+                parent()
+            if self.responses:
+                self.responses.pop("400", None)
+
+    return MastodonOperation
 
 
 __all__ = ["document_mastodon_errors", "mastodon_router"]

@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.conftest import Api, User
-from tests.mastodon.conftest import Masto, next_link
+from tests.mastodon_api.conftest import Masto, next_link
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.conftest import User
-from tests.mastodon.conftest import Masto
+from tests.mastodon_api.conftest import Masto
 
 
 @pytest.fixture

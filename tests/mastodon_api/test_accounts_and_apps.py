@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 from PIL import Image
 
 from tests.conftest import User
-from tests.mastodon.conftest import Masto, next_link
+from tests.mastodon_api.conftest import Masto, next_link
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 

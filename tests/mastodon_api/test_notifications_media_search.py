@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 from PIL import Image
 
 from tests.conftest import Api, User
-from tests.mastodon.conftest import Masto
+from tests.mastodon_api.conftest import Masto
 
 
 def png(size: tuple[int, int] = (64, 48)) -> bytes:

@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.conftest import FAST_ARGON2, MONOLITH, migrate_all
-from tests.mastodon.conftest import Masto
+from tests.mastodon_api.conftest import Masto
 from twitterclone.gateway.app import create_app
 from twitterclone.manifest import load_manifest
 from twitterclone.settings import Settings
