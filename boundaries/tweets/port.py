@@ -5,7 +5,7 @@ from typing import Protocol
 from boundaries._kernel.ids import Id
 from boundaries._kernel.markers import not_idempotent
 from boundaries._kernel.pagination import Page, PageRequest
-from boundaries.tweets.dto import PostTweet, Tweet, TweetRef
+from boundaries.tweets.dto import PostTweet, PublicChanges, Tweet, TweetRef
 
 
 class TweetsPort(Protocol):
@@ -62,4 +62,10 @@ class TweetsPort(Protocol):
 
     async def remove(self, tweet_id: Id) -> None:
         """Remove any tweet whoever wrote it (moderation), emitting TweetDeleted; raises TweetNotFound."""
+        ...
+
+    async def public_changes(self, after: str | None, hashtag: str | None, timeout_s: float) -> PublicChanges:
+        """Public tweets posted or deleted since ``after`` (a position it handed out; None: from
+        now, answered at once), of one hashtag when given, waiting up to ``timeout_s`` (at most
+        30 s) for the first."""
         ...

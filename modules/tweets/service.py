@@ -24,7 +24,7 @@ from boundaries._kernel.errors import InvalidInput, Unavailable
 from boundaries._kernel.ids import Id, is_id
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.media.port import MediaPort
-from boundaries.tweets.dto import Counts, Entities, Mention, PostTweet, Tweet, TweetRef, Viewer
+from boundaries.tweets.dto import Counts, Entities, Mention, PostTweet, PublicChanges, Tweet, TweetRef, Viewer
 from boundaries.tweets.errors import (
     EmptyTweet,
     IdempotencyKeyReused,
@@ -37,6 +37,7 @@ from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetP
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.dto import Author
 from modules.tweets.authors import AuthorProjection
+from modules.tweets.live import LivePublic
 from modules.tweets.tables import SEARCH_FIELDS, SQLITE_FTS_TABLE, idempotency_keys, likes, tweets
 from modules.tweets.text import normalize_text, parse_entities, search_terms
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
@@ -231,6 +232,8 @@ class TweetsService:
         self._search = full_text_index(
             store, table="tweets", key="id", fields=SEARCH_FIELDS, fts5_table=SQLITE_FTS_TABLE
         )
+        #: Public tweets posted or deleted since a position, for live streams (``live.py``).
+        self.live = LivePublic(store, ids)
 
     # ---------------------------------------------------------------- posting
 
@@ -288,6 +291,7 @@ class TweetsService:
                 )
 
         tweet_id = await self._retry_on_conflict(write) if idempotency_key is not None else await write()
+        self.live.posted()  # committed: live streams may look
         return await self._tweet_or_gone(tweet_id, author_id)
 
     @staticmethod
@@ -492,6 +496,7 @@ class TweetsService:
             await conn.execute(sa.delete(_t).where(_t.c.retweet_of_id == tid))
             await self._search.remove(conn, tid)
             await conn.execute(sa.delete(_t).where(_t.c.id == tid))
+            await self.live.record_deletion(tx, row)  # if it was on public streams
             if row.reply_to_id is not None:
                 await self._decrement(conn, row.reply_to_id, _t.c.reply_count)
             if row.quote_of_id is not None:
@@ -791,6 +796,11 @@ class TweetsService:
                 page.limit + 1,
             )
         return await self._page(ids, viewer_id, page.limit)
+
+    async def public_changes(self, after: str | None, hashtag: str | None, timeout_s: float) -> PublicChanges:
+        """Public tweets posted or deleted since ``after`` (None: from now, at once), of one
+        hashtag when given, waiting up to ``timeout_s`` (at most 30 s) for the first."""
+        return await self.live.changes(after, hashtag, timeout_s)
 
     async def recent_refs(self, author_ids: list[Id], limit_per_author: int) -> list[TweetRef]:
         """The newest tweet refs of some authors, newest first (timeline back-fill and merge)."""
