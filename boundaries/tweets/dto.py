@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -11,6 +11,11 @@ from boundaries._kernel.ids import Id
 from boundaries.users.dto import Author
 
 MediaIds = Annotated[list[Id], msgspec.Meta(max_length=4)]
+
+#: Who may see a tweet (Mastodon's four): ``public`` everyone, everywhere; ``unlisted`` everyone,
+#: but not in the public and hashtag timelines nor in search; ``private`` the author's followers
+#: and the users it mentions; ``direct`` only the users it mentions. See docs/visibility.md.
+Visibility = Literal["public", "unlisted", "private", "direct"]
 
 
 class PostTweet(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -20,6 +25,7 @@ class PostTweet(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     reply_to_id: Id | None = None
     quote_of_id: Id | None = None
     media_ids: MediaIds = msgspec.field(default_factory=list)
+    visibility: Visibility = "public"
 
 
 class Mention(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,6 +81,7 @@ class Tweet(msgspec.Struct, frozen=True, kw_only=True):
     viewer: Viewer | None = None
     retweet_of: Tweet | None = None
     quoted: Tweet | None = None
+    visibility: Visibility = "public"
 
 
 class TweetRef(msgspec.Struct, frozen=True, kw_only=True, array_like=True):

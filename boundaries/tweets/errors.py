@@ -25,3 +25,9 @@ class IdempotencyKeyReused(Conflict):
 
 class InvalidMedia(InvalidInput):
     code = "invalid-media"
+
+
+class TweetNotShareable(Forbidden):
+    """Retweeting or quoting a followers-only or direct tweet would widen its audience."""
+
+    code = "tweet-not-shareable"

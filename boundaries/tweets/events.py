@@ -23,6 +23,8 @@ class TweetPosted(Event, frozen=True, kw_only=True, tag=True):
     hashtags: list[str] = msgspec.field(default_factory=list)
     mentioned_user_ids: list[Id] = msgspec.field(default_factory=list)
     media_ids: list[Id] = msgspec.field(default_factory=list)
+    #: public, unlisted, private or direct (events from versions before visibility: public).
+    visibility: str = "public"
 
 
 class TweetDeleted(Event, frozen=True, kw_only=True, tag=True):

@@ -21,11 +21,24 @@ class TweetsPort(Protocol):
         ...
 
     async def get(self, tweet_id: Id, viewer_id: Id | None) -> Tweet:
-        """One tweet; raises TweetNotFound."""
+        """One tweet the viewer may see; raises TweetNotFound (also for one they may not see)."""
         ...
 
     async def get_many(self, tweet_ids: list[Id], viewer_id: Id | None) -> list[Tweet]:
-        """Many tweets in one call (hydration), in the order asked; missing ones left out."""
+        """Many tweets in one call (hydration), in the order asked; missing ones, and those the
+        viewer may not see, left out."""
+        ...
+
+    async def get_feed(self, tweet_ids: list[Id], viewer_id: Id | None) -> list[Tweet]:
+        """Hydration for a timeline: as get_many, and also leaves out what the viewer muted."""
+        ...
+
+    async def public_timeline(self, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
+        """Public tweets of everyone (no retweets), newest first, as the viewer may see them."""
+        ...
+
+    async def tag_timeline(self, tag: str, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
+        """Public tweets carrying a #hashtag (without the #, any case), newest first."""
         ...
 
     async def like(self, user_id: Id, tweet_id: Id) -> Tweet:
@@ -37,7 +50,8 @@ class TweetsPort(Protocol):
         ...
 
     async def retweet(self, user_id: Id, tweet_id: Id) -> Tweet:
-        """Retweet a tweet; idempotent (a second retweet returns the first)."""
+        """Retweet a tweet; idempotent (a second retweet returns the first). Raises TweetNotShareable
+        for a followers-only or direct tweet."""
         ...
 
     async def undo_retweet(self, user_id: Id, tweet_id: Id) -> None:
@@ -45,7 +59,7 @@ class TweetsPort(Protocol):
         ...
 
     async def user_tweets(self, author_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
-        """A user's tweets and retweets, newest first."""
+        """A user's tweets and retweets the viewer may see, newest first."""
         ...
 
     async def replies(self, tweet_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
@@ -53,7 +67,7 @@ class TweetsPort(Protocol):
         ...
 
     async def search(self, query: str, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
-        """Full-text search over tweet text (words, #hashtags), newest first."""
+        """Full-text search over public tweets' text (words, #hashtags), newest first."""
         ...
 
     async def recent_refs(self, author_ids: list[Id], limit_per_author: int) -> list[TweetRef]:

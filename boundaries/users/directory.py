@@ -9,7 +9,7 @@ answers both; an architecture test keeps the two in step.
 from typing import Protocol
 
 from boundaries._kernel.ids import Id
-from boundaries.users.dto import Author, IdPage, Profile, Silencing
+from boundaries.users.dto import Author, IdPage, Profile, Silencing, Standing
 
 
 class UserDirectoryPort(Protocol):
@@ -29,6 +29,11 @@ class UserDirectoryPort(Protocol):
 
     async def silencing(self, actor_id: Id, user_ids: list[Id]) -> list[Silencing]:
         """Whether each of many users (up to 5000) blocks or mutes one actor; unknown users left out."""
+        ...
+
+    async def standings(self, viewer_id: Id, user_ids: list[Id]) -> list[Standing]:
+        """How one viewer stands to many users (up to 5000): only those followed, blocked either
+        way or muted are listed (in the order asked); the rest stand in no relation."""
         ...
 
     async def follower_ids(self, user_id: Id, cursor: str | None, limit: int) -> IdPage:

@@ -118,6 +118,22 @@ class Silencing(msgspec.Struct, frozen=True, kw_only=True):
     actor_id: Id
     blocking: bool
     muting: bool
+    #: Whether the actor blocks the user (then the actor's posts do not reach the user either).
+    blocked: bool = False
+
+
+class Standing(msgspec.Struct, frozen=True, kw_only=True):
+    """How a viewer stands to one other user: what decides which of that user's posts the viewer sees."""
+
+    user_id: Id
+    #: The viewer follows the user.
+    following: bool = False
+    #: The viewer blocks the user.
+    blocking: bool = False
+    #: The user blocks the viewer.
+    blocked_by: bool = False
+    #: The viewer mutes the user.
+    muting: bool = False
 
 
 class IdPage(msgspec.Struct, frozen=True, kw_only=True):

@@ -189,7 +189,8 @@ class NotificationsService:
     # ------------------------------------------------------------------ internals
 
     async def _reachable(self, pairs: set[tuple[Id, Id]]) -> set[tuple[Id, Id]]:
-        """The (actor, recipient) pairs where the recipient neither blocks nor mutes the actor.
+        """The (actor, recipient) pairs where the recipient neither blocks nor mutes the actor, and
+        the actor does not block the recipient (who may then not see what the actor posts).
 
         One users call per actor, however many recipients (``silencing``); an actor or a
         recipient users no longer knows reaches nobody.
@@ -203,7 +204,8 @@ class NotificationsService:
                 answers = await self._users.silencing(actor, recipients)
             except UserNotFound:
                 return []
-            return [(actor, a.user_id) for a in answers if not (a.blocking or a.muting)]
+            # A block either way: the actor's posts do not reach the recipient, nor the reverse.
+            return [(actor, a.user_id) for a in answers if not (a.blocking or a.muting or a.blocked)]
 
         found = await asyncio.gather(*(ask(actor, recipients) for actor, recipients in by_actor.items()))
         return {pair for pairs_of_actor in found for pair in pairs_of_actor}

@@ -104,8 +104,9 @@ class TimelineService:
         ordered = sorted(merged, reverse=True)
         page_ids = ordered[: page.limit]
         next_cursor = encode_cursor(str(page_ids[-1])) if len(ordered) > page.limit else None
-        # One hydration call per page; deleted or hidden tweets simply drop out.
-        items = await self.tweets.get_many([str(i) for i in page_ids], user_id) if page_ids else []
+        # One hydration call per page; deleted tweets, and those the viewer may no longer see
+        # (a block since the fan-out, a mute, an unfollow not yet applied), simply drop out.
+        items = await self.tweets.get_feed([str(i) for i in page_ids], user_id) if page_ids else []
         self.impressions.record(user_id, [t.id for t in items])
         return Page(items=items, next_cursor=next_cursor)
 
@@ -213,8 +214,18 @@ class TimelineService:
         fanned out (their tweets are merged in at read time): only their own timeline gets it.
         """
         by_author: dict[str, list[tuple[int, Event]]] = {}
+        direct: list[tuple[int, int, TweetPosted]] = []
         for tweet_id, author_id, event in posts:
+            if isinstance(event, TweetPosted) and event.visibility == "direct":
+                direct.append((int(tweet_id), int(author_id), event))
+                continue
             by_author.setdefault(str(author_id), []).append((int(tweet_id), event))
+        if direct:
+            # A direct tweet reaches its author and the mentioned users who follow the author
+            # (as Mastodon delivers it), never the other followers.
+            return await self._fan_out_direct(direct) + await self.fan_out_many(
+                [(t, a, e) for t, a, e in posts if not isinstance(e, TweetPosted) or e.visibility != "direct"]
+            )
         if not by_author:
             return 0
         followers_count = await self.popular.follower_counts([int(a) for a in by_author])
@@ -242,6 +253,19 @@ class TimelineService:
             ready.extend(event for _, event in tweets)
         if pending or ready:
             await flush()
+        return written
+
+    async def _fan_out_direct(self, posts: list[tuple[int, int, TweetPosted]]) -> int:
+        """Direct tweets: into the author's timeline and the mentioned followers' ones."""
+        entries: list[Entry] = []
+        for tweet_id, author, event in posts:
+            entries.append((author, tweet_id, author))
+            mentioned = {int(m) for m in event.mentioned_user_ids} - {author}
+            if mentioned:
+                async for followers in self._follower_pages(str(author)):
+                    entries.extend((f, tweet_id, author) for f in followers if f in mentioned)
+        written = await self._write_entries(entries)
+        _observe_lag(e for _, _, e in posts)
         return written
 
     async def _follower_pages(self, author_id: Id) -> AsyncIterator[list[int]]:

@@ -16,7 +16,9 @@ import sqlalchemy as sa
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries.tweets.dto import PublicChanges
+from modules.tweets.audience import PUBLIC, listed
 from modules.tweets.tables import metadata, tweets
+from modules.tweets.text import parse_entities
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.live import EVERYONE, Seen, Waiters, join_position, split_position
 from twitterclone.infra.store import ModuleStore, Transaction
@@ -44,11 +46,12 @@ _t = tweets
 
 
 def on_public_stream() -> sa.ColumnElement[bool]:
-    """Which tweets public streams carry: originals, not replies to another account.
+    """Which tweets public streams carry: public originals (``listed``), not replies to another account.
 
     The one place that decides it (with ``was_on_public_stream``, its twin for a row in hand).
     """
     return sa.and_(
+        _t.c.visibility == PUBLIC,
         _t.c.retweet_of_id.is_(None),
         sa.or_(_t.c.reply_to_author_id.is_(None), _t.c.reply_to_author_id == _t.c.author_id),
     )
@@ -56,7 +59,11 @@ def on_public_stream() -> sa.ColumnElement[bool]:
 
 def was_on_public_stream(row: Any) -> bool:
     """``on_public_stream`` for a row already read (with the same columns)."""
-    return row.retweet_of_id is None and row.reply_to_author_id in (None, row.author_id)
+    return (
+        listed(row.visibility)
+        and row.retweet_of_id is None
+        and row.reply_to_author_id in (None, row.author_id)
+    )
 
 
 def _hashtags(entities: Any) -> list[str]:
@@ -66,10 +73,10 @@ def _hashtags(entities: Any) -> list[str]:
 
 def normalize_hashtag(hashtag: str) -> str:
     """A hashtag as tweets keep them: without '#', lower case; InvalidInput if it cannot be one."""
-    tag = hashtag.removeprefix("#").lower()
-    if not tag or len(tag) > MAX_HASHTAG or not all(c.isalnum() or c == "_" for c in tag):
-        raise InvalidInput("a hashtag is letters, digits and underscores", field="hashtag")
-    return tag
+    name = hashtag.removeprefix("#")
+    if len(name) > MAX_HASHTAG or parse_entities(f"#{name}").hashtags != [name.lower()]:
+        raise InvalidInput(f"not a hashtag: {hashtag!r}", field="hashtag")
+    return name.lower()
 
 
 class LivePublic:

@@ -24,18 +24,30 @@ from boundaries._kernel.errors import InvalidInput, Unavailable
 from boundaries._kernel.ids import Id, is_id
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.media.port import MediaPort
-from boundaries.tweets.dto import Counts, Entities, Mention, PostTweet, PublicChanges, Tweet, TweetRef, Viewer
+from boundaries.tweets.dto import (
+    Counts,
+    Entities,
+    Mention,
+    PostTweet,
+    PublicChanges,
+    Tweet,
+    TweetRef,
+    Viewer,
+    Visibility,
+)
 from boundaries.tweets.errors import (
     EmptyTweet,
     IdempotencyKeyReused,
     InvalidMedia,
     NotTweetAuthor,
     TweetNotFound,
+    TweetNotShareable,
     TweetTooLong,
 )
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.dto import Author
+from modules.tweets.audience import PUBLIC, Audience, Viewpoint, listed, shareable
 from modules.tweets.authors import AuthorProjection
 from modules.tweets.live import LivePublic
 from modules.tweets.tables import SEARCH_FIELDS, SQLITE_FTS_TABLE, idempotency_keys, likes, tweets
@@ -76,6 +88,7 @@ _STATIC_COLUMNS = (
     _t.c.retweet_of_id,
     _t.c.entities,
     _t.c.media_ids,
+    _t.c.visibility,
 )
 _COLUMNS = (
     *_STATIC_COLUMNS,
@@ -121,6 +134,14 @@ class StaticTweet(msgspec.Struct, frozen=True, gc=False):
     retweet_of_id: int | None
     entities: Entities
     media_ids: list[str]
+    visibility: Visibility = "public"
+
+    def audience(self) -> Audience:
+        """Who this tweet is for (see ``audience.py``)."""
+        addressed = {int(m.user_id) for m in self.entities.mentions if m.user_id is not None}
+        if self.reply_to_author_id is not None:
+            addressed.add(self.reply_to_author_id)
+        return Audience(author_id=self.author_id, visibility=self.visibility, addressed=frozenset(addressed))
 
 
 class StaticTweets:
@@ -164,6 +185,7 @@ class StaticTweets:
                     retweet_of_id=r.retweet_of_id,
                     entities=msgspec.convert(r.entities, Entities),
                     media_ids=list(r.media_ids or []),
+                    visibility=r.visibility,
                 )
                 found[r.id] = entry
                 if self._size:
@@ -256,15 +278,26 @@ class TweetsService:
         media_ids = list(command.media_ids)
         if len(set(media_ids)) != len(media_ids):
             raise InvalidMedia("a media id is attached twice", field="media_ids")
-        body_hash = hashlib.sha256(
-            msgspec.json.encode([text, command.reply_to_id, command.quote_of_id, media_ids])
-        ).hexdigest()
+        hashed: list[Any] = [text, command.reply_to_id, command.quote_of_id, media_ids]
+        if command.visibility != PUBLIC:  # public keeps the hashes keys were stored with
+            hashed.append(command.visibility)
+        body_hash = hashlib.sha256(msgspec.json.encode(hashed)).hexdigest()
 
         if idempotency_key is not None:
             async with self._store.read() as conn:
                 earlier = await self._replayed(conn, author, idempotency_key, body_hash)
             if earlier is not None:
                 return await self._tweet_or_gone(earlier, author_id)
+
+        # What one replies to or quotes must be visible to the author; a quote must be shareable.
+        if reply_to is not None:
+            await self._visible_target(author, reply_to)
+        if quote_of is not None:
+            quoted = await self._visible_target(author, quote_of)
+            if not shareable(quoted.visibility):
+                raise TweetNotShareable(
+                    "a followers-only or direct tweet cannot be quoted", field="quote_of_id"
+                )
 
         if media_ids:
             if self._media is None:
@@ -287,7 +320,16 @@ class TweetsService:
                         return earlier
                     await self._forget_expired_key(tx.conn, author, idempotency_key)
                 return await self._insert_tweet(
-                    tx, author, text, entities, media_ids, reply_to, quote_of, idempotency_key, body_hash
+                    tx,
+                    author,
+                    text,
+                    entities,
+                    media_ids,
+                    reply_to,
+                    quote_of,
+                    idempotency_key,
+                    body_hash,
+                    command.visibility,
                 )
 
         tweet_id = await self._retry_on_conflict(write) if idempotency_key is not None else await write()
@@ -375,6 +417,7 @@ class TweetsService:
         quote_of: int | None,
         idempotency_key: str | None,
         body_hash: str,
+        visibility: str = PUBLIC,
     ) -> int:
         conn = tx.conn
         tweet_id = self._ids.next_int()
@@ -402,6 +445,7 @@ class TweetsService:
                 retweet_of_id=None,
                 entities=msgspec.to_builtins(entities),
                 media_ids=media_ids,
+                visibility=visibility,
             )
         )
         if reply_to is not None:
@@ -412,7 +456,8 @@ class TweetsService:
             await conn.execute(
                 sa.update(_t).where(_t.c.id == quote_of).values(quote_count=_t.c.quote_count + 1)
             )
-        await self._index_for_search(conn, tweet_id, text, entities.hashtags)
+        if listed(visibility):  # only public tweets are found by search and hashtag timelines
+            await self._index_for_search(conn, tweet_id, text, entities.hashtags)
         if idempotency_key is not None:
             await conn.execute(
                 idempotency_keys.insert().values(
@@ -440,6 +485,7 @@ class TweetsService:
                 hashtags=entities.hashtags,
                 mentioned_user_ids=mentioned,
                 media_ids=media_ids,
+                visibility=visibility,
             )
         )
         return tweet_id
@@ -455,6 +501,21 @@ class TweetsService:
         if row is not None and row.retweet_of_id is not None:
             row = (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id == row.retweet_of_id))).first()
         if row is None:
+            raise TweetNotFound(f"no tweet {tweet_id}")
+        return row
+
+    async def _visible_target(self, actor: int | None, tweet_id: int) -> StaticTweet:
+        """A tweet to act on (a retweet stands for its original), as far as ``actor`` may see it;
+        raises TweetNotFound otherwise. Asked before the transaction: it may call users."""
+        async with self._store.read() as conn:
+            row = (await self._static.load(conn, [tweet_id])).get(tweet_id)
+            if row is not None and row.retweet_of_id is not None:
+                original = row.retweet_of_id
+                row = (await self._static.load(conn, [original])).get(original)
+        if row is None:
+            raise TweetNotFound(f"no tweet {tweet_id}")
+        viewpoint = await Viewpoint.of(self._users, actor, [row.author_id])
+        if not viewpoint.may_see(row.audience()):
             raise TweetNotFound(f"no tweet {tweet_id}")
         return row
 
@@ -545,6 +606,7 @@ class TweetsService:
         """Like a tweet; idempotent."""
         user = _actor(user_id)
         tid = _tweet_id(tweet_id)
+        await self._visible_target(user, tid)
         async with self._store.transaction() as tx:
             target = await self._load_target(tx.conn, tid)
             now = datetime.now(UTC)
@@ -594,6 +656,9 @@ class TweetsService:
         """Retweet a tweet; idempotent (a second retweet returns the first)."""
         user = _actor(user_id)
         tid = _tweet_id(tweet_id)
+        shared = await self._visible_target(user, tid)
+        if not shareable(shared.visibility):
+            raise TweetNotShareable("a followers-only or direct tweet cannot be retweeted")
 
         async def write() -> int:
             async with self._store.transaction() as tx:
@@ -617,6 +682,7 @@ class TweetsService:
                         retweet_of_id=original.id,
                         entities=msgspec.to_builtins(Entities()),
                         media_ids=[],
+                        visibility=original.visibility,
                     )
                 )
                 await tx.conn.execute(
@@ -669,7 +735,16 @@ class TweetsService:
         return found[0]
 
     async def get_many(self, tweet_ids: list[Id], viewer_id: Id | None) -> list[Tweet]:
-        """Many tweets in one call (hydration), in the order asked; missing ones left out.
+        """Many tweets in one call (hydration), in the order asked; missing ones, and those the
+        viewer may not see, left out."""
+        return await self._hydrate(tweet_ids, viewer_id, feed=False)
+
+    async def get_feed(self, tweet_ids: list[Id], viewer_id: Id | None) -> list[Tweet]:
+        """Hydration for a timeline: as get_many, and also leaves out what the viewer muted."""
+        return await self._hydrate(tweet_ids, viewer_id, feed=True)
+
+    async def _hydrate(self, tweet_ids: list[Id], viewer_id: Id | None, *, feed: bool) -> list[Tweet]:
+        """Many tweets as ``viewer_id`` may see them (``feed``: as a timeline shows them).
 
         What never changes about a tweet (its text, author, entities, references) comes from an
         in-process cache (``StaticTweets``) and is read from the table only on a miss; what does
@@ -692,11 +767,19 @@ class TweetsService:
                 if r.retweet_of_id in static
             )
             static.update(await self._static.load(conn, [i for i in nested if i not in static]))
+        # Who may see what: one users call for the page's authors (none for anonymous readers
+        # or a page of the viewer's own tweets); what the viewer may not see is treated as gone.
+        viewpoint = await Viewpoint.of(self._users, viewer, (r.author_id for r in static.values()), feed=feed)
+        static = {i: r for i, r in static.items() if viewpoint.may_see(r.audience())}
         # Deleted tweets have no row: they drop out here, cached or not.
-        counts = {
-            r[0]: Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
-            for r in await self._store.fetch(_COUNTS_BY_IDS, {"ids": list(static)})
-        }
+        counts = (
+            {
+                r[0]: Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
+                for r in await self._store.fetch(_COUNTS_BY_IDS, {"ids": list(static)})
+            }
+            if static
+            else {}
+        )
         liked: set[int] = set()
         retweeted: set[int] = set()
         if viewer is not None and counts:
@@ -733,29 +816,46 @@ class TweetsService:
                 else None,
                 retweet_of=build(original, with_retweet_of=False, with_quoted=True) if original else None,
                 quoted=build(quoted, with_retweet_of=False, with_quoted=False) if quoted else None,
+                visibility=row.visibility,
             )
 
-        return [build(i, with_retweet_of=True, with_quoted=True) for i in wanted if i in counts]
+        # A retweet of a tweet the viewer may not see (or that is gone) is not shown either.
+        return [
+            build(i, with_retweet_of=True, with_quoted=True)
+            for i in wanted
+            if i in counts and (static[i].retweet_of_id is None or static[i].retweet_of_id in counts)
+        ]
 
-    async def _page(self, ids: list[int], viewer_id: Id | None, limit: int) -> Page[Tweet]:
+    async def _page(
+        self, ids: list[int], viewer_id: Id | None, limit: int, *, feed: bool = False
+    ) -> Page[Tweet]:
         """Hydrate up to ``limit`` of ``ids`` (fetched as limit + 1 to know if more follow)."""
         more = len(ids) > limit
         ids = ids[:limit]
-        items = await self.get_many([str(i) for i in ids], viewer_id)
+        items = await self._hydrate([str(i) for i in ids], viewer_id, feed=feed)
         return Page(items=items, next_cursor=encode_cursor(ids[-1]) if more and ids else None)
 
     async def user_tweets(self, author_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
-        """A user's tweets and retweets, newest first."""
+        """A user's tweets and retweets the viewer may see, newest first."""
         author = _as_int(author_id)
         before = _page_before(page)
         if author is None:
             return Page(items=[])
+        viewer = _as_int(viewer_id)
+        # A profile shows others the author's open tweets, and followers the followers-only ones
+        # too; direct tweets only to their author. A block either way shows nothing.
+        shown = ["public", "unlisted", "private", "direct"]
+        if viewer != author:
+            viewpoint = await Viewpoint.of(self._users, viewer, [author])
+            if viewpoint.hides_author(author):
+                return Page(items=[])
+            shown = ["public", "unlisted", "private"] if viewpoint.follows(author) else ["public", "unlisted"]
         async with self._store.read() as conn:
             ids = list(
                 (
                     await conn.execute(
                         sa.select(_t.c.id)
-                        .where(_t.c.author_id == author, _t.c.id < before)
+                        .where(_t.c.author_id == author, _t.c.id < before, _t.c.visibility.in_(shown))
                         .order_by(_t.c.id.desc())
                         .limit(page.limit + 1)
                     )
@@ -764,12 +864,14 @@ class TweetsService:
         return await self._page(ids, viewer_id, page.limit)
 
     async def replies(self, tweet_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
-        """Direct replies to a tweet, oldest first."""
+        """Direct replies to a tweet the viewer may see, oldest first (those they may see)."""
         tid = _tweet_id(tweet_id)
         after = 0 if page.cursor is None else decode_cursor(page.cursor, int)
         async with self._store.read() as conn:
             if (await conn.execute(sa.select(_t.c.id).where(_t.c.id == tid))).first() is None:
                 raise TweetNotFound(f"no tweet {tweet_id}")
+        await self._visible_target(_as_int(viewer_id), tid)
+        async with self._store.read() as conn:
             ids = list(
                 (
                     await conn.execute(
@@ -782,8 +884,37 @@ class TweetsService:
             )
         return await self._page(ids, viewer_id, page.limit)
 
+    async def public_timeline(self, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
+        """Public tweets of everyone (no retweets), newest first, as the viewer may see them."""
+        before = _page_before(page)
+        async with self._store.read() as conn:
+            ids = list(
+                (
+                    await conn.execute(
+                        sa.select(_t.c.id)
+                        .where(_t.c.visibility == PUBLIC, _t.c.retweet_of_id.is_(None), _t.c.id < before)
+                        .order_by(_t.c.id.desc())
+                        .limit(page.limit + 1)
+                    )
+                ).scalars()
+            )
+        return await self._page(ids, viewer_id, page.limit, feed=True)
+
+    async def tag_timeline(self, tag: str, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
+        """Public tweets carrying a #hashtag (without the #, any case), newest first."""
+        name = tag.removeprefix("#")
+        if parse_entities(f"#{name}").hashtags != [name.lower()]:
+            raise InvalidInput(f"not a hashtag: {tag!r}", field="tag")
+        before = _page_before(page)
+        terms = search_terms(f"#{name}")
+        async with self._store.read() as conn:
+            ids = await self._search.search(
+                conn, [Term(field="tags", phrase=t.phrase) for t in terms], before, page.limit + 1
+            )
+        return await self._page(ids, viewer_id, page.limit, feed=True)
+
     async def search(self, query: str, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
-        """Full-text search over tweet text (words, #hashtags), newest first."""
+        """Full-text search over public tweets' text (words, #hashtags), newest first."""
         terms = search_terms(query)
         before = _page_before(page)
         if not terms:

@@ -50,6 +50,14 @@ tweets = sa.Table(
         postgresql_where=sa.text("retweet_of_id IS NOT NULL"),
     ),
     sa.Index("ix_tweets_retweet_of", "retweet_of_id"),
+    # public, unlisted, private or direct (see modules/tweets/audience.py).
+    sa.Column("visibility", sa.String(8), nullable=False, server_default="public"),
+    sa.Index(
+        "ix_tweets_public",
+        sa.text("id DESC"),
+        sqlite_where=sa.text("visibility = 'public' AND retweet_of_id IS NULL"),
+        postgresql_where=sa.text("visibility = 'public' AND retweet_of_id IS NULL"),
+    ),
 )
 
 likes = sa.Table(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import Id
 from boundaries._kernel.pagination import MAX_PAGE_SIZE, Page, PageRequest
-from boundaries.users.dto import IdPage, Profile, Relationship, Silencing
+from boundaries.users.dto import IdPage, Profile, Relationship, Silencing, Standing
 from boundaries.users.errors import Blocked, CannotFollowSelf
 from boundaries.users.events import UserFollowed, UserUnfollowed
 from modules.users.common import (
@@ -41,6 +41,29 @@ _POPULAR_FOLLOWING = HotRead(
         users.c.followers_count >= sa.bindparam("min_followers"),
     )
 )
+#: How a viewer stands to many users, in one statement: (user id, kind) where kind is
+#: 0 followed by the viewer, 1 blocked by the viewer, 2 blocking the viewer, 3 muted by the viewer.
+_STANDINGS = HotRead(
+    sa.union_all(
+        sa.select(follows.c.followee_id, sa.literal(0)).where(
+            follows.c.follower_id == sa.bindparam("viewer"),
+            follows.c.followee_id.in_(sa.bindparam("ids", expanding=True)),
+        ),
+        sa.select(blocks.c.blocked_id, sa.literal(1)).where(
+            blocks.c.blocker_id == sa.bindparam("viewer"),
+            blocks.c.blocked_id.in_(sa.bindparam("ids", expanding=True)),
+        ),
+        sa.select(blocks.c.blocker_id, sa.literal(2)).where(
+            blocks.c.blocked_id == sa.bindparam("viewer"),
+            blocks.c.blocker_id.in_(sa.bindparam("ids", expanding=True)),
+        ),
+        sa.select(mutes.c.muted_id, sa.literal(3)).where(
+            mutes.c.muter_id == sa.bindparam("viewer"),
+            mutes.c.muted_id.in_(sa.bindparam("ids", expanding=True)),
+        ),
+    )
+)
+_STANDING_FLAGS = ("following", "blocking", "blocked_by", "muting")
 
 
 async def _either_way(
@@ -223,11 +246,15 @@ class Graph:
                 return []
             blocking = sa.exists().where(blocks.c.blocker_id == users.c.id, blocks.c.blocked_id == actor)
             muting = sa.exists().where(mutes.c.muter_id == users.c.id, mutes.c.muted_id == actor)
+            blocked = sa.exists().where(blocks.c.blocker_id == actor, blocks.c.blocked_id == users.c.id)
             rows = (
                 await conn.execute(
-                    sa.select(users.c.id, blocking.label("blocking"), muting.label("muting")).where(
-                        users.c.id.in_(set(wanted))
-                    )
+                    sa.select(
+                        users.c.id,
+                        blocking.label("blocking"),
+                        muting.label("muting"),
+                        blocked.label("blocked"),
+                    ).where(users.c.id.in_(set(wanted)))
                 )
             ).all()
         by_id = {r.id: r for r in rows}
@@ -237,10 +264,30 @@ class Graph:
                 actor_id=str(actor),
                 blocking=bool(by_id[i].blocking),
                 muting=bool(by_id[i].muting),
+                blocked=bool(by_id[i].blocked),
             )
             for i in wanted
             if i in by_id
         ]
+
+    async def standings(self, viewer_id: Id, user_ids: list[Id]) -> list[Standing]:
+        """How one viewer stands to many users: only those in some relation, in the order asked.
+
+        One statement however many users are asked about (the hot path of every hydrated page
+        a signed-in viewer reads); an unknown viewer or user simply stands in no relation.
+        """
+        if len(user_ids) > MAX_ID_PAGE:
+            raise InvalidInput(f"ask about at most {MAX_ID_PAGE} users at once", field="user_ids")
+        viewer = int_id(viewer_id)
+        wanted = list(
+            dict.fromkeys(i for i in (int_id(u) for u in user_ids) if i is not None and i != viewer)
+        )
+        if viewer is None or not wanted:
+            return []
+        flags: dict[int, dict[str, bool]] = {}
+        for user, kind in await self._store.fetch(_STANDINGS, {"viewer": viewer, "ids": wanted}):
+            flags.setdefault(int(user), {})[_STANDING_FLAGS[kind]] = True
+        return [Standing(user_id=str(i), **flags[i]) for i in wanted if i in flags]
 
     async def _follow_page(self, user_id: Id, page: PageRequest, *, followers: bool) -> Page[Profile]:
         limit = max(1, min(page.limit, MAX_PAGE_SIZE))

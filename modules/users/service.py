@@ -40,6 +40,7 @@ from boundaries.users.dto import (
     RevocationRequest,
     SigningKey,
     Silencing,
+    Standing,
     TokenPair,
     TokenRequest,
     TokenSettings,
@@ -154,6 +155,9 @@ class UsersService:
 
     async def silencing(self, actor_id: Id, user_ids: list[Id]) -> list[Silencing]:
         return await self.graph.silencing(actor_id, user_ids)
+
+    async def standings(self, viewer_id: Id, user_ids: list[Id]) -> list[Standing]:
+        return await self.graph.standings(viewer_id, user_ids)
 
     async def followers(self, user_id: Id, page: PageRequest) -> Page[Profile]:
         return await self.graph.followers(user_id, page)

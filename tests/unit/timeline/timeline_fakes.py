@@ -118,6 +118,9 @@ class FakeTweets:
         self.get_many_calls.append(list(tweet_ids))
         return [self._tweet(t) for t in tweet_ids if t in self.tweets]
 
+    async def get_feed(self, tweet_ids: list[str], viewer_id: str | None) -> list[Tweet]:
+        return await self.get_many(tweet_ids, viewer_id)
+
     async def recent_refs(self, author_ids: list[str], limit_per_author: int) -> list[TweetRef]:
         self.recent_refs_calls.append((list(author_ids), limit_per_author))
         refs: list[TweetRef] = []

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from boundaries._kernel.events import Event
 from boundaries.media.port import MediaPort
-from boundaries.users.dto import Author
+from boundaries.users.dto import Author, Standing
 from boundaries.users.port import UsersPort
 from modules.tweets.service import TweetsService
 from tests.support.databases import SchemaPool
@@ -22,12 +22,15 @@ from twitterclone.migrate import migrate
 
 
 class FakeUsers:
-    """The two users-port calls the tweets module makes, counted."""
+    """The users-port calls the tweets module makes, counted."""
 
     def __init__(self) -> None:
         self.accounts: dict[str, Author] = {}
         self.authors_calls: list[list[str]] = []
         self.handle_calls: list[list[str]] = []
+        #: (viewer, user) -> how the viewer stands to the user; none by default.
+        self.standing: dict[tuple[str, str], Standing] = {}
+        self.standings_calls: list[tuple[str, list[str]]] = []
 
     def add(self, user_id: str, handle: str) -> str:
         self.accounts[user_id] = Author(id=user_id, handle=handle, display_name=handle.title())
@@ -41,6 +44,10 @@ class FakeUsers:
         self.handle_calls.append(list(handles))
         by_handle = {a.handle.lower(): a.id for a in self.accounts.values()}
         return {h: by_handle[h.lower()] for h in handles if h.lower() in by_handle}
+
+    async def standings(self, viewer_id: str, user_ids: list[str]) -> list[Standing]:
+        self.standings_calls.append((viewer_id, list(user_ids)))
+        return [self.standing[viewer_id, u] for u in user_ids if (viewer_id, u) in self.standing]
 
 
 class FakeMedia:
