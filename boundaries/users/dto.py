@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 
 from boundaries._kernel.ids import Id
+from boundaries.users.scopes import SCOPES
 
 Handle = Annotated[
     str,
@@ -171,12 +172,15 @@ class TokenSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 # ------------------------------------------------------------------ OAuth 2.0 and moderation
 
-#: The scopes an access token may carry: reading, writing (posting, liking, profile), following.
-OAUTH_SCOPES = ("read", "write", "follow")
+#: The scopes an access token may carry: Mastodon's vocabulary (boundaries/users/scopes.py), whose
+#: broad ones are reading, writing (posting, liking, profile), following, push and profile.
+OAUTH_SCOPES = SCOPES
+#: The redirect URI of the out-of-band flow: the authorization page shows the code to copy.
+OOB_REDIRECT_URI = "urn:ietf:wg:oauth:2.0:oob"
 #: The grant types the authorization server knows.
 OAUTH_GRANTS = ("authorization_code", "refresh_token", "client_credentials", "password")
 
-ScopeName = Annotated[str, msgspec.Meta(pattern=r"^(read|write|follow)$")]
+ScopeName = Annotated[str, msgspec.Meta(pattern="^(" + "|".join(SCOPES) + ")$")]
 GrantName = Annotated[
     str, msgspec.Meta(pattern=r"^(authorization_code|refresh_token|client_credentials|password)$")
 ]
@@ -197,13 +201,14 @@ class ClientRegistration(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
         default_factory=list
     )
     confidential: bool = True
-    scopes: Annotated[list[ScopeName], msgspec.Meta(min_length=1, max_length=3)] = msgspec.field(
+    scopes: Annotated[list[ScopeName], msgspec.Meta(min_length=1, max_length=len(SCOPES))] = msgspec.field(
         default_factory=lambda: ["read"]
     )
     grants: Annotated[list[GrantName], msgspec.Meta(min_length=1, max_length=4)] = msgspec.field(
         default_factory=lambda: ["authorization_code", "refresh_token"]
     )
     bot_account: bool = False
+    website: Annotated[str, msgspec.Meta(max_length=512)] | None = None
 
 
 class RegisteredClient(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -218,6 +223,45 @@ class RegisteredClient(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=
     bot_account: bool
     created_at: datetime
     client_secret: str | None = None
+    #: The app's home page (Mastodon's ``website``), if it gave one.
+    website: str | None = None
+    #: False for an app registered by nobody (``register_app``, Mastodon's POST /api/v1/apps).
+    has_owner: bool = True
+
+
+class AppRegistration(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An app registered by anyone, without an account (Mastodon's POST /api/v1/apps).
+
+    It is confidential (it gets a secret) and may use the authorization code grant (PKCE
+    optional, as the secret authenticates the exchange), refresh tokens, client credentials (an
+    app token that stands for no user) and, while the operator allows it, the password grant.
+    ``scopes`` is a space-separated string of Mastodon's scopes (default ``read``);
+    ``redirect_uris`` may hold ``OOB_REDIRECT_URI`` (the code is shown to copy), https URIs,
+    http on loopback, or an app's private-use scheme (``com.example.app:/cb``).
+    """
+
+    client_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    redirect_uris: Annotated[list[RedirectUri], msgspec.Meta(min_length=1, max_length=10)]
+    scopes: _Short = "read"
+    website: Annotated[str, msgspec.Meta(max_length=512)] | None = None
+
+
+class AuthorizedApp(msgspec.Struct, frozen=True, kw_only=True):
+    """An app a user let act for them: which, with which scopes, since when, last used when."""
+
+    client_id: str
+    name: str
+    website: str | None
+    scopes: list[str]
+    authorized_at: datetime
+    last_used_at: datetime
+
+
+class PasswordChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A new password, given with the current one."""
+
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+    new_password: Password
 
 
 class AuthorizationRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -274,6 +318,8 @@ class OAuthToken(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     expires_in: int
     scope: str
     refresh_token: str | None = None
+    #: When it was issued (Unix seconds), as Mastodon's Token entity carries.
+    created_at: int | None = None
 
 
 class RevocationRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

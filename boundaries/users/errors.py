@@ -27,6 +27,12 @@ class InvalidCredentials(Unauthorized):
     code = "invalid-credentials"
 
 
+class WrongPassword(InvalidInput):
+    """The current password given to change it is wrong (the caller's token stays valid)."""
+
+    code = "wrong-password"
+
+
 class InvalidRefreshToken(Unauthorized):
     code = "invalid-refresh-token"
 

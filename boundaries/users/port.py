@@ -9,16 +9,19 @@ from boundaries.users.dto import (
     Account,
     AccountImport,
     AccountStatus,
+    AppRegistration,
     Author,
     AuthorizationCode,
     AuthorizationPrompt,
     AuthorizationRequest,
+    AuthorizedApp,
     ClientRegistration,
     IdPage,
     ImportResult,
     Jwks,
     Login,
     OAuthToken,
+    PasswordChange,
     Profile,
     ProfileUpdate,
     Register,
@@ -179,6 +182,36 @@ class UsersPort(Protocol):
 
     async def token_active(self, subject: str, token_id: str | None) -> bool:
         """Whether an access token's subject may act now: not suspended, and the token not revoked."""
+        ...
+
+    @not_idempotent
+    async def register_app(self, command: AppRegistration) -> RegisteredClient:
+        """Register an app without an account (Mastodon's apps API); its secret is shown only here."""
+        ...
+
+    async def describe_client(self, client_id: str) -> RegisteredClient:
+        """The app behind a token (its client id), without its secret; raises OAuthClientNotFound."""
+        ...
+
+    @not_idempotent
+    async def register_through_client(self, client_id: str, scope: str, command: Register) -> OAuthToken:
+        """Sign up through an app's client-credentials token: register's rules, then a token of ``scope``
+        for the new account issued to that app. Raises what register raises, OAuthClientNotFound,
+        or OAuthInvalidScope when ``scope`` is not within the app's."""
+        ...
+
+    async def authorized_apps(self, user_id: Id) -> list[AuthorizedApp]:
+        """The apps a user let act for them and has not revoked, most recently used first."""
+        ...
+
+    async def revoke_authorized_app(self, user_id: Id, client_id: str) -> None:
+        """Take back an app's access: its tokens and codes for this user stop at once; idempotent."""
+        ...
+
+    @not_idempotent
+    async def change_password(self, user_id: Id, command: PasswordChange) -> TokenPair:
+        """Change one's password (the current one is required; WrongPassword). Every session, refresh
+        family and OAuth grant of the account ends; the answer is the caller's new session."""
         ...
 
     # -------------------------------------------------------------------------------- moderation

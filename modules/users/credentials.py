@@ -10,7 +10,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from boundaries.users.dto import Login, login_account
-from boundaries.users.errors import AccountSuspended, InvalidCredentials
+from boundaries.users.errors import AccountSuspended, InvalidCredentials, UserNotFound, WrongPassword
 from modules.users.tables import users
 from twitterclone.infra.store import ModuleStore
 from twitterclone.settings import Settings
@@ -45,6 +45,21 @@ class Credentials:
         if self._dummy_hash is None:
             self._dummy_hash = await self.hash(secrets.token_urlsafe(16))
         return self._dummy_hash
+
+    async def check_password(self, user_id: int, password: str) -> str:
+        """The stored hash of an account whose password this is; raises WrongPassword (UserNotFound).
+
+        An imported account has no password (an empty hash): nothing matches it.
+        """
+        async with self._store.read() as conn:
+            stored = (
+                await conn.execute(sa.select(users.c.password_hash).where(users.c.id == user_id))
+            ).scalar_one_or_none()
+        if stored is None:
+            raise UserNotFound("no such user", field="user_id")
+        if not await asyncio.to_thread(self._verify, stored, password):
+            raise WrongPassword("the current password is wrong", field="current_password")
+        return str(stored)
 
     async def check_login(self, command: Login) -> int:
         """The id of the account these credentials open; raises InvalidCredentials or AccountSuspended.

@@ -36,13 +36,16 @@ from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import Id
 from boundaries.users.dto import (
     OAUTH_GRANTS,
-    OAUTH_SCOPES,
+    OOB_REDIRECT_URI,
+    AppRegistration,
     AuthorizationCode,
     AuthorizationPrompt,
     AuthorizationRequest,
+    AuthorizedApp,
     ClientRegistration,
     Login,
     OAuthToken,
+    Register,
     RegisteredClient,
     RevocationRequest,
     TokenRequest,
@@ -64,6 +67,11 @@ from boundaries.users.errors import (
     OAuthUnsupportedResponseType,
     UserNotFound,
 )
+from boundaries.users.scopes import ordered as ordered_scopes
+from boundaries.users.scopes import split as scope_words
+from boundaries.users.scopes import unknown as unknown_scopes
+from boundaries.users.scopes import within as scopes_within
+from modules.users.accounts import Accounts
 from modules.users.common import int_id
 from modules.users.common import now as _now
 from modules.users.common import sha256 as _sha256
@@ -73,8 +81,8 @@ from modules.users.tables import (
     oauth_access_tokens,
     oauth_clients,
     oauth_codes,
+    oauth_grants,
     refresh_tokens,
-    revoked_access_tokens,
     users,
 )
 from modules.users.tokens import IssuedAccess, TokenIssuer
@@ -101,36 +109,68 @@ def s256(verifier: str) -> str:
 
 
 def _scopes(text: str) -> list[str]:
-    return [s for s in text.split(" ") if s]
+    return scope_words(text)
 
 
 def _ordered(scopes: set[str]) -> str:
-    return " ".join(s for s in OAUTH_SCOPES if s in scopes)
+    return ordered_scopes(scopes)
+
+
+#: Schemes a browser would run or read locally: never a redirect target.
+_UNSAFE_SCHEMES = frozenset({"javascript", "data", "file", "vbscript", "about", "blob", "filesystem", "ftp"})
+_PRIVATE_SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+$")
 
 
 def _valid_redirect(uri: str) -> bool:
-    """https anywhere, or http on the loopback interface only (RFC 8252 §7.3); never a fragment."""
+    """Where a code may be sent: https anywhere, http on the loopback interface only, an app's
+    private-use scheme with a dot (``com.example.app:/cb``, RFC 8252 §7.1), or the out-of-band
+    URI (the page shows the code); never a fragment or credentials (RFC 8252 §7.3)."""
+    if uri == OOB_REDIRECT_URI:
+        return True
+    if any(c.isspace() for c in uri):
+        return False
     try:
         parts = urlsplit(uri)
     except ValueError:
         return False
-    if parts.fragment or not parts.hostname or parts.username or parts.password:
+    if parts.fragment or parts.username or parts.password:
         return False
     if parts.scheme == "https":
-        return True
-    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        return bool(parts.hostname)
+    if parts.scheme == "http":
+        return parts.hostname in LOOPBACK_HOSTS
+    scheme = parts.scheme.lower()
+    return (
+        bool(_PRIVATE_SCHEME_RE.match(scheme))
+        and scheme not in _UNSAFE_SCHEMES
+        and bool(parts.path or parts.netloc)
+    )
+
+
+def _checked_redirects(uris: list[str]) -> list[str]:
+    """Redirect URIs without repeats; raises InvalidInput for one that may not receive a code."""
+    uris = list(dict.fromkeys(uris))
+    for uri in uris:
+        if not _valid_redirect(uri):
+            raise InvalidInput(
+                "a redirect URI is https, http on 127.0.0.1 / localhost, an app's own scheme "
+                f"(com.example.app:/callback) or {OOB_REDIRECT_URI}, without a fragment",
+                field="redirect_uris",
+            )
+    return uris
 
 
 @dataclass(frozen=True)
 class _Client:
     client_id: str
-    owner_id: int
+    owner_id: int | None  # None: an app registered without an account
     name: str
     confidential: bool
     redirect_uris: list[str]
     scopes: list[str]
     grants: list[str]
     bot_account: bool
+    website: str | None = None
 
 
 def _client(row: Any) -> _Client:
@@ -143,6 +183,7 @@ def _client(row: Any) -> _Client:
         scopes=_scopes(row.scopes),
         grants=_scopes(row.grants),
         bot_account=bool(row.bot_account),
+        website=row.website,
     )
 
 
@@ -158,6 +199,8 @@ def _registered(row: Any) -> RegisteredClient:
         grants=client.grants,
         bot_account=client.bot_account,
         created_at=row.created_at,
+        website=client.website,
+        has_owner=client.owner_id is not None,
     )
 
 
@@ -172,7 +215,9 @@ class OAuthServer:
         keys: SigningKeys,
         credentials: Credentials,
         issuer: TokenIssuer,
+        accounts: Accounts,
     ) -> None:
+        self._accounts = accounts
         self._credentials = credentials
         self._issuer = issuer
         self._store = store
@@ -201,16 +246,156 @@ class OAuthServer:
             raise OAuthClientNotFound("no such OAuth client", field="client_id")
         await self._delete_client(uid, client_id)
 
-    async def _register_client(self, owner_id: int, command: ClientRegistration) -> RegisteredClient:
-        scopes = sorted(set(command.scopes), key=OAUTH_SCOPES.index)
-        grants = sorted(set(command.grants), key=OAUTH_GRANTS.index)
-        uris = list(dict.fromkeys(command.redirect_uris))
-        for uri in uris:
-            if not _valid_redirect(uri):
-                raise InvalidInput(
-                    "a redirect URI is https, or http on 127.0.0.1 / localhost, without a fragment",
-                    field="redirect_uris",
+    async def register_app(self, command: AppRegistration) -> RegisteredClient:
+        """Register an app that no account owns (Mastodon's apps API): confidential, with every grant
+        an app may use (the password grant while the operator allows it)."""
+        name = command.client_name.strip()
+        if not name:
+            raise InvalidInput("an app has a name", field="client_name")
+        scopes = _scopes(command.scopes or "") or ["read"]
+        if unknown_scopes(scopes):
+            raise InvalidInput(f"unknown scope: {' '.join(unknown_scopes(scopes))[:200]}", field="scopes")
+        uris = _checked_redirects([u.strip() for u in command.redirect_uris if u.strip()])
+        if not uris:
+            raise InvalidInput("an app gives at least one redirect URI", field="redirect_uris")
+        website = (command.website or "").strip() or None
+        if website is not None:
+            parts = urlsplit(website)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise InvalidInput("the website is an http or https URL", field="website")
+        now = _now()
+        client_id = secrets.token_urlsafe(16)
+        secret = secrets.token_urlsafe(32)
+        grants = list(OAUTH_GRANTS)
+        async with self._store.transaction() as tx:
+            await tx.conn.execute(
+                oauth_clients.insert().values(
+                    client_id=client_id,
+                    owner_id=None,
+                    name=name,
+                    secret_hash=_sha256(secret),
+                    redirect_uris=json.dumps(uris),
+                    scopes=_ordered(set(scopes)),
+                    grants=" ".join(grants),
+                    bot_account=False,
+                    created_at=now,
+                    website=website,
                 )
+            )
+        log.info("oauth app registered", extra={"client_id": client_id})
+        return RegisteredClient(
+            client_id=client_id,
+            client_secret=secret,
+            name=name,
+            redirect_uris=uris,
+            confidential=True,
+            scopes=_scopes(_ordered(set(scopes))),
+            grants=grants,
+            bot_account=False,
+            created_at=now,
+            website=website,
+            has_owner=False,
+        )
+
+    async def describe_client(self, client_id: str) -> RegisteredClient:
+        """The app behind a token, without its secret; raises OAuthClientNotFound (deleted too)."""
+        if not isinstance(client_id, str) or not _CLIENT_ID_RE.match(client_id):
+            raise OAuthClientNotFound("no such OAuth client", field="client_id")
+        async with self._store.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(oauth_clients).where(
+                        oauth_clients.c.client_id == client_id, oauth_clients.c.revoked_at.is_(None)
+                    )
+                )
+            ).first()
+        if row is None or await self._load_client(client_id) is None:  # deleted, or owner suspended
+            raise OAuthClientNotFound("no such OAuth client", field="client_id")
+        return _registered(row)
+
+    async def register_through_client(self, client_id: str, scope: str, command: Register) -> OAuthToken:
+        """Sign up through an app token: register's rules, then a token for the new account."""
+        client = await self._load_client(client_id if isinstance(client_id, str) else None)
+        if client is None:
+            raise OAuthClientNotFound("no such OAuth client", field="client_id")
+        wanted = _scopes(scope or "") or client.scopes
+        if unknown_scopes(wanted) or not scopes_within(wanted, client.scopes):
+            raise OAuthInvalidScope(f"this client may ask only for: {' '.join(client.scopes)}")
+        started = _now()
+        account = await self._accounts.register(command)
+        log.info("account registered through an app", extra={"client_id": client.client_id})
+        return await self._issue_for_user(client, int(account.profile.id), _ordered(set(wanted)), started)
+
+    async def authorized_apps(self, user_id: Id) -> list[AuthorizedApp]:
+        """The apps a user authorised and has not revoked (deleted apps left out), last used first."""
+        uid = int_id(user_id)
+        if uid is None:
+            return []
+        async with self._store.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(
+                        oauth_grants.c.client_id,
+                        oauth_grants.c.scope,
+                        oauth_grants.c.created_at,
+                        oauth_grants.c.last_used_at,
+                        oauth_clients.c.name,
+                        oauth_clients.c.website,
+                    )
+                    .select_from(
+                        oauth_grants.join(
+                            oauth_clients, oauth_clients.c.client_id == oauth_grants.c.client_id
+                        )
+                    )
+                    .where(
+                        oauth_grants.c.user_id == uid,
+                        oauth_grants.c.revoked_at.is_(None),
+                        oauth_clients.c.revoked_at.is_(None),
+                    )
+                    .order_by(oauth_grants.c.last_used_at.desc(), oauth_grants.c.client_id)
+                )
+            ).all()
+        return [
+            AuthorizedApp(
+                client_id=r.client_id,
+                name=r.name,
+                website=r.website,
+                scopes=_scopes(r.scope),
+                authorized_at=r.created_at,
+                last_used_at=r.last_used_at,
+            )
+            for r in rows
+        ]
+
+    async def revoke_authorized_app(self, user_id: Id, client_id: str) -> None:
+        """End an app's access for a user at once: its refresh families, live access tokens and
+        unused codes; raises OAuthClientNotFound if the user never authorised it (idempotent after)."""
+        uid = int_id(user_id)
+        if uid is None or not isinstance(client_id, str) or not _CLIENT_ID_RE.match(client_id):
+            raise OAuthClientNotFound("no such authorised app", field="client_id")
+        at = _now()
+        async with self._store.transaction() as tx:
+            granted = (
+                await tx.conn.execute(
+                    sa.select(oauth_grants.c.revoked_at)
+                    .where(oauth_grants.c.user_id == uid, oauth_grants.c.client_id == client_id)
+                    .with_for_update()
+                )
+            ).first()
+            if granted is None:
+                raise OAuthClientNotFound("no such authorised app", field="client_id")
+            denied = await self._issuer.end_user_tokens(tx, uid, at, client_id=client_id)
+        log.info(
+            "authorised app revoked",
+            extra={"client_id": client_id, "user_id": str(uid), "access_tokens_denied": denied},
+        )
+
+    async def _register_client(self, owner_id: int, command: ClientRegistration) -> RegisteredClient:
+        scopes = _scopes(_ordered(set(command.scopes)))
+        grants = sorted(set(command.grants), key=OAUTH_GRANTS.index)
+        if unknown_scopes(scopes):
+            raise InvalidInput(f"unknown scope: {' '.join(unknown_scopes(scopes))[:200]}", field="scopes")
+        uris = _checked_redirects(list(dict.fromkeys(command.redirect_uris)))
         if "authorization_code" in grants and not uris:
             raise InvalidInput("the authorization code grant needs a redirect URI", field="redirect_uris")
         if "refresh_token" in grants and not {"authorization_code", "password"} & set(grants):
@@ -255,6 +440,7 @@ class OAuthServer:
                     grants=" ".join(grants),
                     bot_account=command.bot_account,
                     created_at=now,
+                    website=command.website,
                 )
             )
         log.info("oauth client registered", extra={"client_id": client_id, "owner_id": str(owner_id)})
@@ -268,6 +454,7 @@ class OAuthServer:
             grants=grants,
             bot_account=command.bot_account,
             created_at=now,
+            website=command.website,
         )
 
     async def _list_clients(self, owner_id: int) -> list[RegisteredClient]:
@@ -350,6 +537,8 @@ class OAuthServer:
             ).first()
             if row is None:
                 return None
+            if row.owner_id is None:
+                return _client(row)  # an app nobody owns
             owner = (
                 await conn.execute(sa.select(users.c.suspended_at).where(users.c.id == row.owner_id))
             ).first()
@@ -384,19 +573,28 @@ class OAuthServer:
         client = await self._load_client(request.client_id)
         if client is None or "authorization_code" not in client.grants:
             raise OAuthUnknownRedirect("unknown client, or it may not use the authorization code grant")
-        if request.redirect_uri not in client.redirect_uris:
+        redirect_uri = request.redirect_uri
+        if not redirect_uri and len(client.redirect_uris) == 1:
+            redirect_uri = client.redirect_uris[0]  # as Mastodon does when there is only one
+        if redirect_uri not in client.redirect_uris:
             raise OAuthUnknownRedirect("the redirect URI is not one this client registered")
         if request.response_type != "code":
             raise OAuthUnsupportedResponseType("only response_type=code is supported")
-        if request.code_challenge_method != "S256":
-            raise OAuthInvalidRequest("PKCE is required with code_challenge_method=S256 ('plain' is refused)")
-        if not _CHALLENGE_RE.match(request.code_challenge):
-            raise OAuthInvalidRequest("code_challenge must be the base64url SHA-256 of the code verifier")
+        # PKCE (S256 only) is required of public clients; a confidential client's secret already
+        # authenticates its exchange, so PKCE is optional for it (Mastodon's apps do not send it),
+        # but a challenge it sends is checked like any other.
+        if request.code_challenge or request.code_challenge_method or not client.confidential:
+            if request.code_challenge_method != "S256":
+                raise OAuthInvalidRequest(
+                    "PKCE is required with code_challenge_method=S256 ('plain' is refused)"
+                )
+            if not _CHALLENGE_RE.match(request.code_challenge):
+                raise OAuthInvalidRequest("code_challenge must be the base64url SHA-256 of the code verifier")
         scope = self._granted_scope(request.scope, client)
         return AuthorizationPrompt(
             client_id=client.client_id,
             client_name=client.name,
-            redirect_uri=request.redirect_uri,
+            redirect_uri=redirect_uri,
             scopes=_scopes(scope),
             state=request.state,
         )
@@ -404,12 +602,14 @@ class OAuthServer:
     @staticmethod
     def _granted_scope(requested: str | None, client: _Client) -> str:
         """The asked scope when the client may have all of it; none asked means all it may have."""
-        wanted = set(_scopes(requested or ""))
+        wanted = _scopes(requested or "")
         if not wanted:
             return _ordered(set(client.scopes))
-        if not wanted <= set(client.scopes):
+        if unknown_scopes(wanted):
+            raise OAuthInvalidScope(f"unknown scope: {' '.join(unknown_scopes(wanted))[:200]}")
+        if not scopes_within(wanted, client.scopes):
             raise OAuthInvalidScope(f"this client may ask only for: {' '.join(client.scopes)}")
-        return _ordered(wanted)
+        return _ordered(set(wanted))
 
     async def approve(self, request: AuthorizationRequest, credentials: Login) -> AuthorizationCode:
         """The user logged in and consented: issue a code bound to client, URI, scope and challenge."""
@@ -456,31 +656,74 @@ class OAuthServer:
             return await self._client_credentials_grant(client, request)
         return await self._password_grant(client, request)
 
-    async def _issue(self, subject: str, scope: str, client_id: str) -> IssuedAccess:
-        """Sign an access token for a client and record it; refused if the client was just deleted."""
-        access = await self._issuer.issue_access(subject, scope, client_id)
-        now = _now()
-        async with self._store.transaction() as tx:
-            # Shares the row lock delete_client takes: either the deletion sees this token, or
-            # this sees the deletion.
-            revoked = (
-                await tx.conn.execute(
-                    sa.select(oauth_clients.c.revoked_at)
-                    .where(oauth_clients.c.client_id == client_id)
-                    .with_for_update(read=True)
-                )
+    async def _record(
+        self,
+        tx: Transaction,
+        client: _Client,
+        access: IssuedAccess,
+        *,
+        user_id: int | None,
+        scope: str,
+        family_id: int | None = None,
+        started: datetime,
+        grant: bool = True,
+    ) -> None:
+        """Record a signed access token in the transaction that hands it out, or refuse it.
+
+        Refused when the client was deleted, the account suspended, the user's grant to the app
+        revoked after ``started`` (when the authorisation behind the request began), or the token's
+        refresh family revoked meanwhile. A refused token is never handed out.
+        """
+        conn = tx.conn
+        # Shares the row lock delete_client takes: either the deletion sees this token, or
+        # this sees the deletion.
+        revoked = (
+            await conn.execute(
+                sa.select(oauth_clients.c.revoked_at)
+                .where(oauth_clients.c.client_id == client.client_id)
+                .with_for_update(read=True)
+            )
+        ).first()
+        if revoked is None or revoked.revoked_at is not None:
+            raise OAuthInvalidClient("unknown client, or client authentication failed")
+        at = _now()
+        if user_id is not None:
+            suspended = (
+                await conn.execute(sa.select(users.c.suspended_at).where(users.c.id == user_id))
             ).first()
-            if revoked is None or revoked.revoked_at is not None:
-                raise OAuthInvalidClient("unknown client, or client authentication failed")
-            await tx.conn.execute(
-                oauth_access_tokens.insert().values(
-                    jti=access.jti[:64], client_id=client_id, expires_at=access.expires_at
+            if suspended is None or suspended.suspended_at is not None:
+                raise OAuthInvalidGrant("the account is suspended")
+        if user_id is not None and grant:
+            await conn.execute(
+                insert_or_ignore(conn, oauth_grants).values(
+                    user_id=user_id,
+                    client_id=client.client_id,
+                    scope=scope,
+                    created_at=at,
+                    last_used_at=at,
                 )
             )
-            await tx.conn.execute(
-                sa.delete(oauth_access_tokens).where(oauth_access_tokens.c.expires_at < now)
+            row = (
+                await conn.execute(
+                    sa.select(oauth_grants.c.scope, oauth_grants.c.revoked_at)
+                    .where(oauth_grants.c.user_id == user_id, oauth_grants.c.client_id == client.client_id)
+                    .with_for_update()
+                )
+            ).one()
+            if row.revoked_at is not None and row.revoked_at >= started:
+                raise OAuthInvalidGrant("the user revoked this app's access")
+            kept = scope_words(row.scope) if row.revoked_at is None else []
+            await conn.execute(
+                sa.update(oauth_grants)
+                .where(oauth_grants.c.user_id == user_id, oauth_grants.c.client_id == client.client_id)
+                .values(scope=_ordered({*kept, *scope_words(scope)}), last_used_at=at, revoked_at=None)
             )
-        return access
+        try:
+            await self._issuer.record_access(
+                tx, access, user_id=user_id, client_id=client.client_id, family_id=family_id
+            )
+        except InvalidRefreshToken as exc:
+            raise OAuthInvalidGrant("the authorization was revoked") from exc
 
     def _token(self, access: IssuedAccess, scope: str, refresh: str | None) -> OAuthToken:
         return OAuthToken(
@@ -489,17 +732,22 @@ class OAuthServer:
             expires_in=self._settings.access_token_ttl_s,
             scope=scope,
             refresh_token=refresh,
+            created_at=int(
+                (access.expires_at - timedelta(seconds=self._settings.access_token_ttl_s)).timestamp()
+            ),
         )
 
     async def _code_grant(self, client: _Client, request: TokenRequest) -> OAuthToken:
-        if not request.code or not request.redirect_uri or not request.code_verifier:
-            raise OAuthInvalidRequest("code, redirect_uri and code_verifier are required")
+        if not request.code or not request.redirect_uri:
+            raise OAuthInvalidRequest("code and redirect_uri are required")
         digest = _sha256(request.code)
         now = _now()
         replayed = False
         async with self._store.transaction() as tx:
             row = (
-                await tx.conn.execute(sa.select(oauth_codes).where(oauth_codes.c.code_hash == digest))
+                await tx.conn.execute(
+                    sa.select(oauth_codes).where(oauth_codes.c.code_hash == digest).with_for_update()
+                )
             ).first()
             if row is None or row.client_id != client.client_id:
                 raise OAuthInvalidGrant("the authorization code is not valid")
@@ -514,6 +762,11 @@ class OAuthServer:
                 )
                 replayed = claimed.rowcount != 1
             if replayed:
+                # Revoke what the first exchange issued; if it is still running, the mark makes it
+                # refuse what it is issuing (it checks under the same row lock before recording).
+                await tx.conn.execute(
+                    sa.update(oauth_codes).where(oauth_codes.c.code_hash == digest).values(replayed_at=now)
+                )
                 await self._revoke_issued(tx, row, now)
         if replayed:  # the revocation is committed before refusing
             log.warning(
@@ -524,23 +777,43 @@ class OAuthServer:
             raise OAuthInvalidGrant("the authorization code has expired")
         if request.redirect_uri != row.redirect_uri:
             raise OAuthInvalidGrant("redirect_uri differs from the one the code was issued for")
-        if not _VERIFIER_RE.match(request.code_verifier) or not hmac.compare_digest(
-            s256(request.code_verifier), row.code_challenge
-        ):
-            raise OAuthInvalidGrant("the code verifier does not match the code challenge")
-        access = await self._issue(str(row.user_id), row.scope, client.client_id)
+        if row.code_challenge:
+            if not request.code_verifier:
+                raise OAuthInvalidRequest(
+                    "code_verifier is required: the code was issued with a PKCE challenge"
+                )
+            if not _VERIFIER_RE.match(request.code_verifier) or not hmac.compare_digest(
+                s256(request.code_verifier), row.code_challenge
+            ):
+                raise OAuthInvalidGrant("the code verifier does not match the code challenge")
+        elif not client.confidential:  # pragma: no cover - authorize never issues one without PKCE
+            raise OAuthInvalidGrant("the authorization code is not valid")
+        access = await self._issuer.issue_access(str(row.user_id), row.scope, client.client_id)
         refresh = None
         async with self._store.transaction() as tx:
-            suspended = (
-                await tx.conn.execute(sa.select(users.c.suspended_at).where(users.c.id == row.user_id))
+            marked = (
+                await tx.conn.execute(
+                    sa.select(oauth_codes.c.replayed_at)
+                    .where(oauth_codes.c.code_hash == digest)
+                    .with_for_update()
+                )
             ).scalar_one_or_none()
-            if suspended is not None:
-                raise OAuthInvalidGrant("the account is suspended")
-            family = self._ids.next_int()
-            if "refresh_token" in client.grants:
+            if marked is not None:  # replayed while this exchange ran: hand out nothing
+                raise OAuthInvalidGrant("the authorization code was already used; its tokens are revoked")
+            family = self._ids.next_int() if "refresh_token" in client.grants else None
+            if family is not None:
                 refresh = await self._issuer.new_refresh(
                     tx, row.user_id, family, client_id=client.client_id, scope=row.scope
                 )
+            await self._record(
+                tx,
+                client,
+                access,
+                user_id=row.user_id,
+                scope=row.scope,
+                family_id=family,
+                started=row.created_at,
+            )
             await tx.conn.execute(
                 sa.update(oauth_codes)
                 .where(oauth_codes.c.code_hash == digest)
@@ -558,6 +831,7 @@ class OAuthServer:
     async def _refresh_grant(self, client: _Client, request: TokenRequest) -> OAuthToken:
         if not request.refresh_token:
             raise OAuthInvalidRequest("refresh_token is required")
+        started = _now()
         try:
             row, new_refresh = await self._issuer.rotate_refresh(request.refresh_token, client.client_id)
         except InvalidRefreshToken as exc:
@@ -565,11 +839,15 @@ class OAuthServer:
         family_scope = row.scope or ""
         scope = family_scope
         if request.scope:
-            wanted = set(_scopes(request.scope))
-            if not wanted <= set(_scopes(family_scope)):
+            wanted = scope_words(request.scope)
+            if not scopes_within(wanted, scope_words(family_scope)):
                 raise OAuthInvalidScope("a refresh may narrow the scope, never widen it")
-            scope = _ordered(wanted)
-        access = await self._issue(str(row.user_id), scope, client.client_id)
+            scope = _ordered(set(wanted))
+        access = await self._issuer.issue_access(str(row.user_id), scope, client.client_id)
+        async with self._store.transaction() as tx:
+            await self._record(
+                tx, client, access, user_id=row.user_id, scope=scope, family_id=row.family_id, started=started
+            )
         return self._token(access, scope, new_refresh)
 
     async def _client_credentials_grant(self, client: _Client, request: TokenRequest) -> OAuthToken:
@@ -577,27 +855,49 @@ class OAuthServer:
             raise OAuthUnauthorizedClient("a public client cannot use client credentials")
         scope = self._granted_scope(request.scope, client)
         # A bot client acts as the account that registered it; any other client as itself.
-        subject = str(client.owner_id) if client.bot_account else f"client:{client.client_id}"
-        access = await self._issue(subject, scope, client.client_id)
+        bot = client.bot_account and client.owner_id is not None
+        subject = str(client.owner_id) if bot else f"client:{client.client_id}"
+        access = await self._issuer.issue_access(subject, scope, client.client_id)
+        async with self._store.transaction() as tx:
+            await self._record(
+                tx,
+                client,
+                access,
+                user_id=client.owner_id if bot else None,
+                scope=scope,
+                started=_now(),
+                grant=False,  # the owner's own client: listed among its clients, not its grants
+            )
         return self._token(access, scope, None)
 
     async def _password_grant(self, client: _Client, request: TokenRequest) -> OAuthToken:
         if not request.username or not request.password:
             raise OAuthInvalidRequest("username and password are required")
         scope = self._granted_scope(request.scope, client)
+        started = _now()
         try:
             user_id = await self._credentials.check_login(
                 Login(login=request.username, password=request.password)
             )
         except (InvalidCredentials, AccountSuspended) as exc:
             raise OAuthInvalidGrant(exc.detail) from exc
-        access = await self._issue(str(user_id), scope, client.client_id)
+        return await self._issue_for_user(client, user_id, scope, started)
+
+    async def _issue_for_user(
+        self, client: _Client, user_id: int, scope: str, started: datetime
+    ) -> OAuthToken:
+        """An access token (and a refresh family when the client may refresh) for a user."""
+        access = await self._issuer.issue_access(str(user_id), scope, client.client_id)
         refresh = None
-        if "refresh_token" in client.grants:
-            async with self._store.transaction() as tx:
+        async with self._store.transaction() as tx:
+            family = self._ids.next_int() if "refresh_token" in client.grants else None
+            if family is not None:
                 refresh = await self._issuer.new_refresh(
-                    tx, user_id, self._ids.next_int(), client_id=client.client_id, scope=scope
+                    tx, user_id, family, client_id=client.client_id, scope=scope
                 )
+            await self._record(
+                tx, client, access, user_id=user_id, scope=scope, family_id=family, started=started
+            )
         return self._token(access, scope, refresh)
 
     # --------------------------------------------------------------- revocation
@@ -608,14 +908,7 @@ class OAuthServer:
 
     async def deny_many(self, tx: Transaction, tokens: list[tuple[str, datetime]]) -> None:
         """Put access token ids (with their expiry) on the deny list in one statement."""
-        if tokens:
-            await tx.conn.execute(
-                insert_or_ignore(tx.conn, revoked_access_tokens),
-                [{"jti": jti[:64], "expires_at": expires_at} for jti, expires_at in tokens],
-            )
-        await tx.conn.execute(
-            sa.delete(revoked_access_tokens).where(revoked_access_tokens.c.expires_at < _now())
-        )
+        await self._issuer.deny_many(tx, tokens)
 
     async def revoke(self, request: RevocationRequest) -> None:
         """RFC 7009: revoke a refresh token (its family) or an access token; unknown ones are ignored."""

@@ -4,14 +4,16 @@ Each responsibility is one component over the module's store; this façade only 
 delegates, so a port method leads to its component in one hop:
 
 - ``accounts``    (accounts.py)    register, account, ids_by_handles
-- ``sessions``    (sessions.py)    authenticate, refresh, logout, jwks, token_settings, token_active
+- ``sessions``    (sessions.py)    authenticate, refresh, logout, change_password, jwks, token_settings,
+  token_active
   over ``credentials`` (credentials.py: passwords) and ``issuer`` (tokens.py: access tokens,
   refresh families), which the OAuth server shares
 - ``public_profiles`` (profiles.py)   profile, profile_by_handle, profiles, authors, search, update_profile
 - ``graph``       (graph.py)       follow … unmute, relationship, silencing, followers/following,
   follower_ids, following_ids, popular_following_ids
 - ``moderation``  (moderation.py)  account_status, grant_admin, suspend, unsuspend, signing keys
-- ``oauth``       (oauth.py)       OAuth clients, authorization, token and revocation endpoints
+- ``oauth``       (oauth.py)       OAuth clients and apps, authorization, token and revocation endpoints,
+  authorised apps (list, revoke), sign-up through an app
 """
 
 from __future__ import annotations
@@ -22,16 +24,19 @@ from boundaries.users.dto import (
     Account,
     AccountImport,
     AccountStatus,
+    AppRegistration,
     Author,
     AuthorizationCode,
     AuthorizationPrompt,
     AuthorizationRequest,
+    AuthorizedApp,
     ClientRegistration,
     IdPage,
     ImportResult,
     Jwks,
     Login,
     OAuthToken,
+    PasswordChange,
     Profile,
     ProfileUpdate,
     Register,
@@ -73,7 +78,7 @@ class UsersService:
         self.public_profiles = Profiles(store, ids)
         self.graph = Graph(store, ids)
         self.moderation = Moderation(store, keys)
-        self.oauth = OAuthServer(store, ids, settings, keys, self.credentials, self.issuer)
+        self.oauth = OAuthServer(store, ids, settings, keys, self.credentials, self.issuer, self.accounts)
         self.importer = AccountImporter(store, ids, follow_cap=FOLLOW_CAP, normalise_email=normalise_email)
 
     # ------------------------------------------------------------------ accounts
@@ -100,6 +105,9 @@ class UsersService:
 
     async def logout(self, refresh_token: str) -> None:
         await self.sessions.logout(refresh_token)
+
+    async def change_password(self, user_id: Id, command: PasswordChange) -> TokenPair:
+        return await self.sessions.change_password(user_id, command)
 
     async def jwks(self) -> Jwks:
         return await self.sessions.jwks()
@@ -198,6 +206,21 @@ class UsersService:
 
     async def revoke_token(self, request: RevocationRequest) -> None:
         await self.oauth.revoke(request)
+
+    async def register_app(self, command: AppRegistration) -> RegisteredClient:
+        return await self.oauth.register_app(command)
+
+    async def describe_client(self, client_id: str) -> RegisteredClient:
+        return await self.oauth.describe_client(client_id)
+
+    async def register_through_client(self, client_id: str, scope: str, command: Register) -> OAuthToken:
+        return await self.oauth.register_through_client(client_id, scope, command)
+
+    async def authorized_apps(self, user_id: Id) -> list[AuthorizedApp]:
+        return await self.oauth.authorized_apps(user_id)
+
+    async def revoke_authorized_app(self, user_id: Id, client_id: str) -> None:
+        await self.oauth.revoke_authorized_app(user_id, client_id)
 
     # ---------------------------------------------------------------- moderation
 

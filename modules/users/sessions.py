@@ -1,10 +1,26 @@
-"""First-party sessions: log in, refresh, log out, and whether an access token may still act."""
+"""First-party sessions: log in, refresh, log out, change the password, and whether an access token
+may still act.
+
+A password change ends everything the account holds: every refresh family (first-party and
+OAuth), every live access token (recorded by the issuer), every unused authorization code and
+every app's grant. The reasoning: a password is changed because it may be known to someone else,
+and whoever knew it could have opened a session, authorised an app on the consent page or used
+the password grant; only ending all of them shuts that person out. The caller gets a new session
+in the answer; the apps the user still wants ask for authorisation again. Clients the user
+registered (``/api/oauth/clients``) are not deleted: a bot client's client-credentials tokens
+are ended, but its secret still mints new ones until its owner deletes it.
+"""
 
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
 
-from boundaries.users.dto import Jwks, Login, TokenPair, TokenSettings
+from boundaries._kernel.errors import Conflict
+from boundaries._kernel.ids import Id
+from boundaries.users.dto import Jwks, Login, PasswordChange, TokenPair, TokenSettings
+from boundaries.users.errors import UserNotFound
 from modules.users.common import int_id, now, sha256
 from modules.users.credentials import Credentials
 from modules.users.keys import ALGORITHM, SigningKeys
@@ -13,6 +29,8 @@ from modules.users.tokens import TokenIssuer
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import HotRead, ModuleStore
 from twitterclone.settings import Settings
+
+log = logging.getLogger("twitterclone.users.sessions")
 
 #: The scope of a first-party access token: everything the user may do.
 ACCESS_SCOPE = "read write follow"
@@ -48,8 +66,14 @@ class Sessions:
         self._issuer = issuer
         self._keys = keys
 
-    async def _access_token(self, user_id: int) -> str:
-        return (await self._issuer.issue_access(str(user_id), ACCESS_SCOPE, None)).token
+    async def _open(self, user_id: int) -> TokenPair:
+        """A new session: a refresh family and its first access token, recorded together."""
+        access = await self._issuer.issue_access(str(user_id), ACCESS_SCOPE, None)
+        family = self._ids.next_int()
+        async with self._store.transaction() as tx:
+            refresh = await self._issuer.new_refresh(tx, user_id, family)
+            await self._issuer.record_access(tx, access, user_id=user_id, client_id=None, family_id=family)
+        return self._pair(access.token, refresh, user_id)
 
     def _pair(self, access: str, refresh: str, user_id: int) -> TokenPair:
         return TokenPair(
@@ -62,16 +86,43 @@ class Sessions:
     async def authenticate(self, command: Login) -> TokenPair:
         """Check credentials and open a new token family; raises InvalidCredentials."""
         user_id = await self._credentials.check_login(command)
-        access = await self._access_token(user_id)
-        async with self._store.transaction() as tx:
-            refresh = await self._issuer.new_refresh(tx, user_id, self._ids.next_int())
-        return self._pair(access, refresh, user_id)
+        return await self._open(user_id)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate a refresh token; reuse of a rotated one revokes its whole family."""
         row, new_refresh = await self._issuer.rotate_refresh(refresh_token, None)
-        access = await self._access_token(row.user_id)
-        return self._pair(access, new_refresh, row.user_id)
+        access = await self._issuer.issue_access(str(row.user_id), ACCESS_SCOPE, None)
+        async with self._store.transaction() as tx:
+            # Refused if the family was ended (password change, logout) while this was signed.
+            await self._issuer.record_access(
+                tx, access, user_id=row.user_id, client_id=None, family_id=row.family_id
+            )
+        return self._pair(access.token, new_refresh, row.user_id)
+
+    async def change_password(self, user_id: Id, command: PasswordChange) -> TokenPair:
+        """Check the current password, store the new one's argon2id hash (both off the event loop),
+        end everything the account holds, and open the caller's new session."""
+        uid = int_id(user_id)
+        if uid is None:
+            raise UserNotFound("no such user", field="user_id")
+        old_hash = await self._credentials.check_password(uid, command.current_password)
+        new_hash = await self._credentials.hash(command.new_password)
+        at = now()
+        async with self._store.transaction() as tx:
+            changed = await tx.conn.execute(
+                sa.update(users)
+                .where(users.c.id == uid, users.c.password_hash == old_hash, users.c.suspended_at.is_(None))
+                .values(password_hash=new_hash)
+            )
+            if changed.rowcount != 1:
+                # Changed by a concurrent request (or suspended) since the check: do not overwrite.
+                raise Conflict("the password changed meanwhile; try again", field="current_password")
+            ended = await self._issuer.end_user_tokens(tx, uid, at)
+        log.info(
+            "password changed; every session ended",
+            extra={"user_id": str(uid), "access_tokens_denied": ended},
+        )
+        return await self._open(uid)
 
     async def logout(self, refresh_token: str) -> None:
         """Revoke the family of a refresh token; unknown tokens are ignored."""

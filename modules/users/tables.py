@@ -82,7 +82,10 @@ refresh_tokens = sa.Table(
     sa.Column("revoked_at", _ts, nullable=True),
     # OAuth (migration 0002): the client a family was issued to (None: first-party) and its scope.
     sa.Column("client_id", sa.String(64), nullable=True),
-    sa.Column("scope", sa.String(100), nullable=True),
+    sa.Column("scope", sa.String(1024), nullable=True),
+    # The family's absolute end (migration 0005): rotation moves expires_at, never past this.
+    # NULL for families older than the rule (their first token's created_at stands in).
+    sa.Column("family_expires_at", _ts, nullable=True),
     sa.Index("ix_refresh_tokens_family", "family_id"),
     sa.Index("ix_refresh_tokens_user", "user_id"),
 )
@@ -101,16 +104,18 @@ oauth_clients = sa.Table(
     "oauth_clients",
     metadata,
     sa.Column("client_id", sa.String(64), primary_key=True),
-    sa.Column("owner_id", sa.BigInteger(), nullable=False),
+    # NULL: an app registered by nobody (Mastodon's apps API, migration 0005).
+    sa.Column("owner_id", sa.BigInteger(), nullable=True),
     sa.Column("name", sa.String(100), nullable=False),
     # SHA-256 (hex) of a 256-bit random secret; None for a public client.
     sa.Column("secret_hash", sa.String(64), nullable=True),
     sa.Column("redirect_uris", sa.Text(), nullable=False),  # JSON list
-    sa.Column("scopes", sa.String(100), nullable=False),  # space-separated
+    sa.Column("scopes", sa.String(1024), nullable=False),  # space-separated
     sa.Column("grants", sa.String(200), nullable=False),  # space-separated
     sa.Column("bot_account", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("created_at", _ts, nullable=False),
     sa.Column("revoked_at", _ts, nullable=True),
+    sa.Column("website", sa.String(512), nullable=True),
     sa.Index("ix_oauth_clients_owner", "owner_id"),
 )
 
@@ -121,7 +126,7 @@ oauth_codes = sa.Table(
     sa.Column("client_id", sa.String(64), nullable=False),
     sa.Column("user_id", sa.BigInteger(), nullable=False),
     sa.Column("redirect_uri", sa.Text(), nullable=False),
-    sa.Column("scope", sa.String(100), nullable=False),
+    sa.Column("scope", sa.String(1024), nullable=False),
     sa.Column("code_challenge", sa.String(128), nullable=False),
     sa.Column("created_at", _ts, nullable=False),
     sa.Column("expires_at", _ts, nullable=False),
@@ -130,6 +135,9 @@ oauth_codes = sa.Table(
     sa.Column("family_id", sa.BigInteger(), nullable=True),
     sa.Column("access_jti", sa.String(64), nullable=True),
     sa.Column("access_expires_at", _ts, nullable=True),
+    # Set when the code is presented again (migration 0005); the exchange that claimed it then
+    # revokes what it issues, whichever of the two commits first (both lock this row).
+    sa.Column("replayed_at", _ts, nullable=True),
     sa.Index("ix_oauth_codes_user", "user_id"),
 )
 
@@ -144,11 +152,29 @@ revoked_access_tokens = sa.Table(
 oauth_access_tokens = sa.Table(
     "oauth_access_tokens",
     metadata,
-    # Access tokens issued to OAuth clients (migration 0003), so deleting a client can deny them
-    # all; kept until they would expire anyway. First-party tokens are not recorded.
+    # Access tokens issued (migration 0003; first-party ones too since 0005, client_id NULL), so
+    # deleting a client, revoking an app or changing the password can deny them all at once;
+    # kept until they would expire anyway.
     sa.Column("jti", sa.String(64), primary_key=True),
-    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=True),
     sa.Column("expires_at", _ts, nullable=False),
+    sa.Column("user_id", sa.BigInteger(), nullable=True),  # NULL: an app token (no user)
+    sa.Column("family_id", sa.BigInteger(), nullable=True),  # the refresh family it came with
     sa.Index("ix_oauth_access_tokens_client", "client_id"),
     sa.Index("ix_oauth_access_tokens_expires", "expires_at"),
+    sa.Index("ix_oauth_access_tokens_user", "user_id"),
+)
+
+oauth_grants = sa.Table(
+    "oauth_grants",
+    metadata,
+    # The apps a user authorised (migration 0005): one row per user and client, written when a
+    # token is issued to the app for the user; revoking sets revoked_at (and ends the tokens),
+    # and a later authorisation clears it.
+    sa.Column("user_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("scope", sa.String(1024), nullable=False),
+    sa.Column("created_at", _ts, nullable=False),
+    sa.Column("last_used_at", _ts, nullable=False),
+    sa.Column("revoked_at", _ts, nullable=True),
 )

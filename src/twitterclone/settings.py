@@ -33,9 +33,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Issuer and audience of access tokens.
     jwt_issuer: str = "twitterclone"
     jwt_audience: str = "twitterclone-api"
-    #: Access token lifetime in seconds; refresh token lifetime in days.
+    #: Access token lifetime in seconds; refresh token lifetime in days (each rotation starts it
+    #: again, so an unused session ends after this many days).
     access_token_ttl_s: int = 900
     refresh_token_ttl_days: int = 30
+    #: A refresh family's absolute lifetime in days: however often it is rotated, a session (or
+    #: an app's authorisation) ends this long after the login that opened it; log in again then.
+    refresh_family_max_days: Annotated[int, msgspec.Meta(ge=1)] = 90
     #: Longest tweet in characters.
     tweet_max_length: int = 280
     #: Authors with at least this many followers are merged into timelines at read time.
