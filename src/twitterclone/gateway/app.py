@@ -23,6 +23,8 @@ from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.admission import Admission, BodyLimits, admission_middleware
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
 from twitterclone.gateway.headers import security_headers_middleware
+from twitterclone.gateway.mastodon.errors import mastodon_aware
+from twitterclone.gateway.mastodon.router import document_mastodon_errors, mastodon_router
 from twitterclone.gateway.middleware import edge_middleware, request_id_middleware
 from twitterclone.gateway.paths import canonical_path_middleware
 from twitterclone.gateway.problems import EXCEPTION_HANDLERS, document_errors
@@ -109,6 +111,7 @@ def create_app(
     port_server, port_router = port_routes(runtime)
     internal = [port_router] if runtime.is_split else []
     api = Router(path="/api", route_handlers=API_CONTROLLERS, dependencies=dict(AUTH_DEPENDENCIES))
+    mastodon = mastodon_router()  # the Mastodon client API (/api/v1, /api/v2), see docs/mastodon.md
     assets = create_static_files_router(
         path="/schema/assets", directories=[SWAGGER_ASSETS], include_in_schema=False, name="swagger-assets"
     )
@@ -122,9 +125,17 @@ def create_app(
     cors = settings.cors_origin_list
     prometheus = PrometheusConfig(app_name="twitterclone", prefix="twitterclone", group_path=True)
     app = Litestar(
-        route_handlers=[api, HealthController, *PUBLIC_CONTROLLERS, assets, PrometheusController, *internal],
+        route_handlers=[
+            api,
+            mastodon,
+            HealthController,
+            *PUBLIC_CONTROLLERS,
+            assets,
+            PrometheusController,
+            *internal,
+        ],
         lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=mastodon_aware(EXCEPTION_HANDLERS),  # unrouted /api/v1 requests too
         middleware=[prometheus.middleware],
         cors_config=CORSConfig(allow_origins=cors, allow_credentials=False) if cors else None,
         request_max_body_size=settings.max_body_bytes,
@@ -145,6 +156,7 @@ def create_app(
     )
     # Every operation lists the error answers it can give (derived from its guards and inputs).
     document_errors(app, rate_limited=LIMITED_PREFIXES if settings.rate_limit_enabled else ())
+    document_mastodon_errors(app, rate_limited=LIMITED_PREFIXES if settings.rate_limit_enabled else ())
     if settings.rate_limit_enabled:  # inside the request id, so that a 429 carries one
         limiter, policy = build_limiter(settings, runtime.kernel), RatePolicy(settings)
         app.state.login_throttle = LoginThrottle(limiter, policy)  # handlers charge accounts with it

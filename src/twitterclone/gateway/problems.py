@@ -102,6 +102,20 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 _problem_encoder = msgspec.json.Encoder()
 
+#: Other faces' error shapes for answers given before routing: (path, detail) -> (body, content
+#: type), or None when the path is not theirs. The Mastodon adapter adds its ``{"error"}`` here.
+EdgeShape = Callable[[str, str], "tuple[bytes, str] | None"]
+EDGE_SHAPES: list[EdgeShape] = []
+
+
+def edge_error_body(path: str, detail: str) -> tuple[bytes, str] | None:
+    """The body and Content-Type another face answers ``path`` with, or None for a problem."""
+    for shape in EDGE_SHAPES:
+        found = shape(path, detail)
+        if found is not None:
+            return found
+    return None
+
 
 def problem_response(
     request: Request[Any, Any, Any],
@@ -132,7 +146,14 @@ async def send_problem(
     detail: str,
     headers: Iterable[tuple[bytes, bytes]] = (),
 ) -> None:
-    """Answer with a problem from plain ASGI, for middlewares that answer before routing."""
+    """Answer with a problem from plain ASGI, for middlewares that answer before routing.
+
+    On the Mastodon routes the answer is Mastodon's ``{"error": ...}`` instead.
+    """
+    mastodon = edge_error_body(scope.get("path", ""), detail)
+    if mastodon is not None:
+        await _send_plain(send, status, *mastodon, headers)
+        return
     body = _problem_encoder.encode(
         Problem(
             type=PROBLEM_BASE + code,
@@ -145,6 +166,18 @@ async def send_problem(
     )
     start_headers = [
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": start_headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _send_plain(
+    send: Send, status: int, body: bytes, content_type: str, headers: Iterable[tuple[bytes, bytes]]
+) -> None:
+    start_headers = [
+        (b"content-type", content_type.encode()),
         (b"content-length", str(len(body)).encode()),
         *headers,
     ]

@@ -34,7 +34,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from boundaries.users.dto import login_account
-from twitterclone.gateway.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Problem
+from twitterclone.gateway.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Problem, edge_error_body
 from twitterclone.infra.kernel import Kernel
 from twitterclone.infra.ratelimit import Bucket, Budget, Decision, InProcessLimiter, RateLimiter, RedisLimiter
 from twitterclone.settings import Settings
@@ -234,8 +234,12 @@ async def _send_rate_limited(scope: Scope, send: Send, decision: Decision) -> No
             request_id=scope.get("state", {}).get("request_id"),
         )
     )
+    content_type = PROBLEM_MEDIA_TYPE
+    mastodon = edge_error_body(scope["path"], "Too many requests")  # Mastodon's {"error"} on its routes
+    if mastodon is not None:
+        body, content_type = mastodon
     raw = [
-        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-type", content_type.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"retry-after", str(retry).encode()),
         *((k.encode(), v.encode()) for k, v in _headers(decision)),

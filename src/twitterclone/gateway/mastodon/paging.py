@@ -1,0 +1,116 @@
+"""Mastodon paging: ``max_id``/``since_id``/``min_id``/``limit`` in, a ``Link`` header out.
+
+Lists ordered by snowflake id (statuses, notifications) take the id bounds as they are: the
+kernel ``PageRequest`` carries them to the module. Other lists (followers, bookmarks…) are
+paged by our opaque cursor, which travels as ``max_id`` in their ``Link`` header (clients copy
+the parameter back without reading it). ``rel="next"`` comes first, as Mastodon sends it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Request
+from litestar.params import QueryParameter
+
+from boundaries._kernel.errors import InvalidCursor
+from boundaries._kernel.ids import is_id
+from boundaries._kernel.pagination import MAX_PAGE_SIZE, PageRequest
+
+#: Mastodon's default page size for statuses and notifications.
+DEFAULT_LIMIT = 20
+
+MaxId = Annotated[
+    str | None, QueryParameter(name="max_id", max_length=200, description="Older than this id (exclusive).")
+]
+SinceId = Annotated[
+    str | None, QueryParameter(name="since_id", max_length=200, description="Newer than this id (exclusive).")
+]
+MinId = Annotated[
+    str | None,
+    QueryParameter(
+        name="min_id", max_length=200, description="The page immediately newer than this id (exclusive)."
+    ),
+]
+Limit = Annotated[
+    int | None,
+    QueryParameter(name="limit", description=f"Page size; clamped to 1-{MAX_PAGE_SIZE} as Mastodon clamps."),
+]
+
+
+def clamp(limit: int | None, default: int = DEFAULT_LIMIT) -> int:
+    """A client's ``limit`` within our bounds (Mastodon clamps rather than refusing)."""
+    if limit is None:
+        return default
+    return max(1, min(MAX_PAGE_SIZE, limit))
+
+
+def _id_bound(name: str, value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if not is_id(value):
+        raise InvalidCursor(f"{name} must be a status or notification id", field=name)
+    return value
+
+
+def id_page(
+    max_id: str | None,
+    since_id: str | None,
+    min_id: str | None,
+    limit: int | None,
+    default: int = DEFAULT_LIMIT,
+) -> PageRequest:
+    """A page of an id-ordered list."""
+    return PageRequest(
+        limit=clamp(limit, default),
+        max_id=_id_bound("max_id", max_id),
+        since_id=_id_bound("since_id", since_id),
+        min_id=_id_bound("min_id", min_id),
+    )
+
+
+def cursor_page(max_id: str | None, limit: int | None, default: int = 40) -> PageRequest:
+    """A page of a cursor-ordered list: ``max_id`` holds the cursor of a previous Link header."""
+    return PageRequest(cursor=max_id or None, limit=clamp(limit, default))
+
+
+def _url(request: Request[Any, Any, Any], **bounds: str) -> str:
+    kept = [
+        (k, v) for k, v in request.query_params.multi_items() if k not in ("max_id", "since_id", "min_id")
+    ]
+    query = urlencode([*kept, *bounds.items()])
+    return f"{str(request.base_url).rstrip('/')}{request.url.path}?{query}"
+
+
+def id_links(request: Request[Any, Any, Any], ids: list[str], *, more: bool = True) -> dict[str, str]:
+    """The Link header of a page of an id-ordered list (newest first): older after the last id,
+    newer before the first. ``more`` False (the list ended) leaves ``next`` out."""
+    if not ids:
+        return {}
+    links = []
+    if more:
+        links.append(f'<{_url(request, max_id=ids[-1])}>; rel="next"')
+    links.append(f'<{_url(request, min_id=ids[0])}>; rel="prev"')
+    return {"Link": ", ".join(links)}
+
+
+def cursor_links(request: Request[Any, Any, Any], next_cursor: str | None) -> dict[str, str]:
+    """The Link header of a cursor-paged list: ``next`` only (its cursor as ``max_id``)."""
+    if next_cursor is None:
+        return {}
+    return {"Link": f'<{_url(request, max_id=next_cursor)}>; rel="next"'}
+
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "Limit",
+    "MaxId",
+    "MinId",
+    "SinceId",
+    "clamp",
+    "cursor_links",
+    "cursor_page",
+    "id_links",
+    "id_page",
+]

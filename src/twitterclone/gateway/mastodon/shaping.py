@@ -1,0 +1,309 @@
+"""Port results in Mastodon's shapes: Account, Status, MediaAttachment, Notification, Relationship.
+
+Hydration is per page, never per item: a page of statuses costs one ``users.profiles`` call
+(every author, reblogged author and notification actor of the page at once) and one
+``media.get_many`` call (every attachment of the page), whatever the page size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Request
+
+from boundaries.media.dto import Media
+from boundaries.media.port import MediaPort
+from boundaries.notifications.dto import Notification as NativeNotification
+from boundaries.tweets.dto import Tweet
+from boundaries.users.dto import Account as NativeAccount
+from boundaries.users.dto import Author, Profile
+from boundaries.users.dto import Relationship as NativeRelationship
+from boundaries.users.port import UsersPort
+from twitterclone.gateway.mastodon import entities as m
+from twitterclone.gateway.mastodon.html import render
+
+#: Native notification kinds as Mastodon names them (a reply is a mention there).
+NOTIFICATION_TYPES: dict[str, m.NotificationType] = {
+    "mention": "mention",
+    "reply": "mention",
+    "like": "favourite",
+    "retweet": "reblog",
+    "follow": "follow",
+}
+
+
+def timestamp(moment: datetime) -> str:
+    """Mastodon's datetime: ISO 8601 in UTC with milliseconds and a ``Z``."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def base_url(request: Request[Any, Any, Any]) -> str:
+    """The origin clients reach this server at (links in entities are absolute)."""
+    return str(request.base_url).rstrip("/")
+
+
+class Shaper:
+    """Shapes entities for one request (its origin) and hydrates pages in batch."""
+
+    def __init__(self, base: str, users: UsersPort, media: MediaPort) -> None:
+        self.base = base
+        self.users = users
+        self.media = media
+
+    # ------------------------------------------------------------------------------ accounts
+
+    def account_url(self, handle: str) -> str:
+        return f"{self.base}/@{handle}"
+
+    def account(self, profile: Profile) -> m.Account:
+        """A local account; ``acct`` is the bare username."""
+        avatar = f"{self.base}/avatars/original/missing.png"
+        header = f"{self.base}/headers/original/missing.png"
+        return m.Account(
+            id=profile.id,
+            username=profile.handle,
+            acct=profile.handle,
+            url=self.account_url(profile.handle),
+            uri=f"{self.base}/users/{profile.handle}",
+            display_name=profile.display_name,
+            note=render(profile.bio, self.base),
+            avatar=avatar,
+            avatar_static=avatar,
+            header=header,
+            header_static=header,
+            locked=False,
+            fields=[],
+            emojis=[],
+            bot=False,
+            group=False,
+            discoverable=True,
+            indexable=True,
+            hide_collections=False,
+            noindex=False,
+            created_at=timestamp(profile.created_at),
+            last_status_at=None,
+            statuses_count=0,
+            followers_count=profile.followers_count,
+            following_count=profile.following_count,
+        )
+
+    def author_account(self, author: Author) -> m.Account:
+        """An Account from an author summary, when the full profile is gone (a deleted account)."""
+        return self.account(
+            Profile(
+                id=author.id,
+                handle=author.handle,
+                display_name=author.display_name,
+                bio="",
+                created_at=datetime.fromtimestamp(0, UTC),
+                followers_count=0,
+                following_count=0,
+            )
+        )
+
+    def credential_account(self, account: NativeAccount) -> m.CredentialAccount:
+        """The caller's own Account, with ``source`` (the unrendered note) and ``role``."""
+        public = self.account(account.profile)
+        return m.CredentialAccount(
+            **{f: getattr(public, f) for f in public.__struct_fields__},
+            source=m.Source(
+                privacy="public",
+                sensitive=False,
+                language="",
+                note=account.profile.bio,
+                fields=[],
+                follow_requests_count=0,
+            ),
+            role=m.Role(id="-99", name="", permissions="0", color="", highlighted=False),
+        )
+
+    async def accounts(self, user_ids: Iterable[str]) -> dict[str, m.Account]:
+        """Accounts for many ids in one users call, by id (unknown ids left out)."""
+        wanted = list(dict.fromkeys(user_ids))
+        if not wanted:
+            return {}
+        return {p.id: self.account(p) for p in await self.users.profiles(wanted)}
+
+    # --------------------------------------------------------------------------------- media
+
+    def attachment(self, media: Media) -> m.MediaAttachment:
+        """An image attachment: ``url`` the display rendition, ``preview_url`` the thumbnail."""
+        sizes = {v.name: v for v in media.variants}
+        display = sizes.get("display") or sizes.get("original")
+        thumb = sizes.get("thumb") or display
+
+        def dims(width: int, height: int) -> m.MediaDimensions:
+            return m.MediaDimensions(
+                width=width, height=height, size=f"{width}x{height}", aspect=width / height if height else 1.0
+            )
+
+        original = dims(media.width, media.height)
+        return m.MediaAttachment(
+            id=media.id,
+            type="image",
+            url=f"{self.base}/api/media/{media.id}/{display.name if display else 'original'}",
+            preview_url=f"{self.base}/api/media/{media.id}/{thumb.name if thumb else 'original'}",
+            remote_url=None,
+            meta=m.MediaMeta(
+                original=original,
+                small=dims(thumb.width, thumb.height) if thumb else original,
+                focus=m.Focus(x=0.0, y=0.0),
+            ),
+            description=None,
+            blurhash=None,
+        )
+
+    async def attachments(
+        self, media_ids: Iterable[str], viewer_id: str | None
+    ) -> dict[str, m.MediaAttachment]:
+        wanted = list(dict.fromkeys(media_ids))
+        if not wanted:
+            return {}
+        return {x.id: self.attachment(x) for x in await self.media.get_many(wanted, viewer_id)}
+
+    # ------------------------------------------------------------------------------ statuses
+
+    async def statuses(
+        self, tweets: list[Tweet], viewer_id: str | None, extra_accounts: Iterable[str] = ()
+    ) -> tuple[list[m.Status], dict[str, m.Account]]:
+        """Statuses for a page of tweets (one users call, one media call); also the accounts."""
+        author_ids: list[str] = list(extra_accounts)
+        media_ids: list[str] = []
+        for tweet in tweets:
+            author_ids.append(tweet.author.id)
+            media_ids.extend(tweet.media_ids)
+            if tweet.retweet_of is not None:
+                author_ids.append(tweet.retweet_of.author.id)
+                media_ids.extend(tweet.retweet_of.media_ids)
+        accounts = await self.accounts(author_ids)
+        attachments = await self.attachments(media_ids, viewer_id)
+        return [self.status(t, accounts, attachments) for t in tweets], accounts
+
+    async def one_status(self, tweet: Tweet, viewer_id: str | None) -> m.Status:
+        shaped, _ = await self.statuses([tweet], viewer_id)
+        return shaped[0]
+
+    def status(
+        self, tweet: Tweet, accounts: dict[str, m.Account], attachments: dict[str, m.MediaAttachment]
+    ) -> m.Status:
+        """One Status from a hydrated page; a retweet is the wrapper whose ``reblog`` is the original."""
+        account = accounts.get(tweet.author.id) or self.author_account(tweet.author)
+        viewer = tweet.viewer
+        url = f"{self.account_url(tweet.author.handle)}/{tweet.id}"
+        if tweet.retweet_of is not None:
+            original = self.status(tweet.retweet_of, accounts, attachments)
+            return m.Status(
+                id=tweet.id,
+                uri=f"{self.base}/users/{tweet.author.handle}/statuses/{tweet.id}/activity",
+                url=None,
+                created_at=timestamp(tweet.created_at),
+                edited_at=None,
+                account=account,
+                content="",
+                visibility=original.visibility,
+                sensitive=False,
+                spoiler_text="",
+                media_attachments=[],
+                mentions=[],
+                tags=[],
+                emojis=[],
+                reblogs_count=0,
+                favourites_count=0,
+                replies_count=0,
+                in_reply_to_id=None,
+                in_reply_to_account_id=None,
+                reblog=original,
+                poll=None,
+                card=None,
+                language=None,
+                favourited=original.favourited,
+                reblogged=original.reblogged,
+                muted=False,
+                bookmarked=original.bookmarked,
+                pinned=False,
+            )
+        mention_urls = {
+            x.handle.lower(): self.account_url(x.handle)
+            for x in tweet.entities.mentions
+            if x.user_id is not None
+        }
+        return m.Status(
+            id=tweet.id,
+            uri=f"{self.base}/users/{tweet.author.handle}/statuses/{tweet.id}",
+            url=url,
+            created_at=timestamp(tweet.created_at),
+            edited_at=None,
+            account=account,
+            content=render(tweet.text, self.base, tweet.entities, mention_urls),
+            visibility="public",
+            sensitive=False,
+            spoiler_text="",
+            media_attachments=[attachments[i] for i in tweet.media_ids if i in attachments],
+            mentions=[
+                m.StatusMention(
+                    id=x.user_id, username=x.handle, url=self.account_url(x.handle), acct=x.handle
+                )
+                for x in tweet.entities.mentions
+                if x.user_id is not None
+            ],
+            tags=[m.StatusTag(name=t, url=f"{self.base}/tags/{t}") for t in tweet.entities.hashtags],
+            emojis=[],
+            reblogs_count=tweet.counts.retweets,
+            favourites_count=tweet.counts.likes,
+            replies_count=tweet.counts.replies,
+            in_reply_to_id=tweet.reply_to_id,
+            in_reply_to_account_id=tweet.reply_to_author_id,
+            reblog=None,
+            poll=None,
+            card=None,
+            language=None,
+            favourited=bool(viewer and viewer.liked),
+            reblogged=bool(viewer and viewer.retweeted),
+            muted=False,
+            bookmarked=False,
+            pinned=False,
+        )
+
+    # -------------------------------------------------------------------------- notifications
+
+    def notification(
+        self, item: NativeNotification, account: m.Account, status: m.Status | None
+    ) -> m.Notification:
+        kind = NOTIFICATION_TYPES[item.kind]
+        common: dict[str, Any] = {
+            "id": item.id,
+            "type": kind,
+            "group_key": f"ungrouped-{item.id}",
+            "created_at": timestamp(item.created_at),
+            "account": account,
+        }
+        if status is not None:
+            return m.StatusNotification(**common, status=status)
+        return m.Notification(**common)
+
+
+def relationship(native: NativeRelationship) -> m.Relationship:
+    """Relationship (entities/Relationship.md) from the users module's answer."""
+    return m.Relationship(
+        id=native.target_id,
+        following=native.following,
+        showing_reblogs=native.following,
+        notifying=False,
+        languages=None,
+        followed_by=native.followed_by,
+        blocking=native.blocking,
+        blocked_by=native.blocked_by,
+        muting=native.muting,
+        muting_notifications=native.muting,
+        requested=False,
+        requested_by=False,
+        domain_blocking=False,
+        endorsed=False,
+        note="",
+    )
+
+
+__all__ = ["NOTIFICATION_TYPES", "Shaper", "base_url", "relationship", "timestamp"]
