@@ -4,8 +4,8 @@ Gains are read from the home timeline store itself (entries above the position, 
 tweets of the popular authors the viewer follows, who are merged in at read time); the fan-out
 wakes the waits of the timelines it wrote to. Losses are the deleted tweets, one row each in
 ``home_removals`` (kept ``REMOVALS_KEPT_S``), handed to the waits of the author's followers and
-the author; a deletion wakes every wait. Waits re-read every ``poll_interval_s`` so a change
-made by another replica of the module is seen within that time.
+the author; a deletion wakes every wait. With Redis the wake-ups are also published to the
+module's other replicas (``RedisWakeups``); waits re-read every ``poll_interval_s`` whatever happens.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 
 import sqlalchemy as sa
+from redis.asyncio import Redis
 
 from boundaries._kernel.ids import Id, parse_id
 from boundaries.timeline.dto import HomeChanges
@@ -26,7 +27,7 @@ from modules.timeline.popular import PopularFollowees
 from modules.timeline.tables import metadata
 from twitterclone.infra.events import Handle
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.live import Seen, Waiters, join_position, split_position
+from twitterclone.infra.live import RedisWakeups, Seen, Waiters, join_position, split_position
 from twitterclone.infra.store import ModuleStore, Transaction
 
 #: Deleted tweets, remembered long enough for every open stream to hear of them.
@@ -62,6 +63,8 @@ class LiveHome:
         tweets: TweetsPort,
         *,
         poll_interval_s: float = POLL_INTERVAL_S,
+        redis: Redis | None = None,
+        key_prefix: str = "",
     ) -> None:
         self.store = store
         self.ids = ids
@@ -70,6 +73,10 @@ class LiveHome:
         self.users = users
         self.tweets = tweets
         self.waiters = Waiters(poll_interval_s)
+        #: With Redis, wake-ups reach the waits held by the module's other replicas at once.
+        self.wakeups = (
+            RedisWakeups(redis, f"{key_prefix}live:home", self.waiters) if redis is not None else None
+        )
 
     async def changes(self, user_id: Id, after: str | None, timeout_s: float) -> HomeChanges:
         uid = parse_id(user_id)
@@ -92,9 +99,17 @@ class LiveHome:
             position=join_position(added_pos.after(found.added), removed_pos.after(r[0] for r in found.rows)),
         )
 
-    def touched(self, user_ids: Iterable[int]) -> None:
+    async def touched(self, user_ids: Iterable[int]) -> None:
         """Timelines that just gained entries (after the write)."""
-        self.waiters.wake(user_ids)
+        if self.wakeups is not None:
+            await self.wakeups.announce(user_ids)
+        else:
+            self.waiters.wake(user_ids)
+
+    async def listen(self) -> None:
+        """A background job: wake-ups published by the other replicas (returns at once without Redis)."""
+        if self.wakeups is not None:
+            await self.wakeups.listen()
 
     def record_removals(self, events: list[TweetDeleted]) -> Handle[TweetDeleted]:
         """The write, in the consumer's transaction, of the deletions; waits wake after it."""
@@ -117,7 +132,10 @@ class LiveHome:
             await tx.conn.execute(sa.insert(home_removals), rows)
 
             async def wake() -> None:
-                self.waiters.wake_all()
+                if self.wakeups is not None:
+                    await self.wakeups.announce(None)
+                else:
+                    self.waiters.wake_all()
 
             tx.after_commit(wake)
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 
 from prometheus_client import Histogram
+from redis.asyncio import Redis
 
 from boundaries._kernel.events import Event
 from boundaries._kernel.ids import Id, parse_id
@@ -72,6 +73,8 @@ class TimelineService:
         tweets: TweetsPort,
         impressions: ImpressionBuffer | None = None,
         home: HomeTimelineStore | None = None,
+        live_redis: Redis | None = None,
+        key_prefix: str = "",
     ) -> None:
         self.store = store
         self.users = users
@@ -84,7 +87,9 @@ class TimelineService:
         #: Where home timelines are kept (SQL rows by default; Redis when the manifest says so).
         self.home: HomeTimelineStore = home or SqlHomeTimelines(store, self.cap)
         #: What a timeline gained or lost since a position, for live streams (``live.py``).
-        self.live = LiveHome(store, ids, self.home, self.popular, users, tweets)
+        self.live = LiveHome(
+            store, ids, self.home, self.popular, users, tweets, redis=live_redis, key_prefix=key_prefix
+        )
 
     # --- the port ----------------------------------------------------------------------------
 
@@ -286,7 +291,7 @@ class TimelineService:
         if not entries:
             return 0
         await self.home.add(entries)
-        self.live.touched({e[0] for e in entries})
+        await self.live.touched({e[0] for e in entries})
         return len(entries)
 
     async def _source_refs(self, user_id: Id, following: list[Id]) -> list[TweetRef]:

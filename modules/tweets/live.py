@@ -3,8 +3,8 @@
 What a public stream carries is decided here, once (``on_public_stream``): original tweets (no
 retweets), not replies to someone else, as Mastodon's public and hashtag streams do. Posting
 wakes the waits in-process once the tweet is committed; deleting such a tweet records it in
-``public_deletions`` (kept ``DELETIONS_KEPT_S``) in the delete's own transaction. Waits re-read
-every ``poll_interval_s`` so a tweet posted through another replica is seen within that time.
+``public_deletions`` (kept ``DELETIONS_KEPT_S``) in the delete's own transaction. With Redis the
+wake-ups also reach the module's other replicas; waits re-read every ``poll_interval_s`` anyway.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+from redis.asyncio import Redis
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries.tweets.dto import PublicChanges
@@ -20,7 +21,7 @@ from modules.tweets.audience import PUBLIC, listed
 from modules.tweets.tables import metadata, tweets
 from modules.tweets.text import parse_entities
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.live import EVERYONE, Seen, Waiters, join_position, split_position
+from twitterclone.infra.live import EVERYONE, RedisWakeups, Seen, Waiters, join_position, split_position
 from twitterclone.infra.store import ModuleStore, Transaction
 
 #: Public tweets deleted lately, so open streams can announce it.
@@ -83,11 +84,20 @@ class LivePublic:
     """Implements ``public_changes`` for the tweets service, and records deletions."""
 
     def __init__(
-        self, store: ModuleStore, ids: IdGenerator, *, poll_interval_s: float = POLL_INTERVAL_S
+        self,
+        store: ModuleStore,
+        ids: IdGenerator,
+        *,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        redis: Redis | None = None,
+        key_prefix: str = "",
     ) -> None:
         self.store = store
         self.ids = ids
         self.waiters = Waiters(poll_interval_s)
+        #: With Redis, wake-ups reach the waits held by the module's other replicas at once.
+        channel = f"{key_prefix}live:public"
+        self.wakeups = RedisWakeups(redis, channel, self.waiters) if redis is not None else None
 
     async def changes(self, after: str | None, hashtag: str | None, timeout_s: float) -> PublicChanges:
         tag = normalize_hashtag(hashtag) if hashtag is not None else None
@@ -119,9 +129,20 @@ class LivePublic:
             ),
         )
 
-    def posted(self) -> None:
+    async def posted(self) -> None:
         """A tweet was committed: wake the waits."""
-        self.waiters.wake(())
+        await self._wake()
+
+    async def listen(self) -> None:
+        """A background job: wake-ups published by the other replicas (returns at once without Redis)."""
+        if self.wakeups is not None:
+            await self.wakeups.listen()
+
+    async def _wake(self) -> None:
+        if self.wakeups is not None:
+            await self.wakeups.announce(())
+        else:
+            self.waiters.wake(())
 
     async def record_deletion(self, tx: Transaction, row: Any) -> None:
         """In the delete's transaction: remember a deleted tweet that public streams carried, and
@@ -137,10 +158,7 @@ class LivePublic:
             )
         )
 
-        async def wake() -> None:
-            self.waiters.wake(())
-
-        tx.after_commit(wake)
+        tx.after_commit(self._wake)
 
     # --- internals ---------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boundaries._kernel.errors import InvalidInput, Unavailable
@@ -239,6 +240,8 @@ class TweetsService:
         media: MediaPort | None = None,
         static_cache_size: int = 100_000,
         idempotency_ttl_s: float = 86_400,
+        live_redis: Redis | None = None,
+        key_prefix: str = "",
     ) -> None:
         self._store = store
         #: How long an Idempotency-Key is remembered; after that a reuse posts a new tweet.
@@ -255,7 +258,7 @@ class TweetsService:
             store, table="tweets", key="id", fields=SEARCH_FIELDS, fts5_table=SQLITE_FTS_TABLE
         )
         #: Public tweets posted or deleted since a position, for live streams (``live.py``).
-        self.live = LivePublic(store, ids)
+        self.live = LivePublic(store, ids, redis=live_redis, key_prefix=key_prefix)
 
     # ---------------------------------------------------------------- posting
 
@@ -333,7 +336,7 @@ class TweetsService:
                 )
 
         tweet_id = await self._retry_on_conflict(write) if idempotency_key is not None else await write()
-        self.live.posted()  # committed: live streams may look
+        await self.live.posted()  # committed: live streams may look
         return await self._tweet_or_gone(tweet_id, author_id)
 
     @staticmethod

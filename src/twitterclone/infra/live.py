@@ -4,7 +4,9 @@ A module that offers "what changed since this position, waiting up to N seconds"
 timeline gaining a tweet, a new public post) keeps its waiters in a ``Waiters``: the code path
 that makes the change wakes them after its commit, so in one process a change is seen at once;
 a waiter also re-reads every ``poll_interval_s``, so a change made by another process (another
-replica of the module) is seen within that time.
+replica of the module) is seen within that time. Where the deployment has Redis, ``RedisWakeups``
+carries the wake-ups to the module's other processes too (pub/sub), so a change made through one
+replica wakes the waits held by another at once; the re-read remains the fallback.
 
 Ids are snowflakes, taken before the transaction that writes them commits, so a row with a
 smaller id can become visible after one with a larger id. A ``Seen`` position therefore
@@ -17,15 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import msgspec
+from redis.asyncio import Redis
+
 from boundaries._kernel.errors import InvalidInput
 from twitterclone.infra.ids import EPOCH_MS, SEQUENCE_BITS, WORKER_BITS
 
 T = TypeVar("T")
+
+log = logging.getLogger("twitterclone.live")
 
 #: Milliseconds of ids below the newest one a position keeps track of (commit order vs id order).
 GRACE_MS = 5_000
@@ -158,3 +166,61 @@ class Waiters:
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_key.values())
+
+
+#: Keys a wake-up names at most; past that it wakes every wait (a large fan-out).
+MAX_ANNOUNCED_KEYS = 1000
+_ALL = b"*"
+
+
+class RedisWakeups:
+    """Wake-ups shared by the processes of one module through a Redis pub/sub channel.
+
+    ``announce`` wakes the waits in this process and publishes the keys; ``listen`` (a background
+    job of the module, in every process) wakes the local waits a published message names. Losing
+    a message costs only latency: the waits' periodic re-read still finds the change.
+    """
+
+    def __init__(self, redis: Redis, channel: str, waiters: Waiters) -> None:
+        self.redis = redis
+        self.channel = channel
+        self.waiters = waiters
+
+    async def announce(self, keys: Iterable[int] | None) -> None:
+        """Wake the waits on ``keys`` (None: every wait) here and in the module's other processes."""
+        wanted = None if keys is None else list(set(keys))
+        if wanted is None:
+            self.waiters.wake_all()
+        else:
+            self.waiters.wake(wanted)
+        message = _ALL if wanted is None or len(wanted) > MAX_ANNOUNCED_KEYS else msgspec.json.encode(wanted)
+        try:
+            await self.redis.publish(self.channel, message)
+        except Exception:  # Redis away: the other processes' re-read still finds the change
+            log.warning("could not publish a wake-up", exc_info=True, extra={"channel": self.channel})
+
+    async def listen(self) -> None:
+        """Forever: wake the local waits that published wake-ups name (reconnects after errors)."""
+        while True:
+            try:
+                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    async for message in pubsub.listen():
+                        self._apply(message.get("data"))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("wake-up listener lost Redis; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
+
+    def _apply(self, data: object) -> None:
+        if not isinstance(data, bytes):
+            return
+        if data == _ALL:
+            self.waiters.wake_all()
+            return
+        try:
+            keys = msgspec.json.decode(data, type=list[int])
+        except msgspec.DecodeError:
+            return
+        self.waiters.wake(keys)

@@ -81,3 +81,13 @@ async def test_bad_positions_and_hashtags_are_invalid_input(
 ) -> None:
     with pytest.raises(InvalidInput):
         await tweets_port.public_changes(position, hashtag, 0)
+
+
+async def test_only_public_tweets_reach_public_streams(tweets_port: TweetsPort, people: People) -> None:
+    start = await tweets_port.public_changes(None, None, 0)
+    for visibility in ("unlisted", "private", "direct"):
+        command = PostTweet(text=f"{visibility} @bob", visibility=visibility)
+        await tweets_port.post(people.alice, command, None)
+    public = await post(tweets_port, people.alice, "for everyone")
+    changes = await tweets_port.public_changes(start.position, None, 5)
+    assert changes.posted == [public]
