@@ -7,7 +7,7 @@ import re
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from tests.mastodon.conftest import Masto
+from tests.mastodon_api.conftest import Masto
 from twitterclone.settings import Settings
 
 
