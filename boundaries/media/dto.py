@@ -1,13 +1,26 @@
 """Data the media module accepts and returns."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from boundaries._kernel.ids import Id
 
 Variant = Literal["original", "display", "thumb"]
+#: What a profile shows an image as.
+ProfileImageRole = Literal["avatar", "header"]
+#: The most characters of alt text an image may carry (as on Mastodon).
+MAX_DESCRIPTION = 1500
+Description = Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION)]
+FocusCoordinate = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
+
+
+class Focus(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The point of an image that crops keep in view: x left -1 to right 1, y bottom -1 to top 1."""
+
+    x: FocusCoordinate = 0.0
+    y: FocusCoordinate = 0.0
 
 
 class Upload(msgspec.Struct, frozen=True, kw_only=True):
@@ -16,6 +29,9 @@ class Upload(msgspec.Struct, frozen=True, kw_only=True):
     owner_id: Id
     filename: str
     data: bytes
+    #: Alt text: what the image shows, for readers who cannot see it.
+    description: Description | None = None
+    focus: Focus | None = None
 
 
 class MediaVariant(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +56,10 @@ class Media(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     variants: list[MediaVariant]
     attached_to: Id | None = None
+    description: str | None = None
+    focus: Focus | None = None
+    #: "avatar" or "header" while the owner's profile shows it (public, and never swept).
+    profile_role: ProfileImageRole | None = None
 
 
 class MediaContent(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,3 +70,10 @@ class MediaContent(msgspec.Struct, frozen=True, kw_only=True):
     data: bytes
     #: Shown in a tweet (public); False for a draft, which only its owner may fetch.
     attached: bool = True
+
+
+class MediaUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What the owner may change about an image: a field left out stays; an empty description clears it."""
+
+    description: Description | None = None
+    focus: Focus | None = None

@@ -4,7 +4,7 @@ from typing import Protocol
 
 from boundaries._kernel.ids import Id
 from boundaries._kernel.markers import not_idempotent
-from boundaries.media.dto import Media, MediaContent, Upload, Variant
+from boundaries.media.dto import Media, MediaContent, MediaUpdate, ProfileImageRole, Upload, Variant
 
 
 class MediaPort(Protocol):
@@ -25,4 +25,16 @@ class MediaPort(Protocol):
 
     async def check_attachable(self, owner_id: Id, media_ids: list[Id]) -> None:
         """Raise unless every id is the owner's and not attached to another tweet."""
+        ...
+
+    async def update(self, owner_id: Id, media_id: Id, update: MediaUpdate) -> Media:
+        """Change the alt text or focus of one's own image; raises MediaNotFound or NotMediaOwner."""
+        ...
+
+    async def set_profile_image(
+        self, owner_id: Id, role: ProfileImageRole, media_id: Id | None
+    ) -> Media | None:
+        """Make one's own uploaded image (not shown in a tweet) the profile's avatar or header,
+        releasing the one it replaces; None clears the role. Idempotent. Raises MediaNotFound,
+        NotMediaOwner, or InvalidInput for an image already in a tweet."""
         ...

@@ -4,14 +4,36 @@ from typing import Protocol
 
 from boundaries._kernel.ids import Id
 from boundaries._kernel.pagination import Page, PageRequest
-from boundaries.notifications.dto import Notification, UnreadCount
+from boundaries.notifications.dto import Marker, MarkerUpdate, Notification, NotificationFilter, UnreadCount
 
 
 class NotificationsPort(Protocol):
     """Notifications per user, read markers, and a wait for new ones (the live stream)."""
 
-    async def notifications(self, user_id: Id, page: PageRequest) -> Page[Notification]:
-        """A user's notifications, newest first."""
+    async def notifications(
+        self, user_id: Id, page: PageRequest, only: NotificationFilter | None = None
+    ) -> Page[Notification]:
+        """A user's notifications, newest first (id bounds honoured), of the kinds ``only`` lets through."""
+        ...
+
+    async def notification(self, user_id: Id, notification_id: Id) -> Notification:
+        """One of a user's notifications; raises NotificationNotFound (also for someone else's)."""
+        ...
+
+    async def dismiss(self, user_id: Id, notification_id: Id) -> None:
+        """Delete one of a user's notifications; idempotent (an unknown id is no error)."""
+        ...
+
+    async def clear(self, user_id: Id) -> None:
+        """Delete every notification of a user."""
+        ...
+
+    async def markers(self, user_id: Id) -> list[Marker]:
+        """Where a user has read up to, per timeline that has a marker."""
+        ...
+
+    async def set_markers(self, user_id: Id, updates: list[MarkerUpdate]) -> list[Marker]:
+        """Move markers (the notifications one also marks notifications read up to it); the markers set."""
         ...
 
     async def unread_count(self, user_id: Id) -> UnreadCount:

@@ -11,6 +11,12 @@ from boundaries._kernel.ids import Id
 from boundaries.users.dto import Author
 
 MediaIds = Annotated[list[Id], msgspec.Meta(max_length=4)]
+#: The most tweets one user may pin to their profile (as on Mastodon).
+MAX_PINS = 5
+#: A content warning shown in place of the text until the reader opens it (length checked by the service).
+SpoilerText = Annotated[str, msgspec.Meta(max_length=10_000)]
+#: An ISO 639-1 language code (two lower-case letters; the service checks it is a real one).
+Language = Annotated[str, msgspec.Meta(min_length=2, max_length=2, pattern=r"^[a-z]{2}$")]
 
 #: Who may see a tweet (Mastodon's four): ``public`` everyone, everywhere; ``unlisted`` everyone,
 #: but not in the public and hashtag timelines nor in search; ``private`` the author's followers
@@ -26,6 +32,12 @@ class PostTweet(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     quote_of_id: Id | None = None
     media_ids: MediaIds = msgspec.field(default_factory=list)
     visibility: Visibility = "public"
+    #: A content warning: readers see it, and open the text (and media) when they choose.
+    spoiler_text: SpoilerText = ""
+    #: Whether the media should be hidden behind a warning (implied by a non-empty spoiler_text).
+    sensitive: bool = False
+    #: The language of the text, ISO 639-1 (``en``, ``de``…); unknown codes are refused.
+    language: Language | None = None
 
 
 class Mention(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,6 +69,7 @@ class Viewer(msgspec.Struct, frozen=True, kw_only=True):
 
     liked: bool = False
     retweeted: bool = False
+    bookmarked: bool = False
 
 
 class Tweet(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,6 +95,11 @@ class Tweet(msgspec.Struct, frozen=True, kw_only=True):
     retweet_of: Tweet | None = None
     quoted: Tweet | None = None
     visibility: Visibility = "public"
+    spoiler_text: str = ""
+    sensitive: bool = False
+    language: str | None = None
+    #: Whether its author pinned it to their profile.
+    pinned: bool = False
 
 
 class TweetRef(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
@@ -90,6 +108,30 @@ class TweetRef(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     tweet_id: Id
     author_id: Id
     created_at: datetime
+
+
+class UserTweetsFilter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which of a user's tweets to list (all false: every tweet and retweet)."""
+
+    #: Leave out replies (a reply to oneself, a thread, stays, as on Mastodon).
+    exclude_replies: bool = False
+    #: Leave out retweets.
+    exclude_retweets: bool = False
+    #: Only tweets that carry media.
+    only_media: bool = False
+    #: Only the tweets the author pinned (newest pin first; at most ``MAX_PINS``).
+    pinned: bool = False
+
+
+class Context(msgspec.Struct, frozen=True, kw_only=True):
+    """A tweet's place in its conversation.
+
+    ``ancestors``: the chain of tweets it replies to, oldest first (bounded). ``descendants``:
+    the replies under it, at any depth, in thread order (depth first, oldest first; bounded).
+    """
+
+    ancestors: list[Tweet] = msgspec.field(default_factory=list)
+    descendants: list[Tweet] = msgspec.field(default_factory=list)
 
 
 class PublicChanges(msgspec.Struct, frozen=True, kw_only=True):

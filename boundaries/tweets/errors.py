@@ -31,3 +31,23 @@ class TweetNotShareable(Forbidden):
     """Retweeting or quoting a followers-only or direct tweet would widen its audience."""
 
     code = "tweet-not-shareable"
+
+
+class TooManyPins(InvalidInput):
+    """Pinning past the cap (``MAX_PINS``): unpin one first."""
+
+    code = "too-many-pins"
+
+
+class NotPinnable(InvalidInput):
+    """Only one's own tweets (not retweets) can be pinned."""
+
+    code = "not-pinnable"
+
+
+class InvalidLanguage(InvalidInput):
+    code = "invalid-language"
+
+
+class SpoilerTooLong(InvalidInput):
+    code = "spoiler-too-long"

@@ -5,7 +5,7 @@ from typing import Protocol
 from boundaries._kernel.ids import Id
 from boundaries._kernel.markers import not_idempotent
 from boundaries._kernel.pagination import Page, PageRequest
-from boundaries.tweets.dto import PostTweet, PublicChanges, Tweet, TweetRef
+from boundaries.tweets.dto import Context, PostTweet, PublicChanges, Tweet, TweetRef, UserTweetsFilter
 
 
 class TweetsPort(Protocol):
@@ -58,8 +58,11 @@ class TweetsPort(Protocol):
         """Undo one's retweet of a tweet; idempotent."""
         ...
 
-    async def user_tweets(self, author_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
-        """A user's tweets and retweets the viewer may see, newest first."""
+    async def user_tweets(
+        self, author_id: Id, viewer_id: Id | None, page: PageRequest, filters: UserTweetsFilter | None = None
+    ) -> Page[Tweet]:
+        """A user's tweets and retweets the viewer may see, newest first, narrowed by ``filters``
+        (pinned: newest pin first)."""
         ...
 
     async def replies(self, tweet_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
@@ -76,6 +79,42 @@ class TweetsPort(Protocol):
 
     async def remove(self, tweet_id: Id) -> None:
         """Remove any tweet whoever wrote it (moderation), emitting TweetDeleted; raises TweetNotFound."""
+        ...
+
+    async def bookmark(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Bookmark a tweet (a retweet stands for its original); idempotent. Raises TweetNotFound."""
+        ...
+
+    async def unbookmark(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Remove a bookmark; idempotent. Raises TweetNotFound."""
+        ...
+
+    async def bookmarks(self, user_id: Id, page: PageRequest) -> Page[Tweet]:
+        """The tweets a user bookmarked, newest bookmark first (only the user may ask)."""
+        ...
+
+    async def pin(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Pin one's own tweet to one's profile; idempotent. Raises NotPinnable, TooManyPins."""
+        ...
+
+    async def unpin(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Unpin a tweet; idempotent. Raises TweetNotFound."""
+        ...
+
+    async def favourites(self, user_id: Id, page: PageRequest) -> Page[Tweet]:
+        """The tweets a user liked, newest like first."""
+        ...
+
+    async def liked_by(self, tweet_id: Id, page: PageRequest) -> Page[Id]:
+        """Who liked a tweet (user ids), newest like first. Raises TweetNotFound."""
+        ...
+
+    async def retweeted_by(self, tweet_id: Id, page: PageRequest) -> Page[Id]:
+        """Who retweeted a tweet (user ids), newest retweet first. Raises TweetNotFound."""
+        ...
+
+    async def context(self, tweet_id: Id, viewer_id: Id | None) -> Context:
+        """The reply chain above a tweet and the replies under it (both bounded). Raises TweetNotFound."""
         ...
 
     async def public_changes(self, after: str | None, hashtag: str | None, timeout_s: float) -> PublicChanges:

@@ -22,6 +22,10 @@ Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=1024)]
 DisplayName = Annotated[str, msgspec.Meta(max_length=50)]
 Bio = Annotated[str, msgspec.Meta(max_length=160)]
+#: A media id, or "" to remove the image.
+ImageChoice = Annotated[
+    str, msgspec.Meta(pattern=r"^(|0|[1-9][0-9]{0,18})$", description='A media id, or "" to remove.')
+]
 
 
 class Register(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -71,6 +75,10 @@ class ProfileUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     display_name: DisplayName | None = None
     bio: Bio | None = None
+    #: An image the user uploaded, to show as their avatar; "" removes the avatar.
+    avatar_id: ImageChoice | None = None
+    #: An image the user uploaded, to show as their profile header; "" removes it.
+    header_id: ImageChoice | None = None
 
 
 class Profile(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +91,10 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     followers_count: int
     following_count: int
+    #: The media id of the avatar (bytes at the media API), or None.
+    avatar_id: Id | None = None
+    #: The media id of the profile header, or None.
+    header_id: Id | None = None
 
 
 class Account(msgspec.Struct, frozen=True, kw_only=True):

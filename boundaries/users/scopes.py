@@ -16,6 +16,7 @@ API but not post through the native ``write`` routes (a granular grant never wid
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 READ_SCOPES = (
     "read:accounts",
@@ -91,7 +92,13 @@ def within(asked: Iterable[str], allowed: Iterable[str]) -> bool:
 
 def covers(granted: Iterable[str], needed: str) -> bool:
     """Whether a token granting ``granted`` may use a route that needs ``needed``."""
-    return needed in expand(granted)
+    return needed in _expanded(granted if isinstance(granted, frozenset) else frozenset(granted))
+
+
+@lru_cache(maxsize=1024)
+def _expanded(granted: frozenset[str]) -> frozenset[str]:
+    """``expand``, remembered: a route guard asks it on every request with a token's few scopes."""
+    return expand(granted)
 
 
 def ordered(scopes: Iterable[str]) -> str:

@@ -13,7 +13,17 @@ import sqlalchemy as sa
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import Id, parse_id
-from boundaries.media.dto import Media, MediaContent, MediaVariant, Upload, Variant
+from boundaries.media.dto import (
+    MAX_DESCRIPTION,
+    Focus,
+    Media,
+    MediaContent,
+    MediaUpdate,
+    MediaVariant,
+    ProfileImageRole,
+    Upload,
+    Variant,
+)
 from boundaries.media.errors import MediaNotFound, MediaTooLarge, NotMediaOwner, UnsupportedMediaType
 from boundaries.media.events import MediaUploaded
 from modules.media.blobs import BlobNotFound, BlobStore
@@ -72,6 +82,7 @@ class MediaService:
             raise MediaTooLarge(f"the file is {len(upload.data)} bytes; at most {max_bytes} are accepted")
         if not upload.data:
             raise UnsupportedMediaType("the file is empty")
+        description = _checked_description(upload.description)
         image = await self.images.run(
             process_image,
             upload.data,
@@ -111,6 +122,9 @@ class MediaService:
                         created_at=now,
                         attached_to=None,
                         deleting=False,
+                        description=description,
+                        focus_x=upload.focus.x if upload.focus else None,
+                        focus_y=upload.focus.y if upload.focus else None,
                     )
                 )
                 await tx.conn.execute(media_variants.insert(), rows)
@@ -127,7 +141,7 @@ class MediaService:
             # Nothing of a failed upload stays behind: not a row, not a blob.
             await self._delete_blobs(written)
             raise
-        return _to_media(media_id, owner, image, now, rows)
+        return _to_media(media_id, owner, image, now, rows, description, upload.focus)
 
     async def get_many(self, media_ids: list[Id], viewer_id: Id | None = None) -> list[Media]:
         """Metadata of many media in one call, in the order asked; unknown ones left out.
@@ -149,6 +163,10 @@ class MediaService:
                 media.c.height.label("media_height"),
                 media.c.created_at,
                 media.c.attached_to,
+                media.c.description,
+                media.c.focus_x,
+                media.c.focus_y,
+                media.c.profile_role,
                 media_variants.c.name,
                 media_variants.c.content_type,
                 media_variants.c.width,
@@ -190,6 +208,9 @@ class MediaService:
                     created_at=head.created_at,
                     variants=sorted(variants[media_id], key=lambda v: VARIANTS.index(v.name)),
                     attached_to=str(head.attached_to) if head.attached_to is not None else None,
+                    description=head.description,
+                    focus=_focus(head.focus_x, head.focus_y),
+                    profile_role=head.profile_role,
                 )
             )
         return found
@@ -207,6 +228,7 @@ class MediaService:
                 media_variants.c.content_type,
                 media_variants.c.etag,
                 media.c.attached_to,
+                media.c.profile_role,
             )
             .select_from(media_variants.join(media, media.c.id == media_variants.c.media_id))
             .where(
@@ -225,7 +247,10 @@ class MediaService:
         except BlobNotFound:  # removed between the query and the read
             raise MediaNotFound("no such media") from None
         return MediaContent(
-            content_type=row.content_type, etag=row.etag, data=data, attached=row.attached_to is not None
+            content_type=row.content_type,
+            etag=row.etag,
+            data=data,
+            attached=row.attached_to is not None or row.profile_role is not None,
         )
 
     async def check_attachable(self, owner_id: Id, media_ids: list[Id]) -> None:
@@ -243,7 +268,7 @@ class MediaService:
         async with self.store.read() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(media.c.id, media.c.owner_id, media.c.attached_to).where(
+                    sa.select(media.c.id, media.c.owner_id, media.c.attached_to, media.c.profile_role).where(
                         media.c.id.in_(wanted), media.c.deleting.is_(False)
                     )
                 )
@@ -258,6 +283,77 @@ class MediaService:
         for media_id in media_ids:
             if by_id[int(media_id)].attached_to is not None:
                 raise InvalidInput(f"media {media_id} is already attached to a tweet", field="media_ids")
+            if by_id[int(media_id)].profile_role is not None:
+                raise InvalidInput(f"media {media_id} is shown on a profile", field="media_ids")
+
+    async def update(self, owner_id: Id, media_id: Id, update: MediaUpdate) -> Media:
+        """Change the alt text or focus of one's own image; raises MediaNotFound or NotMediaOwner."""
+        values: dict[str, Any] = {}
+        if update.description is not None:
+            values["description"] = _checked_description(update.description)
+        if update.focus is not None:
+            values["focus_x"], values["focus_y"] = update.focus.x, update.focus.y
+        async with self.store.transaction() as tx:
+            await self._owned(tx, owner_id, media_id)
+            if values:
+                await tx.conn.execute(sa.update(media).where(media.c.id == int(media_id)).values(**values))
+        return (await self.get_many([media_id], owner_id))[0]
+
+    async def set_profile_image(
+        self, owner_id: Id, role: ProfileImageRole, media_id: Id | None
+    ) -> Media | None:
+        """Make one's own uploaded image (not shown in a tweet) the profile's avatar or header,
+        releasing the one it replaces; None clears the role. Idempotent. Raises MediaNotFound,
+        NotMediaOwner, or InvalidInput for an image already in a tweet."""
+        if role not in ("avatar", "header"):
+            raise InvalidInput("a profile image is an avatar or a header", field="role")
+        owner = parse_id(owner_id)
+        if owner is None:
+            raise InvalidInput("owner_id is not a valid id", field="owner_id")
+        async with self.store.transaction() as tx:
+            if media_id is not None:
+                row = await self._owned(tx, owner_id, media_id)
+                if row.attached_to is not None:
+                    raise InvalidInput(
+                        "an image shown in a tweet cannot also be a profile image; upload it again",
+                        field="media_id",
+                    )
+                if row.profile_role not in (None, role):
+                    raise InvalidInput(
+                        f"this image is already the profile's {row.profile_role}", field="media_id"
+                    )
+            # The image it replaces becomes an ordinary old upload, which the sweep removes.
+            released = sa.update(media).where(media.c.owner_id == owner, media.c.profile_role == role)
+            if media_id is not None:
+                released = released.where(media.c.id != int(media_id))
+            await tx.conn.execute(released.values(profile_role=None))
+            if media_id is not None:
+                await tx.conn.execute(
+                    sa.update(media).where(media.c.id == int(media_id)).values(profile_role=role)
+                )
+        if media_id is None:
+            return None
+        return (await self.get_many([media_id], owner_id))[0]
+
+    async def _owned(self, tx: Transaction, owner_id: Id, media_id: Id) -> Any:
+        """The row of one's own (live) image; raises MediaNotFound or NotMediaOwner."""
+        owner, wanted = parse_id(owner_id), parse_id(media_id)
+        if owner is None:
+            raise InvalidInput("owner_id is not a valid id", field="owner_id")
+        row = None
+        if wanted is not None:
+            row = (
+                await tx.conn.execute(
+                    sa.select(media.c.id, media.c.owner_id, media.c.attached_to, media.c.profile_role).where(
+                        media.c.id == wanted, media.c.deleting.is_(False)
+                    )
+                )
+            ).first()
+        if row is None:
+            raise MediaNotFound("no such media", field="media_id")
+        if row.owner_id != owner:
+            raise NotMediaOwner("only its owner may change an image", field="media_id")
+        return row
 
     # -- consumers and jobs (not on the port) -------------------------------------------
 
@@ -313,6 +409,7 @@ class MediaService:
                 sa.update(media)
                 .where(
                     media.c.attached_to.is_(None),
+                    media.c.profile_role.is_(None),
                     media.c.created_at <= cutoff,
                     media.c.deleting.is_(False),
                 )
@@ -361,15 +458,35 @@ class MediaService:
 
 
 def _visible_to(viewer_id: Id | None) -> sa.ColumnElement[bool]:
-    """Media shown in a tweet are visible to all; a draft only to its owner."""
+    """Media shown in a tweet or on a profile are visible to all; a draft only to its owner."""
     viewer = parse_id(viewer_id)
+    shown = sa.or_(media.c.attached_to.is_not(None), media.c.profile_role.is_not(None))
     if viewer is None:
-        return media.c.attached_to.is_not(None)
-    return sa.or_(media.c.attached_to.is_not(None), media.c.owner_id == viewer)
+        return shown
+    return sa.or_(shown, media.c.owner_id == viewer)
+
+
+def _checked_description(description: str | None) -> str | None:
+    """Alt text within its limit, "" (no alt text) as None."""
+    if description is None:
+        return None
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(f"alt text has at most {MAX_DESCRIPTION} characters", field="description")
+    return description.strip() or None
+
+
+def _focus(x: float | None, y: float | None) -> Focus | None:
+    return None if x is None or y is None else Focus(x=x, y=y)
 
 
 def _to_media(
-    media_id: int, owner: int, image: ProcessedImage, created_at: datetime, rows: list[dict[str, Any]]
+    media_id: int,
+    owner: int,
+    image: ProcessedImage,
+    created_at: datetime,
+    rows: list[dict[str, Any]],
+    description: str | None = None,
+    focus: Focus | None = None,
 ) -> Media:
     return Media(
         id=str(media_id),
@@ -390,4 +507,6 @@ def _to_media(
             for row in rows
         ],
         attached_to=None,
+        description=description,
+        focus=focus,
     )

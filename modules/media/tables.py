@@ -28,7 +28,14 @@ media = sa.Table(
     # The tweet the image is shown in; null until the TweetPosted event is consumed.
     sa.Column("attached_to", sa.BigInteger(), nullable=True),
     sa.Column("deleting", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # Alt text and focus point (migration 0003_media_content), set by the owner.
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("focus_x", sa.Float(), nullable=True),
+    sa.Column("focus_y", sa.Float(), nullable=True),
+    # "avatar" or "header" while the owner's profile shows the image: public, never swept.
+    sa.Column("profile_role", sa.String(8), nullable=True),
     sa.Index("ix_media_owner", "owner_id"),
+    sa.Index("ix_media_owner_role", "owner_id", "profile_role"),
     # The sweep looks for old uploads that were never attached.
     sa.Index("ix_media_unattached", "attached_to", "created_at"),
 )

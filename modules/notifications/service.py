@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -26,12 +26,20 @@ from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.events import Event
 from boundaries._kernel.ids import Id, is_id
 from boundaries._kernel.pagination import Page, PageRequest
-from boundaries.notifications.dto import Notification, NotificationKind, UnreadCount
+from boundaries.notifications.dto import (
+    Marker,
+    MarkerUpdate,
+    Notification,
+    NotificationFilter,
+    NotificationKind,
+    UnreadCount,
+)
+from boundaries.notifications.errors import NotificationNotFound
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.errors import UserNotFound
 from boundaries.users.events import UserFollowed
-from modules.notifications.tables import deleted_tweets, notifications, read_markers
+from modules.notifications.tables import deleted_tweets, markers, notifications, read_markers
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.events import Handle
 from twitterclone.infra.ids import IdGenerator
@@ -79,21 +87,116 @@ class NotificationsService:
 
     # ------------------------------------------------------------------ reads (the port)
 
-    async def notifications(self, user_id: Id, page: PageRequest) -> Page[Notification]:
-        """A user's notifications, newest first."""
+    async def notifications(
+        self, user_id: Id, page: PageRequest, only: NotificationFilter | None = None
+    ) -> Page[Notification]:
+        """A user's notifications, newest first (id bounds honoured), of the kinds ``only`` lets through."""
         uid = _user(user_id)
         before = decode_cursor(page.cursor, int) if page.cursor else None
+        if page.max_id is not None:
+            before = int(page.max_id) if before is None else min(before, int(page.max_id))
+        bounds = [int(b) for b in (page.since_id, page.min_id) if b is not None]
         n = notifications
         query = sa.select(n).where(n.c.recipient_id == uid)
         if before is not None:
             query = query.where(n.c.id < before)
-        query = query.order_by(n.c.id.desc()).limit(page.limit + 1)
+        if bounds:
+            query = query.where(n.c.id > max(bounds))
+        if only is not None and only.kinds:
+            query = query.where(n.c.kind.in_(only.kinds))
+        if only is not None and only.exclude:
+            query = query.where(n.c.kind.not_in(only.exclude))
+        # min_id: the page just above it, read upwards, then shown newest first.
+        newest_first = page.min_id is None
+        query = query.order_by(n.c.id.desc() if newest_first else n.c.id.asc()).limit(page.limit + 1)
         async with self.store.read() as conn:
             marker = await self._marker(conn, uid)
             rows = (await conn.execute(query)).all()
-        items = [_to_dto(row, marker) for row in rows[: page.limit]]
-        next_cursor = encode_cursor(int(items[-1].id)) if len(rows) > page.limit else None
+        if newest_first:
+            items = [_to_dto(row, marker) for row in rows[: page.limit]]
+            more = len(rows) > page.limit
+        else:
+            items = [_to_dto(row, marker) for row in reversed(rows[: page.limit])]
+            more = bool(items)  # older ones follow: min_id's own at least
+        next_cursor = encode_cursor(int(items[-1].id)) if more and items else None
         return Page(items=items, next_cursor=next_cursor)
+
+    async def notification(self, user_id: Id, notification_id: Id) -> Notification:
+        """One of a user's notifications; raises NotificationNotFound (also for someone else's)."""
+        uid = _user(user_id)
+        n = notifications
+        if not is_id(notification_id):
+            raise NotificationNotFound("no such notification")
+        async with self.store.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(n).where(n.c.id == int(notification_id), n.c.recipient_id == uid)
+                )
+            ).first()
+            if row is None:
+                raise NotificationNotFound("no such notification")
+            marker = await self._marker(conn, uid)
+        return _to_dto(row, marker)
+
+    async def dismiss(self, user_id: Id, notification_id: Id) -> None:
+        """Delete one of a user's notifications; idempotent (an unknown id is no error)."""
+        uid = _user(user_id)
+        if not is_id(notification_id):
+            return
+        n = notifications
+        async with self.store.transaction() as tx:
+            await tx.conn.execute(sa.delete(n).where(n.c.id == int(notification_id), n.c.recipient_id == uid))
+
+    async def clear(self, user_id: Id) -> None:
+        """Delete every notification of a user."""
+        uid = _user(user_id)
+        async with self.store.transaction() as tx:
+            await tx.conn.execute(sa.delete(notifications).where(notifications.c.recipient_id == uid))
+
+    async def markers(self, user_id: Id) -> list[Marker]:
+        """Where a user has read up to, per timeline that has a marker."""
+        uid = _user(user_id)
+        async with self.store.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(markers).where(markers.c.user_id == uid).order_by(markers.c.timeline)
+                )
+            ).all()
+        return [_to_marker(row) for row in rows]
+
+    async def set_markers(self, user_id: Id, updates: list[MarkerUpdate]) -> list[Marker]:
+        """Move markers (the notifications one also marks notifications read up to it); the markers set."""
+        uid = _user(user_id)
+        if uid < 0:
+            raise InvalidInput("markers belong to accounts", field="user_id")
+        latest = {u.timeline: int(u.last_read_id) for u in updates}  # the last one given wins
+        now = datetime.now(UTC)
+        k = markers
+        async with self.store.transaction() as tx:
+            for timeline, last_read in latest.items():
+                stmt = upsertable(tx.conn, k).values(
+                    user_id=uid, timeline=timeline, last_read_id=last_read, version=1, updated_at=now
+                )
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[k.c.user_id, k.c.timeline],
+                    set_={"last_read_id": last_read, "version": k.c.version + 1, "updated_at": now},
+                )
+                await tx.conn.execute(stmt)
+                if timeline == "notifications":
+                    read = upsertable(tx.conn, read_markers).values(user_id=uid, read_up_to=last_read)
+                    read = read.on_conflict_do_update(
+                        index_elements=[read_markers.c.user_id],
+                        set_={"read_up_to": greatest(read_markers.c.read_up_to, read.excluded.read_up_to)},
+                    )
+                    await tx.conn.execute(read)
+            rows = (
+                await tx.conn.execute(
+                    sa.select(k)
+                    .where(k.c.user_id == uid, k.c.timeline.in_(list(latest)))
+                    .order_by(k.c.timeline)
+                )
+            ).all()
+        return [_to_marker(row) for row in rows]
 
     async def unread_count(self, user_id: Id) -> UnreadCount:
         """How many of a user's notifications are unread."""
@@ -319,6 +422,15 @@ def _mentions_and_replies(event: TweetPosted) -> list[_Candidate]:
 def _user(user_id: str) -> int:
     # An id that is not an id has no notifications; -1 matches nothing.
     return int(user_id) if is_id(user_id) else -1
+
+
+def _to_marker(row: Any) -> Marker:
+    return Marker(
+        timeline=row.timeline,
+        last_read_id=str(row.last_read_id),
+        version=int(row.version),
+        updated_at=as_utc(row.updated_at),
+    )
 
 
 def _to_dto(row: Any, marker: int) -> Notification:

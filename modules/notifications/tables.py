@@ -43,3 +43,14 @@ deleted_tweets = sa.Table(
     sa.Column("tweet_id", sa.BigInteger(), primary_key=True, autoincrement=False),
     sa.Column("deleted_at", UtcDateTime(), nullable=False),
 )
+
+#: Per user and timeline (Mastodon's markers): the last item read there, and how often it moved.
+markers = sa.Table(
+    "markers",
+    metadata,
+    sa.Column("user_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("timeline", sa.String(16), primary_key=True),
+    sa.Column("last_read_id", sa.BigInteger(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)

@@ -96,9 +96,15 @@ class TimelineService:
     async def home_timeline(self, user_id: Id, page: PageRequest) -> Page[Tweet]:
         """The newest tweets of the accounts a user follows (and their own), hydrated."""
         before = _decode_cursor(page.cursor)
-        stored, usable = await self.home.page(int(user_id), before, page.limit + 1)
+        if page.max_id is not None:
+            before = int(page.max_id) if before is None else min(before, int(page.max_id))
+        bounds = [int(b) for b in (page.since_id, page.min_id) if b is not None]
+        after = max(bounds) if bounds else None
+        # min_id asks for the entries just above it: read down to it (a timeline is capped).
+        want = page.limit + 1 if page.min_id is None else 2 * self.cap
+        stored, usable = await self.home.page(int(user_id), before, want)
         if not usable and await self._rebuild_on_miss(user_id):
-            stored, _ = await self.home.page(int(user_id), before, page.limit + 1)
+            stored, _ = await self.home.page(int(user_id), before, want)
         merged = set(stored)
         popular = await self.popular.followees(int(user_id))
         if popular:  # hybrid: popular authors were not fanned out; merge them in now
@@ -106,9 +112,13 @@ class TimelineService:
                 tid = int(ref.tweet_id)
                 if before is None or tid < before:
                     merged.add(tid)
-        ordered = sorted(merged, reverse=True)
-        page_ids = ordered[: page.limit]
-        next_cursor = encode_cursor(str(page_ids[-1])) if len(ordered) > page.limit else None
+        ordered = sorted((i for i in merged if after is None or i > after), reverse=True)
+        if page.min_id is not None:
+            page_ids = ordered[-page.limit :]
+            next_cursor = encode_cursor(str(page_ids[-1])) if page_ids else None
+        else:
+            page_ids = ordered[: page.limit]
+            next_cursor = encode_cursor(str(page_ids[-1])) if len(ordered) > page.limit else None
         # One hydration call per page; deleted tweets, and those the viewer may no longer see
         # (a block since the fan-out, a mute, an unfollow not yet applied), simply drop out.
         items = await self.tweets.get_feed([str(i) for i in page_ids], user_id) if page_ids else []

@@ -26,6 +26,7 @@ from boundaries._kernel.ids import Id, is_id
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.media.port import MediaPort
 from boundaries.tweets.dto import (
+    Context,
     Counts,
     Entities,
     Mention,
@@ -33,14 +34,17 @@ from boundaries.tweets.dto import (
     PublicChanges,
     Tweet,
     TweetRef,
+    UserTweetsFilter,
     Viewer,
     Visibility,
 )
 from boundaries.tweets.errors import (
     EmptyTweet,
     IdempotencyKeyReused,
+    InvalidLanguage,
     InvalidMedia,
     NotTweetAuthor,
+    SpoilerTooLong,
     TweetNotFound,
     TweetNotShareable,
     TweetTooLong,
@@ -50,8 +54,21 @@ from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.dto import Author
 from modules.tweets.audience import PUBLIC, Audience, Viewpoint, listed, shareable
 from modules.tweets.authors import AuthorProjection
+from modules.tweets.bookmarks import Bookmarks
+from modules.tweets.conversation import Conversations
+from modules.tweets.engagement import Engagement
+from modules.tweets.languages import ISO_639_1
 from modules.tweets.live import LivePublic
-from modules.tweets.tables import SEARCH_FIELDS, SQLITE_FTS_TABLE, idempotency_keys, likes, tweets
+from modules.tweets.pins import Pins
+from modules.tweets.tables import (
+    SEARCH_FIELDS,
+    SQLITE_FTS_TABLE,
+    bookmarks,
+    idempotency_keys,
+    likes,
+    pins,
+    tweets,
+)
 from modules.tweets.text import normalize_text, parse_entities, search_terms
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
@@ -90,6 +107,9 @@ _STATIC_COLUMNS = (
     _t.c.entities,
     _t.c.media_ids,
     _t.c.visibility,
+    _t.c.spoiler_text,
+    _t.c.sensitive,
+    _t.c.language,
 )
 _COLUMNS = (
     *_STATIC_COLUMNS,
@@ -100,13 +120,21 @@ _COLUMNS = (
 )
 
 
-#: What changes about tweets: their counts (and, by having a row at all, that they still exist).
+#: What changes about tweets: their counts, whether their author pinned them (and, by having a
+#: row at all, that they still exist).
 _COUNTS_BY_IDS = HotRead(
-    sa.select(_t.c.id, _t.c.like_count, _t.c.retweet_count, _t.c.reply_count, _t.c.quote_count).where(
-        _t.c.id.in_(sa.bindparam("ids", expanding=True))
+    sa.select(
+        _t.c.id,
+        _t.c.like_count,
+        _t.c.retweet_count,
+        _t.c.reply_count,
+        _t.c.quote_count,
+        pins.c.tweet_id.is_not(None),
     )
+    .select_from(_t.outerjoin(pins, pins.c.tweet_id == _t.c.id))
+    .where(_t.c.id.in_(sa.bindparam("ids", expanding=True)))
 )
-#: The viewer's likes (kind 0) and retweets (kind 1) among some tweets, in one statement.
+#: The viewer's likes (kind 0), retweets (kind 1) and bookmarks (kind 2) among some tweets.
 _VIEWER_FLAGS = HotRead(
     sa.union_all(
         sa.select(likes.c.tweet_id, sa.literal(0)).where(
@@ -116,6 +144,10 @@ _VIEWER_FLAGS = HotRead(
         sa.select(_t.c.retweet_of_id, sa.literal(1)).where(
             _t.c.author_id == sa.bindparam("viewer"),
             _t.c.retweet_of_id.in_(sa.bindparam("ids", expanding=True)),
+        ),
+        sa.select(bookmarks.c.tweet_id, sa.literal(2)).where(
+            bookmarks.c.user_id == sa.bindparam("viewer"),
+            bookmarks.c.tweet_id.in_(sa.bindparam("ids", expanding=True)),
         ),
     )
 )
@@ -136,6 +168,9 @@ class StaticTweet(msgspec.Struct, frozen=True, gc=False):
     entities: Entities
     media_ids: list[str]
     visibility: Visibility = "public"
+    spoiler_text: str = ""
+    sensitive: bool = False
+    language: str | None = None
 
     def audience(self) -> Audience:
         """Who this tweet is for (see ``audience.py``)."""
@@ -187,6 +222,9 @@ class StaticTweets:
                     entities=msgspec.convert(r.entities, Entities),
                     media_ids=list(r.media_ids or []),
                     visibility=r.visibility,
+                    spoiler_text=r.spoiler_text,
+                    sensitive=bool(r.sensitive),
+                    language=r.language,
                 )
                 found[r.id] = entry
                 if self._size:
@@ -224,7 +262,14 @@ def _unique_ints(values: Iterable[int | None]) -> list[int]:
 
 
 def _page_before(page: PageRequest) -> int:
-    return _MAX_BIGINT if page.cursor is None else decode_cursor(page.cursor, int)
+    before = _MAX_BIGINT if page.cursor is None else decode_cursor(page.cursor, int)
+    return before if page.max_id is None else min(before, int(page.max_id))
+
+
+def _page_after(page: PageRequest) -> int:
+    """The lower id bound of a page (exclusive): ``since_id`` or ``min_id``, the higher of them."""
+    bounds = [int(b) for b in (page.since_id, page.min_id) if b is not None]
+    return max(bounds) if bounds else -1
 
 
 class TweetsService:
@@ -257,6 +302,10 @@ class TweetsService:
         self._search = full_text_index(
             store, table="tweets", key="id", fields=SEARCH_FIELDS, fts5_table=SQLITE_FTS_TABLE
         )
+        self.bookmark_lists = Bookmarks(self, store, ids)
+        self.pin_lists = Pins(self, store)
+        self.engagement = Engagement(self, store)
+        self.conversations = Conversations(self, store)
         #: Public tweets posted or deleted since a position, for live streams (``live.py``).
         self.live = LivePublic(store, ids, redis=live_redis, key_prefix=key_prefix)
 
@@ -281,16 +330,19 @@ class TweetsService:
         media_ids = list(command.media_ids)
         if len(set(media_ids)) != len(media_ids):
             raise InvalidMedia("a media id is attached twice", field="media_ids")
+        warning = self._warning(command)
         hashed: list[Any] = [text, command.reply_to_id, command.quote_of_id, media_ids]
         if command.visibility != PUBLIC:  # public keeps the hashes keys were stored with
             hashed.append(command.visibility)
+        if warning != ("", False, None):  # tweets without them hash as before
+            hashed.append(list(warning))
         body_hash = hashlib.sha256(msgspec.json.encode(hashed)).hexdigest()
 
         if idempotency_key is not None:
             async with self._store.read() as conn:
                 earlier = await self._replayed(conn, author, idempotency_key, body_hash)
             if earlier is not None:
-                return await self._tweet_or_gone(earlier, author_id)
+                return await self.tweet_or_gone(earlier, author_id)
 
         # What one replies to or quotes must be visible to the author; a quote must be shareable.
         if reply_to is not None:
@@ -333,11 +385,25 @@ class TweetsService:
                     idempotency_key,
                     body_hash,
                     command.visibility,
+                    warning,
                 )
 
         tweet_id = await self._retry_on_conflict(write) if idempotency_key is not None else await write()
         await self.live.posted()  # committed: live streams may look
-        return await self._tweet_or_gone(tweet_id, author_id)
+        return await self.tweet_or_gone(tweet_id, author_id)
+
+    def _warning(self, command: PostTweet) -> tuple[str, bool, str | None]:
+        """The checked content warning, sensitivity and language of a new tweet."""
+        spoiler = normalize_text(command.spoiler_text)
+        if len(spoiler) > self._max_length:
+            raise SpoilerTooLong(
+                f"a content warning has at most {self._max_length} characters; this one has {len(spoiler)}",
+                field="spoiler_text",
+            )
+        if command.language is not None and command.language not in ISO_639_1:
+            raise InvalidLanguage(f"{command.language!r} is not an ISO 639-1 language code", field="language")
+        # A content warning hides the media too, as Mastodon does.
+        return spoiler, command.sensitive or bool(spoiler), command.language
 
     @staticmethod
     def _referenced_id(value: str | None) -> int | None:
@@ -403,7 +469,7 @@ class TweetsService:
                 )
             removed += len(rows)
 
-    async def _tweet_or_gone(self, tweet_id: int, viewer_id: str) -> Tweet:
+    async def tweet_or_gone(self, tweet_id: int, viewer_id: str) -> Tweet:
         found = await self.get_many([str(tweet_id)], viewer_id)
         if not found:
             raise TweetNotFound(f"tweet {tweet_id} was deleted")
@@ -421,6 +487,7 @@ class TweetsService:
         idempotency_key: str | None,
         body_hash: str,
         visibility: str = PUBLIC,
+        warning: tuple[str, bool, str | None] = ("", False, None),
     ) -> int:
         conn = tx.conn
         tweet_id = self._ids.next_int()
@@ -429,10 +496,10 @@ class TweetsService:
         reply_to_author: int | None = None
         quote_of_author: int | None = None
         if reply_to is not None:
-            parent = await self._load_target(conn, reply_to)
+            parent = await self.load_target(conn, reply_to)
             reply_to, reply_to_author, conversation_id = parent.id, parent.author_id, parent.conversation_id
         if quote_of is not None:
-            quoted = await self._load_target(conn, quote_of)
+            quoted = await self.load_target(conn, quote_of)
             quote_of, quote_of_author = quoted.id, quoted.author_id
 
         await conn.execute(
@@ -449,6 +516,9 @@ class TweetsService:
                 entities=msgspec.to_builtins(entities),
                 media_ids=media_ids,
                 visibility=visibility,
+                spoiler_text=warning[0],
+                sensitive=warning[1],
+                language=warning[2],
             )
         )
         if reply_to is not None:
@@ -498,7 +568,7 @@ class TweetsService:
     ) -> None:
         await self._search.add(conn, tweet_id, {"body": text, "tags": " ".join(hashtags)})
 
-    async def _load_target(self, conn: AsyncConnection, tweet_id: int) -> TweetRow:
+    async def load_target(self, conn: AsyncConnection, tweet_id: int) -> TweetRow:
         """A tweet row to act on; a retweet stands for its original. Raises TweetNotFound."""
         row = (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id == tweet_id))).first()
         if row is not None and row.retweet_of_id is not None:
@@ -557,6 +627,8 @@ class TweetsService:
                 await conn.execute(sa.select(_t.c.id, _t.c.author_id).where(_t.c.retweet_of_id == tid))
             ).all()
             await conn.execute(sa.delete(likes).where(likes.c.tweet_id == tid))
+            await conn.execute(sa.delete(bookmarks).where(bookmarks.c.tweet_id == tid))
+            await conn.execute(sa.delete(pins).where(pins.c.tweet_id == tid))
             await conn.execute(sa.delete(_t).where(_t.c.retweet_of_id == tid))
             await self._search.remove(conn, tid)
             await conn.execute(sa.delete(_t).where(_t.c.id == tid))
@@ -611,7 +683,7 @@ class TweetsService:
         tid = _tweet_id(tweet_id)
         await self._visible_target(user, tid)
         async with self._store.transaction() as tx:
-            target = await self._load_target(tx.conn, tid)
+            target = await self.load_target(tx.conn, tid)
             now = datetime.now(UTC)
             result = await tx.conn.execute(
                 insert_or_ignore(tx.conn, likes).values(user_id=user, tweet_id=target.id, created_at=now)
@@ -629,14 +701,14 @@ class TweetsService:
                         user_id=str(user),
                     )
                 )
-        return await self._tweet_or_gone(target.id, user_id)
+        return await self.tweet_or_gone(target.id, user_id)
 
     async def unlike(self, user_id: Id, tweet_id: Id) -> Tweet:
         """Take back a like; idempotent."""
         user = _actor(user_id)
         tid = _tweet_id(tweet_id)
         async with self._store.transaction() as tx:
-            target = await self._load_target(tx.conn, tid)
+            target = await self.load_target(tx.conn, tid)
             result = await tx.conn.execute(
                 sa.delete(likes).where(likes.c.user_id == user, likes.c.tweet_id == target.id)
             )
@@ -651,7 +723,7 @@ class TweetsService:
                         user_id=str(user),
                     )
                 )
-        return await self._tweet_or_gone(target.id, user_id)
+        return await self.tweet_or_gone(target.id, user_id)
 
     # ---------------------------------------------------------------- retweets
 
@@ -665,7 +737,7 @@ class TweetsService:
 
         async def write() -> int:
             async with self._store.transaction() as tx:
-                original = await self._load_target(tx.conn, tid)
+                original = await self.load_target(tx.conn, tid)
                 existing = (
                     await tx.conn.execute(
                         sa.select(_t.c.id).where(_t.c.author_id == user, _t.c.retweet_of_id == original.id)
@@ -705,7 +777,7 @@ class TweetsService:
                 return retweet_id
 
         retweet_id = await self._retry_on_conflict(write)
-        return await self._tweet_or_gone(retweet_id, user_id)
+        return await self.tweet_or_gone(retweet_id, user_id)
 
     async def undo_retweet(self, user_id: Id, tweet_id: Id) -> None:
         """Undo one's retweet of a tweet; idempotent."""
@@ -775,21 +847,21 @@ class TweetsService:
         viewpoint = await Viewpoint.of(self._users, viewer, (r.author_id for r in static.values()), feed=feed)
         static = {i: r for i, r in static.items() if viewpoint.may_see(r.audience())}
         # Deleted tweets have no row: they drop out here, cached or not.
-        counts = (
-            {
-                r[0]: Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
-                for r in await self._store.fetch(_COUNTS_BY_IDS, {"ids": list(static)})
-            }
-            if static
-            else {}
-        )
-        liked: set[int] = set()
-        retweeted: set[int] = set()
+        counts: dict[int, Counts] = {}
+        pinned: set[int] = set()
+        if static:
+            for r in await self._store.fetch(_COUNTS_BY_IDS, {"ids": list(static)}):
+                counts[r[0]] = Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
+                if r[5]:
+                    pinned.add(r[0])
+        # Per kind: liked, retweeted, bookmarked.
+        flags: tuple[set[int], set[int], set[int]] = (set(), set(), set())
         if viewer is not None and counts:
             for target, kind in await self._store.fetch(
                 _VIEWER_FLAGS, {"viewer": viewer, "ids": list(counts)}
             ):
-                (retweeted if kind else liked).add(target)
+                flags[kind].add(target)
+        liked, retweeted, bookmarked = flags
         author_ids = _unique_ints(static[i].author_id for i in counts)
         authors = await self.authors.summaries(author_ids) if author_ids else {}
 
@@ -814,12 +886,18 @@ class TweetsService:
                 entities=row.entities,
                 media_ids=list(row.media_ids),
                 counts=counts[tid],
-                viewer=Viewer(liked=target in liked, retweeted=target in retweeted)
+                viewer=Viewer(
+                    liked=target in liked, retweeted=target in retweeted, bookmarked=target in bookmarked
+                )
                 if viewer is not None
                 else None,
                 retweet_of=build(original, with_retweet_of=False, with_quoted=True) if original else None,
                 quoted=build(quoted, with_retweet_of=False, with_quoted=False) if quoted else None,
                 visibility=row.visibility,
+                spoiler_text=row.spoiler_text,
+                sensitive=row.sensitive,
+                language=row.language,
+                pinned=tid in pinned,
             )
 
         # A retweet of a tweet the viewer may not see (or that is gone) is not shown either.
@@ -838,10 +916,42 @@ class TweetsService:
         items = await self._hydrate([str(i) for i in ids], viewer_id, feed=feed)
         return Page(items=items, next_cursor=encode_cursor(ids[-1]) if more and ids else None)
 
-    async def user_tweets(self, author_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
-        """A user's tweets and retweets the viewer may see, newest first."""
+    async def _id_bounded(
+        self,
+        condition: Any,
+        viewer_id: Id | None,
+        page: PageRequest,
+        *,
+        feed: bool = False,
+    ) -> Page[Tweet]:
+        """A page of the tweets matching ``condition``, by id: the cursor or ``max_id`` above,
+        ``since_id``/``min_id`` below; ``min_id`` reads the page just above it, newest first."""
+        before, after = _page_before(page), _page_after(page)
+        newest_first = page.min_id is None
+        async with self._store.read() as conn:
+            ids = list(
+                (
+                    await conn.execute(
+                        sa.select(_t.c.id)
+                        .where(condition, _t.c.id < before, _t.c.id > after)
+                        .order_by(_t.c.id.desc() if newest_first else _t.c.id)
+                        .limit(page.limit + 1)
+                    )
+                ).scalars()
+            )
+        if newest_first:
+            return await self._page(ids, viewer_id, page.limit, feed=feed)
+        ids = sorted(ids[: page.limit], reverse=True)
+        items = await self._hydrate([str(i) for i in ids], viewer_id, feed=feed)
+        # Older tweets follow (min_id's own at least): the next page continues below this one.
+        return Page(items=items, next_cursor=encode_cursor(ids[-1]) if ids else None)
+
+    async def user_tweets(
+        self, author_id: Id, viewer_id: Id | None, page: PageRequest, filters: UserTweetsFilter | None = None
+    ) -> Page[Tweet]:
+        """A user's tweets and retweets the viewer may see, newest first, narrowed by ``filters``
+        (pinned: newest pin first)."""
         author = _as_int(author_id)
-        before = _page_before(page)
         if author is None:
             return Page(items=[])
         viewer = _as_int(viewer_id)
@@ -853,18 +963,12 @@ class TweetsService:
             if viewpoint.hides_author(author):
                 return Page(items=[])
             shown = ["public", "unlisted", "private"] if viewpoint.follows(author) else ["public", "unlisted"]
-        async with self._store.read() as conn:
-            ids = list(
-                (
-                    await conn.execute(
-                        sa.select(_t.c.id)
-                        .where(_t.c.author_id == author, _t.c.id < before, _t.c.visibility.in_(shown))
-                        .order_by(_t.c.id.desc())
-                        .limit(page.limit + 1)
-                    )
-                ).scalars()
-            )
-        return await self._page(ids, viewer_id, page.limit)
+        if filters is not None and filters.pinned:
+            return await self.pin_lists.pinned(author, viewer_id, page)
+        narrowed = _narrowed(author, filters) if filters is not None else []
+        return await self._id_bounded(
+            sa.and_(_t.c.author_id == author, _t.c.visibility.in_(shown), *narrowed), viewer_id, page
+        )
 
     async def replies(self, tweet_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
         """Direct replies to a tweet the viewer may see, oldest first (those they may see)."""
@@ -889,32 +993,24 @@ class TweetsService:
 
     async def public_timeline(self, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
         """Public tweets of everyone (no retweets), newest first, as the viewer may see them."""
-        before = _page_before(page)
-        async with self._store.read() as conn:
-            ids = list(
-                (
-                    await conn.execute(
-                        sa.select(_t.c.id)
-                        .where(_t.c.visibility == PUBLIC, _t.c.retweet_of_id.is_(None), _t.c.id < before)
-                        .order_by(_t.c.id.desc())
-                        .limit(page.limit + 1)
-                    )
-                ).scalars()
-            )
-        return await self._page(ids, viewer_id, page.limit, feed=True)
+        return await self._id_bounded(
+            sa.and_(_t.c.visibility == PUBLIC, _t.c.retweet_of_id.is_(None)), viewer_id, page, feed=True
+        )
 
     async def tag_timeline(self, tag: str, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
         """Public tweets carrying a #hashtag (without the #, any case), newest first."""
         name = tag.removeprefix("#")
         if parse_entities(f"#{name}").hashtags != [name.lower()]:
             raise InvalidInput(f"not a hashtag: {tag!r}", field="tag")
-        before = _page_before(page)
+        before, after = _page_before(page), _page_after(page)
         terms = search_terms(f"#{name}")
         async with self._store.read() as conn:
             ids = await self._search.search(
                 conn, [Term(field="tags", phrase=t.phrase) for t in terms], before, page.limit + 1
             )
-        return await self._page(ids, viewer_id, page.limit, feed=True)
+        # The index reads newest first: since_id and min_id both bound the page from below here
+        # (min_id gives the newest page above it rather than the one just above it).
+        return await self._page([i for i in ids if i > after], viewer_id, page.limit, feed=True)
 
     async def search(self, query: str, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
         """Full-text search over public tweets' text (words, #hashtags), newest first."""
@@ -960,3 +1056,54 @@ class TweetsService:
                 refs.extend((r[0], r[1], r[2]) for r in (await conn.execute(stmt)).all())
         refs.sort(key=lambda r: r[0], reverse=True)
         return [TweetRef(tweet_id=str(i), author_id=str(a), created_at=c) for i, a, c in refs]
+
+    # ---------------------------------------------------------------- bookmarks, pins, lists
+
+    async def bookmark(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Bookmark a tweet (a retweet stands for its original); idempotent. Raises TweetNotFound."""
+        return await self.bookmark_lists.bookmark(_actor(user_id), _tweet_id(tweet_id))
+
+    async def unbookmark(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Remove a bookmark; idempotent. Raises TweetNotFound."""
+        return await self.bookmark_lists.unbookmark(_actor(user_id), _tweet_id(tweet_id))
+
+    async def bookmarks(self, user_id: Id, page: PageRequest) -> Page[Tweet]:
+        """The tweets a user bookmarked, newest bookmark first (only the user may ask)."""
+        return await self.bookmark_lists.list(_actor(user_id), page)
+
+    async def pin(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Pin one's own tweet to one's profile; idempotent. Raises NotPinnable, TooManyPins."""
+        return await self.pin_lists.pin(_actor(user_id), _tweet_id(tweet_id))
+
+    async def unpin(self, user_id: Id, tweet_id: Id) -> Tweet:
+        """Unpin a tweet; idempotent. Raises TweetNotFound."""
+        return await self.pin_lists.unpin(_actor(user_id), _tweet_id(tweet_id))
+
+    async def favourites(self, user_id: Id, page: PageRequest) -> Page[Tweet]:
+        """The tweets a user liked, newest like first."""
+        return await self.engagement.favourites(_actor(user_id), page)
+
+    async def liked_by(self, tweet_id: Id, page: PageRequest) -> Page[Id]:
+        """Who liked a tweet (user ids), newest like first. Raises TweetNotFound."""
+        return await self.engagement.liked_by(_tweet_id(tweet_id), page)
+
+    async def retweeted_by(self, tweet_id: Id, page: PageRequest) -> Page[Id]:
+        """Who retweeted a tweet (user ids), newest retweet first. Raises TweetNotFound."""
+        return await self.engagement.retweeted_by(_tweet_id(tweet_id), page)
+
+    async def context(self, tweet_id: Id, viewer_id: Id | None) -> Context:
+        """The reply chain above a tweet and the replies under it (both bounded). Raises TweetNotFound."""
+        return await self.conversations.context(_tweet_id(tweet_id), viewer_id)
+
+
+def _narrowed(author: int, filters: UserTweetsFilter) -> list[sa.ColumnElement[bool]]:
+    """The conditions of a user's-tweets filter (the pinned filter reads the pins instead)."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    if filters.exclude_replies:
+        # A reply to oneself (a thread) stays, as on Mastodon.
+        conditions.append(sa.or_(_t.c.reply_to_id.is_(None), _t.c.reply_to_author_id == author))
+    if filters.exclude_retweets:
+        conditions.append(_t.c.retweet_of_id.is_(None))
+    if filters.only_media:
+        conditions.append(sa.cast(_t.c.media_ids, sa.Text) != "[]")
+    return conditions

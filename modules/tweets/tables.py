@@ -37,6 +37,10 @@ tweets = sa.Table(
     sa.Column("quote_count", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("entities", sa.JSON(), nullable=False),
     sa.Column("media_ids", sa.JSON(), nullable=False),
+    # Content warnings and language (migration 0006_content).
+    sa.Column("spoiler_text", sa.Text(), nullable=False, server_default=""),
+    sa.Column("sensitive", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("language", sa.String(2), nullable=True),
     sa.Index("ix_tweets_author_id", "author_id", sa.text("id DESC")),
     sa.Index("ix_tweets_conversation", "conversation_id", "id"),
     sa.Index("ix_tweets_reply_to", "reply_to_id", "id"),
@@ -67,6 +71,9 @@ likes = sa.Table(
     sa.Column("tweet_id", sa.BigInteger(), primary_key=True, autoincrement=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Index("ix_likes_tweet_id", "tweet_id"),
+    # Newest-first lists: a user's favourites, and who liked a tweet (migration 0006_content).
+    sa.Index("ix_likes_user_created", "user_id", "created_at"),
+    sa.Index("ix_likes_tweet_created", "tweet_id", "created_at"),
 )
 
 idempotency_keys = sa.Table(
@@ -78,6 +85,30 @@ idempotency_keys = sa.Table(
     sa.Column("tweet_id", sa.BigInteger(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
+#: A user's bookmarks; ``id`` is a Snowflake taken when the bookmark was made, so a user's
+#: bookmarks list newest-bookmarked first by it (and it is the page cursor).
+bookmarks = sa.Table(
+    "bookmarks",
+    metadata,
+    sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("user_id", sa.BigInteger(), nullable=False),
+    sa.Column("tweet_id", sa.BigInteger(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ux_bookmarks_user_tweet", "user_id", "tweet_id", unique=True),
+    sa.Index("ix_bookmarks_user_id", "user_id", sa.text("id DESC")),
+    sa.Index("ix_bookmarks_tweet_id", "tweet_id"),
+)
+
+#: Tweets their authors pinned to their profiles (at most ``MAX_PINS`` each).
+pins = sa.Table(
+    "pins",
+    metadata,
+    sa.Column("tweet_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("author_id", sa.BigInteger(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_pins_author", "author_id", "created_at"),
 )
 
 #: The users module's author summaries, as the tweets module last heard of them (a projection fed

@@ -85,6 +85,8 @@ PROFILE_COLUMNS = (
     users.c.created_at,
     users.c.followers_count,
     users.c.following_count,
+    users.c.avatar_media_id,
+    users.c.header_media_id,
 )
 
 
@@ -98,4 +100,6 @@ def profile_of(row: Any) -> Profile:
         created_at=row.created_at,
         followers_count=row.followers_count,
         following_count=row.following_count,
+        avatar_id=None if row.avatar_media_id is None else str(row.avatar_media_id),
+        header_id=None if row.header_media_id is None else str(row.header_media_id),
     )

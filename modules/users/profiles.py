@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import Id
 from boundaries._kernel.pagination import MAX_PAGE_SIZE, Page, PageRequest
+from boundaries.media.dto import ProfileImageRole
+from boundaries.media.port import MediaPort
 from boundaries.users.dto import Account, Author, Profile, ProfileUpdate
 from boundaries.users.errors import UserNotFound
 from boundaries.users.events import ProfileUpdated
@@ -45,9 +47,11 @@ def _like_prefix(prefix: str) -> str:
 class Profiles:
     """Reads public profiles and lets a user change their own."""
 
-    def __init__(self, store: ModuleStore, ids: IdGenerator) -> None:
+    def __init__(self, store: ModuleStore, ids: IdGenerator, media: MediaPort | None = None) -> None:
         self._store = store
         self._ids = ids
+        #: Checks profile images (the user's own uploads) and keeps them public; None: no images.
+        self._media = media
 
     async def profile(self, user_id: Id) -> Profile:
         """A public profile by id; raises UserNotFound."""
@@ -119,8 +123,13 @@ class Profiles:
         return Page(items=[profile_of(r) for r in rows], next_cursor=cursor)
 
     async def update_profile(self, user_id: Id, update: ProfileUpdate) -> Account:
-        """Change one's own display name or bio."""
-        values: dict[str, str] = {}
+        """Change one's own display name, bio, avatar or header.
+
+        An avatar or header is a media id of an image the user uploaded: the media module checks
+        it (it exists, is the user's, is an image not shown in a tweet) and marks it as shown on
+        the profile, releasing the one it replaces, before the profile names it; "" removes one.
+        """
+        values: dict[str, Any] = {}
         if update.display_name is not None:
             name = update.display_name.strip()
             if len(name) > MAX_DISPLAY_NAME:
@@ -133,6 +142,22 @@ class Profiles:
                 raise InvalidInput(f"a bio has at most {MAX_BIO} characters", field="bio")
             values["bio"] = update.bio
         uid = int_id(user_id)
+        images: tuple[tuple[ProfileImageRole, str | None], ...] = (
+            ("avatar", update.avatar_id),
+            ("header", update.header_id),
+        )
+        if update.avatar_id and update.avatar_id == update.header_id:
+            raise InvalidInput("one image cannot be both the avatar and the header", field="header_id")
+        if any(choice is not None for _, choice in images):
+            async with self._store.read() as conn:
+                current = await existing_user_row(conn, user_id)
+            for role, choice in images:
+                if choice is None:
+                    continue
+                new = int_id(choice) if choice else None
+                if new != getattr(current, f"{role}_media_id"):
+                    await self._set_image(user_id, role, choice or None)
+                values[f"{role}_media_id"] = new
         async with self._store.transaction() as tx:
             row = await existing_user_row(tx.conn, user_id)
             if values.get("display_name") == "":
@@ -151,3 +176,9 @@ class Profiles:
                     )
                 )
         return Account(profile=profile_of(row), email=row.email)
+
+    async def _set_image(self, user_id: Id, role: ProfileImageRole, media_id: Id | None) -> None:
+        """Have the media module check and mark (or release) a profile image."""
+        if self._media is None:
+            raise InvalidInput("profile images are not available here", field=f"{role}_id")
+        await self._media.set_profile_image(user_id, role, media_id)

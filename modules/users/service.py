@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from boundaries._kernel.ids import Id
 from boundaries._kernel.pagination import Page, PageRequest
+from boundaries.media.port import MediaPort
 from boundaries.users.dto import (
     Account,
     AccountImport,
@@ -69,13 +70,15 @@ from twitterclone.settings import Settings
 class UsersService:
     """Implements ``UsersPort`` and ``UserDirectoryPort`` by delegating to the components."""
 
-    def __init__(self, store: ModuleStore, ids: IdGenerator, settings: Settings) -> None:
+    def __init__(
+        self, store: ModuleStore, ids: IdGenerator, settings: Settings, media: MediaPort | None = None
+    ) -> None:
         keys = SigningKeys(store)
         self.credentials = Credentials(store, settings)
         self.issuer = TokenIssuer(store, settings, keys)
         self.accounts = Accounts(store, ids, self.credentials)
         self.sessions = Sessions(store, ids, settings, self.credentials, self.issuer, keys)
-        self.public_profiles = Profiles(store, ids)
+        self.public_profiles = Profiles(store, ids, media)
         self.graph = Graph(store, ids)
         self.moderation = Moderation(store, keys)
         self.oauth = OAuthServer(store, ids, settings, keys, self.credentials, self.issuer, self.accounts)

@@ -42,7 +42,8 @@ _USER_TOKEN_STATUS = HotRead(
 )
 _CLIENT_TOKEN_STATUS = HotRead(
     sa.select(users.c.suspended_at.is_not(None), _DENIED)
-    .select_from(oauth_clients.join(users, users.c.id == oauth_clients.c.owner_id))
+    # An app nobody owns (owner_id NULL) has no account to be suspended: the outer join keeps it.
+    .select_from(oauth_clients.outerjoin(users, users.c.id == oauth_clients.c.owner_id))
     .where(oauth_clients.c.client_id == sa.bindparam("client_id"), oauth_clients.c.revoked_at.is_(None))
 )
 

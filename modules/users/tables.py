@@ -35,6 +35,10 @@ users = sa.Table(
     # Moderation (migration 0002): "user" or "admin"; a suspended account's tokens stop working.
     sa.Column("role", sa.String(16), nullable=False, server_default="user"),
     sa.Column("suspended_at", _ts, nullable=True),
+    # Profile images (migration 0005): media ids of images the user uploaded (the media module
+    # checks them and keeps them public while the profile shows them).
+    sa.Column("avatar_media_id", sa.BigInteger(), nullable=True),
+    sa.Column("header_media_id", sa.BigInteger(), nullable=True),
     sa.Index("ux_users_handle_lower", "handle_lower", unique=True),
     sa.Index("ux_users_handle_skeleton", "handle_skeleton", unique=True),
     sa.Index("ux_users_email", "email", unique=True),

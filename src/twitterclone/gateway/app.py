@@ -41,7 +41,12 @@ from twitterclone.gateway.routes.analytics import AnalyticsController
 from twitterclone.gateway.routes.health import HealthController
 from twitterclone.gateway.routes.media import MULTIPART_OVERHEAD_BYTES, MediaController
 from twitterclone.gateway.routes.notifications import NotificationsController
-from twitterclone.gateway.routes.oauth import OAuthClientsController, OAuthController
+from twitterclone.gateway.routes.oauth import (
+    AuthorizedAppsController,
+    OAuthClientsController,
+    OAuthController,
+    OAuthMetadataController,
+)
 from twitterclone.gateway.routes.timeline import TimelineController
 from twitterclone.gateway.routes.tweets import TweetsController
 from twitterclone.gateway.routes.users import AuthController, JwksController, UsersController
@@ -65,10 +70,11 @@ API_CONTROLLERS: list[type] = [
     AnalyticsController,
     OAuthClientsController,
     AdminController,
+    AuthorizedAppsController,
 ]
 
 #: Route groups outside /api (e.g. /.well-known/jwks.json).
-PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController]
+PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController, OAuthMetadataController]
 
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 

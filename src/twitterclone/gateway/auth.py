@@ -8,7 +8,10 @@ After the signature, the verifier asks the users port whether the token's accoun
 (not suspended, token not revoked) and trusts the answer for ``status_cache_s``: a suspension
 takes effect at once in the process that made it and within that time everywhere else.
 
-Scopes are enforced per route by the ``requires(scope)`` guard.
+Scopes are enforced per route by the ``requires(scope)`` guard, with Mastodon's implication
+(boundaries/users/scopes.py): ``read`` covers every ``read:*`` a Mastodon route may need, ``write``
+every ``write:*``, ``follow`` the block/follow/mute ones; a native route's broad need is met only
+by the broad scope.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from litestar.handlers.base import BaseRouteHandler
 from boundaries._kernel.errors import DomainError, Forbidden, Unauthorized
 from boundaries._kernel.ids import is_id
 from boundaries.users.port import UsersPort
+from boundaries.users.scopes import covers
 
 log = logging.getLogger("twitterclone.gateway")
 
@@ -311,7 +315,7 @@ def requires(scope: str, *, first_party: bool = False) -> Guard:
         principal = await current_principal(connection)
         if principal is None:
             return
-        if scope not in principal.scopes:
+        if not covers(principal.scopes, scope):
             raise InsufficientScope(f"this route needs a token with the {scope!r} scope")
         if first_party and principal.client_id is not None:
             raise FirstPartyOnly(

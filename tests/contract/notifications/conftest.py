@@ -13,7 +13,7 @@ from dishka import AsyncContainer
 from boundaries.notifications.port import NotificationsPort
 from boundaries.users.dto import Register
 from boundaries.users.port import UsersPort
-from modules import notifications, users
+from modules import media, notifications, users
 from tests.contract.conftest import Bind
 from tests.support.databases import Storage
 from tests.support.wiring import Deliver, deliverer, wired
@@ -21,7 +21,7 @@ from tests.support.wiring import Deliver, deliverer, wired
 
 @pytest.fixture
 async def container(storage: Storage) -> AsyncIterator[AsyncContainer]:
-    async with wired(storage, (users.MODULE, notifications.MODULE)) as c:
+    async with wired(storage, (users.MODULE, media.MODULE, notifications.MODULE)) as c:
         yield c
 
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from boundaries.media.port import MediaPort
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.port import UsersPort
-from modules import users
+from modules import media, users
 from tests.contract.conftest import Bind
 from tests.support.databases import Storage
 from tests.support.wiring import wired
@@ -26,16 +27,20 @@ class UsersPorts:
 
     port: UsersPort
     directory: UserDirectoryPort
+    #: The media module the users module checks profile images with (bound locally).
+    media: MediaPort
 
 
 @pytest.fixture
 async def users_ports(storage: Storage, bind: Bind) -> AsyncIterator[UsersPorts]:
-    async with wired(storage, (users.MODULE,)) as container:
+    # Media is real too: it checks the images a profile shows.
+    async with wired(storage, (users.MODULE, media.MODULE)) as container:
         service = await container.get(UsersPort)
         assert await container.get(UserDirectoryPort) is service  # one service answers both
         yield UsersPorts(
             port=bind("users", UsersPort, service, serves=users.MODULE.ports),
             directory=bind("users", UserDirectoryPort, service, serves=users.MODULE.ports),
+            media=await container.get(MediaPort),
         )
 
 

@@ -120,7 +120,17 @@ def event_contracts() -> dict[str, mi.StructType]:
 
 # -- values and next versions -------------------------------------------------------------------
 
-_STRINGS = ("12345", "alice", "alice@example.org", "read", "S256", "code", "https://example.org/cb", "x" * 12)
+_STRINGS = (
+    "12345",
+    "alice",
+    "alice@example.org",
+    "read",
+    "S256",
+    "code",
+    "https://example.org/cb",
+    "x" * 12,
+    "en",
+)
 
 
 def sample(info: mi.Type, building: frozenset[Any] = frozenset()) -> Any:

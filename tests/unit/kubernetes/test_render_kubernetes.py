@@ -158,7 +158,7 @@ def test_the_dependency_graph_is_the_one_the_providers_declare() -> None:
     assert "users" in graph["tweets"]
     assert "media" in graph["tweets"]
     assert {"users", "tweets"} <= set(graph["timeline"])
-    assert graph["users"] == ()  # the users module calls no one
+    assert graph["users"] == ("media",)  # only to check the images a profile shows
     split = expected_callers(SPLIT)
     assert split["users"] >= {"gateway", "tweets", "timeline", "notifications"}
     assert split["analytics"] == {"gateway"}

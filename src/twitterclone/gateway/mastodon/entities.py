@@ -427,3 +427,14 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     error: str
     error_description: str | None = None
+
+
+class Token(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Token (entities/Token.md): what sign-up answers; ``refresh_token`` when one was issued."""
+
+    access_token: str
+    token_type: str
+    scope: str
+    created_at: int
+    expires_in: int | None = None
+    refresh_token: str | None = None

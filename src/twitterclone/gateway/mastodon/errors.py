@@ -62,6 +62,8 @@ def _domain(_: Request[Any, Any, Any], exc: DomainError) -> Response[Error]:
     elif exc.status == 503:
         headers = {"Retry-After": "1"}
     detail = f"{exc.field}: {exc.detail}" if exc.field and exc.field not in exc.detail else exc.detail
+    if exc.status == 404:
+        detail = "Record not found"  # Mastodon's words for every missing (or hidden) record
     return error_response(mastodon_status(exc.status), detail, headers)
 
 

@@ -58,10 +58,16 @@ class Shaper:
     def account_url(self, handle: str) -> str:
         return f"{self.base}/@{handle}"
 
+    def image_url(self, media_id: str | None, kind: str) -> str:
+        """A profile image's URL (its display rendition), or Mastodon's "missing" path for none."""
+        if media_id is None:
+            return f"{self.base}/{kind}/original/missing.png"
+        return f"{self.base}/api/media/{media_id}/display"
+
     def account(self, profile: Profile) -> m.Account:
         """A local account; ``acct`` is the bare username."""
-        avatar = f"{self.base}/avatars/original/missing.png"
-        header = f"{self.base}/headers/original/missing.png"
+        avatar = self.image_url(profile.avatar_id, "avatars")
+        header = self.image_url(profile.header_id, "headers")
         return m.Account(
             id=profile.id,
             username=profile.handle,
@@ -150,9 +156,9 @@ class Shaper:
             meta=m.MediaMeta(
                 original=original,
                 small=dims(thumb.width, thumb.height) if thumb else original,
-                focus=m.Focus(x=0.0, y=0.0),
+                focus=m.Focus(x=media.focus.x, y=media.focus.y) if media.focus else m.Focus(x=0.0, y=0.0),
             ),
-            description=None,
+            description=media.description or None,
             blurhash=None,
         )
 
@@ -238,9 +244,9 @@ class Shaper:
             edited_at=None,
             account=account,
             content=render(tweet.text, self.base, tweet.entities, mention_urls),
-            visibility="public",
-            sensitive=False,
-            spoiler_text="",
+            visibility=tweet.visibility,
+            sensitive=tweet.sensitive or bool(tweet.spoiler_text),
+            spoiler_text=tweet.spoiler_text,
             media_attachments=[attachments[i] for i in tweet.media_ids if i in attachments],
             mentions=[
                 m.StatusMention(
@@ -259,12 +265,12 @@ class Shaper:
             reblog=None,
             poll=None,
             card=None,
-            language=None,
+            language=tweet.language,
             favourited=bool(viewer and viewer.liked),
             reblogged=bool(viewer and viewer.retweeted),
             muted=False,
-            bookmarked=False,
-            pinned=False,
+            bookmarked=bool(viewer and viewer.bookmarked),
+            pinned=tweet.pinned,
         )
 
     # -------------------------------------------------------------------------- notifications

@@ -43,6 +43,7 @@ from boundaries.notifications.port import NotificationsPort
 from boundaries.timeline.port import TimelinePort
 from boundaries.tweets.port import TweetsPort
 from boundaries.users.port import UsersPort
+from boundaries.users.scopes import covers
 from twitterclone.gateway.admission import hold_as_stream
 from twitterclone.gateway.auth import (
     InsufficientScope,
@@ -52,7 +53,6 @@ from twitterclone.gateway.auth import (
     UserTokenRequired,
 )
 from twitterclone.gateway.mastodon.deps import TAG, may_answer
-from twitterclone.gateway.mastodon.scopes import accepted
 from twitterclone.gateway.mastodon.shaping import Shaper
 from twitterclone.gateway.params import BEARER
 from twitterclone.gateway.streams import StreamGate, StreamTicket
@@ -157,7 +157,7 @@ async def _principal(verifier: TokenVerifier, token: str | None, channel: Channe
     if not is_id(principal.user_id):
         raise UserTokenRequired("This method requires an authenticated user")
     if channel is None:
-        if not principal.scopes & {"read", "read:statuses", "read:notifications"}:
+        if not (covers(principal.scopes, "read:statuses") or covers(principal.scopes, "read:notifications")):
             raise InsufficientScope("Access token does not have the required scopes")
     else:
         _check_scope(principal, channel)
@@ -165,7 +165,7 @@ async def _principal(verifier: TokenVerifier, token: str | None, channel: Channe
 
 
 def _check_scope(principal: Principal, channel: Channel) -> None:
-    if not accepted(STREAMS[channel.stream]) & principal.scopes:
+    if not covers(principal.scopes, STREAMS[channel.stream]):
         raise InsufficientScope("Access token does not have the required scopes")
 
 

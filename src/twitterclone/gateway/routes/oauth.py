@@ -1,10 +1,14 @@
-"""The OAuth 2.0 endpoints (/oauth: authorize, token, revoke) and client management (/api/oauth).
+"""The OAuth 2.0 endpoints (/oauth: authorize, token, revoke), the server's metadata (RFC 8414),
+client management and the apps a user authorised (/api/oauth).
 
 Handlers translate HTTP to the users port: the consent page is a small self-contained HTML form
 (no external assets, no session: the user types the password on it, so there is no cookie to
-forge a request with), and its errors are HTML pages or redirects to the client; token and
-revocation answer in the RFC 6749 JSON error form. Owners list and delete their clients under
-/api/oauth/clients (first-party tokens only).
+forge a request with), and its errors are HTML pages or redirects to the client; with the
+out-of-band redirect URI (``urn:ietf:wg:oauth:2.0:oob``) the code is shown on a page to copy
+instead. Token and revocation take form or JSON bodies (Mastodon clients send either) and answer
+in the RFC 6749 JSON error form. Owners list and delete their clients under /api/oauth/clients;
+users list and revoke the apps they authorised under /api/oauth/authorized-apps (first-party
+tokens only).
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ from litestar.params import Body, PathParameter, QueryParameter
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries.users.dto import (
+    OOB_REDIRECT_URI,
+    AuthorizationCode,
     AuthorizationPrompt,
     AuthorizationRequest,
+    AuthorizedApp,
     ClientRegistration,
     Login,
     OAuthToken,
@@ -45,11 +52,13 @@ from boundaries.users.errors import (
     OAuthInvalidRequest,
 )
 from boundaries.users.port import UsersPort
+from boundaries.users.scopes import SCOPES
 from twitterclone.gateway.auth import Principal, requires
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.params import BEARER
 from twitterclone.gateway.problems import answer, errors
 from twitterclone.gateway.ratelimit import RateRule, charge_login_account, limited
+from twitterclone.settings import Settings
 
 #: Answers that carry tokens or codes are never cached (RFC 6749 §5.1).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -65,7 +74,18 @@ SCOPE_TEXT = {
     "read": "read your tweets, timeline, profile and notifications",
     "write": "post and delete tweets, like, retweet and change your profile",
     "follow": "follow, unfollow, block and mute accounts for you",
+    "push": "receive push notifications",
+    "profile": "see your profile",
 }
+
+
+def _scope_text(scope: str) -> str:
+    """What a scope lets an app do, in words (granular ones: ``read:statuses`` -> read your statuses)."""
+    if scope in SCOPE_TEXT:
+        return SCOPE_TEXT[scope]
+    verb, _, thing = scope.partition(":")
+    return f"{'read' if verb == 'read' else 'change'} your {thing}" if thing else scope
+
 
 Q = Annotated[str, QueryParameter(required=False, max_length=512)]
 
@@ -205,6 +225,24 @@ def _client_auth(
     return basic_id, unquote_plus(basic_secret)
 
 
+async def _body_fields(request: Request[Any, Any, Any], form: Any) -> dict[str, Any]:
+    """The parameters of a token or revocation request: the form Litestar parsed, or the JSON body
+    (Mastodon clients send either). One parse, which the login throttle then charges from."""
+    if request.content_type[0] != "application/json":
+        return dict(msgspec.structs.asdict(form))
+    try:
+        body = await request.json()
+    except Exception as exc:
+        raise OAuthInvalidRequest("the JSON body cannot be read") from exc
+    if not isinstance(body, dict):
+        raise OAuthInvalidRequest("the JSON body is an object of parameters")
+    known = msgspec.structs.asdict(type(form)())
+    fields = {k: v for k, v in body.items() if k in known and v is not None}
+    if any(not isinstance(v, str) for v in fields.values()):
+        raise OAuthInvalidRequest("the request parameters are strings")
+    return {**known, **fields}
+
+
 def _convert(data: dict[str, Any], kind: type[Any]) -> Any:
     try:
         return msgspec.convert(data, kind)
@@ -261,13 +299,18 @@ def _consent_page(
         f"<input type='hidden' name='{name}' value='{esc(value, quote=True)}'>"
         for name, value in msgspec.structs.asdict(request).items()
     )
-    scopes = "".join(f"<li>{esc(SCOPE_TEXT.get(s, s))}</li>" for s in prompt.scopes)
-    host = urlsplit(prompt.redirect_uri).netloc
+    scopes = "".join(f"<li>{esc(_scope_text(s))}</li>" for s in prompt.scopes)
+    if prompt.redirect_uri == OOB_REDIRECT_URI:
+        where = "You will get a code to copy into the app."
+    else:
+        where = (
+            f"You will be sent back to {esc(urlsplit(prompt.redirect_uri).netloc or prompt.redirect_uri)}."
+        )
     message = f"<p class='error' role='alert'>{esc(error)}</p>" if error else ""
     body = (
         f"<h1>Authorize {esc(prompt.client_name)}</h1>"
         f"<p><strong>{esc(prompt.client_name)}</strong> wants to:</p><ul>{scopes}</ul>"
-        f"<p class='muted'>You will be sent back to {esc(host)}.</p>{message}"
+        f"<p class='muted'>{where}</p>{message}"
         "<form method='post' action='/oauth/authorize'>"
         f"{hidden}"
         "<label for='login'>Handle or email</label>"
@@ -284,6 +327,25 @@ def _consent_page(
 def _error_page(exc: OAuthError) -> Response[str]:
     body = f"<h1>This authorization request cannot go on</h1><p class='error'>{html.escape(exc.detail)}</p>"
     return _page("Authorization error", body, 400)
+
+
+def _code_page(code: AuthorizationCode, client_name: str) -> Response[str]:
+    """The out-of-band answer: the code, for the user to copy into the app."""
+    esc = html.escape
+    body = (
+        f"<h1>Authorization code</h1><p>Copy this code into {esc(client_name)}:</p>"
+        f"<p><input type='text' readonly aria-label='Authorization code' value='{esc(code.code, quote=True)}'"
+        " style='width:100%;font-family:monospace;padding:.5rem;box-sizing:border-box'></p>"
+        f"<p class='muted'>It works once, within {code.expires_in} seconds.</p>"
+    )
+    return _page("Authorization code", body)
+
+
+def _to_client(redirect_uri: str, exc: OAuthError, state: str) -> Response[Any]:
+    """An authorization error for the client: a redirect, or a page when the code would be shown."""
+    if redirect_uri == OOB_REDIRECT_URI or not redirect_uri:
+        return _error_page(exc)
+    return _error_redirect(redirect_uri, exc, state)
 
 
 class OAuthController(Controller):
@@ -325,7 +387,7 @@ class OAuthController(Controller):
         try:
             prompt = await users.authorization_prompt(request)
         except OAuthError as exc:
-            return _error_redirect(redirect_uri, exc, oauth_state) if exc.redirectable else _error_page(exc)
+            return _to_client(redirect_uri, exc, oauth_state) if exc.redirectable else _error_page(exc)
         return _consent_page(request, prompt)
 
     @post(
@@ -353,13 +415,9 @@ class OAuthController(Controller):
         try:
             prompt = await users.authorization_prompt(asked)
         except OAuthError as exc:
-            return (
-                _error_redirect(asked.redirect_uri, exc, asked.state)
-                if exc.redirectable
-                else _error_page(exc)
-            )
+            return _to_client(asked.redirect_uri, exc, asked.state) if exc.redirectable else _error_page(exc)
         if data.consent != "allow":
-            return _error_redirect(
+            return _to_client(
                 prompt.redirect_uri, OAuthAccessDenied("the user denied the request"), asked.state
             )
         if not data.login or not data.password or len(data.login) > 254 or len(data.password) > 1024:
@@ -372,7 +430,9 @@ class OAuthController(Controller):
         except AccountSuspended:
             return _consent_page(asked, prompt, "This account is suspended.", 403)
         except OAuthError as exc:
-            return _error_redirect(prompt.redirect_uri, exc, asked.state)
+            return _to_client(prompt.redirect_uri, exc, asked.state)
+        if code.redirect_uri == OOB_REDIRECT_URI:
+            return _code_page(code, prompt.client_name)
         params = {"code": code.code}
         if code.state:
             params["state"] = code.state
@@ -393,11 +453,13 @@ class OAuthController(Controller):
         data: Annotated[TokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
         users: FromDishka[UsersPort],
     ) -> Response[OAuthToken]:
-        if data.username:  # the password grant: the account's login budget, before any hash
-            await charge_login_account(request, data.username)
-        client_id, secret = _client_auth(request, data.client_id, data.client_secret)
-        fields = {**msgspec.structs.asdict(data), "client_id": client_id, "client_secret": secret}
-        token = await users.exchange_token(_convert(fields, TokenRequest))
+        fields = await _body_fields(request, data)
+        if fields["username"]:  # the password grant: the account's login budget, before any hash
+            await charge_login_account(request, fields["username"])
+        client_id, secret = _client_auth(request, fields["client_id"], fields["client_secret"])
+        token = await users.exchange_token(
+            _convert({**fields, "client_id": client_id, "client_secret": secret}, TokenRequest)
+        )
         return Response(token, status_code=200, headers=NO_STORE)
 
     @post(
@@ -413,15 +475,17 @@ class OAuthController(Controller):
         request: Request[Any, Any, Any],
         data: Annotated[RevokeForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
         users: FromDishka[UsersPort],
-    ) -> Response[None]:
-        client_id, secret = _client_auth(request, data.client_id, data.client_secret)
-        fields = {**msgspec.structs.asdict(data), "client_id": client_id, "client_secret": secret}
-        await users.revoke_token(_convert(fields, RevocationRequest))
+    ) -> Response[dict[str, str]]:
+        fields = await _body_fields(request, data)
+        client_id, secret = _client_auth(request, fields["client_id"], fields["client_secret"])
+        await users.revoke_token(
+            _convert({**fields, "client_id": client_id, "client_secret": secret}, RevocationRequest)
+        )
         # A revoked access token must fail at once in this process, not after the status cache.
-        subject = _unverified_subject(data.token)
+        subject = _unverified_subject(fields["token"])
         if subject is not None:
             request.app.state.token_verifier.forget(subject)
-        return Response(None, status_code=200, headers=NO_STORE)
+        return Response({}, status_code=200, headers=NO_STORE)  # an empty object, as Mastodon answers
 
 
 class OAuthClientsController(Controller):
@@ -492,3 +556,100 @@ class OAuthClientsController(Controller):
         await users.delete_client(user.user_id, client_id)
         # The client's tokens may belong to many users: drop every cached token status here.
         request.app.state.token_verifier.forget()
+
+
+class AuthorizedAppsController(Controller):
+    """The apps a user let act for them: list them, take one back (first-party tokens only)."""
+
+    path = "/oauth/authorized-apps"
+    tags = ["oauth"]
+
+    @get(
+        "/",
+        operation_id="listAuthorizedApps",
+        summary="The apps one authorised and has not revoked: name, website, scopes, since and last used",
+        security=BEARER,
+        guards=[requires("read", first_party=True)],
+    )
+    @inject
+    async def list_apps(
+        self, user: NamedDependency[Principal], users: FromDishka[UsersPort]
+    ) -> list[AuthorizedApp]:
+        return await users.authorized_apps(user.user_id)
+
+    @delete(
+        "/{client_id:str}",
+        operation_id="revokeAuthorizedApp",
+        summary="Take back an app's access: its tokens for one's account stop working at once",
+        description=(
+            "Revokes the app's refresh tokens and unused codes for one's account and denies its "
+            "unexpired access tokens, at once in this process and within "
+            "`TWITTERCLONE_ACCESS_STATUS_CACHE_S` everywhere else. The app may ask again later. "
+            "Revoking a revoked app succeeds again; an app one never authorised is not found (404)."
+        ),
+        security=BEARER,
+        guards=[requires("write", first_party=True)],
+        responses=errors(OAuthClientNotFound),
+    )
+    @inject
+    async def revoke_app(
+        self,
+        request: Request[Any, Any, Any],
+        client_id: ClientId,
+        user: NamedDependency[Principal],
+        users: FromDishka[UsersPort],
+    ) -> None:
+        await users.revoke_authorized_app(user.user_id, client_id)
+        request.app.state.token_verifier.forget(user.user_id)
+
+
+class AuthorizationServerMetadata(msgspec.Struct, frozen=True, kw_only=True):
+    """RFC 8414 metadata: where the endpoints are and what they support."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    revocation_endpoint: str
+    scopes_supported: list[str]
+    response_types_supported: list[str]
+    response_modes_supported: list[str]
+    grant_types_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    code_challenge_methods_supported: list[str]
+    service_documentation: str
+    app_registration_endpoint: str
+
+
+class OAuthMetadataController(Controller):
+    """/.well-known/oauth-authorization-server (RFC 8414), which Mastodon clients read first."""
+
+    path = "/.well-known"
+    tags = ["oauth"]
+
+    @get(
+        "/oauth-authorization-server",
+        operation_id="oauthServerMetadata",
+        summary="The authorization server's metadata (RFC 8414): endpoints, grants, scopes",
+    )
+    @inject
+    async def metadata(
+        self, request: Request[Any, Any, Any], settings: FromDishka[Settings]
+    ) -> AuthorizationServerMetadata:
+        base = str(request.base_url).rstrip("/")
+        grants = ["authorization_code", "client_credentials", "refresh_token"]
+        if settings.oauth_password_grant:
+            grants.append("password")
+        return AuthorizationServerMetadata(
+            issuer=base + "/",
+            authorization_endpoint=base + "/oauth/authorize",
+            token_endpoint=base + "/oauth/token",
+            revocation_endpoint=base + "/oauth/revoke",
+            scopes_supported=list(SCOPES),
+            response_types_supported=["code"],
+            response_modes_supported=["query"],
+            grant_types_supported=grants,
+            token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
+            code_challenge_methods_supported=["S256"],
+            service_documentation=base + "/",
+            app_registration_endpoint=base + "/api/v1/apps",
+        )

@@ -16,6 +16,7 @@ from boundaries.users.dto import (
     Account,
     Jwks,
     Login,
+    PasswordChange,
     Profile,
     ProfileUpdate,
     RefreshRequest,
@@ -32,9 +33,10 @@ from boundaries.users.errors import (
     InvalidCredentials,
     InvalidRefreshToken,
     UserNotFound,
+    WrongPassword,
 )
 from boundaries.users.port import UsersPort
-from twitterclone.gateway.auth import FOLLOW, READ, WRITE, Principal
+from twitterclone.gateway.auth import FOLLOW, READ, WRITE, Principal, requires
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.params import BEARER, Cursor, Limit, UserId
 from twitterclone.gateway.problems import errors
@@ -131,6 +133,38 @@ class AuthController(Controller):
         self, data: Annotated[RefreshRequest, Body()], users: FromDishka[UsersPort]
     ) -> TokenPair:
         return await users.refresh(data.refresh_token)
+
+    @post(
+        "/password",
+        operation_id="changePassword",
+        summary="Change one's password; every other session and every app's access end",
+        description=(
+            "The current password is required (422 `wrong-password`, charged against the account's "
+            "login budget like a login). The new password follows registration's rules. Every "
+            "refresh family of the account (first-party sessions and OAuth apps) is revoked and "
+            "every live access token denied, at once in this process and within "
+            "`TWITTERCLONE_ACCESS_STATUS_CACHE_S` everywhere else; apps the user authorised must be "
+            "authorised again. The answer is the caller's new session (a new token pair)."
+        ),
+        status_code=200,
+        security=BEARER,
+        guards=[requires("write", first_party=True)],
+        responses=errors(WrongPassword, InvalidInput),
+        opt=limited(RateRule.LOGIN),
+    )
+    @inject
+    async def change_password(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[PasswordChange, Body()],
+        user: NamedDependency[Principal],
+        users: FromDishka[UsersPort],
+    ) -> TokenPair:
+        # A stolen access token must not buy unlimited guesses at the password it protects.
+        await charge_login_account(request, user.user_id)
+        pair = await users.change_password(user.user_id, data)
+        request.app.state.token_verifier.forget(user.user_id)
+        return pair
 
     @post("/logout", operation_id="logout", summary="Revoke a refresh token's family", status_code=204)
     @inject

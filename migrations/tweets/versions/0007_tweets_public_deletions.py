@@ -3,8 +3,8 @@
 Rows are short-lived (each delete removes those older than ten minutes); dropping the table
 loses only deletions that open streams have not been told of yet.
 
-Revision ID: tweets_0006_public_deletions
-Revises: tweets_0005_visibility
+Revision ID: tweets_0007_public_deletions
+Revises: tweets_0006_content
 Create Date: 2026-12-04 00:00:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "tweets_0006_public_deletions"
-down_revision: str | Sequence[str] | None = "tweets_0005_visibility"
+revision: str = "tweets_0007_public_deletions"
+down_revision: str | Sequence[str] | None = "tweets_0006_content"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
