@@ -54,7 +54,7 @@ class UsersPort(Protocol):
         ...
 
     async def logout(self, refresh_token: str) -> None:
-        """Revoke the family of a refresh token; unknown tokens are ignored."""
+        """Revoke the family of a refresh token (its access tokens stop too); unknown tokens are ignored."""
         ...
 
     async def jwks(self) -> Jwks:

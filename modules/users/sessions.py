@@ -24,7 +24,13 @@ from boundaries.users.errors import UserNotFound
 from modules.users.common import int_id, now, sha256
 from modules.users.credentials import Credentials
 from modules.users.keys import ALGORITHM, SigningKeys
-from modules.users.tables import oauth_clients, refresh_tokens, revoked_access_tokens, users
+from modules.users.tables import (
+    oauth_access_tokens,
+    oauth_clients,
+    refresh_tokens,
+    revoked_access_tokens,
+    users,
+)
 from modules.users.tokens import TokenIssuer
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import HotRead, ModuleStore
@@ -126,7 +132,7 @@ class Sessions:
         return await self._open(uid)
 
     async def logout(self, refresh_token: str) -> None:
-        """Revoke the family of a refresh token; unknown tokens are ignored."""
+        """Revoke the family of a refresh token and deny its live access tokens; unknown ones are ignored."""
         digest = sha256(refresh_token)
         async with self._store.transaction() as tx:
             family = (
@@ -135,7 +141,17 @@ class Sessions:
                 )
             ).scalar_one_or_none()
             if family is not None:
-                await self._issuer.revoke_family(tx, family, now())
+                at = now()
+                await self._issuer.revoke_family(tx, family, at)
+                # The session's access tokens end with it, not up to 15 minutes later.
+                live = (
+                    await tx.conn.execute(
+                        sa.select(oauth_access_tokens.c.jti, oauth_access_tokens.c.expires_at).where(
+                            oauth_access_tokens.c.family_id == family, oauth_access_tokens.c.expires_at > at
+                        )
+                    )
+                ).all()
+                await self._issuer.deny_many(tx, [(t.jti, t.expires_at) for t in live])
 
     async def jwks(self) -> Jwks:
         """The public keys that verify access tokens (current and not yet retired)."""

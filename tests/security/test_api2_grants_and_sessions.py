@@ -33,6 +33,7 @@ from tests.api.oauth_support import (
     token,
 )
 from tests.conftest import Api
+from tests.security.conftest import MakeClient
 
 NEW_PASSWORD = "a different good password"
 
@@ -229,3 +230,32 @@ def test_a_code_replayed_while_its_first_exchange_runs_still_revokes_it(
     else:
         assert first.status_code == 400, first.text
         assert first.json()["error"] == "invalid_grant"
+
+
+# ---------------------------------------------------------- a taken email address (finding 9, kept)
+
+
+def test_the_taken_email_answer_is_bounded_as_documented(make_client: MakeClient) -> None:
+    """SECURITY.md keeps ``email-taken`` (no mail delivery to hide it behind); this pins its bounds:
+    only a registration that would otherwise succeed hears it, and every probe spends the
+    address's registration budget. (A guard of the documented decision: it passes on main too.)"""
+    client = make_client(rate_register_address="4/3600")
+    api = Api(client)
+    api.register("alice")
+
+    def register(handle: str, email: str, password: str = PASSWORD) -> Any:
+        return client.post(
+            "/api/auth/register", json={"handle": handle, "email": email, "password": password}
+        )
+
+    taken_handle = register("alice", "alice@example.org")
+    assert taken_handle.status_code == 409
+    assert taken_handle.json()["type"] == "/problems/handle-taken"  # the handle is public anyway
+    short_password = register("mallory", "alice@example.org", "short")
+    assert short_password.status_code in (400, 422)
+    assert "email" not in short_password.json()["type"]
+    probe = register("mallory", "alice@example.org")
+    assert probe.status_code == 409
+    assert probe.json()["type"] == "/problems/email-taken"
+    # The address's registration budget (4 here, 30 an hour by default) is spent: more probes wait.
+    assert register("mallory2", "bob@example.org").status_code == 429

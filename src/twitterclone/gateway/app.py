@@ -45,7 +45,6 @@ from twitterclone.gateway.routes.oauth import (
     AuthorizedAppsController,
     OAuthClientsController,
     OAuthController,
-    OAuthMetadataController,
 )
 from twitterclone.gateway.routes.timeline import TimelineController
 from twitterclone.gateway.routes.tweets import TweetsController
@@ -74,7 +73,7 @@ API_CONTROLLERS: list[type] = [
 ]
 
 #: Route groups outside /api (e.g. /.well-known/jwks.json).
-PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController, OAuthMetadataController]
+PUBLIC_CONTROLLERS: list[type] = [JwksController, OAuthController]
 
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 

@@ -237,3 +237,14 @@ async def test_a_password_change_ends_everything_but_the_new_session(users_port:
         await users_port.authenticate(Login(login="alice", password=PASSWORD))
     assert (await users_port.authenticate(Login(login="alice", password=NEW_PASSWORD))).user_id == alice
     assert (await users_port.refresh(fresh.refresh_token)).user_id == alice
+
+
+async def test_logging_out_ends_the_sessions_access_tokens_too(users_port: UsersPort) -> None:
+    erin = await make(users_port, "erin")
+    first = await users_port.authenticate(Login(login="erin", password=PASSWORD))
+    second = await users_port.refresh(first.refresh_token)
+    other = await users_port.authenticate(Login(login="erin", password=PASSWORD))
+    await users_port.logout(second.refresh_token)
+    assert not await users_port.token_active(erin, token_id(first.access_token))
+    assert not await users_port.token_active(erin, token_id(second.access_token))
+    assert await users_port.token_active(erin, token_id(other.access_token))  # another session stays

@@ -208,6 +208,7 @@ def test_policy_charges_a_routes_rule_on_top_of_the_defaults() -> None:
 RULED_ROUTES = {
     ("POST", "/api/auth/login"): RateRule.LOGIN,
     ("POST", "/oauth/authorize"): RateRule.LOGIN,
+    ("POST", "/api/auth/password"): RateRule.LOGIN,
     ("POST", "/api/auth/register"): RateRule.REGISTER,
     ("POST", "/api/auth/refresh"): RateRule.TOKEN,
     ("POST", "/oauth/token"): RateRule.TOKEN,

@@ -1,5 +1,5 @@
-"""The OAuth 2.0 endpoints (/oauth: authorize, token, revoke), the server's metadata (RFC 8414),
-client management and the apps a user authorised (/api/oauth).
+"""The OAuth 2.0 endpoints (/oauth: authorize, token, revoke), client management and the apps a
+user authorised (/api/oauth).
 
 Handlers translate HTTP to the users port: the consent page is a small self-contained HTML form
 (no external assets, no session: the user types the password on it, so there is no cookie to
@@ -9,6 +9,11 @@ instead. Token and revocation take form or JSON bodies (Mastodon clients send ei
 in the RFC 6749 JSON error form. Owners list and delete their clients under /api/oauth/clients;
 users list and revoke the apps they authorised under /api/oauth/authorized-apps (first-party
 tokens only).
+
+No RFC 8414 metadata (``/.well-known/oauth-authorization-server``) is served: Mastodon.py reads
+it first and then refuses any endpoint in it that is not https unless the caller passes
+``allow_http``, and behind a TLS-terminating proxy the gateway cannot tell its public scheme;
+without it, clients use the standard paths, which are these.
 """
 
 from __future__ import annotations
@@ -52,13 +57,11 @@ from boundaries.users.errors import (
     OAuthInvalidRequest,
 )
 from boundaries.users.port import UsersPort
-from boundaries.users.scopes import SCOPES
 from twitterclone.gateway.auth import Principal, requires
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.params import BEARER
 from twitterclone.gateway.problems import answer, errors
 from twitterclone.gateway.ratelimit import RateRule, charge_login_account, limited
-from twitterclone.settings import Settings
 
 #: Answers that carry tokens or codes are never cached (RFC 6749 §5.1).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -601,55 +604,3 @@ class AuthorizedAppsController(Controller):
     ) -> None:
         await users.revoke_authorized_app(user.user_id, client_id)
         request.app.state.token_verifier.forget(user.user_id)
-
-
-class AuthorizationServerMetadata(msgspec.Struct, frozen=True, kw_only=True):
-    """RFC 8414 metadata: where the endpoints are and what they support."""
-
-    issuer: str
-    authorization_endpoint: str
-    token_endpoint: str
-    revocation_endpoint: str
-    scopes_supported: list[str]
-    response_types_supported: list[str]
-    response_modes_supported: list[str]
-    grant_types_supported: list[str]
-    token_endpoint_auth_methods_supported: list[str]
-    code_challenge_methods_supported: list[str]
-    service_documentation: str
-    app_registration_endpoint: str
-
-
-class OAuthMetadataController(Controller):
-    """/.well-known/oauth-authorization-server (RFC 8414), which Mastodon clients read first."""
-
-    path = "/.well-known"
-    tags = ["oauth"]
-
-    @get(
-        "/oauth-authorization-server",
-        operation_id="oauthServerMetadata",
-        summary="The authorization server's metadata (RFC 8414): endpoints, grants, scopes",
-    )
-    @inject
-    async def metadata(
-        self, request: Request[Any, Any, Any], settings: FromDishka[Settings]
-    ) -> AuthorizationServerMetadata:
-        base = str(request.base_url).rstrip("/")
-        grants = ["authorization_code", "client_credentials", "refresh_token"]
-        if settings.oauth_password_grant:
-            grants.append("password")
-        return AuthorizationServerMetadata(
-            issuer=base + "/",
-            authorization_endpoint=base + "/oauth/authorize",
-            token_endpoint=base + "/oauth/token",
-            revocation_endpoint=base + "/oauth/revoke",
-            scopes_supported=list(SCOPES),
-            response_types_supported=["code"],
-            response_modes_supported=["query"],
-            grant_types_supported=grants,
-            token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
-            code_challenge_methods_supported=["S256"],
-            service_documentation=base + "/",
-            app_registration_endpoint=base + "/api/v1/apps",
-        )
