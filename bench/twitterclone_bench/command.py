@@ -12,6 +12,7 @@ import click
 from click.core import ParameterSource
 
 from twitterclone_bench import options
+from twitterclone_bench.adapter_cost_command import adapter_cost
 from twitterclone_bench.connections_command import connections
 from twitterclone_bench.fanout_command import fanout
 from twitterclone_bench.relay_command import relay
@@ -80,5 +81,6 @@ def bench(ctx: click.Context, /, **given: Any) -> None:
 
 
 bench.add_command(connections)
+bench.add_command(adapter_cost)
 bench.add_command(fanout)
 bench.add_command(relay)

@@ -15,6 +15,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: DeathStarBench's 60/30/10 (home timeline, user timeline, post) with likes and follows carved out.
 DEFAULT_MIX: dict[str, float] = {"home": 58, "user_timeline": 29, "post": 9, "like": 3, "follow": 1}
+#: Routes a mix may name besides the default ones: the Mastodon home timeline
+#: (GET /api/v1/timelines/home), to weigh the Mastodon adapter against the native route.
+EXTRA_ROUTES: tuple[str, ...] = ("mastodon_home",)
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 POSITIVE = click.FloatRange(min=0, min_open=True)
 
@@ -36,8 +39,9 @@ def parse_mix(text: str) -> dict[str, float]:
     for part in text.split(","):
         name, _, weight = part.partition("=")
         name = name.strip()
-        if name not in DEFAULT_MIX:
-            raise ValueError(f"unknown route {name!r} in mix (known: {', '.join(DEFAULT_MIX)})")
+        if name not in DEFAULT_MIX and name not in EXTRA_ROUTES:
+            known = ", ".join([*DEFAULT_MIX, *EXTRA_ROUTES])
+            raise ValueError(f"unknown route {name!r} in mix (known: {known})")
         mix[name] = float(weight)
     if sum(mix.values()) <= 0:
         raise ValueError("the mix needs at least one positive weight")

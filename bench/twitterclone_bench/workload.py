@@ -21,12 +21,12 @@ import aiohttp
 import msgspec
 
 from twitterclone_bench.load import Request
-from twitterclone_bench.options import DEFAULT_MIX
+from twitterclone_bench.options import DEFAULT_MIX, EXTRA_ROUTES
 from twitterclone_bench.report import Latency
 from twitterclone_bench.seed import Actor, Seeded, post_text
 from twitterclone_bench.stats import latency_summary
 
-ROUTES = tuple(DEFAULT_MIX)
+ROUTES = (*DEFAULT_MIX, *EXTRA_ROUTES)
 
 
 class Workload:
@@ -69,6 +69,9 @@ class Workload:
         actor = actor if actor is not None else self.rng.choice(self.actors)
         if route == "home":
             return Request("home", "GET", f"{self.base}/api/timeline/home?limit=20", actor.headers)
+        if route == "mastodon_home":
+            url = f"{self.base}/api/v1/timelines/home?limit=20"
+            return Request("mastodon_home", "GET", url, actor.headers)
         if route == "user_timeline":
             who = self.followees.get(actor.index)
             target = self.by_index[self.rng.choice(who)] if who else self.rng.choice(self.actors)

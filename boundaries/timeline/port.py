@@ -5,7 +5,7 @@ from typing import Protocol
 from boundaries._kernel.ids import Id
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.timeline.dto import HomeChanges, RebuildResult
-from boundaries.tweets.dto import Tweet
+from boundaries.tweets.dto import Tweet, UserTweetsFilter
 
 
 class TimelinePort(Protocol):
@@ -15,8 +15,10 @@ class TimelinePort(Protocol):
         """The newest tweets of the accounts a user follows (and their own), hydrated."""
         ...
 
-    async def user_timeline(self, author_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
-        """One user's tweets and retweets, newest first, hydrated."""
+    async def user_timeline(
+        self, author_id: Id, viewer_id: Id | None, page: PageRequest, filters: UserTweetsFilter | None = None
+    ) -> Page[Tweet]:
+        """One user's tweets and retweets, newest first, hydrated; ``filters`` narrow them."""
         ...
 
     async def rebuild(self, user_id: Id) -> RebuildResult:

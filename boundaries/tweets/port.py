@@ -105,12 +105,12 @@ class TweetsPort(Protocol):
         """The tweets a user liked, newest like first."""
         ...
 
-    async def liked_by(self, tweet_id: Id, page: PageRequest) -> Page[Id]:
-        """Who liked a tweet (user ids), newest like first. Raises TweetNotFound."""
+    async def liked_by(self, tweet_id: Id, page: PageRequest, viewer_id: Id | None = None) -> Page[Id]:
+        """Who liked a tweet the viewer may see (user ids), newest like first. Raises TweetNotFound."""
         ...
 
-    async def retweeted_by(self, tweet_id: Id, page: PageRequest) -> Page[Id]:
-        """Who retweeted a tweet (user ids), newest retweet first. Raises TweetNotFound."""
+    async def retweeted_by(self, tweet_id: Id, page: PageRequest, viewer_id: Id | None = None) -> Page[Id]:
+        """Who retweeted a tweet the viewer may see (user ids), newest retweet first. Raises TweetNotFound."""
         ...
 
     async def context(self, tweet_id: Id, viewer_id: Id | None) -> Context:

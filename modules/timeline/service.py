@@ -22,7 +22,7 @@ from boundaries._kernel.ids import Id, parse_id
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.timeline.dto import HomeChanges, RebuildResult
 from boundaries.timeline.errors import InvalidCursor
-from boundaries.tweets.dto import Tweet, TweetRef
+from boundaries.tweets.dto import Tweet, TweetRef, UserTweetsFilter
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetPosted
 from boundaries.tweets.port import TweetsPort
 from boundaries.users.directory import UserDirectoryPort
@@ -125,9 +125,11 @@ class TimelineService:
         self.impressions.record(user_id, [t.id for t in items])
         return Page(items=items, next_cursor=next_cursor)
 
-    async def user_timeline(self, author_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
-        """One user's tweets and retweets, newest first, hydrated."""
-        result = await self.tweets.user_tweets(author_id, viewer_id, page)
+    async def user_timeline(
+        self, author_id: Id, viewer_id: Id | None, page: PageRequest, filters: UserTweetsFilter | None = None
+    ) -> Page[Tweet]:
+        """One user's tweets and retweets, newest first, hydrated; ``filters`` narrow them."""
+        result = await self.tweets.user_tweets(author_id, viewer_id, page, filters)
         if viewer_id is not None:
             self.impressions.record(viewer_id, [t.id for t in result.items])
         return result

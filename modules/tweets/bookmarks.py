@@ -27,7 +27,8 @@ class Bookmarks:
         self._ids = ids
 
     async def bookmark(self, user: int, tweet_id: int) -> Tweet:
-        """Bookmark a tweet; idempotent (the first bookmark keeps its place in the list)."""
+        """Bookmark a tweet the user may see; idempotent (the first bookmark keeps its place)."""
+        await self._tweets.tweet_or_gone(tweet_id, str(user))  # TweetNotFound unless visible
         async with self._store.transaction() as tx:
             target = await self._tweets.load_target(tx.conn, tweet_id)
             await tx.conn.execute(

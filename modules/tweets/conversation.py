@@ -27,6 +27,9 @@ class Conversations:
         self._store = store
 
     async def context(self, tweet_id: int, viewer_id: Id | None) -> Context:
+        # Only around a tweet the viewer may see (hydration decides, as for any read).
+        if not await self._tweets.get_many([str(tweet_id)], viewer_id):
+            raise TweetNotFound(f"no tweet {tweet_id}")
         t = tweets
         async with self._store.read() as conn:
             row = (

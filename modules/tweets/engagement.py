@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -18,13 +18,18 @@ from twitterclone.infra.store import ModuleStore
 _MAX_BIGINT = 2**63 - 1
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _micros(at: datetime) -> int:
+    """A like's time as whole microseconds since the epoch (exact: no float on the way)."""
     aware = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return int(aware.timestamp() * 1_000_000)
+    return (aware - _EPOCH) // _MICROSECOND
 
 
 def _from_micros(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1_000_000, UTC)
+    return _EPOCH + value * _MICROSECOND
 
 
 class Engagement:
@@ -41,16 +46,16 @@ class Engagement:
         items = await self._tweets.get_many([str(k) for k in keys], str(user))
         return Page(items=items, next_cursor=cursor)
 
-    async def liked_by(self, tweet_id: int, page: PageRequest) -> Page[Id]:
+    async def liked_by(self, tweet_id: int, page: PageRequest, viewer_id: Id | None) -> Page[Id]:
         """Ids of the users who liked a tweet, newest like first."""
-        target = await self._existing(tweet_id)
+        target = await self._existing(tweet_id, viewer_id)
         query = sa.select(likes.c.user_id.label("key"), likes.c.created_at).where(likes.c.tweet_id == target)
         keys, cursor = await self._like_page(query, likes.c.user_id, page)
         return Page(items=[str(k) for k in keys], next_cursor=cursor)
 
-    async def retweeted_by(self, tweet_id: int, page: PageRequest) -> Page[Id]:
+    async def retweeted_by(self, tweet_id: int, page: PageRequest, viewer_id: Id | None) -> Page[Id]:
         """Ids of the users who retweeted a tweet, newest retweet first (the retweet id is the cursor)."""
-        target = await self._existing(tweet_id)
+        target = await self._existing(tweet_id, viewer_id)
         before = _MAX_BIGINT if page.cursor is None else decode_cursor(page.cursor, int)
         t = tweets
         async with self._store.read() as conn:
@@ -69,8 +74,11 @@ class Engagement:
             next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
         )
 
-    async def _existing(self, tweet_id: int) -> int:
-        """The tweet that likes and retweets point at (a retweet stands for its original)."""
+    async def _existing(self, tweet_id: int, viewer_id: Id | None) -> int:
+        """The tweet that likes and retweets point at (a retweet stands for its original), when the
+        viewer may see it (hydration decides, as for any read); raises TweetNotFound."""
+        if not await self._tweets.get_many([str(tweet_id)], viewer_id):
+            raise TweetNotFound(f"no tweet {tweet_id}")
         async with self._store.read() as conn:
             row = (
                 await conn.execute(

@@ -342,7 +342,7 @@ class TweetsService:
             async with self._store.read() as conn:
                 earlier = await self._replayed(conn, author, idempotency_key, body_hash)
             if earlier is not None:
-                return await self.tweet_or_gone(earlier, author_id)
+                return await self._tweet_or_gone(earlier, author_id)
 
         # What one replies to or quotes must be visible to the author; a quote must be shareable.
         if reply_to is not None:
@@ -390,7 +390,7 @@ class TweetsService:
 
         tweet_id = await self._retry_on_conflict(write) if idempotency_key is not None else await write()
         await self.live.posted()  # committed: live streams may look
-        return await self.tweet_or_gone(tweet_id, author_id)
+        return await self._tweet_or_gone(tweet_id, author_id)
 
     def _warning(self, command: PostTweet) -> tuple[str, bool, str | None]:
         """The checked content warning, sensitivity and language of a new tweet."""
@@ -469,7 +469,7 @@ class TweetsService:
                 )
             removed += len(rows)
 
-    async def tweet_or_gone(self, tweet_id: int, viewer_id: str) -> Tweet:
+    async def _tweet_or_gone(self, tweet_id: int, viewer_id: str) -> Tweet:
         found = await self.get_many([str(tweet_id)], viewer_id)
         if not found:
             raise TweetNotFound(f"tweet {tweet_id} was deleted")
@@ -496,10 +496,10 @@ class TweetsService:
         reply_to_author: int | None = None
         quote_of_author: int | None = None
         if reply_to is not None:
-            parent = await self.load_target(conn, reply_to)
+            parent = await self._load_target(conn, reply_to)
             reply_to, reply_to_author, conversation_id = parent.id, parent.author_id, parent.conversation_id
         if quote_of is not None:
-            quoted = await self.load_target(conn, quote_of)
+            quoted = await self._load_target(conn, quote_of)
             quote_of, quote_of_author = quoted.id, quoted.author_id
 
         await conn.execute(
@@ -568,7 +568,7 @@ class TweetsService:
     ) -> None:
         await self._search.add(conn, tweet_id, {"body": text, "tags": " ".join(hashtags)})
 
-    async def load_target(self, conn: AsyncConnection, tweet_id: int) -> TweetRow:
+    async def _load_target(self, conn: AsyncConnection, tweet_id: int) -> TweetRow:
         """A tweet row to act on; a retweet stands for its original. Raises TweetNotFound."""
         row = (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id == tweet_id))).first()
         if row is not None and row.retweet_of_id is not None:
@@ -683,7 +683,7 @@ class TweetsService:
         tid = _tweet_id(tweet_id)
         await self._visible_target(user, tid)
         async with self._store.transaction() as tx:
-            target = await self.load_target(tx.conn, tid)
+            target = await self._load_target(tx.conn, tid)
             now = datetime.now(UTC)
             result = await tx.conn.execute(
                 insert_or_ignore(tx.conn, likes).values(user_id=user, tweet_id=target.id, created_at=now)
@@ -701,14 +701,14 @@ class TweetsService:
                         user_id=str(user),
                     )
                 )
-        return await self.tweet_or_gone(target.id, user_id)
+        return await self._tweet_or_gone(target.id, user_id)
 
     async def unlike(self, user_id: Id, tweet_id: Id) -> Tweet:
         """Take back a like; idempotent."""
         user = _actor(user_id)
         tid = _tweet_id(tweet_id)
         async with self._store.transaction() as tx:
-            target = await self.load_target(tx.conn, tid)
+            target = await self._load_target(tx.conn, tid)
             result = await tx.conn.execute(
                 sa.delete(likes).where(likes.c.user_id == user, likes.c.tweet_id == target.id)
             )
@@ -723,7 +723,7 @@ class TweetsService:
                         user_id=str(user),
                     )
                 )
-        return await self.tweet_or_gone(target.id, user_id)
+        return await self._tweet_or_gone(target.id, user_id)
 
     # ---------------------------------------------------------------- retweets
 
@@ -737,7 +737,7 @@ class TweetsService:
 
         async def write() -> int:
             async with self._store.transaction() as tx:
-                original = await self.load_target(tx.conn, tid)
+                original = await self._load_target(tx.conn, tid)
                 existing = (
                     await tx.conn.execute(
                         sa.select(_t.c.id).where(_t.c.author_id == user, _t.c.retweet_of_id == original.id)
@@ -777,7 +777,7 @@ class TweetsService:
                 return retweet_id
 
         retweet_id = await self._retry_on_conflict(write)
-        return await self.tweet_or_gone(retweet_id, user_id)
+        return await self._tweet_or_gone(retweet_id, user_id)
 
     async def undo_retweet(self, user_id: Id, tweet_id: Id) -> None:
         """Undo one's retweet of a tweet; idempotent."""
@@ -1059,6 +1059,14 @@ class TweetsService:
 
     # ---------------------------------------------------------------- bookmarks, pins, lists
 
+    async def tweet_or_gone(self, tweet_id: int, viewer_id: str) -> Tweet:
+        """One tweet as ``viewer_id`` sees it; raises TweetNotFound when gone (for the components)."""
+        return await self._tweet_or_gone(tweet_id, viewer_id)
+
+    async def load_target(self, conn: AsyncConnection, tweet_id: int) -> TweetRow:
+        """The row a tweet action applies to (a retweet stands for its original); for the components."""
+        return await self._load_target(conn, tweet_id)
+
     async def bookmark(self, user_id: Id, tweet_id: Id) -> Tweet:
         """Bookmark a tweet (a retweet stands for its original); idempotent. Raises TweetNotFound."""
         return await self.bookmark_lists.bookmark(_actor(user_id), _tweet_id(tweet_id))
@@ -1083,13 +1091,13 @@ class TweetsService:
         """The tweets a user liked, newest like first."""
         return await self.engagement.favourites(_actor(user_id), page)
 
-    async def liked_by(self, tweet_id: Id, page: PageRequest) -> Page[Id]:
-        """Who liked a tweet (user ids), newest like first. Raises TweetNotFound."""
-        return await self.engagement.liked_by(_tweet_id(tweet_id), page)
+    async def liked_by(self, tweet_id: Id, page: PageRequest, viewer_id: Id | None = None) -> Page[Id]:
+        """Who liked a tweet the viewer may see (user ids), newest like first. Raises TweetNotFound."""
+        return await self.engagement.liked_by(_tweet_id(tweet_id), page, viewer_id)
 
-    async def retweeted_by(self, tweet_id: Id, page: PageRequest) -> Page[Id]:
-        """Who retweeted a tweet (user ids), newest retweet first. Raises TweetNotFound."""
-        return await self.engagement.retweeted_by(_tweet_id(tweet_id), page)
+    async def retweeted_by(self, tweet_id: Id, page: PageRequest, viewer_id: Id | None = None) -> Page[Id]:
+        """Who retweeted a tweet the viewer may see (user ids), newest retweet first. Raises TweetNotFound."""
+        return await self.engagement.retweeted_by(_tweet_id(tweet_id), page, viewer_id)
 
     async def context(self, tweet_id: Id, viewer_id: Id | None) -> Context:
         """The reply chain above a tweet and the replies under it (both bounded). Raises TweetNotFound."""

@@ -72,8 +72,8 @@ likes = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Index("ix_likes_tweet_id", "tweet_id"),
     # Newest-first lists: a user's favourites, and who liked a tweet (migration 0006_content).
-    sa.Index("ix_likes_user_created", "user_id", "created_at"),
-    sa.Index("ix_likes_tweet_created", "tweet_id", "created_at"),
+    sa.Index("ix_likes_user_created", "user_id", "created_at", "tweet_id"),
+    sa.Index("ix_likes_tweet_created", "tweet_id", "created_at", "user_id"),
 )
 
 idempotency_keys = sa.Table(

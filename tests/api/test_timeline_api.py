@@ -75,7 +75,7 @@ def test_a_followed_tweet_is_fanned_out_into_the_followers_home(
     api.eventually(lambda: stored(settings, bob) == [theirs, mine])  # written by fan-out, not at read
     items = home(client, bob)["items"]
     assert [(t["id"], t["author"]["handle"]) for t in items] == [(theirs, "alice"), (mine, "bob")]
-    assert items[0]["viewer"] == {"liked": False, "retweeted": False}
+    assert items[0]["viewer"] == {"liked": False, "retweeted": False, "bookmarked": False}
     assert home_ids(client, alice) == [theirs]  # alice does not follow bob
 
 
@@ -160,7 +160,7 @@ def test_user_tweets_are_public_and_newest_first(
 
     r = client.get(f"/api/users/{alice.id}/tweets", headers=bob.headers)
     assert [t["id"] for t in r.json()["items"]] == posted[::-1]
-    assert r.json()["items"][0]["viewer"] == {"liked": False, "retweeted": False}
+    assert r.json()["items"][0]["viewer"] == {"liked": False, "retweeted": False, "bookmarked": False}
 
 
 def test_user_tweets_path_id_must_be_digits(client: TestClient[Litestar]) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+from PIL import Image
 
 PASSWORD = "correct horse battery"
 
@@ -111,3 +113,36 @@ def bad_input_gets_problems(client: httpx.Client) -> None:
     r = client.put(f"/api/users/me/following/{carol.id}", headers=carol.headers)
     assert r.status_code == 422
     assert client.get("/api/timeline/home", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def content_loop(client: httpx.Client, ids: dict[str, str]) -> None:
+    """Alt text, an avatar (users asks media across processes), a content warning, a bookmark, a pin."""
+    alice = log_in(client, "alice", ids["alice"])
+    bob = log_in(client, "bob", ids["bob"])
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (5, 90, 180)).save(out, "PNG")
+    r = client.post(
+        "/api/media",
+        files={"file": ("me.png", out.getvalue(), "image/png")},
+        data={"description": "a blue square"},
+        headers=alice.headers,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["description"] == "a blue square"
+    face = r.json()["id"]
+    r = client.patch("/api/users/me", json={"avatar_id": face}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    assert client.get(f"/api/users/{alice.id}").json()["avatar_id"] == face
+    assert client.get(f"/api/media/{face}/thumb").status_code == 200  # public once on the profile
+
+    r = client.post(
+        "/api/tweets", json={"text": "plot twist", "spoiler_text": "spoilers"}, headers=alice.headers
+    )
+    assert r.status_code == 201, r.text
+    warned = r.json()["id"]
+    assert client.put(f"/api/tweets/{warned}/pin", headers=alice.headers).json()["pinned"] is True
+    assert client.put(f"/api/tweets/{warned}/bookmark", headers=bob.headers).status_code == 200
+    saved = client.get("/api/users/me/bookmarks", headers=bob.headers).json()["items"]
+    assert [(t["id"], t["spoiler_text"], t["sensitive"]) for t in saved] == [(warned, "spoilers", True)]
+    pinned = client.get(f"/api/users/{alice.id}/tweets?pinned=true").json()["items"]
+    assert [t["id"] for t in pinned] == [warned]

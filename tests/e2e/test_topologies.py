@@ -11,6 +11,7 @@ import pytest
 from tests.e2e.harness import Deployment, deployment
 from tests.e2e.scenarios import (
     bad_input_gets_problems,
+    content_loop,
     eventually,
     log_in,
     social_loop,
@@ -58,6 +59,7 @@ def request_is_traceable_across_hops(d: Deployment, client: httpx.Client, ids: d
 def test_social_loop_in_every_topology(topology: str, tmp_path: Path) -> None:
     with deployment(topology, tmp_path) as d, httpx.Client(base_url=d.base_url, timeout=10) as client:
         ids = social_loop(client)
+        content_loop(client, ids)
         bad_input_gets_problems(client)
         request_is_traceable_across_hops(d, client, ids)
         d.restart_all()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from pathlib import Path
 
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from tests.conftest import FAST_ARGON2, MONOLITH, migrate_all
 from tests.mastodon_api.conftest import Masto
+from twitterclone.gateway.app import create_app
+from twitterclone.manifest import load_manifest
 from twitterclone.settings import Settings
 
 
@@ -67,3 +72,20 @@ def test_unknown_mastodon_routes_answer_mastodon_errors(client: TestClient[Lites
     # The native API keeps its problems.
     native = client.get("/api/no-such-thing")
     assert native.headers["content-type"].startswith("application/problem+json")
+
+
+def test_rate_limited_mastodon_requests_answer_429_with_an_error(tmp_path: Path) -> None:
+    limited = Settings(
+        data_dir=str(tmp_path / "data"), manifest=str(MONOLITH), rate_address="2/60", **FAST_ARGON2
+    )
+    asyncio.run(migrate_all(load_manifest(MONOLITH), limited))
+    with TestClient(create_app(limited, load_manifest(MONOLITH))) as client:
+        answers = [client.get("/api/v1/instance") for _ in range(3)]
+        refused = answers[-1]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert refused.headers["content-type"] == "application/json"
+        assert refused.json() == {"error": "Too many requests"}
+        assert int(refused.headers["retry-after"]) >= 1
+        native = client.get("/api/users/search", params={"q": "a"})
+        assert native.status_code == 429
+        assert native.headers["content-type"].startswith("application/problem+json")

@@ -28,8 +28,8 @@ def upgrade() -> None:
     op.add_column("tweets", sa.Column("spoiler_text", sa.Text(), nullable=False, server_default=""))
     op.add_column("tweets", sa.Column("sensitive", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.add_column("tweets", sa.Column("language", sa.String(2), nullable=True))
-    op.create_index("ix_likes_user_created", "likes", ["user_id", "created_at"])
-    op.create_index("ix_likes_tweet_created", "likes", ["tweet_id", "created_at"])
+    op.create_index("ix_likes_user_created", "likes", ["user_id", "created_at", "tweet_id"])
+    op.create_index("ix_likes_tweet_created", "likes", ["tweet_id", "created_at", "user_id"])
     op.create_table(
         "bookmarks",
         sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=False),

@@ -38,6 +38,7 @@ from twitterclone.gateway.ratelimit import (
 )
 from twitterclone.gateway.routes.admin import AdminController
 from twitterclone.gateway.routes.analytics import AnalyticsController
+from twitterclone.gateway.routes.content import MyCollectionsController, TweetContentController
 from twitterclone.gateway.routes.health import HealthController
 from twitterclone.gateway.routes.media import MULTIPART_OVERHEAD_BYTES, MediaController
 from twitterclone.gateway.routes.notifications import NotificationsController
@@ -70,6 +71,8 @@ API_CONTROLLERS: list[type] = [
     OAuthClientsController,
     AdminController,
     AuthorizedAppsController,
+    TweetContentController,
+    MyCollectionsController,
 ]
 
 #: Route groups outside /api (e.g. /.well-known/jwks.json).

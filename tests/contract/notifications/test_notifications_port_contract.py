@@ -10,7 +10,11 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+import pytest
+
 from boundaries._kernel.pagination import PageRequest
+from boundaries.notifications.dto import MarkerUpdate, NotificationFilter
+from boundaries.notifications.errors import NotificationNotFound
 from boundaries.notifications.port import NotificationsPort
 from boundaries.users.events import UserFollowed
 from tests.contract.notifications.conftest import People
@@ -69,3 +73,63 @@ async def test_wait_for_new_returns_what_arrives_and_times_out_empty(
     await task
     assert [(n.kind, n.actor_id) for n in got] == [("follow", BEN)]
     assert await notifications_port.wait_for_new(ANN, got[-1].id, 0) == []
+
+
+async def test_kinds_filter_id_bounds_get_dismiss_and_clear(
+    notifications_port: NotificationsPort, deliver: Deliver, people: People
+) -> None:
+    ANN, BEN, CAT = people.ann, people.ben, people.cat
+    for who in (BEN, CAT):
+        await deliver(follow(who, ANN))
+    items = (await notifications_port.notifications(ANN, PageRequest())).items
+    ids = [n.id for n in items]
+    assert len(ids) >= 2
+    newest, oldest = ids[0], ids[-1]
+    only = NotificationFilter(kinds=["follow"])
+    assert [n.id for n in (await notifications_port.notifications(ANN, PageRequest(), only)).items] == ids
+    none = NotificationFilter(exclude=["follow"])
+    assert (await notifications_port.notifications(ANN, PageRequest(), none)).items == []
+    assert [
+        n.id for n in (await notifications_port.notifications(ANN, PageRequest(max_id=newest))).items
+    ] == ids[1:]
+    assert [
+        n.id for n in (await notifications_port.notifications(ANN, PageRequest(since_id=oldest))).items
+    ] == ids[:-1]
+    above = await notifications_port.notifications(ANN, PageRequest(min_id=oldest, limit=1))
+    assert [n.id for n in above.items] == [ids[-2]]  # the page just above min_id
+
+    assert (await notifications_port.notification(ANN, newest)).id == newest
+    with pytest.raises(NotificationNotFound):
+        await notifications_port.notification(BEN, newest)  # someone else's
+    await notifications_port.dismiss(BEN, newest)  # not his: nothing happens
+    await notifications_port.dismiss(ANN, newest)
+    await notifications_port.dismiss(ANN, newest)  # idempotent
+    assert newest not in [n.id for n in (await notifications_port.notifications(ANN, PageRequest())).items]
+    await notifications_port.clear(ANN)
+    assert (await notifications_port.notifications(ANN, PageRequest())).items == []
+
+
+async def test_markers_move_and_count_versions(
+    notifications_port: NotificationsPort, deliver: Deliver, people: People
+) -> None:
+    ANN, BEN = people.ann, people.ben
+    assert await notifications_port.markers(ANN) == []
+    await deliver(follow(BEN, ANN))
+    newest = (await notifications_port.notifications(ANN, PageRequest())).items[0].id
+    first = await notifications_port.set_markers(ANN, [MarkerUpdate(timeline="home", last_read_id="123")])
+    assert [(x.timeline, x.last_read_id, x.version) for x in first] == [("home", "123", 1)]
+    both = await notifications_port.set_markers(
+        ANN,
+        [
+            MarkerUpdate(timeline="home", last_read_id="124"),
+            MarkerUpdate(timeline="notifications", last_read_id=newest),
+        ],
+    )
+    assert [(x.timeline, x.last_read_id, x.version) for x in both] == [
+        ("home", "124", 2),
+        ("notifications", newest, 1),
+    ]
+    assert both[0].updated_at.tzinfo is not None
+    assert (await notifications_port.unread_count(ANN)).unread == 0  # the notifications marker reads them
+    assert [x.timeline for x in await notifications_port.markers(ANN)] == ["home", "notifications"]
+    assert await notifications_port.markers(BEN) == []

@@ -9,6 +9,7 @@ from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.pagination import PageRequest
 from boundaries.timeline.errors import InvalidCursor
 from boundaries.timeline.port import TimelinePort
+from boundaries.tweets.dto import PostTweet, UserTweetsFilter
 
 
 async def ids(port: TimelinePort, user_id: str, limit: int = 100) -> list[str]:
@@ -89,6 +90,25 @@ async def test_user_timeline_is_that_users_tweets(timeline_port: TimelinePort, w
     assert page.next_cursor is not None
     rest = await timeline_port.user_timeline(alice, bob, PageRequest(limit=2, cursor=page.next_cursor))
     assert [t.id for t in rest.items] == posted[:1]
+
+
+async def test_user_timeline_filters_reach_the_tweets(timeline_port: TimelinePort, world: World) -> None:
+    alice, bob = await world.register("alice"), await world.register("bob")
+    theirs = await world.post(bob, "bob's")
+    own = await world.post(alice, "own")
+    reply = (await world.tweets.post(alice, PostTweet(text="re", reply_to_id=theirs), None)).id
+    await world.tweets.pin(alice, own)
+
+    page = await timeline_port.user_timeline(
+        alice, None, PageRequest(), UserTweetsFilter(exclude_replies=True)
+    )
+    assert [t.id for t in page.items] == [own]
+    pinned = await timeline_port.user_timeline(alice, bob, PageRequest(), UserTweetsFilter(pinned=True))
+    assert [(t.id, t.pinned) for t in pinned.items] == [(own, True)]
+    assert [t.id for t in (await timeline_port.user_timeline(alice, None, PageRequest())).items] == [
+        reply,
+        own,
+    ]
 
 
 async def test_rebuild_matches_what_home_shows(timeline_port: TimelinePort, world: World) -> None:

@@ -508,6 +508,18 @@ async def test_sweep_removes_uploads_never_attached_after_the_grace_period(world
     assert await world.service.sweep_unattached(grace_s=0) == 0
 
 
+async def test_sweep_keeps_profile_images_and_takes_replaced_ones(world: World) -> None:
+    avatar = await world.upload(png())
+    await world.service.set_profile_image(OWNER, "avatar", avatar.id)
+    assert await world.service.sweep_unattached(grace_s=0) == 0  # shown on a profile: kept
+    replacement = await world.upload(gif())
+    await world.service.set_profile_image(OWNER, "avatar", replacement.id)
+    assert await world.service.sweep_unattached(grace_s=0) == 1  # the replaced avatar goes
+    assert [m.id for m in await world.service.get_many([avatar.id, replacement.id], OWNER)] == [
+        replacement.id
+    ]
+
+
 async def test_consumer_subscribes_to_tweet_events_and_runs_the_sweep_job(world: World) -> None:
     subs = {s.consumer: s.event_type for s in world.consumer.subscriptions()}
     assert subs == {"media.attach": TweetPosted, "media.cleanup": TweetDeleted}

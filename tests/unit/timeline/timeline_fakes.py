@@ -87,7 +87,7 @@ class FakeTweets:
         self.ids = ids
         self.tweets: dict[str, tuple[str, str | None]] = {}
         self.get_many_calls: list[list[str]] = []
-        self.user_tweets_calls: list[tuple[str, str | None, PageRequest]] = []
+        self.user_tweets_calls: list[tuple[object, ...]] = []
         self.recent_refs_calls: list[tuple[list[str], int]] = []
 
     def post(self, author_id: str) -> str:
@@ -131,8 +131,13 @@ class FakeTweets:
             )
         return sorted(refs, key=lambda r: int(r.tweet_id), reverse=True)
 
-    async def user_tweets(self, author_id: str, viewer_id: str | None, page: PageRequest) -> Page[Tweet]:
-        self.user_tweets_calls.append((author_id, viewer_id, page))
+    async def user_tweets(
+        self, author_id: str, viewer_id: str | None, page: PageRequest, filters: object = None
+    ) -> Page[Tweet]:
+        # Filters are the tweets module's (tested in its contract); a call records them when given.
+        self.user_tweets_calls.append(
+            (author_id, viewer_id, page) if filters is None else (author_id, viewer_id, page, filters)
+        )
         mine = sorted((t for t, (a, _) in self.tweets.items() if a == author_id), key=int, reverse=True)
         return Page(items=[self._tweet(t) for t in mine[: page.limit]], next_cursor=None)
 

@@ -1,15 +1,22 @@
 """Port results in Mastodon's shapes: Account, Status, MediaAttachment, Notification, Relationship.
 
-Hydration is per page, never per item: a page of statuses costs one ``users.profiles`` call
-(every author, reblogged author and notification actor of the page at once) and one
+Hydration is per page, never per item: a page of statuses costs at most one ``users.profiles``
+call (every author, reblogged author and notification actor of the page at once) and one
 ``media.get_many`` call (every attachment of the page), whatever the page size.
+
+Two in-process caches keep a page's shaping cheap (the Mastodon home page within 1.3x the native
+one's CPU, BENCHMARKS.md). A status's unchanging part (its URLs, timestamp, rendered ``content``,
+mentions, tags: a tweet is never edited) is kept per origin and id, bounded. Accounts embedded in
+statuses are kept for ``ACCOUNT_TTL_S``: a profile change (name, avatar, counts) shows in statuses
+within that time; one's own account (verify_credentials) and account routes always read fresh.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from litestar import Request
 
@@ -45,13 +52,61 @@ def base_url(request: Request[Any, Any, Any]) -> str:
     return str(request.base_url).rstrip("/")
 
 
+#: How long an account embedded in statuses may be reused without asking the users module.
+ACCOUNT_TTL_S = 5.0
+#: Bounds of the caches (entries); past them the oldest entries go.
+MAX_ACCOUNTS = 20_000
+MAX_STATIC = 50_000
+
+
+class _StaticPart(NamedTuple):
+    """What never changes about a status shown at one origin."""
+
+    uri: str
+    url: str
+    created_at: str
+    content: str
+    mentions: list[m.StatusMention]
+    tags: list[m.StatusTag]
+
+
+class _Caches:
+    """The process's shaping caches: accounts for a while, statuses' unchanging parts for good."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[tuple[str, str], tuple[float, m.Account]] = {}
+        self.static: dict[tuple[str, str], _StaticPart] = {}
+
+    def account(self, key: tuple[str, str], now: float) -> m.Account | None:
+        found = self.accounts.get(key)
+        if found is None or found[0] < now:
+            return None
+        return found[1]
+
+    def keep_account(self, key: tuple[str, str], account: m.Account, now: float) -> None:
+        if len(self.accounts) >= MAX_ACCOUNTS:
+            self.accounts = {k: v for k, v in self.accounts.items() if v[0] >= now}
+            while len(self.accounts) >= MAX_ACCOUNTS:
+                del self.accounts[next(iter(self.accounts))]
+        self.accounts[key] = (now + ACCOUNT_TTL_S, account)
+
+    def keep_static(self, key: tuple[str, str], part: _StaticPart) -> None:
+        if len(self.static) >= MAX_STATIC:
+            del self.static[next(iter(self.static))]  # the oldest kept
+        self.static[key] = part
+
+
+CACHES = _Caches()
+
+
 class Shaper:
     """Shapes entities for one request (its origin) and hydrates pages in batch."""
 
-    def __init__(self, base: str, users: UsersPort, media: MediaPort) -> None:
+    def __init__(self, base: str, users: UsersPort, media: MediaPort, caches: _Caches = CACHES) -> None:
         self.base = base
         self.users = users
         self.media = media
+        self._caches = caches
 
     # ------------------------------------------------------------------------------ accounts
 
@@ -127,11 +182,23 @@ class Shaper:
         )
 
     async def accounts(self, user_ids: Iterable[str]) -> dict[str, m.Account]:
-        """Accounts for many ids in one users call, by id (unknown ids left out)."""
-        wanted = list(dict.fromkeys(user_ids))
-        if not wanted:
-            return {}
-        return {p.id: self.account(p) for p in await self.users.profiles(wanted)}
+        """Accounts for many ids, by id (unknown ids left out): those not kept from the last
+        ``ACCOUNT_TTL_S`` in one users call."""
+        now = time.monotonic()
+        found: dict[str, m.Account] = {}
+        missing: list[str] = []
+        for user_id in dict.fromkeys(user_ids):
+            kept = self._caches.account((self.base, user_id), now)
+            if kept is None:
+                missing.append(user_id)
+            else:
+                found[user_id] = kept
+        if missing:
+            for profile in await self.users.profiles(missing):
+                account = self.account(profile)
+                self._caches.keep_account((self.base, profile.id), account, now)
+                found[profile.id] = account
+        return found
 
     # --------------------------------------------------------------------------------- media
 
@@ -198,7 +265,6 @@ class Shaper:
         """One Status from a hydrated page; a retweet is the wrapper whose ``reblog`` is the original."""
         account = accounts.get(tweet.author.id) or self.author_account(tweet.author)
         viewer = tweet.viewer
-        url = f"{self.account_url(tweet.author.handle)}/{tweet.id}"
         if tweet.retweet_of is not None:
             original = self.status(tweet.retweet_of, accounts, attachments)
             return m.Status(
@@ -231,31 +297,21 @@ class Shaper:
                 bookmarked=original.bookmarked,
                 pinned=False,
             )
-        mention_urls = {
-            x.handle.lower(): self.account_url(x.handle)
-            for x in tweet.entities.mentions
-            if x.user_id is not None
-        }
+        static = self._static(tweet)
         return m.Status(
             id=tweet.id,
-            uri=f"{self.base}/users/{tweet.author.handle}/statuses/{tweet.id}",
-            url=url,
-            created_at=timestamp(tweet.created_at),
+            uri=static.uri,
+            url=static.url,
+            created_at=static.created_at,
             edited_at=None,
             account=account,
-            content=render(tweet.text, self.base, tweet.entities, mention_urls),
+            content=static.content,
             visibility=tweet.visibility,
             sensitive=tweet.sensitive or bool(tweet.spoiler_text),
             spoiler_text=tweet.spoiler_text,
             media_attachments=[attachments[i] for i in tweet.media_ids if i in attachments],
-            mentions=[
-                m.StatusMention(
-                    id=x.user_id, username=x.handle, url=self.account_url(x.handle), acct=x.handle
-                )
-                for x in tweet.entities.mentions
-                if x.user_id is not None
-            ],
-            tags=[m.StatusTag(name=t, url=f"{self.base}/tags/{t}") for t in tweet.entities.hashtags],
+            mentions=static.mentions,
+            tags=static.tags,
             emojis=[],
             reblogs_count=tweet.counts.retweets,
             favourites_count=tweet.counts.likes,
@@ -272,6 +328,33 @@ class Shaper:
             bookmarked=bool(viewer and viewer.bookmarked),
             pinned=tweet.pinned,
         )
+
+    def _static(self, tweet: Tweet) -> _StaticPart:
+        """The unchanging part of an original status (kept: tweets are never edited)."""
+        key = (self.base, tweet.id)
+        part = self._caches.static.get(key)
+        if part is not None:
+            return part
+        handle = tweet.author.handle
+        mention_urls = {
+            x.handle.lower(): self.account_url(x.handle) for x in tweet.entities.mentions if x.user_id
+        }
+        part = _StaticPart(
+            uri=f"{self.base}/users/{handle}/statuses/{tweet.id}",
+            url=f"{self.account_url(handle)}/{tweet.id}",
+            created_at=timestamp(tweet.created_at),
+            content=render(tweet.text, self.base, tweet.entities, mention_urls),
+            mentions=[
+                m.StatusMention(
+                    id=x.user_id, username=x.handle, url=self.account_url(x.handle), acct=x.handle
+                )
+                for x in tweet.entities.mentions
+                if x.user_id is not None
+            ],
+            tags=[m.StatusTag(name=t, url=f"{self.base}/tags/{t}") for t in tweet.entities.hashtags],
+        )
+        self._caches.keep_static(key, part)
+        return part
 
     # -------------------------------------------------------------------------- notifications
 

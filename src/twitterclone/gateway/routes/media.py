@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post
+import msgspec
+from litestar import Controller, Response, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
@@ -15,12 +16,13 @@ from litestar.params import Body, HeaderParameter, PathParameter
 from litestar.types import Receive, ReceiveMessage
 
 from boundaries._kernel.errors import InvalidInput
-from boundaries.media.dto import Media, Upload, Variant
+from boundaries.media.dto import Focus, Media, MediaUpdate, Upload, Variant
 from boundaries.media.errors import (
     CorruptImage,
     MediaBusy,
     MediaNotFound,
     MediaTooLarge,
+    NotMediaOwner,
     UnsupportedMediaType,
 )
 from boundaries.media.port import MediaPort
@@ -40,9 +42,23 @@ DRAFT = "private, no-cache"
 
 @dataclass
 class MediaUploadForm:
-    """A multipart/form-data upload: the image in the field ``file``."""
+    """A multipart/form-data upload: the image in the field ``file``; optionally its alt text
+    (``description``, at most 1,500 characters) and focus point (``focus_x``, ``focus_y`` in [-1, 1])."""
 
     file: UploadFile
+    description: str | None = None
+    focus_x: float | None = None
+    focus_y: float | None = None
+
+
+def _focus(x: float | None, y: float | None) -> Focus | None:
+    """Both coordinates or neither; each in [-1, 1]."""
+    if x is None and y is None:
+        return None
+    try:
+        return msgspec.convert({"x": x, "y": y}, Focus)
+    except msgspec.ValidationError:
+        raise InvalidInput("focus_x and focus_y go together, each from -1 to 1", field="focus") from None
 
 
 @refuses(MediaTooLarge)
@@ -113,14 +129,42 @@ class MediaController(Controller):
         port: FromDishka[MediaPort],
         data: Annotated[MediaUploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Media:
+        focus = _focus(data.focus_x, data.focus_y)
         content = await data.file.read()
-        return await port.upload(Upload(owner_id=user.user_id, filename=data.file.filename, data=content))
+        return await port.upload(
+            Upload(
+                owner_id=user.user_id,
+                filename=data.file.filename,
+                data=content,
+                description=data.description,
+                focus=focus,
+            )
+        )
+
+    @patch(
+        "/{media_id:str}",
+        operation_id="updateMedia",
+        summary="Change the alt text or focus point of one's own image",
+        description='A field left out stays as it is; `"description": ""` removes the alt text.',
+        security=BEARER,
+        guards=[WRITE],
+        responses=errors(MediaNotFound, NotMediaOwner, InvalidInput),
+    )
+    @inject
+    async def update(
+        self,
+        media_id: MediaId,
+        data: Annotated[MediaUpdate, Body()],
+        user: NamedDependency[Principal],
+        port: FromDishka[MediaPort],
+    ) -> Media:
+        return await port.update(user.user_id, media_id, data)
 
     @get(
         "/{media_id:str}",
         operation_id="getMedia",
         summary="An image's metadata and renditions",
-        description="A draft (not yet in a tweet) is found by its owner only.",
+        description="A draft (not yet in a tweet or on a profile) is found by its owner only.",
         guards=[READ],
         responses=errors(MediaNotFound),
     )

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
 from boundaries.timeline.dto import RebuildResult
 from boundaries.timeline.port import TimelinePort
-from boundaries.tweets.dto import Tweet
+from boundaries.tweets.dto import Tweet, UserTweetsFilter
 from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.params import BEARER, Cursor, Limit, UserId
+
+
+def _flag(description: str) -> QueryParameter:
+    return QueryParameter(description=description)
+
+
+ExcludeReplies = Annotated[bool, _flag("Leave out replies to others.")]
+ExcludeRetweets = Annotated[bool, _flag("Leave out retweets.")]
+OnlyMedia = Annotated[bool, _flag("Only tweets with media.")]
+OnlyPinned = Annotated[bool, _flag("Only the pinned tweets.")]
 
 
 class TimelineController(Controller):
@@ -55,6 +68,10 @@ class TimelineController(Controller):
         "/users/{user_id:str}/tweets",
         operation_id="getUserTimeline",
         summary="A user's tweets and retweets",
+        description=(
+            "Filters: `exclude_replies` (a reply to oneself, a thread, stays), `exclude_retweets`, "
+            "`only_media`, and `pinned` (only the pinned tweets, newest pin first, on one page)."
+        ),
         guards=[READ],
     )
     @inject
@@ -65,7 +82,20 @@ class TimelineController(Controller):
         timeline: FromDishka[TimelinePort],
         cursor: Cursor = None,
         limit: Limit = DEFAULT_PAGE_SIZE,
+        exclude_replies: ExcludeReplies = False,
+        exclude_retweets: ExcludeRetweets = False,
+        only_media: OnlyMedia = False,
+        pinned: OnlyPinned = False,
     ) -> Page[Tweet]:
+        filters = UserTweetsFilter(
+            exclude_replies=exclude_replies,
+            exclude_retweets=exclude_retweets,
+            only_media=only_media,
+            pinned=pinned,
+        )
         return await timeline.user_timeline(
-            user_id, viewer.user_id if viewer else None, PageRequest(cursor=cursor, limit=limit)
+            user_id,
+            viewer.user_id if viewer else None,
+            PageRequest(cursor=cursor, limit=limit),
+            filters if filters != UserTweetsFilter() else None,
         )

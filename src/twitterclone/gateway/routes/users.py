@@ -12,6 +12,7 @@ from litestar.params import Body, PathParameter, QueryParameter
 
 from boundaries._kernel.errors import DomainError, InvalidInput
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
+from boundaries.media.errors import MediaNotFound, NotMediaOwner
 from boundaries.users.dto import (
     Account,
     Jwks,
@@ -193,10 +194,15 @@ class UsersController(Controller):
     @patch(
         "/me",
         operation_id="updateMe",
-        summary="Change one's display name or bio",
+        summary="Change one's display name, bio, avatar or header",
+        description=(
+            "`avatar_id` and `header_id` name an image the caller uploaded (`POST /api/media`) and "
+            'has not shown in a tweet; `""` removes one. The profile then shows its id, and '
+            "`GET /api/media/{id}/{variant}` serves it to anyone."
+        ),
         security=BEARER,
         guards=[WRITE],
-        responses=errors(UserNotFound),
+        responses=errors(UserNotFound, MediaNotFound, NotMediaOwner, InvalidInput),
     )
     @inject
     async def update_me(

@@ -376,8 +376,8 @@ class StatusesController(Controller):
         max_id: str | None,
         limit: int | None,
     ) -> Response[list[m.Account]]:
-        await tweets.get(status_id, viewer_id)  # 404 unless the caller may see the status
-        page: Page[str] = await getattr(tweets, action)(status_id, cursor_page(max_id, limit))
+        # 404 unless the caller may see the status (the port decides)
+        page: Page[str] = await getattr(tweets, action)(status_id, cursor_page(max_id, limit), viewer_id)
         accounts = await shaper.accounts(page.items)
         return Response(
             [accounts[i] for i in page.items if i in accounts],
