@@ -1,17 +1,24 @@
 """The OAuth 2.0 authorization server of the users module (RFC 6749, 7636 PKCE, 7009 revocation).
 
-Clients are registered by users. Confidential clients have a 256-bit random secret, stored as
-its SHA-256 (a slow password hash buys nothing for a secret that cannot be guessed, and would
-cost a hash per token request). Authorization codes are single-use, short-lived and bound to
-the client, the redirect URI and an S256 PKCE challenge; only their SHA-256 is stored, with what
-was issued from them so that a replayed code revokes it. Tokens come from the module's one
+Clients are registered by users, or (apps, Mastodon's apps API) by anyone: those have no owner,
+are confidential and may use every grant; their PKCE is optional, as a secret authenticates the
+exchange (public clients must use S256). Scopes are Mastodon's (boundaries/users/scopes.py). The
+apps a user authorised are kept in ``oauth_grants`` (written with each token issued for the user),
+listed and revoked by the user; revoking ends the app's families, access tokens and codes.
+
+Confidential clients have a 256-bit random secret, stored as its SHA-256 (a slow password hash
+buys nothing for a secret that cannot be guessed, and would cost a hash per token request).
+Authorization codes are single-use, short-lived and bound to the client, the redirect URI and
+the PKCE challenge if any; only their SHA-256 is stored, with what was issued from them so that
+a replayed code revokes it (a replay racing the first exchange marks the code, and the exchange
+refuses what it was issuing: both hold the code's row lock). Tokens come from the module's one
 ``TokenIssuer`` (tokens.py), as first-party sessions' do: refresh tokens rotate with reuse
 detection revoking the family, with the client and scope recorded; access tokens are the same
 short-lived JWTs, with a ``client_id`` claim and the granted ``scope``; revoking one puts its
 ``jti`` on a deny list until it would expire. Passwords (approval, the password grant) are
 checked by ``Credentials`` (credentials.py).
 
-Every access token issued to a client is recorded (jti and expiry), so that deleting the client
+Every access token is recorded (jti, user, client, family, expiry), so that deleting the client
 denies them all at once, besides revoking its refresh tokens and unused codes; a token being
 issued while its client is deleted is refused (the two lock the client's row in turn).
 """
@@ -786,7 +793,7 @@ class OAuthServer:
                 s256(request.code_verifier), row.code_challenge
             ):
                 raise OAuthInvalidGrant("the code verifier does not match the code challenge")
-        elif not client.confidential:  # pragma: no cover - authorize never issues one without PKCE
+        elif not client.confidential:  # a public client's code always carries a challenge
             raise OAuthInvalidGrant("the authorization code is not valid")
         access = await self._issuer.issue_access(str(row.user_id), row.scope, client.client_id)
         refresh = None

@@ -211,6 +211,10 @@ def _client_auth(
     if not header:
         return client_id, secret
     scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        # Mastodon clients send their access token on every request, this one too: it is not
+        # client authentication, and the form's credentials (if any) decide.
+        return client_id, secret
     if scheme.lower() != "basic":
         raise OAuthInvalidRequest("client authentication uses HTTP Basic or the form, nothing else")
     if secret:
@@ -399,6 +403,12 @@ class OAuthController(Controller):
         summary="Log in and consent (or deny); redirects to the client with a code or an error",
         status_code=302,
         responses=AUTHORIZE_ERROR_PAGE
+        | answer(
+            200,
+            str,
+            "With the out-of-band redirect URI (urn:ietf:wg:oauth:2.0:oob): a page showing the code to copy",
+            MediaType.HTML,
+        )
         | answer(401, str, "The consent page again: the login or the password is wrong", MediaType.HTML)
         | answer(403, str, "The consent page again: the account is suspended", MediaType.HTML),
         exception_handlers=AUTHORIZE_ERROR_HANDLERS,
