@@ -53,6 +53,7 @@ from twitterclone.gateway.auth import (
     UserTokenRequired,
 )
 from twitterclone.gateway.mastodon.deps import TAG, may_answer
+from twitterclone.gateway.mastodon.routes.notifications import _shape as shape_notifications
 from twitterclone.gateway.mastodon.shaping import Shaper
 from twitterclone.gateway.params import BEARER
 from twitterclone.gateway.streams import StreamGate, StreamTicket
@@ -218,22 +219,10 @@ class Feeds:
         return [_encoder.encode(s).decode() for s in shaped]
 
     async def _shaped_notifications(self, items: list[Notification]) -> list[str]:
+        """Notification JSON, shaped as the notifications routes shape them (one hydration)."""
         with deadline_scope(self.wait_s + WAIT_MARGIN_S):
-            accounts = await self.shaper.accounts(i.actor_id for i in items)
-            tweet_ids = list(dict.fromkeys(i.tweet_id for i in items if i.tweet_id))
-            tweets = await self.tweets.get_many(tweet_ids, self.user_id) if tweet_ids else []
-            shaped, _ = await self.shaper.statuses(tweets, self.user_id)
-        statuses = {s.id: s for s in shaped}
-        out = []
-        for item in items:
-            account = accounts.get(item.actor_id)
-            if account is None:
-                continue
-            status = statuses.get(item.tweet_id) if item.tweet_id else None
-            if item.tweet_id and status is None:
-                continue  # the status is gone or hidden: Mastodon drops such notifications too
-            out.append(_encoder.encode(self.shaper.notification(item, account, status)).decode())
-        return out
+            shaped = await shape_notifications(items, self.user_id, self.tweets, self.shaper)
+        return [_encoder.encode(n).decode() for n in shaped]
 
     # Each step makes one wait of a feed and returns where the next one resumes; a step that
     # fails leaves the position as it was, so a port that fails for a moment loses nothing.
