@@ -9,7 +9,6 @@ from twitterclone.gateway.mastodon.routes.notifications import MarkersController
 from twitterclone.gateway.mastodon.routes.search import SearchController, TrendsController
 from twitterclone.gateway.mastodon.routes.statuses import StatusesController
 from twitterclone.gateway.mastodon.routes.timelines import TimelinesController
-from twitterclone.gateway.mastodon.streaming import STREAMING_HANDLERS
 
 CONTROLLERS: list[type] = [
     InstanceController,
@@ -25,6 +24,5 @@ CONTROLLERS: list[type] = [
     SearchController,
     TrendsController,
 ]
-CONTROLLERS += STREAMING_HANDLERS  # streaming.py: SSE routes and the WebSocket
 
 __all__ = ["CONTROLLERS"]
