@@ -132,3 +132,15 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
 
     ancestors: list[Tweet] = msgspec.field(default_factory=list)
     descendants: list[Tweet] = msgspec.field(default_factory=list)
+
+
+class PublicChanges(msgspec.Struct, frozen=True, kw_only=True):
+    """What the public timeline (or one hashtag's) gained and lost since a position (live streams).
+
+    ``posted``: ids of new public tweets, oldest first (no retweets, no replies to others);
+    ``deleted``: ids of such tweets deleted since; ``position``: where to resume (opaque).
+    """
+
+    posted: list[Id] = msgspec.field(default_factory=list)
+    deleted: list[Id] = msgspec.field(default_factory=list)
+    position: str

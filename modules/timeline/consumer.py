@@ -45,4 +45,5 @@ class TimelineConsumer(Consumer):
             self.service.impressions.run,
             self.service.home.maintain,
             self.service.popular.backfill_forever,
+            self.service.live.listen,  # live streams: wake-ups from the other replicas
         ]

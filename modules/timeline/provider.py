@@ -42,7 +42,15 @@ class TimelineProvider(Provider):
     def service(self, kernel: Kernel, users: UserDirectoryPort, tweets: TweetsPort) -> TimelineService:
         store = kernel.store("timeline")
         return TimelineService(
-            store, kernel.ids, kernel.settings, users, tweets, home=home_store(kernel, store)
+            store,
+            kernel.ids,
+            kernel.settings,
+            users,
+            tweets,
+            home=home_store(kernel, store),
+            # Live streams: wake-ups reach the other replicas through the deployment's Redis.
+            live_redis=kernel.redis if kernel.has_redis else None,
+            key_prefix=kernel.key_prefix,
         )
 
     @provide

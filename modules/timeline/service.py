@@ -15,11 +15,12 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 
 from prometheus_client import Histogram
+from redis.asyncio import Redis
 
 from boundaries._kernel.events import Event
 from boundaries._kernel.ids import Id, parse_id
 from boundaries._kernel.pagination import Page, PageRequest
-from boundaries.timeline.dto import RebuildResult
+from boundaries.timeline.dto import HomeChanges, RebuildResult
 from boundaries.timeline.errors import InvalidCursor
 from boundaries.tweets.dto import Tweet, TweetRef, UserTweetsFilter
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetPosted
@@ -29,6 +30,7 @@ from boundaries.users.errors import UserNotFound
 from boundaries.users.events import UserFollowed, UserUnfollowed
 from modules.timeline.home import Entry, HomeTimelineStore, SqlHomeTimelines
 from modules.timeline.impressions import ImpressionBuffer
+from modules.timeline.live import LiveHome
 from modules.timeline.popular import PopularFollowees
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.events import Handle, record_only
@@ -71,6 +73,8 @@ class TimelineService:
         tweets: TweetsPort,
         impressions: ImpressionBuffer | None = None,
         home: HomeTimelineStore | None = None,
+        live_redis: Redis | None = None,
+        key_prefix: str = "",
     ) -> None:
         self.store = store
         self.users = users
@@ -82,6 +86,10 @@ class TimelineService:
         self.popular = PopularFollowees(store, users, self.threshold)
         #: Where home timelines are kept (SQL rows by default; Redis when the manifest says so).
         self.home: HomeTimelineStore = home or SqlHomeTimelines(store, self.cap)
+        #: What a timeline gained or lost since a position, for live streams (``live.py``).
+        self.live = LiveHome(
+            store, ids, self.home, self.popular, users, tweets, redis=live_redis, key_prefix=key_prefix
+        )
 
     # --- the port ----------------------------------------------------------------------------
 
@@ -138,6 +146,11 @@ class TimelineService:
         count = await self.home.replace(uid, entries, before - fresh)
         return RebuildResult(entries=count)
 
+    async def home_changes(self, user_id: Id, after: str | None, timeout_s: float) -> HomeChanges:
+        """Tweets a home timeline gained or lost since ``after`` (None: from now, at once),
+        waiting up to ``timeout_s`` (at most 30 s) for the first."""
+        return await self.live.changes(user_id, after, timeout_s)
+
     # --- events ------------------------------------------------------------------------------
     # The handlers ``consumer.py`` subscribes. Each gets only events its consumer has not applied
     # before; the kernel records them in the inbox in a transaction on this module's store.
@@ -177,7 +190,7 @@ class TimelineService:
                         return
 
             await self.home.remove_tweet(int(event.tweet_id), holders)
-        return record_only
+        return self.live.record_removals(events)
 
     async def backfill(self, events: list[UserFollowed]) -> Handle[UserFollowed]:
         """UserFollowed: back-fill the followers' timelines with the followees' recent tweets.
@@ -290,6 +303,7 @@ class TimelineService:
         if not entries:
             return 0
         await self.home.add(entries)
+        await self.live.touched({e[0] for e in entries})
         return len(entries)
 
     async def _source_refs(self, user_id: Id, following: list[Id]) -> list[TweetRef]:

@@ -41,7 +41,8 @@ class TweetsConsumer(Consumer):
         ]
 
     def background_jobs(self) -> list[Callable[[], Awaitable[None]]]:
-        return [self._authors.fill_forever, self.expire_idempotency_keys_forever]
+        # The last one: live streams' wake-ups from the other replicas (returns at once without Redis).
+        return [self._authors.fill_forever, self.expire_idempotency_keys_forever, self._service.live.listen]
 
     async def expire_idempotency_keys_forever(self) -> None:
         """Delete Idempotency-Keys past their window, so the table holds one window's worth."""

@@ -26,6 +26,9 @@ class TweetsProvider(Provider):
             max_length=kernel.settings.tweet_max_length,
             media=media,
             idempotency_ttl_s=kernel.settings.tweets_idempotency_ttl_s,
+            # Live streams: wake-ups reach the other replicas through the deployment's Redis.
+            live_redis=kernel.redis if kernel.has_redis else None,
+            key_prefix=kernel.key_prefix,
         )
 
     @provide

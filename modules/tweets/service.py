@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boundaries._kernel.errors import InvalidInput, Unavailable
@@ -30,6 +31,7 @@ from boundaries.tweets.dto import (
     Entities,
     Mention,
     PostTweet,
+    PublicChanges,
     Tweet,
     TweetRef,
     UserTweetsFilter,
@@ -56,6 +58,7 @@ from modules.tweets.bookmarks import Bookmarks
 from modules.tweets.conversation import Conversations
 from modules.tweets.engagement import Engagement
 from modules.tweets.languages import ISO_639_1
+from modules.tweets.live import LivePublic
 from modules.tweets.pins import Pins
 from modules.tweets.tables import (
     SEARCH_FIELDS,
@@ -282,6 +285,8 @@ class TweetsService:
         media: MediaPort | None = None,
         static_cache_size: int = 100_000,
         idempotency_ttl_s: float = 86_400,
+        live_redis: Redis | None = None,
+        key_prefix: str = "",
     ) -> None:
         self._store = store
         #: How long an Idempotency-Key is remembered; after that a reuse posts a new tweet.
@@ -301,6 +306,8 @@ class TweetsService:
         self.pin_lists = Pins(self, store)
         self.engagement = Engagement(self, store)
         self.conversations = Conversations(self, store)
+        #: Public tweets posted or deleted since a position, for live streams (``live.py``).
+        self.live = LivePublic(store, ids, redis=live_redis, key_prefix=key_prefix)
 
     # ---------------------------------------------------------------- posting
 
@@ -382,6 +389,7 @@ class TweetsService:
                 )
 
         tweet_id = await self._retry_on_conflict(write) if idempotency_key is not None else await write()
+        await self.live.posted()  # committed: live streams may look
         return await self._tweet_or_gone(tweet_id, author_id)
 
     def _warning(self, command: PostTweet) -> tuple[str, bool, str | None]:
@@ -624,6 +632,7 @@ class TweetsService:
             await conn.execute(sa.delete(_t).where(_t.c.retweet_of_id == tid))
             await self._search.remove(conn, tid)
             await conn.execute(sa.delete(_t).where(_t.c.id == tid))
+            await self.live.record_deletion(tx, row)  # if it was on public streams
             if row.reply_to_id is not None:
                 await self._decrement(conn, row.reply_to_id, _t.c.reply_count)
             if row.quote_of_id is not None:
@@ -1030,6 +1039,11 @@ class TweetsService:
                 page.limit + 1,
             )
         return await self._page(ids, viewer_id, page.limit)
+
+    async def public_changes(self, after: str | None, hashtag: str | None, timeout_s: float) -> PublicChanges:
+        """Public tweets posted or deleted since ``after`` (None: from now, at once), of one
+        hashtag when given, waiting up to ``timeout_s`` (at most 30 s) for the first."""
+        return await self.live.changes(after, hashtag, timeout_s)
 
     async def recent_refs(self, author_ids: list[Id], limit_per_author: int) -> list[TweetRef]:
         """The newest tweet refs of some authors, newest first (timeline back-fill and merge)."""

@@ -572,5 +572,6 @@ async def test_consumer_subscribes_every_event_and_runs_the_flush_job(world: Wor
         ("UserFollowed", "timeline.follow"),
         ("UserUnfollowed", "timeline.follow"),
     }
-    # The impressions flush, the home store's trims, the popular authors' back-fill.
-    assert len(consumer.background_jobs()) == 3
+    # The impressions flush, the home store's trims, the popular authors' back-fill, and the live
+    # streams' wake-ups from other replicas.
+    assert len(consumer.background_jobs()) == 4

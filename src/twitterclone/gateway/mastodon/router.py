@@ -20,6 +20,7 @@ from twitterclone.gateway.mastodon.errors import (
     mastodon_status,
 )
 from twitterclone.gateway.mastodon.routes import CONTROLLERS
+from twitterclone.gateway.mastodon.streaming import STREAMING_HANDLERS
 from twitterclone.gateway.problems import EDGE_SHAPES, derived_errors
 
 _DESCRIPTIONS = {
@@ -43,7 +44,7 @@ def mastodon_router() -> Router:
         EDGE_SHAPES.append(edge_error_body)
     return Router(
         path="/api",
-        route_handlers=CONTROLLERS,
+        route_handlers=[*CONTROLLERS, *STREAMING_HANDLERS],  # streaming.py: SSE routes, the WebSocket
         dependencies={**AUTH_DEPENDENCIES, **DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
     )
