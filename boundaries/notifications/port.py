@@ -3,6 +3,7 @@
 from typing import Protocol
 
 from boundaries._kernel.ids import Id
+from boundaries._kernel.markers import waits
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.notifications.dto import Marker, MarkerUpdate, Notification, NotificationFilter, UnreadCount
 
@@ -44,6 +45,7 @@ class NotificationsPort(Protocol):
         """Mark notifications read up to an id (or all); idempotent."""
         ...
 
+    @waits
     async def wait_for_new(self, user_id: Id, after_id: Id | None, timeout_s: float) -> list[Notification]:
         """Notifications newer than ``after_id``, waiting up to ``timeout_s`` for the first."""
         ...

@@ -3,6 +3,7 @@
 from typing import Protocol
 
 from boundaries._kernel.ids import Id
+from boundaries._kernel.markers import waits
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.timeline.dto import HomeChanges, RebuildResult
 from boundaries.tweets.dto import Tweet, UserTweetsFilter
@@ -25,6 +26,7 @@ class TimelinePort(Protocol):
         """Rebuild a home timeline from the source of truth (follows and tweets)."""
         ...
 
+    @waits
     async def home_changes(self, user_id: Id, after: str | None, timeout_s: float) -> HomeChanges:
         """Tweets a home timeline gained or lost since ``after`` (a position it handed out; None:
         from now, answered at once), waiting up to ``timeout_s`` (at most 30 s) for the first."""

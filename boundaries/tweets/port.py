@@ -3,7 +3,7 @@
 from typing import Protocol
 
 from boundaries._kernel.ids import Id
-from boundaries._kernel.markers import not_idempotent
+from boundaries._kernel.markers import not_idempotent, waits
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.tweets.dto import Context, PostTweet, PublicChanges, Tweet, TweetRef, UserTweetsFilter
 
@@ -117,6 +117,7 @@ class TweetsPort(Protocol):
         """The reply chain above a tweet and the replies under it (both bounded). Raises TweetNotFound."""
         ...
 
+    @waits
     async def public_changes(self, after: str | None, hashtag: str | None, timeout_s: float) -> PublicChanges:
         """Public tweets posted or deleted since ``after`` (a position it handed out; None: from
         now, answered at once), of one hashtag when given, waiting up to ``timeout_s`` (at most

@@ -18,7 +18,9 @@ P = TypeVar("P")
 class Transport(Protocol):
     """Carries one encoded call to some instance of ``module`` and returns (status, body)."""
 
-    async def call(self, module: str, method: str, body: bytes, *, idempotent: bool) -> tuple[int, bytes]: ...
+    async def call(
+        self, module: str, method: str, body: bytes, *, idempotent: bool, waits: bool = False
+    ) -> tuple[int, bytes]: ...
 
 
 def remote_port(module: str, port: type[P], transport: Transport) -> P:
@@ -39,7 +41,9 @@ def _remote_method(module: str, m: MethodSpec, transport: Transport, proto_fn: A
         bound.apply_defaults()
         body = wire.encode(m.args_type(**{p: bound.arguments[p] for p in m.params}))
         try:
-            status, payload = await transport.call(module, m.name, body, idempotent=m.idempotent)
+            status, payload = await transport.call(
+                module, m.name, body, idempotent=m.idempotent, waits=m.waits
+            )
         except Unavailable:
             note_downstream_failure()  # if we are serving a call: this failure is not ours
             raise

@@ -164,7 +164,9 @@ class HttpTransport:
 
     # -- the Transport protocol ---------------------------------------------------------------
 
-    async def call(self, module: str, method: str, body: bytes, *, idempotent: bool) -> tuple[int, bytes]:
+    async def call(
+        self, module: str, method: str, body: bytes, *, idempotent: bool, waits: bool = False
+    ) -> tuple[int, bytes]:
         """Send one port call; returns the answering instance's (status, body) or raises Unavailable."""
         if self._closed:
             raise Unavailable(f"cannot call {module}.{method}: the transport is closed")
@@ -178,7 +180,7 @@ class HttpTransport:
             raise Unavailable(f"too many concurrent calls to {service}")
         pool.in_flight += 1
         try:
-            return await self._call_with_retries(pool, module, method, body, idempotent)
+            return await self._call_with_retries(pool, module, method, body, idempotent, waits)
         finally:
             pool.in_flight -= 1
 
@@ -302,7 +304,7 @@ class HttpTransport:
     # -- calls ----------------------------------------------------------------------------------
 
     async def _call_with_retries(
-        self, pool: _Pool, module: str, method: str, body: bytes, idempotent: bool
+        self, pool: _Pool, module: str, method: str, body: bytes, idempotent: bool, waits: bool = False
     ) -> tuple[int, bytes]:
         pool.budget.deposit()
         pool.hedges.deposit()
@@ -322,8 +324,11 @@ class HttpTransport:
             timeout = (
                 self._default_timeout_s if remaining is None else min(self._default_timeout_s, remaining)
             )
+            if waits and remaining is not None:
+                timeout = remaining  # a long poll may take what its deadline allows
             if (
-                idempotent
+                not waits
+                and idempotent
                 and attempt < self._max_attempts
                 and self._hedge_after_s is not None
                 and timeout >= 2 * self._hedge_after_s  # else no time left for a backup to help

@@ -10,7 +10,7 @@ from typing import Any, get_type_hints
 import msgspec
 
 from boundaries._kernel import errors as kernel_errors
-from boundaries._kernel.markers import is_idempotent
+from boundaries._kernel.markers import is_idempotent, is_waiting
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class MethodSpec:
     args_type: type[msgspec.Struct]
     return_type: Any
     idempotent: bool
+    #: A long poll (``boundaries._kernel.markers.waits``): bounded by the deadline, never hedged.
+    waits: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ def port_spec(module: str, port: type[Any]) -> PortSpec:
             args_type=args_type,
             return_type=hints.get("return", type(None)),
             idempotent=is_idempotent(fn),
+            waits=is_waiting(fn),
         )
     return PortSpec(module=module, port=port, methods=methods)
 

@@ -16,7 +16,9 @@ class AppTransport:
         self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://port")
         self._headers = {"content-type": wire.CONTENT_TYPE, **(headers or {})}
 
-    async def call(self, module: str, method: str, body: bytes, *, idempotent: bool) -> tuple[int, bytes]:
+    async def call(
+        self, module: str, method: str, body: bytes, *, idempotent: bool, waits: bool = False
+    ) -> tuple[int, bytes]:
         r = await self._client.post(wire.call_path(module, method), content=body, headers=self._headers)
         return r.status_code, r.content
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from litestar import Litestar
 
 from boundaries._kernel.errors import NotFound, Unavailable
-from boundaries._kernel.markers import not_idempotent
+from boundaries._kernel.markers import not_idempotent, waits
 from twitterclone.registry import InProcessRegistry, Instance
 from twitterclone.remote.deadline import deadline_middleware, remaining_s
 from twitterclone.remote.portspec import port_spec
@@ -36,6 +36,11 @@ class EchoPort(Protocol):
 
     async def wait(self, seconds: float) -> str:
         """Answer after ``seconds`` (idempotent)."""
+        ...
+
+    @waits
+    async def long_wait(self, timeout_s: float) -> str:
+        """A long poll: answer after ``timeout_s`` (nothing new came)."""
         ...
 
     @not_idempotent
@@ -79,6 +84,11 @@ class EchoService:
     async def wait(self, seconds: float) -> str:
         self.hits["wait"] = self.hits.get("wait", 0) + 1
         await asyncio.sleep(seconds)
+        return self.name
+
+    async def long_wait(self, timeout_s: float) -> str:
+        self.hits["long_wait"] = self.hits.get("long_wait", 0) + 1
+        await asyncio.sleep(timeout_s)
         return self.name
 
     async def create(self, name: str) -> str:

@@ -143,6 +143,22 @@ async def test_deadline_bounds_the_wait(fleet: Fleet, make_transport: Callable[.
     assert sum(fleet.hits("wait")) == 1  # no time left to retry elsewhere
 
 
+async def test_a_long_poll_lasts_its_deadline_and_is_never_hedged(
+    fleet: Fleet, make_transport: Callable[..., HttpTransport]
+) -> None:
+    # A wait that has nothing to say yet is not a slow instance: past the per-attempt cap (0.5 s
+    # here) and the hedge delay it still answers, once, from one instance, with no breaker hurt.
+    transport = make_transport(default_timeout_s=0.5, hedge_after_s=0.1)
+    port = remote_port(MODULE, EchoPort, transport)
+    with deadline_scope(5.0):
+        assert (await port.long_wait(timeout_s=1.2)).startswith("echo-")
+    assert sum(fleet.hits("long_wait")) == 1
+    assert set(states(transport).values()) == {"closed"}
+    # An ordinary idempotent call of the same length is cut at the cap (and hedged).
+    with deadline_scope(5.0), pytest.raises(Unavailable):
+        await port.wait(seconds=1.2)
+
+
 async def test_killed_instance_idempotent_calls_keep_succeeding(
     fleet: Fleet, make_transport: Callable[..., HttpTransport]
 ) -> None:

@@ -68,10 +68,10 @@ KEEPALIVE_S = 15.0
 WAIT_MARGIN_S = 5.0
 #: Seconds a feed waits before asking again after its port failed (unreachable, overloaded).
 RETRY_S = 1.0
-#: The longest one long-poll of a port asks to wait. The HTTP port transport gives a call at most
-#: 2 s (its default timeout) whatever the deadline, so a split deployment cannot wait longer per
-#: call; an idle stream therefore asks about once a second per feed.
-LONG_POLL_S = 1.0
+#: The longest one long-poll of a port asks to wait. Waiting port methods are marked
+#: (``boundaries._kernel.markers.waits``), so over HTTP such a call lasts as long as its deadline
+#: allows and is never hedged; the stream's authority re-check period bounds it too.
+LONG_POLL_S = 15.0
 #: Subscriptions one WebSocket may hold at once.
 MAX_SUBSCRIPTIONS = 16
 #: Streams one may ask for, and the scope each needs (besides the stream itself: ``read``).
