@@ -282,3 +282,20 @@ def test_compose_with_a_content_warning(browsers: Callable[[], Browser]) -> None
     r = alice.post("who did it", spoiler_text="mystery spoilers")
     assert r.status_code == 303
     assert "Content warning: mystery spoilers</summary>" in browsers().get(r.headers["location"]).text
+
+
+def test_an_unknown_address_is_a_page_for_a_browser_and_a_problem_for_a_machine(
+    browsers: Callable[[], Browser],
+) -> None:
+    visitor = browsers()
+    page = visitor.get("/no-such-page", headers={"accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Not found" in page.text
+    assert "Traceback" not in page.text
+    machine = visitor.get("/no-such-page", headers={"accept": "application/json"})
+    assert machine.status_code == 404
+    assert machine.headers["content-type"].startswith("application/problem+json")
+    api = visitor.get("/api/no-such-route", headers={"accept": "text/html"})
+    assert api.status_code == 404
+    assert api.headers["content-type"].startswith("application/problem+json")

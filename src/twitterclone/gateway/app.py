@@ -51,6 +51,7 @@ from twitterclone.gateway.routes.tweets import TweetsController
 from twitterclone.gateway.routes.users import AuthController, JwksController, UsersController
 from twitterclone.gateway.streams import StreamGate
 from twitterclone.gateway.web import build_session_store, session_user_id, web_handlers, web_template_config
+from twitterclone.gateway.web.render import browser_aware
 from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
@@ -146,7 +147,8 @@ def create_app(
         lifespan=[lifespan, ops_lifespan],
         # One Jinja environment for every server-rendered face: the web client's and the ops view's.
         template_config=web_template_config(OPS_TEMPLATES),
-        exception_handlers=mastodon_aware(EXCEPTION_HANDLERS),  # unrouted /api/v1 requests too
+        # Unrouted requests: Mastodon-shaped under /api/v1, a page for a browser elsewhere.
+        exception_handlers=browser_aware(mastodon_aware(EXCEPTION_HANDLERS)),
         middleware=[prometheus.middleware],
         cors_config=CORSConfig(allow_origins=cors, allow_credentials=False) if cors else None,
         request_max_body_size=settings.max_body_bytes,

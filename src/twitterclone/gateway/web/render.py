@@ -190,3 +190,34 @@ WEB_EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     HTTPException: http_error_page,
     Exception: unexpected_error_page,
 }
+
+
+#: Paths where machines, not people, are answered: an unrouted request there keeps its JSON answer.
+MACHINE_PREFIXES = (
+    "/api/",
+    "/oauth/",
+    "/_port/",
+    "/metrics",
+    "/schema",
+    "/.well-known/",
+    "/livez",
+    "/readyz",
+)
+
+
+def browser_aware(handlers: dict[type[Exception] | int, Any]) -> dict[type[Exception] | int, Any]:
+    """The app's handlers, answering a person's browser with a page when no route matched.
+
+    A mistyped address outside the APIs (``/nope``, ``POST`` to a page that only reads) would
+    otherwise show a JSON problem to someone who cannot read one; an API client there, or anyone
+    under the machine prefixes, still gets the problem document.
+    """
+    native = handlers[HTTPException]
+
+    def handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if wants_page and not request.url.path.startswith(MACHINE_PREFIXES):
+            return http_error_page(request, exc)
+        return native(request, exc)  # type: ignore[no-any-return]
+
+    return {**handlers, HTTPException: handler}
