@@ -33,6 +33,7 @@ class Registration:
         self.instance = instance
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.failures = 0  # consecutive failed register/heartbeat attempts
 
     @property
@@ -43,6 +44,7 @@ class Registration:
         """Register now (a failure is logged, not raised) and start heartbeating."""
         if self.running:
             return
+        self._stopping.clear()
         ok = await self._beat(first=True)
         self._task = asyncio.create_task(
             self._loop(retry_soon=not ok),
@@ -53,9 +55,17 @@ class Registration:
         """Stop heartbeating and deregister (graceful stop); a registry error is logged."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Let a beat in flight finish rather than cancel it in the middle of a registry
+            # command: a client cancelled mid-command can leave its connection waiting for a reply
+            # that never comes (a test run once hung in the deregister below). Only a beat that
+            # takes longer than an interval is cancelled.
+            self._stopping.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), timeout=max(self.interval_s, 1.0))
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         try:
             await self.registry.deregister(self.instance)
         except Exception:
@@ -73,8 +83,12 @@ class Registration:
         await self.stop()
 
     async def _loop(self, *, retry_soon: bool) -> None:
-        while True:
-            await asyncio.sleep(min(self.interval_s / 4, _RETRY_MAX_S) if retry_soon else self.interval_s)
+        while not self._stopping.is_set():
+            pause = min(self.interval_s / 4, _RETRY_MAX_S) if retry_soon else self.interval_s
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=pause)
+            if self._stopping.is_set():
+                return
             retry_soon = not await self._beat(first=False)
 
     async def _beat(self, *, first: bool) -> bool:
