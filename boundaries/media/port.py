@@ -34,7 +34,5 @@ class MediaPort(Protocol):
     async def set_profile_image(
         self, owner_id: Id, role: ProfileImageRole, media_id: Id | None
     ) -> Media | None:
-        """Make one's own uploaded image (not shown in a tweet) the profile's avatar or header,
-        releasing the one it replaces; None clears the role. Idempotent. Raises MediaNotFound,
-        NotMediaOwner, or InvalidInput for an image already in a tweet."""
+        """Make one's own uploaded image the avatar or header (None clears it); idempotent."""
         ...

@@ -28,6 +28,5 @@ class TimelinePort(Protocol):
 
     @waits
     async def home_changes(self, user_id: Id, after: str | None, timeout_s: float) -> HomeChanges:
-        """Tweets a home timeline gained or lost since ``after`` (a position it handed out; None:
-        from now, answered at once), waiting up to ``timeout_s`` (at most 30 s) for the first."""
+        """Tweets a home timeline gained or lost since ``after`` (None: from now), waiting ``timeout_s``."""
         ...

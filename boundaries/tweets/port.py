@@ -25,8 +25,7 @@ class TweetsPort(Protocol):
         ...
 
     async def get_many(self, tweet_ids: list[Id], viewer_id: Id | None) -> list[Tweet]:
-        """Many tweets in one call (hydration), in the order asked; missing ones, and those the
-        viewer may not see, left out."""
+        """Many tweets in one call, in the order asked; missing or hidden ones left out."""
         ...
 
     async def get_feed(self, tweet_ids: list[Id], viewer_id: Id | None) -> list[Tweet]:
@@ -50,8 +49,7 @@ class TweetsPort(Protocol):
         ...
 
     async def retweet(self, user_id: Id, tweet_id: Id) -> Tweet:
-        """Retweet a tweet; idempotent (a second retweet returns the first). Raises TweetNotShareable
-        for a followers-only or direct tweet."""
+        """Retweet a tweet; idempotent; TweetNotShareable for a private or direct one."""
         ...
 
     async def undo_retweet(self, user_id: Id, tweet_id: Id) -> None:
@@ -61,8 +59,7 @@ class TweetsPort(Protocol):
     async def user_tweets(
         self, author_id: Id, viewer_id: Id | None, page: PageRequest, filters: UserTweetsFilter | None = None
     ) -> Page[Tweet]:
-        """A user's tweets and retweets the viewer may see, newest first, narrowed by ``filters``
-        (pinned: newest pin first)."""
+        """A user's tweets and retweets the viewer may see, newest first (pins: newest pin first)."""
         ...
 
     async def replies(self, tweet_id: Id, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
@@ -119,7 +116,5 @@ class TweetsPort(Protocol):
 
     @waits
     async def public_changes(self, after: str | None, hashtag: str | None, timeout_s: float) -> PublicChanges:
-        """Public tweets posted or deleted since ``after`` (a position it handed out; None: from
-        now, answered at once), of one hashtag when given, waiting up to ``timeout_s`` (at most
-        30 s) for the first."""
+        """Public tweets posted or deleted since ``after`` (None: from now), waiting up to ``timeout_s``."""
         ...

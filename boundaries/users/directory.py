@@ -32,9 +32,7 @@ class UserDirectoryPort(Protocol):
         ...
 
     async def standings(self, viewer_id: Id, user_ids: list[Id], follow_ids: list[Id]) -> list[Standing]:
-        """How one viewer stands to users: blocks either way and mutes between the viewer and
-        ``user_ids``, and whether the viewer follows each of ``follow_ids`` (up to 5000 each).
-        Only users in some such relation are listed (first asked first); the rest stand in none."""
+        """How a viewer stands to users: blocks either way and mutes, and follows of ``follow_ids``."""
         ...
 
     async def follower_ids(self, user_id: Id, cursor: str | None, limit: int) -> IdPage:

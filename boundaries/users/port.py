@@ -195,9 +195,7 @@ class UsersPort(Protocol):
 
     @not_idempotent
     async def register_through_client(self, client_id: str, scope: str, command: Register) -> OAuthToken:
-        """Sign up through an app's client-credentials token: register's rules, then a token of ``scope``
-        for the new account issued to that app. Raises what register raises, OAuthClientNotFound,
-        or OAuthInvalidScope when ``scope`` is not within the app's."""
+        """Sign up through an app's client-credentials token; a token of ``scope`` for that app."""
         ...
 
     async def authorized_apps(self, user_id: Id) -> list[AuthorizedApp]:
@@ -210,8 +208,7 @@ class UsersPort(Protocol):
 
     @not_idempotent
     async def change_password(self, user_id: Id, command: PasswordChange) -> TokenPair:
-        """Change one's password (the current one is required; WrongPassword). Every session, refresh
-        family and OAuth grant of the account ends; the answer is the caller's new session."""
+        """Change one's password; every session and grant ends; the answer is the caller's new session."""
         ...
 
     # -------------------------------------------------------------------------------- moderation
