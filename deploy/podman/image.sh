@@ -25,15 +25,22 @@ mirror() {  # the Debian mirror apt is set up with
 
 base() {
     if podman image exists "$BASE"; then return; fi
-    local root
+    # No RETURN trap here: it would outlive this function and fire, under set -u, where the local
+    # is gone (the build failed so on a machine without the base image).
+    local root status=0
     root=$(mktemp -d)
-    trap 'rm -rf "$root"' RETURN
-    debootstrap --variant=minbase --include=python3.11,python3.11-venv,python3-distutils \
-        bookworm "$root" "$(mirror)" >/dev/null || { tail -20 "$root/debootstrap/debootstrap.log" >&2; return 1; }
+    if ! debootstrap --variant=minbase --include=python3.11,python3.11-venv,python3-distutils \
+        bookworm "$root" "$(mirror)" >/dev/null; then
+        tail -20 "$root/debootstrap/debootstrap.log" >&2
+        rm -rf "$root"
+        return 1
+    fi
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
     tar -C "$root" -c . | podman import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        --change 'ENV LANG=C.UTF-8' - "$BASE" >/dev/null
+        --change 'ENV LANG=C.UTF-8' - "$BASE" >/dev/null || status=$?
+    rm -rf "$root"
+    return "$status"
 }
 
 build() {
