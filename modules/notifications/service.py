@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,11 @@ MAX_WAIT_BATCH = 100
 E = TypeVar("E", bound=Event)
 
 
+def _lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (signed 64 bits) for a name."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     """A notification the event would make, before the recipient's blocks and mutes are checked."""
@@ -84,6 +90,8 @@ class NotificationsService:
         self._users = users
         self._poll_interval_s = poll_interval_s
         self._waiters: dict[int, set[asyncio.Event]] = {}
+        #: The advisory lock that orders notification writes (PostgreSQL), one per store schema.
+        self._order_lock = _lock_key(f"{store.schema or 'public'}.notifications.ids")
 
     # ------------------------------------------------------------------ reads (the port)
 
@@ -374,9 +382,8 @@ class NotificationsService:
                 rows = [r for r in rows if r["tweet_id"] not in gone and r["source_id"] not in gone]
             if not rows:
                 return
-            # Ids are taken inside the transaction (SQLite: under the store's write lock), so ids
-            # commit in order and a stream that has seen id N never misses a smaller one later.
-            values = [{**row, "id": self._ids.next_int()} for row in rows]
+            ids = await self._ids_in_commit_order(tx, len(rows))
+            values = [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
             await tx.conn.execute(insert_or_ignore(tx.conn, notifications).values(values))
             recipients = {row["recipient_id"] for row in rows}
 
@@ -386,6 +393,26 @@ class NotificationsService:
             tx.after_commit(wake)
 
         return write
+
+    async def _ids_in_commit_order(self, tx: Transaction, count: int) -> list[int]:
+        """Ids for new notifications, each above every id already written, held in order until
+        this transaction ends: notification ids commit in increasing order.
+
+        A stream resumes after the newest id it has handed out (``wait_for_new``), so a smaller
+        id that commits later would never reach it. Several writers run at once (the consumers
+        here, the module's replicas): SQLite's store lock already lets one write at a time; on
+        PostgreSQL a transaction-scoped advisory lock does, and taking the ids above the newest
+        one makes the order independent of the writers' clocks and worker ids.
+        """
+        if not self.store.is_sqlite:
+            await tx.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._order_lock)))
+        newest = (await tx.conn.execute(sa.select(sa.func.max(notifications.c.id)))).scalar_one_or_none()
+        last = int(newest) if newest is not None else 0
+        ids: list[int] = []
+        for _ in range(count):
+            last = max(self._ids.next_int(), last + 1)
+            ids.append(last)
+        return ids
 
     def _wake(self, recipients: Iterable[int]) -> None:
         for uid in recipients:

@@ -370,3 +370,41 @@ async def test_consumer_subscribes_every_event_it_handles(service: Notifications
         "UserFollowed": "notifications.follows",
         "TweetDeleted": "notifications.cleanup",
     }
+
+
+async def test_a_stream_gets_a_notification_that_commits_after_a_newer_one(
+    service: NotificationsService,
+) -> None:
+    """Two notification writes at once (the module's consumers, or its replicas): the one that
+    takes its id first commits last. A stream resumes after the newest id it has handed out, so
+    that late commit must still be newer than anything the stream could have read before it.
+
+    The second write gets up to 2 s to commit while the first is held open (it commits at once
+    where nothing orders them); what is asserted is only what the stream ends up with.
+    """
+    first_event, second_event = followed(BOB, ALICE), followed(CAROL, ALICE)
+    write_first = await service.notify_follows([first_event])
+    write_second = await service.notify_follows([second_event])
+    first_written, release_first = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with service.store.transaction() as tx:
+            await write_first(tx, [first_event])
+            first_written.set()
+            await release_first.wait()
+
+    async def second() -> None:
+        async with service.store.transaction() as tx:
+            await write_second(tx, [second_event])
+
+    held = asyncio.create_task(first())
+    await first_written.wait()
+    racing = asyncio.create_task(second())
+    await asyncio.wait({racing}, timeout=2)
+    # The stream reads while the first write is still open, and resumes after what it got.
+    handed_out = await service.wait_for_new(ALICE, "0", 0)
+    cursor = handed_out[-1].id if handed_out else "0"
+    release_first.set()
+    await asyncio.gather(held, racing)
+    handed_out += await service.wait_for_new(ALICE, cursor, 0)
+    assert sorted(n.actor_id for n in handed_out) == [BOB, CAROL]
