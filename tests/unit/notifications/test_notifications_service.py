@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
+from redis.asyncio import Redis
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.events import Event
@@ -408,3 +410,36 @@ async def test_a_stream_gets_a_notification_that_commits_after_a_newer_one(
     await asyncio.gather(held, racing)
     handed_out += await service.wait_for_new(ALICE, cursor, 0)
     assert sorted(n.actor_id for n in handed_out) == [BOB, CAROL]
+
+
+async def test_a_wait_held_by_another_replica_is_woken_through_redis(
+    storage: Storage, users: FakeUsers, redis_prefix: tuple[Redis, str]
+) -> None:
+    """Two replicas of the module on one store: a notification written by one wakes the stream's
+    wait held by the other at once, not at its next re-read (30 s here, past the 5 s allowed)."""
+    redis, prefix = redis_prefix
+    url, schema = (await storage.migrated(["notifications"]))["notifications"]
+    stores = [ModuleStore("notifications", url, schema=schema) for _ in range(2)]
+    writer, holder = (
+        NotificationsService(
+            store, IDS, cast(UserDirectoryPort, users), poll_interval_s=30, redis=redis, key_prefix=prefix
+        )
+        for store in stores
+    )
+    listening = asyncio.create_task(holder.listen())
+    try:
+        for _ in range(500):  # until the other replica listens (a wake-up before is lost)
+            if (await redis.pubsub_numsub(f"{prefix}live:notifications"))[0][1] >= 1:
+                break
+            await asyncio.sleep(0.01)
+        waiting = asyncio.create_task(holder.wait_for_new(ALICE, "0", 25))
+        await asyncio.sleep(0.1)  # the wait is registered and has read nothing yet
+        await feed(writer, followed(BOB, ALICE))
+        got = await asyncio.wait_for(waiting, timeout=5)
+        assert [(n.kind, n.actor_id) for n in got] == [("follow", BOB)]
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+        for store in stores:
+            await store.dispose()
