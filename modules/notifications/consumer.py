@@ -7,6 +7,7 @@ the module's store, except waking the recipients' waiters, which happens after t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted
@@ -32,3 +33,6 @@ class NotificationsConsumer(Consumer):
             subscribe(store, "follows", UserFollowed, prepare=s.notify_follows),
             subscribe(store, "cleanup", TweetDeleted, handle=s.remove_deleted),
         ]
+
+    def background_jobs(self) -> list[Callable[[], Awaitable[None]]]:
+        return [self._service.listen]  # live streams: wake-ups from the other replicas

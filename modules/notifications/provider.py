@@ -16,7 +16,14 @@ class NotificationsProvider(Provider):
 
     @provide
     def service(self, kernel: Kernel, users: UserDirectoryPort) -> NotificationsService:
-        return NotificationsService(kernel.store("notifications"), kernel.ids, users)
+        return NotificationsService(
+            kernel.store("notifications"),
+            kernel.ids,
+            users,
+            # Live streams: wake-ups reach the other replicas through the deployment's Redis.
+            redis=kernel.redis if kernel.has_redis else None,
+            key_prefix=kernel.key_prefix,
+        )
 
     @provide
     def port(self, service: NotificationsService) -> NotificationsPort:

@@ -5,22 +5,26 @@ only events its inbox has not recorded, in the transaction that records them, an
 constraint backs that up. Nobody is notified of their own actions, nor of actions by an
 account they block or mute (asked of the users port before the transaction opens).
 
-Waiting for new notifications is in-process: the consumer wakes the recipient's waiters
-after its transaction commits. Waiters also re-read every ``poll_interval_s`` so that a
-notification written by another process (several notifications instances) still arrives.
+Waiting for new notifications (``wait_for_new``, the live streams' long-poll): the consumer wakes
+the recipient's waits after its transaction commits, in its process and, where the deployment
+has Redis, in the module's other processes too (``RedisWakeups``, channel
+``<prefix>live:notifications``), so a wait held by another replica returns at once. Waits also
+re-read every ``poll_interval_s``, the fallback if a wake-up is lost. Notification ids commit in
+increasing order (``_ids_in_commit_order``), so resuming after the newest id seen loses nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from redis.asyncio import Redis
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.events import Event
@@ -43,17 +47,21 @@ from modules.notifications.tables import deleted_tweets, markers, notifications,
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.events import Handle
 from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.live import RedisWakeups, Waiters
 from twitterclone.infra.sql import as_utc, greatest, insert_or_ignore, upsertable
 from twitterclone.infra.store import ModuleStore, Reader, Transaction
 
 log = logging.getLogger("twitterclone.notifications")
 
-#: The longest a single wait may last, whatever the caller asks.
-MAX_WAIT_S = 30.0
 #: The most notifications one wait returns (a stream simply asks again for the rest).
 MAX_WAIT_BATCH = 100
 
 E = TypeVar("E", bound=Event)
+
+
+def _lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (signed 64 bits) for a name."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +86,21 @@ class NotificationsService:
         users: UserDirectoryPort,
         *,
         poll_interval_s: float = 5.0,
+        redis: Redis | None = None,
+        key_prefix: str = "",
     ) -> None:
         self.store = store
         self._ids = ids
         self._users = users
-        self._poll_interval_s = poll_interval_s
-        self._waiters: dict[int, set[asyncio.Event]] = {}
+        self.waiters = Waiters(poll_interval_s)
+        #: With Redis, wake-ups reach the waits held by the module's other replicas at once.
+        self.wakeups = (
+            RedisWakeups(redis, f"{key_prefix}live:notifications", self.waiters)
+            if redis is not None
+            else None
+        )
+        #: The advisory lock that orders notification writes (PostgreSQL), one per store schema.
+        self._order_lock = _lock_key(f"{store.schema or 'public'}.notifications.ids")
 
     # ------------------------------------------------------------------ reads (the port)
 
@@ -250,27 +267,12 @@ class NotificationsService:
         if after_id is not None and not is_id(after_id):
             raise InvalidInput("after_id is not an id", field="after_id")
         after = int(after_id) if after_id is not None else 0
-        timeout = min(max(timeout_s, 0.0), MAX_WAIT_S)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        wake = asyncio.Event()
-        # Registered before the first read, so a notification committed in between still wakes us.
-        self._waiters.setdefault(uid, set()).add(wake)
-        try:
-            while True:
-                wake.clear()
-                found = await self._newer(uid, after)
-                remaining = deadline - loop.time()
-                if found or remaining <= 0:
-                    return found
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), min(remaining, self._poll_interval_s))
-        finally:
-            waiters = self._waiters.get(uid)
-            if waiters is not None:
-                waiters.discard(wake)
-                if not waiters:
-                    del self._waiters[uid]
+        return await self.waiters.wait(uid, timeout_s, lambda: self._newer(uid, after), bool)
+
+    async def listen(self) -> None:
+        """A background job: wake-ups published by the other replicas (returns at once without Redis)."""
+        if self.wakeups is not None:
+            await self.wakeups.listen()
 
     # ------------------------------------------------------------------ event handlers
     # ``notify_*`` run before the kernel's transaction (they ask users about blocks and mutes)
@@ -374,23 +376,40 @@ class NotificationsService:
                 rows = [r for r in rows if r["tweet_id"] not in gone and r["source_id"] not in gone]
             if not rows:
                 return
-            # Ids are taken inside the transaction (SQLite: under the store's write lock), so ids
-            # commit in order and a stream that has seen id N never misses a smaller one later.
-            values = [{**row, "id": self._ids.next_int()} for row in rows]
+            ids = await self._ids_in_commit_order(tx, len(rows))
+            values = [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
             await tx.conn.execute(insert_or_ignore(tx.conn, notifications).values(values))
             recipients = {row["recipient_id"] for row in rows}
 
             async def wake() -> None:
-                self._wake(recipients)
+                if self.wakeups is not None:
+                    await self.wakeups.announce(recipients)
+                else:
+                    self.waiters.wake(recipients)
 
             tx.after_commit(wake)
 
         return write
 
-    def _wake(self, recipients: Iterable[int]) -> None:
-        for uid in recipients:
-            for waiter in self._waiters.get(uid, ()):
-                waiter.set()
+    async def _ids_in_commit_order(self, tx: Transaction, count: int) -> list[int]:
+        """Ids for new notifications, each above every id already written, held in order until
+        this transaction ends: notification ids commit in increasing order.
+
+        A stream resumes after the newest id it has handed out (``wait_for_new``), so a smaller
+        id that commits later would never reach it. Several writers run at once (the consumers
+        here, the module's replicas): SQLite's store lock already lets one write at a time; on
+        PostgreSQL a transaction-scoped advisory lock does, and taking the ids above the newest
+        one makes the order independent of the writers' clocks and worker ids.
+        """
+        if not self.store.is_sqlite:
+            await tx.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._order_lock)))
+        newest = (await tx.conn.execute(sa.select(sa.func.max(notifications.c.id)))).scalar_one_or_none()
+        last = int(newest) if newest is not None else 0
+        ids: list[int] = []
+        for _ in range(count):
+            last = max(self._ids.next_int(), last + 1)
+            ids.append(last)
+        return ids
 
     async def _newer(self, uid: int, after: int) -> list[Notification]:
         n = notifications

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
+from redis.asyncio import Redis
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.events import Event
@@ -370,3 +372,74 @@ async def test_consumer_subscribes_every_event_it_handles(service: Notifications
         "UserFollowed": "notifications.follows",
         "TweetDeleted": "notifications.cleanup",
     }
+
+
+async def test_a_stream_gets_a_notification_that_commits_after_a_newer_one(
+    service: NotificationsService,
+) -> None:
+    """Two notification writes at once (the module's consumers, or its replicas): the one that
+    takes its id first commits last. A stream resumes after the newest id it has handed out, so
+    that late commit must still be newer than anything the stream could have read before it.
+
+    The second write gets up to 2 s to commit while the first is held open (it commits at once
+    where nothing orders them); what is asserted is only what the stream ends up with.
+    """
+    first_event, second_event = followed(BOB, ALICE), followed(CAROL, ALICE)
+    write_first = await service.notify_follows([first_event])
+    write_second = await service.notify_follows([second_event])
+    first_written, release_first = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with service.store.transaction() as tx:
+            await write_first(tx, [first_event])
+            first_written.set()
+            await release_first.wait()
+
+    async def second() -> None:
+        async with service.store.transaction() as tx:
+            await write_second(tx, [second_event])
+
+    held = asyncio.create_task(first())
+    await first_written.wait()
+    racing = asyncio.create_task(second())
+    await asyncio.wait({racing}, timeout=2)
+    # The stream reads while the first write is still open, and resumes after what it got.
+    handed_out = await service.wait_for_new(ALICE, "0", 0)
+    cursor = handed_out[-1].id if handed_out else "0"
+    release_first.set()
+    await asyncio.gather(held, racing)
+    handed_out += await service.wait_for_new(ALICE, cursor, 0)
+    assert sorted(n.actor_id for n in handed_out) == [BOB, CAROL]
+
+
+async def test_a_wait_held_by_another_replica_is_woken_through_redis(
+    storage: Storage, users: FakeUsers, redis_prefix: tuple[Redis, str]
+) -> None:
+    """Two replicas of the module on one store: a notification written by one wakes the stream's
+    wait held by the other at once, not at its next re-read (30 s here, past the 5 s allowed)."""
+    redis, prefix = redis_prefix
+    url, schema = (await storage.migrated(["notifications"]))["notifications"]
+    stores = [ModuleStore("notifications", url, schema=schema) for _ in range(2)]
+    writer, holder = (
+        NotificationsService(
+            store, IDS, cast(UserDirectoryPort, users), poll_interval_s=30, redis=redis, key_prefix=prefix
+        )
+        for store in stores
+    )
+    listening = asyncio.create_task(holder.listen())
+    try:
+        for _ in range(500):  # until the other replica listens (a wake-up before is lost)
+            if (await redis.pubsub_numsub(f"{prefix}live:notifications"))[0][1] >= 1:
+                break
+            await asyncio.sleep(0.01)
+        waiting = asyncio.create_task(holder.wait_for_new(ALICE, "0", 25))
+        await asyncio.sleep(0.1)  # the wait is registered and has read nothing yet
+        await feed(writer, followed(BOB, ALICE))
+        got = await asyncio.wait_for(waiting, timeout=5)
+        assert [(n.kind, n.actor_id) for n in got] == [("follow", BOB)]
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+        for store in stores:
+            await store.dispose()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -52,6 +53,7 @@ from twitterclone.gateway.auth import (
     TokenVerifier,
     UserTokenRequired,
 )
+from twitterclone.gateway.livefeeds import LONG_POLL_S, WAIT_MARGIN_S, follow, home_changes
 from twitterclone.gateway.mastodon.deps import TAG, may_answer
 from twitterclone.gateway.mastodon.routes.notifications import _shape as shape_notifications
 from twitterclone.gateway.mastodon.shaping import Shaper
@@ -64,16 +66,6 @@ log = logging.getLogger("twitterclone.gateway.streaming")
 
 #: Seconds of silence after which an SSE stream sends a heartbeat comment.
 KEEPALIVE_S = 15.0
-#: Time a stream's port call gets beyond the wait it asks for (its deadline, when split).
-WAIT_MARGIN_S = 5.0
-#: Seconds a feed waits before asking again after its port failed (unreachable, overloaded).
-RETRY_S = 1.0
-#: The longest one long-poll of a port asks to wait. Waiting port methods are marked
-#: (``boundaries._kernel.markers.waits``: over HTTP not cut at the transport's 2 s, never hedged),
-#: but on the split deployment waits of 5 s lost the mention notification of the streaming client
-#: test every time, and 1 s waits pass: something on the serving side still cuts longer calls
-#: (not found yet). Until it is, a stream asks for 1 s waits.
-LONG_POLL_S = 1.0
 #: Subscriptions one WebSocket may hold at once.
 MAX_SUBSCRIPTIONS = 16
 #: Streams one may ask for, and the scope each needs (besides the stream itself: ``read``).
@@ -230,8 +222,7 @@ class Feeds:
     # fails leaves the position as it was, so a port that fails for a moment loses nothing.
 
     async def home(self, channel: Channel, put: Put, position: str | None) -> str:
-        with deadline_scope(self.wait_s + WAIT_MARGIN_S):
-            changes = await self.timeline.home_changes(self.user_id, position, self.wait_s)
+        changes = await home_changes(self.timeline, self.user_id, position, self.wait_s)
         for payload in await self._statuses(changes.added):
             await put((channel, "update", payload))
         for tweet_id in changes.removed:
@@ -264,14 +255,15 @@ class Feeds:
         return changes.position
 
     async def baseline(self, source: Step, channel: Channel) -> Any:
-        """Where a notification feed starts, taken before the stream is answered: a baseline read
-        later by the feed's task could already include (and so skip) a notification made after
-        the client saw the stream open. Other feeds start from their first wait's position."""
-        if source != self.user_notifications:
+        """Where a feed starts, taken before the stream is answered. A feed asked from "now"
+        counts what is already there as seen, so a start read later by the feed's task could
+        already include (and so skip) a post or notification made after the client saw the
+        stream open. This is the feed's first step, moved ahead: no call is added."""
+        if channel.stream.startswith("public:remote"):  # silent: nothing to start from
             return None
         try:
-            return await self.user_notifications(channel, _discard, None)
-        except Exception:  # the feed takes its baseline itself, as before
+            return await source(channel, _discard, None)
+        except Exception:  # the feed takes its start itself, as before
             log.warning("stream baseline failed", exc_info=True, extra={"stream": channel.stream})
             return None
 
@@ -289,21 +281,6 @@ async def _discard(event: Any) -> None:
 
 #: One wait of a feed: (channel, put, where to resume) -> where the next one resumes.
 Step = Callable[[Channel, Put, Any], Awaitable[Any]]
-
-
-async def _forever(step: Step, channel: Channel, put: Put, position: Any = None) -> None:
-    """Run a feed's steps; after a failure wait a moment and resume from the same position."""
-    while True:
-        try:
-            position = await step(channel, put, position)
-        except asyncio.CancelledError:
-            raise
-        except InvalidInput:  # a position the module no longer takes: start again from now
-            log.warning("stream position refused; starting from now", extra={"stream": channel.stream})
-            position = None
-        except Exception:
-            log.warning("stream feed failed; retrying", exc_info=True, extra={"stream": channel.stream})
-            await asyncio.sleep(RETRY_S)
 
 
 @dataclass
@@ -325,11 +302,13 @@ class Subscriptions:
             raise UnknownStream(f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection")
         tasks: list[asyncio.Task[None]] = []
         self.running[channel] = tasks
-        for source in self.feeds.sources(channel):
-            start = await self.feeds.baseline(source, channel)
+        sources = self.feeds.sources(channel)
+        starts = await asyncio.gather(*(self.feeds.baseline(source, channel) for source in sources))
+        for source, start in zip(sources, starts, strict=True):
             tasks.append(
                 asyncio.create_task(
-                    _forever(source, channel, self._put, start), name=f"stream-{channel.stream}"
+                    follow(functools.partial(source, channel, self._put), start, name=channel.stream),
+                    name=f"stream-{channel.stream}",
                 )
             )
 

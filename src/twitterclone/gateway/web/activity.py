@@ -3,16 +3,21 @@
 The live stream (``GET /live``, Server-Sent Events) follows the rules of every stream
 (``gateway/streams.py``): opened through the StreamGate (capped per user and per process), it
 gives its admission slot back at once and re-checks its session every ``stream_recheck_s``.
-It sends ``unread`` (the unread notification count, at once and whenever a notification comes:
-the wait on the notifications port is what paces the loop) and, on the home page, ``tweet``
-events carrying the rendered tweet for each new entry of the home timeline, which it reads
-every ``LIVE_POLL_S`` (one page call, as the home page makes).
+It sends ``unread`` (the unread notification count, at once and whenever a notification comes)
+and, on the home page, ``tweet`` events carrying the rendered tweet for each new entry of the
+home timeline. Both come from the ports' long-polls, followed as the Mastodon streams follow them
+(``gateway/livefeeds.py``): ``NotificationsPort.wait_for_new`` and ``TimelinePort.home_changes``,
+each a feed of its own, so an idle stream makes one call per feed every ``LONG_POLL_S`` and a
+change arrives as soon as the module has it. The page's newest entry (``after``) is where the
+home feed catches up from: one home page read for what came between the page and the stream.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -34,6 +39,7 @@ from boundaries.tweets.port import TweetsPort
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.admission import hold_as_stream
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.livefeeds import LONG_POLL_S, WAIT_MARGIN_S, follow, home_changes
 from twitterclone.gateway.params import ID_PATTERN, Cursor
 from twitterclone.gateway.streams import StreamGate
 from twitterclone.gateway.web.common import media_alts, read_form
@@ -42,10 +48,10 @@ from twitterclone.gateway.web.session import SESSION_STATE_KEY, WebSession, curr
 from twitterclone.remote.deadline import deadline_scope
 from twitterclone.settings import Settings
 
-#: How long one wait for notifications lasts, and so how often the home timeline is read.
-LIVE_POLL_S = 0.5
-#: Time a stream's port call gets beyond the wait it asks for.
-WAIT_MARGIN_S = 5.0
+#: How soon a tweet held back for its images (drafts until media hears of it) is looked at again.
+HELD_RECHECK_S = 0.5
+#: Tweet ids a stream remembers having sent (the catch-up read and the feed may both see one).
+SENT_KEPT = 200
 #: Send a comment this often when nothing happens, so proxies keep the connection.
 KEEPALIVE_S = 15.0
 #: How long a browser waits before reconnecting after the stream drops, in ms.
@@ -168,6 +174,7 @@ class ActivityPages(Controller):
         settings: FromDishka[Settings],
         notifications: FromDishka[NotificationsPort],
         timeline: FromDishka[TimelinePort],
+        tweets: FromDishka[TweetsPort],
         media: FromDishka[MediaPort],
         after: AfterId = None,
         home: Annotated[bool, QueryParameter(name="home", required=False)] = False,
@@ -180,6 +187,7 @@ class ActivityPages(Controller):
             me,
             notifications,
             timeline,
+            tweets,
             media,
             home_after=(int(after) if after else 0) if home else None,
             recheck_s=settings.stream_recheck_s,
@@ -222,49 +230,117 @@ def _media_ids(tweet: Tweet) -> list[str]:
     return ids
 
 
+@dataclass
+class _LiveHome:
+    """The home feed of one live stream: new entries, rendered, oldest first.
+
+    A tweet whose images are still drafts (media has not heard of the tweet yet) is held back
+    and looked at again every ``HELD_RECHECK_S``, for at most ``MEDIA_WAIT_S``.
+    """
+
+    me: WebSession
+    timeline: TimelinePort
+    tweets: TweetsPort
+    media: MediaPort
+    put: Callable[[ServerSentEventMessage], Awaitable[None]]
+    held: list[Tweet] = field(default_factory=list)
+    sent: dict[str, None] = field(default_factory=dict)
+
+    def take(self, found: list[Tweet]) -> None:
+        known = set(self.sent) | {t.id for t in self.held}
+        self.held.extend(t for t in found if t.id not in known)
+
+    async def step(self, position: str | None) -> str:
+        await self.send()  # what the catch-up read found, or what was held back
+        wait = HELD_RECHECK_S if self.held else LONG_POLL_S
+        changes = await home_changes(self.timeline, self.me.user_id, position, wait)
+        if changes.added:
+            with deadline_scope(WAIT_MARGIN_S):
+                self.take(await self.tweets.get_feed(changes.added, self.me.user_id))
+        await self.send()
+        return changes.position
+
+    async def send(self) -> None:
+        if not self.held:
+            return
+        with deadline_scope(WAIT_MARGIN_S):
+            alts, pending = await _images(self.media, self.held, self.me.user_id)
+        while self.held:
+            tweet = self.held[0]
+            if tweet.id in pending and _age_s(tweet) < MEDIA_WAIT_S:
+                return  # its images are drafts until media hears of the tweet: look again soon
+            html = render_fragment(
+                "_tweet.html", tweet=tweet, alts=alts, session=self.me, csrf=self.me.csrf, full_path="/"
+            )
+            await self.put(
+                ServerSentEventMessage(event="tweet", id=tweet.id, data=" ".join(html.split("\n")))
+            )
+            self.held.pop(0)
+            self.sent[tweet.id] = None
+            if len(self.sent) > SENT_KEPT:
+                del self.sent[next(iter(self.sent))]
+
+
 async def _live(
     request: HTMXRequest,
     me: WebSession,
     notifications: NotificationsPort,
     timeline: TimelinePort,
+    tweets: TweetsPort,
     media: MediaPort,
     *,
     home_after: int | None,
     recheck_s: float,
 ) -> AsyncIterator[ServerSentEventMessage]:
+    queue: asyncio.Queue[ServerSentEventMessage] = asyncio.Queue(maxsize=1000)
+    home = _LiveHome(me, timeline, tweets, media, queue.put) if home_after is not None else None
     with deadline_scope(WAIT_MARGIN_S):
         newest = await notifications.notifications(me.user_id, PageRequest(limit=1))
         unread = await notifications.unread_count(me.user_id)
-    after_notification = newest.items[0].id if newest.items else None
-    yield ServerSentEventMessage(event="unread", data=str(unread.unread))
-    checked_at = quiet_since = time.monotonic()
-    while True:
-        now = time.monotonic()
-        if now - checked_at >= recheck_s:
-            if not await _still_signed_in(request, me.sid):
-                yield ServerSentEventMessage(event="signed-out", data="sign in again")
-                return
-            checked_at = now
-        with deadline_scope(LIVE_POLL_S + WAIT_MARGIN_S):
-            fresh = await notifications.wait_for_new(me.user_id, after_notification, LIVE_POLL_S)
-            if fresh:
-                after_notification = fresh[-1].id
-                unread = await notifications.unread_count(me.user_id)
-                yield ServerSentEventMessage(event="unread", data=str(unread.unread))
-                quiet_since = time.monotonic()
-            if home_after is not None:
-                latest = await timeline.home_timeline(me.user_id, PageRequest(limit=DEFAULT_PAGE_SIZE))
-                new = [t for t in latest.items if int(t.id) > home_after]
-                alts, pending = await _images(media, new, me.user_id)
-                for tweet in reversed(new):  # oldest first
-                    if tweet.id in pending and _age_s(tweet) < MEDIA_WAIT_S:
-                        break  # its images are drafts until media hears of the tweet: next round
-                    html = render_fragment(
-                        "_tweet.html", tweet=tweet, alts=alts, session=me, csrf=me.csrf, full_path="/"
-                    )
-                    yield ServerSentEventMessage(event="tweet", id=tweet.id, data=" ".join(html.split("\n")))
-                    home_after = int(tweet.id)
+    # Both feeds start from before the stream is answered; the home feed first takes where
+    # "now" is, then catches up from the page's newest entry (what came in between).
+    home_position = None
+    if home is not None:
+        home_position = (await home_changes(timeline, me.user_id, None, 0)).position
+        with deadline_scope(WAIT_MARGIN_S):
+            latest = await timeline.home_timeline(me.user_id, PageRequest(limit=DEFAULT_PAGE_SIZE))
+        home.take([t for t in reversed(latest.items) if int(t.id) > (home_after or 0)])
+
+    async def unread_step(after: str) -> str:
+        with deadline_scope(LONG_POLL_S + WAIT_MARGIN_S):
+            fresh = await notifications.wait_for_new(me.user_id, after, LONG_POLL_S)
+            if not fresh:
+                return after
+            count = await notifications.unread_count(me.user_id)
+        await queue.put(ServerSentEventMessage(event="unread", data=str(count.unread)))
+        return fresh[-1].id
+
+    feeds = [
+        asyncio.create_task(
+            follow(unread_step, newest.items[0].id if newest.items else "0", name="web-unread")
+        )
+    ]
+    if home is not None:
+        feeds.append(asyncio.create_task(follow(home.step, home_position, name="web-home")))
+    try:
+        yield ServerSentEventMessage(event="unread", data=str(unread.unread))
+        checked_at = quiet_since = time.monotonic()
+        while True:
+            if time.monotonic() - checked_at >= recheck_s:
+                if not await _still_signed_in(request, me.sid):
+                    yield ServerSentEventMessage(event="signed-out", data="sign in again")
+                    return
+                checked_at = time.monotonic()
+            try:
+                message = await asyncio.wait_for(queue.get(), timeout=min(recheck_s, KEEPALIVE_S))
+            except TimeoutError:
+                if time.monotonic() - quiet_since >= KEEPALIVE_S:
+                    yield ServerSentEventMessage(data=None, comment="keep-alive")
                     quiet_since = time.monotonic()
-        if time.monotonic() - quiet_since >= KEEPALIVE_S:
-            yield ServerSentEventMessage(data=None, comment="keep-alive")
+                continue
+            yield message
             quiet_since = time.monotonic()
+    finally:
+        for task in feeds:
+            task.cancel()
+        await asyncio.gather(*feeds, return_exceptions=True)
