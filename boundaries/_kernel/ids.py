@@ -5,6 +5,7 @@ module parses ids with ``parse_id`` (or checks them with ``is_id``), so no secon
 reaches a comparison or a query, and two ids are equal exactly when their strings are.
 """
 
+from collections.abc import Iterable
 from typing import Annotated
 
 import msgspec
@@ -32,6 +33,26 @@ def is_id(value: str) -> bool:
         and (value[0] != "0" or value == "0")
         and int(value) <= MAX_ID
     )
+
+
+def parse_ids(values: Iterable[object]) -> list[int]:
+    """The integers the canonical ids among ``values`` stand for, each once, first seen first.
+
+    ``is_id`` for a whole page of ids in one loop: hydration converts twenty or more per read.
+    """
+    found: dict[int, None] = {}
+    for value in values:
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and value.isdigit()
+            and 0 < len(value) <= 19
+            and (value[0] != "0" or value == "0")
+        ):
+            number = int(value)
+            if number <= MAX_ID:
+                found[number] = None
+    return list(found)
 
 
 def parse_id(value: object) -> int | None:

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boundaries._kernel.errors import InvalidInput, Unavailable
-from boundaries._kernel.ids import Id, is_id
+from boundaries._kernel.ids import Id, is_id, parse_ids
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.media.port import MediaPort
 from boundaries.tweets.dto import (
@@ -171,6 +171,9 @@ class StaticTweet(msgspec.Struct, frozen=True, gc=False):
     spoiler_text: str = ""
     sensitive: bool = False
     language: str | None = None
+    #: The tweet as shown, with what changes (author details, counts, the viewer's flags, what
+    #: it embeds) left at their defaults: a read fills those in with one ``replace``.
+    shown: Tweet | None = None
 
     def addressed(self) -> frozenset[int]:
         """The users it mentions, and the author it replies to (who may see it when not open)."""
@@ -210,21 +213,24 @@ class StaticTweets:
         self.misses += len(missing)
         if missing:
             for r in await conn.execute(_STATIC_BY_IDS, {"ids": missing}):
-                entry = StaticTweet(
-                    author_id=r.author_id,
-                    text=r.text,
-                    created_at=r.created_at,
-                    conversation_id=r.conversation_id,
-                    reply_to_id=r.reply_to_id,
-                    reply_to_author_id=r.reply_to_author_id,
-                    quote_of_id=r.quote_of_id,
-                    retweet_of_id=r.retweet_of_id,
-                    entities=msgspec.convert(r.entities, Entities),
-                    media_ids=list(r.media_ids or []),
-                    visibility=r.visibility,
-                    spoiler_text=r.spoiler_text,
-                    sensitive=bool(r.sensitive),
-                    language=r.language,
+                entry = _with_shown(
+                    r.id,
+                    StaticTweet(
+                        author_id=r.author_id,
+                        text=r.text,
+                        created_at=r.created_at,
+                        conversation_id=r.conversation_id,
+                        reply_to_id=r.reply_to_id,
+                        reply_to_author_id=r.reply_to_author_id,
+                        quote_of_id=r.quote_of_id,
+                        retweet_of_id=r.retweet_of_id,
+                        entities=msgspec.convert(r.entities, Entities),
+                        media_ids=list(r.media_ids or []),
+                        visibility=r.visibility,
+                        spoiler_text=r.spoiler_text,
+                        sensitive=bool(r.sensitive),
+                        language=r.language,
+                    ),
                 )
                 found[r.id] = entry
                 if self._size:
@@ -232,6 +238,37 @@ class StaticTweets:
             while len(entries) > self._size:
                 entries.popitem(last=False)
         return found
+
+
+def _with_shown(tweet_id: int, static: StaticTweet) -> StaticTweet:
+    """``static`` with its ``shown`` tweet built (an author known by id only, zero counts)."""
+    shown = Tweet(
+        id=str(tweet_id),
+        author=Author(id=str(static.author_id), handle="", display_name=""),
+        text=static.text,
+        created_at=static.created_at,
+        conversation_id=str(static.conversation_id),
+        reply_to_id=_opt_str(static.reply_to_id),
+        reply_to_author_id=_opt_str(static.reply_to_author_id),
+        quote_of_id=_opt_str(static.quote_of_id),
+        retweet_of_id=_opt_str(static.retweet_of_id),
+        entities=static.entities,
+        media_ids=list(static.media_ids),
+        visibility=static.visibility,
+        spoiler_text=static.spoiler_text,
+        sensitive=static.sensitive,
+        language=static.language,
+    )
+    return msgspec.structs.replace(static, shown=shown)
+
+
+#: The viewer's flags on a tweet: eight possible values, shared (they are frozen).
+_VIEWERS = {
+    (liked, retweeted, bookmarked): Viewer(liked=liked, retweeted=retweeted, bookmarked=bookmarked)
+    for liked in (False, True)
+    for retweeted in (False, True)
+    for bookmarked in (False, True)
+}
 
 
 def _opt_str(value: int | None) -> str | None:
@@ -828,7 +865,7 @@ class TweetsService:
         change (the counts, and whether it still exists) is read fresh in one statement for the
         whole page, so the cache needs no invalidation and is right in every topology.
         """
-        wanted = _unique_ints(_as_int(i) for i in tweet_ids)
+        wanted = parse_ids(tweet_ids)
         if not wanted:
             return []
         viewer = _as_int(viewer_id)
@@ -869,36 +906,22 @@ class TweetsService:
 
         def build(tid: int, *, with_retweet_of: bool, with_quoted: bool) -> Tweet:
             row = static[tid]
+            shown = row.shown
+            assert shown is not None  # every cached StaticTweet is built with it
             # A retweet row keeps its own (zero) counts; the viewer's flags are about the original.
             target = row.retweet_of_id if row.retweet_of_id is not None else tid
-            author_id = str(row.author_id)
             original = row.retweet_of_id if with_retweet_of and row.retweet_of_id in counts else None
             quoted = row.quote_of_id if with_quoted and row.quote_of_id in counts else None
-            return Tweet(
-                id=str(tid),
+            return msgspec.structs.replace(
+                shown,
                 # An author the users module no longer knows still gets a (bare) summary.
-                author=authors.get(row.author_id) or Author(id=author_id, handle="", display_name=""),
-                text=row.text,
-                created_at=row.created_at,
-                conversation_id=str(row.conversation_id),
-                reply_to_id=_opt_str(row.reply_to_id),
-                reply_to_author_id=_opt_str(row.reply_to_author_id),
-                quote_of_id=_opt_str(row.quote_of_id),
-                retweet_of_id=_opt_str(row.retweet_of_id),
-                entities=row.entities,
-                media_ids=list(row.media_ids),
+                author=authors.get(row.author_id) or shown.author,
                 counts=counts[tid],
-                viewer=Viewer(
-                    liked=target in liked, retweeted=target in retweeted, bookmarked=target in bookmarked
-                )
+                viewer=_VIEWERS[target in liked, target in retweeted, target in bookmarked]
                 if viewer is not None
                 else None,
                 retweet_of=build(original, with_retweet_of=False, with_quoted=True) if original else None,
                 quoted=build(quoted, with_retweet_of=False, with_quoted=False) if quoted else None,
-                visibility=row.visibility,
-                spoiler_text=row.spoiler_text,
-                sensitive=row.sensitive,
-                language=row.language,
                 pinned=tid in pinned,
             )
 

@@ -8,7 +8,7 @@ import msgspec
 import sqlalchemy as sa
 
 from boundaries._kernel.errors import InvalidInput
-from boundaries._kernel.ids import Id
+from boundaries._kernel.ids import Id, parse_ids
 from boundaries._kernel.pagination import MAX_PAGE_SIZE, Page, PageRequest
 from boundaries.users.dto import IdPage, Profile, Relationship, Silencing, Standing
 from boundaries.users.errors import Blocked, CannotFollowSelf
@@ -288,14 +288,14 @@ class Graph:
             return []
         flags: dict[int, dict[str, bool]] = {}
         for query, asked in ((_SILENCES, user_ids), (_FOLLOWING_AMONG, follow_ids)):
-            wanted = [i for i in (int_id(u) for u in asked) if i is not None and i != viewer]
+            wanted = [i for i in parse_ids(asked) if i != viewer]
             if wanted:
                 for user, kind in await self._store.fetch(query, {"viewer": viewer, "ids": wanted}):
                     flags.setdefault(int(user), {})[_STANDING_FLAGS[kind]] = True
         if not flags:
             return []
-        order = (i for i in (int_id(u) for u in (*user_ids, *follow_ids)) if i is not None)
-        return [Standing(user_id=str(i), **flags[i]) for i in dict.fromkeys(order) if i in flags]
+        asked_first = parse_ids((*user_ids, *follow_ids))
+        return [Standing(user_id=str(i), **flags[i]) for i in asked_first if i in flags]
 
     async def _follow_page(self, user_id: Id, page: PageRequest, *, followers: bool) -> Page[Profile]:
         limit = max(1, min(page.limit, MAX_PAGE_SIZE))

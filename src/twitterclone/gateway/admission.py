@@ -168,7 +168,7 @@ def admission_middleware(
             with deadline_scope(request_timeout_s):
                 await app(scope, receive, send)
             return
-        replayed = await _read_body(scope, receive, send, body)
+        replayed = await _read_body(scope, receive, send, body) if _has_body(scope) else receive
         if replayed is None:  # answered 408, or the client went away
             return
         with deadline_scope(request_timeout_s):
@@ -261,6 +261,19 @@ async def _run_admitted(
             lease.give_back()
             for end in lease.at_end:
                 end()
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request may carry a body: over HTTP/1.x only with a length above zero or a
+    chunked one (without either, it has none and nothing is left to wait for); always over HTTP/2."""
+    if scope.get("http_version") not in ("1.1", "1.0"):
+        return True
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.strip() not in (b"0", b"")
+        if name == b"transfer-encoding":
+            return True
+    return False
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -19,19 +19,18 @@ from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.admission import Admission, BodyLimits, admission_middleware
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
 from twitterclone.gateway.docs import LocalSwaggerUI, docs_assets_router
-from twitterclone.gateway.headers import security_headers_middleware
 from twitterclone.gateway.mastodon.errors import mastodon_aware
 from twitterclone.gateway.mastodon.router import document_mastodon_errors, mastodon_router
-from twitterclone.gateway.middleware import edge_middleware, request_id_middleware
+from twitterclone.gateway.middleware import ResponseHeaders, gateway_edge_middleware
 from twitterclone.gateway.ops.routes import TEMPLATES as OPS_TEMPLATES
 from twitterclone.gateway.ops.routes import OpsController, ops_assets_router, ops_lifespan
-from twitterclone.gateway.paths import canonical_path_middleware
 from twitterclone.gateway.problems import EXCEPTION_HANDLERS, document_errors
 from twitterclone.gateway.ratelimit import (
     LIMITED_PREFIXES,
     LoginThrottle,
     RatePolicy,
     build_limiter,
+    rate_limit_headers,
     rate_limit_middleware,
     route_finder,
 )
@@ -170,6 +169,7 @@ def create_app(
     # Every operation lists the error answers it can give (derived from its guards and inputs).
     document_errors(app, rate_limited=LIMITED_PREFIXES if settings.rate_limit_enabled else ())
     document_mastodon_errors(app, rate_limited=LIMITED_PREFIXES if settings.rate_limit_enabled else ())
+    response_headers: list[ResponseHeaders] = []
     if settings.rate_limit_enabled:  # inside the request id, so that a 429 carries one
         limiter, policy = build_limiter(settings, runtime.kernel), RatePolicy(settings)
         app.state.login_throttle = LoginThrottle(limiter, policy)  # handlers charge accounts with it
@@ -181,6 +181,7 @@ def create_app(
             route_of=route_finder(app),
             cookie_user=session_user_id,
         )
+        response_headers.append(rate_limit_headers)
     admission = Admission(
         settings.admission_max_active, settings.admission_max_wait_s, settings.admission_max_queue
     )
@@ -195,10 +196,9 @@ def create_app(
     gated = admission_middleware(
         app.asgi_handler, admission, request_timeout_s=settings.request_timeout_s, body=body
     )
-    # The request id outside admission, so that even unrouted requests (404, 405) and the
-    # middlewares' own answers (408, 503, 504) carry one; the edge sets the trace first so the
-    # request's log line carries it; the security headers outside them all, on every answer.
-    app.asgi_handler = security_headers_middleware(edge_middleware(request_id_middleware(gated)))
-    # Before anything looks at the path: one spelling of it from here on (see gateway/paths.py).
-    app.asgi_handler = canonical_path_middleware(app.asgi_handler)
+    # The edge outside admission, so that even unrouted requests (404, 405) and the middlewares'
+    # own answers (408, 503, 504) carry a request id and the security headers; it makes the path
+    # canonical before anything looks at it (see gateway/paths.py) and sets the trace first, so
+    # the request's log line carries it.
+    app.asgi_handler = gateway_edge_middleware(gated, response_headers=response_headers)
     return app

@@ -2,12 +2,10 @@
 
 Headers a handler set itself (e.g. the OAuth consent page's Content-Security-Policy) are kept.
 Pages the gateway serves from a library (the /schema docs) get their policy by path prefix.
+The gateway's edge (gateway/middleware.py) adds them in its one pass over a response's headers.
 """
 
 from __future__ import annotations
-
-from litestar.datastructures import MutableScopeHeaders
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from twitterclone.gateway.docs import DOCS_CSP
 
@@ -16,32 +14,18 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
 }
+#: The same, as a response's raw header pairs.
+SECURITY_HEADER_PAIRS = tuple((name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items())
+CSP = b"content-security-policy"
 
 #: Content-Security-Policy by path prefix, for pages whose handlers we do not write ourselves.
 PAGE_POLICIES = (("/schema", DOCS_CSP),)
+_PAGE_POLICY_PAIRS = tuple((prefix, policy.encode()) for prefix, policy in PAGE_POLICIES)
 
 
-def security_headers_middleware(app: ASGIApp) -> ASGIApp:
-    """Wrap an ASGI app so that every HTTP response carries SECURITY_HEADERS."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # type: ignore[comparison-overlap]
-            await app(scope, receive, send)
-            return
-
-        path = scope["path"]
-        policy = next((csp for prefix, csp in PAGE_POLICIES if path.startswith(prefix)), None)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                for name, value in SECURITY_HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
-                if policy is not None and "content-security-policy" not in headers:
-                    headers["content-security-policy"] = policy
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware
+def page_policy(path: str) -> bytes | None:
+    """The Content-Security-Policy the gateway sets for ``path`` unless its handler set one."""
+    for prefix, policy in _PAGE_POLICY_PAIRS:
+        if path.startswith(prefix):
+            return policy
+    return None

@@ -28,10 +28,9 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, Request
-from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException, TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from boundaries.users.dto import login_account
 from twitterclone.gateway.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Problem, edge_error_body
@@ -355,20 +354,24 @@ def rate_limit_middleware(
         if not decision.allowed:
             await _send_rate_limited(scope, send, decision)
             return
-        # The handler may charge more (a login's account) and add its decision here.
-        decisions: list[Decision] = [decision]
-        scope.setdefault("state", {})[_DECISIONS] = decisions
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                mutable = MutableScopeHeaders.from_message(message)
-                for name, value in _headers(_tightest(decisions)):
-                    mutable[name] = value
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
+        # The handler may charge more (a login's account) and add its decision here; the answer
+        # reports the tightest (``rate_limit_headers``, set by the gateway's edge).
+        scope.setdefault("state", {})[_DECISIONS] = [decision]
+        await app(scope, receive, send)
 
     return middleware
+
+
+def rate_limit_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The ``RateLimit-*`` headers of a request's answer: its tightest bucket (none if uncharged).
+
+    The gateway's edge sets them on the response (gateway/middleware.py), replacing any a
+    handler's exception carried, so every answer of a charged request reports the same bucket.
+    """
+    decisions: list[Decision] | None = scope.get("state", {}).get(_DECISIONS)
+    if not decisions:
+        return []
+    return [(name.encode(), value.encode()) for name, value in _headers(_tightest(decisions))]
 
 
 __all__ = [
@@ -380,6 +383,7 @@ __all__ = [
     "build_limiter",
     "charge_login_account",
     "limited",
+    "rate_limit_headers",
     "rate_limit_middleware",
     "route_finder",
     "rule_of",
