@@ -15,6 +15,7 @@ from twitterclone_bench import options
 from twitterclone_bench.adapter_cost_command import adapter_cost
 from twitterclone_bench.connections_command import connections
 from twitterclone_bench.fanout_command import fanout
+from twitterclone_bench.hop_command import hop
 from twitterclone_bench.relay_command import relay
 from twitterclone_bench.webhome_command import web_home
 
@@ -84,5 +85,6 @@ def bench(ctx: click.Context, /, **given: Any) -> None:
 bench.add_command(connections)
 bench.add_command(adapter_cost)
 bench.add_command(fanout)
+bench.add_command(hop)
 bench.add_command(relay)
 bench.add_command(web_home)
