@@ -17,6 +17,7 @@ from twitterclone_bench.connections_command import connections
 from twitterclone_bench.fanout_command import fanout
 from twitterclone_bench.hop_command import hop
 from twitterclone_bench.relay_command import relay
+from twitterclone_bench.scale_command import scale
 from twitterclone_bench.webhome_command import web_home
 
 
@@ -87,4 +88,5 @@ bench.add_command(adapter_cost)
 bench.add_command(fanout)
 bench.add_command(hop)
 bench.add_command(relay)
+bench.add_command(scale)
 bench.add_command(web_home)

@@ -48,6 +48,7 @@ class HopConfig:
     rounds: int = 3
     warmup: int = 200
     postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    redis_url: str = "redis://127.0.0.1:6379/0"
     seed: int = 1
     out_dir: str = "bench-results"
     label: str = ""
@@ -185,7 +186,11 @@ def run_hop(config: HopConfig) -> HopReport:
 
     def run() -> HopReport:
         load_before = _loadavg()
-        with SplitStack(remote_only=(config.module,), postgres_admin_url=config.postgres_url) as stack:
+        with SplitStack(
+            remote_only=(config.module,),
+            postgres_admin_url=config.postgres_url,
+            redis_url=config.redis_url,
+        ) as stack:
             local, remote = asyncio.run(_measure(stack, config))
             server = describe(stack)
         _port, method, kwargs = PROBES[config.module]

@@ -30,6 +30,12 @@ from twitterclone_bench import options
     show_default=True,
     help="A server to create (and drop) the stack's database tc_bench_<hex> on.",
 )
+@click.option(
+    "--redis-url",
+    default="redis://127.0.0.1:6379/0",
+    show_default=True,
+    help="The Redis the stack uses (under a key prefix of its own, deleted after).",
+)
 @options.output("Where the JSON goes.")
 def hop(**given: Any) -> None:
     """What one internal hop costs: a no-op-ish port method over the adapter against in-process.

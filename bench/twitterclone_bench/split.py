@@ -16,7 +16,9 @@ import contextlib
 import os
 import random
 import shutil
+import signal
 import socket
+import subprocess
 import tempfile
 import time
 import tomllib
@@ -165,6 +167,8 @@ class SplitStack:
                 section["port"] = base + 8 * (i + 1)
                 if module in self.replicas:
                     section["replicas"] = self.replicas[module]
+                    # autoscale bounds are for a platform that scales (`up` runs the replicas given)
+                    section.pop("autoscale", None)
         unknown = set(self.replicas) - set(MODULE_NAMES)
         if unknown:
             raise ValueError(f"unknown module(s): {', '.join(sorted(unknown))}")
@@ -247,12 +251,55 @@ class SplitStack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def pids(self, service: str | None = None) -> dict[str, int]:
-        """Process name (``timeline-1``) -> pid, of one service or of every process."""
+        """Process name (``timeline-1``) -> pid, of one service or of every running process."""
         return {
             p.spec.name: p.popen.pid
             for p in self.launcher.processes
-            if p.popen is not None and (service is None or p.spec.service == service)
+            if p.popen is not None
+            and p.popen.poll() is None
+            and (service is None or p.spec.service == service)
         }
+
+    def running(self) -> dict[str, int]:
+        """Running replicas per service."""
+        out: dict[str, int] = {}
+        for name in self.pids():
+            service = name.rsplit("-", 1)[0]
+            out[service] = out.get(service, 0) + 1
+        return out
+
+    def scale_to(self, service: str, replicas: int, timeout_s: float = 120.0, settle_s: float = 3.0) -> None:
+        """Run exactly the first ``replicas`` replicas of ``service`` (of those the manifest copy has).
+
+        An extra replica is stopped gracefully (SIGTERM: it deregisters and leaves its stream
+        entries to the others) and started again with the launcher when asked for; then the
+        callers get ``settle_s`` to see the change (their registry view refreshes every second).
+        """
+        procs = [p for p in self.launcher.processes if p.spec.service == service]
+        if not 1 <= replicas <= len(procs):
+            raise ValueError(f"{service} has {len(procs)} replica(s) in this stack; asked for {replicas}")
+        for proc in procs[replicas:]:
+            if proc.popen is not None and proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.popen.wait(timeout=20)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.popen.pid, signal.SIGKILL)  # its granian workers too
+                proc.popen.wait()
+        for proc in procs[:replicas]:
+            if proc.popen is None or proc.popen.poll() is not None:
+                self.launcher.restart(proc)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.launcher.poll()
+            if all(p.health == "ready" for p in procs[:replicas]):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{service} was not ready in {timeout_s:.0f}s: {self.log_tail(procs[0].spec.name)}"
+                )
+            time.sleep(0.3)
+        time.sleep(settle_s)
 
     def cpu_s(self) -> dict[str, float]:
         """CPU seconds so far of each process (with its granian workers)."""
@@ -282,7 +329,8 @@ def describe(stack: SplitStack) -> dict[str, Any]:
         "started_by_bench": True,
         "manifest": stack.manifest,
         "processes": sorted(stack.pids()),
-        "replicas": {m: manifest.module(m).replicas for m in manifest.remote_modules},
+        "redis_prefix": stack.prefix,
+        "replicas": {m: stack.running().get(m, 0) for m in manifest.remote_modules},
         "argon2": {k.removeprefix("TWITTERCLONE_").lower(): v for k, v in CHEAP_ARGON2.items()},
         "access_token_ttl_s": 7200,
         "rate_limits": "on, every budget out of reach (one address generates all the load)",

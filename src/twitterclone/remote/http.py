@@ -364,6 +364,8 @@ class HttpTransport:
                 and attempt < self._max_attempts
                 and self._hedge_after_s is not None
                 and timeout >= 2 * self._hedge_after_s  # else no time left for a backup to help
+                # with no other instance to back it up, a hedge would only cost a task per call
+                and any(e.key not in tried and e.breaker.available() for e in pool.ordered)
             ):
                 outcome, attempts = await self._hedged(pool, ep, tried, module, path, body, timeout)
                 attempt += attempts - 1
