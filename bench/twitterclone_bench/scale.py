@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,9 +128,9 @@ class ScaleReport(Report, kw_only=True):
     service: str
     workload: str
     runs: list[ScaleRun]
-    #: max rate with the most replicas over max rate with one
+    #: mean max rate with the most replicas over mean max rate with the fewest
     gain: float | None
-    #: closed-loop throughput with the most replicas over throughput with one
+    #: the same for the closed-loop throughput
     saturated_gain: float | None = None
 
     def render(self, console: Console) -> None:
@@ -384,10 +386,19 @@ async def _runs(stack: SplitStack, config: ScaleConfig, console: Console) -> lis
     return runs
 
 
-def _ratio(first: Saturation | None, last: Saturation | None) -> float | None:
-    if first is None or last is None or not first.throughput_rps:
+def _gain(runs: list[ScaleRun], figure: Callable[[ScaleRun], float | None]) -> float | None:
+    """Mean ``figure`` with the most replicas over its mean with the fewest (runs repeated by
+    ``--replicas 1,2,1,2`` are averaged, so drift in the machine's load falls on both)."""
+    by_count: dict[int, list[float]] = {}
+    for run in runs:
+        value = figure(run)
+        if value is not None:
+            by_count.setdefault(run.replicas, []).append(value)
+    if len(by_count) < 2:
         return None
-    return round(last.throughput_rps / first.throughput_rps, 3)
+    low = statistics.mean(by_count[min(by_count)])
+    high = statistics.mean(by_count[max(by_count)])
+    return round(high / low, 3) if low else None
 
 
 def run_scale(config: ScaleConfig) -> ScaleReport:
@@ -412,7 +423,6 @@ def run_scale(config: ScaleConfig) -> ScaleReport:
                     if tail:
                         console.print(f"[red]{name} log tail:[/]\n{tail}")
                 raise
-        first, last = runs[0].max_rate_rps, runs[-1].max_rate_rps
         workload = (
             "GET /api/timeline/home?limit=20, open loop"
             if config.mix == {"home": 1.0}
@@ -426,8 +436,8 @@ def run_scale(config: ScaleConfig) -> ScaleReport:
             service=config.service,
             workload=workload,
             runs=runs,
-            gain=round(last / first, 3) if first else None,
-            saturated_gain=_ratio(runs[0].saturated, runs[-1].saturated),
+            gain=_gain(runs, lambda r: r.max_rate_rps),
+            saturated_gain=_gain(runs, lambda r: r.saturated.throughput_rps if r.saturated else None),
         )
 
     report = stopping_on_sigterm(run)
