@@ -16,7 +16,9 @@ from twitterclone_bench.adapter_cost_command import adapter_cost
 from twitterclone_bench.connections_command import connections
 from twitterclone_bench.fanout_command import fanout
 from twitterclone_bench.readcost_command import read_cost
+from twitterclone_bench.hop_command import hop
 from twitterclone_bench.relay_command import relay
+from twitterclone_bench.scale_command import scale
 from twitterclone_bench.webhome_command import web_home
 
 
@@ -85,6 +87,8 @@ def bench(ctx: click.Context, /, **given: Any) -> None:
 bench.add_command(connections)
 bench.add_command(adapter_cost)
 bench.add_command(fanout)
+bench.add_command(hop)
 bench.add_command(relay)
+bench.add_command(scale)
 bench.add_command(web_home)
 bench.add_command(read_cost)

@@ -111,6 +111,17 @@ class Graph:
         b = await require_user(conn, target_id)
         return a, b
 
+    async def _lock_pair(self, tx: Transaction, a: int, b: int) -> None:
+        """Take both users' rows, lower id first, before changing their counters.
+
+        A follow (unfollow, block) changes two rows; A following B while B follows A would
+        otherwise each hold the row the other wants next: a deadlock on PostgreSQL. (SQLite
+        has one writer at a time and no row locks: the clause is left out there.)
+        """
+        await tx.conn.execute(
+            sa.select(users.c.id).where(users.c.id.in_((a, b))).order_by(users.c.id).with_for_update()
+        )
+
     async def _add_followers(self, tx: Transaction, user_id: int, delta: int) -> int:
         """Change a user's follower count by ``delta``; the count after (the follow events carry it)."""
         result = await tx.conn.execute(
@@ -149,6 +160,7 @@ class Graph:
             raise CannotFollowSelf("you cannot follow yourself", field="user_id")
         async with self._store.transaction() as tx:
             a, b = await self._pair_ids(tx.conn, follower_id, followee_id)
+            await self._lock_pair(tx, a, b)
             rel = await self._relationship(tx.conn, a, b)
             if rel.blocking or rel.blocked_by:
                 raise Blocked("one of you blocks the other", field="user_id")
@@ -185,6 +197,7 @@ class Graph:
             raise CannotFollowSelf("you cannot unfollow yourself", field="user_id")
         async with self._store.transaction() as tx:
             a, b = await self._pair_ids(tx.conn, follower_id, followee_id)
+            await self._lock_pair(tx, a, b)
             await self._remove_follow(tx, a, b)
             return await self._relationship(tx.conn, a, b)
 
@@ -194,6 +207,7 @@ class Graph:
             raise InvalidInput("you cannot block yourself", field="user_id")
         async with self._store.transaction() as tx:
             a, b = await self._pair_ids(tx.conn, user_id, target_id)
+            await self._lock_pair(tx, a, b)
             await tx.conn.execute(
                 insert_or_ignore(tx.conn, blocks).values(blocker_id=a, blocked_id=b, created_at=now())
             )

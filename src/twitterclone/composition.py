@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from dishka import AsyncContainer, Provider, Scope, make_async_container
 
 from modules import analytics, media, notifications, timeline, tweets, users
@@ -323,7 +322,7 @@ def build_runtime(manifest: Manifest, settings: Settings, role: str = GATEWAY) -
             None,
             registry,
             token_for=identity.token_for,
-            client=_internal_client(manifest, settings, role),
+            ssl_context=_internal_ssl(manifest, settings, role),
         )
         remote_provider = Provider(scope=Scope.APP)
         for m in remote:
@@ -363,8 +362,8 @@ def _remote_factory(module: str, port: type[Any], transport: HttpTransport) -> A
     return factory
 
 
-def _internal_client(manifest: Manifest, settings: Settings, role: str) -> httpx.AsyncClient | None:
-    """With mutual TLS on, an HTTP client that presents this process's certificate."""
+def _internal_ssl(manifest: Manifest, settings: Settings, role: str) -> ssl.SSLContext | None:
+    """With mutual TLS on, the context internal calls use: this process's certificate, the dev CA."""
     if not manifest.security.mtls:
         return None
     certs = Path(manifest.security.certs_dir)
@@ -372,9 +371,4 @@ def _internal_client(manifest: Manifest, settings: Settings, role: str) -> httpx
         certs = settings.data_path / certs
     ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
     ctx.load_cert_chain(str(certs / f"{role}.pem"), str(certs / f"{role}-key.pem"))
-    return httpx.AsyncClient(
-        verify=ctx,
-        timeout=httpx.Timeout(2.0, connect=0.5),
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=30),
-        trust_env=False,
-    )
+    return ctx

@@ -35,11 +35,18 @@ def remote_port(module: str, port: type[P], transport: Transport) -> P:
 
 def _remote_method(module: str, m: MethodSpec, transport: Transport, proto_fn: Any) -> Any:
     signature = inspect.signature(proto_fn)
+    params = tuple(m.params)
+    args_type = m.args_type
 
-    async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def arguments(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not kwargs and len(args) == len(params):  # every argument given by position: no binding
+            return args_type(**dict(zip(params, args, strict=True)))
         bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
-        body = wire.encode(m.args_type(**{p: bound.arguments[p] for p in m.params}))
+        return args_type(**{p: bound.arguments[p] for p in params})
+
+    async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        body = wire.encode(arguments(self, args, kwargs))
         try:
             status, payload = await transport.call(
                 module, m.name, body, idempotent=m.idempotent, waits=m.waits

@@ -24,10 +24,17 @@ def encode(value: Any) -> bytes:
     return _encoder.encode(value)
 
 
+@cache
+def _decoder(type_: Any) -> msgspec.msgpack.Decoder[Any]:
+    # ``msgspec.msgpack.decode(data, type=...)`` works out how to decode a generic type
+    # (``list[Tweet]``) again on every call; a Decoder does it once.
+    return msgspec.msgpack.Decoder(type_)
+
+
 def decode(data: bytes, type_: Any) -> Any:
     """Decode ``data`` as ``type_``, ignoring fields a newer version added."""
     try:
-        return msgspec.msgpack.decode(data, type=type_)
+        return _decoder(type_).decode(data)
     except msgspec.ValidationError as exc:
         if not str(exc).startswith("Object contains unknown field"):
             raise
