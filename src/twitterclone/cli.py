@@ -108,7 +108,7 @@ def _serve(
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
 
-    from twitterclone.listeners import MissingCertificate, server_tls
+    from twitterclone.listeners import MissingCertificate, reserve, server_tls
 
     os.environ["TWITTERCLONE_MANIFEST"] = settings.manifest
     os.environ["TWITTERCLONE_SERVICE"] = service
@@ -134,7 +134,17 @@ def _serve(
         tuning["backpressure"] = backpressure
     header_read_s = settings.header_read_timeout_s if keep_alive_s is None else keep_alive_s
     tuning["http1_settings"] = HTTP1Settings(header_read_timeout=round(header_read_s * 1000))
-    Granian(
+    reserved = None
+    if service == "gateway" and m.gateway_serves_ports:  # held until the workers bind it (listeners.py)
+        internal = m.gateway_internal_address(host, port)
+        try:
+            reserved = reserve(*internal)
+        except OSError as exc:
+            raise click.ClickException(
+                f"the gateway's internal listener cannot have {internal[0]}:{internal[1]}: {exc.strerror} "
+                "(set gateway.internal_port)"
+            ) from exc
+    server = Granian(
         target,
         factory=True,
         address=host,
@@ -144,7 +154,12 @@ def _serve(
         log_access=False,
         **tls,
         **tuning,  # type: ignore[arg-type]
-    ).serve()
+    )
+    try:
+        server.serve()
+    finally:
+        if reserved is not None:
+            reserved.close()
 
 
 @main.command()

@@ -231,9 +231,14 @@ class Runtime:
             await registration.start()
             self.registrations.append(registration)
 
+    async def deregister(self) -> None:
+        """Leave routing (callers stop choosing this process); ``stop`` does it too."""
+        registrations, self.registrations = self.registrations, []
+        for registration in registrations:
+            await registration.stop()
+
     async def stop(self) -> None:
-        for registration in self.registrations:
-            await registration.stop()  # leave routing before draining
+        await self.deregister()  # leave routing before draining
         if self.stream_consumer is not None:
             await self.stream_consumer.stop()
         for relay in self.relays:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,26 @@ def server_tls(manifest: Manifest, settings: Settings, service: str) -> dict[str
     if missing:
         raise MissingCertificate(f"mtls is on but {missing[0]} is missing; run `twitterclone dev-certs`")
     return tls
+
+
+def reserve(host: str, port: int) -> socket.socket:
+    """Hold ``host:port`` for the internal listener from the start of the server process.
+
+    Workers bind the internal listener only once their runtime is up (seconds later: a worker id
+    lease may wait); meanwhile any outgoing connection on the machine may be given that port as
+    its ephemeral source port, and the bind would then fail. A socket bound (not listening, so it
+    takes no connections) with SO_REUSEPORT keeps the port out of the ephemeral pool and lets the
+    workers' own SO_REUSEPORT binds succeed. Keep it open while the server runs.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    held = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        held.bind((host, port))
+    except OSError:
+        held.close()
+        raise
+    return held
 
 
 class InternalListener:

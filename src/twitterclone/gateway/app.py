@@ -137,6 +137,7 @@ def create_app(
             yield
         finally:
             if listener is not None:
+                await runtime.deregister()  # callers stop choosing the internal listener first
                 await listener.stop()
             await runtime.stop()
 
