@@ -97,3 +97,15 @@ def test_a_service_that_starts_later_is_known_once_it_made_its_key(tmp_path: Pat
 def test_an_unknown_service_name_gets_no_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown service"):
         load_own_key(tmp_path, "mallory")
+
+
+def test_the_service_keys_command_makes_every_pair_for_a_platform(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from twitterclone.cli import main
+
+    result = CliRunner().invoke(main, ["service-keys", "--out", str(tmp_path / "keys")])
+    assert result.exit_code == 0, result.output
+    for service in SERVICES:
+        assert private_key_file(tmp_path / "keys", service).exists()
+        assert public_key_file(tmp_path / "keys", service).exists()
