@@ -24,14 +24,13 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.databases import create_database, drop_database, redis_url  # noqa: E402
 from twitterclone import kubernetes  # noqa: E402
+from twitterclone.identity import provision  # noqa: E402
 from twitterclone.manifest import load_manifest  # noqa: E402
 from twitterclone_bench.server import free_port  # noqa: E402
 
@@ -132,8 +131,8 @@ def for_podman(
             if e["name"] != "POD_IP"
         ]  # podman has no secretKeyRef to kube Secrets nor status.podIP
         for volume in pod["volumes"]:
-            if "secret" in volume:
-                volume.pop("secret")
+            if "projected" in volume:  # each process's own key and every public key: one folder here
+                volume.pop("projected")
                 volume["hostPath"] = {"path": str(key_dir), "type": "Directory"}
             if "persistentVolumeClaim" in volume or "emptyDir" in volume:
                 volume.pop("persistentVolumeClaim", None)
@@ -152,11 +151,9 @@ def test_podman_kube_play_starts_every_rendered_deployment(tmp_path: Path) -> No
     database_url = asyncio.run(create_database())
     key_dir = tmp_path / "identity"
     key_dir.mkdir()
-    key = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    (key_dir / "service-identity.pem").write_bytes(key)
-    (key_dir / "service-identity.pem").chmod(0o444)
+    for path in provision(key_dir):  # `twitterclone service-keys`: every service's pair
+        path.chmod(0o444)
+    key_dir.chmod(0o755)  # the pods' user (10001) reads it, as from a mounted secret
     tmp_path.chmod(0o755)
     prefix = f"tc:image:{uuid.uuid4().hex[:8]}:"
     docs, ports = for_podman(files, database_url, prefix, key_dir)

@@ -203,8 +203,8 @@ class SplitStack:
     def __enter__(self) -> SplitStack:
         from rich.console import Console
 
-        from twitterclone.composition import service_key_path
-        from twitterclone.identity import load_or_create_key
+        from twitterclone.composition import service_keys_dir
+        from twitterclone.identity import provision
         from twitterclone.launcher import Launcher
         from twitterclone.migrate import migrate_deployment
 
@@ -215,7 +215,7 @@ class SplitStack:
             manifest = self.parsed()
             settings = self.settings()
             _run(migrate_deployment(manifest, settings))
-            load_or_create_key(service_key_path(settings))
+            provision(service_keys_dir(settings))
             env = self.env()
             self.launcher = Launcher(
                 str(self.manifest_path), manifest, self.data_dir / "logs", Console(quiet=True), env

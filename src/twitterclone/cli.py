@@ -108,25 +108,20 @@ def _serve(
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
 
+    from twitterclone.listeners import MissingCertificate, reserve, server_tls
+
     os.environ["TWITTERCLONE_MANIFEST"] = settings.manifest
     os.environ["TWITTERCLONE_SERVICE"] = service
     os.environ["TWITTERCLONE_SERVICE_HOST"] = host
     os.environ["TWITTERCLONE_SERVICE_PORT"] = str(port)
-    tls: dict[str, object] = {}
-    if m.security.mtls and service != "gateway":
-        certs = Path(m.security.certs_dir)
-        certs = certs if certs.is_absolute() else settings.data_path / certs
-        tls = {
-            "ssl_cert": certs / f"{service}.pem",
-            "ssl_key": certs / f"{service}-key.pem",
-            "ssl_ca": certs / "ca.pem",
-            "ssl_client_verify": True,
-        }
-        missing = [str(p) for p in tls.values() if isinstance(p, Path) and not p.exists()]
-        if missing:
-            raise click.ClickException(
-                f"mtls is on but {missing[0]} is missing; run `twitterclone dev-certs`"
-            )
+    # A service's one listener is internal: mutual TLS when mtls is on. The gateway's public
+    # listener is the plain edge; its internal listener (gateway/app.py), if it has one, gets the TLS.
+    has_internal = service != "gateway" or m.gateway_serves_ports
+    try:
+        internal_tls = server_tls(m, settings, service) if has_internal else {}
+    except MissingCertificate as exc:
+        raise click.ClickException(str(exc)) from exc
+    tls = internal_tls if service != "gateway" else {}
     # Connection handling (granian's defaults unless given): the listen backlog; backpressure, the most
     # connections one worker holds at once (an idle keep-alive connection holds one). And how long a
     # request's headers (or an idle keep-alive connection) may take, granian's http1 header read
@@ -139,7 +134,17 @@ def _serve(
         tuning["backpressure"] = backpressure
     header_read_s = settings.header_read_timeout_s if keep_alive_s is None else keep_alive_s
     tuning["http1_settings"] = HTTP1Settings(header_read_timeout=round(header_read_s * 1000))
-    Granian(
+    reserved = None
+    if service == "gateway" and m.gateway_serves_ports:  # held until the workers bind it (listeners.py)
+        internal = m.gateway_internal_address(host, port)
+        try:
+            reserved = reserve(*internal)
+        except OSError as exc:
+            raise click.ClickException(
+                f"the gateway's internal listener cannot have {internal[0]}:{internal[1]}: {exc.strerror} "
+                "(set gateway.internal_port)"
+            ) from exc
+    server = Granian(
         target,
         factory=True,
         address=host,
@@ -147,9 +152,14 @@ def _serve(
         interface=Interfaces.ASGI,
         workers=workers,
         log_access=False,
-        **tls,  # type: ignore[arg-type]
+        **tls,
         **tuning,  # type: ignore[arg-type]
-    ).serve()
+    )
+    try:
+        server.serve()
+    finally:
+        if reserved is not None:
+            reserved.close()
 
 
 @main.command()
@@ -248,8 +258,8 @@ def up(manifest: str | None, log_dir: str | None, no_migrate: bool) -> None:
     """Start every process of a manifest locally, show them live, stop them all on Ctrl-C."""
     from rich.console import Console
 
-    from twitterclone.composition import service_key_path
-    from twitterclone.identity import load_or_create_key
+    from twitterclone.composition import service_keys_dir
+    from twitterclone.identity import provision
     from twitterclone.launcher import Launcher
     from twitterclone.migrate import migrate_deployment
 
@@ -259,7 +269,7 @@ def up(manifest: str | None, log_dir: str | None, no_migrate: bool) -> None:
         for result in asyncio.run(migrate_deployment(m, settings, None)):
             click.echo(f"  {result.module:<14} {result.after}")
     if m.remote_modules:
-        load_or_create_key(service_key_path(settings))  # made once, before the processes race for it
+        provision(service_keys_dir(settings))  # each service's key pair, before the processes start
     console = Console()
     launcher = Launcher(
         settings.manifest, m, Path(log_dir) if log_dir else settings.data_path / "logs", console
@@ -279,6 +289,26 @@ def dev_certs(manifest: str | None, days: int) -> None:
     certs = certs if certs.is_absolute() else settings.data_path / certs
     for path in make_dev_certs(certs, days=days):
         click.echo(f"  wrote {path}")
+
+
+@main.command("service-keys")
+@click.option("--manifest", "-m", help=MANIFEST_HELP)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Folder to write (default: $TWITTERCLONE_SERVICE_KEYS_DIR, else <data>/service-identity).",
+)
+def service_keys(manifest: str | None, out: str | None) -> None:
+    """Make each service's identity key pair (<service>.key, <service>.pub) where missing.
+
+    `up` does this by itself; for a platform, hand each process its own .key and every .pub
+    (deploy/README.md)."""
+    from twitterclone.composition import service_keys_dir
+    from twitterclone.identity import provision
+
+    settings = _settings(manifest)
+    for path in provision(Path(out) if out else service_keys_dir(settings)):
+        click.echo(f"  {path}")
 
 
 @main.group()

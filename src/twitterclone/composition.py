@@ -15,12 +15,12 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dishka import AsyncContainer, Provider, Scope, make_async_container
 
 from modules import analytics, media, notifications, timeline, tweets, users
-from twitterclone.identity import KEY_FILE, ServiceIdentity, load_or_create_key
+from twitterclone.identity import KEYS_DIR, PublicKeys, ServiceIdentity, load_own_key
 from twitterclone.infra.events import LocalBus, OutboxRelay, Publisher, Subscription, purge_inbox_forever
 from twitterclone.infra.kernel import Kernel, ModuleOptions, ModuleSpec
 from twitterclone.infra.store import sqlite_url
@@ -129,9 +129,9 @@ def store_locations(manifest: Manifest, settings: Settings) -> dict[str, tuple[s
 GATEWAY = "gateway"
 
 
-def service_key_path(settings: Settings) -> Path:
-    """Where the deployment's service identity key lives (shared by its processes)."""
-    return Path(settings.service_key_file) if settings.service_key_file else settings.data_path / KEY_FILE
+def service_keys_dir(settings: Settings) -> Path:
+    """Where the services' identity keys live (each its own private key, every public key)."""
+    return Path(settings.service_keys_dir) if settings.service_keys_dir else settings.data_path / KEYS_DIR
 
 
 @dataclass
@@ -202,21 +202,27 @@ class Runtime:
             relay.start()
             self.relays.append(relay)
 
-    async def register(self, host: str, port: int) -> None:
+    async def register(self, host: str, port: int, *, internal: tuple[str, int] | None = None) -> None:
         """Announce this process in the registry (once it is ready to serve).
 
-        A service process registers as its module. A gateway of a split deployment also
-        registers as each module it hosts, so services can call those modules' ports.
+        A service process registers as its module, at its (internal) listener. A gateway
+        registers at its public listener and, when it hosts modules that others call, as each of
+        those modules at its ``internal`` listener: port calls are never served publicly.
         """
-        services = [self.role]
+        internal_scheme: Literal["http", "https"] = "https" if self.manifest.security.mtls else "http"
+        entries: list[tuple[str, str, Literal["http", "https"]]]
         if self.role == GATEWAY:
-            services += self.local_modules
-        for service in services:
+            entries = [(GATEWAY, f"{host}:{port}", "http")]
+            if internal is not None:
+                entries += [(m, f"{internal[0]}:{internal[1]}", internal_scheme) for m in self.local_modules]
+        else:
+            entries = [(self.role, f"{host}:{port}", internal_scheme)]
+        for service, address, scheme in entries:
             instance = Instance(
                 service=service,
                 instance_id=f"{socket.gethostname()}-{os.getpid()}-{port}",
-                address=f"{host}:{port}",
-                scheme="https" if self.manifest.security.mtls else "http",
+                address=address,
+                scheme=scheme,
                 started_at=time.time(),
                 meta={"pid": str(os.getpid()), "process": self.role},
             )
@@ -224,9 +230,14 @@ class Runtime:
             await registration.start()
             self.registrations.append(registration)
 
+    async def deregister(self) -> None:
+        """Leave routing (callers stop choosing this process); ``stop`` does it too."""
+        registrations, self.registrations = self.registrations, []
+        for registration in registrations:
+            await registration.stop()
+
     async def stop(self) -> None:
-        for registration in self.registrations:
-            await registration.stop()  # leave routing before draining
+        await self.deregister()  # leave routing before draining
         if self.stream_consumer is not None:
             await self.stream_consumer.stop()
         for relay in self.relays:
@@ -272,11 +283,12 @@ def make_registry(manifest: Manifest, kernel: Kernel) -> Registry:
 
 
 def dns_names(manifest: Manifest) -> dict[str, tuple[str, int]]:
-    """Each service's DNS name and port: a remote module's own, a local one's the gateway's."""
+    """Each service's DNS name and port: a remote module's own, a local one's the gateway's
+    internal listener (port calls are never served on the public one)."""
     names = {GATEWAY: (manifest.registry.dns_name.format(service=GATEWAY), manifest.gateway.port)}
     for m in MODULE_NAMES:
         cfg = manifest.module(m)
-        port = cfg.port if cfg.placement == "remote" else manifest.gateway.port
+        port = cfg.port if cfg.placement == "remote" else manifest.gateway_internal_address()[1]
         if port is not None:
             names[m] = (manifest.registry.dns_name.format(service=m), port)
     return names
@@ -313,9 +325,11 @@ def build_runtime(manifest: Manifest, settings: Settings, role: str = GATEWAY) -
     transport: HttpTransport | None = None
     remote = [m for m in MODULES if m not in local]
     if manifest.remote_modules:
+        keys = service_keys_dir(settings)
         identity = ServiceIdentity(
-            load_or_create_key(service_key_path(settings)),
+            load_own_key(keys, role),
             caller=role,
+            public_keys=PublicKeys(keys),
             ttl_s=manifest.security.service_token_ttl_s,
         )
         transport = HttpTransport(

@@ -1,10 +1,18 @@
 """Service identity: short-lived internal tokens whose audience is the target module.
 
-Every process of a deployment holds the same Ed25519 key (a file in the data directory, made
-once by whichever process needs it first, or by ``twitterclone up``). A caller mints a token
-per target module and reuses it until shortly before it expires; a service accepts a call
-only with a valid token addressed to it. Public access tokens (``typ: at+jwt``) and service
-tokens (``typ: svc+jwt``) are told apart by type, so neither works in the other's place.
+Every service (the gateway, each module) has a key of its own: an Ed25519 private key that only
+its processes hold (``<keys dir>/<service>.key``) and the matching public key that every process
+may read (``<keys dir>/<service>.pub``). A caller signs a token per target module with its own
+key and reuses it until shortly before it expires; the receiver takes the caller's name from
+the token's ``iss``, verifies the signature with *that service's* public key, and accepts the
+call only if the token is addressed to it. So a token proves which service made it: a
+compromised analytics process can mint tokens as analytics, never as the gateway or users.
+
+``twitterclone up`` makes every service's key pair once (``provision``); a process started
+without one (``serve`` under a process manager, a test) makes its own. On a platform, an
+operator makes them and hands each pod its own private key and every public key
+(deploy/README.md). Public access tokens (``typ: at+jwt``) and service tokens
+(``typ: svc+jwt``) are told apart by type, so neither works in the other's place.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,47 +30,122 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from boundaries._kernel.errors import Unauthorized
 from twitterclone.infra.files import private_dir
+from twitterclone.manifest import MODULE_NAMES
 
 SERVICE_TOKEN_TYP = "svc+jwt"  # noqa: S105 - a JWT type, not a secret
 AUDIENCE_PREFIX = "twitterclone:"
-KEY_FILE = "service-identity.pem"
+#: The folder (under the data directory unless configured) holding the services' keys.
+KEYS_DIR = "service-identity"
+#: Every name a service token may carry as its issuer.
+SERVICES = ("gateway", *MODULE_NAMES)
+#: How long a public key read from disk is trusted before it is read again (a rotated key).
+PUBLIC_KEY_MAX_AGE_S = 30.0
 
 
 class InvalidServiceToken(Unauthorized):
     code = "invalid-service-token"
 
 
+def private_key_file(directory: Path, service: str) -> Path:
+    return directory / f"{service}.key"
+
+
+def public_key_file(directory: Path, service: str) -> Path:
+    return directory / f"{service}.pub"
+
+
+def _write_once(path: Path, data: bytes, mode: int) -> None:
+    """Write ``path`` atomically unless it exists (a racing writer's copy wins, and is kept)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, path)  # fails if another process made it first: then use theirs
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
-    """Read the deployment's service key, creating it atomically when it does not exist yet."""
-    private_dir(path.parent)
+    """Read a private key, creating it atomically (0600) when it does not exist yet."""
     if not path.exists():
+        private_dir(path.parent)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)  # fails if another process made it first: then use theirs
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
+        _write_once(path, pem, 0o600)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")
     return key
 
 
+def load_own_key(directory: Path, service: str) -> Ed25519PrivateKey:
+    """This service's private key (made, with its public half, when missing and the folder writable)."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}; allowed: {', '.join(SERVICES)}")
+    key = load_or_create_key(private_key_file(directory, service))
+    public = public_key_file(directory, service)
+    if not public.exists():
+        pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        _write_once(public, pem, 0o644)
+    return key
+
+
+def provision(directory: Path, services: Iterable[str] = SERVICES) -> list[Path]:
+    """Make every service's key pair that is missing (before the processes race for them)."""
+    written = []
+    for service in services:
+        load_own_key(directory, service)
+        written += [private_key_file(directory, service), public_key_file(directory, service)]
+    return written
+
+
+class PublicKeys:
+    """The services' public keys, read from a folder on demand and kept a while."""
+
+    def __init__(self, directory: Path, *, max_age_s: float = PUBLIC_KEY_MAX_AGE_S) -> None:
+        self.directory = directory
+        self.max_age_s = max_age_s
+        self._keys: dict[str, tuple[float, Ed25519PublicKey]] = {}
+
+    def get(self, service: str) -> Ed25519PublicKey | None:
+        """``service``'s public key; None for a name that is no service or has no key."""
+        if service not in SERVICES:  # never a path built from an unchecked name
+            return None
+        now = time.monotonic()
+        cached = self._keys.get(service)
+        if cached is not None and now - cached[0] < self.max_age_s:
+            return cached[1]
+        try:
+            key = serialization.load_pem_public_key(public_key_file(self.directory, service).read_bytes())
+        except (OSError, ValueError):
+            return cached[1] if cached is not None else None
+        if not isinstance(key, Ed25519PublicKey):
+            return None
+        self._keys[service] = (now, key)
+        return key
+
+
 class ServiceIdentity:
     """Mints tokens for calls this process makes, and checks tokens of calls it receives."""
 
-    def __init__(self, key: Ed25519PrivateKey, *, caller: str, ttl_s: int = 60) -> None:
+    def __init__(
+        self,
+        key: Ed25519PrivateKey,
+        *,
+        caller: str,
+        public_keys: PublicKeys | None = None,
+        ttl_s: int = 60,
+    ) -> None:
         self._private = key
-        self._public: Ed25519PublicKey = key.public_key()
+        self._public_keys = public_keys
         self.caller = caller
         self.ttl_s = ttl_s
         self._minted: dict[str, tuple[str, float]] = {}
@@ -90,24 +174,36 @@ class ServiceIdentity:
         self._minted[module] = (token, exp)
         return token
 
+    def _key_of(self, issuer: str) -> Ed25519PublicKey | None:
+        if self._public_keys is not None:
+            return self._public_keys.get(issuer)
+        return self._private.public_key() if issuer == self.caller else None
+
     def verify(self, token: str, module: str) -> str:
-        """The calling service's name if ``token`` is valid for ``module``; else InvalidServiceToken."""
+        """The calling service's name if ``token`` is valid for ``module`` and signed with that
+        service's own key; else InvalidServiceToken."""
         now = time.time()
         cached = self._verified.get((token, module))
         if cached is not None and cached[0] > now:
             return cached[1]
         try:
             header = jwt.get_unverified_header(token)
+            claimed: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise InvalidServiceToken("the service token is malformed") from exc
         if header.get("typ") != SERVICE_TOKEN_TYP:
             raise InvalidServiceToken("not a service token")
+        issuer = claimed.get("iss")
+        key = self._key_of(issuer) if isinstance(issuer, str) else None
+        if key is None or not isinstance(issuer, str):
+            raise InvalidServiceToken("the service token names no known service")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                self._public,
+                key,
                 algorithms=["EdDSA"],
                 audience=AUDIENCE_PREFIX + module,
+                issuer=issuer,
                 options={"require": ["exp", "iat", "aud", "iss"]},
                 leeway=5,
             )
@@ -115,6 +211,5 @@ class ServiceIdentity:
             raise InvalidServiceToken(f"the service token is not valid for {module}: {exc}") from exc
         if len(self._verified) > 10_000:
             self._verified.clear()
-        issuer = str(claims["iss"])
         self._verified[(token, module)] = (float(claims["exp"]), issuer)
         return issuer

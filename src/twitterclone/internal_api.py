@@ -1,7 +1,9 @@
 """The internal API of a process: the modules it hosts, served to other processes.
 
 ``POST /_port/<module>/<method>`` (the generic port server) behind service tokens. Service
-processes serve it; so does a gateway that hosts modules in a split deployment.
+processes serve it; so does a gateway that hosts modules others call, on its internal listener
+only (``twitterclone/listeners.py``). A token is verified with the public key of the service it
+names (``identity.py``): a service can only call as itself.
 
 A valid token is not enough: its caller must be granted the method. A service may call only the
 methods of the ports its module's providers ask for (``composition.port_grants``: the graph the

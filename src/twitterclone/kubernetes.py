@@ -4,7 +4,11 @@ The same manifest `twitterclone up` runs on one machine becomes, per process (th
 each remote module): a Deployment, an autoscaler, a disruption budget and a network policy; per
 module a Service and a headless Service (what the ``dns`` registry backend looks up); and, once,
 the manifest as a ConfigMap, a migration Job, an Ingress for the gateway and a default-deny
-policy. Secrets are referenced by name, never rendered. The output is deterministic: the same
+policy. Secrets are referenced by name, never rendered: each process its own service identity
+key (``twitterclone-identity-<process>``) beside every service's public key (the
+``twitterclone-service-keys`` ConfigMap), so no pod holds another's credential. A gateway that
+hosts modules others call serves their ports on its internal port, which only those callers
+may reach; its public port serves no port call. The output is deterministic: the same
 manifest and image give byte-identical files, so a rendered copy can be checked in and diffed.
 """
 
@@ -21,7 +25,7 @@ import tomli_w
 import yaml
 
 from twitterclone.composition import GATEWAY, port_dependencies
-from twitterclone.identity import KEY_FILE
+from twitterclone.identity import private_key_file
 from twitterclone.manifest import MODULE_NAMES, AutoscaleConfig, Manifest, ManifestError, parse_manifest
 
 APP = "twitterclone"
@@ -32,7 +36,10 @@ DATA_DIR = "/var/lib/twitterclone"
 #: Secrets the Deployments read; an operator creates them (deploy/README.md says how).
 DATABASE_SECRET = f"{APP}-database"
 REDIS_SECRET = f"{APP}-redis"
-IDENTITY_SECRET = f"{APP}-service-identity"
+#: Each process's own service identity key: ``<process>.key`` in the secret named so.
+IDENTITY_SECRET = f"{APP}-identity-{{service}}"
+#: Every service's public key (``<service>.pub``): not secret, made with the private keys.
+PUBLIC_KEYS_CONFIGMAP = f"{APP}-service-keys"
 #: The name the ``dns`` registry looks each service up by (relative: the pod's own namespace).
 DNS_NAME = f"{APP}-{{service}}-headless"
 #: Seconds a headless Service's answer may be cached by the cluster DNS (CoreDNS's default TTL).
@@ -54,6 +61,8 @@ class Process:
 
     name: str
     port: int
+    #: The internal listener of a gateway that hosts modules others call (None: no such listener).
+    internal_port: int | None
     replicas: int
     autoscale: AutoscaleConfig | None
     modules: tuple[str, ...]  # the modules it hosts
@@ -67,6 +76,7 @@ def processes(manifest: Manifest) -> list[Process]:
         Process(
             name=GATEWAY,
             port=manifest.gateway.port,
+            internal_port=manifest.gateway_internal_address()[1] if manifest.gateway_serves_ports else None,
             replicas=gateway_scale.min if gateway_scale else 1,
             autoscale=gateway_scale,
             modules=tuple(manifest.local_modules),
@@ -76,7 +86,7 @@ def processes(manifest: Manifest) -> list[Process]:
     for m in manifest.remote_modules:
         cfg = manifest.module(m)
         assert cfg.port is not None  # checked by check_renderable
-        found.append(Process(m, cfg.port, cfg.replicas, cfg.autoscale, (m,), ()))
+        found.append(Process(m, cfg.port, None, cfg.replicas, cfg.autoscale, (m,), ()))
     return found
 
 
@@ -231,12 +241,12 @@ def _configmap(manifest: Manifest, config: str) -> dict[str, Any]:
     }
 
 
-def _env(manifest: Manifest) -> list[dict[str, Any]]:
+def _env(manifest: Manifest, *, identity: bool = True) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
         {"name": "TWITTERCLONE_MANIFEST", "value": MANIFEST_FILE},
         {"name": "TWITTERCLONE_DATA_DIR", "value": DATA_DIR},
-        {"name": "TWITTERCLONE_SERVICE_KEY_FILE", "value": f"{IDENTITY_DIR}/{KEY_FILE}"},
+        *([{"name": "TWITTERCLONE_SERVICE_KEYS_DIR", "value": IDENTITY_DIR}] if identity else []),
         {"name": "TWITTERCLONE_LOG_LEVEL", "value": "INFO"},
     ]
     for var, secret in (
@@ -266,19 +276,39 @@ def _pod_security() -> dict[str, Any]:
     }
 
 
-def _volumes(data: dict[str, Any]) -> list[dict[str, Any]]:
+def _identity_volume(process: str) -> dict[str, Any]:
+    """One folder: this process's own private key (its secret) and every service's public key."""
+    key = private_key_file(Path(), process).name
+    return {
+        "name": "identity",
+        "projected": {
+            "defaultMode": 0o440,
+            "sources": [
+                {
+                    "secret": {
+                        "name": IDENTITY_SECRET.format(service=process),
+                        "items": [{"key": key, "path": key}],
+                    }
+                },
+                {"configMap": {"name": PUBLIC_KEYS_CONFIGMAP}},
+            ],
+        },
+    }
+
+
+def _volumes(data: dict[str, Any], process: str | None) -> list[dict[str, Any]]:
     return [
         {"name": "manifest", "configMap": {"name": f"{APP}-manifest"}},
-        {"name": "identity", "secret": {"secretName": IDENTITY_SECRET, "defaultMode": 0o440}},
+        *([_identity_volume(process)] if process is not None else []),
         {"name": "data", **data},
         {"name": "tmp", "emptyDir": {}},
     ]
 
 
-def _mounts() -> list[dict[str, Any]]:
+def _mounts(*, identity: bool = True) -> list[dict[str, Any]]:
     return [
         {"name": "manifest", "mountPath": MANIFEST_DIR, "readOnly": True},
-        {"name": "identity", "mountPath": IDENTITY_DIR, "readOnly": True},
+        *([{"name": "identity", "mountPath": IDENTITY_DIR, "readOnly": True}] if identity else []),
         {"name": "data", "mountPath": DATA_DIR},
         {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - the pod's own scratch volume
     ]
@@ -332,7 +362,14 @@ def _deployment(manifest: Manifest, proc: Process, image: str, config_sha: str) 
             str(proc.port),
             *proc.args,
         ],
-        "ports": [{"name": "http", "containerPort": proc.port, "protocol": "TCP"}],
+        "ports": [
+            {"name": "http", "containerPort": proc.port, "protocol": "TCP"},
+            *(
+                [{"name": "internal", "containerPort": proc.internal_port, "protocol": "TCP"}]
+                if proc.internal_port is not None
+                else []
+            ),
+        ],
         "env": _env(manifest),
         "resources": _resources(proc, manifest),
         "startupProbe": {"httpGet": {"path": "/livez", **probe}, "periodSeconds": 2, "failureThreshold": 30},
@@ -375,7 +412,7 @@ def _deployment(manifest: Manifest, proc: Process, image: str, config_sha: str) 
                     "terminationGracePeriodSeconds": grace,
                     "securityContext": _pod_security(),
                     "containers": [container],
-                    "volumes": _volumes(data),
+                    "volumes": _volumes(data, proc.name),
                 },
             },
         },
@@ -393,8 +430,11 @@ def _media_volume(manifest: Manifest) -> dict[str, Any]:
 
 def _services(manifest: Manifest, service: str, proc: Process) -> list[dict[str, Any]]:
     """A Service for ``service`` (a module or the gateway) and its headless twin for discovery;
-    a local module's point at the gateway's pods, which serve it."""
-    port = {"name": "http", "port": proc.port, "targetPort": "http", "protocol": "TCP"}
+    a local module's point at the gateway's pods, which serve it on their internal port."""
+    if service != proc.name and proc.internal_port is not None:
+        port = {"name": "internal", "port": proc.internal_port, "targetPort": "internal", "protocol": "TCP"}
+    else:
+        port = {"name": "http", "port": proc.port, "targetPort": "http", "protocol": "TCP"}
     selector = _labels(manifest, proc.name)
     return [
         {
@@ -445,16 +485,18 @@ def _disruption_budget(manifest: Manifest, proc: Process) -> dict[str, Any]:
 
 
 def _network_policy(manifest: Manifest, proc: Process, allowed: list[str]) -> dict[str, Any]:
-    port = [{"protocol": "TCP", "port": proc.port}]
+    def only_from(port: int) -> dict[str, Any]:
+        return {
+            "from": [{"podSelector": {"matchLabels": _labels(manifest, caller)}} for caller in allowed],
+            "ports": [{"protocol": "TCP", "port": port}],
+        }
+
     if proc.name == GATEWAY:
-        rules: list[dict[str, Any]] = [{"ports": port}]  # the public API: from anywhere
+        rules: list[dict[str, Any]] = [{"ports": [{"protocol": "TCP", "port": proc.port}]}]  # public API
+        if proc.internal_port is not None and allowed:  # the ports it hosts: their callers only
+            rules.append(only_from(proc.internal_port))
     else:
-        rules = [
-            {
-                "from": [{"podSelector": {"matchLabels": _labels(manifest, caller)}} for caller in allowed],
-                "ports": port,
-            }
-        ]
+        rules = [only_from(proc.port)]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -532,16 +574,16 @@ def _migrate_job(manifest: Manifest, image: str, digest: str) -> dict[str, Any]:
                             "image": image,
                             "imagePullPolicy": "IfNotPresent",
                             "args": ["migrate", "--manifest", MANIFEST_FILE],
-                            "env": _env(manifest)[1:],
+                            "env": _env(manifest, identity=False)[1:],
                             "resources": {
                                 "requests": {"cpu": "100m", "memory": "128Mi"},
                                 "limits": {"cpu": "1", "memory": "512Mi"},
                             },
                             "securityContext": _security(),
-                            "volumeMounts": _mounts(),
+                            "volumeMounts": _mounts(identity=False),
                         }
                     ],
-                    "volumes": _volumes({"emptyDir": {}}),
+                    "volumes": _volumes({"emptyDir": {}}, None),
                 },
             },
         },

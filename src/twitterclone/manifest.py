@@ -36,11 +36,19 @@ class DatabaseConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Where the public REST API listens, and with how many worker processes."""
+    """Where the public REST API listens, and with how many worker processes.
+
+    When the gateway hosts modules that services of their own call (a hybrid), it serves those
+    modules' ports on a second, internal listener, ``internal_host:internal_port`` (default: the
+    public host, and the public port + 1), with mutual TLS when ``security.mtls`` is on. The
+    public listener never serves them.
+    """
 
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    internal_host: str | None = None
+    internal_port: int | None = None
     #: On a platform that scales (``twitterclone render kubernetes``): the gateway's replica range.
     autoscale: AutoscaleConfig | None = None
 
@@ -140,6 +148,18 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return self.module(name).database or self.database
 
     @property
+    def gateway_serves_ports(self) -> bool:
+        """Whether the gateway hosts modules that other processes call (an internal listener)."""
+        return bool(self.remote_modules) and bool(self.local_modules)
+
+    def gateway_internal_address(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
+        """Where the gateway's internal listener is, for a gateway publicly at ``host:port``
+        (default: the manifest's): the configured address, else the same host and the next port."""
+        host = host or self.gateway.host
+        port = port or self.gateway.port
+        return self.gateway.internal_host or host, self.gateway.internal_port or port + 1
+
+    @property
     def local_modules(self) -> list[str]:
         """Modules that run inside the gateway's process."""
         return [m for m in MODULE_NAMES if self.module(m).placement == "local"]
@@ -230,6 +250,11 @@ def parse_manifest(text: str, *, source: str = "<manifest>") -> Manifest:
                 )
     if manifest.registry.backend == "dns" and "{service}" not in manifest.registry.dns_name:
         raise ManifestError(f"{source}: key 'registry.dns_name' must contain {{service}}")
+    if manifest.gateway_internal_address() == (manifest.gateway.host, manifest.gateway.port):
+        raise ManifestError(
+            f"{source}: key 'gateway.internal_port' must differ from gateway.port on the same host "
+            "(internal calls are never served on the public listener)"
+        )
     gateway_scale = manifest.gateway.autoscale
     gateway_replicas = gateway_scale.min if gateway_scale else 1
     _check_autoscale(source, "gateway", gateway_scale, gateway_replicas, manifest.database.kind)

@@ -3,6 +3,8 @@
 It serves ``POST /_port/<module>/<method>`` (the generic port server) behind service
 tokens, plus ``/livez``, ``/readyz`` and ``/metrics``; it registers itself in the registry
 once started and deregisters on a graceful stop. It has no public API: that is the gateway's.
+Its one listener is internal (mutual TLS when ``security.mtls`` is on). The same app, without
+a lifespan of its own, is the gateway's internal listener when it hosts modules others call.
 """
 
 from __future__ import annotations
@@ -11,22 +13,15 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from litestar import Litestar
-from litestar.plugins.prometheus import PrometheusConfig
 
 from twitterclone.composition import Runtime, build_runtime
-from twitterclone.gateway.middleware import request_id_middleware
-from twitterclone.gateway.problems import EXCEPTION_HANDLERS
-from twitterclone.gateway.routes.health import HealthController
+from twitterclone.gateway.internal import internal_app
 from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
 from twitterclone.logs import configure_logging
 from twitterclone.manifest import Manifest
-from twitterclone.remote.deadline import deadline_middleware
-from twitterclone.remote.tracing import traceparent_middleware
-from twitterclone.runtime_metrics import MetricsController
 from twitterclone.runtime_metrics import install as install_runtime_metrics
 from twitterclone.runtime_metrics import uninstall as uninstall_runtime_metrics
 from twitterclone.settings import Settings, load_deployment
@@ -70,20 +65,7 @@ def create_service_app(
             uninstall_runtime_metrics(app.state.runtime_metrics)
             await runtime.stop()
 
-    prometheus = PrometheusConfig(app_name=f"twitterclone-{role}", prefix="twitterclone", group_path=True)
-    app = Litestar(
-        route_handlers=[router, HealthController, MetricsController],
-        lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[prometheus.middleware],
-        openapi_config=None,
-        request_max_body_size=64 * 1024 * 1024,  # media uploads travel as port arguments
-        debug=False,
-    )
-    inner: Any = deadline_middleware(app.asgi_handler)  # type: ignore[arg-type]
-    with_id: Any = request_id_middleware(inner)
-    app.asgi_handler = traceparent_middleware(with_id)  # type: ignore[assignment]
-    return app
+    return internal_app(router, f"twitterclone-{role}", lifespan=lifespan, metrics=True)
 
 
 def runtime_of(app: Litestar) -> Runtime:

@@ -72,8 +72,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     outbox_retention_s: Annotated[float, msgspec.Meta(ge=60)] = 86_400.0
     #: How long a tweet's Idempotency-Key is remembered (seconds); a reuse after that posts anew.
     tweets_idempotency_ttl_s: Annotated[int, msgspec.Meta(ge=1)] = 86_400
-    #: The deployment's service identity key (default: <data_dir>/service-identity.pem).
-    service_key_file: str = ""
+    #: The folder of the services' identity keys: this service's private ``<service>.key`` and
+    #: every service's public ``<service>.pub`` (default: <data_dir>/service-identity).
+    service_keys_dir: str = ""
     #: When set, replaces the manifest's ``database.url`` (credentials come from a secret, not the file).
     database_url: str = ""
     #: When set, replaces the manifest's ``redis.url``.

@@ -1,7 +1,7 @@
 """Internal port calls are authorised per caller and method (issue 11, finding 8, in part).
 
 The users service of a split deployment, called on its internal route ``/_port/users/<method>``
-with valid service tokens (signed with the deployment's key) naming different callers. A
+with valid service tokens (each signed with its caller's own key) naming different callers. A
 service may call only the methods of the ports its module's providers ask for
 (``composition.port_grants``); the gateway, which serves the public API, may call any. Before
 this, any holder of a valid token could call any method of any module: analytics could make
@@ -19,14 +19,15 @@ from uuid import uuid4
 
 import pytest
 import redis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from boundaries.users.port import UsersPort
 from tests.conftest import FAST_ARGON2
 from tests.support.servers import free_port
-from twitterclone.composition import MODULES, port_dependencies, port_grants, service_key_path
-from twitterclone.identity import ServiceIdentity, load_or_create_key
+from twitterclone.composition import MODULES, port_dependencies, port_grants, service_keys_dir
+from twitterclone.identity import ServiceIdentity, load_own_key
 from twitterclone.infra.store import ModuleStore, sqlite_url
 from twitterclone.manifest import Manifest, parse_manifest
 from twitterclone.migrate import migrate
@@ -90,7 +91,7 @@ def users_service(tmp_path: Path) -> Iterator[tuple[TestClient[Litestar], Settin
 def call(
     client: TestClient[Litestar], settings: Settings, caller: str, method: str, **args: Any
 ) -> tuple[int, Any]:
-    identity = ServiceIdentity(load_or_create_key(service_key_path(settings)), caller=caller)
+    identity = ServiceIdentity(load_own_key(service_keys_dir(settings), caller), caller=caller)
     spec = port_spec("users", UsersPort).methods[method]
     r = client.post(
         wire.call_path("users", method),
@@ -110,7 +111,6 @@ def call(
         ("tweets", "suspend", {"admin_id": "1", "user_id": "2"}),  # tweets only reads the directory
         ("notifications", "signing_keys", {"admin_id": "1"}),
         ("timeline", "register", None),
-        ("mallory", "jwks", {}),  # no such service
     ],
 )
 def test_a_service_may_not_call_what_its_module_does_not_depend_on(
@@ -128,6 +128,17 @@ def test_a_service_may_not_call_what_its_module_does_not_depend_on(
     assert f"{caller} may not call users.{method}".encode() in body
 
 
+def test_a_caller_that_is_no_service_is_refused(users_service: tuple[TestClient[Litestar], Settings]) -> None:
+    client, _settings = users_service
+    mallory = ServiceIdentity(Ed25519PrivateKey.generate(), caller="mallory")
+    r = client.post(
+        wire.call_path("users", "jwks"),
+        content=wire.encode(port_spec("users", UsersPort).methods["jwks"].args_type()),
+        headers={"authorization": f"Bearer {mallory.token_for('users')}", "content-type": wire.CONTENT_TYPE},
+    )
+    assert r.status_code == 401, r.content  # no service of that name, so no key to verify it with
+
+
 def test_granted_calls_still_work(users_service: tuple[TestClient[Litestar], Settings]) -> None:
     client, settings = users_service
     assert "authors" in port_grants()["tweets"]["users"]  # tweets' UserDirectoryPort
@@ -138,7 +149,7 @@ def test_granted_calls_still_work(users_service: tuple[TestClient[Litestar], Set
 
 
 def _raw(client: TestClient[Litestar], settings: Settings, caller: str, method: str) -> tuple[int, bytes]:
-    identity = ServiceIdentity(load_or_create_key(service_key_path(settings)), caller=caller)
+    identity = ServiceIdentity(load_own_key(service_keys_dir(settings), caller), caller=caller)
     r = client.post(
         wire.call_path("users", method),
         content=b"\x80",
@@ -154,3 +165,13 @@ def test_the_grants_are_the_declared_dependency_graph_down_to_methods() -> None:
         for target, methods in targets.items():
             served = {name for port in MODULES[target].ports for name in port_spec(target, port).methods}
             assert methods <= served  # methods the target serves (its port and narrow faces)
+
+
+def test_a_service_exposes_nothing_but_its_internal_routes(
+    users_service: tuple[TestClient[Litestar], Settings],
+) -> None:
+    client, _settings = users_service
+    routes = {route.path for route in client.app.routes}
+    assert routes == {"/_port/{module:str}/{method:str}", "/livez", "/readyz", "/metrics"}
+    for path in ("/schema", "/schema/openapi.json", "/api/users/search", "/api/auth/login", "/ops"):
+        assert client.get(path).status_code == 404, path

@@ -43,8 +43,9 @@ from prometheus_client import Counter, Gauge
 from twitterclone.gateway.problems import send_problem
 from twitterclone.remote.deadline import deadline_scope, deadline_var, remaining_s
 
-#: Paths that bypass admission (exact, or a prefix ending in "/").
-EXEMPT = ("/livez", "/readyz", "/metrics", "/_port/")
+#: Paths that bypass admission (exact, or a prefix ending in "/"). Port calls never reach this
+#: (public) app: they are served on internal listeners, which have no admission of their own.
+EXEMPT = ("/livez", "/readyz", "/metrics")
 
 SHED = Counter("twitterclone_requests_shed_total", "Requests refused with 503 because the process was full.")
 QUEUED = Gauge("twitterclone_requests_queued", "Requests waiting for a slot to start.")

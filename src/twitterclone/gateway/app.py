@@ -19,6 +19,7 @@ from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.admission import Admission, BodyLimits, admission_middleware
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
 from twitterclone.gateway.docs import LocalSwaggerUI, docs_assets_router
+from twitterclone.gateway.internal import internal_app as create_internal_app
 from twitterclone.gateway.mastodon.errors import mastodon_aware
 from twitterclone.gateway.mastodon.router import document_mastodon_errors, mastodon_router
 from twitterclone.gateway.middleware import ResponseHeaders, gateway_edge_middleware
@@ -53,6 +54,7 @@ from twitterclone.gateway.web import build_session_store, session_user_id, web_h
 from twitterclone.gateway.web.render import browser_aware
 from twitterclone.gctuning import tune_for_serving
 from twitterclone.internal_api import port_routes, serve_local_ports
+from twitterclone.listeners import InternalListener, server_tls
 from twitterclone.logs import configure_logging
 from twitterclone.manifest import Manifest
 from twitterclone.runtime_metrics import MetricsController, RuntimeMetrics
@@ -110,21 +112,42 @@ def create_app(
             kernel.key_prefix,
             settings.refresh_token_ttl_days * 86_400,
         )
+        listener: InternalListener | None = None
         if runtime.is_split and "TWITTERCLONE_SERVICE_PORT" in os.environ:  # started by `serve`/`up`
-            await runtime.register(
-                os.environ.get("TWITTERCLONE_SERVICE_HOST", manifest.gateway.host),
-                int(os.environ["TWITTERCLONE_SERVICE_PORT"]),
-            )
+            host = os.environ.get("TWITTERCLONE_SERVICE_HOST", manifest.gateway.host)
+            port = int(os.environ["TWITTERCLONE_SERVICE_PORT"])
+            internal: tuple[str, int] | None = None
+            if internal_app is not None:
+                internal = manifest.gateway_internal_address(host, port)
+                internal_app.state.runtime = runtime
+                internal_app.state.dishka_container = runtime.container
+                listener = InternalListener(
+                    internal_app,
+                    *internal,
+                    server_tls(manifest, settings, "gateway"),
+                    header_read_s=settings.header_read_timeout_s,
+                )
+                await listener.start()
+                log.info("internal listener ready", extra={"address": listener.address})
+            await runtime.register(host, port, internal=internal)
         tune_for_serving()
         log.info("gateway ready", extra={"manifest": manifest.name, "modules": runtime.local_modules})
         try:
             yield
         finally:
+            if listener is not None:
+                await runtime.deregister()  # callers stop choosing the internal listener first
+                await listener.stop()
             await runtime.stop()
 
-    # In a split deployment the modules hosted here are called by other services too.
+    # In a split deployment the modules hosted here are called by other services too: on the
+    # internal listener only (its own app, sharing this runtime), never on the public one.
     port_server, port_router = port_routes(runtime)
-    internal = [port_router] if runtime.is_split else []
+    internal_app = (
+        create_internal_app(port_router, "twitterclone", lifespan=None, metrics=False)
+        if manifest.gateway_serves_ports
+        else None
+    )
     api = Router(path="/api", route_handlers=API_CONTROLLERS, dependencies=dict(AUTH_DEPENDENCIES))
     mastodon = mastodon_router()  # the Mastodon client API (/api/v1, /api/v2), see docs/mastodon.md
     assets = docs_assets_router()  # Swagger UI 5 (renders OpenAPI 3.1) from a local package
@@ -140,7 +163,6 @@ def create_app(
             assets,
             ops_assets_router(),
             MetricsController,
-            *internal,
             *web_handlers(),
         ],
         lifespan=[lifespan, ops_lifespan],
@@ -186,6 +208,7 @@ def create_app(
         settings.admission_max_active, settings.admission_max_wait_s, settings.admission_max_queue
     )
     app.state.admission = admission
+    app.state.internal_app = internal_app  # what the internal listener serves (split: hosted ports)
     app.state.streams = StreamGate(settings.streams_per_user, settings.streams_max)
     # The largest body any route accepts: the app-wide limit, or an upload's (routes check their own).
     body = BodyLimits(

@@ -122,7 +122,8 @@ async def test_the_middleware_answers_503_past_capacity_and_never_queues_probes(
     assert problem["type"] == "/problems/overloaded"
     assert "at capacity" in problem["detail"]
     assert (await _call(app, "/livez"))[0] == 200  # probes pass even when full
-    assert (await _call(app, "/_port/users/profile"))[0] == 200  # so do internal port calls
+    # /_port is no exemption: the public app serves no port call, so it waits like any other path
+    assert (await _call(app, "/_port/users/profile"))[0] == 503
 
     release.set()
     assert (await running)[0] == 200

@@ -134,3 +134,22 @@ def test_autoscale_keys_are_read() -> None:
     assert gateway is not None
     assert (gateway.min, gateway.max, gateway.target) == (2, 6, 60)
     assert manifest.module("tweets").autoscale is None
+
+
+def test_the_gateways_internal_listener_is_its_own_address() -> None:
+    hybrid = load_manifest(ROOT / "deployments" / "hybrid.toml")
+    assert hybrid.gateway_serves_ports  # media, notifications, analytics call the gateway's modules
+    assert hybrid.gateway_internal_address() == ("127.0.0.1", hybrid.gateway.port + 1)
+    assert hybrid.gateway_internal_address("10.0.0.5", 9000) == ("10.0.0.5", 9001)  # `serve --host/--port`
+    assert not load_manifest(ROOT / "deployments" / "split.toml").gateway_serves_ports  # hosts nothing
+    assert not load_manifest(ROOT / "deployments" / "monolith.toml").gateway_serves_ports  # nobody calls
+    chosen = parse_manifest(
+        'name = "x"\n[gateway]\nport = 80\ninternal_host = "10.1.1.1"\ninternal_port = 9090\n'
+    )
+    assert chosen.gateway_internal_address("10.9.9.9", 80) == ("10.1.1.1", 9090)
+
+
+def test_the_internal_listener_may_not_be_the_public_one() -> None:
+    with pytest.raises(ManifestError, match=r"gateway\.internal_port"):
+        parse_manifest('name = "x"\n[gateway]\nport = 8000\ninternal_port = 8000\n')
+    parse_manifest('name = "x"\n[gateway]\nport = 8000\ninternal_port = 8000\ninternal_host = "10.0.0.1"\n')

@@ -190,8 +190,64 @@ def test_secrets_are_referenced_never_rendered() -> None:
     assert manifest.database.url not in text
     assert manifest.redis.url not in text
     assert not objects(files, "Secret")
-    for secret in (kubernetes.DATABASE_SECRET, kubernetes.REDIS_SECRET, kubernetes.IDENTITY_SECRET):
+    for secret in (kubernetes.DATABASE_SECRET, kubernetes.REDIS_SECRET):
         assert f"name: {secret}" in text or f"secretName: {secret}" in text
+
+
+@pytest.mark.parametrize("path", [SPLIT, HYBRID], ids=["split", "hybrid"])
+def test_each_pod_holds_its_own_service_key_and_every_public_key(path: Path) -> None:
+    manifest = load_manifest(path)
+    files = rendered(path)
+    for name, deployment in objects(files, "Deployment").items():
+        process = name.removeprefix("twitterclone-")
+        pod = deployment["spec"]["template"]["spec"]
+        (identity,) = [v for v in pod["volumes"] if v["name"] == "identity"]
+        secrets = [s["secret"] for s in identity["projected"]["sources"] if "secret" in s]
+        assert secrets == [
+            {
+                "name": f"twitterclone-identity-{process}",
+                "items": [{"key": f"{process}.key", "path": f"{process}.key"}],
+            }
+        ]  # its own key only: a compromised pod cannot sign as another service
+        maps = [s["configMap"]["name"] for s in identity["projected"]["sources"] if "configMap" in s]
+        assert maps == [kubernetes.PUBLIC_KEYS_CONFIGMAP]
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        assert env["TWITTERCLONE_SERVICE_KEYS_DIR"] == kubernetes.IDENTITY_DIR
+    assert {n.removeprefix("twitterclone-") for n in objects(files, "Deployment")} == {
+        "gateway",
+        *manifest.remote_modules,
+    }
+    (job,) = objects(files, "Job").values()  # migrations need no service identity
+    assert all(v["name"] != "identity" for v in job["spec"]["template"]["spec"]["volumes"])
+
+
+def test_a_hybrid_gateway_serves_hosted_ports_on_its_internal_port_to_their_callers_only() -> None:
+    manifest = load_manifest(HYBRID)
+    public = manifest.gateway.port
+    internal = manifest.gateway_internal_address()[1]
+    assert internal != public
+    files = rendered(HYBRID)
+    gateway = objects(files, "Deployment")["twitterclone-gateway"]["spec"]["template"]["spec"]
+    ports = {p["name"]: p["containerPort"] for p in gateway["containers"][0]["ports"]}
+    assert ports == {"http": public, "internal": internal}
+    services = objects(files, "Service")
+    for module in manifest.local_modules:
+        for name in (f"twitterclone-{module}", f"twitterclone-{module}-headless"):
+            assert services[name]["spec"]["ports"][0]["port"] == internal
+    assert services["twitterclone-gateway"]["spec"]["ports"][0]["port"] == public
+    rules = objects(files, "NetworkPolicy")["twitterclone-gateway"]["spec"]["ingress"]
+    assert rules[0] == {"ports": [{"protocol": "TCP", "port": public}]}  # the public API: from anywhere
+    (internal_rule,) = rules[1:]
+    assert internal_rule["ports"] == [{"protocol": "TCP", "port": internal}]
+    admitted = {
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in internal_rule["from"]
+    }
+    assert admitted == set(kubernetes.callers(manifest)["gateway"])
+    assert admitted  # hybrid: notifications asks users about blocks
+    assert admitted <= set(manifest.remote_modules)
+    # A split gateway hosts no module: no internal port at all.
+    split = objects(rendered(SPLIT), "Deployment")["twitterclone-gateway"]["spec"]["template"]["spec"]
+    assert [p["name"] for p in split["containers"][0]["ports"]] == ["http"]
 
 
 def test_the_migration_job_runs_the_migrations_once_per_release() -> None:

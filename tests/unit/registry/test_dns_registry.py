@@ -90,6 +90,7 @@ def test_the_manifest_names_every_service_and_its_port() -> None:
     )
     names = dns_names(manifest)
     assert names["users"] == ("tc-users-headless", 8101)
-    assert names["tweets"] == ("tc-tweets-headless", 8000)  # local: served by the gateway's pods
+    # local: served by the gateway's pods, on their internal listener (never the public port)
+    assert names["tweets"] == ("tc-tweets-headless", 8001)
     assert names["gateway"] == ("tc-gateway-headless", 8000)
     assert isinstance(make_registry(manifest, None), DnsRegistry)  # type: ignore[arg-type]
