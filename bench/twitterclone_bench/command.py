@@ -15,8 +15,8 @@ from twitterclone_bench import options
 from twitterclone_bench.adapter_cost_command import adapter_cost
 from twitterclone_bench.connections_command import connections
 from twitterclone_bench.fanout_command import fanout
-from twitterclone_bench.readcost_command import read_cost
 from twitterclone_bench.hop_command import hop
+from twitterclone_bench.readcost_command import read_cost
 from twitterclone_bench.relay_command import relay
 from twitterclone_bench.scale_command import scale
 from twitterclone_bench.webhome_command import web_home
