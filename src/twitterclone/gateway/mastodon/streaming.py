@@ -36,7 +36,6 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from boundaries._kernel.errors import DomainError, InvalidInput
 from boundaries._kernel.ids import is_id
-from boundaries._kernel.pagination import PageRequest
 from boundaries.media.port import MediaPort
 from boundaries.notifications.dto import Notification
 from boundaries.notifications.port import NotificationsPort
@@ -56,7 +55,7 @@ from twitterclone.gateway.mastodon.deps import TAG, may_answer
 from twitterclone.gateway.mastodon.routes.notifications import _shape as shape_notifications
 from twitterclone.gateway.mastodon.shaping import Shaper
 from twitterclone.gateway.params import BEARER
-from twitterclone.gateway.streams import StreamGate, StreamTicket
+from twitterclone.gateway.streams import StreamGate, StreamTicket, notification_baseline
 from twitterclone.remote.deadline import deadline_scope, deadline_var
 from twitterclone.settings import Settings
 
@@ -241,8 +240,8 @@ class Feeds:
     async def user_notifications(self, channel: Channel, put: Put, after: str | None) -> str:
         if after is None:  # from now: the newest existing notification is the baseline
             with deadline_scope(self.wait_s + WAIT_MARGIN_S):
-                newest = await self.notifications.notifications(self.user_id, PageRequest(limit=1))
-            return newest.items[0].id if newest.items else "0"
+                newest = await notification_baseline(self.notifications, self.user_id)
+            return newest or "0"
         with deadline_scope(self.wait_s + WAIT_MARGIN_S):
             items = await self.notifications.wait_for_new(self.user_id, after, self.wait_s)
         if not items:

@@ -35,7 +35,7 @@ from boundaries.users.port import UsersPort
 from twitterclone.gateway.admission import hold_as_stream
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.params import ID_PATTERN, Cursor
-from twitterclone.gateway.streams import StreamGate
+from twitterclone.gateway.streams import StreamGate, notification_baseline
 from twitterclone.gateway.web.common import media_alts, read_form
 from twitterclone.gateway.web.render import back, page, render_fragment
 from twitterclone.gateway.web.session import SESSION_STATE_KEY, WebSession, current_session
@@ -233,9 +233,8 @@ async def _live(
     recheck_s: float,
 ) -> AsyncIterator[ServerSentEventMessage]:
     with deadline_scope(WAIT_MARGIN_S):
-        newest = await notifications.notifications(me.user_id, PageRequest(limit=1))
+        after_notification = await notification_baseline(notifications, me.user_id)
         unread = await notifications.unread_count(me.user_id)
-    after_notification = newest.items[0].id if newest.items else None
     yield ServerSentEventMessage(event="unread", data=str(unread.unread))
     checked_at = quiet_since = time.monotonic()
     while True:

@@ -1,0 +1,149 @@
+"""OWASP API1:2023: a block or a mute silences its target in the unread count and every stream.
+
+The notification list already leaves out notifications from an account the recipient has blocked,
+been blocked by or muted since they were made (issue 11, finding 6). The unread count beside it,
+and the streams that deliver notifications (the native SSE stream resumed with ``Last-Event-ID``,
+the Mastodon streams, the web client's ``/live``) read the same store without that filter, so
+they went on counting and delivering what the list hides. Black-box, through a monolith.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from tests.api.test_notifications_api import SseStream
+from tests.conftest import Api, User
+from tests.web.conftest import Browser
+
+Client = TestClient[Litestar]
+
+
+class LfSseStream(SseStream):
+    """An SSE reader for streams whose lines end with a bare LF (Mastodon's), taking a query."""
+
+    async def _run(self, scope: dict[str, Any]) -> None:
+        path, _, query = scope["path"].partition("?")
+        scope.update(path=path, raw_path=path.encode(), query_string=query.encode())
+        await super()._run(scope)
+
+    def next_message(self, timeout_s: float) -> dict[str, str]:
+        deadline = time.monotonic() + timeout_s
+        while "\n\n" not in self._buffer.replace("\r\n", "\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no SSE message within {timeout_s}s")
+            try:
+                self._buffer += self.chunks.get(timeout=remaining).decode()
+            except Exception:
+                raise AssertionError(f"no SSE message within {timeout_s}s") from None
+        raw, self._buffer = self._buffer.replace("\r\n", "\n").split("\n\n", 1)
+        fields: dict[str, str] = {}
+        for line in raw.split("\n"):
+            name, _, value = line.partition(":")
+            fields[name or ":"] = value.lstrip(" ")
+        return fields
+
+
+def _mention(client: Client, author: User, target: User) -> None:
+    r = client.post("/api/tweets", json={"text": f"hey @{target.handle}"}, headers=author.headers)
+    assert r.status_code == 201, r.text
+
+
+def _listed(client: Client, user: User) -> list[str]:
+    r = client.get("/api/notifications", headers=user.headers)
+    assert r.status_code == 200, r.text
+    return [n["actor_id"] for n in r.json()["items"]]
+
+
+def _unread(client: Client, user: User) -> int:
+    r = client.get("/api/notifications/unread-count", headers=user.headers)
+    assert r.status_code == 200, r.text
+    return int(r.json()["unread"])
+
+
+def _silence(client: Client, api: Api, alice: User, *, newest: str = "carol") -> tuple[User, User, User]:
+    """Bob, Mallory and Carol each mention Alice (``newest`` last); then Alice blocks Bob and
+    mutes Mallory."""
+    bob, mallory, carol = api.user("bob"), api.user("mallory"), api.user("carol")
+    authors = {"bob": bob, "mallory": mallory, "carol": carol}
+    for name in sorted(authors, key=lambda n: n == newest):
+        _mention(client, authors[name], alice)
+    api.eventually(lambda: len(_listed(client, alice)) == 3, timeout_s=5)
+    assert client.put(f"/api/users/me/blocking/{bob.id}", headers=alice.headers).status_code == 200
+    assert client.put(f"/api/users/me/muting/{mallory.id}", headers=alice.headers).status_code == 200
+    assert _listed(client, alice) == [carol.id]  # the list already hides them
+    return bob, mallory, carol
+
+
+def test_the_unread_count_leaves_out_blocked_and_muted_accounts(client: Client, api: Api) -> None:
+    alice = api.user("alice")
+    _silence(client, api, alice)
+    assert _unread(client, alice) == 1  # Carol's only: counted as the list shows
+    r = client.post("/api/notifications/read", json={}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["unread"] == 0
+
+
+def test_a_resumed_native_stream_delivers_nothing_from_blocked_or_muted_accounts(
+    client: Client, api: Api
+) -> None:
+    alice = api.user("alice")
+    _, _, carol = _silence(client, api, alice)
+    # A client resuming from long ago (any id it ever saw, or a made-up one) gets what it missed.
+    stream = SseStream(client, "/api/notifications/stream", {**alice.headers, "Last-Event-ID": "1"})
+    try:
+        delivered: list[str] = []
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                message = stream.next_notification(max(0.0, deadline - time.monotonic()))
+            except AssertionError:
+                break
+            delivered.append(json.loads(message["data"])["actor_id"])
+        assert delivered == [carol.id], "a resumed stream replayed notifications the list hides"
+    finally:
+        stream.close()
+
+
+def test_a_mastodon_stream_delivers_nothing_from_blocked_or_muted_accounts(client: Client, api: Api) -> None:
+    alice = api.user("alice")
+    bob, mallory, _ = _silence(client, api, alice, newest="bob")
+    # Bob's mention is Alice's newest notification: the stream must start after it all the same,
+    # not replay Carol's older one (nor, of course, Bob's).
+    _mention(client, mallory, alice)  # muted: never made
+    stream = LfSseStream(client, "/api/v1/streaming/user/notification", alice.headers)
+    try:
+        assert stream.next_message(5).get(":") == ")"
+        assert stream.status == 200
+        _mention(client, bob, alice)  # blocked: never made
+        carol = api.user("carol2")
+        _mention(client, carol, alice)
+        accounts: list[str] = []
+        deadline = time.monotonic() + 5
+        while carol.id not in accounts:
+            message = stream.next_message(max(0.0, deadline - time.monotonic()))
+            if message.get("event") == "notification":
+                accounts.append(json.loads(message["data"])["account"]["id"])
+        assert accounts == [carol.id], "the stream delivered old or silenced notifications"
+    finally:
+        stream.close()
+
+
+def test_the_web_live_stream_counts_no_blocked_or_muted_account(client: Client, api: Api) -> None:
+    alice = api.user("alice")
+    _silence(client, api, alice)
+    browser = Browser(client)
+    assert browser.sign_in("alice").status_code == 303
+    cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+    stream = SseStream(client, "/live", {"Cookie": cookie})
+    try:
+        message = stream.next_message(5)
+        assert message.get("event") == "unread", message
+        assert message["data"] == "1"
+    finally:
+        stream.close()
