@@ -147,3 +147,72 @@ def test_the_web_live_stream_counts_no_blocked_or_muted_account(client: Client, 
         assert message["data"] == "1"
     finally:
         stream.close()
+
+
+def _stream_status_authors(stream: LfSseStream, until: str, timeout_s: float = 5) -> list[str]:
+    """The authors of the statuses a stream delivers, until one by ``until`` arrives."""
+    authors: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while until not in authors:
+        message = stream.next_message(max(0.0, deadline - time.monotonic()))
+        if message.get("event") == "update":
+            authors.append(json.loads(message["data"])["account"]["id"])
+    return authors
+
+
+def test_mastodon_public_and_tag_streams_honour_blocks_and_mutes(client: Client, api: Api) -> None:
+    alice, bob, mallory, carol = api.user("alice"), api.user("bob"), api.user("mallory"), api.user("carol")
+    assert client.post(f"/api/v1/accounts/{bob.id}/block", headers=alice.headers).status_code == 200
+    assert client.post(f"/api/v1/accounts/{mallory.id}/mute", headers=alice.headers).status_code == 200
+    for path in ("/api/v1/streaming/public", "/api/v1/streaming/hashtag?tag=cats"):
+        streams = {who.handle: LfSseStream(client, path, who.headers) for who in (alice, bob)}
+        try:
+            for stream in streams.values():
+                assert stream.next_message(5).get(":") == ")"
+            for author in (alice, bob, mallory, carol):
+                r = client.post("/api/v1/statuses", json={"status": "#cats"}, headers=author.headers)
+                assert r.status_code == 200, r.text
+            # Alice hears neither whom she blocks nor whom she mutes; Bob does not see Alice.
+            assert _stream_status_authors(streams["alice"], carol.id) == [alice.id, carol.id]
+            assert _stream_status_authors(streams["bob"], carol.id) == [bob.id, mallory.id, carol.id]
+        finally:
+            for stream in streams.values():
+                stream.close()
+
+
+def test_mastodon_timelines_search_and_context_honour_blocks_and_mutes(client: Client, api: Api) -> None:
+    alice, bob, mallory, carol = api.user("alice"), api.user("bob"), api.user("mallory"), api.user("carol")
+    root = client.post("/api/v1/statuses", json={"status": "root #cats"}, headers=carol.headers).json()
+    posted = {}
+    for author in (alice, bob, mallory):
+        body = {"status": f"zebra #cats by {author.handle}", "in_reply_to_id": root["id"]}
+        r = client.post("/api/v1/statuses", json=body, headers=author.headers)
+        assert r.status_code == 200, r.text
+        posted[author.handle] = r.json()["id"]
+    assert client.post(f"/api/v1/accounts/{bob.id}/block", headers=alice.headers).status_code == 200
+    assert client.post(f"/api/v1/accounts/{mallory.id}/mute", headers=alice.headers).status_code == 200
+
+    def seen(user: User, path: str, **params: str) -> set[str]:
+        r = client.get(path, params=params, headers=user.headers)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        items = body if isinstance(body, list) else body.get("statuses", body.get("descendants", []))
+        return {s["id"] for s in items} & set(posted.values())
+
+    everyone = set(posted.values())
+    # A mute silences the muter's feeds (home, public and tag timelines), not what she opens or
+    # searches for: a thread's replies, search (docs/visibility.md, as the native API does);
+    # a block hides both ways everywhere.
+    for path, params, muted_shown in (
+        ("/api/v1/timelines/public", {}, False),
+        ("/api/v1/timelines/tag/cats", {}, False),
+        ("/api/v2/search", {"q": "zebra", "type": "statuses"}, True),
+        (f"/api/v1/statuses/{root['id']}/context", {}, True),
+    ):
+        expected = {posted["alice"], *([posted["mallory"]] if muted_shown else [])}
+        assert seen(alice, path, **params) == expected, path  # never Bob
+        assert seen(bob, path, **params) == everyone - {posted["alice"]}, path  # not Alice
+        assert seen(carol, path, **params) == everyone, path
+    r = client.get(f"/api/v1/statuses/{posted['alice']}", headers=bob.headers)
+    assert r.status_code == 404
+    assert set(r.json()) == {"error"}

@@ -174,6 +174,39 @@ def test_mastodon_and_web_streams_take_no_slot_and_share_the_stream_caps(
         assert status == 503
 
 
+def test_slow_bodies_on_mastodon_and_web_routes_take_no_slot(sockets: list[socket.socket]) -> None:
+    with _server(admission_max_active="2", body_read_timeout_s="3") as server:
+        with httpx.Client(base_url=server.url, timeout=30.0) as http:
+            _, token = _mastodon_sign_up(http, "alice")
+        stalled = {
+            "/api/v1/statuses": "application/json",
+            "/oauth/token": "application/x-www-form-urlencoded",
+            "/api/v1/accounts": "application/x-www-form-urlencoded",
+            "/signin": "application/x-www-form-urlencoded",
+            "/compose": "application/x-www-form-urlencoded",
+        }
+        for path, content_type in stalled.items():  # more stalled bodies than slots
+            for _ in range(2):
+                sock = _connect(server)
+                sock.sendall(
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                    f"Content-Type: {content_type}\r\nContent-Length: 100\r\n\r\n{{".encode()
+                )
+                sockets.append(sock)
+        time.sleep(0.5)
+        with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as client:
+            answers = [client.get("/api/v1/timelines/home").status_code for _ in range(10)]
+        assert answers == [200] * 10, "stalled bodies must not hold the slots others need"
+        paths = [path for path in stalled for _ in range(2)]
+        for path, sock in zip(paths, sockets, strict=True):  # each answered when its time is up
+            status, headers, rest = _head(sock)
+            assert status == 408, path
+            assert headers["x-content-type-options"] == "nosniff"
+            if path.startswith("/api/v1"):  # in Mastodon's shape on Mastodon's routes
+                assert headers["content-type"].startswith("application/json"), path
+                assert b'"error"' in rest, rest
+
+
 # ------------------------------------------- finding 2: the rules hold whatever the spelling
 
 
