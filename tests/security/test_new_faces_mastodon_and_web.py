@@ -302,6 +302,43 @@ def test_web_forms_are_limited_whatever_the_spelling(make_client: MakeClient, sp
     assert_rate_limited(submit("/signin", {"login": "mia", "password": PASSWORD}, "/signin"))
 
 
+def test_websocket_handshakes_are_charged_like_requests(make_client: MakeClient) -> None:
+    # The limiter let every WebSocket scope through: Mastodon's streaming socket (a token check,
+    # feeds opened) could be hammered without end from one address.
+    client = make_client(rate_address="4/60")
+    _, token = _mastodon_sign_up(client, "mia")  # app, its token, the sign-up: 3 of the 4
+    with client.websocket_connect(f"/api/v1/streaming?access_token={token}") as ws:
+        ws.close()
+    refused = _refused(client, f"/api/v1/streaming?access_token={token}")  # the budget is spent
+    assert refused.code == 1013
+    assert_rate_limited(client.get("/api/v1/timelines/public"))
+
+
+def _refused(client: Client, path: str) -> WebSocketDisconnect:
+    """The refusal of a WebSocket handshake; AssertionError when it is accepted."""
+    try:
+        with client.websocket_connect(path):
+            pass
+    except WebSocketDisconnect as refused:
+        return refused
+    raise AssertionError(f"the WebSocket handshake to {path} was accepted")
+
+
+def test_a_websocket_flooding_messages_is_closed(make_client: MakeClient) -> None:
+    # Subscribe and unsubscribe messages pass neither the limiter nor admission, and each
+    # subscribe starts feeds and reads a baseline: without a budget one socket keeps a core busy.
+    client = make_client()
+    _, token = _mastodon_sign_up(client, "mia")
+    with client.websocket_connect(f"/api/v1/streaming?access_token={token}") as ws:
+        for i in range(200):
+            kind = "subscribe" if i % 2 == 0 else "unsubscribe"
+            try:
+                ws.send_text(json.dumps({"type": kind, "stream": "user:notification"}))
+            except Exception:  # the server may already have closed it
+                break
+        assert _closed_code(ws, 10) == 1008
+
+
 # --------------------------------- finding 3: the login throttle reads what the handler reads
 
 
@@ -416,7 +453,7 @@ def _closed_code(ws: Any, timeout_s: float) -> int:
             return int(closed.code)
         except queue.Empty:
             break
-    raise AssertionError("the WebSocket outlived its authority")
+    raise AssertionError("the server did not close the WebSocket")
 
 
 @pytest.mark.parametrize("how", ["signed-out", "suspended", "password-changed"])

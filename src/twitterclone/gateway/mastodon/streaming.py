@@ -75,6 +75,11 @@ RETRY_S = 1.0
 LONG_POLL_S = 1.0
 #: Subscriptions one WebSocket may hold at once.
 MAX_SUBSCRIPTIONS = 16
+#: Messages a client may send on one WebSocket: a burst, then so many a second. A subscribe
+#: starts feeds and reads a baseline, and messages pass neither the rate limiter nor admission,
+#: so a socket past its budget is closed (1008) rather than left to make the server work.
+MESSAGE_BURST = 32
+MESSAGES_PER_S = 2.0
 #: Streams one may ask for, and the scope each needs (besides the stream itself: ``read``).
 STREAMS: dict[str, str] = {
     "user": "read:statuses",
@@ -481,12 +486,26 @@ def _error(message: str, status: int) -> str:
     return _encoder.encode({"error": message, "status": status}).decode()
 
 
+class TooManyMessages(Exception):
+    """A WebSocket client sent messages faster than its budget."""
+
+
 async def _receive(
     socket: WebSocket[Any, Any, Any], subscriptions: Subscriptions, principal: Principal
 ) -> None:
-    """Apply subscribe/unsubscribe messages until the client leaves."""
+    """Apply subscribe/unsubscribe messages until the client leaves (TooManyMessages past the
+    socket's message budget)."""
+    allowance, last = float(MESSAGE_BURST), time.monotonic()
     while True:
         text = await socket.receive_text()
+        now = time.monotonic()
+        allowance = min(float(MESSAGE_BURST), allowance + (now - last) * MESSAGES_PER_S)
+        last = now
+        if allowance < 1:
+            raise TooManyMessages(
+                f"at most {MESSAGE_BURST} messages at once, then {MESSAGES_PER_S:g} a second"
+            )
+        allowance -= 1
         try:
             message = msgspec.json.decode(text)
             if not isinstance(message, dict) or message.get("type") not in ("subscribe", "unsubscribe"):
@@ -567,9 +586,16 @@ async def streaming_socket(socket: WebSocket[Any, Any, Any]) -> None:
         for task in (receiving, sending):
             task.cancel()
         await asyncio.gather(receiving, sending, return_exceptions=True)
+        reason = None
         if sending in done and not sending.cancelled() and sending.exception() is None:
+            reason = "the access token no longer stands"
+        elif receiving in done and not receiving.cancelled():
+            flooded = receiving.exception()
+            if isinstance(flooded, TooManyMessages):
+                reason = f"too many messages: {flooded}"
+        if reason is not None:
             with contextlib.suppress(Exception):
-                await socket.close(code=CLOSE_POLICY, reason="the access token no longer stands")
+                await socket.close(code=CLOSE_POLICY, reason=reason[:120])
     except WebSocketDisconnect:
         pass
     finally:
