@@ -55,6 +55,10 @@ log = logging.getLogger("twitterclone.notifications")
 
 #: The most notifications one wait returns (a stream simply asks again for the rest).
 MAX_WAIT_BATCH = 100
+#: Full batches of notifications from silenced actors one wait skips over before it gives up.
+MAX_SKIPPED_BATCHES = 10
+#: Actors asked about in one users call (the users port takes up to 5000).
+SILENCE_BATCH = 1000
 
 E = TypeVar("E", bound=Event)
 
@@ -143,15 +147,23 @@ class NotificationsService:
     async def _still_heard(self, uid: int, rows: Sequence[Any]) -> Sequence[Any]:
         """Leave out notifications from actors the recipient has blocked, been blocked by or
         muted since they were made (one users call per page; none when the page is empty)."""
-        actors = list(dict.fromkeys(str(r.actor_id) for r in rows if r.actor_id != uid))
-        if not actors:
-            return rows
-        silenced = {
-            int(s.user_id)
-            for s in await self._users.standings(str(uid), actors, [])
-            if s.blocking or s.blocked_by or s.muting
-        }
+        silenced = await self._silenced(uid, {int(r.actor_id) for r in rows})
         return [r for r in rows if r.actor_id not in silenced] if silenced else rows
+
+    async def _silenced(self, uid: int, actors: Iterable[int]) -> set[int]:
+        """Which of ``actors`` the recipient no longer hears from (a block either way, a mute):
+        what the list, the unread count and the waits all leave out. One users call per
+        ``SILENCE_BATCH`` actors; none when there are none."""
+        asked = sorted(a for a in set(actors) if a != uid)
+        silenced: set[int] = set()
+        for start in range(0, len(asked), SILENCE_BATCH):
+            batch = [str(a) for a in asked[start : start + SILENCE_BATCH]]
+            silenced.update(
+                int(s.user_id)
+                for s in await self._users.standings(str(uid), batch, [])
+                if s.blocking or s.blocked_by or s.muting
+            )
+        return silenced
 
     async def notification(self, user_id: Id, notification_id: Id) -> Notification:
         """One of a user's notifications; raises NotificationNotFound (also for someone else's)."""
@@ -233,10 +245,12 @@ class NotificationsService:
         return [_to_marker(row) for row in rows]
 
     async def unread_count(self, user_id: Id) -> UnreadCount:
-        """How many of a user's notifications are unread."""
+        """How many of a user's notifications are unread (those the list shows: none from an
+        account blocked or muted since)."""
         uid = _user(user_id)
         async with self.store.read() as conn:
-            return UnreadCount(unread=await self._unread(conn, uid))
+            by_actor = await self._unread_by_actor(conn, uid)
+        return UnreadCount(unread=await self._heard_count(uid, by_actor))
 
     async def mark_read(self, user_id: Id, up_to_id: Id | None) -> UnreadCount:
         """Mark notifications read up to an id (or all); idempotent, never moves the marker back."""
@@ -257,8 +271,8 @@ class NotificationsService:
                     set_={"read_up_to": greatest(m.c.read_up_to, stmt.excluded.read_up_to)},
                 )
                 await tx.conn.execute(stmt)
-            unread = await self._unread(tx.conn, uid)
-        return UnreadCount(unread=unread)
+            by_actor = await self._unread_by_actor(tx.conn, uid)
+        return UnreadCount(unread=await self._heard_count(uid, by_actor))  # users asked outside the tx
 
     async def wait_for_new(self, user_id: Id, after_id: Id | None, timeout_s: float) -> list[Notification]:
         """Notifications newer than ``after_id`` (all when None), oldest first, waiting up to
@@ -412,18 +426,29 @@ class NotificationsService:
         return ids
 
     async def _newer(self, uid: int, after: int) -> list[Notification]:
+        """Notifications after ``after`` the recipient still hears from, oldest first.
+
+        New ones across a block or mute are never made (``_reachable``), but a wait resumed from
+        an older id (``Last-Event-ID``, a stream's baseline) also reads ones made before a block
+        or mute: they are left out as the list leaves them out. A full batch of only such ones
+        is skipped over (at most ``MAX_SKIPPED_BATCHES``), so that it cannot hide what follows.
+        """
         n = notifications
-        query = (
-            sa.select(n)
-            .where(n.c.recipient_id == uid, n.c.id > after)
-            .order_by(n.c.id.asc())
-            .limit(MAX_WAIT_BATCH)
-        )
-        async with self.store.read() as conn:
-            rows = (await conn.execute(query)).all()
-            marker = await self._marker(conn, uid) if rows else 0
-        # New ones across a block or mute are never made (``_reachable``): no filter needed here.
-        return [_to_dto(row, marker) for row in rows]
+        for _ in range(MAX_SKIPPED_BATCHES):
+            query = (
+                sa.select(n)
+                .where(n.c.recipient_id == uid, n.c.id > after)
+                .order_by(n.c.id.asc())
+                .limit(MAX_WAIT_BATCH)
+            )
+            async with self.store.read() as conn:
+                rows = (await conn.execute(query)).all()
+                marker = await self._marker(conn, uid) if rows else 0
+            heard = await self._still_heard(uid, rows)
+            if heard or len(rows) < MAX_WAIT_BATCH:
+                return [_to_dto(row, marker) for row in heard]
+            after = int(rows[-1].id)
+        return []
 
     @staticmethod
     async def _marker(conn: Reader, uid: int) -> int:
@@ -431,15 +456,21 @@ class NotificationsService:
         value = (await conn.execute(sa.select(m.c.read_up_to).where(m.c.user_id == uid))).scalar_one_or_none()
         return int(value) if value is not None else 0
 
-    async def _unread(self, conn: Reader, uid: int) -> int:
+    async def _unread_by_actor(self, conn: Reader, uid: int) -> dict[int, int]:
+        """How many notifications past the read marker each actor made."""
         marker = await self._marker(conn, uid)
         n = notifications
-        count = (
-            await conn.execute(
-                sa.select(sa.func.count()).select_from(n).where(n.c.recipient_id == uid, n.c.id > marker)
-            )
-        ).scalar_one()
-        return int(count)
+        rows = await conn.execute(
+            sa.select(n.c.actor_id, sa.func.count())
+            .where(n.c.recipient_id == uid, n.c.id > marker)
+            .group_by(n.c.actor_id)
+        )
+        return {int(actor): int(count) for actor, count in rows.all()}
+
+    async def _heard_count(self, uid: int, by_actor: dict[int, int]) -> int:
+        """The unread count as the list shows it: actors silenced since are not counted."""
+        silenced = await self._silenced(uid, by_actor)
+        return sum(count for actor, count in by_actor.items() if actor not in silenced)
 
 
 def _mentions_and_replies(event: TweetPosted) -> list[_Candidate]:

@@ -39,6 +39,8 @@ class Report:
     connections: int
     duration_s: float
     latencies_ms: list[float] = field(default_factory=list)
+    #: When each answer was asked for, in seconds since the legitimate client started.
+    started_s: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     #: How each attacking connection ended: "408" (answered so), "closed" (cut off), "open" (when the
     #: run stopped), "answered" (anything else), "refused" (could not connect).
@@ -48,6 +50,14 @@ class Report:
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+    def slow(self, over_ms: float) -> list[tuple[float, float]]:
+        """(when, how long) of the answers slower than ``over_ms``: clusters show periodic work."""
+        return [
+            (round(t, 1), round(ms))
+            for t, ms in zip(self.started_s, self.latencies_ms, strict=True)
+            if ms > over_ms
+        ]
 
     def summary(self) -> str:
         served = len(self.latencies_ms)
@@ -169,6 +179,7 @@ async def _drip_once(host: str, port: int, parts: tuple[bytes, bytes], stop: asy
 async def _legitimate_client(base_url: str, token: str, report: Report, stop: asyncio.Event) -> None:
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=5.0) as client:
+        began = time.perf_counter()
         while not stop.is_set():
             started = time.perf_counter()
             try:
@@ -178,6 +189,7 @@ async def _legitimate_client(base_url: str, token: str, report: Report, stop: as
             else:
                 if r.status_code == 200:
                     report.latencies_ms.append((time.perf_counter() - started) * 1000)
+                    report.started_s.append(started - began)
                 else:
                     report.errors.append(f"{r.status_code} {r.text[:200]}")
             await asyncio.sleep(0.05)
@@ -208,6 +220,9 @@ def main() -> None:
     )
     parser.add_argument("--connections", type=int, default=500)
     parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument(
+        "--slow-ms", type=float, help="Also list the answers slower than this: (second of the run, ms)."
+    )
     args = parser.parse_args()
     if args.url:
         print(
@@ -222,6 +237,8 @@ def main() -> None:
             attack(server.url, token, connections=args.connections, duration_s=args.duration)
         )
     print(report.summary())
+    if args.slow_ms is not None:
+        print(f"answers over {args.slow_ms:g} ms (s, ms): {report.slow(args.slow_ms)}")
 
 
 if __name__ == "__main__":

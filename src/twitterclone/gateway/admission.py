@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,11 +120,18 @@ class BodyLimits:
 
     The whole body within ``timeout_s`` plus one second per ``min_rate_bytes_s`` bytes received;
     past ``max_bytes`` (the largest body any route accepts) reading stops and the route refuses it.
+
+    Each request's time is drawn between ``(1 - jitter) * timeout_s`` and ``timeout_s``: slow
+    bodies that an attacker starts together would otherwise all time out together, and the
+    408s, their log lines and the attacker's reconnections would reach the event loop as one
+    burst every ``timeout_s``, a periodic stall for the requests that share it (the slowloris
+    run's p99). Spread, the same work costs each honest request little.
     """
 
     max_bytes: int
     timeout_s: float
     min_rate_bytes_s: int
+    jitter: float = 0.2
 
 
 @dataclass
@@ -193,10 +201,11 @@ async def _read_body(scope: Scope, receive: Receive, send: Send, limits: BodyLim
         return receive
     loop = asyncio.get_running_loop()
     started = loop.time()
+    timeout_s = allotted_s(limits)
     chunks: list[bytes] = []
     size = 0
     while True:
-        allowed = limits.timeout_s + size / limits.min_rate_bytes_s - (loop.time() - started)
+        allowed = timeout_s + size / limits.min_rate_bytes_s - (loop.time() - started)
         try:
             async with asyncio.timeout(max(allowed, 0)):
                 message = await receive()
@@ -214,6 +223,12 @@ async def _read_body(scope: Scope, receive: Receive, send: Send, limits: BodyLim
         more = bool(message.get("more_body", False))
         if not more or size > limits.max_bytes:
             return _replay(b"".join(chunks), more, receive)
+
+
+def allotted_s(limits: BodyLimits) -> float:
+    """The time one request's body gets before its first byte counts: ``timeout_s``, less a
+    random share of at most ``jitter`` (see BodyLimits)."""
+    return limits.timeout_s * (1.0 - limits.jitter * random.random())
 
 
 def _replay(body: bytes, more_body: bool, receive: Receive) -> Receive:

@@ -275,6 +275,26 @@ async def _send_rate_limited(scope: Scope, send: Send, decision: Decision) -> No
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+#: WebSocket close code for "try again later" (RFC 6455 registry: 1013).
+WS_TRY_AGAIN_LATER = 1013
+
+
+async def _refuse_websocket(scope: Scope, receive: Receive, send: Send, decision: Decision) -> None:
+    """Refuse a WebSocket handshake past its budget: closed before it is accepted (the server
+    answers the handshake with an HTTP error), with the wait in the close reason."""
+    retry = _retry_after(decision)
+    log.info("rate limited", extra={"path": scope["path"], "retry_after_s": retry})
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send(
+            {
+                "type": "websocket.close",
+                "code": WS_TRY_AGAIN_LATER,
+                "reason": f"rate limited; retry in {retry} s",
+            }
+        )
+
+
 def route_finder(app: Litestar) -> Callable[[str, str], BaseRouteHandler | None]:
     """The handler the app's router answers ``method path`` with (None: 404 or 405).
 
@@ -336,6 +356,16 @@ def rate_limit_middleware(
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
+        if scope["type"] == "websocket" and path.startswith(LIMITED_PREFIXES):  # type: ignore[comparison-overlap]
+            # A WebSocket handshake is a request like any other (Mastodon's streaming socket
+            # verifies a token and opens feeds): charged to the address (and the bearer's user).
+            buckets = policy.buckets(None, policy.client_address(scope), await user_of(scope))
+            decision = await limiter.hit(buckets)
+            if not decision.allowed:
+                await _refuse_websocket(scope, receive, send, decision)
+                return
+            await app(scope, receive, send)
+            return
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await app(scope, receive, send)
             return

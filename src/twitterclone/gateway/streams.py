@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Gauge
 
 from boundaries._kernel.errors import DomainError, Unavailable
+from boundaries._kernel.pagination import PageRequest
+from boundaries.notifications.port import NotificationsPort
 
 STREAMS_OPEN = Gauge("twitterclone_streams_open", "Long-lived streams (SSE) open in this process.")
 STREAMS_REFUSED = Counter(
@@ -86,3 +88,29 @@ class StreamGate:
             self._by_user.pop(user_id, None)
         self.open_count -= 1
         STREAMS_OPEN.dec()
+
+
+#: Pages of notifications a stream's baseline reads at most looking for the newest one shown.
+BASELINE_PAGES = 5
+BASELINE_PAGE_SIZE = 20
+
+
+async def notification_baseline(notifications: NotificationsPort, user_id: str) -> str | None:
+    """Where a notification stream that starts "from now" starts: the newest notification the
+    user is shown (None when there is none).
+
+    Pages leave out notifications from accounts blocked or muted since they were made, so the
+    first page may be empty while older ones exist; a baseline read from it alone ("0") would
+    replay the user's whole history. It pages on (a few pages) to the newest one shown; what
+    lies after it is only what the waits leave out anyway.
+    """
+    page = await notifications.notifications(user_id, PageRequest(limit=BASELINE_PAGE_SIZE))
+    for _ in range(BASELINE_PAGES):
+        if page.items:
+            return page.items[0].id
+        if page.next_cursor is None:
+            return None
+        page = await notifications.notifications(
+            user_id, PageRequest(cursor=page.next_cursor, limit=BASELINE_PAGE_SIZE)
+        )
+    return page.items[0].id if page.items else None

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from twitterclone.gateway.admission import Admission, BodyLimits, admission_middleware, hold_as_stream
+from twitterclone.gateway.admission import (
+    Admission,
+    BodyLimits,
+    admission_middleware,
+    allotted_s,
+    hold_as_stream,
+)
 
 BODY = BodyLimits(max_bytes=1000, timeout_s=0.2, min_rate_bytes_s=1000)
 
@@ -243,3 +249,12 @@ async def test_a_stream_gives_its_slot_back_and_outlives_the_deadline() -> None:
 
 async def _append(messages: list[dict[str, Any]], message: dict[str, Any]) -> None:
     messages.append(message)
+
+
+def test_body_times_are_spread_so_stalled_bodies_do_not_time_out_together() -> None:
+    # Slow bodies started together must not all be answered 408 in one burst (slowloris waves).
+    limits = BodyLimits(max_bytes=1000, timeout_s=10.0, min_rate_bytes_s=1000, jitter=0.2)
+    draws = [allotted_s(limits) for _ in range(500)]
+    assert all(8.0 <= d <= 10.0 for d in draws)  # never more than the documented time
+    assert max(draws) - min(draws) > 1.0  # spread over most of the window
+    assert allotted_s(BodyLimits(max_bytes=1, timeout_s=3.0, min_rate_bytes_s=1, jitter=0.0)) == 3.0

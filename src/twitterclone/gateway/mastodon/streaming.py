@@ -37,7 +37,6 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from boundaries._kernel.errors import DomainError, InvalidInput
 from boundaries._kernel.ids import is_id
-from boundaries._kernel.pagination import PageRequest
 from boundaries.media.port import MediaPort
 from boundaries.notifications.dto import Notification
 from boundaries.notifications.port import NotificationsPort
@@ -58,7 +57,7 @@ from twitterclone.gateway.mastodon.deps import TAG, may_answer
 from twitterclone.gateway.mastodon.routes.notifications import _shape as shape_notifications
 from twitterclone.gateway.mastodon.shaping import Shaper
 from twitterclone.gateway.params import BEARER
-from twitterclone.gateway.streams import StreamGate, StreamTicket
+from twitterclone.gateway.streams import StreamGate, StreamTicket, notification_baseline
 from twitterclone.remote.deadline import deadline_scope, deadline_var
 from twitterclone.settings import Settings
 
@@ -68,6 +67,11 @@ log = logging.getLogger("twitterclone.gateway.streaming")
 KEEPALIVE_S = 15.0
 #: Subscriptions one WebSocket may hold at once.
 MAX_SUBSCRIPTIONS = 16
+#: Messages a client may send on one WebSocket: a burst, then so many a second. A subscribe
+#: starts feeds and reads a baseline, and messages pass neither the rate limiter nor admission,
+#: so a socket past its budget is closed (1008) rather than left to make the server work.
+MESSAGE_BURST = 32
+MESSAGES_PER_S = 2.0
 #: Streams one may ask for, and the scope each needs (besides the stream itself: ``read``).
 STREAMS: dict[str, str] = {
     "user": "read:statuses",
@@ -232,8 +236,8 @@ class Feeds:
     async def user_notifications(self, channel: Channel, put: Put, after: str | None) -> str:
         if after is None:  # from now: the newest existing notification is the baseline
             with deadline_scope(self.wait_s + WAIT_MARGIN_S):
-                newest = await self.notifications.notifications(self.user_id, PageRequest(limit=1))
-            return newest.items[0].id if newest.items else "0"
+                newest = await notification_baseline(self.notifications, self.user_id)
+            return newest or "0"
         with deadline_scope(self.wait_s + WAIT_MARGIN_S):
             items = await self.notifications.wait_for_new(self.user_id, after, self.wait_s)
         if not items:
@@ -461,12 +465,26 @@ def _error(message: str, status: int) -> str:
     return _encoder.encode({"error": message, "status": status}).decode()
 
 
+class TooManyMessages(Exception):
+    """A WebSocket client sent messages faster than its budget."""
+
+
 async def _receive(
     socket: WebSocket[Any, Any, Any], subscriptions: Subscriptions, principal: Principal
 ) -> None:
-    """Apply subscribe/unsubscribe messages until the client leaves."""
+    """Apply subscribe/unsubscribe messages until the client leaves (TooManyMessages past the
+    socket's message budget)."""
+    allowance, last = float(MESSAGE_BURST), time.monotonic()
     while True:
         text = await socket.receive_text()
+        now = time.monotonic()
+        allowance = min(float(MESSAGE_BURST), allowance + (now - last) * MESSAGES_PER_S)
+        last = now
+        if allowance < 1:
+            raise TooManyMessages(
+                f"at most {MESSAGE_BURST} messages at once, then {MESSAGES_PER_S:g} a second"
+            )
+        allowance -= 1
         try:
             message = msgspec.json.decode(text)
             if not isinstance(message, dict) or message.get("type") not in ("subscribe", "unsubscribe"):
@@ -547,9 +565,16 @@ async def streaming_socket(socket: WebSocket[Any, Any, Any]) -> None:
         for task in (receiving, sending):
             task.cancel()
         await asyncio.gather(receiving, sending, return_exceptions=True)
+        reason = None
         if sending in done and not sending.cancelled() and sending.exception() is None:
+            reason = "the access token no longer stands"
+        elif receiving in done and not receiving.cancelled():
+            flooded = receiving.exception()
+            if isinstance(flooded, TooManyMessages):
+                reason = f"too many messages: {flooded}"
+        if reason is not None:
             with contextlib.suppress(Exception):
-                await socket.close(code=CLOSE_POLICY, reason="the access token no longer stands")
+                await socket.close(code=CLOSE_POLICY, reason=reason[:120])
     except WebSocketDisconnect:
         pass
     finally:

@@ -22,7 +22,7 @@ from twitterclone.gateway.auth import READ, WRITE, Principal, authority_check
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.params import BEARER, Cursor, Limit
 from twitterclone.gateway.problems import errors
-from twitterclone.gateway.streams import StreamGate, StreamsFull, TooManyStreams
+from twitterclone.gateway.streams import StreamGate, StreamsFull, TooManyStreams, notification_baseline
 from twitterclone.remote.deadline import deadline_scope
 from twitterclone.settings import Settings
 
@@ -147,8 +147,7 @@ async def _events(
     if after is None:
         # Start from now: the newest existing notification is the baseline.
         with deadline_scope(recheck_s + WAIT_MARGIN_S):
-            newest = await notifications.notifications(user_id, PageRequest(limit=1))
-        after = newest.items[0].id if newest.items else "0"
+            after = await notification_baseline(notifications, user_id) or "0"
     yield ServerSentEventMessage(data=None, comment="connected")
     quiet_since = time.monotonic()
     while True:

@@ -41,7 +41,7 @@ from twitterclone.gateway.admission import hold_as_stream
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.livefeeds import LONG_POLL_S, WAIT_MARGIN_S, follow, home_changes
 from twitterclone.gateway.params import ID_PATTERN, Cursor
-from twitterclone.gateway.streams import StreamGate
+from twitterclone.gateway.streams import StreamGate, notification_baseline
 from twitterclone.gateway.web.common import media_alts, read_form
 from twitterclone.gateway.web.render import back, page, render_fragment
 from twitterclone.gateway.web.session import SESSION_STATE_KEY, WebSession, current_session
@@ -295,7 +295,7 @@ async def _live(
     queue: asyncio.Queue[ServerSentEventMessage] = asyncio.Queue(maxsize=1000)
     home = _LiveHome(me, timeline, tweets, media, queue.put) if home_after is not None else None
     with deadline_scope(WAIT_MARGIN_S):
-        newest = await notifications.notifications(me.user_id, PageRequest(limit=1))
+        after_notification = await notification_baseline(notifications, me.user_id)
         unread = await notifications.unread_count(me.user_id)
     # Both feeds start from before the stream is answered; the home feed first takes where
     # "now" is, then catches up from the page's newest entry (what came in between).
@@ -315,11 +315,7 @@ async def _live(
         await queue.put(ServerSentEventMessage(event="unread", data=str(count.unread)))
         return fresh[-1].id
 
-    feeds = [
-        asyncio.create_task(
-            follow(unread_step, newest.items[0].id if newest.items else "0", name="web-unread")
-        )
-    ]
+    feeds = [asyncio.create_task(follow(unread_step, after_notification, name="web-unread"))]
     if home is not None:
         feeds.append(asyncio.create_task(follow(home.step, home_position, name="web-home")))
     try:
