@@ -17,6 +17,7 @@ from twitterclone_bench.connections_command import connections
 from twitterclone_bench.fanout_command import fanout
 from twitterclone_bench.relay_command import relay
 from twitterclone_bench.webhome_command import web_home
+from twitterclone_bench.writes_command import writes
 
 
 @click.group(invoke_without_command=True)
@@ -86,3 +87,4 @@ bench.add_command(adapter_cost)
 bench.add_command(fanout)
 bench.add_command(relay)
 bench.add_command(web_home)
+bench.add_command(writes)
