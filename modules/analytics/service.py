@@ -157,17 +157,27 @@ class AnalyticsService:
     # Each gets the transaction that records its events in the inbox, and only new events.
 
     async def count_tweets_posted(self, tx: Transaction, events: list[TweetPosted]) -> None:
-        """A tweet for its author's day; a reply for its parent and the parent's author."""
+        """A tweet for its author's day; a reply for its parent and the parent's author.
+
+        The whole run at once: one upsert of tweet rows, one of day rows per day and column."""
+        authors: dict[int, int | None] = {}
+        replies: Counter[int] = Counter()
+        days: dict[tuple[date, str], Counter[int]] = {}
         for event in events:
             day = _day(event.created_at)
-            await _bump_tweets(tx.conn, {int(event.tweet_id): _author(event.author_id)}, {})
-            await _bump_days(tx.conn, day, "tweets", {int(event.author_id): 1})
+            tid = int(event.tweet_id)
+            authors[tid] = _author(event.author_id) or authors.get(tid)
+            days.setdefault((day, "tweets"), Counter())[int(event.author_id)] += 1
             if event.reply_to_id is not None:
                 parent = int(event.reply_to_id)
                 parent_author = _author(event.reply_to_author_id)
-                await _bump_tweets(tx.conn, {parent: parent_author}, {"replies": {parent: 1}})
+                authors[parent] = authors.get(parent) or parent_author
+                replies[parent] += 1
                 if parent_author is not None:
-                    await _bump_days(tx.conn, day, "replies", {parent_author: 1})
+                    days.setdefault((day, "replies"), Counter())[parent_author] += 1
+        await _bump_tweets(tx.conn, authors, {"replies": replies})
+        for (day, column), counts in days.items():
+            await _bump_days(tx.conn, day, column, counts)
 
     async def bucket_hashtags(self, tx: Transaction, events: list[TweetPosted]) -> None:
         """The public tweets' hashtags into the trend buckets of every window (a tag used only in
@@ -296,6 +306,10 @@ class AnalyticsService:
         await _bump_days(tx.conn, _day(at), column, {aid: delta})
 
 
+#: Built upserts, by dialect, table, conflict keys, row keys, counters and extra columns set.
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
 async def _upsert_add(
     conn: AsyncConnection,
     table: sa.Table,
@@ -304,12 +318,32 @@ async def _upsert_add(
     counters: list[str],
     extra_set: Mapping[str, Any] | None = None,
 ) -> None:
-    """Insert rows, or add their counters to the existing rows (one statement)."""
-    stmt = upsertable(conn, table).values(rows)
-    set_: dict[str, Any] = {c: table.c[c] + stmt.excluded[c] for c in counters}
-    if extra_set:
-        set_.update({k: v(stmt) if callable(v) else v for k, v in extra_set.items()})
-    await conn.execute(stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=set_))
+    """Insert rows, or add their counters to the existing rows.
+
+    Every row has the same keys, and no two rows the same conflict key (an upsert may not touch a
+    row twice in one statement). The statement is built once per shape and run with every row
+    (an executemany): building and compiling a multi-row upsert for each call cost more than
+    running it.
+    """
+    if not rows:
+        return
+    shape = (
+        conn.dialect.name,
+        table.name,
+        tuple(keys),
+        tuple(rows[0]),
+        tuple(counters),
+        tuple(extra_set or ()),
+    )
+    stmt = _UPSERTS.get(shape)
+    if stmt is None:
+        insert = upsertable(conn, table)
+        set_: dict[str, Any] = {c: table.c[c] + insert.excluded[c] for c in counters}
+        if extra_set:
+            set_.update({k: v(insert) if callable(v) else v for k, v in extra_set.items()})
+        stmt = insert.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=set_)
+        _UPSERTS[shape] = stmt
+    await conn.execute(stmt, rows)
 
 
 async def _bump_tweets(

@@ -130,6 +130,12 @@ class _SyncWriter:
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[*TupleAny]:
         return self._conn.execute(statement, parameters)
 
+    async def exec_driver_sql(self, statement: str, parameters: Any = None) -> CursorResult[*TupleAny]:
+        return self._conn.exec_driver_sql(statement, parameters)
+
+    async def scalar(self, statement: Executable, parameters: Any = None) -> Any:
+        return self._conn.scalar(statement, parameters)
+
 
 class HotRead:
     """A read statement on a hot path, built once, that returns plain tuples.
