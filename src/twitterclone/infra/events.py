@@ -142,17 +142,11 @@ class Subscription(Generic[E]):
         return fresh
 
     async def _unseen(self, events: list[E]) -> list[E]:
-        inbox = self.store.inbox
         seen: set[str] = set()
-        async with self.store.read() as conn:
-            for start in range(0, len(events), _INBOX_CHUNK):
-                ids = [e.event_id for e in events[start : start + _INBOX_CHUNK]]
-                rows = await conn.execute(
-                    sa.select(inbox.c.event_id).where(
-                        inbox.c.consumer == self.consumer, inbox.c.event_id.in_(ids)
-                    )
-                )
-                seen.update(str(r[0]) for r in rows)
+        for start in range(0, len(events), _INBOX_CHUNK):
+            ids = [e.event_id for e in events[start : start + _INBOX_CHUNK]]
+            rows = await self.store.fetch(self.store.inbox_seen, {"consumer": self.consumer, "ids": ids})
+            seen.update(str(r[0]) for r in rows)
         return [e for e in events if e.event_id not in seen]
 
     async def _record(self, tx: Transaction, events: list[E]) -> list[E]:

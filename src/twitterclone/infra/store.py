@@ -237,6 +237,13 @@ class ModuleStore:
         self.inbox_insert = (
             dialect.insert(self.inbox).on_conflict_do_nothing().returning(self.inbox.c.event_id)
         )
+        #: Which of some event ids (``ids``) a consumer (``consumer``) has recorded (the kernel's).
+        self.inbox_seen = HotRead(
+            sa.select(self.inbox.c.event_id).where(
+                self.inbox.c.consumer == sa.bindparam("consumer"),
+                self.inbox.c.event_id.in_(sa.bindparam("ids", expanding=True)),
+            )
+        )
         self.engine: AsyncEngine = _make_engine(url, schema=schema, echo=echo)
         self._wake = asyncio.Event()
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
