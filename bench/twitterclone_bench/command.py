@@ -20,6 +20,7 @@ from twitterclone_bench.readcost_command import read_cost
 from twitterclone_bench.relay_command import relay
 from twitterclone_bench.scale_command import scale
 from twitterclone_bench.webhome_command import web_home
+from twitterclone_bench.writes_command import writes
 
 
 @click.group(invoke_without_command=True)
@@ -92,3 +93,4 @@ bench.add_command(relay)
 bench.add_command(scale)
 bench.add_command(web_home)
 bench.add_command(read_cost)
+bench.add_command(writes)

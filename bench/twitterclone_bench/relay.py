@@ -108,12 +108,16 @@ async def bench_database(database: str, admin_url: str) -> AsyncIterator[str | N
 
 
 @contextlib.asynccontextmanager
-async def in_process_runtime(database: str, admin_url: str, **settings: Any) -> AsyncIterator[Runtime]:
-    """The monolith wired in this process on a fresh data directory (and database), started."""
+async def in_process_runtime(
+    database: str, admin_url: str, *, manifest: Manifest | None = None, **settings: Any
+) -> AsyncIterator[Runtime]:
+    """The monolith wired in this process on a fresh data directory (and database), started.
+
+    ``manifest`` replaces the monolith's (SQLite only): e.g. one with a ``[redis]`` section."""
     data_dir = Path(tempfile.mkdtemp(prefix="twitterclone-bench-"))
     try:
         async with bench_database(database, admin_url) as url:
-            manifest = manifest_for(database, url)
+            manifest = manifest or manifest_for(database, url)
             options: dict[str, Any] = {"log_level": "WARNING", **CHEAP_ARGON2, **settings}
             s = Settings(data_dir=str(data_dir / "data"), **options)
             await migrate_deployment(manifest, s)

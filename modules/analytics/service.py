@@ -157,17 +157,27 @@ class AnalyticsService:
     # Each gets the transaction that records its events in the inbox, and only new events.
 
     async def count_tweets_posted(self, tx: Transaction, events: list[TweetPosted]) -> None:
-        """A tweet for its author's day; a reply for its parent and the parent's author."""
+        """A tweet for its author's day; a reply for its parent and the parent's author.
+
+        The whole run at once: one upsert of tweet rows, one of day rows per day and column."""
+        authors: dict[int, int | None] = {}
+        replies: Counter[int] = Counter()
+        days: dict[tuple[date, str], Counter[int]] = {}
         for event in events:
             day = _day(event.created_at)
-            await _bump_tweets(tx.conn, {int(event.tweet_id): _author(event.author_id)}, {})
-            await _bump_days(tx.conn, day, "tweets", {int(event.author_id): 1})
+            tid = int(event.tweet_id)
+            authors[tid] = _author(event.author_id) or authors.get(tid)
+            days.setdefault((day, "tweets"), Counter())[int(event.author_id)] += 1
             if event.reply_to_id is not None:
                 parent = int(event.reply_to_id)
                 parent_author = _author(event.reply_to_author_id)
-                await _bump_tweets(tx.conn, {parent: parent_author}, {"replies": {parent: 1}})
+                authors[parent] = authors.get(parent) or parent_author
+                replies[parent] += 1
                 if parent_author is not None:
-                    await _bump_days(tx.conn, day, "replies", {parent_author: 1})
+                    days.setdefault((day, "replies"), Counter())[parent_author] += 1
+        await _bump_tweets(tx.conn, authors, {"replies": replies})
+        for (day, column), counts in days.items():
+            await _bump_days(tx.conn, day, column, counts)
 
     async def bucket_hashtags(self, tx: Transaction, events: list[TweetPosted]) -> None:
         """The public tweets' hashtags into the trend buckets of every window (a tag used only in
@@ -300,7 +310,7 @@ class AnalyticsService:
 #: parameter set per row (executemany), so SQLAlchemy compiles it once and reuses the compiled form;
 #: a multi-row VALUES statement was a new statement for every batch size, compiled every time (a
 #: flush of 500 impressions spent more in the compiler than in SQLite).
-_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], bool], Any] = {}
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...], bool], Any] = {}
 
 
 async def _upsert_add(
@@ -318,7 +328,7 @@ async def _upsert_add(
     """
     if not rows:
         return
-    cache_key = (conn.dialect.name, table.name, tuple(rows[0]), tuple(counters), learn_author)
+    cache_key = (conn.dialect.name, table.name, tuple(keys), tuple(rows[0]), tuple(counters), learn_author)
     stmt = _UPSERTS.get(cache_key)
     if stmt is None:
         insert = upsertable(conn, table)

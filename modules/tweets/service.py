@@ -152,6 +152,9 @@ _VIEWER_FLAGS = HotRead(
     )
 )
 _STATIC_BY_IDS = sa.select(*_STATIC_COLUMNS).where(_t.c.id.in_(sa.bindparam("ids", expanding=True)))
+#: A new tweet, its values given as parameters: built once (``insert().values(...)`` for every post
+#: cost more in building the statement and its cache key than running it).
+_INSERT_TWEET = _t.insert()
 
 
 class StaticTweet(msgspec.Struct, frozen=True, gc=False):
@@ -238,6 +241,13 @@ class StaticTweets:
             while len(entries) > self._size:
                 entries.popitem(last=False)
         return found
+
+    def put(self, tweet_id: int, entry: StaticTweet) -> None:
+        """Remember a tweet just posted (its answer and the first reads need no query)."""
+        if self._size:
+            self._entries[tweet_id] = entry
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
 
 
 def _with_shown(tweet_id: int, static: StaticTweet) -> StaticTweet:
@@ -523,7 +533,7 @@ class TweetsService:
         quote_of: int | None,
         idempotency_key: str | None,
         body_hash: str,
-        visibility: str = PUBLIC,
+        visibility: Visibility = "public",
         warning: tuple[str, bool, str | None] = ("", False, None),
     ) -> int:
         conn = tx.conn
@@ -540,24 +550,46 @@ class TweetsService:
             quote_of, quote_of_author = quoted.id, quoted.author_id
 
         await conn.execute(
-            _t.insert().values(
-                id=tweet_id,
-                author_id=author,
-                text=text,
-                created_at=now,
-                conversation_id=conversation_id,
-                reply_to_id=reply_to,
-                reply_to_author_id=reply_to_author,
-                quote_of_id=quote_of,
-                retweet_of_id=None,
-                entities=msgspec.to_builtins(entities),
-                media_ids=media_ids,
-                visibility=visibility,
-                spoiler_text=warning[0],
-                sensitive=warning[1],
-                language=warning[2],
-            )
+            _INSERT_TWEET,
+            {
+                "id": tweet_id,
+                "author_id": author,
+                "text": text,
+                "created_at": now,
+                "conversation_id": conversation_id,
+                "reply_to_id": reply_to,
+                "reply_to_author_id": reply_to_author,
+                "quote_of_id": quote_of,
+                "retweet_of_id": None,
+                "entities": msgspec.to_builtins(entities),
+                "media_ids": media_ids,
+                "visibility": visibility,
+                "spoiler_text": warning[0],
+                "sensitive": warning[1],
+                "language": warning[2],
+            },
         )
+        static = StaticTweet(
+            author_id=author,
+            text=text,
+            created_at=now,
+            conversation_id=conversation_id,
+            reply_to_id=reply_to,
+            reply_to_author_id=reply_to_author,
+            quote_of_id=quote_of,
+            retweet_of_id=None,
+            entities=entities,
+            media_ids=list(media_ids),
+            visibility=visibility,
+            spoiler_text=warning[0],
+            sensitive=warning[1],
+            language=warning[2],
+        )
+
+        async def remember() -> None:
+            self._static.put(tweet_id, static)
+
+        tx.after_commit(remember)
         if reply_to is not None:
             await conn.execute(
                 sa.update(_t).where(_t.c.id == reply_to).values(reply_count=_t.c.reply_count + 1)

@@ -142,17 +142,11 @@ class Subscription(Generic[E]):
         return fresh
 
     async def _unseen(self, events: list[E]) -> list[E]:
-        inbox = self.store.inbox
         seen: set[str] = set()
-        async with self.store.read() as conn:
-            for start in range(0, len(events), _INBOX_CHUNK):
-                ids = [e.event_id for e in events[start : start + _INBOX_CHUNK]]
-                rows = await conn.execute(
-                    sa.select(inbox.c.event_id).where(
-                        inbox.c.consumer == self.consumer, inbox.c.event_id.in_(ids)
-                    )
-                )
-                seen.update(str(r[0]) for r in rows)
+        for start in range(0, len(events), _INBOX_CHUNK):
+            ids = [e.event_id for e in events[start : start + _INBOX_CHUNK]]
+            rows = await self.store.fetch(self.store.inbox_seen, {"consumer": self.consumer, "ids": ids})
+            seen.update(str(r[0]) for r in rows)
         return [e for e in events if e.event_id not in seen]
 
     async def _record(self, tx: Transaction, events: list[E]) -> list[E]:
@@ -405,6 +399,7 @@ class OutboxRelay:
         self._last_replay_check = float("-inf")
         #: the publisher said it lost this module's events: ask for replays before the next claim
         self._lost = False
+        self._claim_stmt: Any = None
 
     def start(self) -> None:
         if self._task is None:
@@ -494,24 +489,33 @@ class OutboxRelay:
             await self.publisher.replayed(self.store.module, replays)
         self._lost = False
 
-    async def _claim(self) -> list[_OutboxRow]:
-        t = self.store.outbox
-        now = time.time()
-        async with self.store.transaction() as tx:
+    def _claim_statement(self) -> Any:
+        """Lease the next due rows and return them: built once (``now``, ``lease_until`` and
+        ``limit`` are parameters), as a relay claims after every commit of its module."""
+        if self._claim_stmt is None:
+            t = self.store.outbox
+            now = sa.bindparam("b_now", type_=sa.Float())
             due = (
                 sa.select(t.c.seq)
                 .where(t.c.published_at.is_(None), t.c.next_attempt_at <= now, t.c.lease_until <= now)
                 .order_by(t.c.seq)
-                .limit(self.batch_size)
+                .limit(sa.bindparam("b_limit", type_=sa.Integer()))
             )
             if not self.store.is_sqlite:
                 due = due.with_for_update(skip_locked=True)
-            result = await tx.conn.execute(
+            self._claim_stmt = (
                 sa.update(t)
                 .where(t.c.seq.in_(due.scalar_subquery()))
-                .values(lease_until=now + self.lease_s)
+                .values(lease_until=sa.bindparam("b_lease_until", type_=sa.Float()))
                 .returning(t.c.seq, t.c.event_type, t.c.payload, t.c.pending, t.c.attempts)
             )
+        return self._claim_stmt
+
+    async def _claim(self) -> list[_OutboxRow]:
+        now = time.time()
+        params = {"b_now": now, "b_lease_until": now + self.lease_s, "b_limit": self.batch_size}
+        async with self.store.transaction() as tx:
+            result = await tx.conn.execute(self._claim_statement(), params)
             return sorted(result.all(), key=lambda r: r[0])
 
     def _consumers(self, event_type: str, pending: str | None) -> list[str]:

@@ -335,11 +335,13 @@ async def test_a_batch_is_claimed_and_completed_in_one_statement_each(store: Mod
     bus.subscribe([Subscription(store, "h", UserFollowed, handle=handler)])
     async with store.transaction() as tx:
         await tx.emit(*(followed(i) for i in range(50)))
-    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    for engine in store.engines():
+        sa.event.listen(engine, "before_cursor_execute", record)
     try:
         assert await OutboxRelay(store, bus).relay_once() == 50
     finally:
-        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+        for engine in store.engines():
+            sa.event.remove(engine, "before_cursor_execute", record)
     assert len(statements) == 2  # the claim (lease) and the completion, for all 50 rows
     assert await OutboxRelay(store, bus).backlog() == 0
 
@@ -358,11 +360,13 @@ async def test_a_run_is_recorded_in_one_statement_and_repeats_are_left_out(store
         if statement.lstrip().upper().startswith("INSERT"):
             inserts.append(statement)
 
-    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    for engine in store.engines():
+        sa.event.listen(engine, "before_cursor_execute", record)
     try:
         assert await c1.apply([a, b]) == [a, b]
     finally:
-        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+        for engine in store.engines():
+            sa.event.remove(engine, "before_cursor_execute", record)
     assert len(inserts) == 1  # both inbox rows in one statement
     assert await c1.apply([a, c, c]) == [c]
     assert await Subscription(store, "c2", UserFollowed, handle=handle).apply([a]) == [a]

@@ -122,9 +122,9 @@ def statements(store: ModuleStore) -> Iterator[list[str]]:
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
 
-    # On SQLite, reads go through the store's synchronous read engine; writes and PostgreSQL
-    # through the async one. Listen to both.
-    engines = [e for e in (store.engine.sync_engine, store._sync_reads) if e is not None]
+    # On SQLite, reads and writes go through the store's synchronous engines; PostgreSQL
+    # through the async one. Listen to every one.
+    engines = store.engines()
     for engine in engines:
         sa.event.listen(engine, "before_cursor_execute", record)
     try:
