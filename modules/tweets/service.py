@@ -1016,14 +1016,23 @@ class TweetsService:
         if parse_entities(f"#{name}").hashtags != [name.lower()]:
             raise InvalidInput(f"not a hashtag: {tag!r}", field="tag")
         before, after = _page_before(page), _page_after(page)
+        newest_first = page.min_id is None
         terms = search_terms(f"#{name}")
         async with self._store.read() as conn:
             ids = await self._search.search(
-                conn, [Term(field="tags", phrase=t.phrase) for t in terms], before, page.limit + 1
+                conn,
+                [Term(field="tags", phrase=t.phrase) for t in terms],
+                before,
+                page.limit + 1,
+                after=after,
+                oldest_first=not newest_first,
             )
-        # The index reads newest first: since_id and min_id both bound the page from below here
-        # (min_id gives the newest page above it rather than the one just above it).
-        return await self._page([i for i in ids if i > after], viewer_id, page.limit, feed=True)
+        if newest_first:
+            return await self._page(ids, viewer_id, page.limit, feed=True)
+        # min_id: the page just above it (read oldest first), shown newest first, as _id_bounded.
+        ids = sorted(ids[: page.limit], reverse=True)
+        items = await self._hydrate([str(i) for i in ids], viewer_id, feed=True)
+        return Page(items=items, next_cursor=encode_cursor(ids[-1]) if ids else None)
 
     async def search(self, query: str, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
         """Full-text search over public tweets' text (words, #hashtags), newest first."""
