@@ -144,3 +144,12 @@ class PublicChanges(msgspec.Struct, frozen=True, kw_only=True):
     posted: list[Id] = msgspec.field(default_factory=list)
     deleted: list[Id] = msgspec.field(default_factory=list)
     position: str
+
+
+class AuthorActivity(msgspec.Struct, frozen=True, kw_only=True):
+    """How much an author has posted: statuses (tweets and retweets, not direct ones) and when
+    the newest of them was posted (None before the first)."""
+
+    author_id: Id
+    statuses_count: int
+    last_status_at: datetime | None = None

@@ -189,7 +189,8 @@ def test_trending_statuses(client: TestClient[Litestar], masto: Masto, alice: Us
     first = client.get("/api/v1/trends/statuses", params={"limit": 1})
     assert [s["id"] for s in first.json()] == [busy["id"]]
     nxt = next_link(first)
-    assert nxt is not None and "offset=1" in nxt
+    assert nxt is not None
+    assert "offset=1" in nxt
     assert [s["id"] for s in client.get(nxt).json()] == [middling["id"]]
     assert trending(offset=5) == []
     assert client.get("/api/v1/trends/statuses", params={"offset": "x"}).status_code == 422

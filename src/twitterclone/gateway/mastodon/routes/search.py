@@ -89,7 +89,7 @@ class SearchController(Controller):
             handle = _HANDLE_PREFIX.match(query)
             if handle is not None:
                 found = await users.search(handle.group(1), window)
-                accounts = [shaper.account(p) for p in found.items[skip : skip + size]]
+                accounts = await shaper.accounts_of(found.items[skip : skip + size])
         if type in (None, "statuses"):
             found_tweets = await tweets.search(query, viewer_id, window)
             statuses, _ = await shaper.statuses(found_tweets.items[skip : skip + size], viewer_id)
