@@ -192,3 +192,18 @@ def test_account_counts_are_real(client: TestClient[Litestar], masto: Masto, ali
     assert native.status_code == 200, native.text
     assert native.json()["statuses_count"] == 2
     assert client.get("/api/users/4242/activity").status_code == 404
+
+
+def test_default_avatar_and_header_are_images_we_serve(
+    client: TestClient[Litestar], masto: Masto, alice: User
+) -> None:
+    me = masto.get("/api/v1/accounts/verify_credentials", alice)
+    for field, size in (("avatar", (400, 400)), ("header", (1500, 500))):
+        for url in (me[field], me[f"{field}_static"]):
+            assert url.startswith(str(client.base_url))  # our own origin
+            r = client.get(url)
+            assert r.status_code == 200, (field, url, r.status_code)
+            assert r.headers["content-type"] == "image/png"
+            with Image.open(io.BytesIO(r.content)) as image:
+                assert (image.format, image.size) == ("PNG", size)
+    assert masto.get(f"/api/v1/accounts/{alice.id}")["avatar"] == me["avatar"]

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from litestar import Request
 
-from boundaries.media.dto import Media
+from boundaries.media.dto import Media, ProfileImageRole
 from boundaries.media.port import MediaPort
 from boundaries.notifications.dto import Notification as NativeNotification
 from boundaries.tweets.dto import AuthorActivity, Tweet
@@ -34,6 +34,7 @@ from boundaries.users.dto import Relationship as NativeRelationship
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.mastodon import entities as m
 from twitterclone.gateway.mastodon.html import render
+from twitterclone.gateway.profile_images import DEFAULT_IMAGES
 
 #: Native notification kinds as Mastodon names them (a reply is a mention there).
 NOTIFICATION_TYPES: dict[str, m.NotificationType] = {
@@ -120,17 +121,18 @@ class Shaper:
     def account_url(self, handle: str) -> str:
         return f"{self.base}/@{handle}"
 
-    def image_url(self, media_id: str | None, kind: str) -> str:
-        """A profile image's URL (its display rendition), or Mastodon's "missing" path for none."""
+    def image_url(self, media_id: str | None, kind: ProfileImageRole) -> str:
+        """A profile image's URL (its display rendition), or for none the default image that
+        this server serves itself (clients load the URL as it is: it must be an image)."""
         if media_id is None:
-            return f"{self.base}/{kind}/original/missing.png"
+            return f"{self.base}{DEFAULT_IMAGES[kind]}"
         return f"{self.base}/api/media/{media_id}/display"
 
     def account(self, profile: Profile, activity: AuthorActivity | None = None) -> m.Account:
         """A local account; ``acct`` is the bare username. ``activity`` (the tweets module's count
         of the account's statuses) is left out only for an account that is gone."""
-        avatar = self.image_url(profile.avatar_id, "avatars")
-        header = self.image_url(profile.header_id, "headers")
+        avatar = self.image_url(profile.avatar_id, "avatar")
+        header = self.image_url(profile.header_id, "header")
         return m.Account(
             id=profile.id,
             username=profile.handle,
