@@ -35,8 +35,9 @@ def test_public_pages_render_signed_out_with_a_csp_forbidding_inline_scripts(
         assert "unsafe-inline" not in csp
         assert "<script>" not in r.text  # scripts only from files: <script src=...>
         assert "Sign in" in r.text
-    assert "hello #tag world" in visitor.get("/search?q=hello").text
-    assert "hello #tag world" in visitor.get(tweet_url).text
+    linked = 'hello <a href="/search?q=%23tag" class="hashtag" rel="tag">#tag</a> world'
+    assert linked in visitor.get("/search?q=hello").text
+    assert linked in visitor.get(tweet_url).text
 
 
 def test_signed_in_only_pages_send_visitors_to_sign_in_and_back(browsers: Callable[[], Browser]) -> None:
@@ -328,3 +329,20 @@ def test_the_image_of_a_followers_only_tweet_shows_to_followers_only(
     assert "public" not in bob.get(image).headers["cache-control"]
     assert stranger.get(image).status_code == 404
     assert browsers().get(image).status_code == 404  # signed out
+
+
+def test_mentions_and_hashtags_link_and_markup_stays_text(browsers: Callable[[], Browser], api: Api) -> None:
+    alice = api.user("alice")
+    api.user("bob")  # a resolvable @bob
+    text = '@bob look #Cats <script>alert("x")</script> <img src=x onerror=alert(1)> @nobody'
+    posted = api.client.post("/api/tweets", json={"text": text}, headers=alice.headers)
+    assert posted.status_code == 201, posted.text
+    page = browsers().get(f"/tweets/{posted.json()['id']}").text
+    assert '<a href="/u/bob" class="mention">@bob</a>' in page
+    assert '<a href="/search?q=%23cats" class="hashtag" rel="tag">#Cats</a>' in page
+    assert "&lt;script&gt;alert(" in page  # shown, as text
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    assert 'href="/u/nobody"' not in page
+    found = browsers().get("/search?q=%23cats").text
+    assert posted.json()["id"] in found  # the hashtag's link leads to its tweets
