@@ -209,26 +209,28 @@ class AnalyticsService:
         for event in events:
             day = _day(event.created_at)
             await _bump_tweets(tx.conn, {int(event.tweet_id): _author(event.author_id)}, {})
-            await tx.conn.execute(
-                sa.update(tweet_stats)
-                .where(tweet_stats.c.tweet_id == int(event.tweet_id))
-                .values(listed=event.visibility == "public")
-            )
             await _bump_days(tx.conn, day, "tweets", {int(event.author_id): 1})
             if event.reply_to_id is not None:
                 parent = int(event.reply_to_id)
                 parent_author = _author(event.reply_to_author_id)
                 await _bump_tweets(tx.conn, {parent: parent_author}, {"replies": {parent: 1}})
-                await self._bucket_engagement(tx, event.created_at, parent, 1)
                 if parent_author is not None:
                     await _bump_days(tx.conn, day, "replies", {parent_author: 1})
 
     async def bucket_hashtags(self, tx: Transaction, events: list[TweetPosted]) -> None:
         """The public tweets' hashtags into the trend buckets of every window (a tag used only in
-        unlisted, followers-only or direct tweets must not surface in trends: Mastodon's rule)."""
+        unlisted, followers-only or direct tweets must not surface in trends: Mastodon's rule).
+
+        Trending tweets too: whether each tweet is public (only those trend), and a reply as
+        engagement with its parent."""
         now = self._clock()
         rows: list[dict[str, Any]] = []
         for event in events:
+            await _mark_listed(
+                tx.conn, int(event.tweet_id), _author(event.author_id), event.visibility == "public"
+            )
+            if event.reply_to_id is not None:
+                await self._bucket_engagement(tx, event.created_at, int(event.reply_to_id), 1)
             if event.visibility != "public":
                 continue
             tags = list(dict.fromkeys(tag.lstrip("#").lower() for tag in event.hashtags if tag.lstrip("#")))
@@ -372,6 +374,18 @@ class AnalyticsService:
                 [{**row, "engagements": delta} for row in rows],
                 ["engagements"],
             )
+
+
+async def _mark_listed(conn: AsyncConnection, tweet_id: int, author_id: int | None, listed: bool) -> None:
+    """Record whether a tweet is public (its stats row may not exist yet: counters run apart)."""
+    t = tweet_stats
+    stmt = upsertable(conn, t).values(tweet_id=tweet_id, author_id=author_id, listed=listed)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[t.c.tweet_id],
+            set_={"listed": listed, "author_id": sa.func.coalesce(t.c.author_id, stmt.excluded.author_id)},
+        )
+    )
 
 
 def _decay(spec: TrendWindowSpec, now: float) -> tuple[int, dict[int, float]]:
