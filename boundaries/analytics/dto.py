@@ -52,3 +52,18 @@ class Trends(msgspec.Struct, frozen=True, kw_only=True):
 
     window: TrendWindow
     trends: list[Trend]
+
+
+class TrendingTweet(msgspec.Struct, frozen=True, kw_only=True):
+    """A public tweet and its decayed engagement (likes, retweets, replies) over a window."""
+
+    tweet_id: Id
+    score: float
+    engagements: int
+
+
+class TrendingTweets(msgspec.Struct, frozen=True, kw_only=True):
+    """The most engaged-with public tweets of a window, highest score first."""
+
+    window: TrendWindow
+    tweets: list[TrendingTweet]

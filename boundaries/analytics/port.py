@@ -3,7 +3,7 @@
 from typing import Protocol
 
 from boundaries._kernel.ids import Id
-from boundaries.analytics.dto import Trends, TrendWindow, TweetStats, UserStats
+from boundaries.analytics.dto import TrendingTweets, Trends, TrendWindow, TweetStats, UserStats
 
 
 class AnalyticsPort(Protocol):
@@ -19,4 +19,8 @@ class AnalyticsPort(Protocol):
 
     async def trends(self, window: TrendWindow, limit: int) -> Trends:
         """The top hashtags over a sliding window, with decay."""
+        ...
+
+    async def trending_tweets(self, window: TrendWindow, limit: int, offset: int = 0) -> TrendingTweets:
+        """The public tweets with the most recent engagement over a sliding window, with decay."""
         ...

@@ -60,6 +60,9 @@ class Media(msgspec.Struct, frozen=True, kw_only=True):
     focus: Focus | None = None
     #: "avatar" or "header" while the owner's profile shows it (public, and never swept).
     profile_role: ProfileImageRole | None = None
+    #: The tweet whose audience alone may see the image (it is in a followers-only or direct
+    #: tweet): whoever serves it asks the tweets module first. None: public, or a draft.
+    audience_of: Id | None = None
 
 
 class MediaContent(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,8 +71,10 @@ class MediaContent(msgspec.Struct, frozen=True, kw_only=True):
     content_type: str
     etag: str
     data: bytes
-    #: Shown in a tweet (public); False for a draft, which only its owner may fetch.
+    #: Shown in a tweet or on a profile; False for a draft, which only its owner may fetch.
     attached: bool = True
+    #: As ``Media.audience_of``: the tweet whose audience alone may see these bytes.
+    audience_of: Id | None = None
 
 
 class MediaUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

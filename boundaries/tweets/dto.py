@@ -22,6 +22,8 @@ Language = Annotated[str, msgspec.Meta(min_length=2, max_length=2, pattern=r"^[a
 #: but not in the public and hashtag timelines nor in search; ``private`` the author's followers
 #: and the users it mentions; ``direct`` only the users it mentions. See docs/visibility.md.
 Visibility = Literal["public", "unlisted", "private", "direct"]
+#: Visibilities anyone may see (who sees the others is the tweets module's to decide).
+OPEN_VISIBILITIES: frozenset[str] = frozenset({"public", "unlisted"})
 
 
 class PostTweet(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -144,3 +146,12 @@ class PublicChanges(msgspec.Struct, frozen=True, kw_only=True):
     posted: list[Id] = msgspec.field(default_factory=list)
     deleted: list[Id] = msgspec.field(default_factory=list)
     position: str
+
+
+class AuthorActivity(msgspec.Struct, frozen=True, kw_only=True):
+    """How much an author has posted: statuses (tweets and retweets, not direct ones) and when
+    the newest of them was posted (None before the first)."""
+
+    author_id: Id
+    statuses_count: int
+    last_status_at: datetime | None = None

@@ -5,7 +5,15 @@ from typing import Protocol
 from boundaries._kernel.ids import Id
 from boundaries._kernel.markers import not_idempotent, waits
 from boundaries._kernel.pagination import Page, PageRequest
-from boundaries.tweets.dto import Context, PostTweet, PublicChanges, Tweet, TweetRef, UserTweetsFilter
+from boundaries.tweets.dto import (
+    AuthorActivity,
+    Context,
+    PostTweet,
+    PublicChanges,
+    Tweet,
+    TweetRef,
+    UserTweetsFilter,
+)
 
 
 class TweetsPort(Protocol):
@@ -68,6 +76,10 @@ class TweetsPort(Protocol):
 
     async def search(self, query: str, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
         """Full-text search over public tweets' text (words, #hashtags), newest first."""
+        ...
+
+    async def author_activity(self, author_ids: list[Id]) -> list[AuthorActivity]:
+        """Many authors' statuses counts and last status times in one call, in the order asked."""
         ...
 
     async def recent_refs(self, author_ids: list[Id], limit_per_author: int) -> list[TweetRef]:

@@ -23,12 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import Id, is_id
-from boundaries.analytics.dto import DailyStats, Trend, Trends, TrendWindow, TweetStats, UserStats
+from boundaries.analytics.dto import (
+    DailyStats,
+    Trend,
+    TrendingTweet,
+    TrendingTweets,
+    Trends,
+    TrendWindow,
+    TweetStats,
+    UserStats,
+)
 from boundaries.analytics.errors import NotStatsOwner, StatsNotFound
 from boundaries.timeline.events import TimelineServed
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.events import UserFollowed
-from modules.analytics.tables import hashtag_buckets, tweet_stats, user_daily
+from modules.analytics.tables import hashtag_buckets, tweet_buckets, tweet_stats, user_daily
 from twitterclone.infra.sql import as_utc, upsertable
 from twitterclone.infra.store import ModuleStore, Transaction
 
@@ -36,6 +45,9 @@ log = logging.getLogger("twitterclone.analytics")
 
 MAX_DAYS = 90
 MAX_TRENDS = 50
+#: Trending tweets: at most this many a call, and this deep (offset + limit) in all.
+MAX_TRENDING_TWEETS = 40
+MAX_TRENDING_DEPTH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +135,7 @@ class AnalyticsService:
             raise InvalidInput("window must be 1h or 24h", field="window")
         if not 1 <= limit <= MAX_TRENDS:
             raise InvalidInput(f"limit must be between 1 and {MAX_TRENDS}", field="limit")
-        now = self._clock()
-        step = spec.bucket_s
-        first = math.ceil((now - spec.length_s) / step) * step
-        current = math.floor(now / step) * step
-        # One weight per bucket (its middle's age, halved every half-life); newer-than-now buckets
-        # (clock skew between processes) weigh 1.
-        weights = {
-            b: 0.5 ** (max(0.0, now - (b + step / 2)) / spec.half_life_s)
-            for b in range(first, current + step, step)
-        }
+        first, weights = _decay(spec, self._clock())
         h = hashtag_buckets
         weighted = h.c.tweets * sa.case(weights, value=h.c.bucket_start, else_=1.0)
         score = sa.func.sum(weighted).label("score")
@@ -150,6 +153,51 @@ class AnalyticsService:
             window=window,
             trends=[
                 Trend(hashtag=r.hashtag, score=round(float(r.score), 6), tweets=int(r.tweets)) for r in rows
+            ],
+        )
+
+    async def trending_tweets(self, window: TrendWindow, limit: int, offset: int = 0) -> TrendingTweets:
+        """The public, undeleted tweets of a window by decayed engagement (likes net of unlikes,
+        retweets, replies), highest first, newest first among equals."""
+        spec = WINDOWS.get(window)
+        if spec is None:
+            raise InvalidInput("window must be 1h or 24h", field="window")
+        if not 1 <= limit <= MAX_TRENDING_TWEETS:
+            raise InvalidInput(f"limit must be between 1 and {MAX_TRENDING_TWEETS}", field="limit")
+        if not 0 <= offset <= MAX_TRENDING_DEPTH - limit:
+            raise InvalidInput(
+                f"offset must be between 0 and {MAX_TRENDING_DEPTH} less the limit", field="offset"
+            )
+        first, weights = _decay(spec, self._clock())
+        b, t = tweet_buckets, tweet_stats
+        score = sa.func.sum(b.c.engagements * sa.case(weights, value=b.c.bucket_start, else_=1.0)).label(
+            "score"
+        )
+        count = sa.func.sum(b.c.engagements).label("engagements")
+        query = (
+            sa.select(b.c.tweet_id, score, count)
+            .join(t, t.c.tweet_id == b.c.tweet_id)
+            .where(
+                b.c.window == window,
+                b.c.bucket_start >= first,
+                t.c.listed.is_(True),
+                t.c.deleted.is_(False),
+            )
+            .group_by(b.c.tweet_id)
+            .having(sa.func.sum(b.c.engagements) > 0)
+            .order_by(score.desc(), count.desc(), b.c.tweet_id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self.store.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return TrendingTweets(
+            window=window,
+            tweets=[
+                TrendingTweet(
+                    tweet_id=str(r.tweet_id), score=round(float(r.score), 6), engagements=int(r.engagements)
+                )
+                for r in rows
             ],
         )
 
@@ -181,10 +229,18 @@ class AnalyticsService:
 
     async def bucket_hashtags(self, tx: Transaction, events: list[TweetPosted]) -> None:
         """The public tweets' hashtags into the trend buckets of every window (a tag used only in
-        unlisted, followers-only or direct tweets must not surface in trends: Mastodon's rule)."""
+        unlisted, followers-only or direct tweets must not surface in trends: Mastodon's rule).
+
+        Trending tweets too: whether each tweet is public (only those trend), and a reply as
+        engagement with its parent."""
         now = self._clock()
         rows: list[dict[str, Any]] = []
         for event in events:
+            await _mark_listed(
+                tx.conn, int(event.tweet_id), _author(event.author_id), event.visibility == "public"
+            )
+            if event.reply_to_id is not None:
+                await self._bucket_engagement(tx, event.created_at, int(event.reply_to_id), 1)
             if event.visibility != "public":
                 continue
             tags = list(dict.fromkeys(tag.lstrip("#").lower() for tag in event.hashtags if tag.lstrip("#")))
@@ -281,10 +337,11 @@ class AnalyticsService:
         async with self.store.transaction() as tx:
             for name, spec in WINDOWS.items():
                 oldest = now - spec.length_s - spec.bucket_s
-                result = await tx.conn.execute(
-                    sa.delete(h).where(h.c.window == name, h.c.bucket_start < oldest)
-                )
-                removed += result.rowcount or 0
+                for buckets in (h, tweet_buckets):
+                    result = await tx.conn.execute(
+                        sa.delete(buckets).where(buckets.c.window == name, buckets.c.bucket_start < oldest)
+                    )
+                    removed += result.rowcount or 0
         return removed
 
     async def prune_forever(self, interval_s: float = 60.0) -> None:
@@ -304,6 +361,54 @@ class AnalyticsService:
         tid, aid = int(tweet_id), int(author_id)
         await _bump_tweets(tx.conn, {tid: aid}, {column: {tid: delta}})
         await _bump_days(tx.conn, _day(at), column, {aid: delta})
+        await self._bucket_engagement(tx, at, tid, delta)
+
+    async def _bucket_engagement(self, tx: Transaction, at: datetime, tweet_id: int, delta: int) -> None:
+        """Engagement with a tweet into the trend buckets of every window (whether the tweet is
+        public is decided at read time: its TweetPosted may not have arrived yet)."""
+        now, moment = self._clock(), as_utc(at).timestamp()
+        rows = [
+            {
+                "window": name,
+                "tweet_id": tweet_id,
+                "bucket_start": int(moment // spec.bucket_s) * spec.bucket_s,
+            }
+            for name, spec in WINDOWS.items()
+            if moment >= now - spec.length_s - spec.bucket_s  # else already outside the window
+        ]
+        if rows:
+            await _upsert_add(
+                tx.conn,
+                tweet_buckets,
+                ["window", "tweet_id", "bucket_start"],
+                [{**row, "engagements": delta} for row in rows],
+                ["engagements"],
+            )
+
+
+async def _mark_listed(conn: AsyncConnection, tweet_id: int, author_id: int | None, listed: bool) -> None:
+    """Record whether a tweet is public (its stats row may not exist yet: counters run apart)."""
+    t = tweet_stats
+    stmt = upsertable(conn, t).values(tweet_id=tweet_id, author_id=author_id, listed=listed)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[t.c.tweet_id],
+            set_={"listed": listed, "author_id": sa.func.coalesce(t.c.author_id, stmt.excluded.author_id)},
+        )
+    )
+
+
+def _decay(spec: TrendWindowSpec, now: float) -> tuple[int, dict[int, float]]:
+    """The window's first bucket, and one weight per bucket (its middle's age, halved every
+    half-life); newer-than-now buckets (clock skew between processes) weigh 1."""
+    step = spec.bucket_s
+    first = math.ceil((now - spec.length_s) / step) * step
+    current = math.floor(now / step) * step
+    weights = {
+        b: 0.5 ** (max(0.0, now - (b + step / 2)) / spec.half_life_s)
+        for b in range(first, current + step, step)
+    }
+    return first, weights
 
 
 #: Upsert statements, built once per dialect, table, row columns and counters. Each runs with one

@@ -22,6 +22,9 @@ tweet_stats = sa.Table(
     _counter("retweets"),
     _counter("replies"),
     sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # Whether the tweet is public (learnt from TweetPosted; null until then): only public tweets
+    # trend (migration 0003_analytics_trending_tweets).
+    sa.Column("listed", sa.Boolean(), nullable=True),
 )
 
 #: What a user posted and received per UTC day.
@@ -47,4 +50,16 @@ hashtag_buckets = sa.Table(
     sa.Column("bucket_start", sa.BigInteger(), primary_key=True, autoincrement=False),
     _counter("tweets"),
     sa.Index("ix_hashtag_buckets_window_start", "window", "bucket_start"),
+)
+
+#: Engagements (likes net of unlikes, retweets, replies) per tweet per time bucket, one bucket size
+#: per trend window; old buckets are pruned. Counted for any tweet, shown only for listed ones.
+tweet_buckets = sa.Table(
+    "tweet_buckets",
+    metadata,
+    sa.Column("window", sa.String(8), primary_key=True),
+    sa.Column("tweet_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("bucket_start", sa.BigInteger(), primary_key=True, autoincrement=False),
+    _counter("engagements"),
+    sa.Index("ix_tweet_buckets_window_start", "window", "bucket_start"),
 )

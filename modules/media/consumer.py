@@ -46,7 +46,9 @@ class MediaConsumer(Consumer):
     async def attach_media(self, tx: Transaction, events: list[TweetPosted]) -> None:
         for event in events:
             if event.media_ids:
-                await self.service.attach(tx, event.tweet_id, event.author_id, event.media_ids)
+                await self.service.attach(
+                    tx, event.tweet_id, event.author_id, event.media_ids, event.visibility
+                )
 
     async def remove_media(self, events: list[TweetDeleted]) -> Handle[TweetDeleted]:
         for event in events:

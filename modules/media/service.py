@@ -26,6 +26,7 @@ from boundaries.media.dto import (
 )
 from boundaries.media.errors import MediaNotFound, MediaTooLarge, NotMediaOwner, UnsupportedMediaType
 from boundaries.media.events import MediaUploaded
+from boundaries.tweets.dto import OPEN_VISIBILITIES
 from modules.media.blobs import BlobNotFound, BlobStore
 from modules.media.images import ImageWorkers, ProcessedImage, process_image
 from modules.media.tables import media, media_variants
@@ -167,6 +168,7 @@ class MediaService:
                 media.c.focus_x,
                 media.c.focus_y,
                 media.c.profile_role,
+                media.c.tweet_visibility,
                 media_variants.c.name,
                 media_variants.c.content_type,
                 media_variants.c.width,
@@ -211,6 +213,7 @@ class MediaService:
                     description=head.description,
                     focus=_focus(head.focus_x, head.focus_y),
                     profile_role=head.profile_role,
+                    audience_of=_audience_of(head.attached_to, head.tweet_visibility),
                 )
             )
         return found
@@ -229,6 +232,7 @@ class MediaService:
                 media_variants.c.etag,
                 media.c.attached_to,
                 media.c.profile_role,
+                media.c.tweet_visibility,
             )
             .select_from(media_variants.join(media, media.c.id == media_variants.c.media_id))
             .where(
@@ -251,6 +255,7 @@ class MediaService:
             etag=row.etag,
             data=data,
             attached=row.attached_to is not None or row.profile_role is not None,
+            audience_of=_audience_of(row.attached_to, row.tweet_visibility),
         )
 
     async def check_attachable(self, owner_id: Id, media_ids: list[Id]) -> None:
@@ -357,8 +362,11 @@ class MediaService:
 
     # -- consumers and jobs (not on the port) -------------------------------------------
 
-    async def attach(self, tx: Transaction, tweet_id: Id, author_id: Id, media_ids: list[Id]) -> int:
-        """Mark the author's unattached media as shown in ``tweet_id``, in ``tx``; idempotent."""
+    async def attach(
+        self, tx: Transaction, tweet_id: Id, author_id: Id, media_ids: list[Id], visibility: str = "public"
+    ) -> int:
+        """Mark the author's unattached media as shown in ``tweet_id`` (of ``visibility``), in
+        ``tx``; idempotent."""
         tweet, author, wanted = parse_id(tweet_id), parse_id(author_id), _int_ids(media_ids)
         if tweet is None or author is None or not wanted:
             return 0
@@ -370,7 +378,7 @@ class MediaService:
                 media.c.attached_to.is_(None),
                 media.c.deleting.is_(False),
             )
-            .values(attached_to=tweet)
+            .values(attached_to=tweet, tweet_visibility=visibility)
         )
         return int(result.rowcount or 0)
 
@@ -464,6 +472,14 @@ def _visible_to(viewer_id: Id | None) -> sa.ColumnElement[bool]:
     if viewer is None:
         return shown
     return sa.or_(shown, media.c.owner_id == viewer)
+
+
+def _audience_of(attached_to: int | None, tweet_visibility: str | None) -> str | None:
+    """The tweet whose audience decides who sees an attached image, unless anyone may see the
+    tweet (an image attached before the visibility was recorded counts as restricted)."""
+    if attached_to is None or tweet_visibility in OPEN_VISIBILITIES:
+        return None
+    return str(attached_to)
 
 
 def _checked_description(description: str | None) -> str | None:

@@ -34,6 +34,9 @@ media = sa.Table(
     sa.Column("focus_y", sa.Float(), nullable=True),
     # "avatar" or "header" while the owner's profile shows the image: public, never swept.
     sa.Column("profile_role", sa.String(8), nullable=True),
+    # The visibility of the tweet the image is shown in, from TweetPosted (migration
+    # 0004_media_audience); null for an image attached before it was recorded.
+    sa.Column("tweet_visibility", sa.String(8), nullable=True),
     sa.Index("ix_media_owner", "owner_id"),
     sa.Index("ix_media_owner_role", "owner_id", "profile_role"),
     # The sweep looks for old uploads that were never attached.

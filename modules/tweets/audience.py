@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from boundaries.tweets.dto import OPEN_VISIBILITIES
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.dto import Standing
 
@@ -31,7 +32,7 @@ UNLISTED = "unlisted"
 PRIVATE = "private"
 DIRECT = "direct"
 #: Visibilities that anyone may see, and so may share (retweet, quote).
-OPEN = frozenset({PUBLIC, UNLISTED})
+OPEN = OPEN_VISIBILITIES
 
 _NO_STANDING = Standing(user_id="")
 

@@ -26,6 +26,7 @@ from boundaries._kernel.ids import Id, is_id, parse_ids
 from boundaries._kernel.pagination import Page, PageRequest
 from boundaries.media.port import MediaPort
 from boundaries.tweets.dto import (
+    AuthorActivity,
     Context,
     Counts,
     Entities,
@@ -52,6 +53,7 @@ from boundaries.tweets.errors import (
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.dto import Author
+from modules.tweets import activity
 from modules.tweets.audience import PUBLIC, Viewpoint, listed, shareable
 from modules.tweets.authors import AuthorProjection
 from modules.tweets.bookmarks import Bookmarks
@@ -600,6 +602,8 @@ class TweetsService:
             )
         if listed(visibility):  # only public tweets are found by search and hashtag timelines
             await self._index_for_search(conn, tweet_id, text, entities.hashtags)
+        if activity.counts(visibility):
+            await activity.posted(conn, author, now)
         if idempotency_key is not None:
             await conn.execute(
                 idempotency_keys.insert().values(
@@ -701,6 +705,8 @@ class TweetsService:
             await conn.execute(sa.delete(_t).where(_t.c.retweet_of_id == tid))
             await self._search.remove(conn, tid)
             await conn.execute(sa.delete(_t).where(_t.c.id == tid))
+            if activity.counts(row.visibility):  # the tweet and the retweets of it that went with it
+                await activity.removed(conn, [row.author_id, *(rt.author_id for rt in retweets)])
             await self.live.record_deletion(tx, row)  # if it was on public streams
             if row.reply_to_id is not None:
                 await self._decrement(conn, row.reply_to_id, _t.c.reply_count)
@@ -735,6 +741,7 @@ class TweetsService:
     async def _remove_retweet(self, tx: Transaction, retweet_id: int, user: int, original_id: int) -> None:
         await tx.conn.execute(sa.delete(_t).where(_t.c.id == retweet_id))
         await self._decrement(tx.conn, original_id, _t.c.retweet_count)
+        await activity.removed(tx.conn, [user])  # only open tweets are retweeted: it counted
         await tx.emit(
             TweetDeleted(
                 event_id=self._ids.next(),
@@ -832,6 +839,8 @@ class TweetsService:
                 await tx.conn.execute(
                     sa.update(_t).where(_t.c.id == original.id).values(retweet_count=_t.c.retweet_count + 1)
                 )
+                if activity.counts(original.visibility):
+                    await activity.posted(tx.conn, user, now)
                 await tx.emit(
                     Retweeted(
                         event_id=self._ids.next(),
@@ -1071,14 +1080,23 @@ class TweetsService:
         if parse_entities(f"#{name}").hashtags != [name.lower()]:
             raise InvalidInput(f"not a hashtag: {tag!r}", field="tag")
         before, after = _page_before(page), _page_after(page)
+        newest_first = page.min_id is None
         terms = search_terms(f"#{name}")
         async with self._store.read() as conn:
             ids = await self._search.search(
-                conn, [Term(field="tags", phrase=t.phrase) for t in terms], before, page.limit + 1
+                conn,
+                [Term(field="tags", phrase=t.phrase) for t in terms],
+                before,
+                page.limit + 1,
+                after=after,
+                oldest_first=not newest_first,
             )
-        # The index reads newest first: since_id and min_id both bound the page from below here
-        # (min_id gives the newest page above it rather than the one just above it).
-        return await self._page([i for i in ids if i > after], viewer_id, page.limit, feed=True)
+        if newest_first:
+            return await self._page(ids, viewer_id, page.limit, feed=True)
+        # min_id: the page just above it (read oldest first), shown newest first, as _id_bounded.
+        ids = sorted(ids[: page.limit], reverse=True)
+        items = await self._hydrate([str(i) for i in ids], viewer_id, feed=True)
+        return Page(items=items, next_cursor=encode_cursor(ids[-1]) if ids else None)
 
     async def search(self, query: str, viewer_id: Id | None, page: PageRequest) -> Page[Tweet]:
         """Full-text search over public tweets' text (words, #hashtags), newest first."""
@@ -1099,6 +1117,11 @@ class TweetsService:
         """Public tweets posted or deleted since ``after`` (None: from now, at once), of one
         hashtag when given, waiting up to ``timeout_s`` (at most 30 s) for the first."""
         return await self.live.changes(after, hashtag, timeout_s)
+
+    async def author_activity(self, author_ids: list[Id]) -> list[AuthorActivity]:
+        """Many authors' statuses counts and last status times in one call, in the order asked."""
+        async with self._store.read() as conn:
+            return await activity.activity_of(conn, author_ids)
 
     async def recent_refs(self, author_ids: list[Id], limit_per_author: int) -> list[TweetRef]:
         """The newest tweet refs of some authors, newest first (timeline back-fill and merge)."""

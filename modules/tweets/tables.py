@@ -123,6 +123,16 @@ authors = sa.Table(
     sa.Column("updated_at", sa.Float(), nullable=False),
 )
 
+#: Per author: how many statuses (tweets and retweets, not direct ones) they have, and when the
+#: newest was posted; written in the transaction that posts or deletes one (migration 0008).
+author_activity = sa.Table(
+    "author_activity",
+    metadata,
+    sa.Column("author_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("statuses_count", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("last_status_at", UtcDateTime(), nullable=True),
+)
+
 #: The search index's fields: the tsvector column of each on PostgreSQL, the FTS5 column on SQLite.
 SEARCH_FIELDS = {"body": "text_search", "tags": "tag_search"}
 #: SQLite only: the FTS5 table (rowid = tweet id). Not schema-mapped (SQLite has none).

@@ -104,3 +104,28 @@ def test_reading_a_timeline_counts_impressions(api: Api) -> None:
     api.eventually(lambda: impressions() >= 1, timeout_s=5)
     today = api.client.get("/api/users/me/stats?days=1", headers=alice.headers).json()["days"][0]
     assert today["impressions"] >= 1
+
+
+def test_trending_tweets_by_engagement_public_only(api: Api) -> None:
+    alice, bob, carol = api.user("alice"), api.user("bob"), api.user("carol")
+    busy, middling = post(api, alice, "busy one"), post(api, bob, "middling one")
+    private = post(api, alice, "for followers", visibility="private")
+    assert api.client.put(f"/api/users/me/following/{alice.id}", headers=carol.headers).status_code == 200
+    for who, tweet in ((bob, busy), (carol, busy), (carol, private)):
+        r = api.client.put(f"/api/tweets/{tweet['id']}/like", headers=who.headers)
+        assert r.status_code == 200, r.text
+    assert api.client.put(f"/api/tweets/{middling['id']}/like", headers=carol.headers).status_code == 200
+
+    def trending(user: User | None = None, **params: Any) -> list[str]:
+        r = api.client.get("/api/trends/tweets", params=params, headers=user.headers if user else {})
+        assert r.status_code == 200, r.text
+        return [t["id"] for t in r.json()["items"]]
+
+    # the followers-only tweet never trends, not even for a follower who may see it
+    api.eventually(lambda: trending(carol) == [busy["id"], middling["id"]], timeout_s=3)
+    assert trending() == [busy["id"], middling["id"]]
+    first = api.client.get("/api/trends/tweets?limit=1").json()
+    assert [t["id"] for t in first["items"]] == [busy["id"]]
+    assert trending(cursor=first["next_cursor"], limit=1) == [middling["id"]]
+    assert api.client.get("/api/trends/tweets?cursor=nope").status_code == 400
+    assert api.client.get("/api/trends/tweets?limit=41").status_code == 400

@@ -166,3 +166,44 @@ def test_a_read_only_token_cannot_write(client: TestClient[Litestar], alice: Use
     r = client.post("/api/v1/accounts", json={}, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403
     assert "error" in r.json()
+
+
+def test_account_counts_are_real(client: TestClient[Litestar], masto: Masto, alice: User, bob: User) -> None:
+    masto.post(alice, "one")
+    masto.post(alice, "two", visibility="private")
+    masto.post(alice, "@bob a message", visibility="direct")
+    masto.follow(bob, alice)
+    me = masto.get("/api/v1/accounts/verify_credentials", alice)
+    assert (me["statuses_count"], me["followers_count"], me["following_count"]) == (2, 1, 0)
+    assert len(me["last_status_at"]) == 10
+    assert me["last_status_at"].count("-") == 2
+    assert me["created_at"] <= me["last_status_at"] + "T99"
+    seen = masto.get(f"/api/v1/accounts/{alice.id}", bob)
+    assert (seen["statuses_count"], seen["last_status_at"]) == (2, me["last_status_at"])
+    assert masto.get(f"/api/v1/accounts/{bob.id}")["last_status_at"] is None
+    followers = masto.get(f"/api/v1/accounts/{alice.id}/followers")
+    assert [(a["acct"], a["following_count"], a["statuses_count"]) for a in followers] == [("bob", 1, 0)]
+    following = masto.get(f"/api/v1/accounts/{bob.id}/following")
+    assert [(a["acct"], a["statuses_count"], a["followers_count"]) for a in following] == [("alice", 2, 1)]
+    # as embedded in a status
+    status = masto.get(f"/api/v1/accounts/{alice.id}/statuses", bob)[0]
+    assert status["account"]["statuses_count"] == 2
+    native = client.get(f"/api/users/{alice.id}/activity")
+    assert native.status_code == 200, native.text
+    assert native.json()["statuses_count"] == 2
+    assert client.get("/api/users/4242/activity").status_code == 404
+
+
+def test_default_avatar_and_header_are_images_we_serve(
+    client: TestClient[Litestar], masto: Masto, alice: User
+) -> None:
+    me = masto.get("/api/v1/accounts/verify_credentials", alice)
+    for field, size in (("avatar", (400, 400)), ("header", (1500, 500))):
+        for url in (me[field], me[f"{field}_static"]):
+            assert url.startswith(str(client.base_url))  # our own origin
+            r = client.get(url)
+            assert r.status_code == 200, (field, url, r.status_code)
+            assert r.headers["content-type"] == "image/png"
+            with Image.open(io.BytesIO(r.content)) as image:
+                assert (image.format, image.size) == ("PNG", size)
+    assert masto.get(f"/api/v1/accounts/{alice.id}")["avatar"] == me["avatar"]

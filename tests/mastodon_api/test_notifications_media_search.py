@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 from PIL import Image
 
 from tests.conftest import Api, User
-from tests.mastodon_api.conftest import Masto
+from tests.mastodon_api.conftest import Masto, next_link
 
 
 def png(size: tuple[int, int] = (64, 48)) -> bytes:
@@ -154,3 +154,43 @@ def test_search_and_trends(client: TestClient[Litestar], masto: Masto, alice: Us
     masto.api.eventually(
         lambda: masto.get("/api/v1/trends/tags")[0]["history"][0]["uses"] == "2", timeout_s=3
     )
+
+
+def test_trending_statuses(client: TestClient[Litestar], masto: Masto, alice: User, bob: User) -> None:
+    carol = masto.user("carol")
+    busy, middling = masto.post(alice, "busy"), masto.post(bob, "middling")
+    private = masto.post(alice, "followers only", visibility="private")
+    direct = masto.post(alice, "@carol direct", visibility="direct")
+    unlisted = masto.post(alice, "unlisted", visibility="unlisted")
+    masto.follow(carol, alice)
+    likes = [
+        (bob, busy),
+        (carol, busy),
+        (bob, unlisted),
+        (carol, unlisted),
+        (carol, private),
+        (carol, direct),
+    ]
+    for who, status in likes:
+        r = client.post(f"/api/v1/statuses/{status['id']}/favourite", headers=who.headers)
+        assert r.status_code == 200, r.text
+    assert (
+        client.post(f"/api/v1/statuses/{middling['id']}/favourite", headers=carol.headers).status_code == 200
+    )
+
+    def trending(user: User | None = None, **params: object) -> list[str]:
+        return [s["id"] for s in masto.get("/api/v1/trends/statuses", user, **params)]
+
+    masto.api.eventually(lambda: trending() == [busy["id"], middling["id"]], timeout_s=3)
+    assert trending(carol) == [busy["id"], middling["id"]]  # only public ones, even for their audience
+    shaped = masto.get("/api/v1/trends/statuses", carol)[0]
+    assert shaped["favourites_count"] == 2
+    assert shaped["account"]["acct"] == "alice"
+    first = client.get("/api/v1/trends/statuses", params={"limit": 1})
+    assert [s["id"] for s in first.json()] == [busy["id"]]
+    nxt = next_link(first)
+    assert nxt is not None
+    assert "offset=1" in nxt
+    assert [s["id"] for s in client.get(nxt).json()] == [middling["id"]]
+    assert trending(offset=5) == []
+    assert client.get("/api/v1/trends/statuses", params={"offset": "x"}).status_code == 422

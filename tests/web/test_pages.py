@@ -35,8 +35,9 @@ def test_public_pages_render_signed_out_with_a_csp_forbidding_inline_scripts(
         assert "unsafe-inline" not in csp
         assert "<script>" not in r.text  # scripts only from files: <script src=...>
         assert "Sign in" in r.text
-    assert "hello #tag world" in visitor.get("/search?q=hello").text
-    assert "hello #tag world" in visitor.get(tweet_url).text
+    linked = 'hello <a href="/search?q=%23tag" class="hashtag" rel="tag">#tag</a> world'
+    assert linked in visitor.get("/search?q=hello").text
+    assert linked in visitor.get(tweet_url).text
 
 
 def test_signed_in_only_pages_send_visitors_to_sign_in_and_back(browsers: Callable[[], Browser]) -> None:
@@ -130,10 +131,13 @@ def test_compose_with_an_image_shows_it(browsers: Callable[[], Browser], api: Ap
     )
     assert r.status_code == 303, r.text
     page = alice.get(r.headers["location"]).text
-    media = re.search(r'<img src="(/api/media/\d+/display)"', page)
+    media = re.search(r'<img src="(/media/(\d+)/display)"', page)
     assert media, page
+    assert alice.get(media.group(1)).headers["content-type"] == "image/png"  # its owner sees it at once
     # A draft until the media module hears of the tweet (an event), then anyone may see it.
-    api.eventually(lambda: alice.get(media.group(1)).status_code == 200, timeout_s=3)
+    api.eventually(
+        lambda: api.client.get(f"/api/media/{media.group(2)}/display").status_code == 200, timeout_s=3
+    )
 
 
 def test_notifications_and_mark_read(browsers: Callable[[], Browser], api: Api) -> None:
@@ -299,3 +303,46 @@ def test_an_unknown_address_is_a_page_for_a_browser_and_a_problem_for_a_machine(
     api = visitor.get("/api/no-such-route", headers={"accept": "text/html"})
     assert api.status_code == 404
     assert api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_image_of_a_followers_only_tweet_shows_to_followers_only(
+    browsers: Callable[[], Browser], api: Api
+) -> None:
+    alice = api.user("alice")
+    uploaded = api.client.post(
+        "/api/media", files={"file": ("a.png", expanding_png(8, 8), "image/png")}, headers=alice.headers
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    media_id = uploaded.json()["id"]
+    body = {"text": "for followers", "visibility": "private", "media_ids": [media_id]}
+    posted = api.client.post("/api/tweets", json=body, headers=alice.headers)
+    assert posted.status_code == 201, posted.text
+    bob, stranger = browsers(), browsers()
+    bob.sign_up("bob")
+    stranger.sign_up("dave")
+    bob.submit(f"/users/{alice.id}/follow", page="/u/alice")
+    page = bob.get(f"/tweets/{posted.json()['id']}").text
+    image = f"/media/{media_id}/display"
+    assert f'<img src="{image}"' in page
+    api.eventually(lambda: bob.get(image).status_code == 200, timeout_s=3)  # once attached
+    assert bob.get(image).headers["content-type"] == "image/png"
+    assert "public" not in bob.get(image).headers["cache-control"]
+    assert stranger.get(image).status_code == 404
+    assert browsers().get(image).status_code == 404  # signed out
+
+
+def test_mentions_and_hashtags_link_and_markup_stays_text(browsers: Callable[[], Browser], api: Api) -> None:
+    alice = api.user("alice")
+    api.user("bob")  # a resolvable @bob
+    text = '@bob look #Cats <script>alert("x")</script> <img src=x onerror=alert(1)> @nobody'
+    posted = api.client.post("/api/tweets", json={"text": text}, headers=alice.headers)
+    assert posted.status_code == 201, posted.text
+    page = browsers().get(f"/tweets/{posted.json()['id']}").text
+    assert '<a href="/u/bob" class="mention">@bob</a>' in page
+    assert '<a href="/search?q=%23cats" class="hashtag" rel="tag">#Cats</a>' in page
+    assert "&lt;script&gt;alert(" in page  # shown, as text
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    assert 'href="/u/nobody"' not in page
+    found = browsers().get("/search?q=%23cats").text
+    assert posted.json()["id"] in found  # the hashtag's link leads to its tweets

@@ -48,8 +48,19 @@ class FullTextIndex(Protocol):
         """Forget a document (in the transaction that deletes it)."""
         ...
 
-    async def search(self, conn: Reader, terms: Sequence[Term], before: int, limit: int) -> list[int]:
-        """Ids of documents matching every term, below ``before``, highest first, at most ``limit``."""
+    async def search(
+        self,
+        conn: Reader,
+        terms: Sequence[Term],
+        before: int,
+        limit: int,
+        *,
+        after: int = -1,
+        oldest_first: bool = False,
+    ) -> list[int]:
+        """Ids of documents matching every term, between ``after`` and ``before`` (both exclusive),
+        at most ``limit``: the highest first, or with ``oldest_first`` the lowest first (the
+        ``limit`` ids just above ``after``)."""
         ...
 
 
@@ -77,10 +88,12 @@ class Fts5Index:
         params = ", ".join(f":{f}" for f in self.fields)
         self._insert = sa.text(f"INSERT INTO {name} (rowid, {columns}) VALUES (:id, {params})")  # noqa: S608
         self._delete = sa.text(f"DELETE FROM {name} WHERE rowid = :id")  # noqa: S608
-        self._search = sa.text(
-            f"SELECT rowid FROM {name} WHERE {name} MATCH :match AND rowid < :before "  # noqa: S608
-            "ORDER BY rowid DESC LIMIT :limit"
+        where = (
+            f"SELECT rowid FROM {name} WHERE {name} MATCH :match "  # noqa: S608
+            "AND rowid < :before AND rowid > :after"
         )
+        self._newest = sa.text(f"{where} ORDER BY rowid DESC LIMIT :limit")
+        self._oldest = sa.text(f"{where} ORDER BY rowid ASC LIMIT :limit")
 
     async def add(self, conn: AsyncConnection, doc_id: int, fields: Mapping[str, str]) -> None:
         await conn.execute(self._insert, {"id": doc_id, **{f: fields.get(f, "") for f in self.fields}})
@@ -88,12 +101,24 @@ class Fts5Index:
     async def remove(self, conn: AsyncConnection, doc_id: int) -> None:
         await conn.execute(self._delete, {"id": doc_id})
 
-    async def search(self, conn: Reader, terms: Sequence[Term], before: int, limit: int) -> list[int]:
+    async def search(
+        self,
+        conn: Reader,
+        terms: Sequence[Term],
+        before: int,
+        limit: int,
+        *,
+        after: int = -1,
+        oldest_first: bool = False,
+    ) -> list[int]:
         _check_terms(terms, self.fields)
         if not terms:
             return []
         match = " AND ".join(f'{t.field} : "{t.phrase}"' for t in terms)
-        result = await conn.execute(self._search, {"match": match, "before": before, "limit": limit})
+        result = await conn.execute(
+            self._oldest if oldest_first else self._newest,
+            {"match": match, "before": before, "after": after, "limit": limit},
+        )
         return [int(i) for i in result.scalars()]
 
 
@@ -132,7 +157,16 @@ class PostgresFullTextIndex:
     async def remove(self, conn: AsyncConnection, doc_id: int) -> None:
         return None  # the vectors are columns of the document's row: they go with it
 
-    async def search(self, conn: Reader, terms: Sequence[Term], before: int, limit: int) -> list[int]:
+    async def search(
+        self,
+        conn: Reader,
+        terms: Sequence[Term],
+        before: int,
+        limit: int,
+        *,
+        after: int = -1,
+        oldest_first: bool = False,
+    ) -> list[int]:
         _check_terms(terms, self.fields)
         if not terms:
             return []
@@ -141,8 +175,8 @@ class PostgresFullTextIndex:
         ]
         result = await conn.execute(
             sa.select(self._key)
-            .where(*conditions, self._key < before)
-            .order_by(self._key.desc())
+            .where(*conditions, self._key < before, self._key > after)
+            .order_by(self._key.asc() if oldest_first else self._key.desc())
             .limit(limit)
         )
         return [int(i) for i in result.scalars()]

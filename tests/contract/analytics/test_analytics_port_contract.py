@@ -12,7 +12,7 @@ import pytest
 from boundaries._kernel.errors import InvalidInput
 from boundaries.analytics.errors import NotStatsOwner, StatsNotFound
 from boundaries.analytics.port import AnalyticsPort
-from boundaries.tweets.events import TweetLiked, TweetPosted
+from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from tests.support.wiring import Deliver
 from twitterclone.infra.ids import IdGenerator
 
@@ -20,7 +20,9 @@ IDS = IdGenerator(22)
 ANN, BEN = "5001", "5002"
 
 
-def tweet(author: str, *hashtags: str) -> TweetPosted:
+def tweet(
+    author: str, *hashtags: str, visibility: str = "public", reply_to: TweetPosted | None = None
+) -> TweetPosted:
     now = datetime.now(UTC)
     tweet_id = IDS.next()
     return TweetPosted(
@@ -32,6 +34,19 @@ def tweet(author: str, *hashtags: str) -> TweetPosted:
         text="x",
         conversation_id=tweet_id,
         hashtags=list(hashtags),
+        visibility=visibility,
+        reply_to_id=reply_to.tweet_id if reply_to else None,
+        reply_to_author_id=reply_to.author_id if reply_to else None,
+    )
+
+
+def liked(posted: TweetPosted, user: str) -> TweetLiked:
+    return TweetLiked(
+        event_id=IDS.next(),
+        occurred_at=datetime.now(UTC),
+        tweet_id=posted.tweet_id,
+        author_id=posted.author_id,
+        user_id=user,
     )
 
 
@@ -85,3 +100,63 @@ async def test_trends_highest_first_with_counts(analytics_port: AnalyticsPort, d
     assert [(t.hashtag, t.tweets) for t in trends.trends] == [("b", 2), ("a", 1)]
     assert trends.trends[0].score > trends.trends[1].score > 0
     assert len((await analytics_port.trends("24h", 1)).trends) == 1
+
+
+async def test_trending_tweets_public_only_by_engagement(
+    analytics_port: AnalyticsPort, deliver: Deliver
+) -> None:
+    assert (await analytics_port.trending_tweets("24h", 10)).tweets == []
+    quiet, busy, middling = tweet(ANN), tweet(BEN), tweet(ANN)
+    private, direct, gone = tweet(ANN, visibility="private"), tweet(ANN, visibility="direct"), tweet(BEN)
+    unlisted = tweet(BEN, visibility="unlisted")
+    for posted in (quiet, busy, middling, private, direct, gone, unlisted):
+        await deliver(posted)
+    # busy: two likes, a retweet and a reply; middling: a like (and one taken back: net 1)
+    for user in ("7001", "7002", "7003"):
+        for posted in (private, direct, gone, unlisted):
+            await deliver(liked(posted, user))
+    await deliver(liked(busy, "7001"))
+    await deliver(liked(busy, "7002"))
+    await deliver(
+        Retweeted(
+            event_id=IDS.next(),
+            occurred_at=datetime.now(UTC),
+            retweet_id=IDS.next(),
+            tweet_id=busy.tweet_id,
+            author_id=BEN,
+            user_id="7003",
+            created_at=datetime.now(UTC),
+        )
+    )
+    await deliver(tweet(ANN, reply_to=busy))
+    await deliver(liked(middling, "7001"))
+    await deliver(liked(middling, "7002"))
+    await deliver(
+        TweetUnliked(
+            event_id=IDS.next(),
+            occurred_at=datetime.now(UTC),
+            tweet_id=middling.tweet_id,
+            author_id=ANN,
+            user_id="7002",
+        )
+    )
+    await deliver(
+        TweetDeleted(
+            event_id=IDS.next(), occurred_at=datetime.now(UTC), tweet_id=gone.tweet_id, author_id=BEN
+        )
+    )
+    trending = await analytics_port.trending_tweets("24h", 10)
+    assert trending.window == "24h"
+    # Not the followers-only, direct, unlisted or deleted ones, however liked; not the quiet one.
+    assert [(t.tweet_id, t.engagements) for t in trending.tweets] == [
+        (busy.tweet_id, 4),
+        (middling.tweet_id, 1),
+    ]
+    assert trending.tweets[0].score > trending.tweets[1].score > 0
+    assert [t.tweet_id for t in (await analytics_port.trending_tweets("1h", 1, 1)).tweets] == [
+        middling.tweet_id
+    ]
+    with pytest.raises(InvalidInput):
+        await analytics_port.trending_tweets("24h", 41)
+    with pytest.raises(InvalidInput):
+        await analytics_port.trending_tweets("24h", 10, 195)

@@ -26,7 +26,10 @@ async def test_user_tweets_and_public_timeline_honour_id_bounds(
     async def public(page: PageRequest) -> list[str]:
         return [t.id for t in (await tweets_port.public_timeline(None, page)).items]
 
-    for read in (user, public):
+    async def tagged(page: PageRequest) -> list[str]:
+        return [t.id for t in (await tweets_port.tag_timeline("paging", None, page)).items]
+
+    for read in (user, public, tagged):
         assert await read(PageRequest(limit=10)) == newest_first
         assert await read(PageRequest(max_id=posted[3], limit=2)) == [posted[2], posted[1]]
         assert await read(PageRequest(since_id=posted[3], limit=2)) == [posted[5], posted[4]]
@@ -38,5 +41,5 @@ async def test_user_tweets_and_public_timeline_honour_id_bounds(
         ]
     page = await tweets_port.user_tweets(ANN, ANN, PageRequest(min_id=posted[1], limit=2))
     assert page.next_cursor is not None  # older ones follow: the next page continues below
-    tagged = await tweets_port.tag_timeline("paging", None, PageRequest(since_id=posted[3], limit=10))
-    assert [t.id for t in tagged.items] == [posted[5], posted[4]]
+    page = await tweets_port.tag_timeline("paging", None, PageRequest(min_id=posted[1], limit=2))
+    assert page.next_cursor is not None

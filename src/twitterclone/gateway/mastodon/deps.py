@@ -8,6 +8,7 @@ from litestar import Request
 from litestar.di import Provide
 
 from boundaries.media.port import MediaPort
+from boundaries.tweets.port import TweetsPort
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.mastodon.shaping import Shaper, base_url
 
@@ -20,7 +21,12 @@ ERRORS_OPT = "mastodon_errors"
 async def provide_shaper(request: Request[Any, Any, Any]) -> Shaper:
     """Dependency ``shaper``: entity shaping for this request's origin, with the ports it hydrates from."""
     container = request.app.state.dishka_container
-    return Shaper(base_url(request), await container.get(UsersPort), await container.get(MediaPort))
+    return Shaper(
+        base_url(request),
+        await container.get(UsersPort),
+        await container.get(MediaPort),
+        await container.get(TweetsPort),
+    )
 
 
 def may_answer(*statuses: int) -> dict[str, Any]:

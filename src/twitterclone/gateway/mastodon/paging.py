@@ -102,6 +102,18 @@ def cursor_links(request: Request[Any, Any, Any], next_cursor: str | None) -> di
     return {"Link": f'<{_url(request, max_id=next_cursor)}>; rel="next"'}
 
 
+def offset_links(request: Request[Any, Any, Any], offset: int, size: int, more: bool) -> dict[str, str]:
+    """The Link header of an offset-paged list (trends): ``next`` skips this page, ``prev`` goes back."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
+    path = f"{str(request.base_url).rstrip('/')}{request.url.path}"
+    links = []
+    if more:
+        links.append(f'<{path}?{urlencode([*kept, ("offset", str(offset + size))])}>; rel="next"')
+    if offset > 0:
+        links.append(f'<{path}?{urlencode([*kept, ("offset", str(max(0, offset - size)))])}>; rel="prev"')
+    return {"Link": ", ".join(links)} if links else {}
+
+
 __all__ = [
     "DEFAULT_LIMIT",
     "Limit",
@@ -113,4 +125,5 @@ __all__ = [
     "cursor_page",
     "id_links",
     "id_page",
+    "offset_links",
 ]

@@ -1,8 +1,10 @@
 """Port results in Mastodon's shapes: Account, Status, MediaAttachment, Notification, Relationship.
 
 Hydration is per page, never per item: a page of statuses costs at most one ``users.profiles``
-call (every author, reblogged author and notification actor of the page at once) and one
-``media.get_many`` call (every attachment of the page), whatever the page size.
+call and one ``tweets.author_activity`` call (every author, reblogged author and notification
+actor of the page at once, for their profiles and their statuses counts) and one
+``media.get_many`` call (every attachment of the page), whatever the page size. A list of
+accounts (followers, search) costs one ``tweets.author_activity`` call for the whole list.
 
 Two in-process caches keep a page's shaping cheap (the Mastodon home page within 1.3x the native
 one's CPU, BENCHMARKS.md). A status's unchanging part (its URLs, timestamp, rendered ``content``,
@@ -13,6 +15,7 @@ within that time; one's own account (verify_credentials) and account routes alwa
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -20,16 +23,18 @@ from typing import Any, NamedTuple
 
 from litestar import Request
 
-from boundaries.media.dto import Media
+from boundaries.media.dto import Media, ProfileImageRole
 from boundaries.media.port import MediaPort
 from boundaries.notifications.dto import Notification as NativeNotification
-from boundaries.tweets.dto import Tweet
+from boundaries.tweets.dto import AuthorActivity, Tweet
+from boundaries.tweets.port import TweetsPort
 from boundaries.users.dto import Account as NativeAccount
 from boundaries.users.dto import Author, Profile
 from boundaries.users.dto import Relationship as NativeRelationship
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.mastodon import entities as m
 from twitterclone.gateway.mastodon.html import render
+from twitterclone.gateway.profile_images import DEFAULT_IMAGES
 
 #: Native notification kinds as Mastodon names them (a reply is a mention there).
 NOTIFICATION_TYPES: dict[str, m.NotificationType] = {
@@ -102,10 +107,13 @@ CACHES = _Caches()
 class Shaper:
     """Shapes entities for one request (its origin) and hydrates pages in batch."""
 
-    def __init__(self, base: str, users: UsersPort, media: MediaPort, caches: _Caches = CACHES) -> None:
+    def __init__(
+        self, base: str, users: UsersPort, media: MediaPort, tweets: TweetsPort, caches: _Caches = CACHES
+    ) -> None:
         self.base = base
         self.users = users
         self.media = media
+        self.tweets = tweets
         self._caches = caches
 
     # ------------------------------------------------------------------------------ accounts
@@ -113,16 +121,18 @@ class Shaper:
     def account_url(self, handle: str) -> str:
         return f"{self.base}/@{handle}"
 
-    def image_url(self, media_id: str | None, kind: str) -> str:
-        """A profile image's URL (its display rendition), or Mastodon's "missing" path for none."""
+    def image_url(self, media_id: str | None, kind: ProfileImageRole) -> str:
+        """A profile image's URL (its display rendition), or for none the default image that
+        this server serves itself (clients load the URL as it is: it must be an image)."""
         if media_id is None:
-            return f"{self.base}/{kind}/original/missing.png"
+            return f"{self.base}{DEFAULT_IMAGES[kind]}"
         return f"{self.base}/api/media/{media_id}/display"
 
-    def account(self, profile: Profile) -> m.Account:
-        """A local account; ``acct`` is the bare username."""
-        avatar = self.image_url(profile.avatar_id, "avatars")
-        header = self.image_url(profile.header_id, "headers")
+    def account(self, profile: Profile, activity: AuthorActivity | None = None) -> m.Account:
+        """A local account; ``acct`` is the bare username. ``activity`` (the tweets module's count
+        of the account's statuses) is left out only for an account that is gone."""
+        avatar = self.image_url(profile.avatar_id, "avatar")
+        header = self.image_url(profile.header_id, "header")
         return m.Account(
             id=profile.id,
             username=profile.handle,
@@ -145,8 +155,11 @@ class Shaper:
             hide_collections=False,
             noindex=False,
             created_at=timestamp(profile.created_at),
-            last_status_at=None,
-            statuses_count=0,
+            # Mastodon gives the day only ("2019-11-24").
+            last_status_at=activity.last_status_at.astimezone(UTC).date().isoformat()
+            if activity and activity.last_status_at
+            else None,
+            statuses_count=activity.statuses_count if activity else 0,
             followers_count=profile.followers_count,
             following_count=profile.following_count,
         )
@@ -165,9 +178,9 @@ class Shaper:
             )
         )
 
-    def credential_account(self, account: NativeAccount) -> m.CredentialAccount:
+    async def credential_account(self, account: NativeAccount) -> m.CredentialAccount:
         """The caller's own Account, with ``source`` (the unrendered note) and ``role``."""
-        public = self.account(account.profile)
+        public = await self.one_account(account.profile)
         return m.CredentialAccount(
             **{f: getattr(public, f) for f in public.__struct_fields__},
             source=m.Source(
@@ -181,9 +194,24 @@ class Shaper:
             role=m.Role(id="-99", name="", permissions="0", color="", highlighted=False),
         )
 
+    async def accounts_of(self, profiles: list[Profile]) -> list[m.Account]:
+        """Accounts for profiles already read (a list page): one tweets call for all their counts."""
+        if not profiles:
+            return []
+        activity = {a.author_id: a for a in await self.tweets.author_activity([p.id for p in profiles])}
+        now = time.monotonic()
+        shaped = [self.account(p, activity.get(p.id)) for p in profiles]
+        for account in shaped:
+            self._caches.keep_account((self.base, account.id), account, now)
+        return shaped
+
+    async def one_account(self, profile: Profile) -> m.Account:
+        """The Account of one profile (always fresh: the account routes)."""
+        return (await self.accounts_of([profile]))[0]
+
     async def accounts(self, user_ids: Iterable[str]) -> dict[str, m.Account]:
         """Accounts for many ids, by id (unknown ids left out): those not kept from the last
-        ``ACCOUNT_TTL_S`` in one users call."""
+        ``ACCOUNT_TTL_S`` in one users call and one tweets call, made together."""
         now = time.monotonic()
         found: dict[str, m.Account] = {}
         missing: list[str] = []
@@ -194,8 +222,12 @@ class Shaper:
             else:
                 found[user_id] = kept
         if missing:
-            for profile in await self.users.profiles(missing):
-                account = self.account(profile)
+            profiles, activities = await asyncio.gather(
+                self.users.profiles(missing), self.tweets.author_activity(missing)
+            )
+            activity = {a.author_id: a for a in activities}
+            for profile in profiles:
+                account = self.account(profile, activity.get(profile.id))
                 self._caches.keep_account((self.base, profile.id), account, now)
                 found[profile.id] = account
         return found

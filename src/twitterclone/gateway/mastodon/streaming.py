@@ -332,7 +332,12 @@ class Subscriptions:
 async def _feeds(connection: ASGIConnection[Any, Any, Any, Any], user_id: str) -> Feeds:
     container = connection.app.state.dishka_container
     settings: Settings = await container.get(Settings)
-    shaper = Shaper(_base(connection), await container.get(UsersPort), await container.get(MediaPort))
+    shaper = Shaper(
+        _base(connection),
+        await container.get(UsersPort),
+        await container.get(MediaPort),
+        await container.get(TweetsPort),
+    )
     return Feeds(
         user_id=user_id,
         shaper=shaper,

@@ -26,8 +26,10 @@ from boundaries.media.errors import (
     UnsupportedMediaType,
 )
 from boundaries.media.port import MediaPort
+from boundaries.tweets.port import TweetsPort
 from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
+from twitterclone.gateway.media_audience import RESTRICTED_CACHE, check_audience
 from twitterclone.gateway.params import BEARER, MediaId
 from twitterclone.gateway.problems import answer, errors, refuses
 from twitterclone.settings import Settings
@@ -164,24 +166,36 @@ class MediaController(Controller):
         "/{media_id:str}",
         operation_id="getMedia",
         summary="An image's metadata and renditions",
-        description="A draft (not yet in a tweet or on a profile) is found by its owner only.",
+        description=(
+            "A draft (not yet in a tweet or on a profile) is found by its owner only; an image in a "
+            "followers-only or direct tweet by whoever may see that tweet."
+        ),
         guards=[READ],
         responses=errors(MediaNotFound),
     )
     @inject
     async def get_media(
-        self, media_id: MediaId, viewer: NamedDependency[Principal | None], port: FromDishka[MediaPort]
+        self,
+        media_id: MediaId,
+        viewer: NamedDependency[Principal | None],
+        port: FromDishka[MediaPort],
+        tweets: FromDishka[TweetsPort],
     ) -> Media:
-        found = await port.get_many([media_id], viewer.user_id if viewer else None)
+        viewer_id = viewer.user_id if viewer else None
+        found = await port.get_many([media_id], viewer_id)
         if not found:
             raise MediaNotFound("no such media")
+        await check_audience(tweets, found[0].audience_of, viewer_id)
         return found[0]
 
     @get(
         "/{media_id:str}/{variant:str}",
         operation_id="getMediaContent",
         summary="The bytes of one rendition (original, display or thumb), cacheable forever",
-        description="A draft (not yet in a tweet) is served to its owner only, and privately.",
+        description=(
+            "A draft (not yet in a tweet) is served to its owner only, an image in a followers-only "
+            "or direct tweet to whoever may see that tweet; both privately (no shared cache)."
+        ),
         response_description="The image bytes, with a strong ETag; 304 when If-None-Match matches.",
         guards=[READ],
         responses=errors(MediaNotFound)
@@ -194,11 +208,31 @@ class MediaController(Controller):
         variant: Annotated[Variant, PathParameter(description="original, display or thumb")],
         viewer: NamedDependency[Principal | None],
         port: FromDishka[MediaPort],
+        tweets: FromDishka[TweetsPort],
         if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
     ) -> Response[bytes]:
-        content = await port.content(media_id, variant, viewer.user_id if viewer else None)
-        cache = IMMUTABLE if content.attached else DRAFT
-        headers = {"ETag": content.etag, "Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
-        if _etag_matches(if_none_match, content.etag):
-            return Response(b"", status_code=304, headers=headers)
-        return Response(content.data, media_type=content.content_type, headers=headers)
+        return await image_response(
+            port, tweets, media_id, variant, viewer.user_id if viewer else None, if_none_match
+        )
+
+
+async def image_response(
+    media: MediaPort,
+    tweets: TweetsPort,
+    media_id: str,
+    variant: Variant,
+    viewer_id: str | None,
+    if_none_match: str | None,
+) -> Response[bytes]:
+    """One rendition's bytes as the viewer may see them (MediaNotFound otherwise), cached as
+    their audience allows: forever and shared for public images, privately otherwise; 304 when
+    ``If-None-Match`` matches. Every face that serves image bytes answers through this."""
+    content = await media.content(media_id, variant, viewer_id)
+    await check_audience(tweets, content.audience_of, viewer_id)
+    cache = IMMUTABLE if content.attached else DRAFT
+    if content.audience_of is not None:
+        cache = RESTRICTED_CACHE
+    headers = {"ETag": content.etag, "Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
+    if _etag_matches(if_none_match, content.etag):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(content.data, media_type=content.content_type, headers=headers)

@@ -13,6 +13,8 @@ from litestar.params import Body, PathParameter, QueryParameter
 from boundaries._kernel.errors import DomainError, InvalidInput
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
 from boundaries.media.errors import MediaNotFound, NotMediaOwner
+from boundaries.tweets.dto import AuthorActivity
+from boundaries.tweets.port import TweetsPort
 from boundaries.users.dto import (
     Account,
     Jwks,
@@ -252,6 +254,20 @@ class UsersController(Controller):
     @inject
     async def get_user(self, user_id: UserId, users: FromDishka[UsersPort]) -> Profile:
         return await users.profile(user_id)
+
+    @get(
+        "/{user_id:str}/activity",
+        operation_id="getUserActivity",
+        summary="How many statuses a user has (not direct ones) and when the last was posted",
+        guards=[READ],
+        responses=errors(UserNotFound),
+    )
+    @inject
+    async def activity(
+        self, user_id: UserId, users: FromDishka[UsersPort], tweets: FromDishka[TweetsPort]
+    ) -> AuthorActivity:
+        profile = await users.profile(user_id)  # UserNotFound for no such user
+        return (await tweets.author_activity([profile.id]))[0]
 
     @get(
         "/{user_id:str}/followers",

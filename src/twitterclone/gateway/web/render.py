@@ -19,8 +19,11 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template import TemplateConfig
+from markupsafe import Markup
 
 from boundaries._kernel.errors import DomainError
+from boundaries.tweets.dto import Entities
+from twitterclone.gateway.linkify import Links, linkify
 from twitterclone.gateway.web.session import SESSION_STATE_KEY, WebSession, csrf_token
 
 log = logging.getLogger("twitterclone.web")
@@ -57,6 +60,18 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
+#: The web client's links in tweet text: a mention to the profile page, a hashtag to its search.
+WEB_LINKS = Links(
+    mention_url=lambda handle: f"/u/{handle}",
+    tag_url=lambda name: "/search?q=" + quote(f"#{name}", safe=""),
+)
+
+
+def _linkify(text: str, entities: Entities | None = None) -> Markup:
+    """Tweet text with its entities linked (the shared helper escapes the whole text itself)."""
+    return Markup(linkify(text, entities, WEB_LINKS))  # noqa: S704 - built escaped, see linkify.py
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -67,6 +82,7 @@ def build_environment() -> Environment:
     env.filters["ago"] = _ago
     env.filters["iso"] = _iso
     env.filters["urlquote"] = lambda s: quote(str(s), safe="")
+    env.filters["linkify"] = _linkify
     return env
 
 

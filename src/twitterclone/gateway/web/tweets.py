@@ -10,24 +10,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from boundaries._kernel.errors import DomainError, InvalidInput
 from boundaries._kernel.pagination import DEFAULT_PAGE_SIZE, PageRequest
-from boundaries.media.dto import Upload
+from boundaries.media.dto import Upload, Variant
 from boundaries.media.port import MediaPort
 from boundaries.timeline.port import TimelinePort
 from boundaries.tweets.dto import PostTweet, Tweet
 from boundaries.tweets.errors import TweetNotFound
 from boundaries.tweets.port import TweetsPort
 from twitterclone.gateway.di import FromDishka, inject
-from twitterclone.gateway.params import ID_PATTERN, Cursor, TweetId
+from twitterclone.gateway.params import ID_PATTERN, Cursor, MediaId, TweetId
 from twitterclone.gateway.ratelimit import RateRule, limited
-from twitterclone.gateway.routes.media import upload_body_limit
+from twitterclone.gateway.routes.media import image_response, upload_body_limit
 from twitterclone.gateway.web.common import Form, media_alts, read_form
 from twitterclone.gateway.web.render import back, page, safe_next
 from twitterclone.gateway.web.session import WebSession
@@ -186,6 +186,23 @@ class TweetPages(Controller):
                 alts=await media_alts(media, [posted], me.user_id),
             )
         return back(request, form.text("next"), f"/tweets/{posted.id}")
+
+    @get("/media/{media_id:str}/{variant:str}", name="web-image")
+    @inject
+    async def image(
+        self,
+        media_id: MediaId,
+        variant: Annotated[Variant, PathParameter()],
+        web: NamedDependency[WebSession | None],
+        media: FromDishka[MediaPort],
+        tweets: FromDishka[TweetsPort],
+        if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
+    ) -> Response[bytes]:
+        """An image's bytes for the signed-in reader (the API's route knows no session): the
+        image of a followers-only tweet shows to its followers here as there."""
+        return await image_response(
+            media, tweets, media_id, variant, web.user_id if web else None, if_none_match
+        )
 
     @get("/tweets/{tweet_id:str}", name="web-tweet")
     @inject

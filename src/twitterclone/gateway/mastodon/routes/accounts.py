@@ -102,7 +102,7 @@ class AccountsController(Controller):
     async def verify_credentials(
         self, user: NamedDependency[Principal], users: FromDishka[UsersPort], shaper: NamedDependency[Shaper]
     ) -> m.CredentialAccount:
-        return shaper.credential_account(await users.account(user.user_id))
+        return await shaper.credential_account(await users.account(user.user_id))
 
     @patch(
         "/update_credentials",
@@ -141,7 +141,7 @@ class AccountsController(Controller):
             avatar_id=images.get("avatar"),
             header_id=images.get("header"),
         )
-        return shaper.credential_account(await users.update_profile(user.user_id, update))
+        return await shaper.credential_account(await users.update_profile(user.user_id, update))
 
     @get(
         "/lookup",
@@ -159,7 +159,7 @@ class AccountsController(Controller):
         shaper: NamedDependency[Shaper],
     ) -> m.Account:
         handle = _lookup_handle(acct, request.url.netloc)
-        return shaper.account(await users.profile_by_handle(handle))
+        return await shaper.one_account(await users.profile_by_handle(handle))
 
     @get(
         "/search",
@@ -182,7 +182,7 @@ class AccountsController(Controller):
         if not prefix:
             return []
         page = await users.search(prefix[:50], PageRequest(limit=clamp(limit, 40)))
-        return [shaper.account(p) for p in page.items]
+        return await shaper.accounts_of(page.items)
 
     @get(
         "/relationships",
@@ -217,7 +217,7 @@ class AccountsController(Controller):
     async def get_account(
         self, account_id: AccountId, users: FromDishka[UsersPort], shaper: NamedDependency[Shaper]
     ) -> m.Account:
-        return shaper.account(await users.profile(account_id))
+        return await shaper.one_account(await users.profile(account_id))
 
     @get(
         "/{account_id:str}/statuses",
@@ -280,7 +280,7 @@ class AccountsController(Controller):
     ) -> Response[list[m.Account]]:
         page = await users.followers(account_id, cursor_page(max_id, limit))
         return Response(
-            [shaper.account(p) for p in page.items],
+            await shaper.accounts_of(page.items),
             media_type="application/json",
             headers=cursor_links(request, page.next_cursor),
         )
@@ -304,7 +304,7 @@ class AccountsController(Controller):
     ) -> Response[list[m.Account]]:
         page = await users.following(account_id, cursor_page(max_id, limit))
         return Response(
-            [shaper.account(p) for p in page.items],
+            await shaper.accounts_of(page.items),
             media_type="application/json",
             headers=cursor_links(request, page.next_cursor),
         )

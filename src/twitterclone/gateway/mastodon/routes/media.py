@@ -17,6 +17,7 @@ from litestar.di import NamedDependency
 from boundaries.media.dto import Focus, MediaUpdate, Upload
 from boundaries.media.errors import MediaNotFound
 from boundaries.media.port import MediaPort
+from boundaries.tweets.port import TweetsPort
 from twitterclone.gateway.auth import Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.mastodon import entities as m
@@ -25,6 +26,7 @@ from twitterclone.gateway.mastodon.deps import TAG, may_answer
 from twitterclone.gateway.mastodon.params import MediaId
 from twitterclone.gateway.mastodon.scopes import scope
 from twitterclone.gateway.mastodon.shaping import Shaper
+from twitterclone.gateway.media_audience import check_audience
 from twitterclone.gateway.params import BEARER
 from twitterclone.gateway.routes.media import upload_body_limit
 
@@ -128,11 +130,15 @@ class MediaController(Controller):
         media_id: MediaId,
         user: NamedDependency[Principal],
         media: FromDishka[MediaPort],
+        tweets: FromDishka[TweetsPort],
         shaper: NamedDependency[Shaper],
     ) -> m.MediaAttachment:
         found = await media.get_many([media_id], user.user_id)
+        # One's own attachments only, as on Mastodon; the owner is in the audience of their
+        # tweet, and the audience check stays should this route ever show others' media.
         if not found or found[0].owner_id != user.user_id:
             raise MediaNotFound("Record not found")
+        await check_audience(tweets, found[0].audience_of, user.user_id)
         return shaper.attachment(found[0])
 
     @put(

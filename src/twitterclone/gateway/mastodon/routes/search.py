@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
@@ -23,7 +23,7 @@ from twitterclone.gateway.auth import Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.mastodon import entities as m
 from twitterclone.gateway.mastodon.deps import TAG
-from twitterclone.gateway.mastodon.paging import Limit, clamp
+from twitterclone.gateway.mastodon.paging import Limit, clamp, offset_links
 from twitterclone.gateway.mastodon.params import Flag
 from twitterclone.gateway.mastodon.scopes import scope
 from twitterclone.gateway.mastodon.shaping import Shaper
@@ -32,6 +32,9 @@ _HASHTAG = re.compile(r"^#?(\w{1,100})$")
 _HANDLE_PREFIX = re.compile(r"^@?([A-Za-z0-9_]{1,15})(@[^\s@]+)?$")
 #: Mastodon serves at most 20 trending tags a page; the analytics port ranks at most 50.
 MAX_TRENDING = 20
+#: Trending statuses: 20 a page by default, 40 at most (as Mastodon), 200 deep in all.
+MAX_TRENDING_STATUSES = 40
+TRENDING_STATUSES_DEPTH = 200
 Offset = Annotated[int | None, QueryParameter(description="Skip this many results (at most 100 in all).")]
 
 
@@ -86,7 +89,7 @@ class SearchController(Controller):
             handle = _HANDLE_PREFIX.match(query)
             if handle is not None:
                 found = await users.search(handle.group(1), window)
-                accounts = [shaper.account(p) for p in found.items[skip : skip + size]]
+                accounts = await shaper.accounts_of(found.items[skip : skip + size])
         if type in (None, "statuses"):
             found_tweets = await tweets.search(query, viewer_id, window)
             statuses, _ = await shaper.statuses(found_tweets.items[skip : skip + size], viewer_id)
@@ -100,7 +103,7 @@ class SearchController(Controller):
 
 
 class TrendsController(Controller):
-    """Trending hashtags."""
+    """Trending hashtags and statuses."""
 
     path = "/v1/trends"
     tags = [TAG]
@@ -122,6 +125,35 @@ class TrendsController(Controller):
         skip = max(0, min(offset or 0, 2 * MAX_TRENDING))
         trends = await analytics.trends("24h", size + skip)
         return [tag(t.hashtag, shaper.base, t.tweets) for t in trends.trends[skip : skip + size]]
+
+    @get(
+        "/statuses",
+        operation_id="mastodonTrendingStatuses",
+        summary="Public statuses with the most engagement over the last 24 hours, most first",
+    )
+    @inject
+    async def statuses_trending(
+        self,
+        request: Request[Any, Any, Any],
+        viewer: NamedDependency[Principal | None],
+        analytics: FromDishka[AnalyticsPort],
+        tweets: FromDishka[TweetsPort],
+        shaper: NamedDependency[Shaper],
+        limit: Limit = None,
+        offset: Offset = None,
+    ) -> Response[list[m.Status]]:
+        size = min(clamp(limit), MAX_TRENDING_STATUSES)
+        skip = max(0, offset or 0)
+        if skip > TRENDING_STATUSES_DEPTH - size:
+            return Response([], media_type="application/json")
+        viewer_id = viewer.user_id if viewer else None
+        trending = await analytics.trending_tweets("24h", size, skip)
+        ids = [t.tweet_id for t in trending.tweets]
+        statuses, _ = await shaper.statuses(await tweets.get_feed(ids, viewer_id) if ids else [], viewer_id)
+        more = len(ids) == size and skip + size < TRENDING_STATUSES_DEPTH
+        return Response(
+            statuses, media_type="application/json", headers=offset_links(request, skip, size, more)
+        )
 
     @get("/", operation_id="mastodonTrends", summary="Trending hashtags (the pre-3.5 route)")
     @inject

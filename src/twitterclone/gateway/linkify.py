@@ -1,0 +1,101 @@
+"""Tweet text as safe HTML with its @mentions, #hashtags and URLs linked: one helper for every face.
+
+The text is stored plain. Everything of it is escaped; only what the tweets module parsed out of
+it (its ``Entities``) becomes a link, so what is linked is the module's decision, never a face's:
+the patterns here find candidates, and a candidate is linked only when the entities name it (a
+mention only when it resolved to an account). Each face says where links go (``Links``: URL
+builders) and how a link is marked up (``Markup``): the Mastodon API links to its account and tag
+URLs with Mastodon's classes, the web client to its profile and search pages.
+
+Hrefs come only from the face's builders or from URLs the module parsed (``http``/``https``
+only), and are escaped as attribute values; nothing of the text can open a tag or an attribute.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+
+from boundaries.tweets.dto import Entities
+
+# Candidates, in one pass: a URL, a #hashtag, an @mention (the entities decide which are real).
+_TOKEN = re.compile(
+    r"(?P<url>(?<![\w@])https?://[^\s<>\"'\u00a0]+)"
+    r"|(?P<tag>(?<![\w&#])#(?P<tagname>\w+))"
+    r"|(?P<mention>(?<![\w@])@(?P<handle>[A-Za-z0-9_]{1,15})(?![A-Za-z0-9_@]))"
+)
+_URL_TRAILING = ".,;:!?)]}'\"…"
+
+
+def _plain_url(href: str, url: str) -> str:
+    return f'<a href="{href}" rel="nofollow noopener noreferrer" target="_blank">{escape(url)}</a>'
+
+
+def _plain_tag(href: str, name: str) -> str:
+    return f'<a href="{href}" class="hashtag" rel="tag">#{escape(name)}</a>'
+
+
+def _plain_mention(href: str, handle: str) -> str:
+    return f'<a href="{href}" class="mention">@{escape(handle)}</a>'
+
+
+@dataclass(frozen=True, slots=True)
+class Markup:
+    """How a face marks up each kind of link. Each function gets the href (already escaped for
+    an attribute) and the raw text shown (the URL, the tag name without ``#``, the handle without
+    ``@``), which it must escape."""
+
+    url: Callable[[str, str], str] = _plain_url
+    tag: Callable[[str, str], str] = _plain_tag
+    mention: Callable[[str, str], str] = _plain_mention
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Where a face's links go: an account's page by handle (None: not linked), a tag's page by
+    its lower-cased name."""
+
+    mention_url: Callable[[str], str | None]
+    tag_url: Callable[[str], str]
+    markup: Markup = field(default_factory=Markup)
+
+
+def linkify(text: str, entities: Entities | None, links: Links) -> str:
+    """``text`` escaped, with the entities' URLs, hashtags and resolved mentions linked; line
+    breaks are kept as they are (a face decides how to show them)."""
+    if not text:
+        return ""
+    urls = set(entities.urls) if entities else set()
+    tags = {t.lower() for t in entities.hashtags} if entities else set()
+    resolved = {m.handle.lower() for m in entities.mentions if m.user_id is not None} if entities else set()
+    out: list[str] = []
+    pos = 0
+    for match in _TOKEN.finditer(text):
+        start, end = match.span()
+        piece: str | None = None
+        if match.group("url"):
+            url = match.group("url").rstrip(_URL_TRAILING)
+            if url in urls:
+                end = start + len(url)
+                piece = links.markup.url(escape(url, quote=True), url)
+        elif match.group("tag"):
+            name = match.group("tagname")
+            if name.lower() in tags:
+                piece = links.markup.tag(escape(links.tag_url(name.lower()), quote=True), name)
+        else:
+            handle = match.group("handle")
+            href = links.mention_url(handle) if handle.lower() in resolved else None
+            if href is not None:
+                piece = links.markup.mention(escape(href, quote=True), handle)
+        if piece is None:
+            continue
+        out.append(escape(text[pos:start], quote=False))
+        out.append(piece)
+        pos = end
+    out.append(escape(text[pos:], quote=False))
+    return "".join(out)
+
+
+__all__ = ["Links", "Markup", "linkify"]
