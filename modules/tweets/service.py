@@ -247,7 +247,7 @@ class StaticTweets:
     def put(self, tweet_id: int, entry: StaticTweet) -> None:
         """Remember a tweet just posted (its answer and the first reads need no query)."""
         if self._size:
-            self._entries[tweet_id] = entry
+            self._entries[tweet_id] = entry if entry.shown is not None else _with_shown(tweet_id, entry)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 
