@@ -8,6 +8,7 @@ the parameter back without reading it). ``rel="next"`` comes first, as Mastodon 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -75,12 +76,21 @@ def cursor_page(max_id: str | None, limit: int | None, default: int = 40) -> Pag
     return PageRequest(cursor=max_id or None, limit=clamp(limit, default))
 
 
-def _url(request: Request[Any, Any, Any], **bounds: str) -> str:
+def _page_url(request: Request[Any, Any, Any]) -> Callable[[str, str], str]:
+    """The request's own URL with one bound in place of the paging bounds it had.
+
+    The address and the kept query are read once for both links of a page (building them from
+    the request was a tenth of the Mastodon home route's own cost).
+    """
     kept = [
         (k, v) for k, v in request.query_params.multi_items() if k not in ("max_id", "since_id", "min_id")
     ]
-    query = urlencode([*kept, *bounds.items()])
-    return f"{str(request.base_url).rstrip('/')}{request.url.path}?{query}"
+    address = f"{str(request.base_url).rstrip('/')}{request.url.path}?"
+
+    def url(bound: str, value: str) -> str:
+        return address + urlencode([*kept, (bound, value)])
+
+    return url
 
 
 def id_links(request: Request[Any, Any, Any], ids: list[str], *, more: bool = True) -> dict[str, str]:
@@ -88,10 +98,11 @@ def id_links(request: Request[Any, Any, Any], ids: list[str], *, more: bool = Tr
     newer before the first. ``more`` False (the list ended) leaves ``next`` out."""
     if not ids:
         return {}
+    url = _page_url(request)
     links = []
     if more:
-        links.append(f'<{_url(request, max_id=ids[-1])}>; rel="next"')
-    links.append(f'<{_url(request, min_id=ids[0])}>; rel="prev"')
+        links.append(f'<{url("max_id", ids[-1])}>; rel="next"')
+    links.append(f'<{url("min_id", ids[0])}>; rel="prev"')
     return {"Link": ", ".join(links)}
 
 
@@ -99,7 +110,7 @@ def cursor_links(request: Request[Any, Any, Any], next_cursor: str | None) -> di
     """The Link header of a cursor-paged list: ``next`` only (its cursor as ``max_id``)."""
     if next_cursor is None:
         return {}
-    return {"Link": f'<{_url(request, max_id=next_cursor)}>; rel="next"'}
+    return {"Link": f'<{_page_url(request)("max_id", next_cursor)}>; rel="next"'}
 
 
 def offset_links(request: Request[Any, Any, Any], offset: int, size: int, more: bool) -> dict[str, str]:
