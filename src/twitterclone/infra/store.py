@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import msgspec
 import sqlalchemy as sa
@@ -137,6 +137,39 @@ class _SyncWriter:
         return self._conn.scalar(statement, parameters)
 
 
+_Wrapped = TypeVar("_Wrapped", "_SyncReader", "_SyncWriter")
+
+
+class _LoopConnection(Generic[_Wrapped]):
+    """One connection of ``engine`` kept open for the thread (and process) that asked first.
+
+    Checking a connection out of a pool and back costs more than a statement of a few rows, so
+    the event loop's thread keeps one; another thread, or a forked child, gets ``None`` (and
+    goes through a pool instead).
+    """
+
+    def __init__(self, engine: sa.Engine, wrap: Callable[[sa.Connection], _Wrapped]) -> None:
+        self.engine = engine
+        self._wrap: Callable[[sa.Connection], _Wrapped] = wrap
+        #: The owner (process id, thread id) and its connection.
+        self._owner: tuple[int, int] | None = None
+        self._held: _Wrapped | None = None
+
+    def get(self) -> _Wrapped | None:
+        here = (os.getpid(), threading.get_ident())
+        if self._owner is not None:
+            return self._held if self._owner == here else None
+        self._held = self._wrap(self.engine.connect())
+        self._owner = here
+        return self._held
+
+    def dispose(self) -> None:
+        if self._held is not None and self._owner is not None and self._owner[0] == os.getpid():
+            self._held._conn.close()
+        self._owner = self._held = None
+        self.engine.dispose()
+
+
 class HotRead:
     """A read statement on a hot path, built once, that returns plain tuples.
 
@@ -248,11 +281,14 @@ class ModuleStore:
         self._wake = asyncio.Event()
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._sync_reads = _sqlite_read_engine(url) if self.is_sqlite else None
-        #: One read connection kept open for the event loop's thread: (pid, thread id, reader).
-        self._shared: tuple[int, int, _SyncReader] | None = None
         self._sync_writes = _sqlite_write_engine(url) if self.is_sqlite else None
-        #: The write connection of the event loop's thread: (pid, thread id, writer).
-        self._writer: tuple[int, int, _SyncWriter] | None = None
+        #: The read and the write connection of the event loop's thread (SQLite only).
+        self._loop_reader = (
+            _LoopConnection(self._sync_reads, _SyncReader) if self._sync_reads is not None else None
+        )
+        self._loop_writer = (
+            _LoopConnection(self._sync_writes, _SyncWriter) if self._sync_writes is not None else None
+        )
 
     def engines(self) -> list[sa.Engine]:
         """Every engine statements on this store run through (for statement listeners)."""
@@ -274,7 +310,7 @@ class ModuleStore:
         """
         # SQLite has one writer at a time; queueing here beats busy-waiting in the driver.
         async with self._write_lock or contextlib.nullcontext():
-            writer = self._loop_writer() if self._sync_writes is not None else None
+            writer = self._loop_writer.get() if self._loop_writer is not None else None
             if writer is not None:
                 async with self._sqlite_transaction(writer) as tx:
                     yield tx
@@ -311,20 +347,6 @@ class ModuleStore:
         if dbapi.in_transaction:
             dbapi.execute("COMMIT")
 
-    def _loop_writer(self) -> _SyncWriter | None:
-        """The write connection of the thread (and process) that opened it first; None elsewhere
-        (another thread, a forked child: they write through the async engine)."""
-        assert self._sync_writes is not None
-        here = (os.getpid(), threading.get_ident())
-        writer = self._writer
-        if writer is not None and writer[:2] == here:
-            return writer[2]
-        if writer is None:
-            made = _SyncWriter(self._sync_writes.connect())
-            self._writer = (*here, made)
-            return made
-        return None
-
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Reader]:
         """A connection for reads.
@@ -334,7 +356,7 @@ class ModuleStore:
         and back, and WAL mode means a reader never waits for the writer.
         """
         if self._sync_reads is not None:
-            shared = self._shared_reader()
+            shared = self._loop_reader.get() if self._loop_reader is not None else None
             if shared is not None:
                 yield shared
                 return
@@ -346,7 +368,7 @@ class ModuleStore:
 
     async def fetch(self, query: HotRead, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Run a ``HotRead``: every row as a plain tuple."""
-        shared = self._shared_reader() if self._sync_reads is not None else None
+        shared = self._loop_reader.get() if self._loop_reader is not None else None
         if shared is not None:
             sql, args = query.sqlite_args(params)
             cursor = shared.dbapi.execute(sql, args)
@@ -357,25 +379,6 @@ class ModuleStore:
             return rows
         async with self.read() as conn:
             return [tuple(r) for r in await conn.execute(query.statement, params)]
-
-    def _shared_reader(self) -> _SyncReader | None:
-        """The kept-open read connection, for the thread (and process) that opened it.
-
-        Checking a connection out of a pool and back costs more than a read of a few rows, so
-        the loop's thread keeps one. Reads never leave a transaction open (the driver starts
-        none for a SELECT and every result is consumed before the next await), so each read sees
-        the latest commit. Another thread, or a forked child, gets pooled connections instead.
-        """
-        assert self._sync_reads is not None
-        here = (os.getpid(), threading.get_ident())
-        shared = self._shared
-        if shared is not None and shared[:2] == here:
-            return shared[2]
-        if shared is None:
-            reader = _SyncReader(self._sync_reads.connect())
-            self._shared = (*here, reader)
-            return reader
-        return None
 
     async def purge_inbox(self, older_than: float, *, chunk: int = _PURGE_CHUNK) -> int:
         """Delete inbox rows recorded before ``older_than`` (a Unix time); return how many went.
@@ -413,16 +416,9 @@ class ModuleStore:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._sync_reads is not None:
-            if self._shared is not None and self._shared[0] == os.getpid():
-                self._shared[2]._conn.close()
-            self._shared = None
-            self._sync_reads.dispose()
-        if self._sync_writes is not None:
-            if self._writer is not None and self._writer[0] == os.getpid():
-                self._writer[2]._conn.close()
-            self._writer = None
-            self._sync_writes.dispose()
+        for kept in (self._loop_reader, self._loop_writer):
+            if kept is not None:
+                kept.dispose()
 
 
 def sqlite_url(data_dir: Path, module: str) -> str:
