@@ -66,20 +66,25 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
-            path = scope["path"]
-            if path not in _QUIET_PATHS and access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "request",
-                    extra={
-                        "method": scope.get("method"),
-                        "path": path,
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
-                )
+            _log_access(scope, status, started)
             request_id_var.reset(token)
 
     return middleware
+
+
+def _log_access(scope: Scope, status: int, started: float) -> None:
+    """One access log line for a finished request (none for the probes of ``_QUIET_PATHS``)."""
+    path = scope["path"]
+    if path not in _QUIET_PATHS and access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            "request",
+            extra={
+                "method": scope.get("method"),
+                "path": path,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
 
 
 #: Response headers an inner layer wants set on the request's answer (replacing any of theirs).
@@ -132,16 +137,7 @@ def gateway_edge_middleware(app: ASGIApp, *, response_headers: Sequence[Response
         try:
             await app(scope, receive, send_from_edge)
         finally:
-            if path not in _QUIET_PATHS and access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "request",
-                    extra={
-                        "method": scope.get("method"),
-                        "path": path,
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
-                )
+            _log_access(scope, status, started)
             traceparent_var.reset(trace_token)
             request_id_var.reset(rid_token)
 
