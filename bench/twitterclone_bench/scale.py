@@ -15,11 +15,18 @@ the tool also records:
   database or the machine, is what runs out;
 - the internal port calls each service served (its ``/metrics``: requests to ``/_port/...``), per
   request of the workload: how many hops one read makes.
+
+With ``--cpu-limit CORES`` every replica of the scaled service runs in a cgroup of its own capped
+at that share of a core (``cpulimit.py``), as a pod with ``resources.limits.cpu`` would: on one
+small machine that makes the scaled service the one that runs out, as it is on a cluster where a
+replica's share of a node, not the whole node, is what it gets. The steps then also record how
+long each replica was throttled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import statistics
 import sys
@@ -32,8 +39,16 @@ import aiohttp
 import msgspec
 from rich.console import Console
 
+from twitterclone_bench.cpulimit import CpuLimits
 from twitterclone_bench.graph import synthetic
-from twitterclone_bench.load import _loadavg, _machine_busy, closed_loop, new_session, open_loop
+from twitterclone_bench.load import (
+    _loadavg,
+    _machine_busy,
+    _process_tree,
+    closed_loop,
+    new_session,
+    open_loop,
+)
 from twitterclone_bench.report import Report, file_name, publish, table
 from twitterclone_bench.runner import BenchConfig, machine, seed_graph
 from twitterclone_bench.seed import Seeded, refresh_tokens
@@ -70,6 +85,8 @@ class ScaleConfig:
     seed: int = 1
     out_dir: str = "bench-results"
     label: str = ""
+    #: cores each replica of the scaled service may use (a cgroup quota); None: no limit
+    cpu_limit: float | None = None
 
 
 class ScaleStep(msgspec.Struct, kw_only=True):
@@ -89,6 +106,8 @@ class ScaleStep(msgspec.Struct, kw_only=True):
     #: internal port calls per request of the workload: served by each service (``tweets``) and
     #: made by each service (``timeline->tweets``); the gateway's are the served minus the made
     calls_per_request: dict[str, float]
+    #: with ``--cpu-limit``: seconds per second each replica was held back by its quota
+    throttled: dict[str, float] = msgspec.field(default_factory=dict)
 
 
 class Saturation(msgspec.Struct, kw_only=True):
@@ -106,6 +125,7 @@ class Saturation(msgspec.Struct, kw_only=True):
     #: CPU per completed request, per process (ms): what one request costs each process
     cpu_ms_per_request: dict[str, float]
     calls_per_request: dict[str, float]
+    throttled: dict[str, float] = msgspec.field(default_factory=dict)
 
 
 class ScaleRun(msgspec.Struct, kw_only=True):
@@ -169,6 +189,10 @@ class ScaleReport(Report, kw_only=True):
                 rows,
             )
         )
+        if self.config.get("cpu_limit"):
+            console.print(
+                f"each {self.service} replica limited to {self.config['cpu_limit']:g} core (cgroup quota)"
+            )
         if self.gain is not None:
             console.print(f"gain from the extra replica(s): x{self.gain:.2f}")
         sat_rows = []
@@ -249,6 +273,7 @@ async def _search(
     base: str,
     console: Console,
     label: str,
+    limits: CpuLimits | None = None,
 ) -> tuple[list[ScaleStep], float, float | None]:
     """Doubling from ``start_rate`` until a step fails, then bisection (as ``bench``'s search)."""
     work = Workload(base, seeded, config.mix, seed=config.seed + 100)
@@ -259,10 +284,12 @@ async def _search(
         if worst != float("inf") and (worst - best) / max(best, 1.0) < 0.1:
             break
         calls0 = await _scrape_port_calls(session, stack)
+        held0 = limits.throttled_s() if limits else {}
         cpu0, machine0, t0 = stack.cpu_s(), _machine_busy(), time.monotonic()
         res = await open_loop(session, work, rate=rate, duration_s=config.search_step_s, drain_s=5.0)
         elapsed = time.monotonic() - t0
         cpu1, machine1 = stack.cpu_s(), _machine_busy()
+        held = _throttled(limits, held0, elapsed)
         calls1 = await _scrape_port_calls(session, stack)
         lat = sorted(s.latency for s in res.samples)
         errors = sum(1 for s in res.samples if not s.ok)
@@ -283,6 +310,7 @@ async def _search(
             calls_per_request={
                 k: round((calls1[k] - calls0.get(k, 0.0)) / ok, 3) for k in sorted(calls1) if k in calls0
             },
+            throttled=held,
         )
         steps.append(step)
         verdict = "[green]pass[/]" if step.passed else "[red]fail[/]"
@@ -291,7 +319,7 @@ async def _search(
         console.print(
             f"  {label}: {rate:7.0f} req/s  p99 {step.p99_ms:8.1f} ms  errors {step.error_rate:.2%}  "
             f"{config.service} {svc:.2f} cores, machine {step.machine_cores:.2f}, "
-            f"{served:.2f} internal calls/req  {verdict}"
+            f"{served:.2f} internal calls/req{_held_text(held)}  {verdict}"
         )
         await _quiet(stack)
         if step.passed:
@@ -307,16 +335,23 @@ async def _search(
 
 
 async def _saturate(
-    session: aiohttp.ClientSession, stack: SplitStack, seeded: Seeded, config: ScaleConfig, base: str
+    session: aiohttp.ClientSession,
+    stack: SplitStack,
+    seeded: Seeded,
+    config: ScaleConfig,
+    base: str,
+    limits: CpuLimits | None = None,
 ) -> Saturation:
     work = Workload(base, seeded, config.mix, seed=config.seed + 200)
     calls0 = await _scrape_port_calls(session, stack)
+    held0 = limits.throttled_s() if limits else {}
     cpu0, machine0, t0 = stack.cpu_s(), _machine_busy(), time.monotonic()
     res = await closed_loop(
         session, work, concurrency=config.saturate_concurrency, duration_s=config.saturate_s
     )
     elapsed = time.monotonic() - t0
     cpu1, machine1 = stack.cpu_s(), _machine_busy()
+    held = _throttled(limits, held0, elapsed)
     calls1 = await _scrape_port_calls(session, stack)
     lat = sorted(s.latency for s in res.samples)
     errors = sum(1 for s in res.samples if not s.ok)
@@ -336,10 +371,33 @@ async def _saturate(
         calls_per_request={
             k: round((calls1[k] - calls0.get(k, 0.0)) / ok, 3) for k in sorted(calls1) if k in calls0
         },
+        throttled=held,
     )
 
 
-async def _runs(stack: SplitStack, config: ScaleConfig, console: Console) -> list[ScaleRun]:
+def _throttled(limits: CpuLimits | None, before: dict[str, float], elapsed: float) -> dict[str, float]:
+    """Seconds per second each limited replica spent held back by its quota since ``before``."""
+    if limits is None or elapsed <= 0:
+        return {}
+    now = limits.throttled_s()
+    return {k: round((v - before.get(k, 0.0)) / elapsed, 3) for k, v in sorted(now.items())}
+
+
+def _held_text(held: dict[str, float]) -> str:
+    return (", throttled " + " ".join(f"{k} {v:.2f}" for k, v in held.items())) if held else ""
+
+
+def _limit(stack: SplitStack, service: str, limits: CpuLimits | None) -> None:
+    """Put each running replica of ``service`` (with its workers) in its own limited cgroup."""
+    if limits is None:
+        return
+    for name, pid in stack.pids(service).items():
+        limits.apply(name, list(_process_tree(pid)))
+
+
+async def _runs(
+    stack: SplitStack, config: ScaleConfig, console: Console, limits: CpuLimits | None = None
+) -> list[ScaleRun]:
     """Seed once, then for each replica count: scale the service to it, search, saturate."""
     base = stack.base_url
     graph = synthetic(config.users, config.avg_follows, config.seed)
@@ -360,14 +418,15 @@ async def _runs(stack: SplitStack, config: ScaleConfig, console: Console) -> lis
         phase_s = config.search_steps * (config.search_step_s + 70) + config.saturate_s + 60
         for n in config.replicas:
             await asyncio.to_thread(stack.scale_to, config.service, n)
+            _limit(stack, config.service, limits)
             await refresh_tokens(session, base, seeded.actors, phase_s, config.concurrency)
             await _quiet(stack)
             label = f"{n} x {config.service}"
             console.print(f"[bold]{label}[/] (running: {stack.running()})")
-            steps, best, worst = await _search(session, stack, seeded, config, base, console, label)
+            steps, best, worst = await _search(session, stack, seeded, config, base, console, label, limits)
             saturated = None
             if config.saturate_s > 0:
-                saturated = await _saturate(session, stack, seeded, config, base)
+                saturated = await _saturate(session, stack, seeded, config, base, limits)
                 console.print(
                     f"  {label}: closed loop x{config.saturate_concurrency}: {saturated.throughput_rps} "
                     f"req/s, p50 {saturated.p50_ms} ms, machine {saturated.machine_cores} cores"
@@ -410,13 +469,17 @@ def run_scale(config: ScaleConfig) -> ScaleReport:
         console.print(
             f"[bold]split stack with up to {most} x {config.service}[/] (starting, migrating, seeding once)"
         )
-        with SplitStack(
-            replicas={config.service: most},
-            postgres_admin_url=config.postgres_url,
-            redis_url=config.redis_url,
-        ) as stack:
+        limits = CpuLimits(config.cpu_limit) if config.cpu_limit else None
+        with (
+            contextlib.closing(limits) if limits else contextlib.nullcontext(),
+            SplitStack(
+                replicas={config.service: most},
+                postgres_admin_url=config.postgres_url,
+                redis_url=config.redis_url,
+            ) as stack,
+        ):
             try:
-                runs = asyncio.run(_runs(stack, config, console))
+                runs = asyncio.run(_runs(stack, config, console, limits))
             except BaseException:
                 for name in stack.pids():
                     tail = stack.log_tail(name, 5)

@@ -63,6 +63,13 @@ def _replicas(ctx: click.Context, param: click.Parameter, value: str) -> tuple[i
     type=click.FloatRange(min=0),
     help="Seconds of the closed-loop phase (0: none).",
 )
+@click.option(
+    "--cpu-limit",
+    type=click.FloatRange(min=0.01),
+    default=None,
+    help="Cores each replica of the scaled service may use (its own cgroup with a CPU quota, as a "
+    "pod's resources.limits.cpu); needs root. Default: no limit.",
+)
 @click.option("--concurrency", default=16, show_default=True, help="Concurrent requests while seeding.")
 @options.request_timeout()
 @click.option(
@@ -90,5 +97,5 @@ def scale(**given: Any) -> None:
 
     try:
         run_scale(ScaleConfig(**given))
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # CpuLimitUnavailable included
         raise click.ClickException(str(exc)) from exc

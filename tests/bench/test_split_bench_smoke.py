@@ -17,6 +17,15 @@ from click.testing import CliRunner
 
 from tests.support.databases import admin_url, redis_url
 from twitterclone.cli import main
+from twitterclone_bench.cpulimit import CpuLimits, CpuLimitUnavailable
+
+
+def _can_limit_cpu() -> bool:
+    try:
+        CpuLimits(1.0).close()
+    except CpuLimitUnavailable:
+        return False
+    return True
 
 
 def _stores() -> list[str]:
@@ -83,6 +92,10 @@ def test_scale_bench_runs_one_then_two_replicas_of_the_service(tmp_path: Path) -
         "2",
         *_stores(),
     ]
+    # with the right to make cgroups (CI runs as root), each replica runs under its own CPU quota
+    limited = _can_limit_cpu()
+    if limited:
+        args += ["--cpu-limit", "0.5"]
     result = CliRunner().invoke(main, [*args, "--out-dir", str(tmp_path)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
 
@@ -107,3 +120,9 @@ def test_scale_bench_runs_one_then_two_replicas_of_the_service(tmp_path: Path) -
         assert saturated["error_rate"] == 0
         assert saturated["cpu_ms_per_request"]["gateway-0"] > 0
     assert two["steps"][0]["cores"]["timeline-1"] >= 0
+    if limited:
+        assert doc["config"]["cpu_limit"] == 0.5
+        assert set(one["steps"][0]["throttled"]) == {"timeline-0"}
+        assert set(two["steps"][0]["throttled"]) >= {"timeline-0", "timeline-1"}
+        assert set(two["saturated"]["throttled"]) >= {"timeline-0", "timeline-1"}
+        assert not list(Path("/sys/fs/cgroup/cpu").glob("tc_bench_*")), "cgroups left behind"
