@@ -44,13 +44,16 @@ INCOMPLETE = -1
 #: Follower ids asked of users per page while back-filling an author who became popular.
 BACKFILL_PAGE = 5000
 
-_VIEWER = HotRead(
-    sa.select(popular_viewers.c.complete_for, popular_viewers.c.version).where(
-        popular_viewers.c.viewer_id == sa.bindparam("viewer")
+#: A viewer's state and their edges in one statement (every home read runs it): one row per edge,
+#: or one with a null followee when there are none; no row for a viewer the projection never saw.
+_VIEWER_AND_FOLLOWEES = HotRead(
+    sa.select(popular_viewers.c.complete_for, popular_viewers.c.version, popular_follows.c.followee_id)
+    .select_from(
+        popular_viewers.outerjoin(
+            popular_follows, popular_follows.c.follower_id == popular_viewers.c.viewer_id
+        )
     )
-)
-_FOLLOWEES = HotRead(
-    sa.select(popular_follows.c.followee_id).where(popular_follows.c.follower_id == sa.bindparam("viewer"))
+    .where(popular_viewers.c.viewer_id == sa.bindparam("viewer"))
 )
 _COUNTS = HotRead(
     sa.select(author_followers.c.author_id, author_followers.c.followers).where(
@@ -82,10 +85,10 @@ class PopularFollowees:
 
     async def followees(self, viewer_id: int) -> list[int]:
         """The popular authors ``viewer_id`` follows (completing the viewer from users once)."""
-        state = await self.store.fetch(_VIEWER, {"viewer": viewer_id})
-        if state and state[0][0] == self.threshold:
-            return [r[0] for r in await self.store.fetch(_FOLLOWEES, {"viewer": viewer_id})]
-        complete_for, version = state[0] if state else (INCOMPLETE, None)
+        rows = await self.store.fetch(_VIEWER_AND_FOLLOWEES, {"viewer": viewer_id})
+        if rows and rows[0][0] == self.threshold:
+            return [r[2] for r in rows if r[2] is not None]
+        complete_for, version = (rows[0][0], rows[0][1]) if rows else (INCOMPLETE, None)
         self.asked_viewers += 1
         ids = [int(i) for i in await self.users.popular_following_ids(str(viewer_id), self.threshold)]
         # Edges kept for another threshold are wrong for this one; edges of an incomplete viewer

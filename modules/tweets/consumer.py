@@ -58,4 +58,4 @@ class TweetsConsumer(Consumer):
     async def apply_accounts(
         self, tx: Transaction, events: Sequence[UserRegistered | ProfileUpdated]
     ) -> None:
-        await self._authors.apply_events(tx.conn, events)
+        await self._authors.apply_events_in(tx, events)

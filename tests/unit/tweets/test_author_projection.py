@@ -16,6 +16,7 @@ from boundaries.tweets.dto import PostTweet
 from boundaries.users.dto import Author
 from boundaries.users.events import ProfileUpdated, UserRegistered
 from boundaries.users.port import UsersPort
+from modules.tweets.authors import CACHE_S, AuthorProjection
 from modules.tweets.consumer import TweetsConsumer
 from modules.tweets.service import TweetsService
 from tests.support.consumers import apply
@@ -147,3 +148,46 @@ async def test_posting_with_mentions_works_while_users_is_down(store: ModuleStor
     mentions = {m.handle: m.user_id for m in tweet.entities.mentions}
     assert mentions == {"bob": BOB, "nobody": None}  # resolved from the projection, as users would
     assert down.handle_calls == [["bob", "nobody"]]
+
+
+async def test_a_renamed_author_shows_at_once_where_the_event_is_applied(
+    store: ModuleStore, users: FakeUsers
+) -> None:
+    service = new_service(store, DownUsers())
+    subscriptions = TweetsConsumer(service).subscriptions()
+    await apply(subscriptions, registered(ALICE, "alice"))
+    assert (await service.authors.summaries([int(ALICE)]))[int(ALICE)].display_name == "alice"
+
+    await apply(subscriptions, renamed(ALICE, "alice", "Alice A.", T0 + timedelta(seconds=1)))
+
+    # The summary this process kept is dropped when the event commits, not left to expire.
+    got = await service.authors.summaries([int(ALICE)])
+    assert got[int(ALICE)] == Author(id=ALICE, handle="alice", display_name="Alice A.")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_another_process_sees_a_new_name_within_the_cache_time(
+    store: ModuleStore, users: FakeUsers
+) -> None:
+    consuming = new_service(store, DownUsers())  # the process whose consumer gets the events
+    subscriptions = TweetsConsumer(consuming).subscriptions()
+    await apply(subscriptions, registered(ALICE, "alice"), name="authors")
+    clock = Clock()
+    other = AuthorProjection(store, cast(UsersPort, DownUsers()), clock=clock)  # another process
+    assert (await other.summaries([int(ALICE)]))[int(ALICE)].display_name == "alice"
+    assert (await other.summaries([int(ALICE)]))[int(ALICE)].display_name == "alice"
+    assert other.reads == 1  # the second read was served from memory
+
+    await apply(subscriptions, renamed(ALICE, "alice", "Alice A.", T0 + timedelta(seconds=1)))
+    clock.now += CACHE_S - 0.1
+    assert (await other.summaries([int(ALICE)]))[int(ALICE)].display_name == "alice"  # the documented bound
+    clock.now += 0.2
+    assert (await other.summaries([int(ALICE)]))[int(ALICE)].display_name == "Alice A."
+    assert other.reads == 2
