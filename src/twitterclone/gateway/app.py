@@ -12,7 +12,6 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig
 
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime, build_runtime
@@ -35,6 +34,7 @@ from twitterclone.gateway.ratelimit import (
     rate_limit_middleware,
     route_finder,
 )
+from twitterclone.gateway.request_metrics import request_metrics
 from twitterclone.gateway.routes.admin import AdminController
 from twitterclone.gateway.routes.analytics import AnalyticsController
 from twitterclone.gateway.routes.content import MyCollectionsController, TweetContentController
@@ -153,7 +153,6 @@ def create_app(
     assets = docs_assets_router()  # Swagger UI 5 (renders OpenAPI 3.1) from a local package
     docs = LocalSwaggerUI()
     cors = settings.cors_origin_list
-    prometheus = PrometheusConfig(app_name="twitterclone", prefix="twitterclone", group_path=True)
     app = Litestar(
         route_handlers=[
             api,
@@ -170,7 +169,7 @@ def create_app(
         template_config=web_template_config(OPS_TEMPLATES),
         # Unrouted requests: Mastodon-shaped under /api/v1, a page for a browser elsewhere.
         exception_handlers=browser_aware(mastodon_aware(EXCEPTION_HANDLERS)),
-        middleware=[prometheus.middleware],
+        middleware=[request_metrics("twitterclone")],  # per route: twitterclone_requests_total...
         cors_config=CORSConfig(allow_origins=cors, allow_credentials=False) if cors else None,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
