@@ -18,6 +18,7 @@ from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.admission import Admission, BodyLimits, admission_middleware
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
 from twitterclone.gateway.docs import LocalSwaggerUI, docs_assets_router
+from twitterclone.gateway.guards import guard_in_place
 from twitterclone.gateway.internal import internal_app as create_internal_app
 from twitterclone.gateway.mastodon.errors import mastodon_aware
 from twitterclone.gateway.mastodon.router import document_mastodon_errors, mastodon_router
@@ -187,6 +188,7 @@ def create_app(
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         debug=False,
     )
+    guard_in_place(app)  # each request's guards without a copy of its handler (gateway/guards.py)
     # Every operation lists the error answers it can give (derived from its guards and inputs).
     document_errors(app, rate_limited=LIMITED_PREFIXES if settings.rate_limit_enabled else ())
     document_mastodon_errors(app, rate_limited=LIMITED_PREFIXES if settings.rate_limit_enabled else ())

@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import Litestar, Router
 
+from twitterclone.gateway.guards import guard_in_place
 from twitterclone.gateway.middleware import request_id_middleware
 from twitterclone.gateway.problems import EXCEPTION_HANDLERS
 from twitterclone.gateway.request_metrics import request_metrics
@@ -33,6 +34,7 @@ def internal_app(router: Router, app_name: str, *, lifespan: Any = None, metrics
         request_max_body_size=64 * 1024 * 1024,  # media uploads travel as port arguments
         debug=False,
     )
+    guard_in_place(app)
     inner: Any = deadline_middleware(app.asgi_handler)  # type: ignore[arg-type]
     with_id: Any = request_id_middleware(inner)
     app.asgi_handler = traceparent_middleware(with_id)  # type: ignore[assignment]
