@@ -43,7 +43,9 @@ def _handlers(app: Litestar) -> Iterator[BaseRouteHandler]:
 def guard_in_place(app: Litestar) -> None:
     """Run every guarded route's guards without copying its handler.
 
-    A handler class that cannot take the attribute (a slotted one) keeps Litestar's way.
+    A handler that cannot take the attribute keeps Litestar's way (with its copy): a slotted
+    ``HTTPRouteHandler``, which is what Litestar makes of the handlers of a Controller that
+    declares guards of its own (the admin API, the ops view: rare requests).
     """
     for handler in _handlers(app):
         guards = tuple(handler.resolve_guards())

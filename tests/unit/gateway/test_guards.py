@@ -62,3 +62,20 @@ def test_a_refusing_guard_answers_and_stops_the_rest() -> None:
         assert client.get("/r/open", headers={"x-no": "1"}).status_code == 401
         assert client.get("/r/open").text == "ok"
     assert [name for name, _ in calls] == ["app", "router", "app", "router", "app", "router"]
+
+
+def test_every_guarded_route_of_the_gateway_runs_its_guards_in_place(app: Litestar) -> None:
+    in_place, litestars = [], []
+    for route in app.routes:
+        handlers = getattr(route, "route_handlers", None) or [route.route_handler]  # type: ignore[union-attr]
+        for handler in handlers:
+            if not handler.resolve_guards():
+                continue
+            if "authorize_connection" in getattr(handler, "__dict__", {}):
+                in_place.append(route.path)
+            else:
+                litestars.append(route.path)
+    assert "/api/timeline/home" in in_place
+    assert len(in_place) > 50  # the native API, the Mastodon API, the web client
+    # Handlers of a slotted class keep Litestar's way (correct, with its copy): only these.
+    assert all(path.startswith(("/api/admin/", "/ops")) for path in litestars), litestars

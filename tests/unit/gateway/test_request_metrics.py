@@ -116,7 +116,7 @@ def test_the_same_samples_as_litestars_plugin(before: dict[str, Any]) -> None:
 
     def count(status: str) -> float:
         key = tuple(sorted((*route, ("status_code", status))))
-        return ours.get(("_requests_total", key), 0.0)  # type: ignore[arg-type]
+        return ours.get(("_requests_total", key), 0.0)
 
     assert (count("200"), count("404"), count("500"), count("401"), count("400")) == (3, 1, 1, 1, 1)
     errors = [k for k in ours if k[0] == "_requests_error_total"]
