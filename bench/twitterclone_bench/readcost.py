@@ -179,7 +179,10 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("request id / edge middleware", ("(twitterclone/gateway/middleware.py",)),
     ("security headers middleware", ("(twitterclone/gateway/headers.py",)),
     ("canonical path middleware", ("(twitterclone/gateway/paths.py",)),
-    ("Prometheus middleware", ("/litestar/plugins/prometheus/", "/prometheus_client/")),
+    (
+        "Prometheus middleware",
+        ("/litestar/plugins/prometheus/", "/prometheus_client/", "(twitterclone/gateway/request_metrics.py"),
+    ),
     ("response encoding (litestar response, msgspec)", ("/litestar/response/", "/litestar/serialization/")),
     ("event relay / background jobs", ("(twitterclone/infra/events.py", "(modules/timeline/impressions.py")),
 )
@@ -203,10 +206,21 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "events, relay, analytics",
         ("(modules/analytics/", "(modules/notifications/", "(twitterclone/infra/events.py"),
     ),
-    ("auth (token check, guard)", ("(twitterclone/gateway/auth.py", "(jwt/", "(boundaries/users/scopes.py")),
+    (
+        "auth (token check, guard)",
+        (
+            "(twitterclone/gateway/auth.py",
+            "(twitterclone/gateway/guards.py",
+            "(jwt/",
+            "(boundaries/users/scopes.py",
+        ),
+    ),
     ("dishka injection", ("(dishka/", "<dishka_func")),
     ("response building, JSON encoding", ("(litestar/response/", "(litestar/serialization/", "(msgspec/")),
-    ("Prometheus", ("(litestar/plugins/prometheus/", "(prometheus_client/")),
+    (
+        "Prometheus",
+        ("(litestar/plugins/prometheus/", "(prometheus_client/", "(twitterclone/gateway/request_metrics.py"),
+    ),
     ("rate limit middleware", ("(twitterclone/gateway/ratelimit.py", "(twitterclone/infra/ratelimit.py")),
     ("admission middleware", ("(twitterclone/gateway/admission.py", "(twitterclone/remote/deadline.py")),
     ("request id, edge, trace", ("(twitterclone/gateway/middleware.py", "(twitterclone/remote/tracing.py")),

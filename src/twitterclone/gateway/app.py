@@ -12,13 +12,13 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig
 
 from boundaries.users.port import UsersPort
 from twitterclone.composition import Runtime, build_runtime
 from twitterclone.gateway.admission import Admission, BodyLimits, admission_middleware
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
 from twitterclone.gateway.docs import LocalSwaggerUI, docs_assets_router
+from twitterclone.gateway.guards import guard_in_place
 from twitterclone.gateway.internal import internal_app as create_internal_app
 from twitterclone.gateway.mastodon.errors import mastodon_aware
 from twitterclone.gateway.mastodon.router import document_mastodon_errors, mastodon_router
@@ -35,6 +35,7 @@ from twitterclone.gateway.ratelimit import (
     rate_limit_middleware,
     route_finder,
 )
+from twitterclone.gateway.request_metrics import request_metrics
 from twitterclone.gateway.routes.admin import AdminController
 from twitterclone.gateway.routes.analytics import AnalyticsController
 from twitterclone.gateway.routes.content import MyCollectionsController, TweetContentController
@@ -153,7 +154,6 @@ def create_app(
     assets = docs_assets_router()  # Swagger UI 5 (renders OpenAPI 3.1) from a local package
     docs = LocalSwaggerUI()
     cors = settings.cors_origin_list
-    prometheus = PrometheusConfig(app_name="twitterclone", prefix="twitterclone", group_path=True)
     app = Litestar(
         route_handlers=[
             api,
@@ -170,7 +170,7 @@ def create_app(
         template_config=web_template_config(OPS_TEMPLATES),
         # Unrouted requests: Mastodon-shaped under /api/v1, a page for a browser elsewhere.
         exception_handlers=browser_aware(mastodon_aware(EXCEPTION_HANDLERS)),
-        middleware=[prometheus.middleware],
+        middleware=[request_metrics("twitterclone")],  # per route: twitterclone_requests_total...
         cors_config=CORSConfig(allow_origins=cors, allow_credentials=False) if cors else None,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -188,6 +188,7 @@ def create_app(
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         debug=False,
     )
+    guard_in_place(app)  # each request's guards without a copy of its handler (gateway/guards.py)
     # Every operation lists the error answers it can give (derived from its guards and inputs).
     document_errors(app, rate_limited=LIMITED_PREFIXES if settings.rate_limit_enabled else ())
     document_mastodon_errors(app, rate_limited=LIMITED_PREFIXES if settings.rate_limit_enabled else ())

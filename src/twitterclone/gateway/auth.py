@@ -230,7 +230,9 @@ class TokenVerifier:
 
 
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    header = connection.headers.get("authorization")
+    # The first Authorization header, read from the scope (ASGI header names are lower case):
+    # what ``connection.headers.get`` answers, without building a Headers object per request.
+    header = next((v for n, v in connection.scope["headers"] if n == b"authorization"), b"").decode("latin-1")
     if not header:
         return None
     scheme, _, token = header.partition(" ")
