@@ -24,7 +24,7 @@ from twitterclone.gateway.auth import Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.mastodon import entities as m
 from twitterclone.gateway.mastodon.body import BadParams, body_operation, raw_params
-from twitterclone.gateway.mastodon.deps import TAG, may_answer
+from twitterclone.gateway.mastodon.deps import TAG, may_answer, shaper_for
 from twitterclone.gateway.mastodon.paging import Limit, MaxId, MinId, SinceId, id_links, id_page
 from twitterclone.gateway.mastodon.params import NotificationId
 from twitterclone.gateway.mastodon.scopes import scope
@@ -90,7 +90,6 @@ class NotificationsController(Controller):
         user: NamedDependency[Principal],
         notifications: FromDishka[NotificationsPort],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
         since_id: SinceId = None,
         min_id: MinId = None,
@@ -100,6 +99,7 @@ class NotificationsController(Controller):
             list[str] | None, QueryParameter(name="exclude_types[]", required=False)
         ] = None,
     ) -> Response[list[m.Notification]]:
+        shaper = await shaper_for(request)
         page = id_page(max_id, since_id, min_id, limit)
         if types and not _kinds(types):  # only types this server never makes: nothing to show
             return Response([], media_type="application/json")
@@ -135,12 +135,13 @@ class NotificationsController(Controller):
     @inject
     async def get_notification(
         self,
+        request: Request[Any, Any, Any],
         notification_id: NotificationId,
         user: NamedDependency[Principal],
         notifications: FromDishka[NotificationsPort],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Notification:
+        shaper = await shaper_for(request)
         item = await notifications.notification(user.user_id, notification_id)
         shaped = await _shape([item], user.user_id, tweets, shaper)
         if not shaped:
