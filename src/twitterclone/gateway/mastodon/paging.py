@@ -44,11 +44,11 @@ Limit = Annotated[
 ]
 
 
-def clamp(limit: int | None, default: int = DEFAULT_LIMIT) -> int:
+def clamp(limit: int | None, default: int = DEFAULT_LIMIT, most: int = MAX_PAGE_SIZE) -> int:
     """A client's ``limit`` within our bounds (Mastodon clamps rather than refusing)."""
     if limit is None:
         return default
-    return max(1, min(MAX_PAGE_SIZE, limit))
+    return max(1, min(most, limit))
 
 
 def _id_bound(name: str, value: str | None) -> str | None:
