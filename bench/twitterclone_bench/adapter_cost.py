@@ -202,6 +202,17 @@ async def _cold_seed(base_url: str, pages: int, concurrency: int = 8) -> dict[st
     return readers
 
 
+def _quiesce(pid: int, limit_s: float = 180.0) -> None:
+    """Wait until the server is idle (under 0.1 of a core for a second): the seeded posts' other
+    consumers (notifications, counters) would otherwise charge the first rounds."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        before = _server_cpu(pid)
+        time.sleep(1.0)
+        if _server_cpu(pid) - before < 0.1:
+            return
+
+
 class _Walk:
     """A route's cold readers' home timelines, page after page, each page read once."""
 
@@ -254,6 +265,7 @@ def run_adapter_cost(config: AdapterCostConfig) -> AdapterCost:
             clocks = (_server_cpu, _stat_cpu)
             if config.cold:
                 readers = asyncio.run(_cold_seed(server.url, requests * config.rounds))
+                _quiesce(server.pid)
                 per_reader = _cold_shape(requests * config.rounds)[1]
                 walks = {name: _Walk(name, heads, per_reader) for name, heads in readers.items()}
                 started = [clock(server.pid) for clock in clocks]

@@ -58,7 +58,7 @@ NOTIFICATION_TYPES: dict[str, m.NotificationType] = {
 def timestamp(moment: datetime) -> str:
     """Mastodon's datetime: ISO 8601 in UTC with milliseconds and a ``Z``."""
     utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"  # milliseconds truncated
 
 
 #: Origins already worked out, by what decides them (bounded: the Host header is the client's).
