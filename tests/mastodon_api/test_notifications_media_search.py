@@ -74,6 +74,51 @@ def test_notifications_types_paging_get_dismiss_clear(
     assert listed() == []
 
 
+def test_unread_count_follows_the_notifications_marker_and_filters(
+    client: TestClient[Litestar], masto: Masto, api: Api, alice: User, bob: User
+) -> None:
+    carol = masto.user("carol")
+    status = masto.post(alice, "notice me")
+    masto.follow(bob, alice)
+    client.post(f"/api/v1/statuses/{status['id']}/favourite", headers=bob.headers)
+    client.post(f"/api/v1/statuses/{status['id']}/reblog", headers=bob.headers)
+    masto.post(bob, "@alice hi", in_reply_to_id=status["id"])
+    masto.follow(carol, alice)
+
+    def unread(user: User = alice, **params: object) -> int:
+        r = client.get("/api/v1/notifications/unread_count", params=params, headers=user.headers)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/json"
+        assert list(r.json()) == ["count"]
+        return r.json()["count"]  # type: ignore[no-any-return]
+
+    api.eventually(lambda: unread() == 5, timeout_s=3)
+    assert unread(bob) == 0
+    assert unread(limit=2) == 2  # capped, as Mastodon caps it
+    assert unread(**{"types[]": ["follow"]}) == 2
+    assert unread(**{"types[]": ["favourite", "mention"]}) == 2
+    assert unread(**{"types[]": ["poll"]}) == 0
+    assert unread(**{"exclude_types[]": ["follow", "reblog"]}) == 2
+    assert unread(account_id=carol.id) == 1
+    assert unread(account_id=bob.id, **{"types[]": ["follow", "reblog"]}) == 2
+    assert unread(account_id="not-an-id") == 0
+
+    newest = masto.get("/api/v1/notifications", alice, limit=5)
+    saved = client.post(
+        "/api/v1/markers", data={"notifications[last_read_id]": newest[2]["id"]}, headers=alice.headers
+    )
+    assert saved.status_code == 200, saved.text
+    assert unread() == 2  # only the two newer than the marker
+    assert unread(**{"types[]": ["follow"]}) == 1
+    assert unread(**{"types[]": ["favourite"]}) == 0
+
+    # a muted (or blocked) account's notifications are not counted, as the list leaves them out
+    assert client.post(f"/api/v1/accounts/{carol.id}/mute", headers=alice.headers).status_code == 200
+    assert unread() == 1
+    assert unread(account_id=carol.id) == 0
+    assert client.get("/api/v1/notifications/unread_count").status_code == 401
+
+
 def test_markers_save_and_read(client: TestClient[Litestar], masto: Masto, alice: User) -> None:
     assert masto.get("/api/v1/markers", alice, **{"timeline[]": ["home"]}) == {}
     saved = client.post("/api/v1/markers", data={"home[last_read_id]": "12345"}, headers=alice.headers)

@@ -215,6 +215,12 @@ class StatusNotification(Notification, frozen=True, kw_only=True):
     status: Status
 
 
+class UnreadCount(_Entity, frozen=True, kw_only=True):
+    """GET /api/v1/notifications/unread_count: the (capped) number of unread notifications."""
+
+    count: int
+
+
 class TagHistory(_Entity, frozen=True, kw_only=True):
     day: str
     uses: str

@@ -53,6 +53,8 @@ def render(
         tag_url=lambda name: f"{base}/tags/{name}",
         markup=MASTODON_MARKUP,
     )
+    if "\n" not in text:  # one line (most statuses): one paragraph, or none when blank
+        return f"<p>{linkify(text, entities, links)}</p>" if text.strip() else ""
     paragraphs = [p for p in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if p.strip()]
     return "".join(
         "<p>" + "<br />".join(linkify(line, entities, links) for line in p.split("\n")) + "</p>"

@@ -8,9 +8,10 @@ the parameter back without reading it). ``rel="next"`` comes first, as Mastodon 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, unquote_plus, urlencode
 
 from litestar import Request
 from litestar.params import QueryParameter
@@ -18,9 +19,12 @@ from litestar.params import QueryParameter
 from boundaries._kernel.errors import InvalidCursor
 from boundaries._kernel.ids import is_id
 from boundaries._kernel.pagination import MAX_PAGE_SIZE, PageRequest
+from twitterclone.gateway.mastodon.shaping import base_url
 
 #: Mastodon's default page size for statuses and notifications.
 DEFAULT_LIMIT = 20
+#: The paging bounds a Link header's URLs replace.
+_BOUNDS = ("max_id", "since_id", "min_id")
 
 MaxId = Annotated[
     str | None, QueryParameter(name="max_id", max_length=200, description="Older than this id (exclusive).")
@@ -40,11 +44,11 @@ Limit = Annotated[
 ]
 
 
-def clamp(limit: int | None, default: int = DEFAULT_LIMIT) -> int:
+def clamp(limit: int | None, default: int = DEFAULT_LIMIT, most: int = MAX_PAGE_SIZE) -> int:
     """A client's ``limit`` within our bounds (Mastodon clamps rather than refusing)."""
     if limit is None:
         return default
-    return max(1, min(MAX_PAGE_SIZE, limit))
+    return max(1, min(most, limit))
 
 
 def _id_bound(name: str, value: str | None) -> str | None:
@@ -76,19 +80,33 @@ def cursor_page(max_id: str | None, limit: int | None, default: int = 40) -> Pag
     return PageRequest(cursor=max_id or None, limit=clamp(limit, default))
 
 
-def _page_url(request: Request[Any, Any, Any]) -> Callable[[str, str], str]:
-    """The request's own URL with one bound in place of the paging bounds it had.
+#: A query string safe to copy into a Link header as it came (else its pairs are encoded again).
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~%=&+\[\]-]*")
 
-    The address and the kept query are read once for both links of a page (building them from
-    the request was a tenth of the Mastodon home route's own cost).
+
+def _name(pair: str) -> str:
+    name = pair.partition("=")[0]
+    return unquote_plus(name) if "%" in name or "+" in name else name
+
+
+def _page_url(request: Request[Any, Any, Any], drop: tuple[str, ...] = _BOUNDS) -> Callable[[str, str], str]:
+    """The request's own URL with one bound in place of the paging bounds (``drop``) it had.
+
+    The address and the kept query are worked out once for both links of a page, from the
+    scope: the kept pairs as the client wrote them when they are plain, else encoded again.
     """
-    kept = [
-        (k, v) for k, v in request.query_params.multi_items() if k not in ("max_id", "since_id", "min_id")
-    ]
-    address = f"{str(request.base_url).rstrip('/')}{request.url.path}?"
+    scope = request.scope
+    address = f"{base_url(request)}{scope.get('root_path', '')}{scope['path']}?"
+    query = scope.get("query_string", b"").decode("latin-1")
+    if _PLAIN_QUERY.fullmatch(query):
+        kept = "".join(f"{pair}&" for pair in query.split("&") if pair and _name(pair) not in drop)
+    else:
+        pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in drop]
+        kept = f"{urlencode(pairs)}&" if pairs else ""
+    start = address + kept
 
     def url(bound: str, value: str) -> str:
-        return address + urlencode([*kept, (bound, value)])
+        return f"{start}{bound}={quote_plus(value)}"
 
     return url
 
@@ -115,13 +133,12 @@ def cursor_links(request: Request[Any, Any, Any], next_cursor: str | None) -> di
 
 def offset_links(request: Request[Any, Any, Any], offset: int, size: int, more: bool) -> dict[str, str]:
     """The Link header of an offset-paged list (trends): ``next`` skips this page, ``prev`` goes back."""
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
-    path = f"{str(request.base_url).rstrip('/')}{request.url.path}"
+    url = _page_url(request, ("offset",))
     links = []
     if more:
-        links.append(f'<{path}?{urlencode([*kept, ("offset", str(offset + size))])}>; rel="next"')
+        links.append(f'<{url("offset", str(offset + size))}>; rel="next"')
     if offset > 0:
-        links.append(f'<{path}?{urlencode([*kept, ("offset", str(max(0, offset - size)))])}>; rel="prev"')
+        links.append(f'<{url("offset", str(max(0, offset - size)))}>; rel="prev"')
     return {"Link": ", ".join(links)} if links else {}
 
 

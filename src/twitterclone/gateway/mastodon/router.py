@@ -11,7 +11,7 @@ from litestar.openapi.spec import Operation
 from litestar.routes import HTTPRoute
 
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES
-from twitterclone.gateway.mastodon.deps import DEPENDENCIES, ERRORS_OPT
+from twitterclone.gateway.mastodon.deps import ERRORS_OPT
 from twitterclone.gateway.mastodon.entities import Error
 from twitterclone.gateway.mastodon.errors import (
     EXCEPTION_HANDLERS,
@@ -45,7 +45,7 @@ def mastodon_router() -> Router:
     return Router(
         path="/api",
         route_handlers=[*CONTROLLERS, *STREAMING_HANDLERS],  # streaming.py: SSE routes, the WebSocket
-        dependencies={**AUTH_DEPENDENCIES, **DEPENDENCIES},
+        dependencies=dict(AUTH_DEPENDENCIES),
         exception_handlers=EXCEPTION_HANDLERS,
     )
 

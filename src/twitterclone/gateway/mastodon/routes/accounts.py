@@ -28,7 +28,7 @@ from twitterclone.gateway.auth import Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.mastodon import entities as m
 from twitterclone.gateway.mastodon.body import BadParams, body_operation, convert, raw_params
-from twitterclone.gateway.mastodon.deps import TAG, may_answer
+from twitterclone.gateway.mastodon.deps import TAG, may_answer, shaper_for, statuses_response
 from twitterclone.gateway.mastodon.paging import (
     Limit,
     MaxId,
@@ -42,7 +42,7 @@ from twitterclone.gateway.mastodon.paging import (
 )
 from twitterclone.gateway.mastodon.params import AccountId, Flag, IdList
 from twitterclone.gateway.mastodon.scopes import scope
-from twitterclone.gateway.mastodon.shaping import Shaper, relationship
+from twitterclone.gateway.mastodon.shaping import relationship
 from twitterclone.gateway.params import BEARER
 from twitterclone.gateway.ratelimit import RateRule, limited
 from twitterclone.gateway.routes.media import upload_body_limit
@@ -100,8 +100,9 @@ class AccountsController(Controller):
     )
     @inject
     async def verify_credentials(
-        self, user: NamedDependency[Principal], users: FromDishka[UsersPort], shaper: NamedDependency[Shaper]
+        self, request: Request[Any, Any, Any], user: NamedDependency[Principal], users: FromDishka[UsersPort]
     ) -> m.CredentialAccount:
+        shaper = await shaper_for(request)
         return await shaper.credential_account(await users.account(user.user_id))
 
     @patch(
@@ -121,8 +122,8 @@ class AccountsController(Controller):
         user: NamedDependency[Principal],
         users: FromDishka[UsersPort],
         media: FromDishka[MediaPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.CredentialAccount:
+        shaper = await shaper_for(request)
         params = await raw_params(request)
         form = convert(params, CredentialsUpdate)
         images: dict[str, str] = {}
@@ -156,8 +157,8 @@ class AccountsController(Controller):
         request: Request[Any, Any, Any],
         acct: Annotated[str, QueryParameter(min_length=1, max_length=300)],
         users: FromDishka[UsersPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Account:
+        shaper = await shaper_for(request)
         handle = _lookup_handle(acct, request.url.netloc)
         return await shaper.one_account(await users.profile_by_handle(handle))
 
@@ -170,13 +171,14 @@ class AccountsController(Controller):
     @inject
     async def search(
         self,
+        request: Request[Any, Any, Any],
         q: Annotated[str, QueryParameter(min_length=1, max_length=300)],
         users: FromDishka[UsersPort],
-        shaper: NamedDependency[Shaper],
         limit: Limit = None,
         resolve: Flag = False,
         following: Flag = False,
     ) -> list[m.Account]:
+        shaper = await shaper_for(request)
         del resolve, following  # no remote accounts to resolve; following-only is not filtered yet
         prefix = q.strip().lstrip("@").split("@")[0]
         if not prefix:
@@ -215,8 +217,9 @@ class AccountsController(Controller):
     )
     @inject
     async def get_account(
-        self, account_id: AccountId, users: FromDishka[UsersPort], shaper: NamedDependency[Shaper]
+        self, request: Request[Any, Any, Any], account_id: AccountId, users: FromDishka[UsersPort]
     ) -> m.Account:
+        shaper = await shaper_for(request)
         return await shaper.one_account(await users.profile(account_id))
 
     @get(
@@ -234,7 +237,6 @@ class AccountsController(Controller):
         viewer: NamedDependency[Principal | None],
         users: FromDishka[UsersPort],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
         since_id: SinceId = None,
         min_id: MinId = None,
@@ -244,6 +246,7 @@ class AccountsController(Controller):
         only_media: Flag = False,
         pinned: Flag = False,
     ) -> Response[list[m.Status]]:
+        shaper = await shaper_for(request)
         await users.profile(account_id)  # 404 for an unknown account, as Mastodon answers
         viewer_id = viewer.user_id if viewer else None
         filters = UserTweetsFilter(
@@ -255,11 +258,11 @@ class AccountsController(Controller):
         found = await tweets.user_tweets(
             account_id, viewer_id, id_page(max_id, since_id, min_id, limit), filters
         )
-        statuses, _ = await shaper.statuses(found.items, viewer_id)
+        body = await shaper.status_page(found.items, viewer_id)
         if pinned:  # pins are few (at most 5) and ordered by pin, not by id: one page
-            return Response(statuses, media_type="application/json")
-        links = id_links(request, [s.id for s in statuses], more=found.next_cursor is not None)
-        return Response(statuses, media_type="application/json", headers=links)
+            return statuses_response(body)
+        links = id_links(request, [t.id for t in found.items], more=found.next_cursor is not None)
+        return statuses_response(body, links)
 
     @get(
         "/{account_id:str}/followers",
@@ -274,10 +277,10 @@ class AccountsController(Controller):
         request: Request[Any, Any, Any],
         account_id: AccountId,
         users: FromDishka[UsersPort],
-        shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
         limit: Limit = None,
     ) -> Response[list[m.Account]]:
+        shaper = await shaper_for(request)
         page = await users.followers(account_id, cursor_page(max_id, limit))
         return Response(
             await shaper.accounts_of(page.items),
@@ -298,10 +301,10 @@ class AccountsController(Controller):
         request: Request[Any, Any, Any],
         account_id: AccountId,
         users: FromDishka[UsersPort],
-        shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
         limit: Limit = None,
     ) -> Response[list[m.Account]]:
+        shaper = await shaper_for(request)
         page = await users.following(account_id, cursor_page(max_id, limit))
         return Response(
             await shaper.accounts_of(page.items),

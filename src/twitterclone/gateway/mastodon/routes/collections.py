@@ -15,10 +15,9 @@ from boundaries.tweets.port import TweetsPort
 from twitterclone.gateway.auth import Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.mastodon import entities as m
-from twitterclone.gateway.mastodon.deps import TAG
+from twitterclone.gateway.mastodon.deps import TAG, shaper_for, statuses_response
 from twitterclone.gateway.mastodon.paging import Limit, MaxId, cursor_links, cursor_page
 from twitterclone.gateway.mastodon.scopes import scope
-from twitterclone.gateway.mastodon.shaping import Shaper
 from twitterclone.gateway.params import BEARER
 
 
@@ -41,15 +40,13 @@ class CollectionsController(Controller):
         request: Request[Any, Any, Any],
         user: NamedDependency[Principal],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
         limit: Limit = None,
     ) -> Response[list[m.Status]]:
+        shaper = await shaper_for(request)
         page = await tweets.bookmarks(user.user_id, cursor_page(max_id, limit, 20))
-        statuses, _ = await shaper.statuses(page.items, user.user_id)
-        return Response(
-            statuses, media_type="application/json", headers=cursor_links(request, page.next_cursor)
-        )
+        body = await shaper.status_page(page.items, user.user_id)
+        return statuses_response(body, cursor_links(request, page.next_cursor))
 
     @get(
         "/favourites",
@@ -64,12 +61,10 @@ class CollectionsController(Controller):
         request: Request[Any, Any, Any],
         user: NamedDependency[Principal],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
         limit: Limit = None,
     ) -> Response[list[m.Status]]:
+        shaper = await shaper_for(request)
         page = await tweets.favourites(user.user_id, cursor_page(max_id, limit, 20))
-        statuses, _ = await shaper.statuses(page.items, user.user_id)
-        return Response(
-            statuses, media_type="application/json", headers=cursor_links(request, page.next_cursor)
-        )
+        body = await shaper.status_page(page.items, user.user_id)
+        return statuses_response(body, cursor_links(request, page.next_cursor))

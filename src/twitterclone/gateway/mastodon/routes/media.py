@@ -22,7 +22,7 @@ from twitterclone.gateway.auth import Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.mastodon import entities as m
 from twitterclone.gateway.mastodon.body import BadParams, body_operation, convert, raw_params
-from twitterclone.gateway.mastodon.deps import TAG, may_answer
+from twitterclone.gateway.mastodon.deps import TAG, may_answer, shaper_for
 from twitterclone.gateway.mastodon.params import MediaId
 from twitterclone.gateway.mastodon.scopes import scope
 from twitterclone.gateway.mastodon.shaping import Shaper
@@ -91,8 +91,8 @@ class MediaController(Controller):
         request: Request[Any, Any, Any],
         user: NamedDependency[Principal],
         media: FromDishka[MediaPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.MediaAttachment:
+        shaper = await shaper_for(request)
         return await _upload(request, user, media, shaper)
 
     @post(
@@ -112,8 +112,8 @@ class MediaController(Controller):
         request: Request[Any, Any, Any],
         user: NamedDependency[Principal],
         media: FromDishka[MediaPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.MediaAttachment:
+        shaper = await shaper_for(request)
         return await _upload(request, user, media, shaper)
 
     @get(
@@ -127,12 +127,13 @@ class MediaController(Controller):
     @inject
     async def get_media(
         self,
+        request: Request[Any, Any, Any],
         media_id: MediaId,
         user: NamedDependency[Principal],
         media: FromDishka[MediaPort],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.MediaAttachment:
+        shaper = await shaper_for(request)
         found = await media.get_many([media_id], user.user_id)
         # One's own attachments only, as on Mastodon; the owner is in the audience of their
         # tweet, and the audience check stays should this route ever show others' media.
@@ -157,8 +158,8 @@ class MediaController(Controller):
         media_id: MediaId,
         user: NamedDependency[Principal],
         media: FromDishka[MediaPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.MediaAttachment:
+        shaper = await shaper_for(request)
         form = convert(await raw_params(request), MediaForm)
         update = MediaUpdate(description=form.description, focus=_focus(form.focus))
         return shaper.attachment(await media.update(user.user_id, media_id, update))

@@ -3,6 +3,10 @@
 Mastodon's notification types map onto ours: a reply is a ``mention``, a like a ``favourite``,
 a retweet a ``reblog``. A page is one notifications call, one tweets call for the statuses
 they are about, and the Shaper's one users and one media call.
+
+The unread count (Mastodon 4.3) counts what is newer than the notifications read marker (which
+``POST /api/v1/markers`` moves), capped by ``limit``; notifications from accounts one blocked,
+was blocked by or muted are not counted, as the list leaves them out.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from boundaries._kernel.ids import is_id
+from boundaries._kernel.pagination import MAX_PAGE_SIZE, PageRequest
 from boundaries.notifications.dto import MarkerUpdate, NotificationFilter, NotificationKind
 from boundaries.notifications.dto import Notification as NativeNotification
 from boundaries.notifications.errors import NotificationNotFound
@@ -24,8 +29,8 @@ from twitterclone.gateway.auth import Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.mastodon import entities as m
 from twitterclone.gateway.mastodon.body import BadParams, body_operation, raw_params
-from twitterclone.gateway.mastodon.deps import TAG, may_answer
-from twitterclone.gateway.mastodon.paging import Limit, MaxId, MinId, SinceId, id_links, id_page
+from twitterclone.gateway.mastodon.deps import TAG, may_answer, shaper_for
+from twitterclone.gateway.mastodon.paging import Limit, MaxId, MinId, SinceId, clamp, id_links, id_page
 from twitterclone.gateway.mastodon.params import NotificationId
 from twitterclone.gateway.mastodon.scopes import scope
 from twitterclone.gateway.mastodon.shaping import NOTIFICATION_TYPES, Shaper, timestamp
@@ -37,6 +42,10 @@ for _ours, _theirs in NOTIFICATION_TYPES.items():
     KINDS.setdefault(_theirs, []).append(_ours)  # type: ignore[arg-type]
 
 TypeList = Annotated[list[str] | None, QueryParameter(required=False)]
+Types = Annotated[list[str] | None, QueryParameter(name="types[]", required=False)]
+ExcludeTypes = Annotated[list[str] | None, QueryParameter(name="exclude_types[]", required=False)]
+#: The unread count's cap: Mastodon's default and greatest ``limit``.
+UNREAD_LIMIT, MAX_UNREAD_LIMIT = 100, 1000
 
 
 def _kinds(types: list[str] | None) -> list[NotificationKind]:
@@ -90,16 +99,14 @@ class NotificationsController(Controller):
         user: NamedDependency[Principal],
         notifications: FromDishka[NotificationsPort],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
         since_id: SinceId = None,
         min_id: MinId = None,
         limit: Limit = None,
-        types: Annotated[list[str] | None, QueryParameter(name="types[]", required=False)] = None,
-        exclude_types: Annotated[
-            list[str] | None, QueryParameter(name="exclude_types[]", required=False)
-        ] = None,
+        types: Types = None,
+        exclude_types: ExcludeTypes = None,
     ) -> Response[list[m.Notification]]:
+        shaper = await shaper_for(request)
         page = id_page(max_id, since_id, min_id, limit)
         if types and not _kinds(types):  # only types this server never makes: nothing to show
             return Response([], media_type="application/json")
@@ -108,6 +115,54 @@ class NotificationsController(Controller):
         shaped = await _shape(found.items, user.user_id, tweets, shaper)
         links = id_links(request, [n.id for n in found.items], more=found.next_cursor is not None)
         return Response(shaped, media_type="application/json", headers=links)
+
+    @get(
+        "/unread_count",
+        operation_id="mastodonUnreadNotificationsCount",
+        summary="How many notifications are newer than the notifications marker (capped by limit)",
+        security=BEARER,
+        guards=[scope("read:notifications")],
+    )
+    @inject
+    async def unread_count(
+        self,
+        user: NamedDependency[Principal],
+        notifications: FromDishka[NotificationsPort],
+        limit: Annotated[
+            int | None,
+            QueryParameter(
+                description=f"The cap; {UNREAD_LIMIT} by default, clamped to 1-{MAX_UNREAD_LIMIT}."
+            ),
+        ] = None,
+        types: Types = None,
+        exclude_types: ExcludeTypes = None,
+        account_id: Annotated[
+            str | None, QueryParameter(max_length=200, description="Only those this account caused.")
+        ] = None,
+    ) -> m.UnreadCount:
+        cap = clamp(limit, UNREAD_LIMIT, MAX_UNREAD_LIMIT)
+        if not (types or exclude_types or account_id):  # the module counts them
+            return m.UnreadCount(count=min(cap, (await notifications.unread_count(user.user_id)).unread))
+        if (types and not _kinds(types)) or (account_id and not is_id(account_id)):
+            return m.UnreadCount(count=0)
+        only = NotificationFilter(kinds=_kinds(types), exclude=_kinds(exclude_types))
+        # Filtered: the unread ones are the newest, down to the first read one. Read page by page,
+        # at most the greatest cap of them (Mastodon's count is capped the same way).
+        count = 0
+        page = PageRequest(limit=MAX_PAGE_SIZE)
+        for _ in range(MAX_UNREAD_LIMIT // MAX_PAGE_SIZE):
+            found = await notifications.notifications(user.user_id, page, only)
+            for item in found.items:
+                if item.read:
+                    return m.UnreadCount(count=count)
+                if account_id is None or item.actor_id == account_id:
+                    count += 1
+                    if count >= cap:
+                        return m.UnreadCount(count=count)
+            if found.next_cursor is None:
+                break
+            page = PageRequest(cursor=found.next_cursor, limit=MAX_PAGE_SIZE)
+        return m.UnreadCount(count=count)
 
     @post(
         "/clear",
@@ -135,12 +190,13 @@ class NotificationsController(Controller):
     @inject
     async def get_notification(
         self,
+        request: Request[Any, Any, Any],
         notification_id: NotificationId,
         user: NamedDependency[Principal],
         notifications: FromDishka[NotificationsPort],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Notification:
+        shaper = await shaper_for(request)
         item = await notifications.notification(user.user_id, notification_id)
         shaped = await _shape([item], user.user_id, tweets, shaper)
         if not shaped:

@@ -22,11 +22,10 @@ from boundaries.users.port import UsersPort
 from twitterclone.gateway.auth import Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.mastodon import entities as m
-from twitterclone.gateway.mastodon.deps import TAG
+from twitterclone.gateway.mastodon.deps import TAG, shaper_for
 from twitterclone.gateway.mastodon.paging import Limit, clamp, offset_links
 from twitterclone.gateway.mastodon.params import Flag
 from twitterclone.gateway.mastodon.scopes import scope
-from twitterclone.gateway.mastodon.shaping import Shaper
 
 _HASHTAG = re.compile(r"^#?(\w{1,100})$")
 _HANDLE_PREFIX = re.compile(r"^@?([A-Za-z0-9_]{1,15})(@[^\s@]+)?$")
@@ -62,11 +61,11 @@ class SearchController(Controller):
     @inject
     async def search(
         self,
+        request: Request[Any, Any, Any],
         q: Annotated[str, QueryParameter(max_length=500)],
         viewer: NamedDependency[Principal | None],
         users: FromDishka[UsersPort],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         type: Annotated[Literal["accounts", "statuses", "hashtags"] | None, QueryParameter()] = None,
         resolve: Flag = False,
         following: Flag = False,
@@ -74,6 +73,7 @@ class SearchController(Controller):
         limit: Limit = None,
         offset: Offset = None,
     ) -> m.Search:
+        shaper = await shaper_for(request)
         del resolve, following, exclude_unreviewed  # nothing remote to resolve; no filters yet
         viewer_id = viewer.user_id if viewer else None
         query = q.strip()
@@ -116,11 +116,12 @@ class TrendsController(Controller):
     @inject
     async def tags_trending(
         self,
+        request: Request[Any, Any, Any],
         analytics: FromDishka[AnalyticsPort],
-        shaper: NamedDependency[Shaper],
         limit: Limit = None,
         offset: Offset = None,
     ) -> list[m.Tag]:
+        shaper = await shaper_for(request)
         size = min(clamp(limit, 10), MAX_TRENDING)
         skip = max(0, min(offset or 0, 2 * MAX_TRENDING))
         trends = await analytics.trends("24h", size + skip)
@@ -138,10 +139,10 @@ class TrendsController(Controller):
         viewer: NamedDependency[Principal | None],
         analytics: FromDishka[AnalyticsPort],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         limit: Limit = None,
         offset: Offset = None,
     ) -> Response[list[m.Status]]:
+        shaper = await shaper_for(request)
         size = min(clamp(limit), MAX_TRENDING_STATUSES)
         skip = max(0, offset or 0)
         if skip > TRENDING_STATUSES_DEPTH - size:
@@ -158,7 +159,8 @@ class TrendsController(Controller):
     @get("/", operation_id="mastodonTrends", summary="Trending hashtags (the pre-3.5 route)")
     @inject
     async def trends(
-        self, analytics: FromDishka[AnalyticsPort], shaper: NamedDependency[Shaper], limit: Limit = None
+        self, request: Request[Any, Any, Any], analytics: FromDishka[AnalyticsPort], limit: Limit = None
     ) -> list[m.Tag]:
+        shaper = await shaper_for(request)
         trends = await analytics.trends("24h", min(clamp(limit, 10), MAX_TRENDING))
         return [tag(t.hashtag, shaper.base, t.tweets) for t in trends.trends]

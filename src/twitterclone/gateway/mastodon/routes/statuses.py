@@ -24,7 +24,7 @@ from twitterclone.gateway.auth import Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.mastodon import entities as m
 from twitterclone.gateway.mastodon.body import body_operation, read_body
-from twitterclone.gateway.mastodon.deps import TAG, may_answer
+from twitterclone.gateway.mastodon.deps import TAG, may_answer, shaper_for
 from twitterclone.gateway.mastodon.paging import Limit, MaxId, cursor_links, cursor_page
 from twitterclone.gateway.mastodon.params import IdList, StatusId
 from twitterclone.gateway.mastodon.scopes import scope
@@ -113,9 +113,9 @@ class StatusesController(Controller):
         request: Request[Any, Any, Any],
         user: NamedDependency[Principal],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         idempotency_key: IdempotencyKey = None,
     ) -> m.Status:
+        shaper = await shaper_for(request)
         form = await read_body(request, StatusForm)
         tweet = await tweets.post(user.user_id, _post_command(form), idempotency_key)
         return await shaper.one_status(tweet, user.user_id)
@@ -129,11 +129,12 @@ class StatusesController(Controller):
     @inject
     async def get_statuses(
         self,
+        request: Request[Any, Any, Any],
         viewer: NamedDependency[Principal | None],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         ids: Annotated[IdList, QueryParameter(name="id[]", required=False)] = None,
     ) -> list[m.Status]:
+        shaper = await shaper_for(request)
         wanted = [i for i in dict.fromkeys(ids or []) if is_id(i)][:MAX_MANY]
         viewer_id = viewer.user_id if viewer else None
         statuses, _ = await shaper.statuses(await tweets.get_many(wanted, viewer_id), viewer_id)
@@ -149,11 +150,12 @@ class StatusesController(Controller):
     @inject
     async def get_status(
         self,
+        request: Request[Any, Any, Any],
         status_id: StatusId,
         viewer: NamedDependency[Principal | None],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Status:
+        shaper = await shaper_for(request)
         viewer_id = viewer.user_id if viewer else None
         return await shaper.one_status(await tweets.get(status_id, viewer_id), viewer_id)
 
@@ -169,11 +171,12 @@ class StatusesController(Controller):
     @inject
     async def delete_status(
         self,
+        request: Request[Any, Any, Any],
         status_id: StatusId,
         user: NamedDependency[Principal],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.DeletedStatus:
+        shaper = await shaper_for(request)
         tweet = await tweets.get(status_id, user.user_id)
         shaped = await shaper.one_status(tweet, user.user_id)
         await tweets.delete(user.user_id, status_id)
@@ -189,11 +192,12 @@ class StatusesController(Controller):
     @inject
     async def context(
         self,
+        request: Request[Any, Any, Any],
         status_id: StatusId,
         viewer: NamedDependency[Principal | None],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Context:
+        shaper = await shaper_for(request)
         viewer_id = viewer.user_id if viewer else None
         found = await tweets.context(status_id, viewer_id)
         shaped, _ = await shaper.statuses([*found.ancestors, *found.descendants], viewer_id)
@@ -212,11 +216,12 @@ class StatusesController(Controller):
     @inject
     async def favourite(
         self,
+        request: Request[Any, Any, Any],
         status_id: StatusId,
         user: NamedDependency[Principal],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Status:
+        shaper = await shaper_for(request)
         return await shaper.one_status(await tweets.like(user.user_id, status_id), user.user_id)
 
     @post(
@@ -231,11 +236,12 @@ class StatusesController(Controller):
     @inject
     async def unfavourite(
         self,
+        request: Request[Any, Any, Any],
         status_id: StatusId,
         user: NamedDependency[Principal],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Status:
+        shaper = await shaper_for(request)
         return await shaper.one_status(await tweets.unlike(user.user_id, status_id), user.user_id)
 
     @post(
@@ -250,11 +256,12 @@ class StatusesController(Controller):
     @inject
     async def reblog(
         self,
+        request: Request[Any, Any, Any],
         status_id: StatusId,
         user: NamedDependency[Principal],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Status:
+        shaper = await shaper_for(request)
         retweet = await tweets.retweet(user.user_id, status_id)
         if retweet.retweet_of is None:  # hydrate the original with the caller's view of it
             retweet = await tweets.get(retweet.id, user.user_id)
@@ -272,11 +279,12 @@ class StatusesController(Controller):
     @inject
     async def unreblog(
         self,
+        request: Request[Any, Any, Any],
         status_id: StatusId,
         user: NamedDependency[Principal],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Status:
+        shaper = await shaper_for(request)
         original = await tweets.get(status_id, user.user_id)
         if original.retweet_of is not None:  # the client named the wrapper: undo the reblog it is
             original = original.retweet_of
@@ -301,11 +309,12 @@ class StatusesController(Controller):
     @inject
     async def bookmark(
         self,
+        request: Request[Any, Any, Any],
         status_id: StatusId,
         user: NamedDependency[Principal],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Status:
+        shaper = await shaper_for(request)
         return await self._toggle("bookmark", status_id, user, tweets, shaper)
 
     @post(
@@ -320,11 +329,12 @@ class StatusesController(Controller):
     @inject
     async def unbookmark(
         self,
+        request: Request[Any, Any, Any],
         status_id: StatusId,
         user: NamedDependency[Principal],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Status:
+        shaper = await shaper_for(request)
         return await self._toggle("unbookmark", status_id, user, tweets, shaper)
 
     @post(
@@ -339,11 +349,12 @@ class StatusesController(Controller):
     @inject
     async def pin(
         self,
+        request: Request[Any, Any, Any],
         status_id: StatusId,
         user: NamedDependency[Principal],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Status:
+        shaper = await shaper_for(request)
         return await self._toggle("pin", status_id, user, tweets, shaper)
 
     @post(
@@ -358,11 +369,12 @@ class StatusesController(Controller):
     @inject
     async def unpin(
         self,
+        request: Request[Any, Any, Any],
         status_id: StatusId,
         user: NamedDependency[Principal],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
     ) -> m.Status:
+        shaper = await shaper_for(request)
         return await self._toggle("unpin", status_id, user, tweets, shaper)
 
     async def _accounts_page(
@@ -399,10 +411,10 @@ class StatusesController(Controller):
         status_id: StatusId,
         viewer: NamedDependency[Principal | None],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
         limit: Limit = None,
     ) -> Response[list[m.Account]]:
+        shaper = await shaper_for(request)
         viewer_id = viewer.user_id if viewer else None
         return await self._accounts_page(
             request, "liked_by", status_id, viewer_id, tweets, shaper, max_id, limit
@@ -422,10 +434,10 @@ class StatusesController(Controller):
         status_id: StatusId,
         viewer: NamedDependency[Principal | None],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
         limit: Limit = None,
     ) -> Response[list[m.Account]]:
+        shaper = await shaper_for(request)
         viewer_id = viewer.user_id if viewer else None
         return await self._accounts_page(
             request, "retweeted_by", status_id, viewer_id, tweets, shaper, max_id, limit

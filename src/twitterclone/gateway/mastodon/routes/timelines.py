@@ -17,7 +17,7 @@ from boundaries.tweets.port import TweetsPort
 from twitterclone.gateway.auth import Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.mastodon import entities as m
-from twitterclone.gateway.mastodon.deps import TAG
+from twitterclone.gateway.mastodon.deps import TAG, shaper_for, statuses_response
 from twitterclone.gateway.mastodon.paging import (
     Limit,
     MaxId,
@@ -28,18 +28,11 @@ from twitterclone.gateway.mastodon.paging import (
 )
 from twitterclone.gateway.mastodon.params import Flag
 from twitterclone.gateway.mastodon.scopes import scope
-from twitterclone.gateway.mastodon.shaping import Shaper
 from twitterclone.gateway.params import BEARER
 
 Hashtag = Annotated[
     str, PathParameter(pattern=r"^#?\w{1,100}$", description="A hashtag, with or without '#'.")
 ]
-
-
-def statuses_response(
-    request: Request[Any, Any, Any], statuses: list[m.Status], headers: dict[str, str]
-) -> Response[list[m.Status]]:
-    return Response(statuses, media_type="application/json", headers=headers)
 
 
 class TimelinesController(Controller):
@@ -61,16 +54,16 @@ class TimelinesController(Controller):
         request: Request[Any, Any, Any],
         user: NamedDependency[Principal],
         timeline: FromDishka[TimelinePort],
-        shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
         since_id: SinceId = None,
         min_id: MinId = None,
         limit: Limit = None,
     ) -> Response[list[m.Status]]:
+        shaper = await shaper_for(request)
         page = await timeline.home_timeline(user.user_id, id_page(max_id, since_id, min_id, limit))
-        statuses, _ = await shaper.statuses(page.items, user.user_id)
+        body = await shaper.status_page(page.items, user.user_id)
         more = page.next_cursor is not None
-        return statuses_response(request, statuses, id_links(request, [s.id for s in statuses], more=more))
+        return statuses_response(body, id_links(request, [t.id for t in page.items], more=more))
 
     @get(
         "/public",
@@ -84,7 +77,6 @@ class TimelinesController(Controller):
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Principal | None],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
         since_id: SinceId = None,
         min_id: MinId = None,
@@ -93,15 +85,16 @@ class TimelinesController(Controller):
         remote: Flag = False,
         only_media: Flag = False,
     ) -> Response[list[m.Status]]:
+        shaper = await shaper_for(request)
         del local  # every account is local here
         viewer_id = viewer.user_id if viewer else None
         if remote:  # no federation: nothing remote
-            return statuses_response(request, [], {})
+            return statuses_response(b"[]")
         page = await tweets.public_timeline(viewer_id, id_page(max_id, since_id, min_id, limit))
         items = [t for t in page.items if t.media_ids] if only_media else page.items
-        statuses, _ = await shaper.statuses(items, viewer_id)
+        body = await shaper.status_page(items, viewer_id)
         ids = [t.id for t in page.items]  # paging follows the list read, filtered or not
-        return statuses_response(request, statuses, id_links(request, ids, more=page.next_cursor is not None))
+        return statuses_response(body, id_links(request, ids, more=page.next_cursor is not None))
 
     @get(
         "/tag/{hashtag:str}",
@@ -116,7 +109,6 @@ class TimelinesController(Controller):
         hashtag: Hashtag,
         viewer: NamedDependency[Principal | None],
         tweets: FromDishka[TweetsPort],
-        shaper: NamedDependency[Shaper],
         max_id: MaxId = None,
         since_id: SinceId = None,
         min_id: MinId = None,
@@ -124,12 +116,13 @@ class TimelinesController(Controller):
         local: Flag = False,
         only_media: Flag = False,
     ) -> Response[list[m.Status]]:
+        shaper = await shaper_for(request)
         del local
         viewer_id = viewer.user_id if viewer else None
         page = await tweets.tag_timeline(
             hashtag.lstrip("#"), viewer_id, id_page(max_id, since_id, min_id, limit)
         )
         items = [t for t in page.items if t.media_ids] if only_media else page.items
-        statuses, _ = await shaper.statuses(items, viewer_id)
+        body = await shaper.status_page(items, viewer_id)
         ids = [t.id for t in page.items]
-        return statuses_response(request, statuses, id_links(request, ids, more=page.next_cursor is not None))
+        return statuses_response(body, id_links(request, ids, more=page.next_cursor is not None))
