@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from twitterclone.cli import main
 from twitterclone_bench import connections
 from twitterclone_bench.connections import ConnectionsConfig, PlanError, make_plan
-from twitterclone_bench.userconn import parse_response
+from twitterclone_bench.http1 import parse_response
 
 ROOT = Path(__file__).resolve().parents[2]
 
