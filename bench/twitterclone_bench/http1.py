@@ -52,24 +52,19 @@ def parse_response(buf: bytearray) -> tuple[int, int, bytes, bool] | None:
         if len(buf) > MAX_HEAD:
             raise ValueError("response head too large")
         return None
-    head = bytes(buf[:end]).split(b"\r\n")
-    parts = head[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-        raise ValueError(f"not an HTTP/1.x status line: {head[0][:80]!r}")
+    # one lower-cased copy of the head, searched for the three headers that delimit the body (a
+    # response carries a dozen; splitting and comparing each line was most of this function's time)
+    head = bytes(buf[:end]).lower()
+    first = head.find(b"\r\n")
+    parts = (head if first < 0 else head[:first]).split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"http/1."):
+        raise ValueError(f"not an HTTP/1.x status line: {bytes(buf[: min(end, 80)])!r}")
     status = int(parts[1])
-    length: int | None = None
-    chunked = False
-    connection = b""
-    for line in head[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif name == b"connection":
-            connection = value.strip().lower()
-    close = connection == b"close" or (parts[0] == b"HTTP/1.0" and connection != b"keep-alive")
+    length_value = _header(head, b"\r\ncontent-length:")
+    length = int(length_value) if length_value is not None else None
+    chunked = b"chunked" in (_header(head, b"\r\ntransfer-encoding:") or b"")
+    connection = _header(head, b"\r\nconnection:") or b""
+    close = connection == b"close" or (parts[0] == b"http/1.0" and connection != b"keep-alive")
     start = end + 4
     if chunked:
         body = bytearray()
@@ -100,6 +95,16 @@ def parse_response(buf: bytearray) -> tuple[int, int, bytes, bool] | None:
     if len(buf) < start + length:
         return None
     return status, start + length, bytes(buf[start : start + length]), close
+
+
+def _header(head: bytes, marker: bytes) -> bytes | None:
+    """The value of the first header line starting with ``marker`` (``\\r\\nname:``), stripped."""
+    at = head.find(marker)
+    if at < 0:
+        return None
+    start = at + len(marker)
+    stop = head.find(b"\r\n", start)
+    return head[start : stop if stop >= 0 else len(head)].strip()
 
 
 def request_head(method: str, path: str, host: str, headers: dict[str, str] | None) -> bytes:

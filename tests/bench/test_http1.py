@@ -54,9 +54,8 @@ async def scripted_server() -> AsyncIterator[Server]:
                 elif path == "/echo":
                     writer.write(_response(201, body))
                 elif path == "/chunked":
-                    writer.write(
-                        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
-                    )
+                    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    writer.write(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
                 elif path == "/close":
                     writer.write(_response(503, b"bye", "Connection: close"))
                     await writer.drain()
@@ -110,7 +109,9 @@ def test_connection_close_dropped_connections_garbage_and_timeouts_are_counted()
             assert await client.request("GET", "/drop") == (0, b"", "connection closed mid-request")
             assert await client.request("GET", "/ok") == (200, b'{"id":"1"}', None)
             status, _, error = await client.request("GET", "/garbage")
-            assert status == 0 and error is not None and error.startswith("malformed response")
+            assert status == 0
+            assert error is not None
+            assert error.startswith("malformed response")
             assert await client.request("GET", "/stall") == (0, b"", "timeout")
             assert await client.request("GET", "/ok") == (200, b'{"id":"1"}', None)
             assert client.outstanding == 0
@@ -136,7 +137,9 @@ def test_a_refused_connection_is_an_error_not_a_hang() -> None:
             url = srv.url
         async with Http1Client(url, timeout_s=5.0) as client:
             status, _, error = await client.request("GET", "/ok")
-            assert status == 0 and error is not None and error.startswith("connect failed")
+            assert status == 0
+            assert error is not None
+            assert error.startswith("connect failed")
 
     asyncio.run(go())
 
