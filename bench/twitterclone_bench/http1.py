@@ -108,23 +108,28 @@ def _header(head: bytes, marker: bytes) -> bytes | None:
 
 
 def request_head(method: str, path: str, host: str, headers: dict[str, str] | None) -> bytes:
-    """The request line and headers (without the blank line): what aiohttp sends, less User-Agent."""
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Accept: */*", "Accept-Encoding: gzip, deflate"]
+    """The request line and headers (without the blank line), in aiohttp's order, less User-Agent."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
     if headers:
         lines += [f"{k}: {v}" for k, v in headers.items()]
+    lines += ["Accept: */*", "Accept-Encoding: gzip, deflate"]
     return ("\r\n".join(lines) + "\r\n").encode("latin-1")
 
 
 def encode_request(
     method: str, path: str, host: str, headers: dict[str, str] | None = None, body: object = None
 ) -> bytes:
-    """One complete HTTP/1.1 request; ``body`` (when not None) is sent as compact JSON."""
+    """One complete HTTP/1.1 request, byte for byte what the bench's aiohttp session sent for it.
+
+    ``body`` (when not None) is sent as JSON; a bodiless POST, PUT or PATCH carries an empty body.
+    """
     head = request_head(method, path, host, headers)
     if body is None:
-        extra = b"Content-Length: 0\r\n" if method in ("POST", "PUT", "PATCH") else b""
-        return head + extra + b"\r\n"
-    data = json.dumps(body, separators=(",", ":")).encode()
-    return head + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(data) + data
+        if method in ("POST", "PUT", "PATCH"):
+            return head + b"Content-Length: 0\r\nContent-Type: application/octet-stream\r\n\r\n"
+        return head + b"\r\n"
+    data = json.dumps(body).encode()
+    return head + b"Content-Length: %d\r\nContent-Type: application/json\r\n\r\n" % len(data) + data
 
 
 class Call:

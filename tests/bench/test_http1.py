@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from twitterclone_bench.http1 import Http1Client, encode_request
-from twitterclone_bench.load import Request, open_loop
+from twitterclone_bench.http1 import Http1Client
+from twitterclone_bench.load import Request, new_session, open_loop
 
 
 @dataclass
@@ -22,6 +22,7 @@ class Server:
     url: str
     connections: int = 0
     requests: list[tuple[str, str, bytes]] = field(default_factory=list)  # method, path, body
+    heads: list[bytes] = field(default_factory=list)  # each request's bytes, the port of Host left out
 
 
 def _response(status: int, body: bytes, *extra: str) -> bytes:
@@ -47,6 +48,8 @@ async def scripted_server() -> AsyncIterator[Server]:
                         length = int(value)
                 body = await reader.readexactly(length) if length else b""
                 info.requests.append((method, path, body))
+                info.heads.append(head.replace(info.url.removeprefix("http://").encode(), b"HOST") + body)
+                path = path.split("?", 1)[0]
                 if path == "/ok":
                     writer.write(_response(200, b'{"id":"1"}'))
                 elif path == "/missing":
@@ -162,17 +165,21 @@ def test_open_loop_on_the_lean_client_records_every_scheduled_request_with_its_o
 
 
 def test_requests_are_encoded_as_aiohttp_sends_them_and_reused() -> None:
-    raw = encode_request("PUT", "/api/tweets/1/like", "h:1", {"Authorization": "Bearer t"})
-    assert raw == (
-        b"PUT /api/tweets/1/like HTTP/1.1\r\nHost: h:1\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n"
-        b"Authorization: Bearer t\r\nContent-Length: 0\r\n\r\n"
-    )
-
     async def go() -> None:
-        client = Http1Client("http://127.0.0.1:9")
-        first = client.encode("GET", "http://127.0.0.1:9/api/timeline/home", {"Authorization": "Bearer a"})
-        assert first.startswith(b"GET /api/timeline/home HTTP/1.1\r\n")
-        assert client.encode("GET", "/api/timeline/home", {"Authorization": "Bearer a"}) is first
-        assert b"Bearer b" in client.encode("GET", "/api/timeline/home", {"Authorization": "Bearer b"})
+        async with scripted_server() as srv:
+            auth = {"Authorization": "Bearer t"}
+            shapes = [("GET", "/ok?limit=20", None), ("PUT", "/ok", None), ("POST", "/ok", {"text": "hé #x"})]
+            async with new_session(2, 5.0) as session:
+                for method, path, body in shapes:
+                    async with session.request(method, srv.url + path, headers=auth, json=body) as resp:
+                        await resp.read()
+            async with Http1Client(srv.url) as client:
+                for method, path, body in shapes:
+                    assert (await client.request(method, srv.url + path, auth, body))[0] == 200
+            # the server saw the same bytes from both clients: what is measured did not change
+            assert srv.heads[:3] == srv.heads[3:]
+            first = client.encode("GET", srv.url + "/api/timeline/home", {"Authorization": "Bearer a"})
+            assert client.encode("GET", "/api/timeline/home", {"Authorization": "Bearer a"}) is first
+            assert b"Bearer b" in client.encode("GET", "/api/timeline/home", {"Authorization": "Bearer b"})
 
     asyncio.run(go())
