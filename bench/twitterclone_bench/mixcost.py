@@ -25,6 +25,7 @@ import json
 import os
 import statistics
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,10 @@ class MixCostConfig:
     generator_rate: float = 0.0
     generator_s: float = 20.0
     generator_rounds: int = 2
+    #: A py-spy binary: also profile one worker while it serves each of ``profile_routes``.
+    py_spy: str | None = None
+    profile_routes: tuple[str, ...] = ()
+    profile_s: float = 10.0
     seed: int = 1
     out_dir: str = "bench-results"
     label: str = ""
@@ -86,6 +91,8 @@ class GeneratorRound:
     rate_rps: float
     requests: int
     errors: int
+    #: Failed requests by HTTP status (0: no response: timeout, connection lost...).
+    error_statuses: dict[str, int]
     generator_us_per_request: float | None
     server_us_per_request: float | None
     generator_cores: float | None
@@ -109,6 +116,8 @@ class MixCost:
     mix_share_pct: dict[str, float] = field(default_factory=dict)
     generator: list[GeneratorRound] = field(default_factory=list)
     generator_median_us: dict[str, float] = field(default_factory=dict)
+    #: Per profiled route: py-spy's samples of one worker summed by component (``readcost.summarise``).
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _tree_cpu(pid: int) -> float:
@@ -184,6 +193,36 @@ async def _route_round(
     )
 
 
+async def _profile(
+    client: Http1Client, work: Workload, pid: int, route: str, config: MixCostConfig, out: Path
+) -> dict[str, Any]:
+    """py-spy on the busiest worker while ``route`` is driven closed loop; shares by component."""
+    assert config.py_spy is not None
+    from twitterclone_bench.readcost import summarise
+
+    worker = max(_process_tree(pid), key=_proc_cpu)
+    folded = out / f"{time.strftime('%Y%m%d-%H%M%S')}-mix-cost{_suffix(config)}-{route}.folded"
+    spy = await asyncio.create_subprocess_exec(
+        config.py_spy,
+        *("record", "-p", str(worker), "-d", f"{config.profile_s:g}", "-r", "200", "-f", "raw"),
+        *("--nonblocking", "-o", str(folded)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await asyncio.sleep(0.5)  # let it attach
+    deadline = time.monotonic() + config.profile_s
+    while time.monotonic() < deadline and spy.returncode is None:
+        await _closed(client, work, route, 200, config.concurrency)
+    _, err = await spy.communicate()
+    if spy.returncode != 0 or not folded.exists():
+        return {"error": f"py-spy exited {spy.returncode}: {err.decode(errors='replace')[-500:]}"}
+    summary = summarise(folded.read_text())
+    print(f"profile of {route} ({summary.get('samples', 0)} samples of one worker), exclusive, by component:")
+    for label, pct in list(summary.get("components_pct", {}).items())[:10]:
+        print(f"  {pct:5.1f} %  {label}")
+    return {"folded": str(folded), **summary}
+
+
 def _suffix(config: MixCostConfig) -> str:
     return f"-{config.label}" if config.label else ""
 
@@ -246,6 +285,8 @@ def run_mix_cost(config: MixCostConfig) -> MixCost:
                             f"{one.tail_s} s), generator {one.generator_us:.1f} µs; {one.requests} in "
                             f"{one.wall_s} s, {one.errors} errors, load {one.loadavg_1m}"
                         )
+                for route in config.profile_routes if config.py_spy else ():
+                    result.profiles[route] = await _profile(client, work, pid, route, config, out)
             result.routes, result.mix_us_per_request = summarise(result.rounds, config.mix)
             cost = result.mix_us_per_request
             result.rate_per_core = round(1e6 / cost, 1) if cost else 0.0
@@ -305,6 +346,7 @@ async def _generator_rounds(
                 rate_rps=config.generator_rate,
                 requests=len(res.samples),
                 errors=sum(1 for s in res.samples if not s.ok),
+                error_statuses=dict(Counter(str(s.status) for s in res.samples if not s.ok)),
                 generator_us_per_request=cpu.get("generator_us_per_request"),
                 server_us_per_request=cpu.get("server_us_per_request"),
                 generator_cores=cpu.get("generator_cores"),
@@ -316,7 +358,8 @@ async def _generator_rounds(
             print(
                 f"generator {kind:7s} at {one.rate_rps:g} req/s: {one.generator_us_per_request} µs/request "
                 f"({one.generator_cores} cores), server {one.server_us_per_request} µs/request, "
-                f"{one.errors} errors of {one.requests}, other {one.other_cores} cores, load {one.loadavg_1m}"
+                f"{one.errors} errors of {one.requests} {one.error_statuses or ''}, "
+                f"other {one.other_cores} cores, load {one.loadavg_1m}"
             )
     for kind in ("aiohttp", "lean"):
         values = [g.generator_us_per_request for g in result.generator if g.client == kind]

@@ -63,7 +63,24 @@ from twitterclone_bench import options
 @click.option(
     "--generator-rounds", default=2, show_default=True, type=click.IntRange(min=1), help="Runs per client."
 )
-@options.output("Where the JSON goes.")
+@click.option(
+    "--py-spy",
+    "py_spy",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A py-spy binary: also profile a worker on each --profile-route.",
+)
+@click.option(
+    "--profile-route",
+    "profile_routes",
+    multiple=True,
+    type=click.Choice(["home", "user_timeline", "post", "like", "follow"]),
+    help="A route to profile with --py-spy (repeatable).",
+)
+@click.option(
+    "--profile-s", default=10.0, show_default=True, type=click.FloatRange(min=1), help="Profile length."
+)
+@options.output("Where the JSON (and the folded profiles) go.")
 def mix_cost(**given: Any) -> None:
     """Server CPU per request of each route of the mix (with its async consequences), on a fresh monolith.
 

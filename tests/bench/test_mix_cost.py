@@ -87,5 +87,5 @@ def test_mix_cost_measures_every_route_of_the_mix(tmp_path: Path) -> None:
     assert report["mix_us_per_request"] > 0
     assert [g["client"] for g in report["generator"]] == ["aiohttp", "lean"]
     for g in report["generator"]:
-        assert (g["requests"], g["errors"]) == (20, 0), g
+        assert (g["requests"], g["errors"], g["error_statuses"]) == (20, 0, {}), g
     assert "the mix:" in result.output
