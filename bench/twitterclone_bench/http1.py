@@ -218,12 +218,15 @@ class Http1Client:
         self.by_age.append(call)
         if self._sweeper is None:
             self._sweeper = self.loop.call_later(0.05, self._sweep)
-        if self.idle:
-            self._send(self.idle.pop(), call)
-        else:
-            self.queue.append(call)
-            if self.open < self.limit:
-                self._connect()
+        while self.idle:
+            conn = self.idle.pop()
+            # the server may have closed it (an idle keep-alive timeout) a moment before we learn of it
+            if conn.transport is not None and not conn.transport.is_closing():
+                self._send(conn, call)
+                return call
+        self.queue.append(call)
+        if self.open < self.limit:
+            self._connect()
         return call
 
     async def request(

@@ -63,6 +63,10 @@ async def scripted_server() -> AsyncIterator[Server]:
                     writer.write(_response(503, b"bye", "Connection: close"))
                     await writer.drain()
                     return
+                elif path == "/idle-close":  # answered, then closed as an idle keep-alive timeout would
+                    writer.write(_response(200, b"ok"))
+                    await writer.drain()
+                    return
                 elif path == "/drop":
                     return  # no answer at all
                 elif path == "/stall":
@@ -120,6 +124,22 @@ def test_connection_close_dropped_connections_garbage_and_timeouts_are_counted()
             assert client.outstanding == 0
             # each failure cost its connection: close, drop, garbage and the timeout, plus the first
             assert srv.connections == 5
+
+    asyncio.run(go())
+
+
+def test_a_keep_alive_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    async def go() -> None:
+        async with scripted_server() as srv, Http1Client(srv.url, connections=1) as client:
+            assert await client.request("GET", "/idle-close") == (200, b"ok", None)
+            for _ in range(500):  # until the client has seen the close (no time limit asserted)
+                if client.open == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert client.open == 0
+            assert not client.idle
+            assert await client.request("GET", "/ok") == (200, b'{"id":"1"}', None)
+            assert srv.connections == 2
 
     asyncio.run(go())
 
