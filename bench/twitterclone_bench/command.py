@@ -16,6 +16,7 @@ from twitterclone_bench.adapter_cost_command import adapter_cost
 from twitterclone_bench.connections_command import connections
 from twitterclone_bench.fanout_command import fanout
 from twitterclone_bench.hop_command import hop
+from twitterclone_bench.mixcost_command import mix_cost
 from twitterclone_bench.readcost_command import read_cost
 from twitterclone_bench.relay_command import relay
 from twitterclone_bench.scale_command import scale
@@ -55,6 +56,7 @@ from twitterclone_bench.writes_command import writes
     "--max-in-flight", default=10_000, show_default=True, help="Open loop: drop (error) above this."
 )
 @options.request_timeout()
+@options.client()
 @options.output("Where the JSON and the SVG go.")
 @click.pass_context
 def bench(ctx: click.Context, /, **given: Any) -> None:
@@ -93,4 +95,5 @@ bench.add_command(relay)
 bench.add_command(scale)
 bench.add_command(web_home)
 bench.add_command(read_cost)
+bench.add_command(mix_cost)
 bench.add_command(writes)

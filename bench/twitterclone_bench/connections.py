@@ -934,14 +934,9 @@ def _phase(
 
     gens.broadcast("phase", spec)
     results = gens.collect("phase_done", on_message, timeout_s=duration_s + drain + 120)
-    cpu = meter.stop()
-    wall = max(1e-9, max(r["wall_s"] for r in results.values()))
-    gen_cores = sum(r["cpu_s"] for r in results.values()) / wall
-    cpu["generator_cores"] = round(gen_cores, 2)  # the generator processes, not this parent
-    server_cores, machine_cores = cpu.get("server_cores"), cpu.get("machine_cores")
-    if server_cores is not None and machine_cores is not None:
-        cpu["other_cores"] = round(max(0.0, machine_cores - gen_cores - server_cores), 2)
     samples = [Sample(*t) for r in results.values() for t in r["samples"]]
+    # the generator processes' CPU, not this parent's (which only reads pipes)
+    cpu = meter.stop(len(samples), generator_s=sum(r["cpu_s"] for r in results.values()))
     errors = [(float(at), str(kind)) for r in results.values() for at, kind in r["errors"]]
     events: Counter[str] = Counter()
     for r in results.values():

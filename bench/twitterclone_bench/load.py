@@ -1,7 +1,8 @@
 """The load generator: an open loop at a fixed arrival rate, and a closed-loop ceiling probe.
 
-Open loop (as wrk2 does): request ``i`` is due at ``start + i / rate``. The scheduler launches each
-request as its own task when it is due and never waits for earlier responses, so a server stall
+Open loop (as wrk2 does): request ``i`` is due at ``start + i / rate``. The scheduler sends each
+request when it is due (on the lean client of ``http1`` with a callback for its outcome, or on
+aiohttp as a task of its own) and never waits for earlier responses, so a server stall
 shows up as latency instead of as a pause in sending (no coordinated omission). Latency is measured
 from the *scheduled* time to the end of the response body. When more than ``max_in_flight``
 requests are outstanding, new ones are dropped and counted as errors (status 0).
@@ -18,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from twitterclone_bench.http1 import Http1Client
 from twitterclone_bench.stats import Sample
 
 #: Called with the response body and the loop time the response completed, on success only.
@@ -50,25 +52,46 @@ class CpuMeter:
         self._wall, self._self = time.monotonic(), time.process_time()
         self._server, self._machine = self._server_cpu(), _machine_busy()
 
-    def stop(self) -> dict[str, float | None]:
+    def stop(self, requests: int | None = None, generator_s: float | None = None) -> dict[str, float | None]:
         """Cores used on average (1.0 = one core busy for the whole phase): by the generator, the server
-        (when its pid is known), the whole machine, and everything else (other work on the machine)."""
+        (when its pid is known), the whole machine, and everything else (other work on the machine).
+
+        Given the phase's ``requests``, also the CPU each request cost the generator and the server
+        (µs; the server's includes whatever the requests caused that finished within the phase).
+        ``generator_s``: the generator's CPU seconds when it is not this process (``bench connections``).
+        """
         wall = max(1e-9, time.monotonic() - self._wall)
-        generator = (time.process_time() - self._self) / wall
-        server = (self._server_cpu() - self._server) / wall if self.server_pid else None
-        machine = (_machine_busy() - self._machine) / wall
-        return {
-            "generator_cores": round(generator, 2),
-            "server_cores": round(server, 2) if server is not None else None,
-            "machine_cores": round(machine, 2),
-            "other_cores": round(max(0.0, machine - generator - server), 2) if server is not None else None,
-            "loadavg_1m": _loadavg(),
-        }
+        if generator_s is None:
+            generator_s = time.process_time() - self._self
+        server_s = self._server_cpu() - self._server if self.server_pid else None
+        return cpu_figures(wall, generator_s, server_s, _machine_busy() - self._machine, requests)
 
     def _server_cpu(self) -> float:
         if not self.server_pid:
             return 0.0
         return sum(_proc_cpu(pid) for pid in _process_tree(self.server_pid))
+
+
+def cpu_figures(
+    wall_s: float, generator_s: float, server_s: float | None, machine_s: float, requests: int | None
+) -> dict[str, float | None]:
+    """The CPU figures of a phase (see ``CpuMeter.stop``) from the CPU seconds each used over it."""
+    wall = max(1e-9, wall_s)
+    generator, machine = generator_s / wall, machine_s / wall
+    server = server_s / wall if server_s is not None else None
+    out: dict[str, float | None] = {
+        "generator_cores": round(generator, 2),
+        "server_cores": round(server, 2) if server is not None else None,
+        "machine_cores": round(machine, 2),
+        "other_cores": round(max(0.0, machine - generator - server), 2) if server is not None else None,
+        "loadavg_1m": _loadavg(),
+    }
+    if requests:
+        out["requests"] = requests
+        out["generator_us_per_request"] = round(generator_s / requests * 1e6, 1)
+        if server_s is not None:
+            out["server_us_per_request"] = round(server_s / requests * 1e6, 1)
+    return out
 
 
 def _machine_busy() -> float:
@@ -135,8 +158,12 @@ def new_session(connections: int = 256, timeout_s: float = 10.0) -> aiohttp.Clie
     )
 
 
+#: What the load phases send requests with: aiohttp (``--client aiohttp``) or the lean client.
+Client = aiohttp.ClientSession | Http1Client
+
+
 async def open_loop(
-    session: aiohttp.ClientSession,
+    client: Client,
     next_request: Callable[[int], Request],
     *,
     rate: float,
@@ -148,19 +175,38 @@ async def open_loop(
     """Send ``rate * duration_s`` requests at their scheduled times; see the module docstring."""
     loop = asyncio.get_running_loop()
     samples: list[Sample] = []
-    in_flight: set[asyncio.Task[None]] = set()
     total = int(rate * duration_s)
     dropped = 0
     meter = cpu or CpuMeter()
     meter.start()
     start = loop.time() + 0.01
+    lean = isinstance(client, Http1Client)
+    in_flight: set[asyncio.Task[None]] = set()
+
+    def outstanding() -> int:
+        return client.outstanding if isinstance(client, Http1Client) else len(in_flight)
+
+    def submit(req: Request, due: float) -> None:
+        """The lean client: no task, a callback when the response (or the failure) comes."""
+        assert isinstance(client, Http1Client)
+        sent = loop.time()
+        route, after = req.route, req.after
+
+        def done(status: int, body: bytes, _error: str | None) -> None:
+            now = loop.time()
+            samples.append(Sample(route, due - start, now - due, status, sent - due))
+            if after is not None and 200 <= status < 400:
+                after(body, now)
+
+        client.submit(client.encode(req.method, req.url, req.headers, req.json), done)
 
     async def fire(req: Request, due: float) -> None:
+        assert isinstance(client, aiohttp.ClientSession)
         sent = loop.time()
         status = 0
         body = b""
         try:
-            async with session.request(req.method, req.url, headers=req.headers, json=req.json) as resp:
+            async with client.request(req.method, req.url, headers=req.headers, json=req.json) as resp:
                 body = await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError, OSError):
@@ -179,26 +225,32 @@ async def open_loop(
             due = start + i / rate
             req = next_request(i)
             i += 1
-            if len(in_flight) >= max_in_flight:
+            if outstanding() >= max_in_flight:
                 dropped += 1
                 samples.append(Sample(req.route, due - start, loop.time() - due, 0, 0.0))
+                continue
+            if lean:
+                submit(req, due)
                 continue
             task = loop.create_task(fire(req, due))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         if i < total:
             await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
-    if in_flight:
+    if isinstance(client, Http1Client):
+        if not await client.drained(drain_s):
+            client.cancel_all()  # each recorded as status 0 with the time waited so far
+    elif in_flight:
         _, pending = await asyncio.wait(set(in_flight), timeout=drain_s)
         for task in pending:
             task.cancel()  # fire() records the sample as status 0 with the time waited so far
         if pending:
             await asyncio.wait(pending, timeout=2.0)
-    return PhaseResult(samples, rate, duration_s, meter.stop(), dropped)
+    return PhaseResult(samples, rate, duration_s, meter.stop(len(samples)), dropped)
 
 
 async def closed_loop(
-    session: aiohttp.ClientSession,
+    client: Client,
     next_request: Callable[[int], Request],
     *,
     concurrency: int,
@@ -225,14 +277,19 @@ async def closed_loop(
             counter += 1
             sent = loop.time()
             status = 0
-            try:
-                async with session.request(req.method, req.url, headers=req.headers, json=req.json) as resp:
-                    await resp.read()
-                    status = resp.status
-            except (aiohttp.ClientError, TimeoutError, OSError):
-                status = 0
+            if isinstance(client, Http1Client):
+                status, _, _ = await client.request(req.method, req.url, req.headers, req.json)
+            else:
+                try:
+                    async with client.request(
+                        req.method, req.url, headers=req.headers, json=req.json
+                    ) as resp:
+                        await resp.read()
+                        status = resp.status
+                except (aiohttp.ClientError, TimeoutError, OSError):
+                    status = 0
             samples.append(Sample(req.route, sent - start, loop.time() - sent, status))
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = loop.time() - start
-    return PhaseResult(samples, 0.0, elapsed, meter.stop())
+    return PhaseResult(samples, 0.0, elapsed, meter.stop(len(samples)))

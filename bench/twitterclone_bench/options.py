@@ -163,6 +163,18 @@ def database() -> Callable[[F], F]:
     )
 
 
+def client() -> Callable[[F], F]:
+    """``--client``: what the load phases send with (the generator shares the server's cores)."""
+    return click.option(
+        "--client",
+        type=click.Choice(["lean", "aiohttp"]),
+        default="lean",
+        show_default=True,
+        help="Load phases' HTTP client: the lean keep-alive client (about a third of aiohttp's CPU "
+        "per request, which the server gets back) or aiohttp, as before.",
+    )
+
+
 def request_timeout() -> Callable[[F], F]:
     return click.option(
         "--timeout", "timeout_s", default=10.0, show_default=True, help="Per-request timeout (s)."

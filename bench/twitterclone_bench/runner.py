@@ -16,7 +16,16 @@ from rich.console import Console
 
 from twitterclone_bench.chart import latency_chart
 from twitterclone_bench.graph import FollowGraph, from_edge_list, synthetic
-from twitterclone_bench.load import CpuMeter, PhaseResult, Request, closed_loop, new_session, open_loop
+from twitterclone_bench.http1 import Http1Client
+from twitterclone_bench.load import (
+    Client,
+    CpuMeter,
+    PhaseResult,
+    Request,
+    closed_loop,
+    new_session,
+    open_loop,
+)
 from twitterclone_bench.options import DEFAULT_MIX
 from twitterclone_bench.report import (
     Cpu,
@@ -74,6 +83,8 @@ class BenchConfig(LoadConfig):
     search_mixed: bool = True
     max_in_flight: int = 10_000
     connections: int = 256
+    #: What the load phases send with: "lean" (``http1.Http1Client``) or "aiohttp" (as before session 6).
+    client: str = "lean"
 
 
 class Ceiling(msgspec.Struct, kw_only=True):
@@ -286,13 +297,14 @@ async def _run(
         console.print(f"[bold]seeded[/] in {seeding.seconds} s: {seeding}")
 
         seeding.quiesce_s = await quiesce(server_pid, 2.0)
-        ceiling = await _ceiling(session, base, config, server_pid, console)
+        load = load_client(config.client, session, base, config.connections, config.timeout_s)
+        ceiling = await _ceiling(load, base, config, server_pid, console)
         ceiling_rps = ceiling.throughput_rps
 
         home_search = mixed_search = None
         if config.search:
             home_search = await _search(
-                session,
+                load,
                 base,
                 seeded,
                 config,
@@ -304,14 +316,16 @@ async def _run(
             )
         if config.search_mixed:
             mixed_search = await _search(
-                session, base, seeded, config, config.mix, "mixed", ceiling_rps, server_pid, console
+                load, base, seeded, config, config.mix, "mixed", ceiling_rps, server_pid, console
             )
 
         needed = config.warmup_s + config.duration_s + 60
         refresh_failures = await refresh_tokens(session, base, seeded.actors, needed, config.concurrency)
         quiet_s = await quiesce(server_pid, 2.0)
-        mixed = await _mixed(session, base, seeded, config, ceiling_rps, server_pid, console)
+        mixed = await _mixed(session, load, base, seeded, config, ceiling_rps, server_pid, console)
         mixed.quiesce_before_s = quiet_s
+        if isinstance(load, Http1Client):
+            load.close()
 
     return BenchReport(
         tool="twitterclone bench",
@@ -330,8 +344,19 @@ async def _run(
     )
 
 
+def load_client(
+    kind: str, session: aiohttp.ClientSession, base: str, connections: int, timeout_s: float
+) -> Client:
+    """The client the load phases send with: the lean one (``http1``) or the aiohttp ``session``."""
+    if kind == "aiohttp":
+        return session
+    if kind != "lean":
+        raise ValueError(f"unknown client {kind!r} (lean or aiohttp)")
+    return Http1Client(base, connections, timeout_s)
+
+
 async def _ceiling(
-    session: aiohttp.ClientSession, base: str, config: BenchConfig, pid: int | None, console: Console
+    session: Client, base: str, config: BenchConfig, pid: int | None, console: Console
 ) -> Ceiling:
     """Closed-loop GET /livez: the most this stack answers on this machine, with this generator."""
 
@@ -396,7 +421,7 @@ def _step(res: PhaseResult, target_ms: float) -> SearchStep:
 
 
 async def _search(
-    session: aiohttp.ClientSession,
+    session: Client,
     base: str,
     seeded: Seeded,
     config: BenchConfig,
@@ -461,6 +486,7 @@ async def _search(
 
 async def _mixed(
     session: aiohttp.ClientSession,
+    load: Client,
     base: str,
     seeded: Seeded,
     config: BenchConfig,
@@ -477,7 +503,7 @@ async def _mixed(
         f"{config.duration_s:g} s, mix {config.mix}"
     )
     res = await open_loop(
-        session,
+        load,
         work,
         rate=config.rate,
         duration_s=config.warmup_s + config.duration_s,

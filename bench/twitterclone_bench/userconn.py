@@ -2,7 +2,8 @@
 
 Each simulated user is one HTTP/1.1 keep-alive connection to the gateway, opened from one of several
 source loopback addresses, acting as one seeded account. The client is a small asyncio ``Protocol``
-(request bytes out, status line + headers + a ``Content-Length`` or chunked body in): an idle
+(request bytes out, status line + headers + a ``Content-Length`` or chunked body in, parsed by
+``http1.parse_response``): an idle
 connection costs about 3 KiB of this process's memory, against about 13 KiB with aiohttp and 32 KiB
 with httpx (whose pool also took 28 s to open 500 connections); measured on 5,000 connections.
 
@@ -35,14 +36,13 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from twitterclone_bench.http1 import CACHE_LIMIT, parse_response
 from twitterclone_bench.load import Request
 from twitterclone_bench.seed import Actor, Seeded
 from twitterclone_bench.workload import Workload
 
 #: Descriptors a generator keeps for itself (the pipe, epoll, the interpreter's files) beyond its users.
 FD_RESERVE = 64
-#: A response head larger than this is malformed as far as this client is concerned.
-MAX_HEAD = 64 * 1024
 
 # connection states
 CLOSED, CONNECTING, OPEN = 0, 1, 2
@@ -133,68 +133,6 @@ class _Conn(asyncio.Protocol):
         self.gen.on_lost(self, exc)
 
 
-def parse_response(buf: bytearray) -> tuple[int, int, bytes, bool] | None:
-    """``(status, bytes consumed, body, server closes)`` of the first complete response in ``buf``.
-
-    None while incomplete; ValueError when malformed. Handles ``Content-Length`` and chunked bodies,
-    and bodiless statuses; a body delimited by the end of the connection is not supported (the
-    gateway always sends a length).
-    """
-    end = buf.find(b"\r\n\r\n")
-    if end < 0:
-        if len(buf) > MAX_HEAD:
-            raise ValueError("response head too large")
-        return None
-    head = bytes(buf[:end]).decode("latin-1").split("\r\n")
-    parts = head[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
-        raise ValueError(f"not an HTTP/1.x status line: {head[0][:80]!r}")
-    status = int(parts[1])
-    length: int | None = None
-    chunked = False
-    connection = ""
-    for line in head[1:]:
-        name, _, value = line.partition(":")
-        name = name.strip().lower()
-        if name == "content-length":
-            length = int(value.strip())
-        elif name == "transfer-encoding":
-            chunked = "chunked" in value.lower()
-        elif name == "connection":
-            connection = value.strip().lower()
-    close = connection == "close" or (parts[0] == "HTTP/1.0" and connection != "keep-alive")
-    start = end + 4
-    if chunked:
-        body = bytearray()
-        at = start
-        while True:
-            eol = buf.find(b"\r\n", at)
-            if eol < 0:
-                return None
-            size = int(bytes(buf[at:eol]).split(b";", 1)[0].strip(), 16)
-            if size == 0:
-                at = eol + 2  # trailer lines, if any, up to an empty line
-                while True:
-                    nl = buf.find(b"\r\n", at)
-                    if nl < 0:
-                        return None
-                    if nl == at:
-                        return status, at + 2, bytes(body), close
-                    at = nl + 2
-            if len(buf) < eol + 2 + size + 2:
-                return None
-            body += buf[eol + 2 : eol + 2 + size]
-            at = eol + 2 + size + 2
-    if length is None:
-        if status in (204, 304) or 100 <= status < 200:
-            length = 0
-        else:
-            raise ValueError(f"status {status} without a length (bodies up to close are not supported)")
-    if len(buf) < start + length:
-        return None
-    return status, start + length, bytes(buf[start : start + length]), close
-
-
 def os_reason(exc: BaseException) -> str:
     """A short, groupable reason for a failed connect: the errno name and its text."""
     if isinstance(exc, TimeoutError):
@@ -246,6 +184,7 @@ class UserGenerator:
         self.waiting = 0  # requests queued or on the wire
         self.commands: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         self.livez = self._head("GET", "/livez", None) + b"\r\n"
+        self._encoded: dict[tuple[object, ...], bytes] = {}
         # phase state
         self.phase: PhaseSpec | None = None
         self.phase_start = 0.0
@@ -308,6 +247,18 @@ class UserGenerator:
         return ("\r\n".join(lines) + "\r\n").encode("latin-1")
 
     def encode(self, req: Request) -> bytes:
+        """The request's bytes; bodiless ones (all but posts) encoded once per method, URL and token."""
+        if req.json is None:
+            key = (req.method, req.url, *req.headers.items()) if req.headers else (req.method, req.url)
+            payload = self._encoded.get(key)
+            if payload is None:
+                if len(self._encoded) >= CACHE_LIMIT:
+                    self._encoded.clear()
+                payload = self._encoded[key] = self._encode(req)
+            return payload
+        return self._encode(req)
+
+    def _encode(self, req: Request) -> bytes:
         base = self.spec.base_url
         path = req.url[len(base) :] if req.url.startswith(base) else req.url
         head = self._head(req.method, path, req.headers)

@@ -71,6 +71,11 @@ def test_bench_runs_end_to_end_and_writes_json_and_svg(tmp_path: Path) -> None:
     assert doc["seed"]["accounts"] == 20
     assert doc["server"]["argon2"]["argon2_time_cost"] == "1"  # the cheap seeding cost is on record
     assert doc["mixed"]["fanout"]["probed"] >= 1
+    assert doc["config"]["client"] == "lean"
+    # the CPU each request cost the generator and the server, per phase
+    assert doc["mixed"]["cpu"]["requests"] == 40
+    assert doc["mixed"]["cpu"]["generator_us_per_request"] > 0
+    assert doc["ceiling"]["cpu"]["server_us_per_request"] > 0
 
     [svg_file] = tmp_path.glob("*.svg")
     svg = ET.parse(svg_file).getroot()  # noqa: S314 - our own file

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from twitterclone.cli import main
 from twitterclone_bench import connections
 from twitterclone_bench.connections import ConnectionsConfig, PlanError, make_plan
-from twitterclone_bench.userconn import parse_response
+from twitterclone_bench.http1 import parse_response
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -153,6 +153,10 @@ def test_connections_mode_holds_every_connection_and_reports(tmp_path: Path) -> 
     assert run["error_rate"] == 0, run["errors_by_kind"]
     assert routes["all"]["p99_ms"] >= routes["all"]["p50_ms"] > 0
     assert {"p50_ms", "p90_ms", "p99_ms", "p99.9_ms"} <= routes["home"].keys()
+    # the generator processes' CPU per request (not the parent's), and the server's
+    assert run["cpu"]["requests"] >= routes["all"]["count"]
+    assert run["cpu"]["generator_us_per_request"] > 0
+    assert run["cpu"]["server_us_per_request"] > 0
 
     for when in ("memory_before_connect", "memory_after_connect", "memory_at_end"):
         assert doc[when]["gateway_rss_mib"] > 0
