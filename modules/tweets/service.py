@@ -153,6 +153,20 @@ _VIEWER_FLAGS = HotRead(
         ),
     )
 )
+#: A page of one author's tweets of some visibilities, newest first, below ``before`` and above
+#: ``after``: a user timeline without filters (most of them), as a ``HotRead`` rather than a
+#: statement built and compiled through SQLAlchemy on every read (a third of such a read's CPU).
+_USER_PAGE = HotRead(
+    sa.select(_t.c.id)
+    .where(
+        _t.c.author_id == sa.bindparam("author"),
+        _t.c.visibility.in_(sa.bindparam("shown", expanding=True)),
+        _t.c.id < sa.bindparam("before"),
+        _t.c.id > sa.bindparam("after"),
+    )
+    .order_by(_t.c.id.desc())
+    .limit(sa.bindparam("limit"))
+)
 _STATIC_BY_IDS = sa.select(*_STATIC_COLUMNS).where(_t.c.id.in_(sa.bindparam("ids", expanding=True)))
 #: A new tweet, its values given as parameters: built once (``insert().values(...)`` for every post
 #: cost more in building the statement and its cache key than running it).
@@ -1040,6 +1054,18 @@ class TweetsService:
         if filters is not None and filters.pinned:
             return await self.pin_lists.pinned(author, viewer_id, page)
         narrowed = _narrowed(author, filters) if filters is not None else []
+        if not narrowed and page.min_id is None:
+            rows = await self._store.fetch(
+                _USER_PAGE,
+                {
+                    "author": author,
+                    "shown": shown,
+                    "before": _page_before(page),
+                    "after": _page_after(page),
+                    "limit": page.limit + 1,
+                },
+            )
+            return await self._page([r[0] for r in rows], viewer_id, page.limit, known=viewpoint)
         return await self._id_bounded(
             sa.and_(_t.c.author_id == author, _t.c.visibility.in_(shown), *narrowed),
             viewer_id,
