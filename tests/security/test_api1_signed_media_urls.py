@@ -12,6 +12,7 @@ saying nothing of the image. Public images keep plain, shared-cacheable URLs.
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -55,6 +56,11 @@ def seen_by(client: TestClient[Litestar], media_id: str, user: User) -> bool:
     return client.get(f"/api/media/{media_id}", headers=user.headers).status_code == 200
 
 
+def listed_in(client: TestClient[Litestar], page: str, viewer: User, status_id: str) -> dict[str, Any] | None:
+    found = [st for st in client.get(page, headers=viewer.headers).json() if st["id"] == status_id]
+    return found[0] if found else None
+
+
 def setup_followers_only(client: TestClient[Litestar], api: Api) -> tuple[User, User, User, str, str]:
     """Alice (followed by Bob) posts a followers-only image; Dave is a stranger."""
     alice, bob, dave = api.user("alice"), api.user("bob"), api.user("dave")
@@ -80,6 +86,14 @@ def test_an_app_loads_a_followers_only_image_from_the_status_url_without_a_token
             assert r.headers["content-type"].startswith("image/")
             assert "private" in r.headers["cache-control"]
             assert "public" not in r.headers["cache-control"]
+    # Pages written from the shared status fragments sign for their own viewer too.
+    for viewer, page in ((bob, "/api/v1/timelines/home"), (alice, f"/api/v1/accounts/{alice.id}/statuses")):
+        api.eventually(lambda p=page, u=viewer: listed_in(client, p, u, status_id) is not None, 3.0)
+        listed = listed_in(client, page, viewer, status_id)
+        assert listed is not None
+        url = listed["media_attachments"][0]["url"]
+        assert parse_qs(urlsplit(url).query)["v"] == [viewer.id], (page, url)
+        assert app_fetch(client, url) == 200
     # The same URL within the hour: clients may keep it (and their cache of it).
     assert attachment(client, status_id, bob)["url"] == attachment(client, status_id, bob)["url"]
     # The signed URL also works beside the token (some apps send it to their own server).
