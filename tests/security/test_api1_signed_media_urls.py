@@ -12,6 +12,7 @@ saying nothing of the image. Public images keep plain, shared-cacheable URLs.
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -88,7 +89,9 @@ def test_an_app_loads_a_followers_only_image_from_the_status_url_without_a_token
             assert "public" not in r.headers["cache-control"]
     # Pages written from the shared status fragments sign for their own viewer too.
     for viewer, page in ((bob, "/api/v1/timelines/home"), (alice, f"/api/v1/accounts/{alice.id}/statuses")):
-        api.eventually(lambda p=page, u=viewer: listed_in(client, p, u, status_id) is not None, 3.0)
+        api.eventually(
+            partial(lambda p, u: listed_in(client, p, u, status_id) is not None, page, viewer), 3.0
+        )
         listed = listed_in(client, page, viewer, status_id)
         assert listed is not None
         url = listed["media_attachments"][0]["url"]
