@@ -38,6 +38,10 @@ AUDIENCE_PREFIX = "twitterclone:"
 KEYS_DIR = "service-identity"
 #: Every name a service token may carry as its issuer.
 SERVICES = ("gateway", *MODULE_NAMES)
+#: The gateway's key for signing restricted image URLs (gateway/media_urls.py), and the one it
+#: replaced, still accepted during a rotation.
+MEDIA_URL_KEY = "media-url.key"
+MEDIA_URL_PREVIOUS_KEY = "media-url.previous.key"
 #: How long a public key read from disk is trusted before it is read again (a rotated key).
 PUBLIC_KEY_MAX_AGE_S = 30.0
 
@@ -98,13 +102,35 @@ def load_own_key(directory: Path, service: str) -> Ed25519PrivateKey:
     return key
 
 
+def media_url_keys(directory: Path) -> list[bytes]:
+    """The key signing restricted image URLs (``media-url.key``, 32 random bytes, made atomically
+    when missing), then the previous one when a rotation keeps it (``media-url.previous.key``).
+
+    Every gateway process of a deployment must read the same file: ``up`` and ``service-keys``
+    make it with the service keys, a platform hands it to the gateway (deploy/README.md)."""
+    current = directory / MEDIA_URL_KEY
+    if not current.exists():
+        private_dir(directory)
+        _write_once(current, secrets.token_bytes(32), 0o600)
+    keys = [current.read_bytes()]
+    previous = directory / MEDIA_URL_PREVIOUS_KEY
+    if previous.exists():
+        keys.append(previous.read_bytes())
+    for key in keys:
+        if len(key) < 32:
+            raise ValueError(f"a media URL key in {directory} is shorter than 32 bytes")
+    return keys
+
+
 def provision(directory: Path, services: Iterable[str] = SERVICES) -> list[Path]:
-    """Make every service's key pair that is missing (before the processes race for them)."""
+    """Make every service's key pair that is missing (before the processes race for them), and
+    the gateway's media URL key."""
     written = []
     for service in services:
         load_own_key(directory, service)
         written += [private_key_file(directory, service), public_key_file(directory, service)]
-    return written
+    media_url_keys(directory)
+    return [*written, directory / MEDIA_URL_KEY]
 
 
 class PublicKeys:

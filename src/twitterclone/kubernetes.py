@@ -25,7 +25,7 @@ import tomli_w
 import yaml
 
 from twitterclone.composition import GATEWAY, port_dependencies
-from twitterclone.identity import private_key_file
+from twitterclone.identity import MEDIA_URL_KEY, private_key_file
 from twitterclone.manifest import MODULE_NAMES, AutoscaleConfig, Manifest, ManifestError, parse_manifest
 
 APP = "twitterclone"
@@ -277,8 +277,13 @@ def _pod_security() -> dict[str, Any]:
 
 
 def _identity_volume(process: str) -> dict[str, Any]:
-    """One folder: this process's own private key (its secret) and every service's public key."""
+    """One folder: this process's own private key (its secret) and every service's public key;
+    the gateway's secret also holds the key that signs restricted image URLs (every gateway
+    replica must sign alike: gateway/media_urls.py)."""
     key = private_key_file(Path(), process).name
+    items = [{"key": key, "path": key}]
+    if process == GATEWAY:
+        items.append({"key": MEDIA_URL_KEY, "path": MEDIA_URL_KEY})
     return {
         "name": "identity",
         "projected": {
@@ -287,7 +292,7 @@ def _identity_volume(process: str) -> dict[str, Any]:
                 {
                     "secret": {
                         "name": IDENTITY_SECRET.format(service=process),
-                        "items": [{"key": key, "path": key}],
+                        "items": items,
                     }
                 },
                 {"configMap": {"name": PUBLIC_KEYS_CONFIGMAP}},

@@ -28,7 +28,22 @@ pytestmark = pytest.mark.slow
 SCOPES = ["read", "write", "follow"]
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 #: The client steps below (each ``s(...)``).
-STEPS = 22
+STEPS = 26
+
+
+def _loads_image(client: Mastodon, status_id: str) -> None:
+    """Read the status as the client, then GET its attachment's URL as an image loader does.
+    The image is attached to the status asynchronously, so a 404 is asked again, for up to 5 s."""
+    attachment = client.status(status_id).media_attachments[0]
+    deadline = time.monotonic() + 5
+    while True:
+        r = httpx.get(attachment.url)
+        if r.status_code != 404 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("image/")
+    assert "private" in r.headers["cache-control"]
 
 
 def png() -> io.BytesIO:
@@ -83,6 +98,15 @@ def test_mastodon_py_does_everything(server: Deployment, native: Native, steps: 
     )
     posted = s("post with the image", lambda: writer.status_post("look at this #boxes", media_ids=[media]))
     assert posted.media_attachments[0].description == "a red box"
+
+    # A followers-only image, loaded as apps load images: its URL, no Authorization header.
+    s("follow the writer", lambda: _equal(reader.account_follow(posted.account).following, True))
+    hidden = s("upload another image", lambda: writer.media_post(png(), "image/png"))
+    private = s(
+        "post it for followers only",
+        lambda: writer.status_post("just for you", media_ids=[hidden], visibility="private"),
+    )
+    s("the follower's app loads its image without the token", lambda: _loads_image(reader, private.id))
 
     reply = s("reply", lambda: reader.status_reply(posted, "nice box"))
     assert reply.in_reply_to_id == posted.id

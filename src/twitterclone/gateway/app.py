@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from boundaries.users.port import UsersPort
-from twitterclone.composition import Runtime, build_runtime
+from twitterclone.composition import Runtime, build_runtime, service_keys_dir
 from twitterclone.gateway.admission import Admission, BodyLimits, admission_middleware
 from twitterclone.gateway.auth import AUTH_DEPENDENCIES, TokenVerifier
 from twitterclone.gateway.docs import LocalSwaggerUI, docs_assets_router
@@ -22,6 +22,7 @@ from twitterclone.gateway.guards import guard_in_place
 from twitterclone.gateway.internal import internal_app as create_internal_app
 from twitterclone.gateway.mastodon.errors import mastodon_aware
 from twitterclone.gateway.mastodon.router import document_mastodon_errors, mastodon_router
+from twitterclone.gateway.media_urls import MediaUrls
 from twitterclone.gateway.middleware import ResponseHeaders, gateway_edge_middleware
 from twitterclone.gateway.ops.routes import TEMPLATES as OPS_TEMPLATES
 from twitterclone.gateway.ops.routes import OpsController, ops_assets_router, ops_lifespan
@@ -211,6 +212,8 @@ def create_app(
     app.state.admission = admission
     app.state.internal_app = internal_app  # what the internal listener serves (split: hosted ports)
     app.state.streams = StreamGate(settings.streams_per_user, settings.streams_max)
+    # Signs the URLs of restricted images for apps that fetch them without the token.
+    app.state.media_urls = MediaUrls(service_keys_dir(settings))
     # The largest body any route accepts: the app-wide limit, or an upload's (routes check their own).
     body = BodyLimits(
         max_bytes=max(settings.max_body_bytes, settings.media_max_bytes + MULTIPART_OVERHEAD_BYTES),

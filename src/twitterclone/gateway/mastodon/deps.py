@@ -11,6 +11,7 @@ from boundaries.tweets.port import TweetsPort
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.mastodon import entities as m
 from twitterclone.gateway.mastodon.shaping import Shaper, base_url
+from twitterclone.gateway.media_urls import media_urls_of
 
 #: OpenAPI tag of every Mastodon operation.
 TAG = "mastodon"
@@ -35,7 +36,7 @@ async def shaper_for(request: Request[Any, Any, Any]) -> Shaper:
     if kept is None or kept[0] is not container:
         users, media = await container.get(UsersPort), await container.get(MediaPort)
         kept = state[_PORTS] = (container, (users, media, await container.get(TweetsPort)))
-    return Shaper(base_url(request), *kept[1])
+    return Shaper(base_url(request), *kept[1], urls=media_urls_of(request.app))
 
 
 def statuses_response(body: bytes, headers: dict[str, str] | None = None) -> Response[list[m.Status]]:

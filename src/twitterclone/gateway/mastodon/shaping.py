@@ -43,6 +43,7 @@ from boundaries.users.dto import Relationship as NativeRelationship
 from boundaries.users.port import UsersPort
 from twitterclone.gateway.mastodon import entities as m
 from twitterclone.gateway.mastodon.html import render
+from twitterclone.gateway.media_urls import MediaUrls
 from twitterclone.gateway.profile_images import DEFAULT_IMAGES
 
 #: Native notification kinds as Mastodon names them (a reply is a mention there).
@@ -163,13 +164,22 @@ class Shaper:
     """Shapes entities for one request (its origin) and hydrates pages in batch."""
 
     def __init__(
-        self, base: str, users: UsersPort, media: MediaPort, tweets: TweetsPort, caches: _Caches = CACHES
+        self,
+        base: str,
+        users: UsersPort,
+        media: MediaPort,
+        tweets: TweetsPort,
+        caches: _Caches = CACHES,
+        *,
+        urls: MediaUrls | None = None,
     ) -> None:
         self.base = base
         self.users = users
         self.media = media
         self.tweets = tweets
         self._caches = caches
+        #: Signs the URLs of images only some may see, for the viewer (None: no signing).
+        self.urls = urls
 
     # ------------------------------------------------------------------------------ accounts
 
@@ -293,11 +303,22 @@ class Shaper:
 
     # --------------------------------------------------------------------------------- media
 
-    def attachment(self, media: Media) -> m.MediaAttachment:
-        """An image attachment: ``url`` the display rendition, ``preview_url`` the thumbnail."""
+    def attachment(self, media: Media, viewer_id: str | None = None) -> m.MediaAttachment:
+        """An image attachment: ``url`` the display rendition, ``preview_url`` the thumbnail.
+
+        Apps fetch these without the token, so an image only some may see (in a followers-only
+        or direct tweet, or a draft) gets URLs signed for ``viewer_id`` (gateway/media_urls.py):
+        written per request and viewer, never kept in the shared status fragments."""
         sizes = {v.name: v for v in media.variants}
         display = sizes.get("display") or sizes.get("original")
         thumb = sizes.get("thumb") or display
+        draft = media.attached_to is None and media.profile_role is None
+        restricted = media.audience_of is not None or draft
+        urls = self.urls if restricted and viewer_id is not None else None
+
+        def url(variant: str) -> str:
+            plain = f"{self.base}/api/media/{media.id}/{variant}"
+            return plain if urls is None else f"{plain}?{urls.query(media.id, variant, viewer_id or '')}"
 
         def dims(width: int, height: int) -> m.MediaDimensions:
             return m.MediaDimensions(
@@ -308,8 +329,8 @@ class Shaper:
         return m.MediaAttachment(
             id=media.id,
             type="image",
-            url=f"{self.base}/api/media/{media.id}/{display.name if display else 'original'}",
-            preview_url=f"{self.base}/api/media/{media.id}/{thumb.name if thumb else 'original'}",
+            url=url(display.name if display else "original"),
+            preview_url=url(thumb.name if thumb else "original"),
             remote_url=None,
             meta=m.MediaMeta(
                 original=original,
@@ -326,7 +347,7 @@ class Shaper:
         wanted = list(dict.fromkeys(media_ids))
         if not wanted:
             return {}
-        return {x.id: self.attachment(x) for x in await self.media.get_many(wanted, viewer_id)}
+        return {x.id: self.attachment(x, viewer_id) for x in await self.media.get_many(wanted, viewer_id)}
 
     # ------------------------------------------------------------------------------ statuses
 

@@ -56,6 +56,7 @@ from twitterclone.gateway.livefeeds import LONG_POLL_S, WAIT_MARGIN_S, follow, h
 from twitterclone.gateway.mastodon.deps import TAG, may_answer
 from twitterclone.gateway.mastodon.routes.notifications import _shape as shape_notifications
 from twitterclone.gateway.mastodon.shaping import Shaper
+from twitterclone.gateway.media_urls import media_urls_of
 from twitterclone.gateway.params import BEARER
 from twitterclone.gateway.streams import StreamGate, StreamTicket, notification_baseline
 from twitterclone.remote.deadline import deadline_scope, deadline_var
@@ -337,6 +338,7 @@ async def _feeds(connection: ASGIConnection[Any, Any, Any, Any], user_id: str) -
         await container.get(UsersPort),
         await container.get(MediaPort),
         await container.get(TweetsPort),
+        urls=media_urls_of(connection.app),
     )
     return Feeds(
         user_id=user_id,

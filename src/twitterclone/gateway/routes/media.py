@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Body, HeaderParameter, PathParameter
+from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
 from litestar.types import Receive, ReceiveMessage
 
 from boundaries._kernel.errors import InvalidInput
@@ -30,6 +30,7 @@ from boundaries.tweets.port import TweetsPort
 from twitterclone.gateway.auth import READ, WRITE, Principal
 from twitterclone.gateway.di import FromDishka, inject
 from twitterclone.gateway.media_audience import RESTRICTED_CACHE, check_audience
+from twitterclone.gateway.media_urls import media_urls_of
 from twitterclone.gateway.params import BEARER, MediaId
 from twitterclone.gateway.problems import answer, errors, refuses
 from twitterclone.settings import Settings
@@ -194,7 +195,10 @@ class MediaController(Controller):
         summary="The bytes of one rendition (original, display or thumb), cacheable forever",
         description=(
             "A draft (not yet in a tweet) is served to its owner only, an image in a followers-only "
-            "or direct tweet to whoever may see that tweet; both privately (no shared cache)."
+            "or direct tweet to whoever may see that tweet; both privately (no shared cache). "
+            "Such an image's URL in a Mastodon attachment is signed for its viewer (`v`, `e`, `s`): "
+            "a valid, unexpired signature stands in for the token, and the viewer's access is "
+            "still checked; a wrong or expired one is ignored."
         ),
         response_description="The image bytes, with a strong ETag; 304 when If-None-Match matches.",
         guards=[READ],
@@ -204,16 +208,23 @@ class MediaController(Controller):
     @inject
     async def get_content(
         self,
+        request: Request[Any, Any, Any],
         media_id: MediaId,
         variant: Annotated[Variant, PathParameter(description="original, display or thumb")],
         viewer: NamedDependency[Principal | None],
         port: FromDishka[MediaPort],
         tweets: FromDishka[TweetsPort],
         if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match")] = None,
+        v: Annotated[str | None, QueryParameter(description="signed URL: the viewer")] = None,
+        e: Annotated[str | None, QueryParameter(description="signed URL: its expiry (unix seconds)")] = None,
+        s: Annotated[str | None, QueryParameter(description="signed URL: its signature")] = None,
     ) -> Response[bytes]:
-        return await image_response(
-            port, tweets, media_id, variant, viewer.user_id if viewer else None, if_none_match
-        )
+        viewer_id = viewer.user_id if viewer else None
+        if s is not None:
+            # A URL signed for its viewer stands in for the token (apps fetch images without
+            # it); a bad one is ignored, and the audience is asked as that viewer all the same.
+            viewer_id = media_urls_of(request.app).viewer(media_id, variant, v, e, s) or viewer_id
+        return await image_response(port, tweets, media_id, variant, viewer_id, if_none_match)
 
 
 async def image_response(

@@ -65,7 +65,7 @@ async def _upload(
         focus=_focus(form.focus),
     )
     stored = await media.upload(upload)
-    return shaper.attachment(stored)
+    return shaper.attachment(stored, user.user_id)
 
 
 class MediaController(Controller):
@@ -140,7 +140,7 @@ class MediaController(Controller):
         if not found or found[0].owner_id != user.user_id:
             raise MediaNotFound("Record not found")
         await check_audience(tweets, found[0].audience_of, user.user_id)
-        return shaper.attachment(found[0])
+        return shaper.attachment(found[0], user.user_id)
 
     @put(
         "/v1/media/{media_id:str}",
@@ -162,4 +162,4 @@ class MediaController(Controller):
         shaper = await shaper_for(request)
         form = convert(await raw_params(request), MediaForm)
         update = MediaUpdate(description=form.description, focus=_focus(form.focus))
-        return shaper.attachment(await media.update(user.user_id, media_id, update))
+        return shaper.attachment(await media.update(user.user_id, media_id, update), user.user_id)
