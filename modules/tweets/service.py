@@ -1146,8 +1146,7 @@ class TweetsService:
 
     async def author_activity(self, author_ids: list[Id]) -> list[AuthorActivity]:
         """Many authors' statuses counts and last status times in one call, in the order asked."""
-        async with self._store.read() as conn:
-            return await activity.activity_of(conn, author_ids)
+        return await activity.activity_of(self._store, author_ids)
 
     async def recent_refs(self, author_ids: list[Id], limit_per_author: int) -> list[TweetRef]:
         """The newest tweet refs of some authors, newest first (timeline back-fill and merge)."""

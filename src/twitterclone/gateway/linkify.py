@@ -21,12 +21,17 @@ from html import escape
 from boundaries.tweets.dto import Entities
 
 # Candidates, in one pass: a URL, a #hashtag, an @mention (the entities decide which are real).
+# Each alternative starts with its literal character and looks behind it from there (``h`` then
+# "not after a word character or @"), so the regex engine scans for ``h``, ``#`` or ``@`` instead
+# of trying three lookbehinds at every position of the text (a few times faster on a status).
 _TOKEN = re.compile(
-    r"(?P<url>(?<![\w@])https?://[^\s<>\"'\u00a0]+)"
-    r"|(?P<tag>(?<![\w&#])#(?P<tagname>\w+))"
-    r"|(?P<mention>(?<![\w@])@(?P<handle>[A-Za-z0-9_]{1,15})(?![A-Za-z0-9_@]))"
+    r"h(?<![\w@]h)(?P<url>ttps?://[^\s<>\"'\u00a0]+)"
+    r"|#(?<![\w&#]#)(?P<tagname>\w+)"
+    r"|@(?<![\w@]@)(?P<handle>[A-Za-z0-9_]{1,15})(?![A-Za-z0-9_@])"
 )
 _URL_TRAILING = ".,;:!?)]}'\"…"
+#: What ``html.escape(..., quote=False)`` changes.
+_SPECIAL = re.compile(r"[&<>]")
 
 
 def _plain_url(href: str, url: str) -> str:
@@ -62,39 +67,52 @@ class Links:
     markup: Markup = field(default_factory=Markup)
 
 
+def _escape_text(text: str) -> str:
+    """``html.escape(text, quote=False)``, without its three replaces when none is needed."""
+    return escape(text, quote=False) if _SPECIAL.search(text) else text
+
+
 def linkify(text: str, entities: Entities | None, links: Links) -> str:
     """``text`` escaped, with the entities' URLs, hashtags and resolved mentions linked; line
     breaks are kept as they are (a face decides how to show them)."""
     if not text:
         return ""
-    urls = set(entities.urls) if entities else set()
-    tags = {t.lower() for t in entities.hashtags} if entities else set()
-    resolved = {m.handle.lower() for m in entities.mentions if m.user_id is not None} if entities else set()
+    if entities is None:
+        return _escape_text(text)
+    urls = set(entities.urls)
+    tags = {t.lower() for t in entities.hashtags}
+    resolved = {m.handle.lower() for m in entities.mentions if m.user_id is not None}
+    if not (urls or tags or resolved):  # nothing to link: the text escaped, as the loop would give it
+        return _escape_text(text)
+    markup = links.markup
     out: list[str] = []
     pos = 0
     for match in _TOKEN.finditer(text):
         start, end = match.span()
         piece: str | None = None
-        if match.group("url"):
-            url = match.group("url").rstrip(_URL_TRAILING)
+        kind = match.lastgroup
+        if kind == "url":
+            url = match.group().rstrip(_URL_TRAILING)
             if url in urls:
                 end = start + len(url)
-                piece = links.markup.url(escape(url, quote=True), url)
-        elif match.group("tag"):
+                piece = markup.url(escape(url, quote=True), url)
+        elif kind == "tagname":
             name = match.group("tagname")
             if name.lower() in tags:
-                piece = links.markup.tag(escape(links.tag_url(name.lower()), quote=True), name)
+                piece = markup.tag(escape(links.tag_url(name.lower()), quote=True), name)
         else:
             handle = match.group("handle")
             href = links.mention_url(handle) if handle.lower() in resolved else None
             if href is not None:
-                piece = links.markup.mention(escape(href, quote=True), handle)
+                piece = markup.mention(escape(href, quote=True), handle)
         if piece is None:
             continue
-        out.append(escape(text[pos:start], quote=False))
+        if start > pos:
+            out.append(_escape_text(text[pos:start]))
         out.append(piece)
         pos = end
-    out.append(escape(text[pos:], quote=False))
+    if pos < len(text):
+        out.append(_escape_text(text[pos:]))
     return "".join(out)
 
 

@@ -8,7 +8,7 @@ back, the larger of two values), they use these helpers instead.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,6 +46,21 @@ def insert_or_ignore(where: DialectLike, table: sa.Table) -> sqlite.Insert | pos
 def as_utc(moment: datetime) -> datetime:
     """The same instant as an aware UTC datetime (a naive one is taken to be UTC already)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@overload
+def hot_read_utc(value: datetime | str) -> datetime: ...
+@overload
+def hot_read_utc(value: None) -> None: ...
+@overload
+def hot_read_utc(value: datetime | str | None) -> datetime | None: ...
+def hot_read_utc(value: datetime | str | None) -> datetime | None:
+    """A ``UtcDateTime`` column's value as a ``HotRead`` returns it, made what the column type
+    would have made it: on SQLite the stored text (parsed as SQLAlchemy's SQLite dialect parses
+    it), on PostgreSQL an aware datetime already; aware, in UTC, either way."""
+    if value is None:
+        return None
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):

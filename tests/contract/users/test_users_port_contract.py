@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from datetime import timedelta
 
 import msgspec
 import pytest
@@ -130,6 +131,20 @@ async def test_batch_lookups(users_port: UsersPort) -> None:
     assert [(x.id, x.handle) for x in await users_port.authors([a, "42"])] == [(a, "heidi")]
     assert await users_port.ids_by_handles(["Heidi", "IVAN", "zed"]) == {"Heidi": a, "IVAN": b}
     assert await users_port.profiles([]) == []
+
+
+async def test_a_batch_profile_is_the_profile_read_alone(users_port: UsersPort) -> None:
+    # The batch read maps its rows by hand (a hot read): every field as the single read gives it,
+    # the time aware and in UTC, the kept counters as they are.
+    a = await make(users_port, "olivia", display_name="Olivia O")
+    b = await make(users_port, "peggy")
+    await users_port.update_profile(a, ProfileUpdate(bio="hi <b>there</b> #tag"))
+    await users_port.follow(b, a)
+    batch = await users_port.profiles([a, b])
+    assert batch == [await users_port.profile(a), await users_port.profile(b)]
+    assert (batch[0].followers_count, batch[0].following_count) == (1, 0)
+    assert (batch[1].followers_count, batch[1].following_count) == (0, 1)
+    assert batch[0].created_at.utcoffset() == timedelta(0)
 
 
 async def test_update_profile(users_port: UsersPort) -> None:

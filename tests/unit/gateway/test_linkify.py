@@ -110,3 +110,52 @@ def test_faces_choose_their_urls() -> None:
     html = linkify("@bob #Go", entities_of("@bob #Go"), links)
     assert 'href="https://elsewhere.example/people/bob"' in html
     assert 'href="/t/go"' in html
+
+
+@pytest.mark.parametrize(
+    ("text", "linked"),
+    [
+        # A candidate starts only where no word character (nor @, nor & or # for a tag) is before it.
+        ("https://example.org/a", ["https://example.org/a"]),
+        ("xhttps://example.org/a @https://example.org/a", []),
+        ("(https://example.org/a), #tag.", ["https://example.org/a", "#tag"]),
+        ("a#tag &#tag ##tag", []),
+        ("x@bob @@bob", []),
+        ("@bob @bob_ @bob@bob", ["@bob"]),
+        ("é@bob é#tag", []),
+    ],
+)
+def test_where_a_link_may_start(text: str, linked: list[str]) -> None:
+    entities = Entities(
+        hashtags=["tag"], urls=["https://example.org/a"], mentions=[Mention(handle="bob", user_id="42")]
+    )
+    links = Links(mention_url=lambda handle: f"/@{handle}", tag_url=lambda name: f"/tags/{name}")
+    assert [text for _, text in _anchors(linkify(text, entities, links))] == linked
+
+
+def _anchors(html: str) -> list[tuple[str, str]]:
+    """(href, text) of every link in a fragment."""
+    out: list[tuple[str, str]] = []
+    depth, href, text = 0, "", ""
+
+    class Anchors(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            nonlocal depth, href, text
+            if tag == "a":
+                depth, href, text = 1, dict(attrs).get("href") or "", ""
+
+        def handle_endtag(self, tag: str) -> None:
+            nonlocal depth
+            if tag == "a":
+                out.append((href, text))
+                depth = 0
+
+        def handle_data(self, data: str) -> None:
+            nonlocal text
+            if depth:
+                text += data
+
+    parser = Anchors(convert_charrefs=True)
+    parser.feed(html)
+    parser.close()
+    return out
