@@ -18,7 +18,9 @@ their turns; different modules' consumers run concurrently (their stores are sep
 the consumer groups of a stream do, so a slow module does not hold up the others' events of
 the same batch. A run of consecutive events of one subscription is applied at once (one
 transaction); when that fails, the events are applied one by one, so a poison event fails
-alone.
+alone. In process, the runs of one lane share a transaction where they can (``apply_together``:
+a module's counters and trends of a batch commit once; a run that fails there is undone alone, by
+a savepoint, and applied again by itself).
 
 Applied inbox rows are kept for a retention window (``TWITTERCLONE_INBOX_RETENTION_S``),
 far longer than any redelivery, then purged by ``purge_inbox_forever``.
@@ -119,6 +121,15 @@ class Subscription(Generic[E]):
         rest are recorded in the inbox in the same transaction as the handler's writes, so the
         effect and the record commit together or not at all. Raises what the handler raises.
         """
+        prepared = await self._prepared(events)
+        if prepared is None:
+            return []
+        async with self.store.transaction() as tx:
+            return await self._apply_in(tx, *prepared)
+
+    async def _prepared(self, events: Sequence[Event]) -> tuple[list[E], Handle[E]] | None:
+        """The events to apply (each once, checked against the type) and the handle to apply them
+        with, after ``prepare`` (when there is one; then None if every event was applied before)."""
         unique: dict[str, E] = {}
         for event in events:
             if not isinstance(event, self.event_type):
@@ -132,13 +143,16 @@ class Subscription(Generic[E]):
             # Skip what was applied before: a redelivery makes no remote calls, no outside effects.
             todo = await self._unseen(todo)
             if not todo:
-                return []
+                return None
             handle = await self.prepare(todo)
         assert handle is not None
-        async with self.store.transaction() as tx:
-            fresh = await self._record(tx, todo)
-            if fresh:
-                await handle(tx, fresh)
+        return todo, handle
+
+    async def _apply_in(self, tx: Transaction, todo: list[E], handle: Handle[E]) -> list[E]:
+        """Record ``todo`` in the inbox in ``tx`` and hand the events not recorded before to ``handle``."""
+        fresh = await self._record(tx, todo)
+        if fresh:
+            await handle(tx, fresh)
         return fresh
 
     async def _unseen(self, events: list[E]) -> list[E]:
@@ -220,6 +234,69 @@ async def apply_run(sub: Subscription[Any], events: list[Event]) -> list[BaseExc
             )
             errors.append(exc)
     return errors
+
+
+async def apply_together(runs: Sequence[tuple[Subscription[Any], list[Event]]]) -> list[bool]:
+    """Apply runs of several subscriptions of one module in one transaction; which were applied.
+
+    Only the first run's subscription may have a ``prepare`` (it runs before the transaction, as
+    in ``Subscription.apply``); the others must only ``handle``, so nothing in between runs
+    outside the transaction and the order of their effects is the order of the runs. Each run
+    is recorded in its consumer's inbox in that transaction, in a savepoint of its own: a run
+    that fails is undone alone (False), the others commit once, together. The caller applies a
+    failed run again by itself (``apply_run``), so it fails alone, event by event; when the
+    commit fails, every run is False.
+    """
+    first = runs[0][0]
+    if any(sub.store is not first.store for sub, _ in runs) or any(sub.prepare for sub, _ in runs[1:]):
+        raise ValueError("apply_together: one store, and a prepare only in the first run")
+    applied = [False] * len(runs)
+    try:
+        ready: dict[int, tuple[list[Any], Handle[Any]] | None] = {}  # None: nothing new to apply
+        for k, (sub, events) in enumerate(runs):
+            try:
+                ready[k] = await sub._prepared(events)
+            except Exception:  # left out: applied again by itself
+                _log_together_failure(sub, events)
+        async with first.store.transaction() as tx:
+            for k, todo in ready.items():
+                sub, events = runs[k]
+                if todo is not None:
+                    try:
+                        async with tx.savepoint():
+                            await sub._apply_in(tx, *todo)
+                    except Exception:
+                        _log_together_failure(sub, events)
+                        continue
+                applied[k] = True
+    except Exception:
+        log.warning("a shared consumer transaction failed", exc_info=True)
+        return [False] * len(runs)
+    return applied
+
+
+def _log_together_failure(sub: Subscription[Any], events: list[Event]) -> None:
+    log.warning(
+        "consumer failed in a shared transaction; applying its events by themselves",
+        exc_info=True,
+        extra={"consumer": sub.consumer, "event_type": sub.event_type.__name__, "events": len(events)},
+    )
+
+
+def _shared_transactions(
+    runs: list[tuple[Subscription[Any], list[tuple[int, Event]]]],
+) -> Iterator[list[tuple[Subscription[Any], list[tuple[int, Event]]]]]:
+    """Split a lane's runs (in order) into groups that can share one transaction: a run, then the
+    runs after it whose subscriptions only ``handle`` (a ``prepare`` starts a new group: it may
+    read what the runs before it committed, or write outside the store after them)."""
+    group: list[tuple[Subscription[Any], list[tuple[int, Event]]]] = []
+    for sub, run in runs:
+        if group and sub.prepare is not None:
+            yield group
+            group = []
+        group.append((sub, run))
+    if group:
+        yield group
 
 
 async def purge_inbox_forever(
@@ -328,7 +405,9 @@ class LocalBus:
         them, in the order they first appear in the batch, all of its events in outbox order,
         in runs (see ``apply_run``). Keeping one module's consumers in sequence keeps the order
         its writes commit in (a tweet's fan-out before its deletion's cleanup), while other
-        modules' consumers, on other stores, work at the same time. A consumer named in
+        modules' consumers, on other stores, work at the same time. Runs that follow each other
+        in a lane share one transaction (one commit) as long as none needs a ``prepare`` of its
+        own (``apply_together``; a run that fails there is applied again by itself). A consumer named in
         ``consumers`` that has no subscription here (any more) is skipped.
         """
         lanes: dict[str, dict[str, list[tuple[int, Subscription[Any], Event]]]] = {}
@@ -340,12 +419,16 @@ class LocalBus:
         failed: list[list[str]] = [[] for _ in items]
 
         async def run_lane(lane: dict[str, list[tuple[int, Subscription[Any], Event]]]) -> None:
-            for consumer, entries in lane.items():
-                for sub, run in _runs(entries):
+            runs = [sub_run for entries in lane.values() for sub_run in _runs(entries)]
+            for group in _shared_transactions(runs):
+                if len(group) > 1:
+                    applied = await apply_together([(sub, [event for _, event in run]) for sub, run in group])
+                    group = [sub_run for sub_run, done in zip(group, applied, strict=True) if not done]
+                for sub, run in group:
                     errors = await apply_run(sub, [event for _, event in run])
                     for (i, _), error in zip(run, errors, strict=True):
-                        if error is not None and consumer not in failed[i]:
-                            failed[i].append(consumer)
+                        if error is not None and sub.consumer not in failed[i]:
+                            failed[i].append(sub.consumer)
 
         if len(lanes) == 1:
             await run_lane(next(iter(lanes.values())))

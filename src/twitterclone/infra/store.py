@@ -223,25 +223,43 @@ class Transaction:
         self._store = store
         self.emitted = 0
         self._after_commit: list[Callable[[], Awaitable[None]]] = []
+        self._savepoints = 0
 
     async def emit(self, *events: Event) -> None:
         """Write events to the outbox, atomically with everything else in this transaction."""
         if not events:
             return
         now = time.time()
-        await self.conn.execute(
-            self._store.outbox.insert(),
-            [
-                {
-                    "event_id": ev.event_id,
-                    "event_type": type(ev).__name__,
-                    "payload": _event_encoder.encode(ev),
-                    "created_at": now,
-                }
-                for ev in events
-            ],
-        )
+        rows = [
+            {
+                "event_id": ev.event_id,
+                "event_type": type(ev).__name__,
+                "payload": _event_encoder.encode(ev),
+                "created_at": now,
+            }
+            for ev in events
+        ]
+        await self.conn.execute(self._store.outbox_insert, rows[0] if len(rows) == 1 else rows)
         self.emitted += len(events)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of this transaction that can fail alone: when the block raises, its statements
+        (and its events and ``after_commit`` callbacks) are undone, the rest of the transaction
+        stays, and the error goes on to the caller."""
+        self._savepoints += 1
+        name = f"tc_part_{self._savepoints}"
+        emitted, callbacks = self.emitted, len(self._after_commit)
+        await self.conn.exec_driver_sql(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            await self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+            await self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+            self.emitted = emitted
+            del self._after_commit[callbacks:]
+            raise
+        await self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run ``callback`` once this transaction has committed (not at all if it rolls back).
@@ -265,6 +283,8 @@ class ModuleStore:
         self.outbox = outbox_table(self.metadata)
         self.inbox = inbox_table(self.metadata)
         dialect: Any = sqlite if self.is_sqlite else postgresql
+        #: Writes outbox rows (``Transaction.emit``): built once, as every event goes through it.
+        self.outbox_insert = self.outbox.insert()
         #: Records inbox rows, skipping those already there; returns the event ids it recorded
         #: (the event kernel, ``infra/events.py``, is its only user).
         self.inbox_insert = (

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -454,3 +455,77 @@ async def test_a_subscription_is_declared_whole_and_takes_only_its_event_type(st
         Subscription(store, "h", UserFollowed, handle=handle, prepare=prepare)
     with pytest.raises(ValueError, match="a non-empty word"):
         Subscription(store, "t.h", UserFollowed, handle=handle)  # the module comes from the store
+
+
+async def test_the_runs_of_one_module_share_a_transaction_and_a_failing_one_is_undone_alone(
+    store: ModuleStore, tmp_path: Path
+) -> None:
+    consumers = await kernel_store(tmp_path, "c")
+    effects = sa.Table(
+        "effects", consumers.metadata, sa.Column("consumer", sa.Text), sa.Column("n", sa.Integer)
+    )
+    async with consumers.engine.begin() as conn:
+        await conn.run_sync(effects.create)
+    opened = 0
+    open_transaction = consumers.transaction
+
+    def counting() -> Any:
+        nonlocal opened
+        opened += 1
+        return open_transaction()
+
+    consumers.transaction = counting  # type: ignore[method-assign]
+    broken: set[str] = set()
+    calls: list[str] = []
+    committed: list[str] = []
+
+    def handler(name: str) -> Handle:
+        async def handle(tx: Transaction, events: list[Event]) -> None:
+            calls.append(name)
+            await tx.conn.execute(effects.insert().values(consumer=name, n=len(events)))
+            tx.after_commit(lambda: asyncio.sleep(0, committed.append(name)))
+            if name in broken:
+                raise RuntimeError(f"{name} is down")
+
+        return handle
+
+    bus = LocalBus()
+    bus.subscribe([Subscription(consumers, n, UserFollowed, handle=handler(n)) for n in ("a", "b", "c")])
+    relay = OutboxRelay(store, bus, max_backoff_s=0.01)
+
+    async def effects_of() -> list[tuple[str, int]]:
+        async with consumers.read() as conn:
+            return [(r[0], r[1]) for r in await conn.execute(sa.select(effects.c.consumer, effects.c.n))]
+
+    try:
+        async with store.transaction() as tx:
+            await tx.emit(followed(1), followed(2))
+        await relay.relay_once()
+        assert (opened, calls, committed) == (1, ["a", "b", "c"], ["a", "b", "c"])  # one commit for all
+        assert await effects_of() == [("a", 2), ("b", 2), ("c", 2)]
+
+        opened, calls, committed = 0, [], []
+        broken.add("b")
+        events = [followed(3), followed(4)]
+        async with store.transaction() as tx:
+            await tx.emit(*events)
+        await relay.relay_once()
+        # b failed in the shared transaction, then alone: its run, then each event by itself
+        assert calls == ["a", "b", "c", "b", "b", "b"]
+        assert opened == 4
+        assert committed == ["a", "c"]  # b's after-commit work went with its savepoint
+        assert await effects_of() == [("a", 2), ("b", 2), ("c", 2), ("a", 2), ("c", 2)]
+        recorded = await inbox(consumers)
+        assert {("c.a", e.event_id) for e in events} <= recorded
+        assert {("c.c", e.event_id) for e in events} <= recorded
+        assert not {("c.b", e.event_id) for e in events} & recorded
+        assert await relay.backlog() == 2
+
+        broken.clear()
+        calls = []
+        await asyncio.sleep(0.6)  # past the first backoff
+        await relay.relay_once()
+        assert calls == ["b"]  # a and c were not bothered again
+        assert await relay.backlog() == 0
+    finally:
+        await consumers.dispose()
