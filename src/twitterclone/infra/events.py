@@ -483,6 +483,8 @@ class OutboxRelay:
         #: the publisher said it lost this module's events: ask for replays before the next claim
         self._lost = False
         self._claim_stmt: Any = None
+        #: rows claimed in the transaction that completed the batch before (``_complete``)
+        self._claimed: list[_OutboxRow] = []
 
     def start(self) -> None:
         if self._task is None:
@@ -498,32 +500,44 @@ class OutboxRelay:
             except TimeoutError:
                 self._task.cancel()
             self._task = None
+        if self._claimed:  # give them back now rather than when their lease ends
+            claimed, self._claimed = self._claimed, []
+            try:
+                await self._release([row[0] for row in claimed])
+            except Exception:
+                log.exception("could not release claimed rows", extra={"source_module": self.store.module})
 
     async def _run(self) -> None:
         while not self._stopping:
-            self.store.take_wake()  # before claiming: a commit from now on wakes the next round
             try:
                 moved = await self.relay_once()
             except Exception:
                 log.exception("outbox relay pass failed", extra={"source_module": self.store.module})
                 moved = 0
-            if moved < self.batch_size and not self._stopping and not self._lost:
+            if moved < self.batch_size and not self._stopping and not self._lost and not self._claimed:
                 await self.store.wait_for_events(self.poll_interval_s)
 
     async def relay_once(self) -> int:
         """Claim and deliver one batch of due rows; return how many were handled.
 
         First (at most every ``replay_check_s``, and at once after ``PublisherLost``) it asks
-        the publisher whether published rows must go again (``_replay``).
+        the publisher whether published rows must go again (``_replay``). Rows the completion of
+        the batch before already claimed go first, as they are (see ``_complete``).
         """
-        if self._lost or time.monotonic() - self._last_replay_check >= self.replay_check_s:
-            await self._replay()
-        rows = await self._claim()
+        rows, self._claimed = self._claimed, []
+        if not rows:
+            if self._replay_due():
+                await self._replay()
+            self.store.take_wake()  # before claiming: a commit from now on wakes the next round
+            rows = await self._claim()
         if rows:
             await self._deliver(rows)
         if time.time() - self._last_cleanup > 300:
             await self._cleanup()
         return len(rows)
+
+    def _replay_due(self) -> bool:
+        return self._lost or time.monotonic() - self._last_replay_check >= self.replay_check_s
 
     async def _replay(self) -> None:
         """Put published rows back in line when the publisher lost them or a consumer asks.
@@ -595,11 +609,14 @@ class OutboxRelay:
         return self._claim_stmt
 
     async def _claim(self) -> list[_OutboxRow]:
+        async with self.store.transaction() as tx:
+            return await self._claim_in(tx)
+
+    async def _claim_in(self, tx: Transaction) -> list[_OutboxRow]:
         now = time.time()
         params = {"b_now": now, "b_lease_until": now + self.lease_s, "b_limit": self.batch_size}
-        async with self.store.transaction() as tx:
-            result = await tx.conn.execute(self._claim_statement(), params)
-            return sorted(result.all(), key=lambda r: r[0])
+        result = await tx.conn.execute(self._claim_statement(), params)
+        return sorted(result.all(), key=lambda r: r[0])
 
     def _consumers(self, event_type: str, pending: str | None) -> list[str]:
         if pending:
@@ -668,6 +685,12 @@ class OutboxRelay:
             for seq, _type, _payload, _pending, attempts in rows
             if seq in failed
         ]
+        # Claim the next batch in this transaction (one commit less per batch) when there is
+        # one: rows were committed since this batch was claimed, or it was full. Not when the
+        # publisher's replays are due (they go before anything newer), nor when stopping.
+        more = self.store.woken or len(rows) >= self.batch_size
+        claim_next = more and not self._stopping and not self._replay_due()
+        claimed: list[_OutboxRow] = []
         async with self.store.transaction() as tx:
             for start in range(0, len(done), 500):
                 await tx.conn.execute(
@@ -688,6 +711,10 @@ class OutboxRelay:
                     ),
                     retries,
                 )
+            if claim_next:
+                self.store.take_wake()  # a commit from now on wakes the round after the next
+                claimed = await self._claim_in(tx)
+        self._claimed = claimed  # leased only once committed
 
     async def _release(self, seqs: list[int]) -> None:
         t = self.store.outbox

@@ -423,6 +423,11 @@ class ModuleStore:
         """Tell this module's relay that the outbox has new rows."""
         self._wake.set()
 
+    @property
+    def woken(self) -> bool:
+        """Whether the relay was woken since its last ``take_wake`` (the outbox has new rows)."""
+        return self._wake.is_set()
+
     def take_wake(self) -> None:
         """Forget past wake-ups: the relay calls it just before it claims rows, so a commit that
         lands while it works wakes it again (clearing after the wait instead would lose a commit

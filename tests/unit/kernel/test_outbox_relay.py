@@ -529,3 +529,57 @@ async def test_the_runs_of_one_module_share_a_transaction_and_a_failing_one_is_u
         assert await relay.backlog() == 0
     finally:
         await consumers.dispose()
+
+
+async def test_the_completion_of_a_batch_claims_the_next_when_rows_came_meanwhile(
+    store: ModuleStore, tmp_path: Path
+) -> None:
+    consumers = await kernel_store(tmp_path, "c")
+    delivered: list[str] = []
+    later = [followed(10), followed(11)]
+
+    async def handle(tx: Transaction, events: list[Event]) -> None:
+        delivered.extend(ids_of(events))
+        if later[0].event_id not in delivered:
+            async with store.transaction() as source_tx:  # a post committed during the delivery
+                await source_tx.emit(*later)
+
+    bus = LocalBus()
+    bus.subscribe([Subscription(consumers, "h", UserFollowed, handle=handle)])
+    relay = OutboxRelay(store, bus)
+    first = followed(1)
+    async with store.transaction() as tx:
+        await tx.emit(first)
+
+    opened = 0
+    open_transaction = store.transaction
+
+    def counting() -> Any:
+        nonlocal opened
+        opened += 1
+        return open_transaction()
+
+    store.transaction = counting  # type: ignore[method-assign]
+    try:
+        assert await relay.relay_once() == 1
+        # the claim, the post made meanwhile, the completion (which claimed the rows that post
+        # wrote), the relay's first cleanup pass
+        assert opened == 4
+        assert delivered == [first.event_id]
+        opened = 0
+        assert await relay.relay_once() == 2  # no claim of their own
+        assert delivered == [first.event_id, *ids_of(later)]
+        assert opened == 1  # the completion: nothing came meanwhile, nothing claimed
+        assert await relay.backlog() == 0
+
+        # Claimed rows a stopping relay did not deliver are given back now, not when their lease ends.
+        async with store.transaction() as tx:
+            await tx.emit(followed(12))
+        relay._claimed = await relay._claim()
+        assert len(relay._claimed) == 1
+        await relay.stop()
+        async with store.read() as conn:
+            leased = (await conn.execute(sa.select(sa.func.max(store.outbox.c.lease_until)))).scalar_one()
+        assert leased == 0
+    finally:
+        await consumers.dispose()
