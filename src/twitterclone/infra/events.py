@@ -467,7 +467,12 @@ class OutboxRelay:
         max_backoff_s: float = 60.0,
         retention_s: float = 86_400.0,
         replay_check_s: float = 1.0,
+        min_pass_interval_s: float = 0.01,
     ) -> None:
+        """``min_pass_interval_s``: a pass starts at least this long after the one before, so
+        under a steady stream of commits the rows of several commits go as one batch (one
+        claim, one transaction per consumer module) instead of a batch per commit; a commit
+        after a quiet spell is relayed at once."""
         self.store = store
         self.publisher = publisher
         self.batch_size = batch_size
@@ -476,6 +481,7 @@ class OutboxRelay:
         self.max_backoff_s = max_backoff_s
         self.retention_s = retention_s
         self.replay_check_s = replay_check_s
+        self.min_pass_interval_s = min_pass_interval_s
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_cleanup = 0.0
@@ -485,6 +491,8 @@ class OutboxRelay:
         self._claim_stmt: Any = None
         #: rows claimed in the transaction that completed the batch before (``_complete``)
         self._claimed: list[_OutboxRow] = []
+        #: when the running relay's current pass started (``min_pass_interval_s``)
+        self._pass_started = float("-inf")
 
     def start(self) -> None:
         if self._task is None:
@@ -509,6 +517,10 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while not self._stopping:
+            since = time.monotonic() - self._pass_started
+            if since < self.min_pass_interval_s and not self._claimed:
+                await asyncio.sleep(self.min_pass_interval_s - since)  # let the next rows gather
+            self._pass_started = time.monotonic()
             try:
                 moved = await self.relay_once()
             except Exception:
@@ -686,9 +698,11 @@ class OutboxRelay:
             if seq in failed
         ]
         # Claim the next batch in this transaction (one commit less per batch) when there is
-        # one: rows were committed since this batch was claimed, or it was full. Not when the
+        # one: the batch was full, or rows were committed since it was claimed and the next
+        # pass is due (else they gather until it is: ``min_pass_interval_s``). Not when the
         # publisher's replays are due (they go before anything newer), nor when stopping.
-        more = self.store.woken or len(rows) >= self.batch_size
+        due = time.monotonic() - self._pass_started >= self.min_pass_interval_s
+        more = len(rows) >= self.batch_size or (self.store.woken and due)
         claim_next = more and not self._stopping and not self._replay_due()
         claimed: list[_OutboxRow] = []
         async with self.store.transaction() as tx:

@@ -583,3 +583,38 @@ async def test_the_completion_of_a_batch_claims_the_next_when_rows_came_meanwhil
         assert leased == 0
     finally:
         await consumers.dispose()
+
+
+async def test_commits_that_follow_a_pass_closely_gather_into_one_batch(store: ModuleStore) -> None:
+    batches: list[list[str]] = []
+    arrived = asyncio.Event()
+
+    async def handle(tx: Transaction, events: list[Event]) -> None:
+        batches.append(ids_of(events))
+        tx.after_commit(lambda: asyncio.sleep(0, arrived.set()))
+
+    bus = LocalBus()
+    bus.subscribe([Subscription(store, "h", UserFollowed, handle=handle)])
+    # A long interval between passes, so the test does not depend on the machine's speed.
+    relay = OutboxRelay(store, bus, min_pass_interval_s=1.0)
+    e1, e2, e3 = followed(1), followed(2), followed(3)
+
+    async def delivered(n: int) -> None:
+        while sum(map(len, batches)) < n:
+            await arrived.wait()
+            arrived.clear()
+
+    relay.start()
+    try:
+        async with store.transaction() as tx:
+            await tx.emit(e1)
+        await asyncio.wait_for(delivered(1), 10)  # after a quiet spell: at once
+        async with store.transaction() as tx:
+            await tx.emit(e2)
+        await asyncio.sleep(0.05)  # the relay runs meanwhile; the pass is not due yet
+        async with store.transaction() as tx:
+            await tx.emit(e3)
+        await asyncio.wait_for(delivered(3), 10)
+    finally:
+        await relay.stop()
+    assert batches == [[e1.event_id], [e2.event_id, e3.event_id]]
