@@ -235,10 +235,18 @@ class AnalyticsService:
         engagement with its parent."""
         now = self._clock()
         rows: list[dict[str, Any]] = []
+        await _mark_listed(
+            tx.conn,
+            [
+                {
+                    "tweet_id": int(e.tweet_id),
+                    "author_id": _author(e.author_id),
+                    "listed": e.visibility == "public",
+                }
+                for e in events
+            ],
+        )
         for event in events:
-            await _mark_listed(
-                tx.conn, int(event.tweet_id), _author(event.author_id), event.visibility == "public"
-            )
             if event.reply_to_id is not None:
                 await self._bucket_engagement(tx, event.created_at, int(event.reply_to_id), 1)
             if event.visibility != "public":
@@ -386,16 +394,28 @@ class AnalyticsService:
             )
 
 
-async def _mark_listed(conn: AsyncConnection, tweet_id: int, author_id: int | None, listed: bool) -> None:
-    """Record whether a tweet is public (its stats row may not exist yet: counters run apart)."""
-    t = tweet_stats
-    stmt = upsertable(conn, t).values(tweet_id=tweet_id, author_id=author_id, listed=listed)
-    await conn.execute(
-        stmt.on_conflict_do_update(
+#: ``_mark_listed``'s upsert per dialect, built once (building it per tweet cost more than running it).
+_MARK_LISTED: dict[str, Any] = {}
+
+
+async def _mark_listed(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Record whether tweets are public (``tweet_id``, ``author_id``, ``listed`` a row; a stats
+    row may not exist yet: counters run apart). One statement for all, run once per row."""
+    if not rows:
+        return
+    stmt = _MARK_LISTED.get(conn.dialect.name)
+    if stmt is None:
+        t = tweet_stats
+        insert = upsertable(conn, t)
+        stmt = insert.on_conflict_do_update(
             index_elements=[t.c.tweet_id],
-            set_={"listed": listed, "author_id": sa.func.coalesce(t.c.author_id, stmt.excluded.author_id)},
+            set_={
+                "listed": insert.excluded.listed,
+                "author_id": sa.func.coalesce(t.c.author_id, insert.excluded.author_id),
+            },
         )
-    )
+        _MARK_LISTED[conn.dialect.name] = stmt
+    await conn.execute(stmt, rows)
 
 
 def _decay(spec: TrendWindowSpec, now: float) -> tuple[int, dict[int, float]]:

@@ -62,6 +62,9 @@ class HomeTimelineStore(Protocol):
 
     #: True when whole timelines can vanish (evicted, flushed): an empty one then proves nothing.
     volatile: bool
+    #: True when ``add(entries, tx)`` writes in ``tx`` (the timelines are rows of the module's
+    #: store), so entries commit with whatever else the transaction holds.
+    transactional: bool
 
     async def page(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
         """Up to ``limit`` tweet ids older than ``before``, newest first; and whether the copy is usable."""
@@ -114,6 +117,7 @@ class SqlHomeTimelines:
     """
 
     volatile = False
+    transactional = True
 
     def __init__(
         self,
@@ -307,6 +311,7 @@ class RedisHomeTimelines:
     """
 
     volatile = True
+    transactional = False  # Redis is not part of the SQL transaction
 
     def __init__(self, redis: Redis, key_prefix: str, cap: int) -> None:
         self.redis = redis

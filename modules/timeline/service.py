@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any
 
 from prometheus_client import Histogram
 from redis.asyncio import Redis
@@ -162,13 +163,42 @@ class TimelineService:
 
     async def fan_out_posts(self, events: list[TweetPosted]) -> Handle[TweetPosted]:
         """TweetPosted: fan the tweets out to their authors' and followers' timelines."""
-        await self.fan_out_many([(e.tweet_id, e.author_id, e) for e in events])
-        return record_only
+        return await self._fan_out_in_transaction([(e.tweet_id, e.author_id, e) for e in events])
 
     async def fan_out_retweets(self, events: list[Retweeted]) -> Handle[Retweeted]:
         """Retweeted: fan the retweets out to the retweeters' and their followers' timelines."""
-        await self.fan_out_many([(e.retweet_id, e.user_id, e) for e in events])
-        return record_only
+        return await self._fan_out_in_transaction([(e.retweet_id, e.user_id, e) for e in events])
+
+    async def _fan_out_in_transaction(self, posts: Sequence[tuple[Id, Id, Event]]) -> Handle[Any]:
+        """Fan out before the kernel's transaction what must be; the rest in it (the ``Handle``).
+
+        Followers are paged here (port calls, outside any transaction). When the home timelines
+        are rows of this module's store, the last round of entries (all of them, for a batch of
+        small authors' tweets) is written by the returned handle, in the transaction that
+        records the events in the inbox: one commit for the entries and their record, and the
+        entries commit exactly when the events count as applied. Rounds that fill before it
+        (an author with many followers) are written as they fill, as are Redis timelines; those
+        writes are idempotent, so a redelivery after a crash only writes them again.
+        """
+        if not self.home.transactional:
+            await self.fan_out_many(posts)
+            return record_only
+        last: list[tuple[list[Entry], list[Event]]] = []
+        await self.fan_out_many(posts, last=last)
+        if not last:
+            return record_only
+        entries, ready = last[0]
+
+        async def write(tx: Transaction, fresh: list[Any]) -> None:
+            await self.home.add(entries, tx)
+
+            async def written() -> None:
+                await self.live.touched({e[0] for e in entries})
+                _observe_lag(ready)
+
+            tx.after_commit(written)
+
+        return write
 
     async def remove_deleted(self, events: list[TweetDeleted]) -> Handle[TweetDeleted]:
         """TweetDeleted: remove the tweets from every home timeline."""
@@ -221,7 +251,12 @@ class TimelineService:
             await self.home.remove_author(int(e.follower_id), int(e.followee_id), tx)
         await self.popular.apply(tx.conn, events)
 
-    async def fan_out_many(self, posts: Sequence[tuple[Id, Id, Event]]) -> int:
+    async def fan_out_many(
+        self,
+        posts: Sequence[tuple[Id, Id, Event]],
+        *,
+        last: list[tuple[list[Entry], list[Event]]] | None = None,
+    ) -> int:
         """Fan out several tweets (tweet id, author id, event) at once; return the entries written.
 
         One ``profiles`` call for every author; each author's followers are paged once however
@@ -229,6 +264,8 @@ class TimelineService:
         (one transaction or Redis pipeline run each), so a burst of small authors' tweets costs
         a few writes, not one per tweet. An author with ``threshold`` followers or more is not
         fanned out (their tweets are merged in at read time): only their own timeline gets it.
+        With ``last``, the last round is not written but appended there (its entries and the
+        events they complete), for the caller to write (counted among the entries returned).
         """
         by_author: dict[str, list[tuple[int, Event]]] = {}
         direct: list[tuple[int, int, TweetPosted]] = []
@@ -240,9 +277,10 @@ class TimelineService:
         if direct:
             # A direct tweet reaches its author and the mentioned users who follow the author
             # (as Mastodon delivers it), never the other followers.
-            return await self._fan_out_direct(direct) + await self.fan_out_many(
-                [(t, a, e) for t, a, e in posts if not isinstance(e, TweetPosted) or e.visibility != "direct"]
-            )
+            others = [
+                (t, a, e) for t, a, e in posts if not isinstance(e, TweetPosted) or e.visibility != "direct"
+            ]
+            return await self._fan_out_direct(direct) + await self.fan_out_many(others, last=last)
         if not by_author:
             return 0
         followers_count = await self.popular.follower_counts([int(a) for a in by_author])
@@ -268,6 +306,9 @@ class TimelineService:
                     if len(pending) >= FANOUT_ROUND:
                         await flush()
             ready.extend(event for _, event in tweets)
+        if last is not None and pending:
+            last.append((pending, ready))
+            return written + len(pending)
         if pending or ready:
             await flush()
         return written

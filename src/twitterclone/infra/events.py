@@ -18,7 +18,9 @@ their turns; different modules' consumers run concurrently (their stores are sep
 the consumer groups of a stream do, so a slow module does not hold up the others' events of
 the same batch. A run of consecutive events of one subscription is applied at once (one
 transaction); when that fails, the events are applied one by one, so a poison event fails
-alone.
+alone. In process, the runs of one lane share a transaction where they can (``apply_together``:
+a module's counters and trends of a batch commit once; a run that fails there is undone alone, by
+a savepoint, and applied again by itself).
 
 Applied inbox rows are kept for a retention window (``TWITTERCLONE_INBOX_RETENTION_S``),
 far longer than any redelivery, then purged by ``purge_inbox_forever``.
@@ -119,6 +121,15 @@ class Subscription(Generic[E]):
         rest are recorded in the inbox in the same transaction as the handler's writes, so the
         effect and the record commit together or not at all. Raises what the handler raises.
         """
+        prepared = await self._prepared(events)
+        if prepared is None:
+            return []
+        async with self.store.transaction() as tx:
+            return await self._apply_in(tx, *prepared)
+
+    async def _prepared(self, events: Sequence[Event]) -> tuple[list[E], Handle[E]] | None:
+        """The events to apply (each once, checked against the type) and the handle to apply them
+        with, after ``prepare`` (when there is one; then None if every event was applied before)."""
         unique: dict[str, E] = {}
         for event in events:
             if not isinstance(event, self.event_type):
@@ -132,13 +143,16 @@ class Subscription(Generic[E]):
             # Skip what was applied before: a redelivery makes no remote calls, no outside effects.
             todo = await self._unseen(todo)
             if not todo:
-                return []
+                return None
             handle = await self.prepare(todo)
         assert handle is not None
-        async with self.store.transaction() as tx:
-            fresh = await self._record(tx, todo)
-            if fresh:
-                await handle(tx, fresh)
+        return todo, handle
+
+    async def _apply_in(self, tx: Transaction, todo: list[E], handle: Handle[E]) -> list[E]:
+        """Record ``todo`` in the inbox in ``tx`` and hand the events not recorded before to ``handle``."""
+        fresh = await self._record(tx, todo)
+        if fresh:
+            await handle(tx, fresh)
         return fresh
 
     async def _unseen(self, events: list[E]) -> list[E]:
@@ -220,6 +234,69 @@ async def apply_run(sub: Subscription[Any], events: list[Event]) -> list[BaseExc
             )
             errors.append(exc)
     return errors
+
+
+async def apply_together(runs: Sequence[tuple[Subscription[Any], list[Event]]]) -> list[bool]:
+    """Apply runs of several subscriptions of one module in one transaction; which were applied.
+
+    Only the first run's subscription may have a ``prepare`` (it runs before the transaction, as
+    in ``Subscription.apply``); the others must only ``handle``, so nothing in between runs
+    outside the transaction and the order of their effects is the order of the runs. Each run
+    is recorded in its consumer's inbox in that transaction, in a savepoint of its own: a run
+    that fails is undone alone (False), the others commit once, together. The caller applies a
+    failed run again by itself (``apply_run``), so it fails alone, event by event; when the
+    commit fails, every run is False.
+    """
+    first = runs[0][0]
+    if any(sub.store is not first.store for sub, _ in runs) or any(sub.prepare for sub, _ in runs[1:]):
+        raise ValueError("apply_together: one store, and a prepare only in the first run")
+    applied = [False] * len(runs)
+    try:
+        ready: dict[int, tuple[list[Any], Handle[Any]] | None] = {}  # None: nothing new to apply
+        for k, (sub, events) in enumerate(runs):
+            try:
+                ready[k] = await sub._prepared(events)
+            except Exception:  # left out: applied again by itself
+                _log_together_failure(sub, events)
+        async with first.store.transaction() as tx:
+            for k, todo in ready.items():
+                sub, events = runs[k]
+                if todo is not None:
+                    try:
+                        async with tx.savepoint():
+                            await sub._apply_in(tx, *todo)
+                    except Exception:
+                        _log_together_failure(sub, events)
+                        continue
+                applied[k] = True
+    except Exception:
+        log.warning("a shared consumer transaction failed", exc_info=True)
+        return [False] * len(runs)
+    return applied
+
+
+def _log_together_failure(sub: Subscription[Any], events: list[Event]) -> None:
+    log.warning(
+        "consumer failed in a shared transaction; applying its events by themselves",
+        exc_info=True,
+        extra={"consumer": sub.consumer, "event_type": sub.event_type.__name__, "events": len(events)},
+    )
+
+
+def _shared_transactions(
+    runs: list[tuple[Subscription[Any], list[tuple[int, Event]]]],
+) -> Iterator[list[tuple[Subscription[Any], list[tuple[int, Event]]]]]:
+    """Split a lane's runs (in order) into groups that can share one transaction: a run, then the
+    runs after it whose subscriptions only ``handle`` (a ``prepare`` starts a new group: it may
+    read what the runs before it committed, or write outside the store after them)."""
+    group: list[tuple[Subscription[Any], list[tuple[int, Event]]]] = []
+    for sub, run in runs:
+        if group and sub.prepare is not None:
+            yield group
+            group = []
+        group.append((sub, run))
+    if group:
+        yield group
 
 
 async def purge_inbox_forever(
@@ -328,7 +405,9 @@ class LocalBus:
         them, in the order they first appear in the batch, all of its events in outbox order,
         in runs (see ``apply_run``). Keeping one module's consumers in sequence keeps the order
         its writes commit in (a tweet's fan-out before its deletion's cleanup), while other
-        modules' consumers, on other stores, work at the same time. A consumer named in
+        modules' consumers, on other stores, work at the same time. Runs that follow each other
+        in a lane share one transaction (one commit) as long as none needs a ``prepare`` of its
+        own (``apply_together``; a run that fails there is applied again by itself). A consumer named in
         ``consumers`` that has no subscription here (any more) is skipped.
         """
         lanes: dict[str, dict[str, list[tuple[int, Subscription[Any], Event]]]] = {}
@@ -340,12 +419,16 @@ class LocalBus:
         failed: list[list[str]] = [[] for _ in items]
 
         async def run_lane(lane: dict[str, list[tuple[int, Subscription[Any], Event]]]) -> None:
-            for consumer, entries in lane.items():
-                for sub, run in _runs(entries):
+            runs = [sub_run for entries in lane.values() for sub_run in _runs(entries)]
+            for group in _shared_transactions(runs):
+                if len(group) > 1:
+                    applied = await apply_together([(sub, [event for _, event in run]) for sub, run in group])
+                    group = [sub_run for sub_run, done in zip(group, applied, strict=True) if not done]
+                for sub, run in group:
                     errors = await apply_run(sub, [event for _, event in run])
                     for (i, _), error in zip(run, errors, strict=True):
-                        if error is not None and consumer not in failed[i]:
-                            failed[i].append(consumer)
+                        if error is not None and sub.consumer not in failed[i]:
+                            failed[i].append(sub.consumer)
 
         if len(lanes) == 1:
             await run_lane(next(iter(lanes.values())))
@@ -384,7 +467,12 @@ class OutboxRelay:
         max_backoff_s: float = 60.0,
         retention_s: float = 86_400.0,
         replay_check_s: float = 1.0,
+        min_pass_interval_s: float = 0.01,
     ) -> None:
+        """``min_pass_interval_s``: a pass starts at least this long after the one before, so
+        under a steady stream of commits the rows of several commits go as one batch (one
+        claim, one transaction per consumer module) instead of a batch per commit; a commit
+        after a quiet spell is relayed at once."""
         self.store = store
         self.publisher = publisher
         self.batch_size = batch_size
@@ -393,6 +481,7 @@ class OutboxRelay:
         self.max_backoff_s = max_backoff_s
         self.retention_s = retention_s
         self.replay_check_s = replay_check_s
+        self.min_pass_interval_s = min_pass_interval_s
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_cleanup = 0.0
@@ -400,6 +489,10 @@ class OutboxRelay:
         #: the publisher said it lost this module's events: ask for replays before the next claim
         self._lost = False
         self._claim_stmt: Any = None
+        #: rows claimed in the transaction that completed the batch before (``_complete``)
+        self._claimed: list[_OutboxRow] = []
+        #: when the running relay's current pass started (``min_pass_interval_s``)
+        self._pass_started = float("-inf")
 
     def start(self) -> None:
         if self._task is None:
@@ -415,32 +508,48 @@ class OutboxRelay:
             except TimeoutError:
                 self._task.cancel()
             self._task = None
+        if self._claimed:  # give them back now rather than when their lease ends
+            claimed, self._claimed = self._claimed, []
+            try:
+                await self._release([row[0] for row in claimed])
+            except Exception:
+                log.exception("could not release claimed rows", extra={"source_module": self.store.module})
 
     async def _run(self) -> None:
         while not self._stopping:
-            self.store.take_wake()  # before claiming: a commit from now on wakes the next round
+            since = time.monotonic() - self._pass_started
+            if since < self.min_pass_interval_s and not self._claimed:
+                await asyncio.sleep(self.min_pass_interval_s - since)  # let the next rows gather
+            self._pass_started = time.monotonic()
             try:
                 moved = await self.relay_once()
             except Exception:
                 log.exception("outbox relay pass failed", extra={"source_module": self.store.module})
                 moved = 0
-            if moved < self.batch_size and not self._stopping and not self._lost:
+            if moved < self.batch_size and not self._stopping and not self._lost and not self._claimed:
                 await self.store.wait_for_events(self.poll_interval_s)
 
     async def relay_once(self) -> int:
         """Claim and deliver one batch of due rows; return how many were handled.
 
         First (at most every ``replay_check_s``, and at once after ``PublisherLost``) it asks
-        the publisher whether published rows must go again (``_replay``).
+        the publisher whether published rows must go again (``_replay``). Rows the completion of
+        the batch before already claimed go first, as they are (see ``_complete``).
         """
-        if self._lost or time.monotonic() - self._last_replay_check >= self.replay_check_s:
-            await self._replay()
-        rows = await self._claim()
+        rows, self._claimed = self._claimed, []
+        if not rows:
+            if self._replay_due():
+                await self._replay()
+            self.store.take_wake()  # before claiming: a commit from now on wakes the next round
+            rows = await self._claim()
         if rows:
             await self._deliver(rows)
         if time.time() - self._last_cleanup > 300:
             await self._cleanup()
         return len(rows)
+
+    def _replay_due(self) -> bool:
+        return self._lost or time.monotonic() - self._last_replay_check >= self.replay_check_s
 
     async def _replay(self) -> None:
         """Put published rows back in line when the publisher lost them or a consumer asks.
@@ -512,11 +621,14 @@ class OutboxRelay:
         return self._claim_stmt
 
     async def _claim(self) -> list[_OutboxRow]:
+        async with self.store.transaction() as tx:
+            return await self._claim_in(tx)
+
+    async def _claim_in(self, tx: Transaction) -> list[_OutboxRow]:
         now = time.time()
         params = {"b_now": now, "b_lease_until": now + self.lease_s, "b_limit": self.batch_size}
-        async with self.store.transaction() as tx:
-            result = await tx.conn.execute(self._claim_statement(), params)
-            return sorted(result.all(), key=lambda r: r[0])
+        result = await tx.conn.execute(self._claim_statement(), params)
+        return sorted(result.all(), key=lambda r: r[0])
 
     def _consumers(self, event_type: str, pending: str | None) -> list[str]:
         if pending:
@@ -585,6 +697,14 @@ class OutboxRelay:
             for seq, _type, _payload, _pending, attempts in rows
             if seq in failed
         ]
+        # Claim the next batch in this transaction (one commit less per batch) when there is
+        # one: the batch was full, or rows were committed since it was claimed and the next
+        # pass is due (else they gather until it is: ``min_pass_interval_s``). Not when the
+        # publisher's replays are due (they go before anything newer), nor when stopping.
+        due = time.monotonic() - self._pass_started >= self.min_pass_interval_s
+        more = len(rows) >= self.batch_size or (self.store.woken and due)
+        claim_next = more and not self._stopping and not self._replay_due()
+        claimed: list[_OutboxRow] = []
         async with self.store.transaction() as tx:
             for start in range(0, len(done), 500):
                 await tx.conn.execute(
@@ -605,6 +725,10 @@ class OutboxRelay:
                     ),
                     retries,
                 )
+            if claim_next:
+                self.store.take_wake()  # a commit from now on wakes the round after the next
+                claimed = await self._claim_in(tx)
+        self._claimed = claimed  # leased only once committed
 
     async def _release(self, seqs: list[int]) -> None:
         t = self.store.outbox

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -454,3 +455,166 @@ async def test_a_subscription_is_declared_whole_and_takes_only_its_event_type(st
         Subscription(store, "h", UserFollowed, handle=handle, prepare=prepare)
     with pytest.raises(ValueError, match="a non-empty word"):
         Subscription(store, "t.h", UserFollowed, handle=handle)  # the module comes from the store
+
+
+async def test_the_runs_of_one_module_share_a_transaction_and_a_failing_one_is_undone_alone(
+    store: ModuleStore, tmp_path: Path
+) -> None:
+    consumers = await kernel_store(tmp_path, "c")
+    effects = sa.Table(
+        "effects", consumers.metadata, sa.Column("consumer", sa.Text), sa.Column("n", sa.Integer)
+    )
+    async with consumers.engine.begin() as conn:
+        await conn.run_sync(effects.create)
+    opened = 0
+    open_transaction = consumers.transaction
+
+    def counting() -> Any:
+        nonlocal opened
+        opened += 1
+        return open_transaction()
+
+    consumers.transaction = counting  # type: ignore[method-assign]
+    broken: set[str] = set()
+    calls: list[str] = []
+    committed: list[str] = []
+
+    def handler(name: str) -> Handle:
+        async def handle(tx: Transaction, events: list[Event]) -> None:
+            calls.append(name)
+            await tx.conn.execute(effects.insert().values(consumer=name, n=len(events)))
+            tx.after_commit(lambda: asyncio.sleep(0, committed.append(name)))
+            if name in broken:
+                raise RuntimeError(f"{name} is down")
+
+        return handle
+
+    bus = LocalBus()
+    bus.subscribe([Subscription(consumers, n, UserFollowed, handle=handler(n)) for n in ("a", "b", "c")])
+    relay = OutboxRelay(store, bus, max_backoff_s=0.01)
+
+    async def effects_of() -> list[tuple[str, int]]:
+        async with consumers.read() as conn:
+            return [(r[0], r[1]) for r in await conn.execute(sa.select(effects.c.consumer, effects.c.n))]
+
+    try:
+        async with store.transaction() as tx:
+            await tx.emit(followed(1), followed(2))
+        await relay.relay_once()
+        assert (opened, calls, committed) == (1, ["a", "b", "c"], ["a", "b", "c"])  # one commit for all
+        assert await effects_of() == [("a", 2), ("b", 2), ("c", 2)]
+
+        opened, calls, committed = 0, [], []
+        broken.add("b")
+        events = [followed(3), followed(4)]
+        async with store.transaction() as tx:
+            await tx.emit(*events)
+        await relay.relay_once()
+        # b failed in the shared transaction, then alone: its run, then each event by itself
+        assert calls == ["a", "b", "c", "b", "b", "b"]
+        assert opened == 4
+        assert committed == ["a", "c"]  # b's after-commit work went with its savepoint
+        assert await effects_of() == [("a", 2), ("b", 2), ("c", 2), ("a", 2), ("c", 2)]
+        recorded = await inbox(consumers)
+        assert {("c.a", e.event_id) for e in events} <= recorded
+        assert {("c.c", e.event_id) for e in events} <= recorded
+        assert not {("c.b", e.event_id) for e in events} & recorded
+        assert await relay.backlog() == 2
+
+        broken.clear()
+        calls = []
+        await asyncio.sleep(0.6)  # past the first backoff
+        await relay.relay_once()
+        assert calls == ["b"]  # a and c were not bothered again
+        assert await relay.backlog() == 0
+    finally:
+        await consumers.dispose()
+
+
+async def test_the_completion_of_a_batch_claims_the_next_when_rows_came_meanwhile(
+    store: ModuleStore, tmp_path: Path
+) -> None:
+    consumers = await kernel_store(tmp_path, "c")
+    delivered: list[str] = []
+    later = [followed(10), followed(11)]
+
+    async def handle(tx: Transaction, events: list[Event]) -> None:
+        delivered.extend(ids_of(events))
+        if later[0].event_id not in delivered:
+            async with store.transaction() as source_tx:  # a post committed during the delivery
+                await source_tx.emit(*later)
+
+    bus = LocalBus()
+    bus.subscribe([Subscription(consumers, "h", UserFollowed, handle=handle)])
+    relay = OutboxRelay(store, bus)
+    first = followed(1)
+    async with store.transaction() as tx:
+        await tx.emit(first)
+
+    opened = 0
+    open_transaction = store.transaction
+
+    def counting() -> Any:
+        nonlocal opened
+        opened += 1
+        return open_transaction()
+
+    store.transaction = counting  # type: ignore[method-assign]
+    try:
+        assert await relay.relay_once() == 1
+        # the claim, the post made meanwhile, the completion (which claimed the rows that post
+        # wrote), the relay's first cleanup pass
+        assert opened == 4
+        assert delivered == [first.event_id]
+        opened = 0
+        assert await relay.relay_once() == 2  # no claim of their own
+        assert delivered == [first.event_id, *ids_of(later)]
+        assert opened == 1  # the completion: nothing came meanwhile, nothing claimed
+        assert await relay.backlog() == 0
+
+        # Claimed rows a stopping relay did not deliver are given back now, not when their lease ends.
+        async with store.transaction() as tx:
+            await tx.emit(followed(12))
+        relay._claimed = await relay._claim()
+        assert len(relay._claimed) == 1
+        await relay.stop()
+        async with store.read() as conn:
+            leased = (await conn.execute(sa.select(sa.func.max(store.outbox.c.lease_until)))).scalar_one()
+        assert leased == 0
+    finally:
+        await consumers.dispose()
+
+
+async def test_commits_that_follow_a_pass_closely_gather_into_one_batch(store: ModuleStore) -> None:
+    batches: list[list[str]] = []
+    arrived = asyncio.Event()
+
+    async def handle(tx: Transaction, events: list[Event]) -> None:
+        batches.append(ids_of(events))
+        tx.after_commit(lambda: asyncio.sleep(0, arrived.set()))
+
+    bus = LocalBus()
+    bus.subscribe([Subscription(store, "h", UserFollowed, handle=handle)])
+    # A long interval between passes, so the test does not depend on the machine's speed.
+    relay = OutboxRelay(store, bus, min_pass_interval_s=1.0)
+    e1, e2, e3 = followed(1), followed(2), followed(3)
+
+    async def delivered(n: int) -> None:
+        while sum(map(len, batches)) < n:
+            await arrived.wait()
+            arrived.clear()
+
+    relay.start()
+    try:
+        async with store.transaction() as tx:
+            await tx.emit(e1)
+        await asyncio.wait_for(delivered(1), 10)  # after a quiet spell: at once
+        async with store.transaction() as tx:
+            await tx.emit(e2)
+        await asyncio.sleep(0.05)  # the relay runs meanwhile; the pass is not due yet
+        async with store.transaction() as tx:
+            await tx.emit(e3)
+        await asyncio.wait_for(delivered(3), 10)
+    finally:
+        await relay.stop()
+    assert batches == [[e1.event_id], [e2.event_id, e3.event_id]]

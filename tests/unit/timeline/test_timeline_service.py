@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -195,6 +196,43 @@ async def test_fan_out_writes_to_the_author_and_every_follower(world: World) -> 
     assert await world.stored(CAROL) == [tweet]
     assert await world.stored(DAVE) == []
     assert await world.home_ids(BOB) == [tweet]
+
+
+async def test_a_small_authors_fan_out_commits_with_its_inbox_record(world: World) -> None:
+    """Timelines in the module's store: the entries are written in the transaction that records
+    the event in the inbox (one commit), so a failed commit leaves neither; Redis timelines are
+    written before it (idempotently: a redelivery writes them again)."""
+    world.users.follow(BOB, ALICE)
+    first = await world.post(ALICE)  # the module learns Alice's follower count (its own write)
+    tweet = world.tweets.post(ALICE)
+    event = world.posted(tweet, ALICE)
+    open_transaction = world.store.transaction
+    opened = 0
+    fail = True
+
+    @asynccontextmanager
+    async def counted() -> AsyncIterator[Any]:
+        nonlocal opened
+        opened += 1
+        async with open_transaction() as tx:
+            yield tx
+            if fail:
+                raise RuntimeError("the commit failed")
+
+    world.store.transaction = counted  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await world.deliver(event)
+    assert opened == 1  # nothing else in the store before the inbox's transaction
+    assert await world.stored(BOB) == ([first] if world.service.home.transactional else [tweet, first])
+    async with world.store.read() as conn:
+        recorded = await conn.execute(sa.select(world.store.inbox.c.event_id))
+        assert event.event_id not in {r[0] for r in recorded}
+
+    fail, opened = False, 0
+    await world.deliver(event)  # delivered again
+    assert opened == 1
+    assert await world.stored(BOB) == [tweet, first]
+    assert await world.stored(ALICE) == [tweet, first]
 
 
 async def test_fan_out_pages_followers_5000_at_a_time(world: World) -> None:
