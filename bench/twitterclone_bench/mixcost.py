@@ -21,11 +21,11 @@ back to a server that shares its cores.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from twitterclone_bench.http1 import Http1Client
 from twitterclone_bench.load import CpuMeter, _loadavg, _proc_cpu, _process_tree, new_session, open_loop
 from twitterclone_bench.options import DEFAULT_MIX
 from twitterclone_bench.seed import seed
-from twitterclone_bench.server import Monolith, stopping_on_sigterm
+from twitterclone_bench.server import Monolith, measure_on_monolith, result_path, write_json
 from twitterclone_bench.workload import Workload
 
 #: The server is idle again when its tree uses less than this many cores above its idle rate.
@@ -201,7 +201,7 @@ async def _profile(
     from twitterclone_bench.readcost import summarise
 
     worker = max(_process_tree(pid), key=_proc_cpu)
-    folded = out / f"{time.strftime('%Y%m%d-%H%M%S')}-mix-cost{_suffix(config)}-{route}.folded"
+    folded = result_path(out, "mix-cost", config.label, f"-{route}.folded")
     spy = await asyncio.create_subprocess_exec(
         config.py_spy,
         *("record", "-p", str(worker), "-d", f"{config.profile_s:g}", "-r", "200", "-f", "raw"),
@@ -221,10 +221,6 @@ async def _profile(
     for label, pct in list(summary.get("components_pct", {}).items())[:10]:
         print(f"  {pct:5.1f} %  {label}")
     return {"folded": str(folded), **summary}
-
-
-def _suffix(config: MixCostConfig) -> str:
-    return f"-{config.label}" if config.label else ""
 
 
 def summarise(rounds: list[RouteRound], mix: dict[str, float]) -> tuple[dict[str, dict[str, float]], float]:
@@ -299,17 +295,8 @@ def run_mix_cost(config: MixCostConfig) -> MixCost:
                 await _generator_rounds(session, server.url, seeded, pid, config, result)
         return result
 
-    def run() -> MixCost:
-        with Monolith(str(Path(config.manifest).resolve()), workers=config.workers) as server:
-            try:
-                return asyncio.run(measure(server))
-            except BaseException:
-                print(server.log_tail())
-                raise
-
-    result = stopping_on_sigterm(run)
-    path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-mix-cost{_suffix(config)}.json"
-    path.write_text(json.dumps(asdict(result), indent=2, ensure_ascii=False) + "\n")
+    result = measure_on_monolith(config.manifest, config.workers, measure)
+    path = write_json(out, "mix-cost", config.label, result)
     print_table(result, config)
     print(f"load average {os.getloadavg()[0]:.2f}; results: {path}")
     return result
@@ -323,22 +310,9 @@ async def _generator_rounds(
         for kind in ("aiohttp", "lean") if i % 2 == 0 else ("lean", "aiohttp"):
             work = Workload(base, seeded, config.mix, seed=config.seed + 400 + i)
             await _settle(pid, result.idle_cores, config.settle_limit_s)
-            if kind == "lean":
-                async with Http1Client(base, 256, 10.0) as client:
-                    res = await open_loop(
-                        client,
-                        work,
-                        rate=config.generator_rate,
-                        duration_s=config.generator_s,
-                        cpu=CpuMeter(pid),
-                    )
-            else:
+            async with Http1Client(base, 256, 10.0) if kind == "lean" else nullcontext(session) as client:
                 res = await open_loop(
-                    session,
-                    work,
-                    rate=config.generator_rate,
-                    duration_s=config.generator_s,
-                    cpu=CpuMeter(pid),
+                    client, work, rate=config.generator_rate, duration_s=config.generator_s, cpu=CpuMeter(pid)
                 )
             cpu = res.cpu
             one = GeneratorRound(

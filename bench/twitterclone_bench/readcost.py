@@ -20,7 +20,6 @@ each middleware, rendering the response, and the leaf functions that take the mo
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import statistics
@@ -35,7 +34,7 @@ import aiohttp
 from twitterclone_bench.graph import synthetic
 from twitterclone_bench.load import _loadavg, _proc_cpu, _process_tree, new_session
 from twitterclone_bench.seed import Actor, seed
-from twitterclone_bench.server import Monolith, stopping_on_sigterm
+from twitterclone_bench.server import Monolith, measure_on_monolith, result_path, write_json
 
 HOME = "/api/timeline/home?limit=20"
 #: A read's impressions are flushed about a second after it (modules/timeline/impressions.py).
@@ -324,7 +323,7 @@ async def _profile(
 ) -> dict[str, Any]:
     assert config.py_spy is not None
     worker = _worker_pid(root)
-    folded = out / f"{time.strftime('%Y%m%d-%H%M%S')}-read-cost{_suffix(config)}.folded"
+    folded = result_path(out, "read-cost", config.label, ".folded")
     mode = "--native" if config.native else "--nonblocking"
     spy = await asyncio.create_subprocess_exec(
         config.py_spy,
@@ -353,10 +352,6 @@ async def _profile(
     summary = summarise(folded.read_text())
     command = f"py-spy record -p <worker> -d {config.profile_s:g} -r {config.profile_rate} -f raw {mode}"
     return {"command": command, "folded": str(folded), **summary}
-
-
-def _suffix(config: ReadCostConfig) -> str:
-    return f"-{config.label}" if config.label else ""
 
 
 def run_read_cost(config: ReadCostConfig) -> ReadCost:
@@ -404,17 +399,8 @@ def run_read_cost(config: ReadCostConfig) -> ReadCost:
                 result.profile = await _profile(session, server.url, server.pid, actors, config, out, rng)
         return result
 
-    def run() -> ReadCost:
-        with Monolith(str(Path(config.manifest).resolve()), workers=config.workers) as server:
-            try:
-                return asyncio.run(measure(server))
-            except BaseException:
-                print(server.log_tail())
-                raise
-
-    result = stopping_on_sigterm(run)
-    path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-read-cost{_suffix(config)}.json"
-    path.write_text(json.dumps(asdict(result), indent=2, ensure_ascii=False) + "\n")
+    result = measure_on_monolith(config.manifest, config.workers, measure)
+    path = write_json(out, "read-cost", config.label, result)
     print(
         f"server CPU per request (median of {config.rounds} rounds of {config.requests}, "
         f"{config.concurrency} connections, {config.workers} worker(s)): "

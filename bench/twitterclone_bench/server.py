@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import signal
@@ -12,7 +14,8 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
@@ -198,3 +201,32 @@ class Monolith:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def measure_on_monolith(
+    manifest: str, workers: int, measure: Callable[[Monolith], Coroutine[object, object, T]]
+) -> T:
+    """Start a monolith of ``manifest``, run ``measure`` against it and stop it (SIGTERM stops it
+    too); if ``measure`` fails, the server's log tail is printed first."""
+
+    def run() -> T:
+        with Monolith(str(Path(manifest).resolve()), workers=workers) as server:
+            try:
+                return asyncio.run(measure(server))
+            except BaseException:
+                print(server.log_tail())
+                raise
+
+    return stopping_on_sigterm(run)
+
+
+def result_path(out: Path, kind: str, label: str, tail: str = ".json") -> Path:
+    """``<out>/<time>-<kind>[-<label>]<tail>``: where a run's result file goes."""
+    return out / f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}{f'-{label}' if label else ''}{tail}"
+
+
+def write_json(out: Path, kind: str, label: str, result: object) -> Path:
+    """A dataclass result as ``result_path(out, kind, label)``; its path."""
+    path = result_path(out, kind, label)
+    path.write_text(json.dumps(asdict(result), indent=2, ensure_ascii=False) + "\n")  # type: ignore[call-overload]
+    return path
