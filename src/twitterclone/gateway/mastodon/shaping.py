@@ -355,14 +355,7 @@ class Shaper:
         self, tweets: list[Tweet], viewer_id: str | None, extra_accounts: Iterable[str] = ()
     ) -> tuple[list[m.Status], dict[str, m.Account]]:
         """Statuses for a page of tweets (one users call, one media call); also the accounts."""
-        author_ids: list[str] = list(extra_accounts)
-        media_ids: list[str] = []
-        for tweet in tweets:
-            author_ids.append(tweet.author.id)
-            media_ids.extend(tweet.media_ids)
-            if tweet.retweet_of is not None:
-                author_ids.append(tweet.retweet_of.author.id)
-                media_ids.extend(tweet.retweet_of.media_ids)
+        author_ids, media_ids = _page_ids(tweets, extra_accounts)
         accounts = await self.accounts(author_ids)
         attachments = await self.attachments(media_ids, viewer_id)
         return [self.status(t, accounts, attachments) for t in tweets], accounts
@@ -372,14 +365,7 @@ class Shaper:
         the same answer as encoding ``statuses``, with the same port calls."""
         if not tweets:
             return b"[]"
-        author_ids: list[str] = []
-        media_ids: list[str] = []
-        for tweet in tweets:
-            author_ids.append(tweet.author.id)
-            media_ids.extend(tweet.media_ids)
-            if tweet.retweet_of is not None:
-                author_ids.append(tweet.retweet_of.author.id)
-                media_ids.extend(tweet.retweet_of.media_ids)
+        author_ids, media_ids = _page_ids(tweets)
         accounts = await self._kept_accounts(author_ids)
         attachments = await self.attachments(media_ids, viewer_id) if media_ids else {}
         parts: list[bytes] = [b"["]
@@ -640,3 +626,17 @@ def relationship(native: NativeRelationship) -> m.Relationship:
 
 
 __all__ = ["NOTIFICATION_TYPES", "Shaper", "base_url", "relationship", "timestamp"]
+
+
+def _page_ids(tweets: list[Tweet], extra_accounts: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    """The accounts (``extra_accounts``, each author, each reblogged author) and the media a page
+    of statuses shows."""
+    author_ids: list[str] = list(extra_accounts)
+    media_ids: list[str] = []
+    for tweet in tweets:
+        author_ids.append(tweet.author.id)
+        media_ids.extend(tweet.media_ids)
+        if tweet.retweet_of is not None:
+            author_ids.append(tweet.retweet_of.author.id)
+            media_ids.extend(tweet.retweet_of.media_ids)
+    return author_ids, media_ids
