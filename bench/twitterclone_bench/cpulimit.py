@@ -48,11 +48,12 @@ class CpuLimits:
     same name goes back into the same cgroup.
     """
 
-    def __init__(self, cores: float) -> None:
+    def __init__(self, cores: float, hierarchy: tuple[Path, int] | None = None) -> None:
+        """``hierarchy``: where to make cgroups and the cgroup version (default: this machine's)."""
         if cores <= 0:
             raise ValueError("a CPU limit is a positive number of cores")
         self.cores = cores
-        self.root, self.version = _hierarchy()
+        self.root, self.version = hierarchy or _hierarchy()
         self._made: dict[str, Path] = {}
 
     def _group(self, name: str) -> Path:
