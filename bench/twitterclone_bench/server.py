@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
+
+from twitterclone.listeners import unused_ports
 
 T = TypeVar("T")
 
@@ -70,12 +71,6 @@ def stopping_on_sigterm(run: Callable[[], T]) -> T:
         signal.signal(signal.SIGTERM, previous)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_ready(base_url: str, timeout_s: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Poll ``/readyz`` until it answers 200; raise with the reason when it does not in time."""
     deadline = time.monotonic() + timeout_s
@@ -109,7 +104,7 @@ class Monolith:
         keep_alive_s: float | None = None,
     ) -> None:
         self.manifest = manifest
-        self.port = port or free_port()
+        self.port = port or unused_ports()
         self.workers = workers
         self.cheap_argon2 = cheap_argon2
         # granian's connection settings (`twitterclone run --backlog/--backpressure/--keep-alive-timeout`);

@@ -14,10 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,9 +27,11 @@ from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
+import tomli_w
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from twitterclone.listeners import unused_ports
 from twitterclone_bench.load import _proc_cpu, _process_tree
 from twitterclone_bench.server import CHEAP_ARGON2, RAISED_RATE_LIMITS
 
@@ -39,47 +39,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SPLIT_MANIFEST = ROOT / "deployments" / "split.toml"
 #: Databases this tool creates (and only these are ever dropped by it).
 DB_PREFIX = "tc_bench_"
-
-
-def _free_port_block(size: int) -> int:
-    """A base port with ``size`` consecutive free ports after it."""
-    for _ in range(200):
-        base = random.randint(20_000, 60_000)
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no block of free ports found")
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(type(v))
-
-
-def manifest_toml(raw: dict[str, Any]) -> str:
-    """Just enough TOML for a manifest: top-level keys, [sections], [modules.<name>]."""
-    out = [f"{k} = {_value(v)}" for k, v in raw.items() if not isinstance(v, dict)]
-    for section, body in raw.items():
-        if not isinstance(body, dict):
-            continue
-        tables = body.items() if section == "modules" else [(None, body)]
-        for sub, table in tables:
-            out.append(f"\n[{section}.{sub}]" if sub else f"\n[{section}]")
-            out += [f"{k} = {_value(v)}" for k, v in table.items()]
-    return "\n".join(out) + "\n"
 
 
 def _run(coro: Any) -> Any:
@@ -153,7 +112,7 @@ class SplitStack:
         modules: dict[str, Any] = raw.setdefault("modules", {})
         from twitterclone.manifest import MODULE_NAMES
 
-        base = _free_port_block(60)
+        base = unused_ports(60)
         raw.setdefault("gateway", {})["port"] = base
         if self.gateway_workers:
             raw["gateway"]["workers"] = self.gateway_workers
@@ -211,7 +170,7 @@ class SplitStack:
         try:
             self.database_url = _run(_create_database(self.postgres_admin_url))
             self.manifest_path = self.data_dir / "split.toml"
-            self.manifest_path.write_text(manifest_toml(self._raw()))
+            self.manifest_path.write_text(tomli_w.dumps(self._raw()))
             manifest = self.parsed()
             settings = self.settings()
             _run(migrate_deployment(manifest, settings))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,36 @@ def reserve(host: str, port: int) -> socket.socket:
         held.close()
         raise
     return held
+
+
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands out as a connection's source port (Linux's range, else
+    the IANA dynamic range's start)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152
+
+
+def unused_ports(count: int = 1, host: str = "127.0.0.1") -> int:
+    """The first of ``count`` consecutive ports nothing on ``host`` holds now, for a local stack a
+    tool or test is about to start (the bench's monolith and split, the tests' servers).
+
+    Drawn from below the kernel's ephemeral range: a port from inside it (such as what binding
+    port 0 returns) may be given to any outgoing connection on the machine between this check and
+    the server's own bind, and the server then fails to start. Each port is checked by binding it.
+    """
+    top = min(_ephemeral_floor(), 65536) - count
+    for _ in range(500):
+        base = random.randint(10_000, max(10_000, top))
+        try:
+            for port in range(base, base + count):
+                with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+                    s.bind((host, port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports on {host} below the ephemeral range")
 
 
 class InternalListener:

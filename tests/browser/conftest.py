@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import tomli_w
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
-from tests.e2e.harness import ROOT, Deployment, _toml, deployment
+from tests.e2e.harness import ROOT, Deployment, deployment
 
 T = TypeVar("T")
 
@@ -168,7 +169,7 @@ def grant_admin(d: Deployment, handle: str) -> None:
         section.pop("replicas", None)
         section.pop("autoscale", None)
     local = d.data_dir.parent / f"{d.name}-admin.toml"
-    local.write_text(_toml(raw))
+    local.write_text(tomli_w.dumps(raw))
     env = dict(os.environ, TWITTERCLONE_DATA_DIR=str(d.data_dir))
     done = subprocess.run(
         [sys.executable, "-m", "twitterclone", "admin", "grant", handle, "--manifest", str(local)],

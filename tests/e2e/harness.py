@@ -9,8 +9,6 @@ and tears everything down afterwards, deleting exactly what it made.
 from __future__ import annotations
 
 import asyncio
-import random
-import socket
 import time
 import tomllib
 import uuid
@@ -18,15 +16,16 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
+import tomli_w
 from rich.console import Console
 
 from tests.support.databases import postgres_database, redis_url
 from twitterclone.devcerts import make_dev_certs
 from twitterclone.launcher import Launcher
+from twitterclone.listeners import unused_ports
 from twitterclone.manifest import MODULE_NAMES, Manifest, parse_manifest
 from twitterclone.migrate import migrate_deployment
 from twitterclone.settings import Settings
@@ -90,47 +89,6 @@ def _env(d: Deployment) -> dict[str, str]:
     return {"TWITTERCLONE_DATA_DIR": str(d.data_dir), **CHEAP_ARGON2}
 
 
-def _free_port_block(size: int) -> int:
-    """A base port with ``size`` consecutive free ports after it."""
-    for _ in range(200):
-        base = random.randint(20_000, 60_000)
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port block")
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(type(v))
-
-
-def _toml(raw: dict[str, Any]) -> str:
-    """Just enough TOML for a manifest: top-level keys, [sections], [modules.<name>]."""
-    out = [f"{k} = {_value(v)}" for k, v in raw.items() if not isinstance(v, dict)]
-    for section, body in raw.items():
-        if not isinstance(body, dict):
-            continue
-        tables = body.items() if section == "modules" else [(None, body)]
-        for sub, table in tables:
-            out.append(f"\n[{section}.{sub}]" if sub else f"\n[{section}]")
-            out += [f"{k} = {_value(v)}" for k, v in table.items()]
-    return "\n".join(out) + "\n"
-
-
 @contextmanager
 def deployment(
     name: str,
@@ -152,7 +110,7 @@ def deployment(
     if mtls:
         raw.setdefault("security", {})["mtls"] = True
     with ExitStack() as stack:
-        base = _free_port_block(40)
+        base = unused_ports(40)
         raw.setdefault("gateway", {})["port"] = base
         for i, module in enumerate(MODULE_NAMES):
             section = raw.setdefault("modules", {}).setdefault(module, {})
@@ -166,7 +124,7 @@ def deployment(
             if redis is None:
                 stack.callback(_delete_keys, prefix)
         manifest_path = tmp_path / f"{name}.toml"
-        manifest_path.write_text(_toml(raw))
+        manifest_path.write_text(tomli_w.dumps(raw))
         manifest = parse_manifest(manifest_path.read_text(), source=str(manifest_path))
         data_dir = tmp_path / "data"
         settings = Settings(data_dir=str(data_dir), manifest=str(manifest_path))

@@ -25,10 +25,10 @@ from litestar.testing import TestClient
 
 from boundaries.users.port import UsersPort
 from tests.conftest import FAST_ARGON2
-from tests.support.servers import free_port
 from twitterclone.composition import MODULES, port_dependencies, port_grants, service_keys_dir
 from twitterclone.identity import ServiceIdentity, load_own_key
 from twitterclone.infra.store import ModuleStore, sqlite_url
+from twitterclone.listeners import unused_ports
 from twitterclone.manifest import Manifest, parse_manifest
 from twitterclone.migrate import migrate
 from twitterclone.remote import wire
@@ -64,7 +64,7 @@ transport = "redis-streams"
 @pytest.fixture
 def users_service(tmp_path: Path) -> Iterator[tuple[TestClient[Litestar], Settings]]:
     prefix = f"tc:test:{uuid4().hex}:"
-    port = free_port()
+    port = unused_ports()
     manifest = split_manifest(prefix, port)
     settings = Settings(data_dir=str(tmp_path), worker_id=1, **FAST_ARGON2)  # no lease wait
 

@@ -24,11 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from twitterclone.listeners import unused_ports
 
 
 def _wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -51,7 +47,7 @@ class RedisServer:
     """A ``redis-server`` of our own that keeps nothing on disk."""
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+        self.port = port or unused_ports()
         self.dir = Path(tempfile.mkdtemp(prefix="tc-faults-redis-"))
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -95,7 +91,7 @@ class PostgresCluster:
     """A PostgreSQL cluster of our own (``initdb`` in a temporary directory)."""
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+        self.port = port or unused_ports()
         self.dir = Path(tempfile.mkdtemp(prefix="tc-faults-pg-"))
         self.data = self.dir / "data"
         self.bin = _postgres_bin()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,6 +17,7 @@ from litestar import Litestar
 
 from boundaries._kernel.errors import NotFound, Unavailable
 from boundaries._kernel.markers import not_idempotent, waits
+from twitterclone.listeners import unused_ports
 from twitterclone.registry import InProcessRegistry, Instance
 from twitterclone.remote.deadline import deadline_middleware, remaining_s
 from twitterclone.remote.portspec import port_spec
@@ -129,19 +129,13 @@ def echo_app(service: EchoService, recorder: HeaderRecorder | None = None) -> Li
     return Litestar(route_handlers=[port_router(server)], middleware=middleware, debug=False)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class SocketServer:
     """An ASGI app behind a real TCP socket on 127.0.0.1."""
 
     def __init__(self, app: Any, port: int | None = None, host: str = "127.0.0.1") -> None:
         self.app = app
         self.host = host
-        self.port = port or free_port()
+        self.port = port or unused_ports()
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from remote_testkit import MODULE, EchoPort, EchoService, SocketServer, echo_app, free_port
+from remote_testkit import MODULE, EchoPort, EchoService, SocketServer, echo_app
 
 from tests.support.dns import dns_zone
+from twitterclone.listeners import unused_ports
 from twitterclone.registry.dns import DnsRegistry
 from twitterclone.remote.client import remote_port
 from twitterclone.remote.http import HttpTransport
@@ -26,7 +27,7 @@ async def answers(port: EchoPort, calls: int) -> Counter[str]:
 
 
 async def test_calls_follow_the_dns_answer_without_restarting_the_caller() -> None:
-    port_number = free_port()
+    port_number = unused_ports()
     services = {host: EchoService(name=host) for host in ("127.0.0.11", "127.0.0.12", "127.0.0.13")}
     servers = [SocketServer(echo_app(s), port=port_number, host=h) for h, s in services.items()]
     for server in servers:
