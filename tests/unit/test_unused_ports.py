@@ -16,7 +16,8 @@ def test_a_block_is_below_the_ephemeral_range_and_every_port_of_it_binds() -> No
     floor = listeners._ephemeral_floor()
     for _ in range(20):
         base = unused_ports(8)
-        assert 10_000 <= base and base + 8 <= floor
+        assert base >= 10_000
+        assert base + 8 <= floor
         for port in range(base, base + 8):
             with socket.socket() as s:
                 s.bind(("127.0.0.1", port))
