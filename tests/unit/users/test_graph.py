@@ -108,12 +108,6 @@ async def test_fan_out_reads_page_through_every_follower(service: UsersService, 
 # ------------------------------------------------------------------ silencing (batch)
 
 
-@pytest.fixture
-def any_service(any_store: ModuleStore) -> UsersService:
-    """A users service on SQLite and on PostgreSQL: silencing's statement runs on both."""
-    return make_service(any_store)
-
-
 @contextmanager
 def statements(store: ModuleStore) -> Iterator[list[str]]:
     """The SQL statements run on ``store`` inside the block."""
