@@ -60,7 +60,9 @@ _AMONG = _silences(among=True)
 class Silences:
     """The viewer's silences towards some users, as fresh as the database's on every call."""
 
-    def __init__(self, store: ModuleStore, *, max_viewers: int = MAX_VIEWERS, max_kept: int = MAX_KEPT) -> None:
+    def __init__(
+        self, store: ModuleStore, *, max_viewers: int = MAX_VIEWERS, max_kept: int = MAX_KEPT
+    ) -> None:
         self._store = store
         self._max_viewers = max_viewers
         self._max_kept = max_kept

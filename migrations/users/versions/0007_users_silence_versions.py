@@ -30,7 +30,7 @@ def _bump(row: str, a: str, b: str, low: str, high: str) -> str:
     # Lower id first: two changes on PostgreSQL take the two rows' locks in the same order.
     pair = f"{row}.{a}, {row}.{b}"
     return (
-        "INSERT INTO silence_versions (user_id, version) "
+        "INSERT INTO silence_versions (user_id, version) "  # noqa: S608 (the names are this file's constants)
         f"VALUES ({low}({pair}), 1), ({high}({pair}), 1) "
         "ON CONFLICT (user_id) DO UPDATE SET version = silence_versions.version + 1"
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from users_testkit import events, make_service, register
+from users_testkit import events, register
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries.users.errors import Blocked, UserNotFound

@@ -46,7 +46,10 @@ async def test_a_change_through_another_process_shows_on_the_very_next_read(
     assert _standing(await read(viewer, [author, other], []), author) == (False, False, True, False)
     await other_process.graph.mute(viewer, other)
     answers = await read(viewer, [author, other], [])
-    assert [(s.user_id, s.blocked_by, s.muting) for s in answers] == [(author, True, False), (other, False, True)]
+    assert [(s.user_id, s.blocked_by, s.muting) for s in answers] == [
+        (author, True, False),
+        (other, False, True),
+    ]
     await other_process.graph.unblock(author, viewer)
     await other_process.graph.unmute(viewer, other)
     assert await read(viewer, [author, other], []) == []
@@ -54,7 +57,9 @@ async def test_a_change_through_another_process_shows_on_the_very_next_read(
     # Rows written by hand, past every service, count the same (the triggers keep the version).
     async with any_store.transaction() as tx:
         await tx.conn.execute(
-            sa.insert(blocks).values(blocker_id=int(viewer), blocked_id=int(other), created_at=datetime.now(UTC))
+            sa.insert(blocks).values(
+                blocker_id=int(viewer), blocked_id=int(other), created_at=datetime.now(UTC)
+            )
         )
     assert _standing(await read(viewer, [other], []), other) == (False, True, False, False)
     async with any_store.transaction() as tx:
@@ -103,7 +108,9 @@ async def test_every_change_of_a_block_or_mute_bumps_both_users_versions(
 
     async def versions() -> dict[str, int]:
         async with any_store.read() as conn:
-            rows = (await conn.execute(sa.select(silence_versions.c.user_id, silence_versions.c.version))).all()
+            rows = (
+                await conn.execute(sa.select(silence_versions.c.user_id, silence_versions.c.version))
+            ).all()
         return {str(r[0]): int(r[1]) for r in rows}
 
     assert await versions() == {}
@@ -117,7 +124,9 @@ async def test_every_change_of_a_block_or_mute_bumps_both_users_versions(
     await any_service.graph.unmute(c, a)
     assert await versions() == {a: 4, b: 2, c: 2}
     async with any_store.transaction() as tx:  # an update moves the silence from one pair to another
-        await tx.conn.execute(sa.insert(mutes).values(muter_id=int(a), muted_id=int(b), created_at=datetime.now(UTC)))
+        await tx.conn.execute(
+            sa.insert(mutes).values(muter_id=int(a), muted_id=int(b), created_at=datetime.now(UTC))
+        )
         await tx.conn.execute(sa.update(mutes).values(muted_id=int(c)))
     assert await versions() == {a: 7, b: 4, c: 3}
 
@@ -137,4 +146,3 @@ async def test_a_viewer_with_too_many_silences_is_asked_about_each_page(
         (y, False, True, False),
     ]
     assert any_service.graph._silences._kept == {}
-
