@@ -21,6 +21,7 @@ from modules.users.common import (
     profile_of,
     require_user,
 )
+from modules.users.silences import Silences
 from modules.users.tables import blocks, follows, mutes, users
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
@@ -41,24 +42,6 @@ _POPULAR_FOLLOWING = HotRead(
         users.c.followers_count >= sa.bindparam("min_followers"),
     )
 )
-#: Blocks either way and mutes between a viewer and many users, in one statement: (user id, kind)
-#: where kind is 1 blocked by the viewer, 2 blocking the viewer, 3 muted by the viewer.
-_SILENCES = HotRead(
-    sa.union_all(
-        sa.select(blocks.c.blocked_id, sa.literal(1)).where(
-            blocks.c.blocker_id == sa.bindparam("viewer"),
-            blocks.c.blocked_id.in_(sa.bindparam("ids", expanding=True)),
-        ),
-        sa.select(blocks.c.blocker_id, sa.literal(2)).where(
-            blocks.c.blocked_id == sa.bindparam("viewer"),
-            blocks.c.blocker_id.in_(sa.bindparam("ids", expanding=True)),
-        ),
-        sa.select(mutes.c.muted_id, sa.literal(3)).where(
-            mutes.c.muter_id == sa.bindparam("viewer"),
-            mutes.c.muted_id.in_(sa.bindparam("ids", expanding=True)),
-        ),
-    )
-)
 #: Which of many users a viewer follows (kind 0).
 _FOLLOWING_AMONG = HotRead(
     sa.select(follows.c.followee_id, sa.literal(0)).where(
@@ -66,6 +49,7 @@ _FOLLOWING_AMONG = HotRead(
         follows.c.followee_id.in_(sa.bindparam("ids", expanding=True)),
     )
 )
+#: The kinds of standing by number: 0 following (below), and the silences' kinds (``silences.py``).
 _STANDING_FLAGS = ("following", "blocking", "blocked_by", "muting")
 
 
@@ -87,6 +71,8 @@ class Graph:
     def __init__(self, store: ModuleStore, ids: IdGenerator) -> None:
         self._store = store
         self._ids = ids
+        #: The viewers' blocks and mutes, kept while their silence version stands.
+        self._silences = Silences(store)
 
     async def _relationship(self, conn: Reader, a: int, b: int) -> Relationship:
         fol = await _either_way(conn, follows.c.follower_id, follows.c.followee_id, a, b)
@@ -291,9 +277,10 @@ class Graph:
         """How one viewer stands to users: blocks either way and mutes with ``user_ids``, follows
         of ``follow_ids``; only users in some relation, first asked first.
 
-        One statement for the silences and one for the follows (none when no follow is asked):
-        the hot path of every page a signed-in viewer reads. An unknown viewer or user simply
-        stands in no relation.
+        The silences come from the viewer's kept list while their silence version is unchanged
+        (``silences.py``: one primary-key read, fresh in every process); the follows from one
+        statement, only when some are asked. The hot path of every page a signed-in viewer
+        reads. An unknown viewer or user simply stands in no relation.
         """
         if len(user_ids) > MAX_ID_PAGE or len(follow_ids) > MAX_ID_PAGE:
             raise InvalidInput(f"ask about at most {MAX_ID_PAGE} users at once", field="user_ids")
@@ -301,11 +288,14 @@ class Graph:
         if viewer is None:
             return []
         flags: dict[int, dict[str, bool]] = {}
-        for query, asked in ((_SILENCES, user_ids), (_FOLLOWING_AMONG, follow_ids)):
-            wanted = [i for i in parse_ids(asked) if i != viewer]
-            if wanted:
-                for user, kind in await self._store.fetch(query, {"viewer": viewer, "ids": wanted}):
-                    flags.setdefault(int(user), {})[_STANDING_FLAGS[kind]] = True
+        silenced = [i for i in parse_ids(user_ids) if i != viewer]
+        if silenced:
+            for user, kinds in (await self._silences.among(viewer, silenced)).items():
+                flags[user] = {name: True for kind, name in enumerate(_STANDING_FLAGS) if kinds >> kind & 1}
+        followed = [i for i in parse_ids(follow_ids) if i != viewer]
+        if followed:
+            for user, _ in await self._store.fetch(_FOLLOWING_AMONG, {"viewer": viewer, "ids": followed}):
+                flags.setdefault(int(user), {})["following"] = True
         if not flags:
             return []
         asked_first = parse_ids((*user_ids, *follow_ids))

@@ -73,6 +73,16 @@ mutes = sa.Table(
     sa.Column("created_at", _ts, nullable=False),
 )
 
+#: A number per user that grows with every block or mute made or lifted with them, either way
+#: round; triggers on ``blocks`` and ``mutes`` keep it (migration 0007), so a process may keep a
+#: user's silences while it is unchanged (``silences.py``). No row: no such change yet (version 0).
+silence_versions = sa.Table(
+    "silence_versions",
+    metadata,
+    sa.Column("user_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger(), nullable=False),
+)
+
 refresh_tokens = sa.Table(
     "refresh_tokens",
     metadata,

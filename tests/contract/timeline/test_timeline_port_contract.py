@@ -10,6 +10,11 @@ from boundaries._kernel.pagination import PageRequest
 from boundaries.timeline.errors import InvalidCursor
 from boundaries.timeline.port import TimelinePort
 from boundaries.tweets.dto import PostTweet, UserTweetsFilter
+from modules.users.service import UsersService
+from tests.support.wiring import FAST_ARGON2
+from twitterclone.infra.ids import IdGenerator
+from twitterclone.infra.store import ModuleStore
+from twitterclone.settings import Settings
 
 
 async def ids(port: TimelinePort, user_id: str, limit: int = 100) -> list[str]:
@@ -139,6 +144,36 @@ async def test_home_delivers_each_visibility_to_its_audience(
     assert await ids(timeline_port, alice) == [direct, private, unlisted]
     assert await ids(timeline_port, fan) == [private, unlisted]
     assert await ids(timeline_port, named) == [direct, private, unlisted]
+
+
+async def test_a_block_or_mute_made_by_another_process_shows_on_the_next_read(
+    timeline_port: TimelinePort, world: World
+) -> None:
+    alice, bob, carol = [await world.register(h) for h in ("alice", "bob", "carol")]
+    for followee in (alice, carol):
+        await world.users.follow(bob, followee)
+    hers = await world.post(alice, "before the block")
+    carols = await world.post(carol, "before the mute")
+    await world.settle()
+    # Read twice: whatever this process keeps about bob's blocks and mutes, it keeps now.
+    for _ in range(2):
+        assert await ids(timeline_port, bob) == [carols, hers]
+        assert [t.id for t in (await timeline_port.user_timeline(alice, bob, PageRequest())).items] == [hers]
+    # Another process (its own users service and connections on the same database) blocks and
+    # mutes; nothing reaches this one but the database.
+    users_store = world.runtime.kernel.stores["users"]
+    other = ModuleStore("users", users_store.url, schema=users_store.schema)
+    try:
+        elsewhere = UsersService(other, IdGenerator(1023), Settings(**FAST_ARGON2))
+        await elsewhere.block(alice, bob)
+        assert await ids(timeline_port, bob) == [carols]
+        assert (await timeline_port.user_timeline(alice, bob, PageRequest())).items == []
+        await elsewhere.mute(bob, carol)
+        assert await ids(timeline_port, bob) == []
+        await elsewhere.unmute(bob, carol)
+        assert await ids(timeline_port, bob) == [carols]
+    finally:
+        await other.dispose()
 
 
 async def test_home_filters_blocks_and_mutes_made_after_the_fan_out(

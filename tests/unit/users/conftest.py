@@ -35,3 +35,9 @@ async def any_store(storage: Storage) -> AsyncIterator[ModuleStore]:
 @pytest.fixture
 def service(store: ModuleStore) -> UsersService:
     return make_service(store)
+
+
+@pytest.fixture
+def any_service(any_store: ModuleStore) -> UsersService:
+    """A users service on SQLite and on PostgreSQL (every statement it runs runs on both)."""
+    return make_service(any_store)

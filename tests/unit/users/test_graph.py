@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from users_testkit import events, make_service, register
+from users_testkit import events, register
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries.users.errors import Blocked, UserNotFound
@@ -106,12 +106,6 @@ async def test_fan_out_reads_page_through_every_follower(service: UsersService, 
 
 
 # ------------------------------------------------------------------ silencing (batch)
-
-
-@pytest.fixture
-def any_service(any_store: ModuleStore) -> UsersService:
-    """A users service on SQLite and on PostgreSQL: silencing's statement runs on both."""
-    return make_service(any_store)
 
 
 @contextmanager
