@@ -18,7 +18,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -242,9 +242,12 @@ class HotRead:
 
     _POSTCOMPILE = "__[POSTCOMPILE_"
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, *, column_keys: Sequence[str] | None = None) -> None:
         self.statement = statement
-        compiled = statement.compile(dialect=sqlite.dialect())  # type: ignore[attr-defined]
+        compiled = statement.compile(  # type: ignore[call-arg]
+            dialect=sqlite.dialect(),  # type: ignore[attr-defined]
+            column_keys=list(column_keys) if column_keys is not None else None,
+        )
         self._sql = compiled.string
         self._order: list[str] = list(compiled.positiontup or [])
         self._defaults: dict[str, Any] = dict(compiled.params)
@@ -276,6 +279,70 @@ class HotRead:
         return sql, args
 
 
+class HotWrite:
+    """A write statement on a hot path (an event's outbox or inbox row, a post's rows), built once.
+
+    ``Transaction.write`` runs it. On the event loop's SQLite writer it goes through the
+    ``sqlite3`` driver directly with SQL compiled once for the parameter names ``keys`` (and,
+    per length, its IN lists), the columns' bind processing applied by hand (dates, JSON): no
+    execution context and no result object, which cost several times what SQLite takes to
+    write a row. Anywhere else (PostgreSQL, a connection of another thread) ``statement`` runs
+    as any statement does. Rows it returns (``RETURNING``) come back as plain tuples.
+    """
+
+    def __init__(self, statement: Executable, keys: Sequence[str]) -> None:
+        self.statement = statement
+        self.keys = tuple(keys)
+        #: Whether the statement returns rows (``RETURNING``).
+        self.returns = bool(getattr(statement, "_returning", ()))
+        self._sqlite: HotRead | None = None  # compiled on first use: PostgreSQL stores never need it
+        #: The bind processors of the parameters whose type converts values (dates, JSON).
+        self._processors: dict[str, Callable[[Any], Any]] = {}
+
+    def _compiled(self) -> HotRead:
+        if self._sqlite is None:
+            dialect = sqlite.dialect()  # type: ignore[no-untyped-call]
+            hot = HotRead(self.statement, column_keys=self.keys)
+            compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))  # type: ignore[call-arg]
+            # A parameter with no value of its own (not a literal of the statement) must come from
+            # the caller; a column default SQLAlchemy fills in at execution would be NULL here.
+            missing = sorted(
+                {
+                    name
+                    for name in hot._order
+                    if name not in self.keys
+                    and compiled.binds[name].value is None
+                    and compiled.binds[name].callable is None
+                }
+            )
+            if missing:
+                raise ValueError(f"HotWrite: {missing} are not among its keys")
+            for name in set(hot._order):
+                bind = compiled.binds[name]
+                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if process is not None:
+                    self._processors[name] = process
+            self._sqlite = hot
+        return self._sqlite
+
+    def sqlite_args(self, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL text and positional arguments of one run on SQLite."""
+        hot = self._compiled()
+        if self._processors:
+            params = {k: (self._processors[k](v) if k in self._processors else v) for k, v in params.items()}
+        return hot.sqlite_args(params)
+
+
+class HotResult:
+    """What ``Transaction.write`` gives back: the rows returned (plain tuples) and the rows changed."""
+
+    __slots__ = ("rowcount", "rows")
+
+    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
+        self.rows = rows
+        self.rowcount = rowcount
+
+
 class Transaction:
     """One open transaction of a module: run statements on ``conn``; ``emit`` events."""
 
@@ -300,8 +367,33 @@ class Transaction:
             }
             for ev in events
         ]
-        await self.conn.execute(self._store.outbox_insert, rows[0] if len(rows) == 1 else rows)
+        if len(rows) == 1 or self.runs_hot:
+            for row in rows:
+                await self.write(self._store.outbox_insert, row)
+        else:  # one round trip for all
+            await self.conn.execute(self._store.outbox_insert.statement, rows)
         self.emitted += len(events)
+
+    @property
+    def runs_hot(self) -> bool:
+        """Whether ``write`` goes straight to the ``sqlite3`` driver (then a statement per row
+        costs less than one for many; elsewhere a round trip for many rows costs less)."""
+        return isinstance(self.conn, _SyncWriter)
+
+    async def write(self, statement: HotWrite, params: dict[str, Any]) -> HotResult:
+        """Run a ``HotWrite`` with one set of parameters (see there for how)."""
+        conn = self.conn
+        if isinstance(conn, _SyncWriter):  # runs_hot
+            sql, args = statement.sqlite_args(params)
+            cursor = conn.dbapi.execute(sql, args)
+            try:
+                rows: list[tuple[Any, ...]] = cursor.fetchall() if statement.returns else []
+                return HotResult(rows, cursor.rowcount)
+            finally:
+                cursor.close()
+        result = await conn.execute(statement.statement, params)
+        returned = [tuple(r) for r in result] if statement.returns else []
+        return HotResult(returned, result.rowcount)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -344,13 +436,16 @@ class ModuleStore:
         self.outbox = outbox_table(self.metadata)
         self.inbox = inbox_table(self.metadata)
         dialect: Any = sqlite if self.is_sqlite else postgresql
-        #: Writes outbox rows (``Transaction.emit``): built once, as every event goes through it.
-        self.outbox_insert = self.outbox.insert()
-        #: Records inbox rows, skipping those already there; returns the event ids it recorded
-        #: (the event kernel, ``infra/events.py``, is its only user).
-        self.inbox_insert = (
-            dialect.insert(self.inbox).on_conflict_do_nothing().returning(self.inbox.c.event_id)
+        #: Writes an outbox row (``Transaction.emit``): built once, as every event goes through it.
+        self.outbox_insert = HotWrite(
+            self.outbox.insert(), ("event_id", "event_type", "payload", "created_at")
         )
+        #: Records an inbox row unless it is there already (then it changes no row): the event
+        #: kernel's (``infra/events.py``), one per event and consumer where ``runs_hot``; else
+        #: ``inbox_insert_many`` records many in one round trip and returns the event ids it recorded.
+        inbox_insert = dialect.insert(self.inbox).on_conflict_do_nothing()
+        self.inbox_insert = HotWrite(inbox_insert, ("consumer", "event_id", "processed_at"))
+        self.inbox_insert_many = inbox_insert.returning(self.inbox.c.event_id)
         #: Which of some event ids (``ids``) a consumer (``consumer``) has recorded (the kernel's).
         self.inbox_seen = HotRead(
             sa.select(self.inbox.c.event_id).where(
