@@ -306,13 +306,12 @@ class HotWrite:
             compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))  # type: ignore[call-arg]
             # A parameter with no value of its own (not a literal of the statement) must come from
             # the caller; a column default SQLAlchemy fills in at execution would be NULL here.
+            filled = {c.key for c in [*compiled.insert_prefetch, *compiled.update_prefetch]}
             missing = sorted(
                 {
                     name
                     for name in hot._order
-                    if name not in self.keys
-                    and compiled.binds[name].value is None
-                    and compiled.binds[name].callable is None
+                    if name not in self.keys and (compiled.binds[name].required or name in filled)
                 }
             )
             if missing:
@@ -379,6 +378,21 @@ class Transaction:
         """Whether ``write`` goes straight to the ``sqlite3`` driver (then a statement per row
         costs less than one for many; elsewhere a round trip for many rows costs less)."""
         return isinstance(self.conn, _SyncWriter)
+
+    async def write_many(self, statement: HotWrite, rows: Sequence[dict[str, Any]]) -> None:
+        """Run a ``HotWrite`` once per row of parameters (an executemany; no IN lists, no rows back)."""
+        if not rows:
+            return
+        conn = self.conn
+        if isinstance(conn, _SyncWriter):  # runs_hot
+            sql = ""
+            args: list[list[Any]] = []
+            for params in rows:
+                sql, one = statement.sqlite_args(params)
+                args.append(one)
+            conn.dbapi.executemany(sql, args)
+            return
+        await conn.execute(statement.statement, list(rows))
 
     async def write(self, statement: HotWrite, params: dict[str, Any]) -> HotResult:
         """Run a ``HotWrite`` with one set of parameters (see there for how)."""
