@@ -264,7 +264,7 @@ class SqlHomeTimelines:
     async def _write(self, tx: Transaction, entries: Sequence[Entry]) -> None:
         if self.store.is_sqlite:
             for chunk in _chunks(list(entries), WRITE_CHUNK):
-                await tx.write_many(
+                await tx.write_rows(
                     self._insert, [{"user_id": u, "tweet_id": t, "author_id": a} for u, t, a in chunk]
                 )
         else:

@@ -166,25 +166,17 @@ class Subscription(Generic[E]):
     async def _record(self, tx: Transaction, events: list[E]) -> list[E]:
         """Insert the inbox rows (skipping those already there); the events not recorded before.
 
-        On the loop's SQLite writer a row per statement straight through the driver (``HotWrite``);
-        elsewhere one insert per chunk that returns the ids it recorded: a batch costs one round trip.
+        One insert per chunk that returns the ids it recorded: a batch costs one round trip.
         """
-        now = time.time()
-        if tx.runs_hot:
-            recorded = []
-            for e in events:
-                row = {"consumer": self.consumer, "event_id": e.event_id, "processed_at": now}
-                if (await tx.write(self.store.inbox_insert, row)).rowcount:
-                    recorded.append(e)
-            return recorded
         fresh: set[str] = set()
+        now = time.time()
         for start in range(0, len(events), _INBOX_CHUNK):
             rows = [
                 {"consumer": self.consumer, "event_id": e.event_id, "processed_at": now}
                 for e in events[start : start + _INBOX_CHUNK]
             ]
-            result = await tx.conn.execute(self.store.inbox_insert_many, rows)
-            fresh.update(str(r[0]) for r in result)
+            result = await tx.write_rows(self.store.inbox_insert, rows)
+            fresh.update(str(r[0]) for r in result.rows)
         return [e for e in events if e.event_id in fresh]
 
 

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -282,13 +283,17 @@ class HotRead:
 class HotWrite:
     """A write statement on a hot path (an event's outbox or inbox row, a post's rows), built once.
 
-    ``Transaction.write`` runs it. On the event loop's SQLite writer it goes through the
-    ``sqlite3`` driver directly with SQL compiled once for the parameter names ``keys`` (and,
-    per length, its IN lists), the columns' bind processing applied by hand (dates, JSON): no
-    execution context and no result object, which cost several times what SQLite takes to
-    write a row. Anywhere else (PostgreSQL, a connection of another thread) ``statement`` runs
-    as any statement does. Rows it returns (``RETURNING``) come back as plain tuples.
+    ``Transaction.write`` (one row) and ``Transaction.write_rows`` (many) run it. On the event
+    loop's SQLite writer it goes through the ``sqlite3`` driver directly with SQL compiled once
+    for the parameter names ``keys`` (and, per length, its IN lists or its rows), the columns'
+    bind processing applied by hand (dates, JSON): no execution context and no result object,
+    which cost several times what SQLite takes to write a row. Anywhere else (PostgreSQL, a
+    connection of another thread) ``statement`` runs as any statement does. Rows it returns
+    (``RETURNING``) come back as plain tuples.
     """
+
+    #: ``VALUES`` and one row of placeholders in an INSERT compiled for SQLite.
+    _ROW = re.compile(r" VALUES (\(\?(?:, \?)*\))")
 
     def __init__(self, statement: Executable, keys: Sequence[str]) -> None:
         self.statement = statement
@@ -298,6 +303,10 @@ class HotWrite:
         self._sqlite: HotRead | None = None  # compiled on first use: PostgreSQL stores never need it
         #: The bind processors of the parameters whose type converts values (dates, JSON).
         self._processors: dict[str, Callable[[Any], Any]] = {}
+        #: Without IN lists: per placeholder, (parameter name or None, the literal's value, processor).
+        self._plan: list[tuple[str | None, Any, Callable[[Any], Any] | None]] | None = None
+        #: The SQL for n rows (an INSERT of one row of placeholders; else None).
+        self._rows_sql: dict[int, str] = {}
 
     def _compiled(self) -> HotRead:
         if self._sqlite is None:
@@ -321,15 +330,51 @@ class HotWrite:
                 process = bind.type.dialect_impl(dialect).bind_processor(dialect)
                 if process is not None:
                     self._processors[name] = process
+            if not hot._expanding:
+                self._plan = []
+                for name in hot._order:
+                    process = self._processors.get(name)
+                    if name in self.keys:
+                        self._plan.append((name, None, process))
+                    else:  # a literal of the statement
+                        value = hot._defaults[name]
+                        self._plan.append((None, process(value) if process else value, None))
             self._sqlite = hot
         return self._sqlite
+
+    def _args(self, params: dict[str, Any]) -> list[Any]:
+        assert self._plan is not None
+        return [
+            const if name is None else (process(params[name]) if process else params[name])
+            for name, const, process in self._plan
+        ]
 
     def sqlite_args(self, params: dict[str, Any]) -> tuple[str, list[Any]]:
         """The SQL text and positional arguments of one run on SQLite."""
         hot = self._compiled()
+        if self._plan is not None:
+            return hot._sql, self._args(params)
         if self._processors:
             params = {k: (self._processors[k](v) if k in self._processors else v) for k, v in params.items()}
         return hot.sqlite_args(params)
+
+    def sqlite_rows(self, rows: Sequence[dict[str, Any]]) -> tuple[str, list[Any]] | None:
+        """The SQL text and positional arguments of one statement for all ``rows`` on SQLite (an
+        INSERT of many rows of values), or None when the statement is not such an INSERT."""
+        hot = self._compiled()
+        match = self._ROW.search(hot._sql) if self._plan is not None else None
+        if match is None:
+            return None
+        sql = self._rows_sql.get(len(rows))
+        if sql is None:
+            values = ", ".join([match.group(1)] * len(rows))
+            sql = f"{hot._sql[: match.start(1)]}{values}{hot._sql[match.end(1) :]}"
+            if len(self._rows_sql) < 256:
+                self._rows_sql[len(rows)] = sql
+        args: list[Any] = []
+        for params in rows:
+            args += self._args(params)
+        return sql, args
 
 
 class HotResult:
@@ -366,33 +411,32 @@ class Transaction:
             }
             for ev in events
         ]
-        if len(rows) == 1 or self.runs_hot:
-            for row in rows:
-                await self.write(self._store.outbox_insert, row)
-        else:  # one round trip for all
-            await self.conn.execute(self._store.outbox_insert.statement, rows)
+        if len(rows) == 1:
+            await self.write(self._store.outbox_insert, rows[0])
+        else:
+            await self.write_rows(self._store.outbox_insert, rows)
         self.emitted += len(events)
 
-    @property
-    def runs_hot(self) -> bool:
-        """Whether ``write`` goes straight to the ``sqlite3`` driver (then a statement per row
-        costs less than one for many; elsewhere a round trip for many rows costs less)."""
-        return isinstance(self.conn, _SyncWriter)
-
-    async def write_many(self, statement: HotWrite, rows: Sequence[dict[str, Any]]) -> None:
-        """Run a ``HotWrite`` once per row of parameters (an executemany; no IN lists, no rows back)."""
+    async def write_rows(self, statement: HotWrite, rows: Sequence[dict[str, Any]]) -> HotResult:
+        """Run a ``HotWrite`` INSERT for many rows of parameters: on the loop's SQLite writer one
+        statement with a row of values each (keep rows x columns under SQLite's 32,766 bound
+        values), elsewhere as an executemany. Rows it returns come in no particular order."""
         if not rows:
-            return
+            return HotResult([], 0)
         conn = self.conn
         if isinstance(conn, _SyncWriter):  # runs_hot
-            sql = ""
-            args: list[list[Any]] = []
-            for params in rows:
-                sql, one = statement.sqlite_args(params)
-                args.append(one)
-            conn.dbapi.executemany(sql, args)
-            return
-        await conn.execute(statement.statement, list(rows))
+            many = statement.sqlite_rows(rows)
+            if many is None:
+                raise ValueError("write_rows: an INSERT of one row of values, written for many")
+            cursor = conn.dbapi.execute(*many)
+            try:
+                returned: list[tuple[Any, ...]] = cursor.fetchall() if statement.returns else []
+                return HotResult(returned, cursor.rowcount)
+            finally:
+                cursor.close()
+        result = await conn.execute(statement.statement, list(rows))
+        returned = [tuple(r) for r in result] if statement.returns else []
+        return HotResult(returned, result.rowcount)
 
     async def write(self, statement: HotWrite, params: dict[str, Any]) -> HotResult:
         """Run a ``HotWrite`` with one set of parameters (see there for how)."""
@@ -454,12 +498,12 @@ class ModuleStore:
         self.outbox_insert = HotWrite(
             self.outbox.insert(), ("event_id", "event_type", "payload", "created_at")
         )
-        #: Records an inbox row unless it is there already (then it changes no row): the event
-        #: kernel's (``infra/events.py``), one per event and consumer where ``runs_hot``; else
-        #: ``inbox_insert_many`` records many in one round trip and returns the event ids it recorded.
-        inbox_insert = dialect.insert(self.inbox).on_conflict_do_nothing()
-        self.inbox_insert = HotWrite(inbox_insert, ("consumer", "event_id", "processed_at"))
-        self.inbox_insert_many = inbox_insert.returning(self.inbox.c.event_id)
+        #: Records inbox rows, skipping those already there; returns the event ids it recorded
+        #: (the event kernel, ``infra/events.py``, is its only user; ``Transaction.write_rows``).
+        self.inbox_insert = HotWrite(
+            dialect.insert(self.inbox).on_conflict_do_nothing().returning(self.inbox.c.event_id),
+            ("consumer", "event_id", "processed_at"),
+        )
         #: Which of some event ids (``ids``) a consumer (``consumer``) has recorded (the kernel's).
         self.inbox_seen = HotRead(
             sa.select(self.inbox.c.event_id).where(

@@ -76,6 +76,23 @@ async def test_returning_rows_in_lists_and_row_counts(store: ModuleStore) -> Non
         assert (await tx.write(LIKED, {"ids": [], "n": 1})).rows == []
 
 
+async def test_many_rows_in_one_statement_return_what_they_wrote(store: ModuleStore) -> None:
+    at = datetime.now(UTC)
+    ignore = HotWrite(
+        upsertable(store.engine.dialect.name, tweets).on_conflict_do_nothing().returning(tweets.c.id), KEYS
+    )
+    async with store.transaction() as tx:
+        assert sorted((await tx.write_rows(ignore, [row(1, at), row(2, at)])).rows) == [(1,), (2,)]
+        written = await tx.write_rows(ignore, [row(2, at), row(3, at), row(4, at)])
+        assert sorted(written.rows) == [(3,), (4,)]  # 2 was there: skipped
+        assert (await tx.write_rows(ignore, [])).rows == []
+    async with store.read() as conn:
+        got = {r.id: r for r in await conn.execute(sa.select(tweets))}
+    assert sorted(got) == [1, 2, 3, 4]
+    assert got[3].created_at == at
+    assert got[3].media_ids == ["m1"]
+
+
 def test_a_value_sqlalchemy_would_fill_in_is_refused() -> None:
     """A column default SQLAlchemy computes at execution is not computed here: named, not NULL."""
     t = sa.Table("t", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("n", default=0))
