@@ -99,6 +99,10 @@ class Subscription(Generic[E]):
     event_type: type[E]
     handle: Handle[E] | None = None
     prepare: Prepare[E] | None = None
+    #: Which events of its type the consumer has anything to do for (None: every one). One it
+    #: does not want counts as applied at once, with no transaction and no inbox row: applying
+    #: it (again) would change nothing. E.g. media's attach wants only posts with media.
+    wants: Callable[[E], bool] | None = None
     #: ``<module>.<name>``: the inbox key and the stream consumer group.
     consumer: str = field(init=False)
 
@@ -138,6 +142,10 @@ class Subscription(Generic[E]):
                 )
             unique.setdefault(event.event_id, event)
         todo = list(unique.values())
+        if self.wants is not None:
+            todo = [e for e in todo if self.wants(e)]
+            if not todo:
+                return None
         handle = self.handle
         if self.prepare is not None:
             # Skip what was applied before: a redelivery makes no remote calls, no outside effects.
@@ -187,6 +195,7 @@ def subscribe(
     *,
     handle: Handle[E] | None = None,
     prepare: Prepare[E] | None = None,
+    wants: Callable[[E], bool] | None = None,
 ) -> Subscription[Any]:
     """Declare a ``Subscription``; the way modules write them.
 
@@ -194,7 +203,7 @@ def subscribe(
     (``Subscription(...)`` written straight into a ``list[Subscription[Any]]`` would take
     its event type from that list's ``Any`` and check nothing).
     """
-    return Subscription(store, name, event_type, handle, prepare)
+    return Subscription(store, name, event_type, handle, prepare, wants)
 
 
 async def apply_run(sub: Subscription[Any], events: list[Event]) -> list[BaseException | None]:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from boundaries._kernel.events import Event
 from boundaries.users.events import UserFollowed, UserUnfollowed
 from tests.support.consumers import kernel_store
-from twitterclone.infra.events import LocalBus, OutboxRelay, Subscription
+from twitterclone.infra.events import LocalBus, OutboxRelay, Subscription, subscribe
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore, Transaction
 
@@ -618,3 +618,27 @@ async def test_commits_that_follow_a_pass_closely_gather_into_one_batch(store: M
     finally:
         await relay.stop()
     assert batches == [[e1.event_id], [e2.event_id, e3.event_id]]
+
+
+async def test_events_a_consumer_does_not_want_cost_no_transaction_and_no_inbox_row(
+    store: ModuleStore,
+) -> None:
+    a, b = followed(1), followed(2)
+    got: list[list[str]] = []
+
+    async def handle(tx: Transaction, events: list[UserFollowed]) -> None:
+        got.append(ids_of(events))
+
+    sub = subscribe(store, "odd", UserFollowed, handle=handle, wants=lambda e: e.follower_id == "1")
+    begun: list[str] = []
+    async with store.transaction() as tx:
+        driver = tx.conn.dbapi  # type: ignore[attr-defined]
+    driver.set_trace_callback(lambda sql: begun.append(sql) if sql.startswith("BEGIN") else None)
+    try:
+        assert await sub.apply([b]) == []
+        assert begun == []  # nothing to do: not even a transaction
+        assert await sub.apply([a, b]) == [a]
+    finally:
+        driver.set_trace_callback(None)
+    assert got == [ids_of([a])]
+    assert await inbox(store) == {("t.odd", a.event_id)}
