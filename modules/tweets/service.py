@@ -635,7 +635,7 @@ class TweetsService:
                 sa.update(_t).where(_t.c.id == quote_of).values(quote_count=_t.c.quote_count + 1)
             )
         if listed(visibility):  # only public tweets are found by search and hashtag timelines
-            await self._index_for_search(conn, tweet_id, text, entities.hashtags)
+            await self._index_for_search(tx, tweet_id, text, entities.hashtags)
         if activity.counts(visibility):
             await activity.posted(tx, author, now)
         if idempotency_key is not None:
@@ -670,10 +670,8 @@ class TweetsService:
         )
         return tweet_id
 
-    async def _index_for_search(
-        self, conn: AsyncConnection, tweet_id: int, text: str, hashtags: list[str]
-    ) -> None:
-        await self._search.add(conn, tweet_id, {"body": text, "tags": " ".join(hashtags)})
+    async def _index_for_search(self, tx: Transaction, tweet_id: int, text: str, hashtags: list[str]) -> None:
+        await self._search.add(tx, tweet_id, {"body": text, "tags": " ".join(hashtags)})
 
     async def _load_target(self, conn: AsyncConnection, tweet_id: int) -> TweetRow:
         """A tweet row to act on; a retweet stands for its original. Raises TweetNotFound."""

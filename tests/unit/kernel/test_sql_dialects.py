@@ -107,7 +107,7 @@ async def test_full_text_index_finds_every_term_newest_first_below_the_cursor(st
     async with store.transaction() as tx:
         for doc_id, (body, tags) in docs.items():
             await tx.conn.execute(sa.insert(tweets).values(**_tweet(doc_id, body)))
-            await index.add(tx.conn, doc_id, {"body": body, "tags": tags})
+            await index.add(tx, doc_id, {"body": body, "tags": tags})
 
     async def ids(*terms: Term, before: int = 100, limit: int = 10) -> list[int]:
         async with store.read() as conn:
