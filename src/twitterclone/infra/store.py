@@ -245,8 +245,8 @@ class HotRead:
 
     def __init__(self, statement: Executable, *, column_keys: Sequence[str] | None = None) -> None:
         self.statement = statement
-        compiled = statement.compile(  # type: ignore[call-arg]
-            dialect=sqlite.dialect(),  # type: ignore[attr-defined]
+        compiled = statement.compile(  # type: ignore[attr-defined]
+            dialect=sqlite.dialect(),
             column_keys=list(column_keys) if column_keys is not None else None,
         )
         self._sql = compiled.string
@@ -310,9 +310,9 @@ class HotWrite:
 
     def _compiled(self) -> HotRead:
         if self._sqlite is None:
-            dialect = sqlite.dialect()  # type: ignore[no-untyped-call]
+            dialect = sqlite.dialect()
             hot = HotRead(self.statement, column_keys=self.keys)
-            compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))  # type: ignore[call-arg]
+            compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))  # type: ignore[attr-defined]
             # A parameter with no value of its own (not a literal of the statement) must come from
             # the caller; a column default SQLAlchemy fills in at execution would be NULL here.
             filled = {c.key for c in [*compiled.insert_prefetch, *compiled.update_prefetch]}
@@ -461,16 +461,23 @@ class Transaction:
         self._savepoints += 1
         name = f"tc_part_{self._savepoints}"
         emitted, callbacks = self.emitted, len(self._after_commit)
-        await self.conn.exec_driver_sql(f"SAVEPOINT {name}")
+        await self._driver_sql(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
-            await self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
-            await self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+            await self._driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+            await self._driver_sql(f"RELEASE SAVEPOINT {name}")
             self.emitted = emitted
             del self._after_commit[callbacks:]
             raise
-        await self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+        await self._driver_sql(f"RELEASE SAVEPOINT {name}")
+
+    async def _driver_sql(self, sql: str) -> None:
+        """A statement without parameters or rows: straight to ``sqlite3`` on the loop's writer."""
+        if isinstance(self.conn, _SyncWriter):
+            self.conn.dbapi.execute(sql)
+        else:
+            await self.conn.exec_driver_sql(sql)
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run ``callback`` once this transaction has committed (not at all if it rolls back).
