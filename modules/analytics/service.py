@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import Id, is_id
@@ -39,7 +38,7 @@ from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetP
 from boundaries.users.events import UserFollowed
 from modules.analytics.tables import hashtag_buckets, tweet_buckets, tweet_stats, user_daily
 from twitterclone.infra.sql import as_utc, upsertable
-from twitterclone.infra.store import ModuleStore, Transaction
+from twitterclone.infra.store import HotWrite, ModuleStore, Transaction
 
 log = logging.getLogger("twitterclone.analytics")
 
@@ -223,9 +222,9 @@ class AnalyticsService:
                 replies[parent] += 1
                 if parent_author is not None:
                     days.setdefault((day, "replies"), Counter())[parent_author] += 1
-        await _bump_tweets(tx.conn, authors, {"replies": replies})
+        await _bump_tweets(tx, authors, {"replies": replies})
         for (day, column), counts in days.items():
-            await _bump_days(tx.conn, day, column, counts)
+            await _bump_days(tx, day, column, counts)
 
     async def bucket_hashtags(self, tx: Transaction, events: list[TweetPosted]) -> None:
         """The public tweets' hashtags into the trend buckets of every window (a tag used only in
@@ -236,7 +235,7 @@ class AnalyticsService:
         now = self._clock()
         rows: list[dict[str, Any]] = []
         await _mark_listed(
-            tx.conn,
+            tx,
             [
                 {
                     "tweet_id": int(e.tweet_id),
@@ -267,7 +266,7 @@ class AnalyticsService:
             merged[(row["window"], row["hashtag"], row["bucket_start"])] += row["tweets"]
         if merged:
             await _upsert_add(
-                tx.conn,
+                tx,
                 hashtag_buckets,
                 ["window", "hashtag", "bucket_start"],
                 [
@@ -295,7 +294,7 @@ class AnalyticsService:
         for event in events:
             per_day.setdefault(_day(event.occurred_at), Counter())[int(event.followee_id)] += 1
         for day, counts in per_day.items():
-            await _bump_days(tx.conn, day, "new_followers", counts)
+            await _bump_days(tx, day, "new_followers", counts)
 
     async def count_impressions(self, tx: Transaction, events: list[TimelineServed]) -> None:
         """The events' impressions, for each tweet and for its author's day.
@@ -311,7 +310,7 @@ class AnalyticsService:
             if not shown:
                 continue
             day = _day(event.occurred_at)
-            await _bump_tweets(tx.conn, dict.fromkeys(shown), {"impressions": dict(shown)})
+            await _bump_tweets(tx, dict.fromkeys(shown), {"impressions": dict(shown)})
             t = tweet_stats
             authors = (
                 await tx.conn.execute(
@@ -324,7 +323,7 @@ class AnalyticsService:
             for tweet_id, author_id in authors:
                 per_author[int(author_id)] += shown[int(tweet_id)]
             if per_author:
-                await _bump_days(tx.conn, day, "impressions", dict(per_author))
+                await _bump_days(tx, day, "impressions", dict(per_author))
 
     async def mark_deleted(self, tx: Transaction, events: list[TweetDeleted]) -> None:
         """A deleted tweet has no stats any more (its counters stop mattering)."""
@@ -367,8 +366,8 @@ class AnalyticsService:
         self, tx: Transaction, at: datetime, column: str, delta: int, tweet_id: str, author_id: str
     ) -> None:
         tid, aid = int(tweet_id), int(author_id)
-        await _bump_tweets(tx.conn, {tid: aid}, {column: {tid: delta}})
-        await _bump_days(tx.conn, _day(at), column, {aid: delta})
+        await _bump_tweets(tx, {tid: aid}, {column: {tid: delta}})
+        await _bump_days(tx, _day(at), column, {aid: delta})
         await self._bucket_engagement(tx, at, tid, delta)
 
     async def _bucket_engagement(self, tx: Transaction, at: datetime, tweet_id: int, delta: int) -> None:
@@ -386,7 +385,7 @@ class AnalyticsService:
         ]
         if rows:
             await _upsert_add(
-                tx.conn,
+                tx,
                 tweet_buckets,
                 ["window", "tweet_id", "bucket_start"],
                 [{**row, "engagements": delta} for row in rows],
@@ -395,27 +394,32 @@ class AnalyticsService:
 
 
 #: ``_mark_listed``'s upsert per dialect, built once (building it per tweet cost more than running it).
-_MARK_LISTED: dict[str, Any] = {}
+_MARK_LISTED: dict[str, HotWrite] = {}
 
 
-async def _mark_listed(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+async def _mark_listed(tx: Transaction, rows: list[dict[str, Any]]) -> None:
     """Record whether tweets are public (``tweet_id``, ``author_id``, ``listed`` a row; a stats
-    row may not exist yet: counters run apart). One statement for all, run once per row."""
+    row may not exist yet: counters run apart). One statement for all."""
     if not rows:
         return
-    stmt = _MARK_LISTED.get(conn.dialect.name)
+    dialect = tx.conn.dialect.name
+    stmt = _MARK_LISTED.get(dialect)
     if stmt is None:
         t = tweet_stats
-        insert = upsertable(conn, t)
-        stmt = insert.on_conflict_do_update(
-            index_elements=[t.c.tweet_id],
-            set_={
-                "listed": insert.excluded.listed,
-                "author_id": sa.func.coalesce(t.c.author_id, insert.excluded.author_id),
-            },
+        insert = upsertable(dialect, t)
+        stmt = HotWrite(
+            insert.on_conflict_do_update(
+                index_elements=[t.c.tweet_id],
+                set_={
+                    "listed": insert.excluded.listed,
+                    "author_id": sa.func.coalesce(t.c.author_id, insert.excluded.author_id),
+                },
+            ),
+            ("tweet_id", "author_id", "listed"),
         )
-        _MARK_LISTED[conn.dialect.name] = stmt
-    await conn.execute(stmt, rows)
+        _MARK_LISTED[dialect] = stmt
+    for chunk in _chunks(rows):
+        await tx.write_rows(stmt, chunk)
 
 
 def _decay(spec: TrendWindowSpec, now: float) -> tuple[int, dict[int, float]]:
@@ -434,12 +438,19 @@ def _decay(spec: TrendWindowSpec, now: float) -> tuple[int, dict[int, float]]:
 #: Upsert statements, built once per dialect, table, row columns and counters. Each runs with one
 #: parameter set per row (executemany), so SQLAlchemy compiles it once and reuses the compiled form;
 #: a multi-row VALUES statement was a new statement for every batch size, compiled every time (a
-#: flush of 500 impressions spent more in the compiler than in SQLite).
-_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...], bool], Any] = {}
+#: flush of 500 impressions spent more in the compiler than in SQLite). On SQLite they run as
+#: ``HotWrite``s: one statement of many rows, its SQL made once per row count, no compiling.
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...], bool], HotWrite] = {}
+#: Rows per statement on SQLite (under its 32,766 bound values for any of these tables).
+_ROWS_PER_STATEMENT = 1000
+
+
+def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [rows[i : i + _ROWS_PER_STATEMENT] for i in range(0, len(rows), _ROWS_PER_STATEMENT)]
 
 
 async def _upsert_add(
-    conn: AsyncConnection,
+    tx: Transaction,
     table: sa.Table,
     keys: list[str],
     rows: list[dict[str, Any]],
@@ -453,20 +464,24 @@ async def _upsert_add(
     """
     if not rows:
         return
-    cache_key = (conn.dialect.name, table.name, tuple(keys), tuple(rows[0]), tuple(counters), learn_author)
+    dialect = tx.conn.dialect.name
+    cache_key = (dialect, table.name, tuple(keys), tuple(rows[0]), tuple(counters), learn_author)
     stmt = _UPSERTS.get(cache_key)
     if stmt is None:
-        insert = upsertable(conn, table)
+        insert = upsertable(dialect, table)
         set_: dict[str, Any] = {c: table.c[c] + insert.excluded[c] for c in counters}
         if learn_author:
             set_["author_id"] = sa.func.coalesce(table.c.author_id, insert.excluded.author_id)
-        stmt = insert.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=set_)
+        stmt = HotWrite(
+            insert.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=set_), tuple(rows[0])
+        )
         _UPSERTS[cache_key] = stmt
-    await conn.execute(stmt, rows)
+    for chunk in _chunks(rows):
+        await tx.write_rows(stmt, chunk)
 
 
 async def _bump_tweets(
-    conn: AsyncConnection, authors: Mapping[int, int | None], deltas: Mapping[str, Mapping[int, int]]
+    tx: Transaction, authors: Mapping[int, int | None], deltas: Mapping[str, Mapping[int, int]]
 ) -> None:
     """Add ``deltas[column][tweet_id]`` to tweets' counters, learning authors that are known."""
     t = tweet_stats
@@ -479,13 +494,13 @@ async def _bump_tweets(
         }
         for tid, author in authors.items()
     ]
-    await _upsert_add(conn, t, ["tweet_id"], rows, columns, learn_author=True)
+    await _upsert_add(tx, t, ["tweet_id"], rows, columns, learn_author=True)
 
 
-async def _bump_days(conn: AsyncConnection, day: date, column: str, deltas: Mapping[int, int]) -> None:
+async def _bump_days(tx: Transaction, day: date, column: str, deltas: Mapping[int, int]) -> None:
     """Add ``deltas[user_id]`` to one column of users' day rows."""
     rows = [{"user_id": uid, "day": day, column: delta} for uid, delta in deltas.items()]
-    await _upsert_add(conn, user_daily, ["user_id", "day"], rows, [column])
+    await _upsert_add(tx, user_daily, ["user_id", "day"], rows, [column])
 
 
 def _author(author_id: str | None) -> int | None:

@@ -36,8 +36,9 @@ class MediaConsumer(Consumer):
     def subscriptions(self) -> list[Subscription[Any]]:
         store = self.service.store
         return [
-            subscribe(store, "attach", TweetPosted, handle=self.attach_media),
-            subscribe(store, "cleanup", TweetDeleted, prepare=self.remove_media),
+            # Only tweets with media: the others (most) cost media no transaction.
+            subscribe(store, "attach", TweetPosted, handle=self.attach_media, wants=_with_media),
+            subscribe(store, "cleanup", TweetDeleted, prepare=self.remove_media, wants=_with_media),
         ]
 
     def background_jobs(self) -> list[Callable[[], Awaitable[None]]]:
@@ -66,3 +67,7 @@ class MediaConsumer(Consumer):
             except Exception:  # the next round tries again
                 log.exception("media sweep failed")
             await asyncio.sleep(self.sweep_interval_s)
+
+
+def _with_media(event: TweetPosted | TweetDeleted) -> bool:
+    return bool(event.media_ids)

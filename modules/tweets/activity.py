@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,7 +21,7 @@ from boundaries.tweets.dto import AuthorActivity
 from modules.tweets.audience import DIRECT
 from modules.tweets.tables import author_activity
 from twitterclone.infra.sql import hot_read_utc, upsertable
-from twitterclone.infra.store import HotRead, ModuleStore
+from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Transaction
 
 #: The most authors one call may ask about.
 MAX_AUTHORS = 1000
@@ -36,23 +35,27 @@ def counts(visibility: str) -> bool:
 
 
 #: ``posted``'s upsert per dialect, built once (building it per post cost more than running it).
-_POSTED: dict[str, Any] = {}
+_POSTED: dict[str, HotWrite] = {}
 
 
-async def posted(conn: AsyncConnection, author: int, at: datetime) -> None:
+async def posted(tx: Transaction, author: int, at: datetime) -> None:
     """One more status of ``author``, posted ``at`` (now)."""
-    stmt = _POSTED.get(conn.dialect.name)
+    dialect = tx.conn.dialect.name
+    stmt = _POSTED.get(dialect)
     if stmt is None:
-        insert = upsertable(conn, _a)
-        stmt = insert.on_conflict_do_update(
-            index_elements=[_a.c.author_id],
-            set_={
-                "statuses_count": _a.c.statuses_count + 1,
-                "last_status_at": insert.excluded.last_status_at,
-            },
+        insert = upsertable(dialect, _a)
+        stmt = HotWrite(
+            insert.on_conflict_do_update(
+                index_elements=[_a.c.author_id],
+                set_={
+                    "statuses_count": _a.c.statuses_count + 1,
+                    "last_status_at": insert.excluded.last_status_at,
+                },
+            ),
+            ("author_id", "statuses_count", "last_status_at"),
         )
-        _POSTED[conn.dialect.name] = stmt
-    await conn.execute(stmt, {"author_id": author, "statuses_count": 1, "last_status_at": at})
+        _POSTED[dialect] = stmt
+    await tx.write(stmt, {"author_id": author, "statuses_count": 1, "last_status_at": at})
 
 
 async def removed(conn: AsyncConnection, authors: Iterable[int]) -> None:

@@ -76,7 +76,7 @@ from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.search import Term, full_text_index
 from twitterclone.infra.sql import insert_or_ignore
-from twitterclone.infra.store import HotRead, ModuleStore, Reader, Transaction
+from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Reader, Transaction
 
 T = TypeVar("T")
 
@@ -169,8 +169,28 @@ _USER_PAGE = HotRead(
 )
 _STATIC_BY_IDS = sa.select(*_STATIC_COLUMNS).where(_t.c.id.in_(sa.bindparam("ids", expanding=True)))
 #: A new tweet, its values given as parameters: built once (``insert().values(...)`` for every post
-#: cost more in building the statement and its cache key than running it).
-_INSERT_TWEET = _t.insert()
+#: cost more in building the statement and its cache key than running it), and run straight through
+#: the driver on SQLite (``HotWrite``).
+_INSERT_TWEET = HotWrite(
+    _t.insert(),
+    (
+        "id",
+        "author_id",
+        "text",
+        "created_at",
+        "conversation_id",
+        "reply_to_id",
+        "reply_to_author_id",
+        "quote_of_id",
+        "retweet_of_id",
+        "entities",
+        "media_ids",
+        "visibility",
+        "spoiler_text",
+        "sensitive",
+        "language",
+    ),
+)
 
 
 class StaticTweet(msgspec.Struct, frozen=True, gc=False):
@@ -565,7 +585,7 @@ class TweetsService:
             quoted = await self._load_target(conn, quote_of)
             quote_of, quote_of_author = quoted.id, quoted.author_id
 
-        await conn.execute(
+        await tx.write(
             _INSERT_TWEET,
             {
                 "id": tweet_id,
@@ -615,9 +635,9 @@ class TweetsService:
                 sa.update(_t).where(_t.c.id == quote_of).values(quote_count=_t.c.quote_count + 1)
             )
         if listed(visibility):  # only public tweets are found by search and hashtag timelines
-            await self._index_for_search(conn, tweet_id, text, entities.hashtags)
+            await self._index_for_search(tx, tweet_id, text, entities.hashtags)
         if activity.counts(visibility):
-            await activity.posted(conn, author, now)
+            await activity.posted(tx, author, now)
         if idempotency_key is not None:
             await conn.execute(
                 idempotency_keys.insert().values(
@@ -650,10 +670,8 @@ class TweetsService:
         )
         return tweet_id
 
-    async def _index_for_search(
-        self, conn: AsyncConnection, tweet_id: int, text: str, hashtags: list[str]
-    ) -> None:
-        await self._search.add(conn, tweet_id, {"body": text, "tags": " ".join(hashtags)})
+    async def _index_for_search(self, tx: Transaction, tweet_id: int, text: str, hashtags: list[str]) -> None:
+        await self._search.add(tx, tweet_id, {"body": text, "tags": " ".join(hashtags)})
 
     async def _load_target(self, conn: AsyncConnection, tweet_id: int) -> TweetRow:
         """A tweet row to act on; a retweet stands for its original. Raises TweetNotFound."""
@@ -854,7 +872,7 @@ class TweetsService:
                     sa.update(_t).where(_t.c.id == original.id).values(retweet_count=_t.c.retweet_count + 1)
                 )
                 if activity.counts(original.visibility):
-                    await activity.posted(tx.conn, user, now)
+                    await activity.posted(tx, user, now)
                 await tx.emit(
                     Retweeted(
                         event_id=self._ids.next(),

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 
 from boundaries._kernel.events import Event
 from boundaries.catalog import EVENT_TYPES
-from twitterclone.infra.store import ModuleStore, Transaction
+from twitterclone.infra.store import HotWrite, ModuleStore, Transaction
 
 log = logging.getLogger("twitterclone.events")
 
@@ -99,6 +99,10 @@ class Subscription(Generic[E]):
     event_type: type[E]
     handle: Handle[E] | None = None
     prepare: Prepare[E] | None = None
+    #: Which events of its type the consumer has anything to do for (None: every one). One it
+    #: does not want counts as applied at once, with no transaction and no inbox row: applying
+    #: it (again) would change nothing. E.g. media's attach wants only posts with media.
+    wants: Callable[[E], bool] | None = None
     #: ``<module>.<name>``: the inbox key and the stream consumer group.
     consumer: str = field(init=False)
 
@@ -138,6 +142,10 @@ class Subscription(Generic[E]):
                 )
             unique.setdefault(event.event_id, event)
         todo = list(unique.values())
+        if self.wants is not None:
+            todo = [e for e in todo if self.wants(e)]
+            if not todo:
+                return None
         handle = self.handle
         if self.prepare is not None:
             # Skip what was applied before: a redelivery makes no remote calls, no outside effects.
@@ -175,8 +183,8 @@ class Subscription(Generic[E]):
                 {"consumer": self.consumer, "event_id": e.event_id, "processed_at": now}
                 for e in events[start : start + _INBOX_CHUNK]
             ]
-            result = await tx.conn.execute(self.store.inbox_insert, rows)
-            fresh.update(str(r[0]) for r in result)
+            result = await tx.write_rows(self.store.inbox_insert, rows)
+            fresh.update(str(r[0]) for r in result.rows)
         return [e for e in events if e.event_id in fresh]
 
 
@@ -187,6 +195,7 @@ def subscribe(
     *,
     handle: Handle[E] | None = None,
     prepare: Prepare[E] | None = None,
+    wants: Callable[[E], bool] | None = None,
 ) -> Subscription[Any]:
     """Declare a ``Subscription``; the way modules write them.
 
@@ -194,7 +203,7 @@ def subscribe(
     (``Subscription(...)`` written straight into a ``list[Subscription[Any]]`` would take
     its event type from that list's ``Any`` and check nothing).
     """
-    return Subscription(store, name, event_type, handle, prepare)
+    return Subscription(store, name, event_type, handle, prepare, wants)
 
 
 async def apply_run(sub: Subscription[Any], events: list[Event]) -> list[BaseException | None]:
@@ -488,7 +497,8 @@ class OutboxRelay:
         self._last_replay_check = float("-inf")
         #: the publisher said it lost this module's events: ask for replays before the next claim
         self._lost = False
-        self._claim_stmt: Any = None
+        self._claim_stmt: HotWrite | None = None
+        self._published_stmt: HotWrite | None = None
         #: rows claimed in the transaction that completed the batch before (``_complete``)
         self._claimed: list[_OutboxRow] = []
         #: when the running relay's current pass started (``min_pass_interval_s``)
@@ -598,7 +608,7 @@ class OutboxRelay:
             await self.publisher.replayed(self.store.module, replays)
         self._lost = False
 
-    def _claim_statement(self) -> Any:
+    def _claim_statement(self) -> HotWrite:
         """Lease the next due rows and return them: built once (``now``, ``lease_until`` and
         ``limit`` are parameters), as a relay claims after every commit of its module."""
         if self._claim_stmt is None:
@@ -612,13 +622,26 @@ class OutboxRelay:
             )
             if not self.store.is_sqlite:
                 due = due.with_for_update(skip_locked=True)
-            self._claim_stmt = (
+            self._claim_stmt = HotWrite(
                 sa.update(t)
                 .where(t.c.seq.in_(due.scalar_subquery()))
                 .values(lease_until=sa.bindparam("b_lease_until", type_=sa.Float()))
-                .returning(t.c.seq, t.c.event_type, t.c.payload, t.c.pending, t.c.attempts)
+                .returning(t.c.seq, t.c.event_type, t.c.payload, t.c.pending, t.c.attempts),
+                ("b_now", "b_lease_until", "b_limit"),
             )
         return self._claim_stmt
+
+    def _published_statement(self) -> HotWrite:
+        """Mark rows (``seqs``) published at ``now``: built once, as every batch ends with it."""
+        if self._published_stmt is None:
+            t = self.store.outbox
+            self._published_stmt = HotWrite(
+                sa.update(t)
+                .where(t.c.seq.in_(sa.bindparam("seqs", expanding=True)))
+                .values(published_at=sa.bindparam("now", type_=sa.Float()), pending=None, lease_until=0),
+                ("seqs", "now"),
+            )
+        return self._published_stmt
 
     async def _claim(self) -> list[_OutboxRow]:
         async with self.store.transaction() as tx:
@@ -627,8 +650,8 @@ class OutboxRelay:
     async def _claim_in(self, tx: Transaction) -> list[_OutboxRow]:
         now = time.time()
         params = {"b_now": now, "b_lease_until": now + self.lease_s, "b_limit": self.batch_size}
-        result = await tx.conn.execute(self._claim_statement(), params)
-        return sorted(result.all(), key=lambda r: r[0])
+        result = await tx.write(self._claim_statement(), params)
+        return sorted(result.rows, key=lambda r: r[0])
 
     def _consumers(self, event_type: str, pending: str | None) -> list[str]:
         if pending:
@@ -707,11 +730,7 @@ class OutboxRelay:
         claimed: list[_OutboxRow] = []
         async with self.store.transaction() as tx:
             for start in range(0, len(done), 500):
-                await tx.conn.execute(
-                    sa.update(t)
-                    .where(t.c.seq.in_(done[start : start + 500]))
-                    .values(published_at=now, pending=None, lease_until=0)
-                )
+                await tx.write(self._published_statement(), {"seqs": done[start : start + 500], "now": now})
             if retries:
                 await tx.conn.execute(
                     sa.update(t)

@@ -15,10 +15,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -242,9 +243,12 @@ class HotRead:
 
     _POSTCOMPILE = "__[POSTCOMPILE_"
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, *, column_keys: Sequence[str] | None = None) -> None:
         self.statement = statement
-        compiled = statement.compile(dialect=sqlite.dialect())  # type: ignore[attr-defined]
+        compiled = statement.compile(  # type: ignore[attr-defined]
+            dialect=sqlite.dialect(),
+            column_keys=list(column_keys) if column_keys is not None else None,
+        )
         self._sql = compiled.string
         self._order: list[str] = list(compiled.positiontup or [])
         self._defaults: dict[str, Any] = dict(compiled.params)
@@ -276,6 +280,113 @@ class HotRead:
         return sql, args
 
 
+class HotWrite:
+    """A write statement on a hot path (an event's outbox or inbox row, a post's rows), built once.
+
+    ``Transaction.write`` (one row) and ``Transaction.write_rows`` (many) run it. On the event
+    loop's SQLite writer it goes through the ``sqlite3`` driver directly with SQL compiled once
+    for the parameter names ``keys`` (and, per length, its IN lists or its rows), the columns'
+    bind processing applied by hand (dates, JSON): no execution context and no result object,
+    which cost several times what SQLite takes to write a row. Anywhere else (PostgreSQL, a
+    connection of another thread) ``statement`` runs as any statement does. Rows it returns
+    (``RETURNING``) come back as plain tuples.
+    """
+
+    #: ``VALUES`` and one row of placeholders in an INSERT compiled for SQLite.
+    _ROW = re.compile(r" VALUES (\(\?(?:, \?)*\))")
+
+    def __init__(self, statement: Executable, keys: Sequence[str]) -> None:
+        self.statement = statement
+        self.keys = tuple(keys)
+        #: Whether the statement returns rows (``RETURNING``).
+        self.returns = bool(getattr(statement, "_returning", ()))
+        self._sqlite: HotRead | None = None  # compiled on first use: PostgreSQL stores never need it
+        #: The bind processors of the parameters whose type converts values (dates, JSON).
+        self._processors: dict[str, Callable[[Any], Any]] = {}
+        #: Without IN lists: per placeholder, (parameter name or None, the literal's value, processor).
+        self._plan: list[tuple[str | None, Any, Callable[[Any], Any] | None]] | None = None
+        #: The SQL for n rows (an INSERT of one row of placeholders; else None).
+        self._rows_sql: dict[int, str] = {}
+
+    def _compiled(self) -> HotRead:
+        if self._sqlite is None:
+            dialect = sqlite.dialect()
+            hot = HotRead(self.statement, column_keys=self.keys)
+            compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))  # type: ignore[attr-defined]
+            # A parameter with no value of its own (not a literal of the statement) must come from
+            # the caller; a column default SQLAlchemy fills in at execution would be NULL here.
+            filled = {c.key for c in [*compiled.insert_prefetch, *compiled.update_prefetch]}
+            missing = sorted(
+                {
+                    name
+                    for name in hot._order
+                    if name not in self.keys and (compiled.binds[name].required or name in filled)
+                }
+            )
+            if missing:
+                raise ValueError(f"HotWrite: {missing} are not among its keys")
+            for name in set(hot._order):
+                bind = compiled.binds[name]
+                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if process is not None:
+                    self._processors[name] = process
+            if not hot._expanding:
+                self._plan = []
+                for name in hot._order:
+                    process = self._processors.get(name)
+                    if name in self.keys:
+                        self._plan.append((name, None, process))
+                    else:  # a literal of the statement
+                        value = hot._defaults[name]
+                        self._plan.append((None, process(value) if process else value, None))
+            self._sqlite = hot
+        return self._sqlite
+
+    def _args(self, params: dict[str, Any]) -> list[Any]:
+        assert self._plan is not None
+        return [
+            const if name is None else (process(params[name]) if process else params[name])
+            for name, const, process in self._plan
+        ]
+
+    def sqlite_args(self, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL text and positional arguments of one run on SQLite."""
+        hot = self._compiled()
+        if self._plan is not None:
+            return hot._sql, self._args(params)
+        if self._processors:
+            params = {k: (self._processors[k](v) if k in self._processors else v) for k, v in params.items()}
+        return hot.sqlite_args(params)
+
+    def sqlite_rows(self, rows: Sequence[dict[str, Any]]) -> tuple[str, list[Any]] | None:
+        """The SQL text and positional arguments of one statement for all ``rows`` on SQLite (an
+        INSERT of many rows of values), or None when the statement is not such an INSERT."""
+        hot = self._compiled()
+        match = self._ROW.search(hot._sql) if self._plan is not None else None
+        if match is None:
+            return None
+        sql = self._rows_sql.get(len(rows))
+        if sql is None:
+            values = ", ".join([match.group(1)] * len(rows))
+            sql = f"{hot._sql[: match.start(1)]}{values}{hot._sql[match.end(1) :]}"
+            if len(self._rows_sql) < 256:
+                self._rows_sql[len(rows)] = sql
+        args: list[Any] = []
+        for params in rows:
+            args += self._args(params)
+        return sql, args
+
+
+class HotResult:
+    """What ``Transaction.write`` gives back: the rows returned (plain tuples) and the rows changed."""
+
+    __slots__ = ("rowcount", "rows")
+
+    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
+        self.rows = rows
+        self.rowcount = rowcount
+
+
 class Transaction:
     """One open transaction of a module: run statements on ``conn``; ``emit`` events."""
 
@@ -300,8 +411,47 @@ class Transaction:
             }
             for ev in events
         ]
-        await self.conn.execute(self._store.outbox_insert, rows[0] if len(rows) == 1 else rows)
+        if len(rows) == 1:
+            await self.write(self._store.outbox_insert, rows[0])
+        else:
+            await self.write_rows(self._store.outbox_insert, rows)
         self.emitted += len(events)
+
+    async def write_rows(self, statement: HotWrite, rows: Sequence[dict[str, Any]]) -> HotResult:
+        """Run a ``HotWrite`` INSERT for many rows of parameters: on the loop's SQLite writer one
+        statement with a row of values each (keep rows x columns under SQLite's 32,766 bound
+        values), elsewhere as an executemany. Rows it returns come in no particular order."""
+        if not rows:
+            return HotResult([], 0)
+        conn = self.conn
+        if isinstance(conn, _SyncWriter):  # runs_hot
+            many = statement.sqlite_rows(rows)
+            if many is None:
+                raise ValueError("write_rows: an INSERT of one row of values, written for many")
+            cursor = conn.dbapi.execute(*many)
+            try:
+                returned: list[tuple[Any, ...]] = cursor.fetchall() if statement.returns else []
+                return HotResult(returned, cursor.rowcount)
+            finally:
+                cursor.close()
+        result = await conn.execute(statement.statement, list(rows))
+        returned = [tuple(r) for r in result] if statement.returns else []
+        return HotResult(returned, result.rowcount)
+
+    async def write(self, statement: HotWrite, params: dict[str, Any]) -> HotResult:
+        """Run a ``HotWrite`` with one set of parameters (see there for how)."""
+        conn = self.conn
+        if isinstance(conn, _SyncWriter):  # runs_hot
+            sql, args = statement.sqlite_args(params)
+            cursor = conn.dbapi.execute(sql, args)
+            try:
+                rows: list[tuple[Any, ...]] = cursor.fetchall() if statement.returns else []
+                return HotResult(rows, cursor.rowcount)
+            finally:
+                cursor.close()
+        result = await conn.execute(statement.statement, params)
+        returned = [tuple(r) for r in result] if statement.returns else []
+        return HotResult(returned, result.rowcount)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -311,16 +461,23 @@ class Transaction:
         self._savepoints += 1
         name = f"tc_part_{self._savepoints}"
         emitted, callbacks = self.emitted, len(self._after_commit)
-        await self.conn.exec_driver_sql(f"SAVEPOINT {name}")
+        await self._driver_sql(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
-            await self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
-            await self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+            await self._driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+            await self._driver_sql(f"RELEASE SAVEPOINT {name}")
             self.emitted = emitted
             del self._after_commit[callbacks:]
             raise
-        await self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+        await self._driver_sql(f"RELEASE SAVEPOINT {name}")
+
+    async def _driver_sql(self, sql: str) -> None:
+        """A statement without parameters or rows: straight to ``sqlite3`` on the loop's writer."""
+        if isinstance(self.conn, _SyncWriter):
+            self.conn.dbapi.execute(sql)
+        else:
+            await self.conn.exec_driver_sql(sql)
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run ``callback`` once this transaction has committed (not at all if it rolls back).
@@ -344,12 +501,15 @@ class ModuleStore:
         self.outbox = outbox_table(self.metadata)
         self.inbox = inbox_table(self.metadata)
         dialect: Any = sqlite if self.is_sqlite else postgresql
-        #: Writes outbox rows (``Transaction.emit``): built once, as every event goes through it.
-        self.outbox_insert = self.outbox.insert()
+        #: Writes an outbox row (``Transaction.emit``): built once, as every event goes through it.
+        self.outbox_insert = HotWrite(
+            self.outbox.insert(), ("event_id", "event_type", "payload", "created_at")
+        )
         #: Records inbox rows, skipping those already there; returns the event ids it recorded
-        #: (the event kernel, ``infra/events.py``, is its only user).
-        self.inbox_insert = (
-            dialect.insert(self.inbox).on_conflict_do_nothing().returning(self.inbox.c.event_id)
+        #: (the event kernel, ``infra/events.py``, is its only user; ``Transaction.write_rows``).
+        self.inbox_insert = HotWrite(
+            dialect.insert(self.inbox).on_conflict_do_nothing().returning(self.inbox.c.event_id),
+            ("consumer", "event_id", "processed_at"),
         )
         #: Which of some event ids (``ids``) a consumer (``consumer``) has recorded (the kernel's).
         self.inbox_seen = HotRead(

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from boundaries._kernel.events import Event
 from boundaries.users.events import UserFollowed, UserUnfollowed
 from tests.support.consumers import kernel_store
-from twitterclone.infra.events import LocalBus, OutboxRelay, Subscription
+from twitterclone.infra.events import LocalBus, OutboxRelay, Subscription, subscribe
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore, Transaction
 
@@ -325,7 +325,7 @@ async def test_a_failing_batch_is_retried_one_by_one_and_only_the_bad_event_wait
 async def test_a_batch_is_claimed_and_completed_in_one_statement_each(store: ModuleStore) -> None:
     statements: list[str] = []
 
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+    def record(statement: str) -> None:
         if statement.lstrip().upper().startswith("UPDATE"):
             statements.append(statement)
 
@@ -336,13 +336,13 @@ async def test_a_batch_is_claimed_and_completed_in_one_statement_each(store: Mod
     bus.subscribe([Subscription(store, "h", UserFollowed, handle=handler)])
     async with store.transaction() as tx:
         await tx.emit(*(followed(i) for i in range(50)))
-    for engine in store.engines():
-        sa.event.listen(engine, "before_cursor_execute", record)
+        # What the driver runs (the claim and the completion go to it straight, as HotWrites).
+        driver = tx.conn.dbapi  # type: ignore[attr-defined]
+    driver.set_trace_callback(record)
     try:
         assert await OutboxRelay(store, bus).relay_once() == 50
     finally:
-        for engine in store.engines():
-            sa.event.remove(engine, "before_cursor_execute", record)
+        driver.set_trace_callback(None)
     assert len(statements) == 2  # the claim (lease) and the completion, for all 50 rows
     assert await OutboxRelay(store, bus).backlog() == 0
 
@@ -357,17 +357,17 @@ async def test_a_run_is_recorded_in_one_statement_and_repeats_are_left_out(store
     c1 = Subscription(store, "c1", UserFollowed, handle=handle)
     inserts: list[str] = []
 
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+    def record(statement: str) -> None:
         if statement.lstrip().upper().startswith("INSERT"):
             inserts.append(statement)
 
-    for engine in store.engines():
-        sa.event.listen(engine, "before_cursor_execute", record)
+    async with store.transaction() as tx:  # what the driver runs (inbox rows go to it as HotWrites)
+        driver = tx.conn.dbapi  # type: ignore[attr-defined]
+    driver.set_trace_callback(record)
     try:
         assert await c1.apply([a, b]) == [a, b]
     finally:
-        for engine in store.engines():
-            sa.event.remove(engine, "before_cursor_execute", record)
+        driver.set_trace_callback(None)
     assert len(inserts) == 1  # both inbox rows in one statement
     assert await c1.apply([a, c, c]) == [c]
     assert await Subscription(store, "c2", UserFollowed, handle=handle).apply([a]) == [a]
@@ -618,3 +618,27 @@ async def test_commits_that_follow_a_pass_closely_gather_into_one_batch(store: M
     finally:
         await relay.stop()
     assert batches == [[e1.event_id], [e2.event_id, e3.event_id]]
+
+
+async def test_events_a_consumer_does_not_want_cost_no_transaction_and_no_inbox_row(
+    store: ModuleStore,
+) -> None:
+    a, b = followed(1), followed(2)
+    got: list[list[str]] = []
+
+    async def handle(tx: Transaction, events: list[UserFollowed]) -> None:
+        got.append(ids_of(events))
+
+    sub = subscribe(store, "odd", UserFollowed, handle=handle, wants=lambda e: e.follower_id == "1")
+    begun: list[str] = []
+    async with store.transaction() as tx:
+        driver = tx.conn.dbapi  # type: ignore[attr-defined]
+    driver.set_trace_callback(lambda sql: begun.append(sql) if sql.startswith("BEGIN") else None)
+    try:
+        assert await sub.apply([b]) == []
+        assert begun == []  # nothing to do: not even a transaction
+        assert await sub.apply([a, b]) == [a]
+    finally:
+        driver.set_trace_callback(None)
+    assert got == [ids_of([a])]
+    assert await inbox(store) == {("t.odd", a.event_id)}
