@@ -11,7 +11,7 @@ from boundaries._kernel.errors import InvalidInput
 from boundaries._kernel.ids import Id, parse_ids
 from boundaries._kernel.pagination import MAX_PAGE_SIZE, Page, PageRequest
 from boundaries.users.dto import IdPage, Profile, Relationship, Silencing, Standing
-from boundaries.users.errors import Blocked, CannotFollowSelf
+from boundaries.users.errors import Blocked, CannotFollowSelf, UserNotFound
 from boundaries.users.events import UserFollowed, UserUnfollowed
 from modules.users.common import (
     PROFILE_COLUMNS,
@@ -66,6 +66,13 @@ _FOLLOWING_AMONG = HotRead(
         follows.c.followee_id.in_(sa.bindparam("ids", expanding=True)),
     )
 )
+#: Two users' rows (id, following count), lower id first, locked for a change (see ``_lock_pair``).
+_PAIR_FOR_UPDATE = (
+    sa.select(users.c.id, users.c.following_count)
+    .where(users.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(users.c.id)
+    .with_for_update()
+)
 _STANDING_FLAGS = ("following", "blocking", "blocked_by", "muting")
 
 
@@ -111,16 +118,22 @@ class Graph:
         b = await require_user(conn, target_id)
         return a, b
 
-    async def _lock_pair(self, tx: Transaction, a: int, b: int) -> None:
-        """Take both users' rows, lower id first, before changing their counters.
+    async def _lock_pair(self, tx: Transaction, user_id: Id, target_id: Id) -> tuple[int, int, int]:
+        """Both users' ids and the first one's following count, their rows taken lower id first
+        before their counters change; raises UserNotFound. One statement: a follow's lookups.
 
         A follow (unfollow, block) changes two rows; A following B while B follows A would
         otherwise each hold the row the other wants next: a deadlock on PostgreSQL. (SQLite
         has one writer at a time and no row locks: the clause is left out there.)
         """
-        await tx.conn.execute(
-            sa.select(users.c.id).where(users.c.id.in_((a, b))).order_by(users.c.id).with_for_update()
-        )
+        a, b = int_id(user_id), int_id(target_id)
+        if a is None or b is None:
+            raise UserNotFound("no such user", field="user_id")
+        rows = await tx.conn.execute(_PAIR_FOR_UPDATE, {"ids": [a, b]})
+        following = {int(r.id): int(r.following_count) for r in rows}
+        if a not in following or b not in following:
+            raise UserNotFound("no such user", field="user_id")
+        return a, b, following[a]
 
     async def _add_followers(self, tx: Transaction, user_id: int, delta: int) -> int:
         """Change a user's follower count by ``delta``; the count after (the follow events carry it)."""
@@ -159,16 +172,12 @@ class Graph:
         if follower_id == followee_id:
             raise CannotFollowSelf("you cannot follow yourself", field="user_id")
         async with self._store.transaction() as tx:
-            a, b = await self._pair_ids(tx.conn, follower_id, followee_id)
-            await self._lock_pair(tx, a, b)
+            a, b, count = await self._lock_pair(tx, follower_id, followee_id)
             rel = await self._relationship(tx.conn, a, b)
             if rel.blocking or rel.blocked_by:
                 raise Blocked("one of you blocks the other", field="user_id")
             if rel.following:
                 return rel
-            count = (
-                await tx.conn.execute(sa.select(users.c.following_count).where(users.c.id == a))
-            ).scalar_one()
             if count >= FOLLOW_CAP:
                 raise InvalidInput(f"you already follow the most accounts allowed ({FOLLOW_CAP})")
             inserted = await tx.conn.execute(
@@ -196,8 +205,7 @@ class Graph:
         if follower_id == followee_id:
             raise CannotFollowSelf("you cannot unfollow yourself", field="user_id")
         async with self._store.transaction() as tx:
-            a, b = await self._pair_ids(tx.conn, follower_id, followee_id)
-            await self._lock_pair(tx, a, b)
+            a, b, _ = await self._lock_pair(tx, follower_id, followee_id)
             await self._remove_follow(tx, a, b)
             return await self._relationship(tx.conn, a, b)
 
@@ -206,8 +214,7 @@ class Graph:
         if user_id == target_id:
             raise InvalidInput("you cannot block yourself", field="user_id")
         async with self._store.transaction() as tx:
-            a, b = await self._pair_ids(tx.conn, user_id, target_id)
-            await self._lock_pair(tx, a, b)
+            a, b, _ = await self._lock_pair(tx, user_id, target_id)
             await tx.conn.execute(
                 insert_or_ignore(tx.conn, blocks).values(blocker_id=a, blocked_id=b, created_at=now())
             )
