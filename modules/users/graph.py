@@ -76,16 +76,20 @@ _PAIR_FOR_UPDATE = (
 _STANDING_FLAGS = ("following", "blocking", "blocked_by", "muting")
 
 
-async def _either_way(
-    conn: Reader, subject: sa.Column[int], obj: sa.Column[int], a: int, b: int
-) -> list[int]:
-    """The subjects of an a→b and a b→a edge of one table (follows, blocks), as far as they exist."""
-    rows = await conn.execute(
-        sa.select(subject).where(
-            sa.or_(sa.and_(subject == a, obj == b), sa.and_(subject == b, obj == a)),
-        )
-    )
-    return list(rows.scalars().all())
+def _either_way(subject: sa.Column[int], obj: sa.Column[int]) -> sa.Select[tuple[int]]:
+    """The subjects of an a→b and a b→a edge of one table (follows, blocks), as far as they
+    exist; built once, run with ``{"a": …, "b": …}``."""
+    a, b = sa.bindparam("a"), sa.bindparam("b")
+    return sa.select(subject).where(sa.or_(sa.and_(subject == a, obj == b), sa.and_(subject == b, obj == a)))
+
+
+#: What ``Graph._relationship`` reads, built once: every follow, unfollow, block and mute runs
+#: them (building the three per call was 5 % of a worker's samples while following).
+_FOLLOWS_EITHER_WAY = _either_way(follows.c.follower_id, follows.c.followee_id)
+_BLOCKS_EITHER_WAY = _either_way(blocks.c.blocker_id, blocks.c.blocked_id)
+_MUTING = sa.select(mutes.c.muter_id).where(
+    mutes.c.muter_id == sa.bindparam("a"), mutes.c.muted_id == sa.bindparam("b")
+)
 
 
 class Graph:
@@ -96,13 +100,10 @@ class Graph:
         self._ids = ids
 
     async def _relationship(self, conn: Reader, a: int, b: int) -> Relationship:
-        fol = await _either_way(conn, follows.c.follower_id, follows.c.followee_id, a, b)
-        blk = await _either_way(conn, blocks.c.blocker_id, blocks.c.blocked_id, a, b)
-        muting = (
-            await conn.execute(
-                sa.select(mutes.c.muter_id).where(mutes.c.muter_id == a, mutes.c.muted_id == b)
-            )
-        ).first() is not None
+        pair = {"a": a, "b": b}
+        fol = list((await conn.execute(_FOLLOWS_EITHER_WAY, pair)).scalars())
+        blk = list((await conn.execute(_BLOCKS_EITHER_WAY, pair)).scalars())
+        muting = (await conn.execute(_MUTING, pair)).first() is not None
         return Relationship(
             user_id=str(a),
             target_id=str(b),
