@@ -121,6 +121,8 @@ _COLUMNS = (
     _t.c.quote_count,
 )
 
+#: The row a like, retweet, bookmark or reply acts on, built once (``_load_target``).
+_TARGET_BY_ID = sa.select(*_COLUMNS).where(_t.c.id == sa.bindparam("id"))
 
 #: What changes about tweets: their counts, whether their author pinned them (and, by having a
 #: row at all, that they still exist).
@@ -657,9 +659,9 @@ class TweetsService:
 
     async def _load_target(self, conn: AsyncConnection, tweet_id: int) -> TweetRow:
         """A tweet row to act on; a retweet stands for its original. Raises TweetNotFound."""
-        row = (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id == tweet_id))).first()
+        row = (await conn.execute(_TARGET_BY_ID, {"id": tweet_id})).first()
         if row is not None and row.retweet_of_id is not None:
-            row = (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id == row.retweet_of_id))).first()
+            row = (await conn.execute(_TARGET_BY_ID, {"id": row.retweet_of_id})).first()
         if row is None:
             raise TweetNotFound(f"no tweet {tweet_id}")
         return row
