@@ -76,10 +76,11 @@ _PAIR_FOR_UPDATE = (
 _STANDING_FLAGS = ("following", "blocking", "blocked_by", "muting")
 
 
-def _either_way(subject: sa.Column[int], obj: sa.Column[int]) -> sa.Select[tuple[int]]:
+def _either_way(subject: sa.Column[int], obj: sa.Column[int]) -> sa.Select[int]:
     """The subjects of an a→b and a b→a edge of one table (follows, blocks), as far as they
     exist; built once, run with ``{"a": …, "b": …}``."""
-    a, b = sa.bindparam("a"), sa.bindparam("b")
+    a: sa.BindParameter[int] = sa.bindparam("a")
+    b: sa.BindParameter[int] = sa.bindparam("b")
     return sa.select(subject).where(sa.or_(sa.and_(subject == a, obj == b), sa.and_(subject == b, obj == a)))
 
 
