@@ -123,6 +123,8 @@ _COLUMNS = (
 
 #: The row a like, retweet, bookmark or reply acts on, built once (``_load_target``).
 _TARGET_BY_ID = sa.select(*_COLUMNS).where(_t.c.id == sa.bindparam("id"))
+#: A new like's count, built once.
+_LIKE_COUNT_UP = sa.update(_t).where(_t.c.id == sa.bindparam("target")).values(like_count=_t.c.like_count + 1)
 
 #: What changes about tweets: their counts, whether their author pinned them (and, by having a
 #: row at all, that they still exist).
@@ -781,9 +783,7 @@ class TweetsService:
                 insert_or_ignore(tx.conn, likes).values(user_id=user, tweet_id=target.id, created_at=now)
             )
             if result.rowcount == 1:
-                await tx.conn.execute(
-                    sa.update(_t).where(_t.c.id == target.id).values(like_count=_t.c.like_count + 1)
-                )
+                await tx.conn.execute(_LIKE_COUNT_UP, {"target": target.id})
                 await tx.emit(
                     TweetLiked(
                         event_id=self._ids.next(),

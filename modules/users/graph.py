@@ -73,6 +73,18 @@ _PAIR_FOR_UPDATE = (
     .order_by(users.c.id)
     .with_for_update()
 )
+#: A follow's counter changes, built once: {"user": id, "delta": ±1}.
+_ADD_FOLLOWING = (
+    sa.update(users)
+    .where(users.c.id == sa.bindparam("user"))
+    .values(following_count=users.c.following_count + sa.bindparam("delta"))
+)
+_ADD_FOLLOWERS = (
+    sa.update(users)
+    .where(users.c.id == sa.bindparam("user"))
+    .values(followers_count=users.c.followers_count + sa.bindparam("delta"))
+    .returning(users.c.followers_count)
+)
 _STANDING_FLAGS = ("following", "blocking", "blocked_by", "muting")
 
 
@@ -139,12 +151,7 @@ class Graph:
 
     async def _add_followers(self, tx: Transaction, user_id: int, delta: int) -> int:
         """Change a user's follower count by ``delta``; the count after (the follow events carry it)."""
-        result = await tx.conn.execute(
-            sa.update(users)
-            .where(users.c.id == user_id)
-            .values(followers_count=users.c.followers_count + delta)
-            .returning(users.c.followers_count)
-        )
+        result = await tx.conn.execute(_ADD_FOLLOWERS, {"user": user_id, "delta": delta})
         return int(result.scalar_one())
 
     async def _remove_follow(self, tx: Transaction, follower: int, followee: int) -> bool:
@@ -153,9 +160,7 @@ class Graph:
         )
         if result.rowcount != 1:
             return False
-        await tx.conn.execute(
-            sa.update(users).where(users.c.id == follower).values(following_count=users.c.following_count - 1)
-        )
+        await tx.conn.execute(_ADD_FOLLOWING, {"user": follower, "delta": -1})
         followers = await self._add_followers(tx, followee, -1)
         await tx.emit(
             UserUnfollowed(
@@ -186,11 +191,7 @@ class Graph:
                 insert_or_ignore(tx.conn, follows).values(follower_id=a, followee_id=b, created_at=now())
             )
             if inserted.rowcount == 1:
-                await tx.conn.execute(
-                    sa.update(users)
-                    .where(users.c.id == a)
-                    .values(following_count=users.c.following_count + 1)
-                )
+                await tx.conn.execute(_ADD_FOLLOWING, {"user": a, "delta": 1})
                 followers = await self._add_followers(tx, b, +1)
                 await tx.emit(
                     UserFollowed(
