@@ -62,6 +62,12 @@ SILENCE_BATCH = 1000
 
 E = TypeVar("E", bound=Event)
 
+#: The statements every notification write runs, built once (not per like, follow or mention).
+_DELETED_AMONG = sa.select(deleted_tweets.c.tweet_id).where(
+    deleted_tweets.c.tweet_id.in_(sa.bindparam("ids", expanding=True))
+)
+_NEWEST_ID = sa.select(sa.func.max(notifications.c.id))
+
 
 def _lock_key(name: str) -> int:
     """A PostgreSQL advisory lock key (signed 64 bits) for a name."""
@@ -343,6 +349,9 @@ class NotificationsService:
             # A block either way: the actor's posts do not reach the recipient, nor the reverse.
             return [(actor, a.user_id) for a in answers if not (a.blocking or a.muting or a.blocked)]
 
+        if len(by_actor) == 1:  # a like's or a follow's batch, often: no task to gather
+            [(actor, recipients)] = by_actor.items()
+            return set(await ask(actor, recipients))
         found = await asyncio.gather(*(ask(actor, recipients) for actor, recipients in by_actor.items()))
         return {pair for pairs_of_actor in found for pair in pairs_of_actor}
 
@@ -377,15 +386,7 @@ class NotificationsService:
                 r["source_id"] for r in rows if r["source_id"] is not None
             }
             if tweet_ids:
-                gone = set(
-                    (
-                        await tx.conn.execute(
-                            sa.select(deleted_tweets.c.tweet_id).where(
-                                deleted_tweets.c.tweet_id.in_(tweet_ids)
-                            )
-                        )
-                    ).scalars()
-                )
+                gone = set((await tx.conn.execute(_DELETED_AMONG, {"ids": list(tweet_ids)})).scalars())
                 # An event about a tweet deleted before it reached us makes no notification.
                 rows = [r for r in rows if r["tweet_id"] not in gone and r["source_id"] not in gone]
             if not rows:
@@ -417,7 +418,7 @@ class NotificationsService:
         """
         if not self.store.is_sqlite:
             await tx.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._order_lock)))
-        newest = (await tx.conn.execute(sa.select(sa.func.max(notifications.c.id)))).scalar_one_or_none()
+        newest = (await tx.conn.execute(_NEWEST_ID)).scalar_one_or_none()
         last = int(newest) if newest is not None else 0
         ids: list[int] = []
         for _ in range(count):

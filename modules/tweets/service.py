@@ -121,6 +121,10 @@ _COLUMNS = (
     _t.c.quote_count,
 )
 
+#: The row a like, retweet, bookmark or reply acts on, built once (``_load_target``).
+_TARGET_BY_ID = sa.select(*_COLUMNS).where(_t.c.id == sa.bindparam("id"))
+#: A new like's count, built once.
+_LIKE_COUNT_UP = sa.update(_t).where(_t.c.id == sa.bindparam("target")).values(like_count=_t.c.like_count + 1)
 
 #: What changes about tweets: their counts, whether their author pinned them (and, by having a
 #: row at all, that they still exist).
@@ -675,9 +679,9 @@ class TweetsService:
 
     async def _load_target(self, conn: AsyncConnection, tweet_id: int) -> TweetRow:
         """A tweet row to act on; a retweet stands for its original. Raises TweetNotFound."""
-        row = (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id == tweet_id))).first()
+        row = (await conn.execute(_TARGET_BY_ID, {"id": tweet_id})).first()
         if row is not None and row.retweet_of_id is not None:
-            row = (await conn.execute(sa.select(*_COLUMNS).where(_t.c.id == row.retweet_of_id))).first()
+            row = (await conn.execute(_TARGET_BY_ID, {"id": row.retweet_of_id})).first()
         if row is None:
             raise TweetNotFound(f"no tweet {tweet_id}")
         return row
@@ -797,9 +801,7 @@ class TweetsService:
                 insert_or_ignore(tx.conn, likes).values(user_id=user, tweet_id=target.id, created_at=now)
             )
             if result.rowcount == 1:
-                await tx.conn.execute(
-                    sa.update(_t).where(_t.c.id == target.id).values(like_count=_t.c.like_count + 1)
-                )
+                await tx.conn.execute(_LIKE_COUNT_UP, {"target": target.id})
                 await tx.emit(
                     TweetLiked(
                         event_id=self._ids.next(),

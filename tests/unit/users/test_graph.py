@@ -39,6 +39,19 @@ async def test_follow_counts_and_events_change_only_on_real_change(
     assert kinds.count("UserUnfollowed") == 1
 
 
+async def test_follow_unfollow_and_block_refuse_an_unknown_user_on_either_side(
+    service: UsersService, graph: Graph, store: ModuleStore
+) -> None:
+    # Both users are found by one statement (``_lock_pair``): a missing one is still refused.
+    a = await register(service, "ua")
+    for change in (graph.follow, graph.unfollow, graph.block):
+        for pair in ((a, "123"), ("123", a), (a, "not-an-id")):
+            with pytest.raises(UserNotFound):
+                await change(*pair)
+    assert (await service.profile(a)).following_count == 0
+    assert not any(type(e).__name__ in ("UserFollowed", "UserUnfollowed") for e in await events(store))
+
+
 async def test_follow_events_carry_the_followees_count_after_the_change(
     service: UsersService, graph: Graph, store: ModuleStore
 ) -> None:
