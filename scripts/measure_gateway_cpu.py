@@ -233,11 +233,10 @@ def _report_profile(route: str, profile: cProfile.Profile, requests: int, top: i
 
 async def main(args: argparse.Namespace) -> None:
     os.environ.setdefault("TWITTERCLONE_LOG_LEVEL", "WARNING")
-    from twitterclone.composition import MODULES, build_runtime, store_locations
+    from twitterclone.composition import build_runtime
     from twitterclone.gateway.app import create_app
-    from twitterclone.infra.store import ModuleStore
     from twitterclone.manifest import load_manifest
-    from twitterclone.migrate import migrate
+    from twitterclone.migrate import migrate_deployment
     from twitterclone.settings import Settings
 
     manifest = load_manifest(MONOLITH)
@@ -255,13 +254,7 @@ async def main(args: argparse.Namespace) -> None:
         log_level="WARNING",
         **budgets,
     )
-    for name, (url, schema) in store_locations(manifest, settings).items():
-        if name in MODULES and name in manifest.local_modules:
-            store = ModuleStore(name, url, schema=schema)
-            try:
-                await migrate(store)
-            finally:
-                await store.dispose()
+    await migrate_deployment(manifest, settings)  # every module's store (the monolith hosts them all)
     runtime = build_runtime(manifest, settings)
     app = create_app(settings, manifest, runtime)
     stop = await _lifespan(app)
