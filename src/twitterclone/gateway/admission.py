@@ -47,6 +47,9 @@ from twitterclone.remote.deadline import deadline_scope, deadline_var, remaining
 #: Paths that bypass admission (exact, or a prefix ending in "/"). Port calls never reach this
 #: (public) app: they are served on internal listeners, which have no admission of their own.
 EXEMPT = ("/livez", "/readyz", "/metrics")
+#: EXEMPT split once into its exact paths and its prefixes (every request asks ``_exempt``).
+_EXEMPT_PATHS = frozenset(p for p in EXEMPT if not p.endswith("/"))
+_EXEMPT_PREFIXES = tuple(p for p in EXEMPT if p.endswith("/"))
 
 SHED = Counter("twitterclone_requests_shed_total", "Requests refused with 503 because the process was full.")
 QUEUED = Gauge("twitterclone_requests_queued", "Requests waiting for a slot to start.")
@@ -300,7 +303,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _exempt(path: str) -> bool:
-    return any(path == p or (p.endswith("/") and path.startswith(p)) for p in EXEMPT)
+    return path in _EXEMPT_PATHS or path.startswith(_EXEMPT_PREFIXES)
 
 
 async def _overloaded(scope: Scope, send: Send, admission: Admission, waited_s: float) -> None:

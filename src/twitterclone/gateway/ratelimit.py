@@ -46,6 +46,8 @@ LIMITED_PREFIXES = ("/api/", "/oauth/")
 RULE_OPT = "rate_rule"
 #: Where the request's rate decisions are kept (scope state), so its answer reports the tightest.
 _DECISIONS = "rate_decisions"
+#: How many (bucket name, subject) buckets ``RatePolicy`` keeps made.
+MAX_KEPT_BUCKETS = 10_000
 
 
 class RateRule(enum.Enum):
@@ -103,17 +105,30 @@ class RatePolicy:
             ),
         }
         self.proxy_hops = settings.rate_trusted_proxy_hops
+        #: The buckets of recent subjects, made once: (bucket name, subject) -> Bucket.
+        self._made: dict[tuple[str, str], Bucket] = {}
 
     def buckets(self, rule: RateRule | None, address: str, user_id: str | None) -> list[Bucket]:
         """The buckets a request to a route with ``rule`` is charged against."""
-        buckets = [Bucket("addr", address, self.address)]
+        buckets = [self._bucket("addr", address, self.address)]
         if user_id is not None:
-            buckets.append(Bucket("user", user_id, self.user))
+            buckets.append(self._bucket("user", user_id, self.user))
         for name, per, budget in self.rules.get(rule, ()) if rule is not None else ():
             subject = address if per == "address" else user_id
             if subject is not None:  # per-user rules apply to requests with a verified token
-                buckets.append(Bucket(name, subject, budget))
+                buckets.append(self._bucket(name, subject, budget))
         return buckets
+
+    def _bucket(self, name: str, subject: str, budget: Budget) -> Bucket:
+        """The bucket ``name`` of ``subject``: a Bucket is a value (equal for equal fields), so
+        one is kept per recent subject rather than made on every request (at most
+        ``MAX_KEPT_BUCKETS``, then forgotten all at once)."""
+        bucket = self._made.get((name, subject))
+        if bucket is None:
+            if len(self._made) >= MAX_KEPT_BUCKETS:
+                self._made.clear()
+            bucket = self._made[(name, subject)] = Bucket(name, subject, budget)
+        return bucket
 
     def account_bucket(self, login: str) -> Bucket:
         """The per-account login bucket of the account ``login`` names (any spelling, any address)."""
@@ -401,7 +416,13 @@ def rate_limit_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     decisions: list[Decision] | None = scope.get("state", {}).get(_DECISIONS)
     if not decisions:
         return []
-    return [(name.encode(), value.encode()) for name, value in _headers(_tightest(decisions))]
+    decision = decisions[0] if len(decisions) == 1 else _tightest(decisions)
+    return [
+        (b"ratelimit-limit", b"%d" % decision.limit),
+        (b"ratelimit-remaining", b"%d" % decision.remaining),
+        (b"ratelimit-reset", b"%d" % math.ceil(decision.reset_s)),
+        (b"ratelimit-policy", decision.policy.encode()),
+    ]
 
 
 __all__ = [

@@ -13,7 +13,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -31,15 +31,16 @@ class Budget:
 
     capacity: int
     period_s: float
+    #: Tokens added per second (worked out once: every charge reads it).
+    rate: float = field(init=False, repr=False, compare=False)
+    #: The IETF ``RateLimit-Policy`` item, ``30;w=60`` (every answer of a charged request has it).
+    policy_item: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.capacity < 1 or self.period_s <= 0:
             raise ValueError("a budget needs a capacity of at least 1 and a positive period")
-
-    @property
-    def rate(self) -> float:
-        """Tokens added per second."""
-        return self.capacity / self.period_s
+        object.__setattr__(self, "rate", self.capacity / self.period_s)
+        object.__setattr__(self, "policy_item", f"{self.capacity};w={math.ceil(self.period_s)}")
 
     @classmethod
     def parse(cls, text: str) -> Budget:
@@ -52,7 +53,7 @@ class Budget:
 
     def policy(self) -> str:
         """The budget as an IETF ``RateLimit-Policy`` item: ``30;w=60``."""
-        return f"{self.capacity};w={math.ceil(self.period_s)}"
+        return self.policy_item
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +63,11 @@ class Bucket:
     rule: str
     subject: str
     budget: Budget
+    #: ``<rule>:<subject>``, the bucket's name in the limiter's store.
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        return f"{self.rule}:{self.subject}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.rule}:{self.subject}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,7 @@ def _decide(
             if wait > retry:
                 retry, worst = wait, i
     else:
-        worst = min(range(len(buckets)), key=lambda i: levels[i])
+        worst = levels.index(min(levels))  # the first of the fullest-drained buckets
     bucket = buckets[worst]
     left = levels[worst] - (cost if allowed else 0)
     return allowed, retry, worst, left, bucket, (bucket.budget.capacity - left) / bucket.budget.rate
@@ -121,7 +123,7 @@ def _decision(allowed: bool, retry: float, left: float, bucket: Bucket, reset: f
         limit=bucket.budget.capacity,
         remaining=max(0, math.floor(left)),
         reset_s=max(0.0, reset),
-        policy=bucket.budget.policy(),
+        policy=bucket.budget.policy_item,
     )
 
 
@@ -148,12 +150,12 @@ class InProcessLimiter:
         levels: list[float] = []
         for bucket in buckets:
             entry = state.get(bucket.key)
-            cap = bucket.budget.capacity
+            budget = bucket.budget
             if entry is None:
-                levels.append(float(cap))
+                levels.append(float(budget.capacity))
             else:
                 tokens, at = entry
-                levels.append(min(float(cap), tokens + (now - at) * bucket.budget.rate))
+                levels.append(min(float(budget.capacity), tokens + (now - at) * budget.rate))
         allowed, retry, _, left, worst, reset = _decide(buckets, levels, cost)
         if allowed:
             for bucket, level in zip(buckets, levels, strict=True):

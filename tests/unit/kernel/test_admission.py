@@ -11,6 +11,7 @@ import pytest
 from twitterclone.gateway.admission import (
     Admission,
     BodyLimits,
+    _exempt,
     admission_middleware,
     allotted_s,
     hold_as_stream,
@@ -84,6 +85,12 @@ async def test_a_cancelled_waiter_does_not_leak_its_slot() -> None:
         await waiter
     gate.release()
     assert gate.active == 0
+
+
+def test_only_the_probes_and_metrics_are_exempt() -> None:
+    assert all(_exempt(path) for path in ("/livez", "/readyz", "/metrics"))
+    for path in ("/livez/", "/livezz", "/metrics/x", "/api/livez", "/", "/api/timeline/home"):
+        assert not _exempt(path), path
 
 
 def test_capacity_must_be_positive() -> None:

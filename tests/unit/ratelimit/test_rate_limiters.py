@@ -13,10 +13,18 @@ from litestar.routes import HTTPRoute
 from redis.asyncio import Redis
 
 from tests.conftest import MONOLITH
+from twitterclone.gateway import ratelimit as ratelimit_gateway
 from twitterclone.gateway.app import create_app
-from twitterclone.gateway.ratelimit import RatePolicy, RateRule, account_key, build_limiter, rule_of
+from twitterclone.gateway.ratelimit import (
+    RatePolicy,
+    RateRule,
+    account_key,
+    build_limiter,
+    rate_limit_headers,
+    rule_of,
+)
 from twitterclone.infra.kernel import Kernel
-from twitterclone.infra.ratelimit import Bucket, Budget, InProcessLimiter, RateLimiter, RedisLimiter
+from twitterclone.infra.ratelimit import Bucket, Budget, Decision, InProcessLimiter, RateLimiter, RedisLimiter
 from twitterclone.manifest import load_manifest
 from twitterclone.settings import Settings
 
@@ -202,6 +210,37 @@ def test_policy_charges_a_routes_rule_on_top_of_the_defaults() -> None:
     # Per-user rules need a verified token; without one the route refuses the request anyway.
     assert rules(RateRule.POST, None) == {"addr"}
     assert policy.account_bucket("ALICE") == policy.account_bucket("@alice")
+
+
+def test_policy_keeps_made_buckets_bounded_and_equal_to_new_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ratelimit_gateway, "MAX_KEPT_BUCKETS", 4)
+    policy = RatePolicy(Settings())
+    first = policy.buckets(RateRule.POST, "10.0.0.1", "u1")
+    assert first == [
+        Bucket("addr", "10.0.0.1", policy.address),
+        Bucket("user", "u1", policy.user),
+        Bucket("post", "u1", policy.rules[RateRule.POST][0][2]),
+        Bucket("post-h", "u1", policy.rules[RateRule.POST][1][2]),
+    ]
+    assert [b.key for b in first] == ["addr:10.0.0.1", "user:u1", "post:u1", "post-h:u1"]
+    for n in range(50):  # a flood of addresses: the kept buckets never pass the bound
+        policy.buckets(None, f"10.0.1.{n}", None)
+        assert len(policy._made) <= 4
+    assert policy.buckets(RateRule.POST, "10.0.0.1", "u1") == first
+
+
+def test_rate_limit_headers_report_the_tightest_decision() -> None:
+    loose = Decision(allowed=True, retry_after_s=0.0, limit=100, remaining=90, reset_s=5.2, policy="100;w=60")
+    tight = Decision(allowed=True, retry_after_s=0.0, limit=5, remaining=1, reset_s=47.01, policy="5;w=60")
+    assert rate_limit_headers({"state": {}}) == []  # type: ignore[arg-type]
+    assert rate_limit_headers({"state": {"rate_decisions": [loose, tight]}}) == [  # type: ignore[arg-type]
+        (b"ratelimit-limit", b"5"),
+        (b"ratelimit-remaining", b"1"),
+        (b"ratelimit-reset", b"48"),
+        (b"ratelimit-policy", b"5;w=60"),
+    ]
+    assert rate_limit_headers({"state": {"rate_decisions": [loose]}})[2] == (b"ratelimit-reset", b"6")  # type: ignore[arg-type]
+    assert Budget(30, 90.5).policy() == "30;w=91"
 
 
 #: The routes with a stricter rule, as SECURITY.md's table lists them; every other route has none.
