@@ -358,6 +358,12 @@ class HotWrite:
             params = {k: (self._processors[k](v) if k in self._processors else v) for k, v in params.items()}
         return hot.sqlite_args(params)
 
+    def sqlite_rows_per_statement(self, bound: int) -> int:
+        """How many rows one INSERT of many rows may carry under ``bound`` values a statement
+        (the connection's SQLITE_LIMIT_VARIABLE_NUMBER: 32,766 by default, less on some builds)."""
+        self._compiled()
+        return max(1, bound // max(1, len(self._plan or ())))
+
     def sqlite_rows(self, rows: Sequence[dict[str, Any]]) -> tuple[str, list[Any]] | None:
         """The SQL text and positional arguments of one statement for all ``rows`` on SQLite (an
         INSERT of many rows of values), or None when the statement is not such an INSERT."""
@@ -419,21 +425,29 @@ class Transaction:
 
     async def write_rows(self, statement: HotWrite, rows: Sequence[dict[str, Any]]) -> HotResult:
         """Run a ``HotWrite`` INSERT for many rows of parameters: on the loop's SQLite writer one
-        statement with a row of values each (keep rows x columns under SQLite's 32,766 bound
-        values), elsewhere as an executemany. Rows it returns come in no particular order."""
+        statement with a row of values each (as many statements as SQLite's bound on a
+        statement's values asks for), elsewhere as an executemany. Rows it returns come in no
+        particular order."""
         if not rows:
             return HotResult([], 0)
         conn = self.conn
         if isinstance(conn, _SyncWriter):  # runs_hot
-            many = statement.sqlite_rows(rows)
-            if many is None:
-                raise ValueError("write_rows: an INSERT of one row of values, written for many")
-            cursor = conn.dbapi.execute(*many)
-            try:
-                returned: list[tuple[Any, ...]] = cursor.fetchall() if statement.returns else []
-                return HotResult(returned, cursor.rowcount)
-            finally:
-                cursor.close()
+            returned: list[tuple[Any, ...]] = []
+            changed = 0
+            bound = conn.dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            per_statement = statement.sqlite_rows_per_statement(bound)
+            for start in range(0, len(rows), per_statement):
+                many = statement.sqlite_rows(rows[start : start + per_statement])
+                if many is None:
+                    raise ValueError("write_rows: an INSERT of one row of values, written for many")
+                cursor = conn.dbapi.execute(*many)
+                try:
+                    if statement.returns:
+                        returned += cursor.fetchall()
+                    changed += cursor.rowcount
+                finally:
+                    cursor.close()
+            return HotResult(returned, changed)
         result = await conn.execute(statement.statement, list(rows))
         returned = [tuple(r) for r in result] if statement.returns else []
         return HotResult(returned, result.rowcount)

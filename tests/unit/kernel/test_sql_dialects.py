@@ -9,6 +9,7 @@ where the module uses them.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -218,6 +219,23 @@ async def test_many_rows_in_one_statement_return_what_they_wrote(store: ModuleSt
     assert sorted(got) == [1, 2, 3, 4]
     assert got[3].created_at == at
     assert got[3].media_ids == ["m1"]
+
+
+async def test_more_rows_than_one_statement_may_bind_are_all_written(store: ModuleStore) -> None:
+    """On SQLite a statement binds at most the connection's limit of values (32,766 by default,
+    lowered here to 100): 50 rows of 8 values go as several statements, all of them written."""
+    at = datetime.now(UTC)
+    async with store.transaction() as tx:
+        raw = getattr(tx.conn, "dbapi", None)  # the loop's SQLite writer: its sqlite3 connection
+        if isinstance(raw, sqlite3.Connection):
+            before = raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)
+        try:
+            await tx.write_rows(INSERT, [row(i, at) for i in range(1, 51)])
+        finally:
+            if isinstance(raw, sqlite3.Connection):
+                raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)
+    async with store.read() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(tweets))).scalar() == 50
 
 
 def test_a_value_sqlalchemy_would_fill_in_is_refused() -> None:
