@@ -42,6 +42,18 @@ _POPULAR_FOLLOWING = HotRead(
         users.c.followers_count >= sa.bindparam("min_followers"),
     )
 )
+#: Whether a user exists (``silencing``'s actor).
+_USER_EXISTS = HotRead(sa.select(users.c.id).where(users.c.id == sa.bindparam("user")))
+#: For one actor and many users (``ids``): (user id, the user blocks the actor, mutes the actor,
+#: the actor blocks the user), for the ids that are users.
+_SILENCING = HotRead(
+    sa.select(
+        users.c.id,
+        sa.exists().where(blocks.c.blocker_id == users.c.id, blocks.c.blocked_id == sa.bindparam("actor")),
+        sa.exists().where(mutes.c.muter_id == users.c.id, mutes.c.muted_id == sa.bindparam("actor")),
+        sa.exists().where(blocks.c.blocker_id == sa.bindparam("actor"), blocks.c.blocked_id == users.c.id),
+    ).where(users.c.id.in_(sa.bindparam("ids", expanding=True)))
+)
 #: Which of many users a viewer follows (kind 0).
 _FOLLOWING_AMONG = HotRead(
     sa.select(follows.c.followee_id, sa.literal(0)).where(
@@ -248,36 +260,25 @@ class Graph:
         """For one actor and many users, whether each user blocks or mutes the actor.
 
         In the order asked; ids that are no user are left out; an unknown actor raises
-        UserNotFound. Two statements however many users are asked about.
+        UserNotFound. Two statements, each built once, however many users are asked about.
         """
         if len(user_ids) > MAX_ID_PAGE:
             raise InvalidInput(f"ask about at most {MAX_ID_PAGE} users at once", field="user_ids")
         wanted = [i for i in (int_id(u) for u in user_ids) if i is not None]
-        async with self._store.read() as conn:
-            actor = await require_user(conn, actor_id)
-            if not wanted:
-                return []
-            blocking = sa.exists().where(blocks.c.blocker_id == users.c.id, blocks.c.blocked_id == actor)
-            muting = sa.exists().where(mutes.c.muter_id == users.c.id, mutes.c.muted_id == actor)
-            blocked = sa.exists().where(blocks.c.blocker_id == actor, blocks.c.blocked_id == users.c.id)
-            rows = (
-                await conn.execute(
-                    sa.select(
-                        users.c.id,
-                        blocking.label("blocking"),
-                        muting.label("muting"),
-                        blocked.label("blocked"),
-                    ).where(users.c.id.in_(set(wanted)))
-                )
-            ).all()
-        by_id = {r.id: r for r in rows}
+        actor = int_id(actor_id)
+        if actor is None or not await self._store.fetch(_USER_EXISTS, {"user": actor}):
+            raise UserNotFound("no such user", field="user_id")
+        if not wanted:
+            return []
+        rows = await self._store.fetch(_SILENCING, {"actor": actor, "ids": list(set(wanted))})
+        by_id = {r[0]: r for r in rows}
         return [
             Silencing(
                 user_id=str(i),
                 actor_id=str(actor),
-                blocking=bool(by_id[i].blocking),
-                muting=bool(by_id[i].muting),
-                blocked=bool(by_id[i].blocked),
+                blocking=bool(by_id[i][1]),
+                muting=bool(by_id[i][2]),
+                blocked=bool(by_id[i][3]),
             )
             for i in wanted
             if i in by_id

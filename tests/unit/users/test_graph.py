@@ -125,18 +125,27 @@ async def test_fan_out_reads_page_through_every_follower(service: UsersService, 
 def statements(store: ModuleStore) -> Iterator[list[str]]:
     """The SQL statements run on ``store`` inside the block."""
     seen: list[str] = []
+    # On SQLite, prebuilt reads (HotRead) go straight to the sqlite3 connection the store keeps
+    # for the loop's thread: trace it, and leave out what SQLAlchemy runs on it (traced already).
+    held = store._loop_reader.get() if store._loop_reader is not None else None
+    traced = held.dbapi if held is not None else None
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if traced is None or conn.connection.dbapi_connection is not traced:
+            seen.append(statement)
 
-    # On SQLite, reads and writes go through the store's synchronous engines; PostgreSQL
-    # through the async one. Listen to every one.
+    # The rest goes through the store's engines: on SQLite its synchronous ones, PostgreSQL the
+    # async one. Listen to every one.
     engines = store.engines()
     for engine in engines:
         sa.event.listen(engine, "before_cursor_execute", record)
+    if traced is not None:
+        traced.set_trace_callback(seen.append)
     try:
         yield seen
     finally:
+        if traced is not None:
+            traced.set_trace_callback(None)
         for engine in engines:
             sa.event.remove(engine, "before_cursor_execute", record)
 
