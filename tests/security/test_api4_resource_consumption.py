@@ -33,8 +33,11 @@ def assert_rate_limited(r: Any) -> None:
     assert body["request_id"] == r.headers["x-request-id"]
 
 
-def test_responses_carry_rate_limit_headers(client: TestClient[Litestar], api: Api) -> None:
-    alice = api.user("alice")
+def test_responses_carry_rate_limit_headers(make_client: MakeClient) -> None:
+    # Budgets that refill a token a day: with the defaults (10 a second for a user) two requests
+    # 100 ms apart on a slow machine would show the same remaining count.
+    client = make_client(rate_user="600/86400", rate_address="1200/86400")
+    alice = Api(client).user("alice")
     first = client.get("/api/users/me", headers=alice.headers)
     second = client.get("/api/users/me", headers=alice.headers)
     assert first.status_code == 200
