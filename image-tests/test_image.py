@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 from tests.support.databases import create_database, drop_database, redis_url  # noqa: E402
 from twitterclone import kubernetes  # noqa: E402
 from twitterclone.identity import provision  # noqa: E402
+from twitterclone.listeners import unused_ports  # noqa: E402
 from twitterclone.manifest import load_manifest  # noqa: E402
-from twitterclone_bench.server import free_port  # noqa: E402
 
 IMAGE = os.environ.get("IMAGE", "localhost/twitterclone:0.1.0")
 ENV = {**os.environ, "CONTAINERS_CONF": str(ROOT / "deploy" / "podman" / "containers.conf")}
@@ -78,7 +78,7 @@ def test_the_monolith_container_migrates_serves_and_answers_readyz(volume: str) 
     migrated = podman("run", "--rm", "-v", data, IMAGE, "migrate")
     assert "users" in migrated.stdout
     assert "->" in migrated.stdout
-    port = free_port()
+    port = unused_ports()
     name = f"{volume}-monolith"
     podman(
         "run", "-d", "--name", name, "--read-only", "--tmpfs", "/tmp", "-v", data,
@@ -113,7 +113,7 @@ def for_podman(
         if doc["kind"] != "Deployment":
             continue
         name = doc["metadata"]["labels"]["app.kubernetes.io/component"]
-        port = ports[name] = free_port()
+        port = ports[name] = unused_ports()
         doc["spec"]["replicas"] = 1  # every replica would publish the same host port
         pod = doc["spec"]["template"]["spec"]
         pod["hostNetwork"] = True  # to reach the host's PostgreSQL and Redis; no pod IP to bind

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for its test helpers
 from tests.support.images import expanding_png
+from twitterclone.listeners import unused_ports
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a throwaway account on a throwaway server
 #: A request taking longer than this is counted as timed out.
@@ -60,12 +60,6 @@ def memory_mib(pid: int) -> tuple[float, float]:
             if key in values:
                 values[key] = int(rest.split()[0]) / 1024
     return values["VmRSS"], values["VmHWM"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def login(client: httpx.AsyncClient) -> float:
@@ -157,7 +151,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="how long uploads keep coming")
     parser.add_argument("--side", type=int, default=6300, help="width and height of the image")
     args = parser.parse_args()
-    port = free_port()
+    port = unused_ports()
     with tempfile.TemporaryDirectory() as data:
         env = {**os.environ, "TWITTERCLONE_DATA_DIR": data, "TWITTERCLONE_RATE_LIMIT_ENABLED": "false"}
         cli = [sys.executable, "-m", "twitterclone"]
