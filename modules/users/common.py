@@ -19,7 +19,7 @@ from boundaries.users.dto import Profile
 from boundaries.users.errors import UserNotFound
 from modules.users.tables import users
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import Reader
+from twitterclone.infra.store import HotRead, Reader
 
 HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -69,15 +69,15 @@ async def existing_user_row(conn: Reader, user_id: Id) -> Any:
     return row
 
 
-#: A user's id if they exist (``require_user``); built once, as building a statement costs far
-#: more than running it.
-_USER_ID = sa.select(users.c.id).where(users.c.id == sa.bindparam("uid"))
+#: A user's id if they exist (``require_user``, and ``ModuleStore.fetch`` where no connection is
+#: open); built once, as building a statement costs far more than running it.
+USER_ID = HotRead(sa.select(users.c.id).where(users.c.id == sa.bindparam("uid")))
 
 
 async def require_user(conn: Reader, user_id: Id) -> int:
     """The integer id of an existing user; raises UserNotFound."""
     uid = int_id(user_id)
-    if uid is None or (await conn.execute(_USER_ID, {"uid": uid})).first() is None:
+    if uid is None or (await conn.execute(USER_ID.statement, {"uid": uid})).first() is None:
         raise UserNotFound("no such user", field="user_id")
     return uid
 

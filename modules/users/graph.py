@@ -15,6 +15,7 @@ from boundaries.users.errors import Blocked, CannotFollowSelf, UserNotFound
 from boundaries.users.events import UserFollowed, UserUnfollowed
 from modules.users.common import (
     PROFILE_COLUMNS,
+    USER_ID,
     event_meta,
     int_id,
     now,
@@ -42,8 +43,6 @@ _POPULAR_FOLLOWING = HotRead(
         users.c.followers_count >= sa.bindparam("min_followers"),
     )
 )
-#: Whether a user exists (``silencing``'s actor).
-_USER_EXISTS = HotRead(sa.select(users.c.id).where(users.c.id == sa.bindparam("user")))
 #: For one actor and many users (``ids``): (user id, the user blocks the actor, mutes the actor,
 #: the actor blocks the user), for the ids that are users.
 _SILENCING = HotRead(
@@ -266,7 +265,7 @@ class Graph:
             raise InvalidInput(f"ask about at most {MAX_ID_PAGE} users at once", field="user_ids")
         wanted = [i for i in (int_id(u) for u in user_ids) if i is not None]
         actor = int_id(actor_id)
-        if actor is None or not await self._store.fetch(_USER_EXISTS, {"user": actor}):
+        if actor is None or not await self._store.fetch(USER_ID, {"uid": actor}):
             raise UserNotFound("no such user", field="user_id")
         if not wanted:
             return []
