@@ -393,6 +393,21 @@ class HotResult:
         self.rowcount = rowcount
 
 
+def _run_on_sqlite(dbapi: sqlite3.Connection, sql: str, args: list[Any], *, returns: bool) -> HotResult:
+    """One ``HotWrite`` statement straight through the ``sqlite3`` driver."""
+    cursor = dbapi.execute(sql, args)
+    try:
+        return HotResult(cursor.fetchall() if returns else [], cursor.rowcount)
+    finally:
+        cursor.close()
+
+
+async def _run_through_sqlalchemy(conn: Any, statement: HotWrite, params: Any) -> HotResult:
+    """A ``HotWrite`` as any statement runs (PostgreSQL, another thread's connection)."""
+    result = await conn.execute(statement.statement, params)
+    return HotResult([tuple(r) for r in result] if statement.returns else [], result.rowcount)
+
+
 class Transaction:
     """One open transaction of a module: run statements on ``conn``; ``emit`` events."""
 
@@ -440,32 +455,18 @@ class Transaction:
                 many = statement.sqlite_rows(rows[start : start + per_statement])
                 if many is None:
                     raise ValueError("write_rows: an INSERT of one row of values, written for many")
-                cursor = conn.dbapi.execute(*many)
-                try:
-                    if statement.returns:
-                        returned += cursor.fetchall()
-                    changed += cursor.rowcount
-                finally:
-                    cursor.close()
+                part = _run_on_sqlite(conn.dbapi, *many, returns=statement.returns)
+                returned += part.rows
+                changed += part.rowcount
             return HotResult(returned, changed)
-        result = await conn.execute(statement.statement, list(rows))
-        returned = [tuple(r) for r in result] if statement.returns else []
-        return HotResult(returned, result.rowcount)
+        return await _run_through_sqlalchemy(conn, statement, list(rows))
 
     async def write(self, statement: HotWrite, params: dict[str, Any]) -> HotResult:
         """Run a ``HotWrite`` with one set of parameters (see there for how)."""
         conn = self.conn
         if isinstance(conn, _SyncWriter):  # runs_hot
-            sql, args = statement.sqlite_args(params)
-            cursor = conn.dbapi.execute(sql, args)
-            try:
-                rows: list[tuple[Any, ...]] = cursor.fetchall() if statement.returns else []
-                return HotResult(rows, cursor.rowcount)
-            finally:
-                cursor.close()
-        result = await conn.execute(statement.statement, params)
-        returned = [tuple(r) for r in result] if statement.returns else []
-        return HotResult(returned, result.rowcount)
+            return _run_on_sqlite(conn.dbapi, *statement.sqlite_args(params), returns=statement.returns)
+        return await _run_through_sqlalchemy(conn, statement, params)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
