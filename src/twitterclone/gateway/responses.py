@@ -77,7 +77,7 @@ class JsonResponse(Response[T]):
         status = self.status_code or status_code or 200
         if (
             (self.media_type or media_type or _JSON) == _JSON
-            and 200 <= status
+            and status >= 200
             and status not in _NO_BODY
             and app is None
             and not (self.background or background or self.cookies or cookies or self.headers or headers)
@@ -85,7 +85,8 @@ class JsonResponse(Response[T]):
             and not is_head_response
             and not type_encoders
         ):
-            return JsonAnswer(status, self.render(self.content, _JSON, get_serializer(self.response_type_encoders)))
+            body = self.render(self.content, _JSON, get_serializer(self.response_type_encoders))
+            return JsonAnswer(status, body)
         return super().to_asgi_response(
             app,
             request,
