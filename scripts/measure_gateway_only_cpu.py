@@ -63,7 +63,7 @@ async def main(args: argparse.Namespace) -> None:
     from twitterclone.settings import Settings
 
     manifest = load_manifest(MONOLITH)
-    budgets = {
+    budgets: dict[str, Any] = {
         name: HUGE_BUDGET
         for name in Settings.__struct_fields__
         if name.startswith("rate_") and name not in ("rate_limit_enabled", "rate_trusted_proxy_hops")
