@@ -37,6 +37,7 @@ from twitterclone.gateway.ratelimit import (
     route_finder,
 )
 from twitterclone.gateway.request_metrics import request_metrics
+from twitterclone.gateway.responses import JsonResponse
 from twitterclone.gateway.routes.admin import AdminController
 from twitterclone.gateway.routes.analytics import AnalyticsController
 from twitterclone.gateway.routes.content import MyCollectionsController, TweetContentController
@@ -172,6 +173,8 @@ def create_app(
         # Unrouted requests: Mastodon-shaped under /api/v1, a page for a browser elsewhere.
         exception_handlers=browser_aware(mastodon_aware(EXCEPTION_HANDLERS)),
         middleware=[request_metrics("twitterclone")],  # per route: twitterclone_requests_total...
+        # A handler's data answered as JSON without Litestar's header container (gateway/responses.py).
+        response_class=JsonResponse,
         cors_config=CORSConfig(allow_origins=cors, allow_credentials=False) if cors else None,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

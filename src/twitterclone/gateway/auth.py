@@ -231,14 +231,21 @@ class TokenVerifier:
 
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     # The first Authorization header, read from the scope (ASGI header names are lower case):
-    # what ``connection.headers.get`` answers, without building a Headers object per request.
-    header = next((v for n, v in connection.scope["headers"] if n == b"authorization"), b"").decode("latin-1")
+    # what ``connection.headers.get`` answers, without building a Headers object per request
+    # (a plain loop: half the cost of ``next`` over a generator, measured in session 8).
+    for name, value in connection.scope["headers"]:
+        if name == b"authorization":
+            header = value.decode("latin-1")
+            break
+    else:
+        return None
     if not header:
         return None
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise InvalidToken("use the Authorization header as 'Bearer <access token>'")
-    return token.strip()
+    return token
 
 
 _PRINCIPAL_KEY = "twitterclone.principal"
