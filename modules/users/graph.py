@@ -43,6 +43,20 @@ _POPULAR_FOLLOWING = HotRead(
         users.c.followers_count >= sa.bindparam("min_followers"),
     )
 )
+#: A page of an author's follower ids (``limit`` of them, in id order), for fan-out: the first
+#: page, and the one after a follower id (the cursor). Each post's fan-out reads one.
+_FOLLOWER_IDS = HotRead(
+    sa.select(follows.c.follower_id)
+    .where(follows.c.followee_id == sa.bindparam("uid"))
+    .order_by(follows.c.follower_id)
+    .limit(sa.bindparam("limit", type_=sa.Integer()))
+)
+_FOLLOWER_IDS_AFTER = HotRead(
+    sa.select(follows.c.follower_id)
+    .where(follows.c.followee_id == sa.bindparam("uid"), follows.c.follower_id > sa.bindparam("after"))
+    .order_by(follows.c.follower_id)
+    .limit(sa.bindparam("limit", type_=sa.Integer()))
+)
 #: For one actor and many users (``ids``): (user id, the user blocks the actor, mutes the actor,
 #: the actor blocks the user), for the ids that are users.
 _SILENCING = HotRead(
@@ -356,16 +370,12 @@ class Graph:
         uid = int_id(user_id)
         if uid is None:
             return IdPage(ids=[])
-        query = (
-            sa.select(follows.c.follower_id)
-            .where(follows.c.followee_id == uid)
-            .order_by(follows.c.follower_id)
-            .limit(limit + 1)
-        )
         if cursor:
-            query = query.where(follows.c.follower_id > decode_cursor(cursor, int))
-        async with self._store.read() as conn:
-            ids = list((await conn.execute(query)).scalars().all())
+            params = {"uid": uid, "after": decode_cursor(cursor, int), "limit": limit + 1}
+            rows = await self._store.fetch(_FOLLOWER_IDS_AFTER, params)
+        else:
+            rows = await self._store.fetch(_FOLLOWER_IDS, {"uid": uid, "limit": limit + 1})
+        ids = [int(r[0]) for r in rows]
         more = len(ids) > limit
         ids = ids[:limit]
         return IdPage(ids=[str(i) for i in ids], next_cursor=encode_cursor(ids[-1]) if more and ids else None)
