@@ -124,7 +124,21 @@ _COLUMNS = (
 #: The row a like, retweet, bookmark or reply acts on, built once (``_load_target``).
 _TARGET_BY_ID = sa.select(*_COLUMNS).where(_t.c.id == sa.bindparam("id"))
 #: A new like's count, built once.
-_LIKE_COUNT_UP = sa.update(_t).where(_t.c.id == sa.bindparam("target")).values(like_count=_t.c.like_count + 1)
+_LIKE_COUNT_UP = HotWrite(
+    sa.update(_t).where(_t.c.id == sa.bindparam("target")).values(like_count=_t.c.like_count + 1), ("target",)
+)
+#: Per dialect name: a like's row (none when the user liked the tweet already), built once.
+_INSERT_LIKE: dict[str, HotWrite] = {}
+
+
+def _insert_like(dialect: str) -> HotWrite:
+    stmt = _INSERT_LIKE.get(dialect)
+    if stmt is None:
+        stmt = _INSERT_LIKE[dialect] = HotWrite(
+            insert_or_ignore(dialect, likes), ("user_id", "tweet_id", "created_at")
+        )
+    return stmt
+
 
 #: What changes about tweets: their counts, whether their author pinned them (and, by having a
 #: row at all, that they still exist).
@@ -797,11 +811,10 @@ class TweetsService:
         async with self._store.transaction() as tx:
             target = await self._load_target(tx.conn, tid)
             now = datetime.now(UTC)
-            result = await tx.conn.execute(
-                insert_or_ignore(tx.conn, likes).values(user_id=user, tweet_id=target.id, created_at=now)
-            )
+            row = {"user_id": user, "tweet_id": target.id, "created_at": now}
+            result = await tx.write(_insert_like(tx.conn.dialect.name), row)
             if result.rowcount == 1:
-                await tx.conn.execute(_LIKE_COUNT_UP, {"target": target.id})
+                await tx.write(_LIKE_COUNT_UP, {"target": target.id})
                 await tx.emit(
                     TweetLiked(
                         event_id=self._ids.next(),
