@@ -27,7 +27,7 @@ from modules.users.tables import blocks, follows, mutes, users
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.sql import insert_or_ignore
-from twitterclone.infra.store import HotRead, ModuleStore, Reader, Transaction
+from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Reader, Transaction
 
 #: The most accounts one user may follow (bounds following_ids and home timeline assembly).
 FOLLOW_CAP = 5000
@@ -81,18 +81,34 @@ _PAIR_FOR_UPDATE = (
     .order_by(users.c.id)
     .with_for_update()
 )
-#: A follow's counter changes, built once: {"user": id, "delta": ±1}.
-_ADD_FOLLOWING = (
+#: A follow's counter changes, built once: {"user": id, "delta": ±1} (``HotWrite``: on SQLite
+#: straight through the driver, as every follow and unfollow runs both).
+_ADD_FOLLOWING = HotWrite(
     sa.update(users)
     .where(users.c.id == sa.bindparam("user"))
-    .values(following_count=users.c.following_count + sa.bindparam("delta"))
+    .values(following_count=users.c.following_count + sa.bindparam("delta", type_=sa.Integer())),
+    ("user", "delta"),
 )
-_ADD_FOLLOWERS = (
+_ADD_FOLLOWERS = HotWrite(
     sa.update(users)
     .where(users.c.id == sa.bindparam("user"))
-    .values(followers_count=users.c.followers_count + sa.bindparam("delta"))
-    .returning(users.c.followers_count)
+    .values(followers_count=users.c.followers_count + sa.bindparam("delta", type_=sa.Integer()))
+    .returning(users.c.followers_count),
+    ("user", "delta"),
 )
+#: Per dialect name: a follow's row (none when it is there already), built once.
+_INSERT_FOLLOW: dict[str, HotWrite] = {}
+
+
+def _insert_follow(dialect: str) -> HotWrite:
+    stmt = _INSERT_FOLLOW.get(dialect)
+    if stmt is None:
+        stmt = _INSERT_FOLLOW[dialect] = HotWrite(
+            insert_or_ignore(dialect, follows), ("follower_id", "followee_id", "created_at")
+        )
+    return stmt
+
+
 #: The kinds of standing by number: 0 following (below), and the silences' kinds (``silences.py``).
 _STANDING_FLAGS = ("following", "blocking", "blocked_by", "muting")
 
@@ -162,8 +178,9 @@ class Graph:
 
     async def _add_followers(self, tx: Transaction, user_id: int, delta: int) -> int:
         """Change a user's follower count by ``delta``; the count after (the follow events carry it)."""
-        result = await tx.conn.execute(_ADD_FOLLOWERS, {"user": user_id, "delta": delta})
-        return int(result.scalar_one())
+        result = await tx.write(_ADD_FOLLOWERS, {"user": user_id, "delta": delta})
+        [(followers,)] = result.rows
+        return int(followers)
 
     async def _remove_follow(self, tx: Transaction, follower: int, followee: int) -> bool:
         result = await tx.conn.execute(
@@ -171,7 +188,7 @@ class Graph:
         )
         if result.rowcount != 1:
             return False
-        await tx.conn.execute(_ADD_FOLLOWING, {"user": follower, "delta": -1})
+        await tx.write(_ADD_FOLLOWING, {"user": follower, "delta": -1})
         followers = await self._add_followers(tx, followee, -1)
         await tx.emit(
             UserUnfollowed(
@@ -198,11 +215,10 @@ class Graph:
                 return rel
             if count >= FOLLOW_CAP:
                 raise InvalidInput(f"you already follow the most accounts allowed ({FOLLOW_CAP})")
-            inserted = await tx.conn.execute(
-                insert_or_ignore(tx.conn, follows).values(follower_id=a, followee_id=b, created_at=now())
-            )
+            row = {"follower_id": a, "followee_id": b, "created_at": now()}
+            inserted = await tx.write(_insert_follow(tx.conn.dialect.name), row)
             if inserted.rowcount == 1:
-                await tx.conn.execute(_ADD_FOLLOWING, {"user": a, "delta": 1})
+                await tx.write(_ADD_FOLLOWING, {"user": a, "delta": 1})
                 followers = await self._add_followers(tx, b, +1)
                 await tx.emit(
                     UserFollowed(
