@@ -75,7 +75,7 @@ from modules.tweets.text import normalize_text, parse_entities, search_terms
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.search import Term, full_text_index
-from twitterclone.infra.sql import insert_or_ignore
+from twitterclone.infra.sql import hot_read_utc, insert_or_ignore
 from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Reader, Transaction
 
 T = TypeVar("T")
@@ -92,6 +92,30 @@ IDEMPOTENCY_PURGE_BATCH = 500
 MAX_REFS_PER_AUTHOR = 800
 #: Authors per recent_refs statement (SQLite caps compound selects at 500).
 _REFS_CHUNK = 200
+#: Per number of authors (up to ``_REFS_CHUNK``): the newest refs of each (``a0``, ``a1``, …),
+#: ``limit`` of them, one index range scan per author (author_id, id desc) glued with UNION ALL.
+#: Built once per number: every follow's back-fill asks (for one followee, mostly).
+_RECENT_REFS: dict[int, HotRead] = {}
+
+
+def _recent_refs(authors: int) -> HotRead:
+    query = _RECENT_REFS.get(authors)
+    if query is None:
+        limit = sa.bindparam("limit", type_=sa.Integer())
+        parts = [
+            sa.select(
+                sa.select(_t.c.id, _t.c.author_id, _t.c.created_at)
+                .where(_t.c.author_id == sa.bindparam(f"a{i}"))
+                .order_by(_t.c.id.desc())
+                .limit(limit)
+                .subquery()
+            )
+            for i in range(authors)
+        ]
+        query = _RECENT_REFS[authors] = HotRead(parts[0] if authors == 1 else sa.union_all(*parts))
+    return query
+
+
 _MAX_BIGINT = 2**63 - 1
 
 _t = tweets
@@ -1188,21 +1212,12 @@ class TweetsService:
         if not authors or limit < 1:
             return []
         refs: list[tuple[int, int, datetime]] = []
-        async with self._store.read() as conn:
-            for start in range(0, len(authors), _REFS_CHUNK):
-                # One index range scan per author (author_id, id desc), glued with UNION ALL.
-                parts = [
-                    sa.select(
-                        sa.select(_t.c.id, _t.c.author_id, _t.c.created_at)
-                        .where(_t.c.author_id == a)
-                        .order_by(_t.c.id.desc())
-                        .limit(limit)
-                        .subquery()
-                    )
-                    for a in authors[start : start + _REFS_CHUNK]
-                ]
-                stmt = parts[0] if len(parts) == 1 else sa.union_all(*parts)
-                refs.extend((r[0], r[1], r[2]) for r in (await conn.execute(stmt)).all())
+        for start in range(0, len(authors), _REFS_CHUNK):
+            chunk = authors[start : start + _REFS_CHUNK]
+            params: dict[str, int] = {f"a{i}": a for i, a in enumerate(chunk)}
+            params["limit"] = limit
+            rows = await self._store.fetch(_recent_refs(len(chunk)), params)
+            refs.extend((int(r[0]), int(r[1]), hot_read_utc(r[2])) for r in rows)
         refs.sort(key=lambda r: r[0], reverse=True)
         return [TweetRef(tweet_id=str(i), author_id=str(a), created_at=c) for i, a, c in refs]
 
