@@ -10,20 +10,34 @@ the application's own work, edge to answer, with the modules' work included.
 
 Each route: ``--rounds`` rounds of ``--requests`` requests, ``time.process_time`` per round, the
 median printed in µs per request (the event loop's consequences of writes, fan-out and
-notifications, run between rounds and are not counted). ``--profile`` instead runs every route
-under ``cProfile`` and prints, per route, where the time went by area (gateway, Litestar, dishka,
-modules, SQL, ...), and the top functions by own time, so the gateway's share can be ranked.
-Compare trees by running against each checkout (``PYTHONPATH=<checkout>/src:<checkout>``),
-alternately.
+notifications, run between rounds and are not counted).
+
+``--with-consequences`` counts them too: the outbox relays run as in ``serve`` (in the
+background, batching what commits while they work; the loop runs between requests, as a
+server's would), and each round ends only when every relay is idle, so the consumers (timeline
+fan-out, notifications, analytics, media, search, live streams) and anything they emit in turn
+are in the round's CPU: a write's whole cost in process. Every like and follow is then a new one
+(of accounts and tweets seeded for them, followed and liked by nobody before), as most of ``bench
+mix-cost``'s are; without it, after the first rounds they repeat ones already made (no write, no
+event). ``--settle-every N`` waits for the consequences after every N requests instead (1: each
+write's consequences run alone, as at a low rate; by default once a round, so they are batched
+as on a busy server).
+
+``--profile`` instead runs every route under ``cProfile`` and prints, per route, where the time
+went by area (gateway, Litestar, dishka, modules, SQL, ...), and the top functions by own time,
+so the gateway's share can be ranked. Compare trees by running against each checkout
+(``PYTHONPATH=<checkout>/src:<checkout>``), alternately.
 
     PYTHONPATH=.:src .venv/bin/python scripts/measure_gateway_cpu.py --requests 2000
     PYTHONPATH=.:src .venv/bin/python scripts/measure_gateway_cpu.py --profile --route home
+    PYTHONPATH=.:src .venv/bin/python scripts/measure_gateway_cpu.py --with-consequences --route post
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import os
@@ -138,11 +152,22 @@ async def _lifespan(app: Any) -> Callable[[], Any]:
 class Workload:
     """The requests of each route, made from the seeded accounts (as bench's Workload does)."""
 
-    def __init__(self, client: Client, tokens: list[str], ids: list[str], tweet_ids: list[str]) -> None:
+    def __init__(
+        self,
+        client: Client,
+        tokens: list[str],
+        ids: list[str],
+        tweet_ids: list[str],
+        fresh: tuple[list[str], list[str]] | None = None,
+    ) -> None:
         self.client = client
         self.tokens = tokens
         self.ids = ids
         self.tweet_ids = tweet_ids
+        #: accounts no seeded user follows yet and tweets none has liked (``seed_fresh``): when
+        #: given, every like and follow is a new one (with its events), not a repeat that changes
+        #: nothing and emits nothing
+        self.fresh = fresh
         self.n = 0
 
     async def one(self, route: str) -> None:
@@ -160,6 +185,12 @@ class Workload:
         elif route == "post":
             body = msgspec.json.encode({"text": f"post number {n} of the driver #gw"})
             status, _ = await c.call("POST", "/api/tweets", token=token, body=body)
+        elif route == "like" and self.fresh is not None:
+            tweet = self.fresh[1][(n // len(self.tokens)) % len(self.fresh[1])]
+            status, _ = await c.call("PUT", f"/api/tweets/{tweet}/like", token=token)
+        elif route == "follow" and self.fresh is not None:
+            other = self.fresh[0][(n // len(self.tokens)) % len(self.fresh[0])]
+            status, _ = await c.call("PUT", f"/api/users/me/following/{other}", token=token)
         elif route == "like":
             tweet = self.tweet_ids[n % len(self.tweet_ids)]
             status, _ = await c.call("PUT", f"/api/tweets/{tweet}/like", token=token)
@@ -204,6 +235,97 @@ async def seed(client: Client, users: int) -> tuple[list[str], list[str], list[s
             body = msgspec.json.encode({"text": f"seed {n} #gw"})
             tweet_ids.append((await client.json("POST", "/api/tweets", 201, token=token, body=body))["id"])
     return tokens, ids, tweet_ids
+
+
+class Settling:
+    """Knows when the relays have nothing left to do, without asking the stores each time.
+
+    Every relay's passes are counted as they start and end (its ``relay_once`` wrapped on the
+    instance: the running relay looks it up on each pass), and a store's commit that wrote
+    outbox rows wakes its relay (``ModuleStore.woken``). A relay is idle when it is not in a pass,
+    has no rows claimed for the next one and was not woken since its last claim. A consumer's own
+    events (an outbox row it writes) commit, and wake their relay, before the pass that caused
+    them ends, so two looks in a row finding every relay idle mean nothing is left anywhere.
+    The relays keep running as they do in ``serve``: this only looks, it never relays.
+    """
+
+    def __init__(self, runtime: Any) -> None:
+        self.relays = list(runtime.relays)
+        self.passes = 0
+        self._pass_ended = asyncio.Event()
+        for relay in self.relays:
+            relay.relay_once = self._counted(relay.relay_once)
+
+    def _counted(self, relay_once: Callable[[], Any]) -> Callable[[], Any]:
+        async def counted() -> int:
+            self.passes += 1
+            try:
+                return int(await relay_once())
+            finally:
+                self.passes -= 1
+                self._pass_ended.set()
+
+        return counted
+
+    def idle(self) -> bool:
+        return self.passes == 0 and not any(r.store.woken or r._claimed for r in self.relays)
+
+    async def caught_up(self) -> None:
+        """Wait (idle, mostly) until every relay has been idle twice in a row."""
+        quiet = 0
+        while quiet < 2:
+            if self.idle():
+                quiet += 1
+                await asyncio.sleep(0)
+            else:
+                quiet = 0
+                self._pass_ended.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._pass_ended.wait(), 0.005)
+
+    async def confirm(self) -> None:
+        """Count each store's unpublished rows until none is left (not timed: an event whose
+        consumer failed waits for its retry there, not for a wake-up; none should in this run)."""
+        while not all([await r.backlog() == 0 for r in self.relays]):
+            print("  (an event is still unpublished after the relays went idle: a consumer failed?)")
+            await asyncio.sleep(0.5)
+
+
+async def _consequences(settling: Settling, wait: bool) -> None:
+    """After a request: let the loop run what is ready (a request in process never waits on a
+    socket, so without this the relays would not run until the round ends, and relay it all in
+    full batches); with ``wait``, until every consequence is applied (``Settling.caught_up``)."""
+    await asyncio.sleep(0)
+    if wait:
+        await settling.caught_up()
+
+
+async def seed_fresh(client: Client, accounts: int, tweets_each: int) -> tuple[list[str], list[str]]:
+    """``accounts`` more accounts, followed by nobody, each posting ``tweets_each`` tweets: their
+    ids and the tweets' (for likes and follows that are each new: ``Workload.fresh``)."""
+    ids: list[str] = []
+    tweet_ids: list[str] = []
+    for i in range(accounts):
+        account = await client.json(
+            "POST",
+            "/api/auth/register",
+            201,
+            body=msgspec.json.encode(
+                {"handle": f"f{i}", "email": f"f{i}@example.org", "password": SEED_PASSWORD}
+            ),
+        )
+        ids.append(account["profile"]["id"])
+        pair = await client.json(
+            "POST",
+            "/api/auth/login",
+            200,
+            body=msgspec.json.encode({"login": f"f{i}", "password": SEED_PASSWORD}),
+        )
+        for n in range(tweets_each):
+            body = msgspec.json.encode({"text": f"fresh {n} of f{i} #gw"})
+            made = await client.json("POST", "/api/tweets", 201, token=pair["access_token"], body=body)
+            tweet_ids.append(made["id"])
+    return ids, tweet_ids
 
 
 def _area(filename: str) -> str:
@@ -261,20 +383,29 @@ async def main(args: argparse.Namespace) -> None:
     try:
         client = Client(app)
         tokens, ids, tweet_ids = await seed(client, args.users)
-        await runtime.drain_events()
-        work = Workload(client, tokens, ids, tweet_ids)
         routes = args.route or list(ROUTES)
+        fresh = None
+        if args.with_consequences and ("like" in routes or "follow" in routes):
+            # enough that no like or follow of the run repeats one (each user acts in turn)
+            per_user = -(-(args.warmup + args.rounds * args.requests) // len(tokens)) + 1
+            fresh = await seed_fresh(client, per_user, 2)
+        await runtime.drain_events()
+        work = Workload(client, tokens, ids, tweet_ids, fresh)
         for route in routes:  # warm every path (caches, routing, the first token checks)
             for _ in range(args.warmup):
                 await work.one(route)
         await runtime.drain_events()
+        settle = args.settle_every or args.requests
+        settling = Settling(runtime) if args.with_consequences else None
         if args.profile:
             for route in routes:
                 gc.collect()
                 profile = cProfile.Profile()
                 profile.enable()
-                for _ in range(args.requests):
+                for k in range(1, args.requests + 1):
                     await work.one(route)
+                    if settling is not None:
+                        await _consequences(settling, k % settle == 0 or k == args.requests)
                 profile.disable()
                 await runtime.drain_events()
                 _report_profile(route, profile, args.requests, args.top)
@@ -284,11 +415,16 @@ async def main(args: argparse.Namespace) -> None:
             for route in routes:
                 gc.collect()
                 started = time.process_time()
-                for _ in range(args.requests):
+                for k in range(1, args.requests + 1):
                     await work.one(route)
+                    if settling is not None:
+                        await _consequences(settling, k % settle == 0 or k == args.requests)
                 times[route].append((time.process_time() - started) / args.requests * 1e6)
+                if settling is not None:
+                    await settling.confirm()
                 await runtime.drain_events()
-        print(f"CPU per request, in-process (median of {args.rounds} rounds of {args.requests}), µs:")
+        what = "with their consequences" if args.with_consequences else "consequences not counted"
+        print(f"CPU per request, in-process, {what} (median of {args.rounds} rounds of {args.requests}), µs:")
         for route in routes:
             spread = ", ".join(f"{t:.0f}" for t in times[route])
             print(f"  {route:<14} {statistics.median(times[route]):7.0f}   ({spread})")
@@ -307,6 +443,18 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=int, default=200, help="requests per route first")
     parser.add_argument("--users", type=int, default=20, help="seeded accounts (each follows the others)")
     parser.add_argument("--route", action="append", choices=ROUTES, help="only these routes (repeatable)")
+    parser.add_argument(
+        "--with-consequences",
+        action="store_true",
+        help="count the relays' and consumers' work too: each round ends when every event is applied",
+    )
+    parser.add_argument(
+        "--settle-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --with-consequences: wait for them after every N requests (default: once a round)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile each route instead of timing it")
     parser.add_argument("--top", type=int, default=25, help="functions listed per route with --profile")
     asyncio.run(main(parser.parse_args()))

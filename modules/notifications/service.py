@@ -49,7 +49,7 @@ from twitterclone.infra.events import Handle
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.live import RedisWakeups, Waiters
 from twitterclone.infra.sql import as_utc, greatest, insert_or_ignore, upsertable
-from twitterclone.infra.store import ModuleStore, Reader, Transaction
+from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Reader, Transaction
 
 log = logging.getLogger("twitterclone.notifications")
 
@@ -63,10 +63,24 @@ SILENCE_BATCH = 1000
 E = TypeVar("E", bound=Event)
 
 #: The statements every notification write runs, built once (not per like, follow or mention).
-_DELETED_AMONG = sa.select(deleted_tweets.c.tweet_id).where(
-    deleted_tweets.c.tweet_id.in_(sa.bindparam("ids", expanding=True))
+_DELETED_AMONG = HotRead(
+    sa.select(deleted_tweets.c.tweet_id).where(
+        deleted_tweets.c.tweet_id.in_(sa.bindparam("ids", expanding=True))
+    )
 )
-_NEWEST_ID = sa.select(sa.func.max(notifications.c.id))
+_NEWEST_ID = HotRead(sa.select(sa.func.max(notifications.c.id)))
+#: The columns of a notification row, as the consumers write them.
+_COLUMNS = ("id", "recipient_id", "kind", "actor_id", "tweet_id", "source_id", "event_id", "created_at")
+#: Per dialect name: the insert of a batch's notifications (one that exists already is skipped),
+#: built once. A batch's multi-row ``insert().values([...])`` was compiled anew for every batch.
+_INSERTS: dict[str, HotWrite] = {}
+
+
+def _insert_notifications(dialect: str) -> HotWrite:
+    stmt = _INSERTS.get(dialect)
+    if stmt is None:
+        stmt = _INSERTS[dialect] = HotWrite(insert_or_ignore(dialect, notifications), _COLUMNS)
+    return stmt
 
 
 def _lock_key(name: str) -> int:
@@ -386,14 +400,14 @@ class NotificationsService:
                 r["source_id"] for r in rows if r["source_id"] is not None
             }
             if tweet_ids:
-                gone = set((await tx.conn.execute(_DELETED_AMONG, {"ids": list(tweet_ids)})).scalars())
+                gone = {int(r[0]) for r in await tx.fetch(_DELETED_AMONG, {"ids": list(tweet_ids)})}
                 # An event about a tweet deleted before it reached us makes no notification.
                 rows = [r for r in rows if r["tweet_id"] not in gone and r["source_id"] not in gone]
             if not rows:
                 return
             ids = await self._ids_in_commit_order(tx, len(rows))
             values = [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
-            await tx.conn.execute(insert_or_ignore(tx.conn, notifications).values(values))
+            await tx.write_rows(_insert_notifications(tx.conn.dialect.name), values)
             recipients = {row["recipient_id"] for row in rows}
 
             async def wake() -> None:
@@ -418,7 +432,7 @@ class NotificationsService:
         """
         if not self.store.is_sqlite:
             await tx.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._order_lock)))
-        newest = (await tx.conn.execute(_NEWEST_ID)).scalar_one_or_none()
+        [(newest,)] = await tx.fetch(_NEWEST_ID, {})
         last = int(newest) if newest is not None else 0
         ids: list[int] = []
         for _ in range(count):

@@ -29,13 +29,12 @@ import time
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.events import UserFollowed, UserUnfollowed
 from modules.timeline.tables import author_followers, popular_backfills, popular_follows, popular_viewers
 from twitterclone.infra.sql import insert_or_ignore, upsertable
-from twitterclone.infra.store import HotRead, ModuleStore
+from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Transaction
 
 log = logging.getLogger("twitterclone.timeline")
 
@@ -108,7 +107,7 @@ class PopularFollowees:
             }
             if learnt:
                 async with self.store.transaction() as tx:
-                    await self._write_counts(tx.conn, [(a, n, asked_at) for a, n in learnt.items()])
+                    await self._write_counts(tx, [(a, n, asked_at) for a, n in learnt.items()])
             counts.update(learnt)
         return counts
 
@@ -119,14 +118,15 @@ class PopularFollowees:
 
     # --- events -------------------------------------------------------------------------------
 
-    async def apply(self, conn: AsyncConnection, events: Iterable[UserFollowed | UserUnfollowed]) -> None:
+    async def apply(self, tx: Transaction, events: Iterable[UserFollowed | UserUnfollowed]) -> None:
         """Apply follow events in order, in the caller's transaction."""
+        conn = tx.conn
         counts: list[tuple[int, int, float]] = []
         for e in events:
             follower, followee = int(e.follower_id), int(e.followee_id)
             n = e.followee_followers
             edge = popular_follows.c
-            await self._touch(conn, follower, known=n is not None or isinstance(e, UserUnfollowed))
+            await self._touch(tx, follower, known=n is not None or isinstance(e, UserUnfollowed))
             if n is None:
                 # From a users version that does not say the count. An unfollow still ends the
                 # edge; a follow leaves the viewer incomplete (``_touch``): completed on next read.
@@ -158,7 +158,7 @@ class PopularFollowees:
                     await conn.execute(
                         sa.delete(popular_backfills).where(popular_backfills.c.author_id == followee)
                     )
-        await self._write_counts(conn, counts)
+        await self._write_counts(tx, counts)
 
     # --- background ---------------------------------------------------------------------------
 
@@ -198,19 +198,13 @@ class PopularFollowees:
 
     # --- storage ------------------------------------------------------------------------------
 
-    async def _touch(self, conn: AsyncConnection, viewer_id: int, *, known: bool) -> None:
+    async def _touch(self, tx: Transaction, viewer_id: int, *, known: bool) -> None:
         """A follow event of this viewer's: bump the version, so a completion in flight does not write.
 
         ``known``: the event kept the viewer's edges right (otherwise the viewer is incomplete).
         """
-        v = popular_viewers.c
-        stmt = upsertable(conn, popular_viewers).values(
-            viewer_id=viewer_id, complete_for=INCOMPLETE, version=1
-        )
-        changes: dict[str, object] = {"version": v.version + 1}
-        if not known:
-            changes["complete_for"] = INCOMPLETE
-        await conn.execute(stmt.on_conflict_do_update(index_elements=[v.viewer_id], set_=changes))
+        params = {"viewer_id": viewer_id, "complete_for": INCOMPLETE, "version": 1}
+        await tx.write(_statements(tx.conn.dialect.name).touch[known], params)
 
     async def _complete(
         self, viewer_id: int, followees: list[int], version: int | None, *, replace: bool
@@ -243,19 +237,51 @@ class PopularFollowees:
                     [{"follower_id": viewer_id, "followee_id": f} for f in followees],
                 )
 
-    async def _write_counts(self, conn: AsyncConnection, counts: list[tuple[int, int, float]]) -> None:
+    async def _write_counts(self, tx: Transaction, counts: list[tuple[int, int, float]]) -> None:
         newest: dict[int, tuple[int, float]] = {}
         for author, n, at in counts:
             if author not in newest or newest[author][1] <= at:
                 newest[author] = (n, at)
         if not newest:
             return
-        stmt = upsertable(conn, author_followers)
-        await conn.execute(
-            stmt.on_conflict_do_update(
+        rows = [{"author_id": a, "followers": n, "updated_at": at} for a, (n, at) in newest.items()]
+        await tx.write_rows(_statements(tx.conn.dialect.name).counts, rows)
+
+
+class _Writes:
+    """The writes every follow event makes here, built once per dialect (``_statements``): a
+    statement built per event cost more than SQLite takes to run it."""
+
+    def __init__(self, dialect: str) -> None:
+        v = popular_viewers.c
+        #: ``known`` -> bump the viewer's version (a new viewer starts incomplete, at version 1);
+        #: when not known, the viewer becomes incomplete as well
+        self.touch: dict[bool, HotWrite] = {}
+        for known in (True, False):
+            changes: dict[str, object] = {"version": v.version + 1}
+            if not known:
+                changes["complete_for"] = INCOMPLETE
+            stmt = upsertable(dialect, popular_viewers).on_conflict_do_update(
+                index_elements=[v.viewer_id], set_=changes
+            )
+            self.touch[known] = HotWrite(stmt, ("viewer_id", "complete_for", "version"))
+        #: an author's follower count, unless a newer one is there already
+        counts = upsertable(dialect, author_followers)
+        self.counts = HotWrite(
+            counts.on_conflict_do_update(
                 index_elements=[author_followers.c.author_id],
-                set_={"followers": stmt.excluded.followers, "updated_at": stmt.excluded.updated_at},
-                where=author_followers.c.updated_at <= stmt.excluded.updated_at,
+                set_={"followers": counts.excluded.followers, "updated_at": counts.excluded.updated_at},
+                where=author_followers.c.updated_at <= counts.excluded.updated_at,
             ),
-            [{"author_id": a, "followers": n, "updated_at": at} for a, (n, at) in newest.items()],
+            ("author_id", "followers", "updated_at"),
         )
+
+
+_WRITES: dict[str, _Writes] = {}
+
+
+def _statements(dialect: str) -> _Writes:
+    writes = _WRITES.get(dialect)
+    if writes is None:
+        writes = _WRITES[dialect] = _Writes(dialect)
+    return writes

@@ -240,7 +240,7 @@ class TimelineService:
                 for tweet_id, author_id in recent.get(int(e.followee_id), ())
             ]
             await self.home.add(entries, tx)
-            await self.popular.apply(tx.conn, fresh)
+            await self.popular.apply(tx, fresh)
 
         return write
 
@@ -249,7 +249,7 @@ class TimelineService:
         once only, so a redelivery after a re-follow does not remove the back-filled tweets."""
         for e in events:
             await self.home.remove_author(int(e.follower_id), int(e.followee_id), tx)
-        await self.popular.apply(tx.conn, events)
+        await self.popular.apply(tx, events)
 
     async def fan_out_many(
         self,

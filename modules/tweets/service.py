@@ -75,7 +75,7 @@ from modules.tweets.text import normalize_text, parse_entities, search_terms
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.search import Term, full_text_index
-from twitterclone.infra.sql import insert_or_ignore
+from twitterclone.infra.sql import hot_read_utc, insert_or_ignore
 from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Reader, Transaction
 
 T = TypeVar("T")
@@ -92,6 +92,30 @@ IDEMPOTENCY_PURGE_BATCH = 500
 MAX_REFS_PER_AUTHOR = 800
 #: Authors per recent_refs statement (SQLite caps compound selects at 500).
 _REFS_CHUNK = 200
+#: Per number of authors (up to ``_REFS_CHUNK``): the newest refs of each (``a0``, ``a1``, …),
+#: ``limit`` of them, one index range scan per author (author_id, id desc) glued with UNION ALL.
+#: Built once per number: every follow's back-fill asks (for one followee, mostly).
+_RECENT_REFS: dict[int, HotRead] = {}
+
+
+def _recent_refs(authors: int) -> HotRead:
+    query = _RECENT_REFS.get(authors)
+    if query is None:
+        limit = sa.bindparam("limit", type_=sa.Integer())
+        parts = [
+            sa.select(
+                sa.select(_t.c.id, _t.c.author_id, _t.c.created_at)
+                .where(_t.c.author_id == sa.bindparam(f"a{i}"))
+                .order_by(_t.c.id.desc())
+                .limit(limit)
+                .subquery()
+            )
+            for i in range(authors)
+        ]
+        query = _RECENT_REFS[authors] = HotRead(parts[0] if authors == 1 else sa.union_all(*parts))
+    return query
+
+
 _MAX_BIGINT = 2**63 - 1
 
 _t = tweets
@@ -124,7 +148,21 @@ _COLUMNS = (
 #: The row a like, retweet, bookmark or reply acts on, built once (``_load_target``).
 _TARGET_BY_ID = sa.select(*_COLUMNS).where(_t.c.id == sa.bindparam("id"))
 #: A new like's count, built once.
-_LIKE_COUNT_UP = sa.update(_t).where(_t.c.id == sa.bindparam("target")).values(like_count=_t.c.like_count + 1)
+_LIKE_COUNT_UP = HotWrite(
+    sa.update(_t).where(_t.c.id == sa.bindparam("target")).values(like_count=_t.c.like_count + 1), ("target",)
+)
+#: Per dialect name: a like's row (none when the user liked the tweet already), built once.
+_INSERT_LIKE: dict[str, HotWrite] = {}
+
+
+def _insert_like(dialect: str) -> HotWrite:
+    stmt = _INSERT_LIKE.get(dialect)
+    if stmt is None:
+        stmt = _INSERT_LIKE[dialect] = HotWrite(
+            insert_or_ignore(dialect, likes), ("user_id", "tweet_id", "created_at")
+        )
+    return stmt
+
 
 #: What changes about tweets: their counts, whether their author pinned them (and, by having a
 #: row at all, that they still exist).
@@ -797,11 +835,10 @@ class TweetsService:
         async with self._store.transaction() as tx:
             target = await self._load_target(tx.conn, tid)
             now = datetime.now(UTC)
-            result = await tx.conn.execute(
-                insert_or_ignore(tx.conn, likes).values(user_id=user, tweet_id=target.id, created_at=now)
-            )
+            row = {"user_id": user, "tweet_id": target.id, "created_at": now}
+            result = await tx.write(_insert_like(tx.conn.dialect.name), row)
             if result.rowcount == 1:
-                await tx.conn.execute(_LIKE_COUNT_UP, {"target": target.id})
+                await tx.write(_LIKE_COUNT_UP, {"target": target.id})
                 await tx.emit(
                     TweetLiked(
                         event_id=self._ids.next(),
@@ -1175,21 +1212,12 @@ class TweetsService:
         if not authors or limit < 1:
             return []
         refs: list[tuple[int, int, datetime]] = []
-        async with self._store.read() as conn:
-            for start in range(0, len(authors), _REFS_CHUNK):
-                # One index range scan per author (author_id, id desc), glued with UNION ALL.
-                parts = [
-                    sa.select(
-                        sa.select(_t.c.id, _t.c.author_id, _t.c.created_at)
-                        .where(_t.c.author_id == a)
-                        .order_by(_t.c.id.desc())
-                        .limit(limit)
-                        .subquery()
-                    )
-                    for a in authors[start : start + _REFS_CHUNK]
-                ]
-                stmt = parts[0] if len(parts) == 1 else sa.union_all(*parts)
-                refs.extend((r[0], r[1], r[2]) for r in (await conn.execute(stmt)).all())
+        for start in range(0, len(authors), _REFS_CHUNK):
+            chunk = authors[start : start + _REFS_CHUNK]
+            params: dict[str, int] = {f"a{i}": a for i, a in enumerate(chunk)}
+            params["limit"] = limit
+            rows = await self._store.fetch(_recent_refs(len(chunk)), params)
+            refs.extend((int(r[0]), int(r[1]), hot_read_utc(r[2])) for r in rows)
         refs.sort(key=lambda r: r[0], reverse=True)
         return [TweetRef(tweet_id=str(i), author_id=str(a), created_at=c) for i, a, c in refs]
 

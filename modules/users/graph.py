@@ -27,7 +27,7 @@ from modules.users.tables import blocks, follows, mutes, users
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.sql import insert_or_ignore
-from twitterclone.infra.store import HotRead, ModuleStore, Reader, Transaction
+from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Reader, Transaction
 
 #: The most accounts one user may follow (bounds following_ids and home timeline assembly).
 FOLLOW_CAP = 5000
@@ -42,6 +42,20 @@ _POPULAR_FOLLOWING = HotRead(
         follows.c.follower_id == sa.bindparam("uid"),
         users.c.followers_count >= sa.bindparam("min_followers"),
     )
+)
+#: A page of an author's follower ids (``limit`` of them, in id order), for fan-out: the first
+#: page, and the one after a follower id (the cursor). Each post's fan-out reads one.
+_FOLLOWER_IDS = HotRead(
+    sa.select(follows.c.follower_id)
+    .where(follows.c.followee_id == sa.bindparam("uid"))
+    .order_by(follows.c.follower_id)
+    .limit(sa.bindparam("limit", type_=sa.Integer()))
+)
+_FOLLOWER_IDS_AFTER = HotRead(
+    sa.select(follows.c.follower_id)
+    .where(follows.c.followee_id == sa.bindparam("uid"), follows.c.follower_id > sa.bindparam("after"))
+    .order_by(follows.c.follower_id)
+    .limit(sa.bindparam("limit", type_=sa.Integer()))
 )
 #: For one actor and many users (``ids``): (user id, the user blocks the actor, mutes the actor,
 #: the actor blocks the user), for the ids that are users.
@@ -61,42 +75,65 @@ _FOLLOWING_AMONG = HotRead(
     )
 )
 #: Two users' rows (id, following count), lower id first, locked for a change (see ``_lock_pair``).
-_PAIR_FOR_UPDATE = (
+_PAIR_FOR_UPDATE = HotRead(
     sa.select(users.c.id, users.c.following_count)
     .where(users.c.id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(users.c.id)
-    .with_for_update()
+    .with_for_update()  # PostgreSQL; SQLite has no row locks (its one writer orders the writes)
 )
-#: A follow's counter changes, built once: {"user": id, "delta": ±1}.
-_ADD_FOLLOWING = (
+#: A follow's counter changes, built once: {"user": id, "delta": ±1} (``HotWrite``: on SQLite
+#: straight through the driver, as every follow and unfollow runs both).
+_ADD_FOLLOWING = HotWrite(
     sa.update(users)
     .where(users.c.id == sa.bindparam("user"))
-    .values(following_count=users.c.following_count + sa.bindparam("delta"))
+    .values(following_count=users.c.following_count + sa.bindparam("delta", type_=sa.Integer())),
+    ("user", "delta"),
 )
-_ADD_FOLLOWERS = (
+_ADD_FOLLOWERS = HotWrite(
     sa.update(users)
     .where(users.c.id == sa.bindparam("user"))
-    .values(followers_count=users.c.followers_count + sa.bindparam("delta"))
-    .returning(users.c.followers_count)
+    .values(followers_count=users.c.followers_count + sa.bindparam("delta", type_=sa.Integer()))
+    .returning(users.c.followers_count),
+    ("user", "delta"),
 )
+#: Per dialect name: a follow's row (none when it is there already), built once.
+_INSERT_FOLLOW: dict[str, HotWrite] = {}
+
+
+def _insert_follow(dialect: str) -> HotWrite:
+    stmt = _INSERT_FOLLOW.get(dialect)
+    if stmt is None:
+        stmt = _INSERT_FOLLOW[dialect] = HotWrite(
+            insert_or_ignore(dialect, follows), ("follower_id", "followee_id", "created_at")
+        )
+    return stmt
+
+
 #: The kinds of standing by number: 0 following (below), and the silences' kinds (``silences.py``).
 _STANDING_FLAGS = ("following", "blocking", "blocked_by", "muting")
 
 
-def _either_way(subject: sa.Column[int], obj: sa.Column[int]) -> sa.Select[int]:
-    """The subjects of an a→b and a b→a edge of one table (follows, blocks), as far as they
-    exist; built once, run with ``{"a": …, "b": …}``."""
+def _either_way(kind: int, subject: sa.Column[int], obj: sa.Column[int]) -> sa.Select[int, int]:
+    """(``kind``, subject) of an a→b and a b→a edge of one table (follows, blocks), as far as
+    they exist; run with ``{"a": …, "b": …}``."""
     a: sa.BindParameter[int] = sa.bindparam("a")
     b: sa.BindParameter[int] = sa.bindparam("b")
-    return sa.select(subject).where(sa.or_(sa.and_(subject == a, obj == b), sa.and_(subject == b, obj == a)))
+    return sa.select(sa.literal(kind), subject).where(
+        sa.or_(sa.and_(subject == a, obj == b), sa.and_(subject == b, obj == a))
+    )
 
 
-#: What ``Graph._relationship`` reads, built once: every follow, unfollow, block and mute runs
-#: them (building the three per call was 5 % of a worker's samples while following).
-_FOLLOWS_EITHER_WAY = _either_way(follows.c.follower_id, follows.c.followee_id)
-_BLOCKS_EITHER_WAY = _either_way(blocks.c.blocker_id, blocks.c.blocked_id)
-_MUTING = sa.select(mutes.c.muter_id).where(
-    mutes.c.muter_id == sa.bindparam("a"), mutes.c.muted_id == sa.bindparam("b")
+#: What ``Graph._relationship`` reads, built once and run as one statement: every follow,
+#: unfollow, block and mute runs it. Rows (kind, subject): 0 a follow (by the subject),
+#: 1 a block (by the subject), 2 a muting of b by a.
+_RELATIONSHIP = HotRead(
+    sa.union_all(
+        _either_way(0, follows.c.follower_id, follows.c.followee_id),
+        _either_way(1, blocks.c.blocker_id, blocks.c.blocked_id),
+        sa.select(sa.literal(2), mutes.c.muter_id).where(
+            mutes.c.muter_id == sa.bindparam("a"), mutes.c.muted_id == sa.bindparam("b")
+        ),
+    )
 )
 
 
@@ -109,19 +146,21 @@ class Graph:
         #: The viewers' blocks and mutes, kept while their silence version stands.
         self._silences = Silences(store)
 
-    async def _relationship(self, conn: Reader, a: int, b: int) -> Relationship:
+    async def _relationship(self, tx: Transaction | None, a: int, b: int) -> Relationship:
+        """How ``a`` stands to ``b``: read in ``tx``, or outside any transaction when None."""
         pair = {"a": a, "b": b}
-        fol = list((await conn.execute(_FOLLOWS_EITHER_WAY, pair)).scalars())
-        blk = list((await conn.execute(_BLOCKS_EITHER_WAY, pair)).scalars())
-        muting = (await conn.execute(_MUTING, pair)).first() is not None
+        rows = await (
+            tx.fetch(_RELATIONSHIP, pair) if tx is not None else self._store.fetch(_RELATIONSHIP, pair)
+        )
+        found = {(int(kind), int(subject)) for kind, subject in rows}
         return Relationship(
             user_id=str(a),
             target_id=str(b),
-            following=a in fol,
-            followed_by=b in fol,
-            blocking=a in blk,
-            blocked_by=b in blk,
-            muting=muting,
+            following=(0, a) in found,
+            followed_by=(0, b) in found,
+            blocking=(1, a) in found,
+            blocked_by=(1, b) in found,
+            muting=(2, a) in found,
         )
 
     async def _pair_ids(self, conn: Reader, user_id: Id, target_id: Id) -> tuple[int, int]:
@@ -140,16 +179,17 @@ class Graph:
         a, b = int_id(user_id), int_id(target_id)
         if a is None or b is None:
             raise UserNotFound("no such user", field="user_id")
-        rows = await tx.conn.execute(_PAIR_FOR_UPDATE, {"ids": [a, b]})
-        following = {int(r.id): int(r.following_count) for r in rows}
+        rows = await tx.fetch(_PAIR_FOR_UPDATE, {"ids": [a, b]})
+        following = {int(uid): int(count) for uid, count in rows}
         if a not in following or b not in following:
             raise UserNotFound("no such user", field="user_id")
         return a, b, following[a]
 
     async def _add_followers(self, tx: Transaction, user_id: int, delta: int) -> int:
         """Change a user's follower count by ``delta``; the count after (the follow events carry it)."""
-        result = await tx.conn.execute(_ADD_FOLLOWERS, {"user": user_id, "delta": delta})
-        return int(result.scalar_one())
+        result = await tx.write(_ADD_FOLLOWERS, {"user": user_id, "delta": delta})
+        [(followers,)] = result.rows
+        return int(followers)
 
     async def _remove_follow(self, tx: Transaction, follower: int, followee: int) -> bool:
         result = await tx.conn.execute(
@@ -157,7 +197,7 @@ class Graph:
         )
         if result.rowcount != 1:
             return False
-        await tx.conn.execute(_ADD_FOLLOWING, {"user": follower, "delta": -1})
+        await tx.write(_ADD_FOLLOWING, {"user": follower, "delta": -1})
         followers = await self._add_followers(tx, followee, -1)
         await tx.emit(
             UserUnfollowed(
@@ -177,18 +217,17 @@ class Graph:
             raise CannotFollowSelf("you cannot follow yourself", field="user_id")
         async with self._store.transaction() as tx:
             a, b, count = await self._lock_pair(tx, follower_id, followee_id)
-            rel = await self._relationship(tx.conn, a, b)
+            rel = await self._relationship(tx, a, b)
             if rel.blocking or rel.blocked_by:
                 raise Blocked("one of you blocks the other", field="user_id")
             if rel.following:
                 return rel
             if count >= FOLLOW_CAP:
                 raise InvalidInput(f"you already follow the most accounts allowed ({FOLLOW_CAP})")
-            inserted = await tx.conn.execute(
-                insert_or_ignore(tx.conn, follows).values(follower_id=a, followee_id=b, created_at=now())
-            )
+            row = {"follower_id": a, "followee_id": b, "created_at": now()}
+            inserted = await tx.write(_insert_follow(tx.conn.dialect.name), row)
             if inserted.rowcount == 1:
-                await tx.conn.execute(_ADD_FOLLOWING, {"user": a, "delta": 1})
+                await tx.write(_ADD_FOLLOWING, {"user": a, "delta": 1})
                 followers = await self._add_followers(tx, b, +1)
                 await tx.emit(
                     UserFollowed(
@@ -207,7 +246,7 @@ class Graph:
         async with self._store.transaction() as tx:
             a, b, _ = await self._lock_pair(tx, follower_id, followee_id)
             await self._remove_follow(tx, a, b)
-            return await self._relationship(tx.conn, a, b)
+            return await self._relationship(tx, a, b)
 
     async def block(self, user_id: Id, target_id: Id) -> Relationship:
         """Block someone (and end follows both ways); idempotent."""
@@ -220,14 +259,14 @@ class Graph:
             )
             await self._remove_follow(tx, a, b)
             await self._remove_follow(tx, b, a)
-            return await self._relationship(tx.conn, a, b)
+            return await self._relationship(tx, a, b)
 
     async def unblock(self, user_id: Id, target_id: Id) -> Relationship:
         """Lift a block; idempotent."""
         async with self._store.transaction() as tx:
             a, b = await self._pair_ids(tx.conn, user_id, target_id)
             await tx.conn.execute(sa.delete(blocks).where(blocks.c.blocker_id == a, blocks.c.blocked_id == b))
-            return await self._relationship(tx.conn, a, b)
+            return await self._relationship(tx, a, b)
 
     async def mute(self, user_id: Id, target_id: Id) -> Relationship:
         """Mute someone; idempotent."""
@@ -238,14 +277,14 @@ class Graph:
             await tx.conn.execute(
                 insert_or_ignore(tx.conn, mutes).values(muter_id=a, muted_id=b, created_at=now())
             )
-            return await self._relationship(tx.conn, a, b)
+            return await self._relationship(tx, a, b)
 
     async def unmute(self, user_id: Id, target_id: Id) -> Relationship:
         """Lift a mute; idempotent."""
         async with self._store.transaction() as tx:
             a, b = await self._pair_ids(tx.conn, user_id, target_id)
             await tx.conn.execute(sa.delete(mutes).where(mutes.c.muter_id == a, mutes.c.muted_id == b))
-            return await self._relationship(tx.conn, a, b)
+            return await self._relationship(tx, a, b)
 
     # --------------------------------------------------------------------- reads
 
@@ -253,7 +292,7 @@ class Graph:
         """How ``user_id`` stands to ``target_id``."""
         async with self._store.read() as conn:
             a, b = await self._pair_ids(conn, user_id, target_id)
-            return await self._relationship(conn, a, b)
+        return await self._relationship(None, a, b)
 
     async def silencing(self, actor_id: Id, user_ids: list[Id]) -> list[Silencing]:
         """For one actor and many users, whether each user blocks or mutes the actor.
@@ -356,16 +395,12 @@ class Graph:
         uid = int_id(user_id)
         if uid is None:
             return IdPage(ids=[])
-        query = (
-            sa.select(follows.c.follower_id)
-            .where(follows.c.followee_id == uid)
-            .order_by(follows.c.follower_id)
-            .limit(limit + 1)
-        )
         if cursor:
-            query = query.where(follows.c.follower_id > decode_cursor(cursor, int))
-        async with self._store.read() as conn:
-            ids = list((await conn.execute(query)).scalars().all())
+            params = {"uid": uid, "after": decode_cursor(cursor, int), "limit": limit + 1}
+            rows = await self._store.fetch(_FOLLOWER_IDS_AFTER, params)
+        else:
+            rows = await self._store.fetch(_FOLLOWER_IDS, {"uid": uid, "limit": limit + 1})
+        ids = [int(r[0]) for r in rows]
         more = len(ids) > limit
         ids = ids[:limit]
         return IdPage(ids=[str(i) for i in ids], next_cursor=encode_cursor(ids[-1]) if more and ids else None)

@@ -438,6 +438,20 @@ class Transaction:
             await self.write_rows(self._store.outbox_insert, rows)
         self.emitted += len(events)
 
+    async def fetch(self, query: HotRead, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run a ``HotRead`` in this transaction: every row as a plain tuple (as
+        ``ModuleStore.fetch`` does outside one; on the loop's SQLite writer, straight through
+        the driver)."""
+        conn = self.conn
+        if isinstance(conn, _SyncWriter):  # runs_hot
+            cursor = conn.dbapi.execute(*query.sqlite_args(params))
+            try:
+                rows: list[tuple[Any, ...]] = cursor.fetchall()
+            finally:
+                cursor.close()
+            return rows
+        return [tuple(r) for r in await conn.execute(query.statement, params)]
+
     async def write_rows(self, statement: HotWrite, rows: Sequence[dict[str, Any]]) -> HotResult:
         """Run a ``HotWrite`` INSERT for many rows of parameters: on the loop's SQLite writer one
         statement with a row of values each (as many statements as SQLite's bound on a

@@ -20,7 +20,7 @@ from modules.tweets.tables import SEARCH_FIELDS, SQLITE_FTS_TABLE, likes, tweets
 from tests.support.databases import Storage
 from twitterclone.infra.search import Term, full_text_index
 from twitterclone.infra.sql import as_utc, greatest, insert_or_ignore, upsertable
-from twitterclone.infra.store import HotWrite, ModuleStore
+from twitterclone.infra.store import HotRead, HotWrite, ModuleStore
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -236,6 +236,25 @@ async def test_more_rows_than_one_statement_may_bind_are_all_written(store: Modu
                 raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)
     async with store.read() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(tweets))).scalar() == 50
+
+
+async def test_a_hot_read_in_a_transaction_sees_its_uncommitted_writes(store: ModuleStore) -> None:
+    """``Transaction.fetch`` reads in the transaction (what it wrote, not yet committed), with
+    IN lists, literals and a parameter used twice, as ``ModuleStore.fetch`` reads outside one."""
+    at = datetime.now(UTC)
+    by_ids = HotRead(
+        sa.union_all(
+            sa.select(sa.literal(0), tweets.c.id).where(tweets.c.id.in_(sa.bindparam("ids", expanding=True))),
+            sa.select(sa.literal(1), tweets.c.id).where(tweets.c.id == sa.bindparam("one")),
+            sa.select(sa.literal(2), tweets.c.id).where(tweets.c.conversation_id == sa.bindparam("one")),
+        )
+    )
+    async with store.transaction() as tx:
+        await tx.write_rows(INSERT, [row(1, at), row(2, at), row(3, at)])
+        got = await tx.fetch(by_ids, {"ids": [1, 3, 9], "one": 2})
+        assert sorted((int(k), int(i)) for k, i in got) == [(0, 1), (0, 3), (1, 2), (2, 2)]
+        assert await tx.fetch(by_ids, {"ids": [], "one": 9}) == []
+    assert sorted(await store.fetch(by_ids, {"ids": [2], "one": 1})) == [(0, 2), (1, 1), (2, 1)]
 
 
 def test_a_value_sqlalchemy_would_fill_in_is_refused() -> None:

@@ -77,7 +77,7 @@ def unfollowed(follower: int, followee: int, n: int | None) -> UserUnfollowed:
 
 async def apply(p: PopularFollowees, *events: UserFollowed | UserUnfollowed) -> None:
     async with p.store.transaction() as tx:
-        await p.apply(tx.conn, events)
+        await p.apply(tx, events)
 
 
 async def test_a_viewer_is_completed_from_users_once_then_kept_by_events(

@@ -442,7 +442,8 @@ async def test_replies_oldest_first_direct_only(service: TweetsService) -> None:
 
 
 async def test_recent_refs_newest_first_per_author_limit_with_retweets(service: TweetsService) -> None:
-    a = [(await service.post(ALICE, post(f"a{i}"), None)).id for i in range(3)]
+    posted = [await service.post(ALICE, post(f"a{i}"), None) for i in range(3)]
+    a = [t.id for t in posted]
     b = (await service.post(BOB, post("b"), None)).id
     retweet = (await service.retweet(CAROL, a[0])).id
     await service.post(BOB, post("not asked"), None)
@@ -450,6 +451,7 @@ async def test_recent_refs_newest_first_per_author_limit_with_retweets(service: 
     assert [r.tweet_id for r in refs] == [retweet, a[2], a[1]]
     assert {r.author_id for r in refs} == {ALICE, CAROL}
     assert all(r.created_at.tzinfo is not None for r in refs)
+    assert [r.created_at for r in refs[1:]] == [posted[2].created_at, posted[1].created_at]
     assert b not in [r.tweet_id for r in await service.recent_refs([ALICE], 10)]
     assert await service.recent_refs([], 5) == []
 
