@@ -407,6 +407,42 @@ async def test_the_static_cache_is_bounded(store: ModuleStore, users: FakeUsers)
     assert [t.id for t in await small.get_many(ids, None)] == ids  # misses are read again
 
 
+async def test_viewer_flags_are_each_viewers_own_and_about_the_original(service: TweetsService) -> None:
+    liked = await service.post(ALICE, post("liked"), None)
+    retweeted = await service.post(ALICE, post("retweeted"), None)
+    bookmarked = await service.post(ALICE, post("bookmarked"), None)
+    plain = await service.post(ALICE, post("plain"), None)
+    await service.like(BOB, liked.id)
+    bobs_retweet = await service.retweet(BOB, retweeted.id)
+    await service.bookmark(BOB, bookmarked.id)
+    carols_retweet = await service.retweet(CAROL, liked.id)
+    ids = [liked.id, retweeted.id, bookmarked.id, plain.id, carols_retweet.id, bobs_retweet.id]
+
+    def flags(page: list[Any]) -> list[tuple[bool, bool, bool]]:
+        return [(t.viewer.liked, t.viewer.retweeted, t.viewer.bookmarked) for t in page]
+
+    # A retweet shows the viewer's flags on its original, as the original does.
+    bobs = await service.get_feed(ids, BOB)
+    assert flags(bobs) == [
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+        (False, False, False),
+        (True, False, False),
+        (False, True, False),
+    ]
+    carols = await service.get_many(ids, CAROL)
+    assert flags(carols) == [
+        (False, True, False),
+        (False, False, False),
+        (False, False, False),
+        (False, False, False),
+        (False, True, False),
+        (False, False, False),
+    ]
+    assert all(t.viewer is None for t in await service.get_many(ids, None))
+
+
 async def test_anonymous_reads_have_no_viewer(service: TweetsService) -> None:
     tweet = await service.post(ALICE, post("hi"), None)
     assert (await service.get(tweet.id, None)).viewer is None
