@@ -443,6 +443,27 @@ async def test_viewer_flags_are_each_viewers_own_and_about_the_original(service:
     assert all(t.viewer is None for t in await service.get_many(ids, None))
 
 
+async def test_a_page_whose_references_left_the_cache_still_shows_them(
+    store: ModuleStore, users: FakeUsers
+) -> None:
+    small = TweetsService(store, IdGenerator(worker_id=6), cast(UsersPort, users), static_cache_size=3)
+    quoted = await small.post(ALICE, post("quoted"), None)
+    quote = await small.post(BOB, post("quote", quote_of_id=quoted.id), None)
+    retweet = await small.retweet(CAROL, quote.id)
+    first = await small.get_many([retweet.id], ALICE)  # every one of the three cached now
+    misses = small._static.misses
+    assert (await small.get_many([retweet.id], ALICE)) == first
+    assert small._static.misses == misses  # served from the cache alone
+    # What the retweeted quote quotes leaves the cache (the retweet and the quote stay): read again.
+    del small._static._entries[int(quoted.id)]
+    (again,) = await small.get_many([retweet.id], ALICE)
+    assert small._static.misses == misses + 1
+    assert again == first[0]
+    assert again.retweet_of is not None
+    assert again.retweet_of.quoted is not None
+    assert again.retweet_of.quoted.id == quoted.id
+
+
 async def test_anonymous_reads_have_no_viewer(service: TweetsService) -> None:
     tweet = await service.post(ALICE, post("hi"), None)
     assert (await service.get(tweet.id, None)).viewer is None
