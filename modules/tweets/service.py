@@ -2,9 +2,9 @@
 
 Every write runs in one transaction with its events (outbox). Reads hydrate in a fixed number
 of statements: the counts of every tweet involved together with the viewer's likes, retweets and
-bookmarks (one statement), and the authors from the module's own projection (``authors.py``; users is asked only for authors it has
-never heard of); what never changes about a tweet comes from an in-process cache, read from the
-table only on a miss.
+bookmarks (one statement), and the authors from the module's own projection (``authors.py``;
+users is asked only for authors it has never heard of); what never changes about a tweet comes
+from an in-process cache, read from the table only on a miss.
 """
 
 from __future__ import annotations
@@ -1018,7 +1018,8 @@ class TweetsService:
                 if r[5]:
                     pinned.add(r[0])
         elif static:
-            for r in await self._store.fetch(_COUNTS_AND_FLAGS_BY_IDS, {"viewer": viewer, "ids": list(static)}):
+            params = {"viewer": viewer, "ids": list(static)}
+            for r in await self._store.fetch(_COUNTS_AND_FLAGS_BY_IDS, params):
                 tid = r[0]
                 counts[tid] = Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
                 if r[5]:
