@@ -1009,9 +1009,8 @@ class TweetsService:
         # The viewer's flags (liked, retweeted, bookmarked) come with the counts, per tweet.
         counts: dict[int, Counts] = {}
         pinned: set[int] = set()
-        liked: set[int] = set()
-        retweeted: set[int] = set()
-        bookmarked: set[int] = set()
+        #: The viewer's flags on each tweet (none for anonymous readers).
+        flags: dict[int, Viewer] = {}
         if static and viewer is None:
             for r in await self._store.fetch(_COUNTS_BY_IDS, {"ids": list(static)}):
                 counts[r[0]] = Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
@@ -1024,13 +1023,9 @@ class TweetsService:
                 counts[tid] = Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
                 if r[5]:
                     pinned.add(tid)
-                if r[6]:
-                    liked.add(tid)
-                if r[7]:
-                    retweeted.add(tid)
-                if r[8]:
-                    bookmarked.add(tid)
-        author_ids = _unique_ints(static[i].author_id for i in counts)
+                flags[tid] = _VIEWERS[bool(r[6]), bool(r[7]), bool(r[8])]
+        no_flags = None if viewer is None else _VIEWERS[False, False, False]
+        author_ids = list(dict.fromkeys([static[i].author_id for i in counts]))
         authors = await self.authors.summaries(author_ids) if author_ids else {}
 
         def build(tid: int, *, with_retweet_of: bool, with_quoted: bool) -> Tweet:
@@ -1046,9 +1041,7 @@ class TweetsService:
                 # An author the users module no longer knows still gets a (bare) summary.
                 author=authors.get(row.author_id) or shown.author,
                 counts=counts[tid],
-                viewer=_VIEWERS[target in liked, target in retweeted, target in bookmarked]
-                if viewer is not None
-                else None,
+                viewer=flags.get(target, no_flags),
                 retweet_of=build(original, with_retweet_of=False, with_quoted=True) if original else None,
                 quoted=build(quoted, with_retweet_of=False, with_quoted=False) if quoted else None,
                 pinned=tid in pinned,
