@@ -145,32 +145,34 @@ _retweets = tweets.alias("viewer_retweets")
 #: it, bookmarked it. One statement for a signed-in reader's page instead of two (the flags were a
 #: ``UNION ALL`` of three ``IN`` lists, which cost SQLite more than the counts themselves): each
 #: flag is one probe of a primary or unique index per tweet.
+_COUNTED_COLUMNS = (
+    _t.c.id,
+    _t.c.like_count,
+    _t.c.retweet_count,
+    _t.c.reply_count,
+    _t.c.quote_count,
+    pins.c.tweet_id.is_not(None),
+    sa.exists().where(likes.c.user_id == sa.bindparam("viewer"), likes.c.tweet_id == _t.c.id).correlate(_t),
+    sa.exists()
+    .where(_retweets.c.author_id == sa.bindparam("viewer"), _retweets.c.retweet_of_id == _t.c.id)
+    .correlate(_t),
+    sa.exists()
+    .where(bookmarks.c.user_id == sa.bindparam("viewer"), bookmarks.c.tweet_id == _t.c.id)
+    .correlate(_t),
+)
 _COUNTS_AND_FLAGS_BY_IDS = HotRead(
-    sa.select(
-        _t.c.id,
-        _t.c.like_count,
-        _t.c.retweet_count,
-        _t.c.reply_count,
-        _t.c.quote_count,
-        pins.c.tweet_id.is_not(None),
-        sa.exists()
-        .where(likes.c.user_id == sa.bindparam("viewer"), likes.c.tweet_id == _t.c.id)
-        .correlate(_t),
-        sa.exists()
-        .where(_retweets.c.author_id == sa.bindparam("viewer"), _retweets.c.retweet_of_id == _t.c.id)
-        .correlate(_t),
-        sa.exists()
-        .where(bookmarks.c.user_id == sa.bindparam("viewer"), bookmarks.c.tweet_id == _t.c.id)
-        .correlate(_t),
-    )
+    sa.select(*_COUNTED_COLUMNS)
     .select_from(_t.outerjoin(pins, pins.c.tweet_id == _t.c.id))
     .where(_t.c.id.in_(sa.bindparam("ids", expanding=True)))
 )
 #: A page of one author's tweets of some visibilities, newest first, below ``before`` and above
-#: ``after``: a user timeline without filters (most of them), as a ``HotRead`` rather than a
-#: statement built and compiled through SQLAlchemy on every read (a third of such a read's CPU).
-_USER_PAGE = HotRead(
-    sa.select(_t.c.id)
+#: ``after`` (a user timeline without filters, most of them), each with what
+#: ``_COUNTS_AND_FLAGS_BY_IDS`` reads of it (a null viewer, an anonymous reader, has no flags):
+#: the page and its counts in one statement, built once; hydration then reads counts only for
+#: what the page's tweets reference (originals of retweets, quoted tweets).
+_USER_PAGE_COUNTED = HotRead(
+    sa.select(*_COUNTED_COLUMNS)
+    .select_from(_t.outerjoin(pins, pins.c.tweet_id == _t.c.id))
     .where(
         _t.c.author_id == sa.bindparam("author"),
         _t.c.visibility.in_(sa.bindparam("shown", expanding=True)),
@@ -972,7 +974,13 @@ class TweetsService:
         return await self._hydrate(tweet_ids, viewer_id, feed=True)
 
     async def _hydrate(
-        self, tweet_ids: list[Id], viewer_id: Id | None, *, feed: bool, known: Viewpoint | None = None
+        self,
+        tweet_ids: list[Id],
+        viewer_id: Id | None,
+        *,
+        feed: bool,
+        known: Viewpoint | None = None,
+        counted: list[tuple[Any, ...]] | None = None,
     ) -> list[Tweet]:
         """Many tweets as ``viewer_id`` may see them (``feed``: as a timeline shows them).
 
@@ -980,6 +988,8 @@ class TweetsService:
         in-process cache (``StaticTweets``) and is read from the table only on a miss; what does
         change (the counts, and whether it still exists) is read fresh in one statement for the
         whole page, so the cache needs no invalidation and is right in every topology.
+        ``counted``: rows as ``_COUNTS_AND_FLAGS_BY_IDS`` gives them, read with the page's ids
+        (``_USER_PAGE_COUNTED``); only the other tweets' counts are then read.
         """
         wanted = parse_ids(tweet_ids)
         if not wanted:
@@ -1011,18 +1021,22 @@ class TweetsService:
         pinned: set[int] = set()
         #: The viewer's flags on each tweet (none for anonymous readers).
         flags: dict[int, Viewer] = {}
-        if static and viewer is None:
-            for r in await self._store.fetch(_COUNTS_BY_IDS, {"ids": list(static)}):
-                counts[r[0]] = Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
-                if r[5]:
-                    pinned.add(r[0])
-        elif static:
-            params = {"viewer": viewer, "ids": list(static)}
-            for r in await self._store.fetch(_COUNTS_AND_FLAGS_BY_IDS, params):
-                tid = r[0]
-                counts[tid] = Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
-                if r[5]:
-                    pinned.add(tid)
+        rows: list[tuple[Any, ...]] = []
+        unread = list(static)
+        if counted:
+            read = {r[0] for r in counted}
+            rows = [r for r in counted if r[0] in static]
+            unread = [i for i in unread if i not in read]
+        if unread and viewer is None:
+            rows += await self._store.fetch(_COUNTS_BY_IDS, {"ids": unread})
+        elif unread:
+            rows += await self._store.fetch(_COUNTS_AND_FLAGS_BY_IDS, {"viewer": viewer, "ids": unread})
+        for r in rows:
+            tid = r[0]
+            counts[tid] = Counts(likes=r[1], retweets=r[2], replies=r[3], quotes=r[4])
+            if r[5]:
+                pinned.add(tid)
+            if viewer is not None:
                 flags[tid] = _VIEWERS[bool(r[6]), bool(r[7]), bool(r[8])]
         no_flags = None if viewer is None else _VIEWERS[False, False, False]
         author_ids = list(dict.fromkeys([static[i].author_id for i in counts]))
@@ -1062,11 +1076,12 @@ class TweetsService:
         *,
         feed: bool = False,
         known: Viewpoint | None = None,
+        counted: list[tuple[Any, ...]] | None = None,
     ) -> Page[Tweet]:
         """Hydrate up to ``limit`` of ``ids`` (fetched as limit + 1 to know if more follow)."""
         more = len(ids) > limit
         ids = ids[:limit]
-        items = await self._hydrate([str(i) for i in ids], viewer_id, feed=feed, known=known)
+        items = await self._hydrate([str(i) for i in ids], viewer_id, feed=feed, known=known, counted=counted)
         return Page(items=items, next_cursor=encode_cursor(ids[-1]) if more and ids else None)
 
     async def _id_bounded(
@@ -1123,8 +1138,9 @@ class TweetsService:
         narrowed = _narrowed(author, filters) if filters is not None else []
         if not narrowed and page.min_id is None:
             rows = await self._store.fetch(
-                _USER_PAGE,
+                _USER_PAGE_COUNTED,
                 {
+                    "viewer": viewer,
                     "author": author,
                     "shown": shown,
                     "before": _page_before(page),
@@ -1132,7 +1148,8 @@ class TweetsService:
                     "limit": page.limit + 1,
                 },
             )
-            return await self._page([r[0] for r in rows], viewer_id, page.limit, known=viewpoint)
+            ids = [r[0] for r in rows]
+            return await self._page(ids, viewer_id, page.limit, known=viewpoint, counted=rows)
         return await self._id_bounded(
             sa.and_(_t.c.author_id == author, _t.c.visibility.in_(shown), *narrowed),
             viewer_id,

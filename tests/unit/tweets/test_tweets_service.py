@@ -485,6 +485,45 @@ async def test_user_tweets_newest_first_with_retweets_and_cursor(service: Tweets
     assert rest.next_cursor is None
 
 
+async def test_user_tweets_show_counts_and_flags_of_the_page_and_of_what_it_references(
+    service: TweetsService,
+) -> None:
+    mine = await service.post(ALICE, post("mine"), None)
+    bobs = await service.post(BOB, post("bob's"), None)
+    retweet = await service.retweet(ALICE, bobs.id)
+    quote = await service.post(ALICE, post("look", quote_of_id=bobs.id), None)
+    await service.like(CAROL, mine.id)
+    await service.like(CAROL, bobs.id)
+    await service.bookmark(CAROL, quote.id)
+    await service.post(BOB, post("a reply", reply_to_id=mine.id), None)
+
+    page = await service.user_tweets(ALICE, CAROL, PageRequest(limit=2))
+    assert [t.id for t in page.items] == [quote.id, retweet.id]
+    assert page.next_cursor is not None
+    shown_quote, shown_retweet = page.items
+    assert shown_quote.viewer is not None
+    assert (shown_quote.viewer.liked, shown_quote.viewer.bookmarked) == (False, True)
+    assert shown_quote.quoted is not None
+    assert (shown_quote.quoted.counts.likes, shown_quote.quoted.counts.quotes) == (1, 1)
+    assert shown_retweet.viewer is not None
+    assert shown_retweet.viewer.liked  # the flags of a retweet are about its original
+    assert shown_retweet.retweet_of is not None
+    assert shown_retweet.retweet_of.counts.retweets == 1
+    rest = await service.user_tweets(ALICE, CAROL, PageRequest(limit=2, cursor=page.next_cursor))
+    assert [(t.id, t.counts.likes, t.counts.replies) for t in rest.items] == [(mine.id, 1, 1)]
+    assert rest.items[0].viewer is not None
+    assert rest.items[0].viewer.liked
+    anonymous = await service.user_tweets(ALICE, None, PageRequest(limit=5))
+    assert [t.id for t in anonymous.items] == [quote.id, retweet.id, mine.id]
+    assert all(t.viewer is None for t in anonymous.items)
+    assert anonymous.items[2].counts.likes == 1
+
+    await service.delete(BOB, bobs.id)  # the retweet goes with it; the quote stays, quoting nothing
+    after = await service.user_tweets(ALICE, CAROL, PageRequest(limit=5))
+    assert [t.id for t in after.items] == [quote.id, mine.id]
+    assert after.items[0].quoted is None
+
+
 async def test_replies_oldest_first_direct_only(service: TweetsService) -> None:
     root = await service.post(ALICE, post("root"), None)
     direct = [(await service.post(BOB, post(f"r{i}", reply_to_id=root.id), None)).id for i in range(3)]
