@@ -35,23 +35,40 @@ def is_id(value: str) -> bool:
     )
 
 
+#: Canonical id strings ``parse_ids`` saw lately, and their integers: whether a string is a
+#: canonical id, and which, never changes, so this is a memo that cannot go stale. Bounded: it
+#: starts over once it holds ``_PARSED_MAX``.
+_PARSED: dict[str, int] = {}
+_PARSED_MAX = 16_384
+
+
 def parse_ids(values: Iterable[object]) -> list[int]:
     """The integers the canonical ids among ``values`` stand for, each once, first seen first.
 
-    ``is_id`` for a whole page of ids in one loop: hydration converts twenty or more per read.
+    ``is_id`` for a whole page of ids in one loop: hydration converts twenty or more per read,
+    mostly the same ids read after read, which the memo answers with one lookup.
     """
     found: dict[int, None] = {}
+    parsed = _PARSED
     for value in values:
-        if (
-            isinstance(value, str)
-            and value.isascii()
-            and value.isdigit()
-            and 0 < len(value) <= 19
-            and (value[0] != "0" or value == "0")
-        ):
+        number = parsed.get(value) if value.__class__ is str else None
+        if number is None:
+            if not (
+                isinstance(value, str)
+                and value.isascii()
+                and value.isdigit()
+                and 0 < len(value) <= 19
+                and (value[0] != "0" or value == "0")
+            ):
+                continue
             number = int(value)
-            if number <= MAX_ID:
-                found[number] = None
+            if number > MAX_ID:
+                continue
+            if value.__class__ is str:
+                if len(parsed) >= _PARSED_MAX:
+                    parsed.clear()
+                parsed[value] = number
+        found[number] = None
     return list(found)
 
 

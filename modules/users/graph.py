@@ -23,7 +23,7 @@ from modules.users.common import (
     require_user,
 )
 from modules.users.silences import Silences
-from modules.users.tables import blocks, follows, mutes, users
+from modules.users.tables import blocks, follows, mutes, silence_versions, users
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.sql import insert_or_ignore
@@ -66,6 +66,20 @@ _SILENCING = HotRead(
         sa.exists().where(mutes.c.muter_id == users.c.id, mutes.c.muted_id == sa.bindparam("actor")),
         sa.exists().where(blocks.c.blocker_id == sa.bindparam("actor"), blocks.c.blocked_id == users.c.id),
     ).where(users.c.id.in_(sa.bindparam("ids", expanding=True)))
+)
+#: The viewer's silence version (kind 0; no row: version 0) and which of many users they follow
+#: (kind 1, their ids): a page that asks about both (a user timeline of someone else) reads them
+#: in one statement instead of two.
+_VERSION_AND_FOLLOWING = HotRead(
+    sa.union_all(
+        sa.select(sa.literal(0), silence_versions.c.version).where(
+            silence_versions.c.user_id == sa.bindparam("viewer")
+        ),
+        sa.select(sa.literal(1), follows.c.followee_id).where(
+            follows.c.follower_id == sa.bindparam("viewer"),
+            follows.c.followee_id.in_(sa.bindparam("ids", expanding=True)),
+        ),
+    )
 )
 #: Which of many users a viewer follows (kind 0).
 _FOLLOWING_AMONG = HotRead(
@@ -328,7 +342,8 @@ class Graph:
 
         The silences come from the viewer's kept list while their silence version is unchanged
         (``silences.py``: one primary-key read, fresh in every process); the follows from one
-        statement, only when some are asked. The hot path of every page a signed-in viewer
+        statement, only when some are asked (the same statement as the silence version when both
+        are: a user timeline of someone else). The hot path of every page a signed-in viewer
         reads. An unknown viewer or user simply stands in no relation.
         """
         if len(user_ids) > MAX_ID_PAGE or len(follow_ids) > MAX_ID_PAGE:
@@ -338,13 +353,27 @@ class Graph:
             return []
         flags: dict[int, dict[str, bool]] = {}
         silenced = [i for i in parse_ids(user_ids) if i != viewer]
-        if silenced:
-            for user, kinds in (await self._silences.among(viewer, silenced)).items():
-                flags[user] = {name: True for kind, name in enumerate(_STANDING_FLAGS) if kinds >> kind & 1}
         followed = [i for i in parse_ids(follow_ids) if i != viewer]
-        if followed:
-            for user, _ in await self._store.fetch(_FOLLOWING_AMONG, {"viewer": viewer, "ids": followed}):
-                flags.setdefault(int(user), {})["following"] = True
+        following: list[int] = []
+        version: int | None = None
+        if silenced and followed:
+            version = 0
+            for kind, value in await self._store.fetch(
+                _VERSION_AND_FOLLOWING, {"viewer": viewer, "ids": followed}
+            ):
+                if kind == 0:
+                    version = value
+                else:
+                    following.append(value)
+        elif followed:
+            following = [
+                u for u, _ in await self._store.fetch(_FOLLOWING_AMONG, {"viewer": viewer, "ids": followed})
+            ]
+        if silenced:
+            for user, kinds in (await self._silences.among(viewer, silenced, version=version)).items():
+                flags[user] = {name: True for kind, name in enumerate(_STANDING_FLAGS) if kinds >> kind & 1}
+        for user in following:
+            flags.setdefault(int(user), {})["following"] = True
         if not flags:
             return []
         asked_first = parse_ids((*user_ids, *follow_ids))

@@ -69,10 +69,15 @@ class Silences:
         #: viewer -> (their silence version, user -> bits of the kinds of silence with them)
         self._kept: dict[int, tuple[int, dict[int, int]]] = {}
 
-    async def among(self, viewer: int, users: list[int]) -> dict[int, int]:
-        """The users of ``users`` in some silence with ``viewer``, each with its kinds' bits."""
-        rows = await self._store.fetch(_VERSION, {"viewer": viewer})
-        version = rows[0][0] if rows else 0
+    async def among(self, viewer: int, users: list[int], *, version: int | None = None) -> dict[int, int]:
+        """The users of ``users`` in some silence with ``viewer``, each with its kinds' bits.
+
+        ``version``: the viewer's silence version, when the caller has just read it (in one
+        statement with something else it needed); else it is read here.
+        """
+        if version is None:
+            rows = await self._store.fetch(_VERSION, {"viewer": viewer})
+            version = rows[0][0] if rows else 0
         kept = self._kept.get(viewer)
         if kept is None or kept[0] != version:
             listed = await self._store.fetch(_ALL, {"viewer": viewer, "limit": self._max_kept + 1})

@@ -407,6 +407,63 @@ async def test_the_static_cache_is_bounded(store: ModuleStore, users: FakeUsers)
     assert [t.id for t in await small.get_many(ids, None)] == ids  # misses are read again
 
 
+async def test_viewer_flags_are_each_viewers_own_and_about_the_original(service: TweetsService) -> None:
+    liked = await service.post(ALICE, post("liked"), None)
+    retweeted = await service.post(ALICE, post("retweeted"), None)
+    bookmarked = await service.post(ALICE, post("bookmarked"), None)
+    plain = await service.post(ALICE, post("plain"), None)
+    await service.like(BOB, liked.id)
+    bobs_retweet = await service.retweet(BOB, retweeted.id)
+    await service.bookmark(BOB, bookmarked.id)
+    carols_retweet = await service.retweet(CAROL, liked.id)
+    ids = [liked.id, retweeted.id, bookmarked.id, plain.id, carols_retweet.id, bobs_retweet.id]
+
+    def flags(page: list[Any]) -> list[tuple[bool, bool, bool]]:
+        return [(t.viewer.liked, t.viewer.retweeted, t.viewer.bookmarked) for t in page]
+
+    # A retweet shows the viewer's flags on its original, as the original does.
+    bobs = await service.get_feed(ids, BOB)
+    assert flags(bobs) == [
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+        (False, False, False),
+        (True, False, False),
+        (False, True, False),
+    ]
+    carols = await service.get_many(ids, CAROL)
+    assert flags(carols) == [
+        (False, True, False),
+        (False, False, False),
+        (False, False, False),
+        (False, False, False),
+        (False, True, False),
+        (False, False, False),
+    ]
+    assert all(t.viewer is None for t in await service.get_many(ids, None))
+
+
+async def test_a_page_whose_references_left_the_cache_still_shows_them(
+    store: ModuleStore, users: FakeUsers
+) -> None:
+    small = TweetsService(store, IdGenerator(worker_id=6), cast(UsersPort, users), static_cache_size=3)
+    quoted = await small.post(ALICE, post("quoted"), None)
+    quote = await small.post(BOB, post("quote", quote_of_id=quoted.id), None)
+    retweet = await small.retweet(CAROL, quote.id)
+    first = await small.get_many([retweet.id], ALICE)  # every one of the three cached now
+    misses = small._static.misses
+    assert (await small.get_many([retweet.id], ALICE)) == first
+    assert small._static.misses == misses  # served from the cache alone
+    # What the retweeted quote quotes leaves the cache (the retweet and the quote stay): read again.
+    del small._static._entries[int(quoted.id)]
+    (again,) = await small.get_many([retweet.id], ALICE)
+    assert small._static.misses == misses + 1
+    assert again == first[0]
+    assert again.retweet_of is not None
+    assert again.retweet_of.quoted is not None
+    assert again.retweet_of.quoted.id == quoted.id
+
+
 async def test_anonymous_reads_have_no_viewer(service: TweetsService) -> None:
     tweet = await service.post(ALICE, post("hi"), None)
     assert (await service.get(tweet.id, None)).viewer is None
@@ -426,6 +483,45 @@ async def test_user_tweets_newest_first_with_retweets_and_cursor(service: Tweets
     rest = await service.user_tweets(ALICE, None, PageRequest(limit=3, cursor=first.next_cursor))
     assert [t.id for t in rest.items] == expected[3:]
     assert rest.next_cursor is None
+
+
+async def test_user_tweets_show_counts_and_flags_of_the_page_and_of_what_it_references(
+    service: TweetsService,
+) -> None:
+    mine = await service.post(ALICE, post("mine"), None)
+    bobs = await service.post(BOB, post("bob's"), None)
+    retweet = await service.retweet(ALICE, bobs.id)
+    quote = await service.post(ALICE, post("look", quote_of_id=bobs.id), None)
+    await service.like(CAROL, mine.id)
+    await service.like(CAROL, bobs.id)
+    await service.bookmark(CAROL, quote.id)
+    await service.post(BOB, post("a reply", reply_to_id=mine.id), None)
+
+    page = await service.user_tweets(ALICE, CAROL, PageRequest(limit=2))
+    assert [t.id for t in page.items] == [quote.id, retweet.id]
+    assert page.next_cursor is not None
+    shown_quote, shown_retweet = page.items
+    assert shown_quote.viewer is not None
+    assert (shown_quote.viewer.liked, shown_quote.viewer.bookmarked) == (False, True)
+    assert shown_quote.quoted is not None
+    assert (shown_quote.quoted.counts.likes, shown_quote.quoted.counts.quotes) == (1, 1)
+    assert shown_retweet.viewer is not None
+    assert shown_retweet.viewer.liked  # the flags of a retweet are about its original
+    assert shown_retweet.retweet_of is not None
+    assert shown_retweet.retweet_of.counts.retweets == 1
+    rest = await service.user_tweets(ALICE, CAROL, PageRequest(limit=2, cursor=page.next_cursor))
+    assert [(t.id, t.counts.likes, t.counts.replies) for t in rest.items] == [(mine.id, 1, 1)]
+    assert rest.items[0].viewer is not None
+    assert rest.items[0].viewer.liked
+    anonymous = await service.user_tweets(ALICE, None, PageRequest(limit=5))
+    assert [t.id for t in anonymous.items] == [quote.id, retweet.id, mine.id]
+    assert all(t.viewer is None for t in anonymous.items)
+    assert anonymous.items[2].counts.likes == 1
+
+    await service.delete(BOB, bobs.id)  # the retweet goes with it; the quote stays, quoting nothing
+    after = await service.user_tweets(ALICE, CAROL, PageRequest(limit=5))
+    assert [t.id for t in after.items] == [quote.id, mine.id]
+    assert after.items[0].quoted is None
 
 
 async def test_replies_oldest_first_direct_only(service: TweetsService) -> None:

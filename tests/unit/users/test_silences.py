@@ -101,6 +101,38 @@ async def test_a_viewers_silences_are_read_once_per_change_of_their_version(
     assert ran == [silences._VERSION, silences._ALL, silences._VERSION]
 
 
+async def test_silences_and_follows_asked_together_are_one_statement_and_as_fresh(
+    any_service: UsersService,
+    other_process: UsersService,
+    any_store: ModuleStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A user timeline of someone else asks about one author's silences and follow at once.
+    viewer, author = [await register(any_service, h) for h in ("viewer", "author")]
+    ran: list[HotRead] = []
+    fetch = any_store.fetch
+
+    async def spy(query: HotRead, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        ran.append(query)
+        return await fetch(query, params)
+
+    monkeypatch.setattr(any_store, "fetch", spy)
+    read = any_service.graph.standings
+    assert await read(viewer, [author], [author]) == []
+    ran.clear()
+    assert await read(viewer, [author], [author]) == []
+    assert len(ran) == 1  # the version and the follows in one statement; the list was kept
+    await other_process.graph.follow(viewer, author)
+    assert _standing(await read(viewer, [author], [author]), author) == (True, False, False, False)
+    await other_process.graph.mute(viewer, author)
+    assert _standing(await read(viewer, [author], [author]), author) == (True, False, False, True)
+    await other_process.graph.block(author, viewer)  # the block ends the follow
+    assert _standing(await read(viewer, [author], [author]), author) == (False, False, True, True)
+    await other_process.graph.unblock(author, viewer)
+    await other_process.graph.unmute(viewer, author)
+    assert await read(viewer, [author], [author]) == []
+
+
 async def test_every_change_of_a_block_or_mute_bumps_both_users_versions(
     any_service: UsersService, any_store: ModuleStore
 ) -> None:
