@@ -37,7 +37,7 @@ from boundaries.timeline.events import TimelineServed
 from boundaries.tweets.events import Retweeted, TweetDeleted, TweetLiked, TweetPosted, TweetUnliked
 from boundaries.users.events import UserFollowed
 from modules.analytics.tables import hashtag_buckets, tweet_buckets, tweet_stats, user_daily
-from twitterclone.infra.sql import as_utc, upsertable
+from twitterclone.infra.sql import PerDialect, as_utc, upsertable
 from twitterclone.infra.store import HotWrite, ModuleStore, Transaction
 
 log = logging.getLogger("twitterclone.analytics")
@@ -393,8 +393,23 @@ class AnalyticsService:
             )
 
 
-#: ``_mark_listed``'s upsert per dialect, built once (building it per tweet cost more than running it).
-_MARK_LISTED: dict[str, HotWrite] = {}
+def _mark_listed_upsert(dialect: str) -> HotWrite:
+    t = tweet_stats
+    insert = upsertable(dialect, t)
+    return HotWrite(
+        insert.on_conflict_do_update(
+            index_elements=[t.c.tweet_id],
+            set_={
+                "listed": insert.excluded.listed,
+                "author_id": sa.func.coalesce(t.c.author_id, insert.excluded.author_id),
+            },
+        ),
+        ("tweet_id", "author_id", "listed"),
+    )
+
+
+#: ``_mark_listed``'s upsert, built once per dialect (building it per tweet cost more than running it).
+_MARK_LISTED = PerDialect(_mark_listed_upsert)
 
 
 async def _mark_listed(tx: Transaction, rows: list[dict[str, Any]]) -> None:
@@ -402,22 +417,7 @@ async def _mark_listed(tx: Transaction, rows: list[dict[str, Any]]) -> None:
     row may not exist yet: counters run apart). One statement for all."""
     if not rows:
         return
-    dialect = tx.conn.dialect.name
-    stmt = _MARK_LISTED.get(dialect)
-    if stmt is None:
-        t = tweet_stats
-        insert = upsertable(dialect, t)
-        stmt = HotWrite(
-            insert.on_conflict_do_update(
-                index_elements=[t.c.tweet_id],
-                set_={
-                    "listed": insert.excluded.listed,
-                    "author_id": sa.func.coalesce(t.c.author_id, insert.excluded.author_id),
-                },
-            ),
-            ("tweet_id", "author_id", "listed"),
-        )
-        _MARK_LISTED[dialect] = stmt
+    stmt = _MARK_LISTED(tx.conn)
     for chunk in _chunks(rows):
         await tx.write_rows(stmt, chunk)
 

@@ -48,7 +48,7 @@ from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.events import Handle
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.live import RedisWakeups, Waiters
-from twitterclone.infra.sql import as_utc, greatest, insert_or_ignore, upsertable
+from twitterclone.infra.sql import PerDialect, as_utc, greatest, insert_or_ignore, upsertable
 from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Reader, Transaction
 
 log = logging.getLogger("twitterclone.notifications")
@@ -71,16 +71,11 @@ _DELETED_AMONG = HotRead(
 _NEWEST_ID = HotRead(sa.select(sa.func.max(notifications.c.id)))
 #: The columns of a notification row, as the consumers write them.
 _COLUMNS = ("id", "recipient_id", "kind", "actor_id", "tweet_id", "source_id", "event_id", "created_at")
-#: Per dialect name: the insert of a batch's notifications (one that exists already is skipped),
-#: built once. A batch's multi-row ``insert().values([...])`` was compiled anew for every batch.
-_INSERTS: dict[str, HotWrite] = {}
-
-
-def _insert_notifications(dialect: str) -> HotWrite:
-    stmt = _INSERTS.get(dialect)
-    if stmt is None:
-        stmt = _INSERTS[dialect] = HotWrite(insert_or_ignore(dialect, notifications), _COLUMNS)
-    return stmt
+#: The insert of a batch's notifications (one that exists already is skipped), built once per
+#: dialect. A batch's multi-row ``insert().values([...])`` was compiled anew for every batch.
+_INSERT_NOTIFICATIONS = PerDialect(
+    lambda dialect: HotWrite(insert_or_ignore(dialect, notifications), _COLUMNS)
+)
 
 
 def _lock_key(name: str) -> int:
@@ -407,7 +402,7 @@ class NotificationsService:
                 return
             ids = await self._ids_in_commit_order(tx, len(rows))
             values = [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
-            await tx.write_rows(_insert_notifications(tx.conn.dialect.name), values)
+            await tx.write_rows(_INSERT_NOTIFICATIONS(tx.conn), values)
             recipients = {row["recipient_id"] for row in rows}
 
             async def wake() -> None:

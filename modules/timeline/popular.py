@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from boundaries.users.directory import UserDirectoryPort
 from boundaries.users.events import UserFollowed, UserUnfollowed
 from modules.timeline.tables import author_followers, popular_backfills, popular_follows, popular_viewers
-from twitterclone.infra.sql import insert_or_ignore, upsertable
+from twitterclone.infra.sql import PerDialect, insert_or_ignore, upsertable
 from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Transaction
 
 log = logging.getLogger("twitterclone.timeline")
@@ -204,7 +204,7 @@ class PopularFollowees:
         ``known``: the event kept the viewer's edges right (otherwise the viewer is incomplete).
         """
         params = {"viewer_id": viewer_id, "complete_for": INCOMPLETE, "version": 1}
-        await tx.write(_statements(tx.conn.dialect.name).touch[known], params)
+        await tx.write(_WRITES(tx.conn).touch[known], params)
 
     async def _complete(
         self, viewer_id: int, followees: list[int], version: int | None, *, replace: bool
@@ -245,11 +245,11 @@ class PopularFollowees:
         if not newest:
             return
         rows = [{"author_id": a, "followers": n, "updated_at": at} for a, (n, at) in newest.items()]
-        await tx.write_rows(_statements(tx.conn.dialect.name).counts, rows)
+        await tx.write_rows(_WRITES(tx.conn).counts, rows)
 
 
 class _Writes:
-    """The writes every follow event makes here, built once per dialect (``_statements``): a
+    """The writes every follow event makes here, built once per dialect (``_WRITES``): a
     statement built per event cost more than SQLite takes to run it."""
 
     def __init__(self, dialect: str) -> None:
@@ -277,11 +277,5 @@ class _Writes:
         )
 
 
-_WRITES: dict[str, _Writes] = {}
-
-
-def _statements(dialect: str) -> _Writes:
-    writes = _WRITES.get(dialect)
-    if writes is None:
-        writes = _WRITES[dialect] = _Writes(dialect)
-    return writes
+#: The follow events' writes, built once per dialect.
+_WRITES = PerDialect(_Writes)

@@ -20,7 +20,7 @@ from boundaries._kernel.ids import Id, parse_id
 from boundaries.tweets.dto import AuthorActivity
 from modules.tweets.audience import DIRECT
 from modules.tweets.tables import author_activity
-from twitterclone.infra.sql import hot_read_utc, upsertable
+from twitterclone.infra.sql import PerDialect, hot_read_utc, upsertable
 from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Transaction
 
 #: The most authors one call may ask about.
@@ -34,27 +34,27 @@ def counts(visibility: str) -> bool:
     return visibility != DIRECT
 
 
-#: ``posted``'s upsert per dialect, built once (building it per post cost more than running it).
-_POSTED: dict[str, HotWrite] = {}
+def _posted(dialect: str) -> HotWrite:
+    insert = upsertable(dialect, _a)
+    return HotWrite(
+        insert.on_conflict_do_update(
+            index_elements=[_a.c.author_id],
+            set_={
+                "statuses_count": _a.c.statuses_count + 1,
+                "last_status_at": insert.excluded.last_status_at,
+            },
+        ),
+        ("author_id", "statuses_count", "last_status_at"),
+    )
+
+
+#: ``posted``'s upsert, built once per dialect (building it per post cost more than running it).
+_POSTED = PerDialect(_posted)
 
 
 async def posted(tx: Transaction, author: int, at: datetime) -> None:
     """One more status of ``author``, posted ``at`` (now)."""
-    dialect = tx.conn.dialect.name
-    stmt = _POSTED.get(dialect)
-    if stmt is None:
-        insert = upsertable(dialect, _a)
-        stmt = HotWrite(
-            insert.on_conflict_do_update(
-                index_elements=[_a.c.author_id],
-                set_={
-                    "statuses_count": _a.c.statuses_count + 1,
-                    "last_status_at": insert.excluded.last_status_at,
-                },
-            ),
-            ("author_id", "statuses_count", "last_status_at"),
-        )
-        _POSTED[dialect] = stmt
+    stmt = _POSTED(tx.conn)
     await tx.write(stmt, {"author_id": author, "statuses_count": 1, "last_status_at": at})
 
 

@@ -75,7 +75,7 @@ from modules.tweets.text import normalize_text, parse_entities, search_terms
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.search import Term, full_text_index
-from twitterclone.infra.sql import hot_read_utc, insert_or_ignore
+from twitterclone.infra.sql import PerDialect, hot_read_utc, insert_or_ignore
 from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Reader, Transaction
 
 T = TypeVar("T")
@@ -151,18 +151,10 @@ _TARGET_BY_ID = sa.select(*_COLUMNS).where(_t.c.id == sa.bindparam("id"))
 _LIKE_COUNT_UP = HotWrite(
     sa.update(_t).where(_t.c.id == sa.bindparam("target")).values(like_count=_t.c.like_count + 1), ("target",)
 )
-#: Per dialect name: a like's row (none when the user liked the tweet already), built once.
-_INSERT_LIKE: dict[str, HotWrite] = {}
-
-
-def _insert_like(dialect: str) -> HotWrite:
-    stmt = _INSERT_LIKE.get(dialect)
-    if stmt is None:
-        stmt = _INSERT_LIKE[dialect] = HotWrite(
-            insert_or_ignore(dialect, likes), ("user_id", "tweet_id", "created_at")
-        )
-    return stmt
-
+#: A like's row (none when the user liked the tweet already), built once per dialect.
+_INSERT_LIKE = PerDialect(
+    lambda dialect: HotWrite(insert_or_ignore(dialect, likes), ("user_id", "tweet_id", "created_at"))
+)
 
 #: What changes about tweets: their counts, whether their author pinned them (and, by having a
 #: row at all, that they still exist).
@@ -879,7 +871,7 @@ class TweetsService:
             target = await self._load_target(tx.conn, tid)
             now = datetime.now(UTC)
             row = {"user_id": user, "tweet_id": target.id, "created_at": now}
-            result = await tx.write(_insert_like(tx.conn.dialect.name), row)
+            result = await tx.write(_INSERT_LIKE(tx.conn), row)
             if result.rowcount == 1:
                 await tx.write(_LIKE_COUNT_UP, {"target": target.id})
                 await tx.emit(

@@ -26,7 +26,7 @@ from modules.users.silences import Silences
 from modules.users.tables import blocks, follows, mutes, silence_versions, users
 from twitterclone.infra.cursor import decode_cursor, encode_cursor
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.sql import insert_or_ignore
+from twitterclone.infra.sql import PerDialect, insert_or_ignore
 from twitterclone.infra.store import HotRead, HotWrite, ModuleStore, Reader, Transaction
 
 #: The most accounts one user may follow (bounds following_ids and home timeline assembly).
@@ -110,19 +110,10 @@ _ADD_FOLLOWERS = HotWrite(
     .returning(users.c.followers_count),
     ("user", "delta"),
 )
-#: Per dialect name: a follow's row (none when it is there already), built once.
-_INSERT_FOLLOW: dict[str, HotWrite] = {}
-
-
-def _insert_follow(dialect: str) -> HotWrite:
-    stmt = _INSERT_FOLLOW.get(dialect)
-    if stmt is None:
-        stmt = _INSERT_FOLLOW[dialect] = HotWrite(
-            insert_or_ignore(dialect, follows), ("follower_id", "followee_id", "created_at")
-        )
-    return stmt
-
-
+#: A follow's row (none when it is there already), built once per dialect.
+_INSERT_FOLLOW = PerDialect(
+    lambda dialect: HotWrite(insert_or_ignore(dialect, follows), ("follower_id", "followee_id", "created_at"))
+)
 #: The kinds of standing by number: 0 following (below), and the silences' kinds (``silences.py``).
 _STANDING_FLAGS = ("following", "blocking", "blocked_by", "muting")
 
@@ -239,7 +230,7 @@ class Graph:
             if count >= FOLLOW_CAP:
                 raise InvalidInput(f"you already follow the most accounts allowed ({FOLLOW_CAP})")
             row = {"follower_id": a, "followee_id": b, "created_at": now()}
-            inserted = await tx.write(_insert_follow(tx.conn.dialect.name), row)
+            inserted = await tx.write(_INSERT_FOLLOW(tx.conn), row)
             if inserted.rowcount == 1:
                 await tx.write(_ADD_FOLLOWING, {"user": a, "delta": 1})
                 followers = await self._add_followers(tx, b, +1)

@@ -7,8 +7,9 @@ back, the larger of two values), they use these helpers instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any, Generic, TypeVar, overload
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,6 +18,8 @@ from sqlalchemy.ext.compiler import compiles
 
 #: What a dialect-specific insert is taken for: a connection, a dialect, or a dialect's name.
 DialectLike = sa.Connection | Any | Dialect | str
+
+T = TypeVar("T")
 
 
 def _dialect_name(where: DialectLike) -> str:
@@ -41,6 +44,30 @@ def upsertable(where: DialectLike, table: sa.Table) -> sqlite.Insert | postgresq
 def insert_or_ignore(where: DialectLike, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
     """An INSERT whose rows that collide with an existing key are skipped (not an error)."""
     return upsertable(where, table).on_conflict_do_nothing()
+
+
+class PerDialect(Generic[T]):
+    """Something that differs by dialect (an upsert or an insert-or-ignore as a ``HotWrite``, or
+    a set of them), built on first use once per dialect and kept: on a hot path, building such a
+    statement per call costs more than the database takes to run it.
+
+        _INSERT_LIKE = PerDialect(lambda d: HotWrite(insert_or_ignore(d, likes), ("user_id", ...)))
+        await tx.write(_INSERT_LIKE(tx.conn), row)
+    """
+
+    __slots__ = ("_build", "_built")
+
+    def __init__(self, build: Callable[[str], T]) -> None:
+        self._build = build
+        self._built: dict[str, T] = {}
+
+    def __call__(self, where: DialectLike) -> T:
+        """What ``build`` made for the dialect of ``where`` (a connection, a dialect or its name)."""
+        name = _dialect_name(where)
+        built = self._built.get(name)
+        if built is None:
+            built = self._built[name] = self._build(name)
+        return built
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from modules.tweets.tables import SEARCH_FIELDS, SQLITE_FTS_TABLE, likes, tweets
 from tests.support.databases import Storage
 from twitterclone.infra.search import Term, full_text_index
-from twitterclone.infra.sql import as_utc, greatest, insert_or_ignore, upsertable
+from twitterclone.infra.sql import PerDialect, as_utc, greatest, insert_or_ignore, upsertable
 from twitterclone.infra.store import HotRead, HotWrite, ModuleStore
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -262,3 +262,23 @@ def test_a_value_sqlalchemy_would_fill_in_is_refused() -> None:
     t = sa.Table("t", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("n", default=0))
     with pytest.raises(ValueError, match="'n'"):
         HotWrite(t.insert(), ("id",)).sqlite_args({"id": 1})
+
+
+async def test_per_dialect_builds_once_for_each_dialect_and_runs_on_it(store: ModuleStore) -> None:
+    built: list[str] = []
+
+    def build(dialect: str) -> HotWrite:
+        built.append(dialect)
+        return HotWrite(insert_or_ignore(dialect, likes), ("user_id", "tweet_id", "created_at"))
+
+    insert_like = PerDialect(build)
+    async with store.transaction() as tx:
+        first = await tx.write(insert_like(tx.conn), {"user_id": 1, "tweet_id": 2, "created_at": T0})
+        again = await tx.write(insert_like(tx.conn), {"user_id": 1, "tweet_id": 2, "created_at": T0})
+    assert (first.rowcount, again.rowcount) == (1, 0)
+    ours = store.engine.dialect.name
+    assert built == [ours]  # built on first use, then kept
+    other = "postgresql" if ours == "sqlite" else "sqlite"
+    assert insert_like(other) is not insert_like(ours)
+    assert insert_like(other) is insert_like(other)
+    assert built == [ours, other]
