@@ -17,47 +17,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 # The script's own directory is first on sys.path: the app is built as measure_gateway_cpu builds it.
-from measure_gateway_cpu import HUGE_BUDGET, MONOLITH, SEED_PASSWORD, _lifespan
+from measure_gateway_cpu import SEED_PASSWORD, _lifespan, build_gateway, http_scope
+
+#: The request id and trace context every request carries (the answers echo them).
+FIXED = (
+    (b"x-request-id", b"fixed-id"),
+    (b"traceparent", b"00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"),
+)
 
 
 async def answers() -> tuple[str, bytes]:
     """The answers, as text, and the OpenAPI document as served."""
-    os.environ.setdefault("TWITTERCLONE_LOG_LEVEL", "WARNING")
-    from twitterclone.composition import build_runtime
-    from twitterclone.gateway.app import create_app
-    from twitterclone.manifest import load_manifest
-    from twitterclone.migrate import migrate_deployment
-    from twitterclone.settings import Settings
-
-    manifest = load_manifest(MONOLITH)
-    budgets: dict[str, Any] = {
-        name: HUGE_BUDGET
-        for name in Settings.__struct_fields__
-        if name.startswith("rate_") and name not in ("rate_limit_enabled", "rate_trusted_proxy_hops")
-    }
-    budgets["rate_follow_user"] = "2/60"
-    settings = Settings(
-        data_dir=tempfile.mkdtemp(prefix="gw8dump_"),
-        manifest=str(MONOLITH),
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
-        argon2_parallelism=1,
-        log_level="WARNING",
-        **budgets,
-    )
-    await migrate_deployment(manifest, settings)
-    runtime = build_runtime(manifest, settings)
-    app: Any = create_app(settings, manifest, runtime)  # called as a server would, with plain dicts
+    # 2 follows a minute, so a 429 can be asked for
+    runtime, app = await build_gateway("gw8dump_", rate_follow_user="2/60")
     stop = await _lifespan(app)
     lines: list[str] = []
 
@@ -65,31 +45,7 @@ async def answers() -> tuple[str, bytes]:
         label: str, method: str, path: str, token: str | None = None, body: bytes = b"", query: bytes = b""
     ) -> tuple[int, bytes]:
         """Like ``Client.call``, with a fixed request id and traceparent, every message kept."""
-        hs = [
-            (b"host", b"127.0.0.1:8000"),
-            (b"accept", b"application/json"),
-            (b"x-request-id", b"fixed-id"),
-            (b"traceparent", b"00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"),
-        ]
-        if token:
-            hs.append((b"authorization", b"Bearer " + token.encode()))
-        if body:
-            hs.append((b"content-type", b"application/json"))
-            hs.append((b"content-length", str(len(body)).encode()))
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": query,
-            "headers": hs,
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-        }
+        scope = http_scope(method, path, token=token or None, body=body, query=query, extra_headers=FIXED)
         sent = False
         msgs: list[dict[str, Any]] = []
 

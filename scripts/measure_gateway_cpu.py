@@ -73,6 +73,70 @@ AREAS = (
 )
 
 
+def http_scope(
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: bytes = b"",
+    query: bytes = b"",
+    extra_headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> dict[str, Any]:
+    """The scope granian would give the app for a client's request (``extra_headers`` after the
+    host and accept headers, then the token's and the body's)."""
+    headers = [(b"host", b"127.0.0.1:8000"), (b"accept", b"application/json"), *extra_headers]
+    if token is not None:
+        headers.append((b"authorization", b"Bearer " + token.encode()))
+    if body:
+        headers.append((b"content-type", b"application/json"))
+        headers.append((b"content-length", str(len(body)).encode()))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def build_gateway(prefix: str, **budgets: str) -> tuple[Any, Any]:
+    """The monolith's runtime and gateway app as ``serve`` builds them, on a fresh SQLite data
+    directory (named from ``prefix``), migrated; cheap argon2; rate limits on with budgets no run
+    reaches, except those given in ``budgets`` (a setting's name: its budget)."""
+    os.environ.setdefault("TWITTERCLONE_LOG_LEVEL", "WARNING")
+    from twitterclone.composition import build_runtime
+    from twitterclone.gateway.app import create_app
+    from twitterclone.manifest import load_manifest
+    from twitterclone.migrate import migrate_deployment
+    from twitterclone.settings import Settings
+
+    manifest = load_manifest(MONOLITH)
+    limits: dict[str, Any] = {
+        name: HUGE_BUDGET
+        for name in Settings.__struct_fields__
+        if name.startswith("rate_") and name not in ("rate_limit_enabled", "rate_trusted_proxy_hops")
+    }
+    settings = Settings(
+        data_dir=tempfile.mkdtemp(prefix=prefix),
+        manifest=str(MONOLITH),
+        argon2_time_cost=1,
+        argon2_memory_kib=8192,
+        argon2_parallelism=1,
+        log_level="WARNING",
+        **{**limits, **budgets},
+    )
+    await migrate_deployment(manifest, settings)  # every module's store (the monolith hosts them all)
+    runtime = build_runtime(manifest, settings)
+    return runtime, create_app(settings, manifest, runtime)
+
+
 class Client:
     """Calls the ASGI app as a server would: one scope, the body in one message, the answer kept."""
 
@@ -82,26 +146,7 @@ class Client:
     async def call(
         self, method: str, path: str, *, token: str | None = None, body: bytes = b"", query: bytes = b""
     ) -> tuple[int, bytes]:
-        headers = [(b"host", b"127.0.0.1:8000"), (b"accept", b"application/json")]
-        if token is not None:
-            headers.append((b"authorization", b"Bearer " + token.encode()))
-        if body:
-            headers.append((b"content-type", b"application/json"))
-            headers.append((b"content-length", str(len(body)).encode()))
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": query,
-            "headers": headers,
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-        }
+        scope = http_scope(method, path, token=token, body=body, query=query)
         sent = False
         status = 0
         chunks: list[bytes] = []
@@ -354,31 +399,7 @@ def _report_profile(route: str, profile: cProfile.Profile, requests: int, top: i
 
 
 async def main(args: argparse.Namespace) -> None:
-    os.environ.setdefault("TWITTERCLONE_LOG_LEVEL", "WARNING")
-    from twitterclone.composition import build_runtime
-    from twitterclone.gateway.app import create_app
-    from twitterclone.manifest import load_manifest
-    from twitterclone.migrate import migrate_deployment
-    from twitterclone.settings import Settings
-
-    manifest = load_manifest(MONOLITH)
-    budgets = {
-        name: HUGE_BUDGET
-        for name in Settings.__struct_fields__  # type: ignore[attr-defined]
-        if name.startswith("rate_") and name not in ("rate_limit_enabled", "rate_trusted_proxy_hops")
-    }
-    settings = Settings(
-        data_dir=tempfile.mkdtemp(prefix="gateway_cpu_"),
-        manifest=str(MONOLITH),
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
-        argon2_parallelism=1,
-        log_level="WARNING",
-        **budgets,
-    )
-    await migrate_deployment(manifest, settings)  # every module's store (the monolith hosts them all)
-    runtime = build_runtime(manifest, settings)
-    app = create_app(settings, manifest, runtime)
+    runtime, app = await build_gateway("gateway_cpu_")
     stop = await _lifespan(app)
     try:
         client = Client(app)

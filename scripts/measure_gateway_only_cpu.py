@@ -20,15 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
 import statistics
-import tempfile
 import time
 from collections import defaultdict
 from typing import Any
 
 # The script's own directory is first on sys.path: the workload is measure_gateway_cpu's.
-from measure_gateway_cpu import HUGE_BUDGET, MONOLITH, ROUTES, Client, Workload, _lifespan, seed
+from measure_gateway_cpu import ROUTES, Client, Workload, _lifespan, build_gateway, seed
 
 #: The port calls of the mix, per port (what each route's handler awaits).
 STUBBED = {
@@ -52,34 +50,11 @@ def keep_first_answer(port: Any, name: str) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    os.environ.setdefault("TWITTERCLONE_LOG_LEVEL", "WARNING")
     from boundaries.timeline.port import TimelinePort
     from boundaries.tweets.port import TweetsPort
     from boundaries.users.port import UsersPort
-    from twitterclone.composition import build_runtime
-    from twitterclone.gateway.app import create_app
-    from twitterclone.manifest import load_manifest
-    from twitterclone.migrate import migrate_deployment
-    from twitterclone.settings import Settings
 
-    manifest = load_manifest(MONOLITH)
-    budgets: dict[str, Any] = {
-        name: HUGE_BUDGET
-        for name in Settings.__struct_fields__
-        if name.startswith("rate_") and name not in ("rate_limit_enabled", "rate_trusted_proxy_hops")
-    }
-    settings = Settings(
-        data_dir=tempfile.mkdtemp(prefix="gateway_only_cpu_"),
-        manifest=str(MONOLITH),
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
-        argon2_parallelism=1,
-        log_level="WARNING",
-        **budgets,
-    )
-    await migrate_deployment(manifest, settings)
-    runtime = build_runtime(manifest, settings)
-    app = create_app(settings, manifest, runtime)
+    runtime, app = await build_gateway("gateway_only_cpu_")
     stop = await _lifespan(app)
     try:
         client = Client(app)
