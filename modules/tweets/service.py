@@ -157,31 +157,26 @@ _INSERT_LIKE = PerDialect(
 )
 
 #: What changes about tweets: their counts, whether their author pinned them (and, by having a
-#: row at all, that they still exist).
-_COUNTS_BY_IDS = HotRead(
-    sa.select(
-        _t.c.id,
-        _t.c.like_count,
-        _t.c.retweet_count,
-        _t.c.reply_count,
-        _t.c.quote_count,
-        pins.c.tweet_id.is_not(None),
-    )
-    .select_from(_t.outerjoin(pins, pins.c.tweet_id == _t.c.id))
-    .where(_t.c.id.in_(sa.bindparam("ids", expanding=True)))
-)
-_retweets = tweets.alias("viewer_retweets")
-#: As ``_COUNTS_BY_IDS``, with the viewer's flags on each tweet: whether they liked it, retweeted
-#: it, bookmarked it. One statement for a signed-in reader's page instead of two (the flags were a
-#: ``UNION ALL`` of three ``IN`` lists, which cost SQLite more than the counts themselves): each
-#: flag is one probe of a primary or unique index per tweet.
-_COUNTED_COLUMNS = (
+#: row at all, that they still exist), read from the tweets joined with their pins.
+_COUNT_COLUMNS = (
     _t.c.id,
     _t.c.like_count,
     _t.c.retweet_count,
     _t.c.reply_count,
     _t.c.quote_count,
     pins.c.tweet_id.is_not(None),
+)
+_WITH_PINS = _t.outerjoin(pins, pins.c.tweet_id == _t.c.id)
+_BY_IDS = _t.c.id.in_(sa.bindparam("ids", expanding=True))
+#: The counts of some tweets, for an anonymous reader.
+_COUNTS_BY_IDS = HotRead(sa.select(*_COUNT_COLUMNS).select_from(_WITH_PINS).where(_BY_IDS))
+_retweets = tweets.alias("viewer_retweets")
+#: The counts, and the viewer's flags on each tweet: whether they liked it, retweeted it,
+#: bookmarked it. One statement for a signed-in reader's page instead of two (the flags were a
+#: ``UNION ALL`` of three ``IN`` lists, which cost SQLite more than the counts themselves): each
+#: flag is one probe of a primary or unique index per tweet.
+_COUNTED_COLUMNS = (
+    *_COUNT_COLUMNS,
     sa.exists().where(likes.c.user_id == sa.bindparam("viewer"), likes.c.tweet_id == _t.c.id).correlate(_t),
     sa.exists()
     .where(_retweets.c.author_id == sa.bindparam("viewer"), _retweets.c.retweet_of_id == _t.c.id)
@@ -190,11 +185,7 @@ _COUNTED_COLUMNS = (
     .where(bookmarks.c.user_id == sa.bindparam("viewer"), bookmarks.c.tweet_id == _t.c.id)
     .correlate(_t),
 )
-_COUNTS_AND_FLAGS_BY_IDS = HotRead(
-    sa.select(*_COUNTED_COLUMNS)
-    .select_from(_t.outerjoin(pins, pins.c.tweet_id == _t.c.id))
-    .where(_t.c.id.in_(sa.bindparam("ids", expanding=True)))
-)
+_COUNTS_AND_FLAGS_BY_IDS = HotRead(sa.select(*_COUNTED_COLUMNS).select_from(_WITH_PINS).where(_BY_IDS))
 #: A page of one author's tweets of some visibilities, newest first, below ``before`` and above
 #: ``after`` (a user timeline without filters, most of them), each with what
 #: ``_COUNTS_AND_FLAGS_BY_IDS`` reads of it (a null viewer, an anonymous reader, has no flags):
@@ -202,7 +193,7 @@ _COUNTS_AND_FLAGS_BY_IDS = HotRead(
 #: what the page's tweets reference (originals of retweets, quoted tweets).
 _USER_PAGE_COUNTED = HotRead(
     sa.select(*_COUNTED_COLUMNS)
-    .select_from(_t.outerjoin(pins, pins.c.tweet_id == _t.c.id))
+    .select_from(_WITH_PINS)
     .where(
         _t.c.author_id == sa.bindparam("author"),
         _t.c.visibility.in_(sa.bindparam("shown", expanding=True)),
