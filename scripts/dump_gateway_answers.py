@@ -20,12 +20,11 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
 # The script's own directory is first on sys.path: the app is built as measure_gateway_cpu builds it.
-from measure_gateway_cpu import SEED_PASSWORD, _lifespan, build_gateway, http_scope
+from measure_gateway_cpu import SEED_PASSWORD, Client, _lifespan, build_gateway, http_scope
 
 #: The request id and trace context every request carries (the answers echo them).
 FIXED = (
@@ -39,28 +38,16 @@ async def answers() -> tuple[str, bytes]:
     # 2 follows a minute, so a 429 can be asked for
     runtime, app = await build_gateway("gw8dump_", rate_follow_user="2/60")
     stop = await _lifespan(app)
+    client = Client(app)
     lines: list[str] = []
 
     async def call(
         label: str, method: str, path: str, token: str | None = None, body: bytes = b"", query: bytes = b""
     ) -> tuple[int, bytes]:
         """Like ``Client.call``, with a fixed request id and traceparent, every message kept."""
-        scope = http_scope(method, path, token=token or None, body=body, query=query, extra_headers=FIXED)
-        sent = False
-        msgs: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()  # the client never disconnects
-            raise AssertionError
-
-        async def send(message: dict[str, Any]) -> None:
-            msgs.append(message)
-
-        await app(scope, receive, send)
+        msgs = await client.exchange(
+            http_scope(method, path, token=token or None, body=body, query=query, extra_headers=FIXED), body
+        )
         start = msgs[0]
         bodyb = b"".join(m.get("body", b"") for m in msgs[1:])
         lines.append(f"== {label}: {method} {path} -> {start['status']} ({len(msgs)} messages)")

@@ -146,10 +146,14 @@ class Client:
     async def call(
         self, method: str, path: str, *, token: str | None = None, body: bytes = b"", query: bytes = b""
     ) -> tuple[int, bytes]:
-        scope = http_scope(method, path, token=token, body=body, query=query)
+        messages = await self.exchange(http_scope(method, path, token=token, body=body, query=query), body)
+        start = messages[0]
+        return start["status"], b"".join(m.get("body", b"") for m in messages[1:])
+
+    async def exchange(self, scope: dict[str, Any], body: bytes) -> list[dict[str, Any]]:
+        """Send ``body`` in one message to the app under ``scope``; every message it sent back."""
         sent = False
-        status = 0
-        chunks: list[bytes] = []
+        messages: list[dict[str, Any]] = []
 
         async def receive() -> dict[str, Any]:
             nonlocal sent
@@ -160,14 +164,28 @@ class Client:
             raise AssertionError
 
         async def send(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
+            messages.append(message)
 
         await self.app(scope, receive, send)
-        return status, b"".join(chunks)
+        return messages
+
+    async def account(self, handle: str) -> tuple[str, str]:
+        """Register ``handle`` (``SEED_PASSWORD``) and log in: its user id and access token."""
+        account = await self.json(
+            "POST",
+            "/api/auth/register",
+            201,
+            body=msgspec.json.encode(
+                {"handle": handle, "email": f"{handle}@example.org", "password": SEED_PASSWORD}
+            ),
+        )
+        pair = await self.json(
+            "POST",
+            "/api/auth/login",
+            200,
+            body=msgspec.json.encode({"login": handle, "password": SEED_PASSWORD}),
+        )
+        return account["profile"]["id"], pair["access_token"]
 
     async def json(self, method: str, path: str, expect: int, **kwargs: Any) -> Any:
         status, body = await self.call(method, path, **kwargs)
@@ -254,22 +272,9 @@ async def seed(client: Client, users: int) -> tuple[list[str], list[str], list[s
     tokens: list[str] = []
     ids: list[str] = []
     for i in range(users):
-        account = await client.json(
-            "POST",
-            "/api/auth/register",
-            201,
-            body=msgspec.json.encode(
-                {"handle": f"d{i}", "email": f"d{i}@example.org", "password": SEED_PASSWORD}
-            ),
-        )
-        ids.append(account["profile"]["id"])
-        pair = await client.json(
-            "POST",
-            "/api/auth/login",
-            200,
-            body=msgspec.json.encode({"login": f"d{i}", "password": SEED_PASSWORD}),
-        )
-        tokens.append(pair["access_token"])
+        user_id, token = await client.account(f"d{i}")
+        ids.append(user_id)
+        tokens.append(token)
     for i, token in enumerate(tokens):
         for other in ids:
             if other != ids[i]:
@@ -351,24 +356,11 @@ async def seed_fresh(client: Client, accounts: int, tweets_each: int) -> tuple[l
     ids: list[str] = []
     tweet_ids: list[str] = []
     for i in range(accounts):
-        account = await client.json(
-            "POST",
-            "/api/auth/register",
-            201,
-            body=msgspec.json.encode(
-                {"handle": f"f{i}", "email": f"f{i}@example.org", "password": SEED_PASSWORD}
-            ),
-        )
-        ids.append(account["profile"]["id"])
-        pair = await client.json(
-            "POST",
-            "/api/auth/login",
-            200,
-            body=msgspec.json.encode({"login": f"f{i}", "password": SEED_PASSWORD}),
-        )
+        user_id, token = await client.account(f"f{i}")
+        ids.append(user_id)
         for n in range(tweets_each):
             body = msgspec.json.encode({"text": f"fresh {n} of f{i} #gw"})
-            made = await client.json("POST", "/api/tweets", 201, token=pair["access_token"], body=body)
+            made = await client.json("POST", "/api/tweets", 201, token=token, body=body)
             tweet_ids.append(made["id"])
     return ids, tweet_ids
 
