@@ -16,12 +16,12 @@ import contextlib
 import fcntl
 import logging
 import os
+import queue
 import re
 import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -191,6 +191,10 @@ class _Checkpointer:
         self._thread.join(timeout=5)
 
 
+#: A wait for a writer's turn: its open file, the loop that waits, the future it waits on.
+_Wait = tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]
+
+
 class _WriterTurns:
     """Whose turn it is to write one SQLite file, among the processes of this machine.
 
@@ -213,9 +217,10 @@ class _WriterTurns:
         #: This process's own open file (a forked child opens another: a lock belongs to one).
         self._fd: int | None = None
         self._pid = 0
-        #: The thread waits run on: one, so a wait given up and still blocked delays the next
-        #: wait of this store instead of taking a thread from the loop's shared pool.
-        self._waiter: ThreadPoolExecutor | None = None
+        #: Waits for this process's thread (``_waiting``): an open file, the loop, its future.
+        self._waits: queue.SimpleQueue[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] | None = (
+            None
+        )
 
     def _open(self) -> int:
         return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -223,7 +228,7 @@ class _WriterTurns:
     def take_now(self) -> bool:
         """Take the turn if nobody has it (no wait)."""
         if self._pid != os.getpid():  # first use in this process: its own file, its own thread
-            self._fd, self._pid, self._waiter = self._open(), os.getpid(), None
+            self._fd, self._pid, self._waits = self._open(), os.getpid(), None
         assert self._fd is not None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -239,29 +244,54 @@ class _WriterTurns:
     async def wait(self, timeout_s: float) -> int:
         """Wait up to ``timeout_s`` for the turn; the open file that holds it (closing it lets go).
 
-        The wait runs on a thread, which nothing can stop; a wait given up (cancelled, or out of
-        time) therefore has the thread close its file once the turn comes, so it is let go at once.
+        The wait blocks a thread of this store's (one, a daemon: a wait never holds up the
+        process's exit), which nothing can stop; so a wait given up (cancelled, or out of time)
+        has its file closed once the turn comes, and the turn passes on at once.
         """
+        if self._waits is None:
+            self._waits = queue.SimpleQueue()
+            threading.Thread(
+                target=_waiting, args=(self._waits,), name=f"sqlite-turn:{self.path}", daemon=True
+            ).start()
         fd = self._open()
-        if self._waiter is None:
-            self._waiter = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-turn:{self.path}")
-        waited = asyncio.get_running_loop().run_in_executor(self._waiter, fcntl.flock, fd, fcntl.LOCK_EX)
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[None] = loop.create_future()
+        self._waits.put((fd, loop, turn))
         try:
-            await asyncio.wait_for(asyncio.shield(waited), timeout_s)
+            await asyncio.wait_for(asyncio.shield(turn), timeout_s)
         except BaseException as exc:
-            waited.add_done_callback(lambda _: os.close(fd))
+            turn.add_done_callback(lambda _: os.close(fd))
             if isinstance(exc, TimeoutError):
                 raise sqlite3.OperationalError("database is locked (no turn to write)") from None
             raise
         return fd
 
     def close(self) -> None:
-        if self._pid == os.getpid():
-            if self._fd is not None:
-                os.close(self._fd)
-            if self._waiter is not None:
-                self._waiter.shutdown(wait=False)
-        self._fd, self._pid, self._waiter = None, 0, None
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd, self._pid = None, 0
+
+
+def _waiting(waits: queue.SimpleQueue[_Wait]) -> None:
+    """A ``_WriterTurns`` thread: block for each turn asked for, then tell the asking loop."""
+    while True:
+        fd, loop, turn = waits.get()
+        failed: OSError | None = None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            failed = exc
+        try:
+            loop.call_soon_threadsafe(_settle, turn, failed)
+        except RuntimeError:  # the loop is closed: nobody waits for this turn any more
+            os.close(fd)
+
+
+def _settle(turn: asyncio.Future[None], failed: OSError | None) -> None:
+    if failed is None:
+        turn.set_result(None)
+    else:
+        turn.set_exception(failed)
 
 
 class _LoopConnection(Generic[_Wrapped]):

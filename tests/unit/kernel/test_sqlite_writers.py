@@ -16,6 +16,7 @@ import pytest
 
 from boundaries.users.events import UserFollowed
 from tests.support.consumers import kernel_store
+from twitterclone.infra import store as store_module
 from twitterclone.infra.ids import IdGenerator
 from twitterclone.infra.store import ModuleStore
 
@@ -97,5 +98,27 @@ async def test_a_wait_given_up_leaves_the_writer_usable(tmp_path: Path) -> None:
         probe.execute("ROLLBACK")
     finally:
         probe.close()
+    await second.dispose()
+    await first.dispose()
+
+
+async def test_a_wait_out_of_time_fails_as_a_locked_database_and_holds_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "_BUSY_WAIT_MS", 50)
+    first = await kernel_store(tmp_path, "w")
+    second = ModuleStore("w", first.engine.url.render_as_string(hide_password=False))
+    holding, release = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(_hold_write(first, holding, release))
+    await holding.wait()
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        async with second.transaction() as tx:
+            await tx.emit(_event(1))
+    release.set()
+    await asyncio.wait_for(holder, timeout=10)
+    async with second.transaction() as tx:
+        await tx.emit(_event(2))
+    assert await _outbox_rows(first) == 2
     await second.dispose()
     await first.dispose()
