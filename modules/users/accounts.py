@@ -26,7 +26,14 @@ from modules.users.credentials import Credentials
 from modules.users.handles import handle_skeleton, normalise_handle
 from modules.users.tables import users
 from twitterclone.infra.ids import IdGenerator
-from twitterclone.infra.store import ModuleStore, Reader
+from twitterclone.infra.store import HotRead, ModuleStore, Reader
+
+#: The ids of some handles, by their lower-case spelling (every post with a mention runs it).
+_IDS_BY_HANDLES = HotRead(
+    sa.select(users.c.id, users.c.handle_lower).where(
+        users.c.handle_lower.in_(sa.bindparam("handles", expanding=True))
+    )
+)
 
 
 class Accounts:
@@ -140,11 +147,6 @@ class Accounts:
         lowered = {h.lower() for h in handles if isinstance(h, str) and HANDLE_RE.match(h)}
         if not lowered:
             return {}
-        async with self._store.read() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(users.c.id, users.c.handle_lower).where(users.c.handle_lower.in_(lowered))
-                )
-            ).all()
-        found = {r.handle_lower: str(r.id) for r in rows}
+        rows = await self._store.fetch(_IDS_BY_HANDLES, {"handles": list(lowered)})
+        found = {handle: str(uid) for uid, handle in rows}
         return {h: found[h.lower()] for h in handles if isinstance(h, str) and h.lower() in found}
