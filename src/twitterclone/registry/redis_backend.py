@@ -119,7 +119,10 @@ class RedisRegistry:
                 raise RegistryStateUnknown(f"the registry has no record of {service!r}: it lost its state")
             return []
         keys = [self.instance_key(service, i) for i in ids]
-        values: list[Any] = await _wait(self._redis.mget(keys))
+        # The known key comes in the same MGET: one snapshot, so a registry that lost its state
+        # between the SMEMBERS and here (Redis restarted or flushed) reads as unknown, not as a
+        # service whose every instance expired, which callers would have routed to nobody.
+        *values, known = await _wait(self._redis.mget([*keys, self.known_key(service)]))
         found: list[Instance] = []
         gone: list[str] = []
         for instance_id, key, value in zip(ids, keys, values, strict=True):
@@ -130,6 +133,8 @@ class RedisRegistry:
                 found.append(_decoder.decode(value))
             except (msgspec.DecodeError, msgspec.ValidationError):
                 log.warning("ignoring an unreadable registry entry", extra={"key": key})
+        if not found and known is None:
+            raise RegistryStateUnknown(f"the registry lost its state while {service!r} was read")
         if gone:
             await self._prune(keys=[index, *(self.instance_key(service, i) for i in gone)], args=gone)
         return found

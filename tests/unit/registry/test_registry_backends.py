@@ -7,6 +7,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -197,6 +198,34 @@ async def test_redis_registry_that_lost_its_state_is_unknown_not_empty(
         await reg.resolve("tweets")
     await reg.heartbeat(inst("a"))
     assert [i.instance_id for i in await reg.resolve("tweets")] == ["a"]
+
+
+class _WipedAfterTheIndex:
+    """A Redis client whose data is wiped right after ``resolve`` read the index: Redis restarting
+    empty between the SMEMBERS and the MGET of one resolve."""
+
+    def __init__(self, real: aioredis.Redis, prefix: str) -> None:
+        self._real = real
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def smembers(self, key: str) -> Any:
+        members = await self._real.smembers(key)
+        keys = [k async for k in self._real.scan_iter(match=f"{self._prefix}*")]
+        await self._real.delete(*keys)
+        return members
+
+
+async def test_redis_registry_that_loses_its_state_mid_resolve_is_unknown_not_empty(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    """Callers keep what they knew only if "lost" is not read as "every instance expired"."""
+    await RedisRegistry(redis_client, prefix, ttl_s=5).register(inst("a"))
+    wiped = RedisRegistry(cast(aioredis.Redis, _WipedAfterTheIndex(redis_client, prefix)), prefix, ttl_s=5)
+    with pytest.raises(RegistryStateUnknown):
+        await wiped.resolve("tweets")
 
 
 async def test_callers_keep_known_instances_while_the_registry_is_empty(
