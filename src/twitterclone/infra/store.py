@@ -219,7 +219,7 @@ class _WriterTurns:
         self._fd: int | None = None
         self._pid = 0
         #: Waits for this process's thread (``_waiting``): an open file, the loop, its future.
-        self._waits: queue.SimpleQueue[_Wait] | None = None
+        self._waits: queue.SimpleQueue[_Wait | None] | None = None
 
     def _open(self) -> int:
         return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -266,15 +266,20 @@ class _WriterTurns:
         return fd
 
     def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd, self._pid = None, 0
+        """Close this process's file and end its waiting thread (after any wait it still blocks in)."""
+        if self._pid == os.getpid():
+            if self._fd is not None:
+                os.close(self._fd)
+            if self._waits is not None:
+                self._waits.put(None)
+        self._fd, self._pid, self._waits = None, 0, None
 
 
-def _waiting(waits: queue.SimpleQueue[_Wait]) -> None:
-    """A ``_WriterTurns`` thread: block for each turn asked for, then tell the asking loop."""
-    while True:
-        fd, loop, turn = waits.get()
+def _waiting(waits: queue.SimpleQueue[_Wait | None]) -> None:
+    """A ``_WriterTurns`` thread: block for each turn asked for, then tell the asking loop; end
+    at ``None`` (the store was disposed of)."""
+    while (wait := waits.get()) is not None:
+        fd, loop, turn = wait
         failed: OSError | None = None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

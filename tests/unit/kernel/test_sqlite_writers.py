@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,7 +60,12 @@ async def test_a_writer_waits_for_another_process_and_then_writes(tmp_path: Path
     release.set()
     await asyncio.wait_for(asyncio.gather(holder, waiting), timeout=10)
     assert await _outbox_rows(first) == 2
+    # The wait ran on the second store's own thread, which ends when that store is disposed of.
+    waiter = [t for t in threading.enumerate() if t.name.startswith(f"sqlite-turn:{tmp_path}")]
+    assert len(waiter) == 1
     await second.dispose()
+    waiter[0].join(timeout=5)
+    assert not waiter[0].is_alive()
     await first.dispose()
 
 
