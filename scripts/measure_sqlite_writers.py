@@ -41,7 +41,8 @@ def _busy_wait_begin(dbapi: sqlite3.Connection) -> None:
         dbapi.execute("PRAGMA busy_timeout=0")
 
 
-async def _begin_without_turns(dbapi: sqlite3.Connection) -> None:
+async def _begin_without_turns(dbapi: sqlite3.Connection, deadline: float) -> None:
+    """``store._begin`` before turns (its own 5 s busy timeout stood for ``deadline``)."""
     try:
         dbapi.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError:

@@ -711,12 +711,14 @@ class ModuleStore:
     @asynccontextmanager
     async def _sqlite_transaction(self, writer: _SyncWriter) -> AsyncIterator[Transaction]:
         turns = self._turns
+        # One budget for the whole wait: the turn, then SQLite's lock (a writer taking no turn).
+        deadline = time.monotonic() + _BUSY_WAIT_MS / 1000
         waited: int | None = None  # the open file holding a turn waited for (``_WriterTurns.wait``)
         if turns is not None and not turns.take_now():
-            waited = await turns.wait(_BUSY_WAIT_MS / 1000)
+            waited = await turns.wait(deadline - time.monotonic())
         try:
             dbapi = writer.dbapi
-            await _begin(dbapi)
+            await _begin(dbapi, deadline)
             conn = writer._conn
             # The async connection's interface (``execute``) over the plain one: modules see no difference.
             tx = Transaction(self, cast(AsyncConnection, writer))
@@ -879,16 +881,15 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
-async def _begin(dbapi: sqlite3.Connection) -> None:
+async def _begin(dbapi: sqlite3.Connection, deadline: float) -> None:
     """``BEGIN IMMEDIATE`` on the loop's writer (``busy_timeout`` 0), tried again after short
-    sleeps for up to ``_BUSY_WAIT_MS`` while another process holds SQLite's write lock.
+    sleeps until ``deadline`` (``time.monotonic``) while another process holds SQLite's write lock.
 
     With turns taken (``_WriterTurns``) the lock is free by the time this runs, except when a
     writer that takes none holds it. The sleeps are the loop's, so a wait given up (a deadline)
     leaves nothing behind, and the loop keeps serving meanwhile.
     """
     delay, longest = _BEGIN_RETRY_S
-    deadline = time.monotonic() + _BUSY_WAIT_MS / 1000
     while True:
         try:
             dbapi.execute("BEGIN IMMEDIATE")
