@@ -27,7 +27,7 @@ from pathlib import Path
 
 import click
 
-WORDS = "ship latency coffee deploy timeline python graph cache review bench alpha beta gamma delta".split()
+WORDS = ("ship", "latency", "coffee", "deploy", "timeline", "python", "graph", "cache", "review", "bench")
 FTS5 = "CREATE VIRTUAL TABLE tweets_fts USING fts5(body, tags, tokenize = 'unicode61 remove_diacritics 2')"
 
 
