@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, post
+from litestar.params import FromPath
 
 from boundaries._kernel.errors import DomainError
 from twitterclone.remote import wire
@@ -81,7 +82,9 @@ def port_router(server: PortServer, guard: Any = None) -> Router:
         operation_id="port_call",
         guards=[guard] if guard else None,
     )
-    async def port_call(request: Request[Any, Any, Any], module: str, method: str) -> Response[bytes]:
+    async def port_call(
+        request: Request[Any, Any, Any], module: FromPath[str], method: FromPath[str]
+    ) -> Response[bytes]:
         body = await request.body()
         with serving_call() as served:
             status, payload = await server.dispatch(module, method, body)

@@ -14,7 +14,9 @@ MediaId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A media 
 NotificationId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="A notification id.")]
 #: A boolean query flag, as Rails reads one (true/false, 1/0).
 Flag = Annotated[bool, QueryParameter(required=False)]
+#: The hashtag of a hashtag stream (a leading # is dropped); a stream without one is refused.
+StreamTag = Annotated[str | None, QueryParameter(required=False)]
 #: A list of ids in the query (``id[]=1&id[]=2``).
 IdList = list[str] | None
 
-__all__ = ["AccountId", "Flag", "IdList", "MediaId", "NotificationId", "StatusId"]
+__all__ = ["AccountId", "Flag", "IdList", "MediaId", "NotificationId", "StatusId", "StreamTag"]

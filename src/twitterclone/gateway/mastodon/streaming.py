@@ -54,6 +54,7 @@ from twitterclone.gateway.auth import (
 )
 from twitterclone.gateway.livefeeds import LONG_POLL_S, WAIT_MARGIN_S, follow, home_changes
 from twitterclone.gateway.mastodon.deps import TAG, may_answer
+from twitterclone.gateway.mastodon.params import Flag, StreamTag
 from twitterclone.gateway.mastodon.routes.notifications import _shape as shape_notifications
 from twitterclone.gateway.mastodon.shaping import Shaper
 from twitterclone.gateway.media_urls import media_urls_of
@@ -435,19 +436,19 @@ def _public_channel(local: bool, only_media: bool) -> Channel:
 
 
 @get("/v1/streaming/public", operation_id="mastodonStreamPublic", summary="Public statuses", **_SSE)
-async def stream_public(request: Request[Any, Any, Any], only_media: bool = False) -> ServerSentEvent:
+async def stream_public(request: Request[Any, Any, Any], only_media: Flag = False) -> ServerSentEvent:
     return await _open_sse(request, _public_channel(False, only_media))
 
 
 @get("/v1/streaming/public/local", operation_id="mastodonStreamPublicLocal", summary="Local statuses", **_SSE)
-async def stream_public_local(request: Request[Any, Any, Any], only_media: bool = False) -> ServerSentEvent:
+async def stream_public_local(request: Request[Any, Any, Any], only_media: Flag = False) -> ServerSentEvent:
     return await _open_sse(request, _public_channel(True, only_media))
 
 
 @get(
     "/v1/streaming/hashtag", operation_id="mastodonStreamHashtag", summary="Public statuses of a tag", **_SSE
 )
-async def stream_hashtag(request: Request[Any, Any, Any], tag: str | None = None) -> ServerSentEvent:
+async def stream_hashtag(request: Request[Any, Any, Any], tag: StreamTag = None) -> ServerSentEvent:
     return await _open_sse(request, Channel.of("hashtag", tag))
 
 
@@ -457,7 +458,7 @@ async def stream_hashtag(request: Request[Any, Any, Any], tag: str | None = None
     summary="Local statuses of a tag",
     **_SSE,
 )
-async def stream_hashtag_local(request: Request[Any, Any, Any], tag: str | None = None) -> ServerSentEvent:
+async def stream_hashtag_local(request: Request[Any, Any, Any], tag: StreamTag = None) -> ServerSentEvent:
     return await _open_sse(request, Channel.of("hashtag:local", tag))
 
 
