@@ -54,9 +54,8 @@ def main(users: int, avg_follows: float, tweets_per_user: int, requests: int, se
             by_author[a].append(number)
     seeded = Seeded(actors, graph, tweet_ids, {}, {}, prefix="u")
     work = Workload("http://bench", seeded, dict(DEFAULT_MIX), seed=seed)
-    follows: dict[int, set[int]] = defaultdict(set)
-    for a, b in graph.edges:
-        follows[a].add(b)
+    # Whom each account follows: the workload's own map, as sets this replay adds follows to.
+    follows: dict[int, set[int]] = defaultdict(set, {a: set(bs) for a, bs in work.followees.items()})
 
     clock = 0  # one tick per request
     last_post_by: dict[int, int] = {}  # author -> tick of their newest post
@@ -67,8 +66,7 @@ def main(users: int, avg_follows: float, tweets_per_user: int, requests: int, se
     why: dict[str, int] = defaultdict(int)
     rng = random.Random(seed)
 
-    def page_of(viewer: int) -> list[int]:
-        authors = follows[viewer] | {viewer}
+    def page_of(authors: set[int]) -> list[int]:
         return heapq.nlargest(PAGE, (t for a in authors for t in by_author[a][-PAGE:]))
 
     with click.progressbar(range(requests), label="playing the mix") as bar:
@@ -79,13 +77,13 @@ def main(users: int, avg_follows: float, tweets_per_user: int, requests: int, se
             req: Request = work.build(route, actor)
             if route == "home":
                 reads += 1
-                page = page_of(actor.index)
+                authors = follows[actor.index] | {actor.index}
+                page = page_of(authors)
                 before = kept.get(actor.index)
                 if before is None:
                     first += 1
                 else:
                     since, old_page = before
-                    authors = follows[actor.index] | {actor.index}
                     posted = any(last_post_by.get(a, 0) > since for a in authors)
                     liked = any(last_like_on.get(t, 0) > since for t in old_page)
                     followed = last_follow_by.get(actor.index, 0) > since
